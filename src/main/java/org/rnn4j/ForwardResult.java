@@ -1,0 +1,105 @@
+package org.rnn4j;
+
+import java.util.List;
+
+/**
+ * What {@link RecurrentLayer#forward} returns: the output sequence, the final states and, in training
+ * mode, the activations that {@link RecurrentLayer#backward} needs. Closing it releases all of them.
+ */
+public final class ForwardResult implements AutoCloseable {
+    private final Tensor output;
+    private final Tensor hN;
+    private final Tensor cN;
+    final RecurrentLayer layer;
+    /** Saved for backward (training mode), {@code null} in inference or after {@link #releaseSaved()}. */
+    Saved saved;
+
+    ForwardResult(RecurrentLayer layer, Tensor output, Tensor hN, Tensor cN, Saved saved) {
+        this.layer = layer;
+        this.output = output;
+        this.hN = hN;
+        this.cN = cN;
+        this.saved = saved;
+    }
+
+    /** The output sequence, {@code [T, B, D·S]} (or {@code [B, T, D·S]} batch-first); zeros at padded steps. */
+    public Tensor output() {
+        return output;
+    }
+
+    /** Final hidden states {@code [layers·D, B, S]}, ordered l0 fwd, l0 bwd, l1 fwd, ... */
+    public Tensor hN() {
+        return hN;
+    }
+
+    /** Final LSTM cell states {@code [layers·D, B, H]}; {@code null} for GRU and RNN. */
+    public Tensor cN() {
+        return cN;
+    }
+
+    /** Whether {@link RecurrentLayer#backward} can still run on this result. */
+    public boolean canBackward() {
+        return saved != null;
+    }
+
+    /** Frees the activations kept for backward, keeping the outputs. */
+    public void releaseSaved() {
+        if (saved != null) {
+            saved.close();
+            saved = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        releaseSaved();
+        output.close();
+        hN.close();
+        if (cN != null) {
+            cN.close();
+        }
+    }
+
+    /** The activations of one forward pass kept for BPTT. */
+    static final class Saved implements AutoCloseable {
+        final int steps;
+        final int batch;
+        final int[] lengths;
+        final Tensor lengthsOnDevice;
+        final long dropoutSeed;
+        /** [layer][direction] */
+        final DirectionState[][] states;
+        /** Every tensor above, closed together. */
+        final List<Tensor> owned;
+
+        Saved(int steps, int batch, int[] lengths, Tensor lengthsOnDevice, long dropoutSeed,
+              DirectionState[][] states, List<Tensor> owned) {
+            this.steps = steps;
+            this.batch = batch;
+            this.lengths = lengths;
+            this.lengthsOnDevice = lengthsOnDevice;
+            this.dropoutSeed = dropoutSeed;
+            this.states = states;
+            this.owned = owned;
+        }
+
+        @Override
+        public void close() {
+            for (Tensor t : owned) {
+                t.close();
+            }
+        }
+    }
+
+    /**
+     * One layer-direction's saved activations, all time-major and in the direction's own step order
+     * (a reverse direction sees its input reversed per sample).
+     */
+    record DirectionState(
+            Tensor input,   // [T, B, I_k] what W_ih multiplied
+            Tensor hs,      // [T+1, B, S] states, hs[0] = h0
+            Tensor cs,      // [T+1, B, H] LSTM cell states, or null
+            Tensor saved,   // [T, B, 4H] gate activations (LSTM, GRU), or null
+            Tensor m) {     // [T, B, H] o ⊙ tanh(c) of a projected LSTM, or null
+    }
+}

@@ -1,0 +1,673 @@
+package org.rnn4j;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.rnn4j.ForwardResult.DirectionState;
+import org.rnn4j.ForwardResult.Saved;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * A stack of recurrent layers (RNN, LSTM or GRU; uni- or bidirectional) on one device, with
+ * PyTorch's parameters and semantics. The time loop and BPTT are written here once, over the
+ * {@link Engine} primitives:
+ * <ul>
+ *   <li>forward, per layer-direction: one GEMM for the input projection of all steps; per step one
+ *       GEMM {@code h·W_hhᵀ} and one fused pointwise step (two of each for the reset-before GRU,
+ *       one more GEMM for the LSTM projection);</li>
+ *   <li>backward walks the steps in reverse with a fused pointwise step and one GEMM
+ *       {@code dG·W_hh} per step, then computes {@code dW_ih}, {@code dW_hh}, the biases and
+ *       {@code dX} as single products over all steps;</li>
+ *   <li>a reverse direction runs the same loop over its input reversed per sample
+ *       ({@link Engine#reverseSequences}), so variable lengths need only a mask in the kernels.</li>
+ * </ul>
+ * Shapes: {@code T} steps, {@code B} samples, {@code D} directions, {@code H} hidden,
+ * {@code S} state size (P when projected, else H), {@code G} gates.
+ * Not thread-safe: one forward or backward at a time per layer.
+ */
+public final class RecurrentLayer implements AutoCloseable {
+
+    private static final String[] SUFFIX = {"", "_reverse"};
+
+    private final RecurrentConfig cfg;
+    private final Device device;
+    private final Engine engine;
+    private final Map<String, Tensor> params = new LinkedHashMap<>();
+    private final Map<String, Tensor> grads = new LinkedHashMap<>();
+    /** [layer][direction] */
+    private final Weights[][] weights;
+    private boolean training = true;
+    private boolean checkFinite;
+    private long trainingForwards;
+    private boolean closed;
+
+    /** One layer-direction's parameters and their gradients (null where the option is off). */
+    private record Weights(int inputSize, Tensor wih, Tensor whh, Tensor bih, Tensor bhh, Tensor whr, Tensor peep,
+                           Tensor gwih, Tensor gwhh, Tensor gbih, Tensor gbhh, Tensor gwhr, Tensor gpeep) {
+    }
+
+    public RecurrentLayer(RecurrentConfig cfg, Device device) {
+        this.cfg = cfg;
+        this.device = device;
+        this.engine = device.engine();
+        int gh = cfg.cell().gates() * cfg.hiddenSize();
+        int h = cfg.hiddenSize();
+        int s = cfg.stateSize();
+        weights = new Weights[cfg.numLayers()][cfg.directions()];
+        try {
+            for (int k = 0; k < cfg.numLayers(); k++) {
+                for (int d = 0; d < cfg.directions(); d++) {
+                    String sfx = "_l" + k + SUFFIX[d];
+                    int in = cfg.layerInputSize(k);
+                    weights[k][d] = new Weights(in,
+                            param("weight_ih" + sfx, gh, in),
+                            param("weight_hh" + sfx, gh, s),
+                            cfg.bias() ? param("bias_ih" + sfx, gh) : null,
+                            cfg.bias() ? param("bias_hh" + sfx, gh) : null,
+                            cfg.projSize() > 0 ? param("weight_hr" + sfx, cfg.projSize(), h) : null,
+                            cfg.peepholes() ? param("weight_peephole" + sfx, 3 * h) : null,
+                            grads.get("weight_ih" + sfx), grads.get("weight_hh" + sfx),
+                            grads.get("bias_ih" + sfx), grads.get("bias_hh" + sfx),
+                            grads.get("weight_hr" + sfx), grads.get("weight_peephole" + sfx));
+                }
+            }
+            resetParameters(cfg.seed());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private Tensor param(String name, int... shape) {
+        Tensor p = Tensor.zeros(device, shape);
+        params.put(name, p);
+        grads.put(name, Tensor.zeros(device, shape));
+        return p;
+    }
+
+    /**
+     * Re-initialises every parameter as PyTorch does, uniform in ±1/√H, drawn in parameter order
+     * from {@code seed}; with {@code unitForgetBias} the forget-gate block of {@code bias_ih} is 1 and
+     * that of {@code bias_hh} 0.
+     */
+    public void resetParameters(long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        double bound = 1.0 / Math.sqrt(cfg.hiddenSize());
+        int h = cfg.hiddenSize();
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            float[] v = new float[Math.toIntExact(e.getValue().size())];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) rnd.nextDouble(-bound, bound);
+            }
+            if (cfg.unitForgetBias() && e.getKey().startsWith("bias_")) {
+                Arrays.fill(v, h, 2 * h, e.getKey().startsWith("bias_ih") ? 1f : 0f);
+            }
+            e.getValue().copyFrom(v);
+        }
+    }
+
+    public RecurrentConfig config() {
+        return cfg;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** Training mode (default): forward keeps what backward needs, and dropout is active. */
+    public RecurrentLayer train() {
+        training = true;
+        return this;
+    }
+
+    /** Inference mode: forward keeps nothing and applies no dropout. */
+    public RecurrentLayer eval() {
+        training = false;
+        return this;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** When on, forward refuses inputs and initial states containing NaN or infinity (costs one pass over them). */
+    public RecurrentLayer checkFinite(boolean on) {
+        checkFinite = on;
+        return this;
+    }
+
+    /** Parameters by PyTorch name, in {@code state_dict} order (read-only map; the tensors are live). */
+    public Map<String, Tensor> parameters() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    /** Accumulated parameter gradients, same names and shapes as {@link #parameters()}. */
+    public Map<String, Tensor> gradients() {
+        return Collections.unmodifiableMap(grads);
+    }
+
+    /** The parameter with this PyTorch name, e.g. {@code weight_hh_l1_reverse}. */
+    public Tensor parameter(String name) {
+        Tensor p = params.get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("name: expected one of " + params.keySet() + ", got '" + name + "'");
+        }
+        return p;
+    }
+
+    /** Overwrites a parameter from host values in PyTorch's row-major layout. */
+    public void setParameter(String name, float[] values) {
+        parameter(name).copyFrom(values);
+    }
+
+    /** Sets every accumulated gradient to zero. */
+    public void zeroGrad() {
+        for (Tensor g : grads.values()) {
+            g.fill(0f);
+        }
+    }
+
+    // ====================================================================== forward
+
+    /** Forward over full-length sequences from zero initial states. */
+    public ForwardResult forward(Tensor x) {
+        return forward(x, null, null, null);
+    }
+
+    /**
+     * Runs the stack over {@code x}, {@code [T, B, I]} (or {@code [B, T, I]} batch-first).
+     *
+     * @param lengths per-sample valid lengths in {@code [1, T]}, any order, or {@code null} for all T
+     * @param h0 initial states {@code [layers·D, B, S]}, or {@code null} for zeros
+     * @param c0 initial LSTM cell states {@code [layers·D, B, H]}, or {@code null} for zeros
+     */
+    public ForwardResult forward(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
+        requireOpen();
+        Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
+        int steps = x.dim(cfg.batchFirst() ? 1 : 0);
+        int batch = x.dim(cfg.batchFirst() ? 0 : 1);
+        int[] len = Checks.lengths(lengths, steps, batch);
+        int states = cfg.numLayers() * cfg.directions();
+        Checks.optionalShape("h0", h0, device, states, batch, cfg.stateSize());
+        if (cfg.cell() == CellType.LSTM) {
+            Checks.optionalShape("c0", c0, device, states, batch, cfg.hiddenSize());
+        } else if (c0 != null) {
+            throw new IllegalArgumentException("c0: expected null for " + cfg.cell() + " (only LSTM has a cell state), got "
+                    + c0.describe());
+        }
+        if (checkFinite) {
+            Checks.finite("x", x);
+            Checks.finite("h0", h0);
+            Checks.finite("c0", c0);
+        }
+
+        boolean keep = training;
+        long seed = keep ? dropoutSeed(trainingForwards++) : 0;
+        int tb = steps * batch;
+        int s = cfg.stateSize();
+        int outF = cfg.outputSize();
+        List<Tensor> savedTensors = new ArrayList<>();
+        DirectionState[][] states2 = new DirectionState[cfg.numLayers()][cfg.directions()];
+        try (Scope scope = new Scope(device)) {
+            Tensor lenT = len == null ? null : scope.track(Tensor.ofInts(device, len, batch));
+            Tensor hN = scope.zeros(states, batch, s);
+            Tensor cN = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, cfg.hiddenSize()) : null;
+
+            Tensor layerIn = scope.zeros(steps, batch, cfg.inputSize());
+            toTimeMajor(x, layerIn, steps, batch, cfg.inputSize());
+            Tensor y = null;
+            for (int k = 0; k < cfg.numLayers(); k++) {
+                int in = cfg.layerInputSize(k);
+                y = scope.zeros(steps, batch, outF);
+                for (int d = 0; d < cfg.directions(); d++) {
+                    int state = k * cfg.directions() + d;
+                    Tensor dirIn = layerIn;
+                    if (d == 1) {
+                        dirIn = scope.zeros(steps, batch, in);
+                        engine.reverseSequences(steps, batch, in, buf(lenT), layerIn.buffer(), 0, in,
+                                dirIn.buffer(), 0, in, false);
+                    }
+                    // a reverse direction writes its own step order into yDir, then reverses it into y
+                    Tensor yDir = d == 0 ? y : scope.zeros(steps, batch, s);
+                    long yOff = 0;
+                    int yLd = d == 0 ? outF : s;
+                    DirectionState st = runDirection(scope, weights[k][d], dirIn, steps, batch, lenT,
+                            h0, c0, state, yDir, yOff, yLd, keep);
+                    if (d == 1) {
+                        engine.reverseSequences(steps, batch, s, buf(lenT), yDir.buffer(), 0, s,
+                                y.buffer(), s, outF, false);
+                    }
+                    engine.copy(st.hs().buffer(), (long) (keep ? steps : steps % 2) * batch * s,
+                            hN.buffer(), (long) state * batch * s, (long) batch * s);
+                    if (cN != null) {
+                        int hh = cfg.hiddenSize();
+                        engine.copy(st.cs().buffer(), (long) (keep ? steps : steps % 2) * batch * hh,
+                                cN.buffer(), (long) state * batch * hh, (long) batch * hh);
+                    }
+                    if (keep) {
+                        states2[k][d] = st;
+                        for (Tensor t : new Tensor[] {st.input(), st.hs(), st.cs(), st.saved(), st.m()}) {
+                            if (t != null && !savedTensors.contains(t)) {
+                                savedTensors.add(scope.keep(t));
+                            }
+                        }
+                    }
+                }
+                boolean drop = keep && cfg.dropout() > 0 && k < cfg.numLayers() - 1;
+                if (drop) {
+                    Tensor dropped = scope.zeros(steps, batch, outF);
+                    engine.dropout((long) tb * outF, cfg.dropout(), layerSeed(seed, k), y.buffer(), 0, dropped.buffer(), 0);
+                    layerIn = dropped;
+                } else {
+                    layerIn = y;
+                }
+            }
+            Tensor out = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
+            fromTimeMajor(y, out, steps, batch, outF);
+            Saved saved = null;
+            if (keep) {
+                if (lenT != null) {
+                    savedTensors.add(scope.keep(lenT));
+                }
+                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors);
+            }
+            ForwardResult result = new ForwardResult(this, scope.keep(out), scope.keep(hN),
+                    cN == null ? null : scope.keep(cN), saved);
+            return result;
+        } catch (RuntimeException e) {
+            for (Tensor t : savedTensors) {
+                t.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * One layer-direction forward over {@code input} in its own step order; writes the outputs into
+     * {@code y} (rows {@code yLd} apart from {@code yOff}). Training keeps every step's states; inference
+     * ping-pongs two state slots.
+     */
+    private DirectionState runDirection(Scope scope, Weights w, Tensor input, int steps, int batch, Tensor lenT,
+                                        Tensor h0, Tensor c0, int state, Tensor y, long yOff, int yLd, boolean keep) {
+        CellType cell = cfg.cell();
+        int h = cfg.hiddenSize();
+        int s = cfg.stateSize();
+        int p = cfg.projSize();
+        int gh = cell.gates() * h;
+        int tb = steps * batch;
+        int in = w.inputSize();
+        boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
+        int slots = keep ? steps + 1 : 2;
+
+        Tensor xp = scope.zeros(steps, batch, gh);
+        // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
+        engine.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
+                0f, xp.buffer(), 0, gh);
+        Tensor hp = scope.zeros(batch, gh);
+        Tensor hs = scope.zeros(slots, batch, s);
+        if (h0 != null) {
+            engine.copy(h0.buffer(), (long) state * batch * s, hs.buffer(), 0, (long) batch * s);
+        }
+        Tensor cs = null;
+        if (cell == CellType.LSTM) {
+            cs = scope.zeros(slots, batch, h);
+            if (c0 != null) {
+                engine.copy(c0.buffer(), (long) state * batch * h, cs.buffer(), 0, (long) batch * h);
+            }
+        }
+        boolean gated = cell == CellType.LSTM || cell == CellType.GRU;
+        Tensor saved = keep && gated ? scope.zeros(steps, batch, 4 * h)
+                : resetBefore ? scope.zeros(1, batch, 4 * h) : null;
+        Tensor m = p == 0 ? null : scope.zeros(keep ? steps : 1, batch, h);
+        Tensor fresh = p == 0 ? null : scope.zeros(batch, p);
+
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = h;
+        a.lengths = buf(lenT);
+        a.xp = xp.buffer();
+        a.hp = hp.buffer();
+        a.bih = buf(w.bih());
+        a.bhh = buf(w.bhh());
+        a.peep = buf(w.peep());
+        a.hPrev = hs.buffer();
+        a.hNext = hs.buffer();
+        a.cPrev = buf(cs);
+        a.cNext = buf(cs);
+        a.saved = buf(saved);
+        a.out = y.buffer();
+        a.outLd = yLd;
+        a.cellClip = cfg.cellClip();
+        a.coupled = cfg.coupledInputForget();
+        a.relu = cell == CellType.RNN_RELU;
+        for (int t = 0; t < steps; t++) {
+            int prev = keep ? t : t % 2;
+            int next = keep ? t + 1 : (t + 1) % 2;
+            a.step = t;
+            a.xpOff = (long) t * batch * gh;
+            a.hPrevOff = (long) prev * batch * s;
+            a.hNextOff = (long) next * batch * s;
+            a.cPrevOff = (long) prev * batch * h;
+            a.cNextOff = (long) next * batch * h;
+            a.savedOff = keep && saved != null ? (long) t * batch * 4 * h : 0;
+            a.outOff = yOff + (long) t * batch * yLd;
+            if (resetBefore) {
+                // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
+                engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                        0f, hp.buffer(), 0, gh);
+                engine.gruResetBeforeGates(a);
+                engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                        w.whh().buffer(), 2L * h * h, h, 0f, hp.buffer(), 2L * h, gh);
+                engine.gruResetBeforeOutput(a);
+                continue;
+            }
+            // hp[B, G·H] = h_prev[B, S] · W_hhᵀ
+            engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                    0f, hp.buffer(), 0, gh);
+            switch (cell) {
+                case LSTM -> {
+                    if (p == 0) {
+                        engine.lstmForward(a);
+                    } else {
+                        // the cell writes m = o ⊙ tanh(c); the state is h = m · W_hrᵀ, applied under the mask
+                        long mOff = keep ? (long) t * batch * h : 0;
+                        a.hNext = null;
+                        a.out = m.buffer();
+                        a.outOff = mOff;
+                        a.outLd = h;
+                        engine.lstmForward(a);
+                        engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
+                                0f, fresh.buffer(), 0, p);
+                        engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
+                                hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
+                    }
+                }
+                case GRU -> engine.gruForward(a);
+                case RNN_TANH, RNN_RELU -> engine.rnnForward(a);
+                default -> throw new IllegalStateException("cell " + cell);
+            }
+        }
+        if (!keep) {
+            return new DirectionState(null, hs, cs, null, null);
+        }
+        return new DirectionState(input, hs, cs, saved, m);
+    }
+
+    // ====================================================================== backward
+
+    /**
+     * Backpropagation through time for a training-mode forward: returns {@code dX}, {@code dh0},
+     * {@code dc0} and adds every parameter gradient into {@link #gradients()}. Gradients at padded
+     * steps of {@code dY} are ignored.
+     *
+     * @param dY gradient of the output, shaped like {@code fwd.output()}, or {@code null} for zero
+     * @param dhN gradient of {@code fwd.hN()}, or {@code null} for zero
+     * @param dcN gradient of {@code fwd.cN()} (LSTM), or {@code null} for zero
+     */
+    public BackwardResult backward(ForwardResult fwd, Tensor dY, Tensor dhN, Tensor dcN) {
+        requireOpen();
+        if (fwd == null) {
+            throw new IllegalArgumentException("fwd: expected the result of this layer's forward, got null");
+        }
+        if (fwd.layer != this) {
+            throw new IllegalArgumentException("fwd: expected a result of this layer's forward, got another layer's");
+        }
+        if (fwd.saved == null) {
+            throw new IllegalStateException("fwd: nothing saved for backward (forward ran in eval mode, "
+                    + "or the result was released or closed)");
+        }
+        Saved sv = fwd.saved;
+        int steps = sv.steps;
+        int batch = sv.batch;
+        int s = cfg.stateSize();
+        int h = cfg.hiddenSize();
+        int outF = cfg.outputSize();
+        int states = cfg.numLayers() * cfg.directions();
+        Checks.optionalShape("dY", dY, device, cfg.batchFirst() ? new int[] {batch, steps, outF}
+                : new int[] {steps, batch, outF});
+        Checks.optionalShape("dhN", dhN, device, states, batch, s);
+        if (cfg.cell() == CellType.LSTM) {
+            Checks.optionalShape("dcN", dcN, device, states, batch, h);
+        } else if (dcN != null) {
+            throw new IllegalArgumentException("dcN: expected null for " + cfg.cell() + ", got " + dcN.describe());
+        }
+        Buffer len = buf(sv.lengthsOnDevice);
+        try (Scope scope = new Scope(device)) {
+            Tensor dh0 = scope.zeros(states, batch, s);
+            Tensor dc0 = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, h) : null;
+            // dYk: gradient of layer k's output, time-major
+            Tensor dYk = scope.zeros(steps, batch, outF);
+            if (dY != null) {
+                toTimeMajor(dY, dYk, steps, batch, outF);
+            }
+            Tensor dX = null;
+            for (int k = cfg.numLayers() - 1; k >= 0; k--) {
+                int in = cfg.layerInputSize(k);
+                dX = scope.zeros(steps, batch, in);
+                for (int d = 0; d < cfg.directions(); d++) {
+                    int state = k * cfg.directions() + d;
+                    backDirection(scope, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
+                            state, dX, dh0, dc0);
+                }
+                if (k > 0 && cfg.dropout() > 0) {
+                    // the mask is regenerated from the seed: its backward is the same operation
+                    engine.dropout((long) steps * batch * in, cfg.dropout(), layerSeed(sv.dropoutSeed, k - 1),
+                            dX.buffer(), 0, dX.buffer(), 0);
+                }
+                dYk = dX;
+            }
+            Tensor dXOut = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
+                    : new int[] {steps, batch, cfg.inputSize()});
+            fromTimeMajor(dX, dXOut, steps, batch, cfg.inputSize());
+            return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
+        }
+    }
+
+    /** BPTT of one layer-direction; adds its share of {@code dX} (the forward direction assigns first). */
+    private void backDirection(Scope scope, Weights w, DirectionState st, int steps, int batch, Buffer len,
+                               Tensor dYk, int d, Tensor dhN, Tensor dcN, int state,
+                               Tensor dX, Tensor dh0, Tensor dc0) {
+        CellType cell = cfg.cell();
+        int h = cfg.hiddenSize();
+        int s = cfg.stateSize();
+        int p = cfg.projSize();
+        int gh = cell.gates() * h;
+        int tb = steps * batch;
+        int in = w.inputSize();
+        int outF = cfg.outputSize();
+        boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
+
+        // this direction's output gradient in its own step order
+        Buffer dyBuf = dYk.buffer();
+        long dyOff = 0;
+        int dyLd = outF;
+        if (d == 1) {
+            Tensor dyr = scope.zeros(steps, batch, s);
+            engine.reverseSequences(steps, batch, s, len, dYk.buffer(), s, outF, dyr.buffer(), 0, s, false);
+            dyBuf = dyr.buffer();
+            dyLd = s;
+        }
+        // dH[t] = dL/dh_t: the masked output gradient plus dhN at each sample's last step; BPTT adds into it
+        Tensor dH = scope.zeros(steps, batch, s);
+        engine.seedStateGrad(steps, batch, s, len, dyBuf, dyOff, dyLd, buf(dhN), (long) state * batch * s,
+                dH.buffer(), 0);
+        Tensor dc = null;
+        if (cell == CellType.LSTM) {
+            dc = scope.zeros(batch, h);
+            if (dcN != null) {
+                engine.copy(dcN.buffer(), (long) state * batch * h, dc.buffer(), 0, (long) batch * h);
+            }
+        }
+        Tensor dGx = scope.zeros(steps, batch, gh);
+        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.zeros(steps, batch, gh) : dGx;
+        Tensor dm = p == 0 ? null : scope.zeros(batch, h);
+        Tensor tmp = resetBefore ? scope.zeros(batch, h) : null;
+
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = h;
+        a.lengths = len;
+        a.peep = buf(w.peep());
+        a.saved = buf(st.saved());
+        a.hPrev = st.hs().buffer();
+        a.hNext = st.hs().buffer();
+        a.cPrev = buf(st.cs());
+        a.cNext = buf(st.cs());
+        a.dc = buf(dc);
+        a.dGx = dGx.buffer();
+        a.dGh = dGh.buffer();
+        a.tmp = buf(tmp);
+        a.cellClip = cfg.cellClip();
+        a.coupled = cfg.coupledInputForget();
+        a.relu = cell == CellType.RNN_RELU;
+        for (int t = steps - 1; t >= 0; t--) {
+            a.step = t;
+            a.hPrevOff = (long) t * batch * s;
+            a.hNextOff = (long) (t + 1) * batch * s;
+            a.cPrevOff = (long) t * batch * h;
+            a.cNextOff = (long) (t + 1) * batch * h;
+            a.savedOff = (long) t * batch * 4 * h;
+            a.dGxOff = (long) t * batch * gh;
+            a.dGhOff = a.dGxOff;
+            a.dh = dH.buffer();
+            a.dhOff = (long) t * batch * s;
+            // the gradient of h_{t-1}: dH[t-1] (already seeded with its own output gradient), or dh0
+            Buffer carry = t > 0 ? dH.buffer() : dh0.buffer();
+            long carryOff = t > 0 ? (long) (t - 1) * batch * s : (long) state * batch * s;
+            a.dhPrev = carry;
+            a.dhPrevOff = carryOff;
+            switch (cell) {
+                case LSTM -> {
+                    if (p > 0) {
+                        // dm[B, H] = dH[t][B, P] · W_hr
+                        engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
+                                0f, dm.buffer(), 0, h);
+                        a.dh = dm.buffer();
+                        a.dhOff = 0;
+                    }
+                    engine.lstmBackward(a);
+                }
+                case GRU -> {
+                    if (resetBefore) {
+                        engine.gruResetBeforeBackwardOutput(a);
+                        // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
+                        engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
+                                w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
+                        engine.gruResetBeforeBackwardGates(a);
+                        // carry += dG_rz[B, 2H] · W_h(r|z)
+                        engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
+                                w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
+                        continue;
+                    }
+                    engine.gruBackward(a);
+                }
+                case RNN_TANH, RNN_RELU -> engine.rnnBackward(a);
+                default -> throw new IllegalStateException("cell " + cell);
+            }
+            // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
+            engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
+                    1f, carry, carryOff, s);
+        }
+        if (dc != null) {
+            engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
+        }
+
+        // parameter gradients over all steps at once (dG is zero at padded steps)
+        // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
+        engine.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
+                1f, w.gwih().buffer(), 0, in);
+        if (resetBefore) {
+            // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
+            engine.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
+                    1f, w.gwhh().buffer(), 0, h);
+            engine.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
+                    1f, w.gwhh().buffer(), 2L * h * h, h);
+        } else {
+            // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
+            engine.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
+                    1f, w.gwhh().buffer(), 0, s);
+        }
+        if (w.gbih() != null) {
+            engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
+            engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+        }
+        if (p > 0) {
+            // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
+            engine.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
+                    1f, w.gwhr().buffer(), 0, h);
+        }
+        if (w.gpeep() != null) {
+            engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
+                    w.gpeep().buffer(), 0);
+        }
+        // dX[T·B, I] (+)= dG_x[T·B, G·H] · W_ih[G·H, I]; a reverse direction maps its steps back first
+        if (d == 0) {
+            engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+                    0f, dX.buffer(), 0, in);
+        } else {
+            Tensor dxr = scope.zeros(steps, batch, in);
+            engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+                    0f, dxr.buffer(), 0, in);
+            engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
+        }
+    }
+
+    // ====================================================================== helpers
+
+    private void toTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {
+        if (cfg.batchFirst()) {
+            engine.swapLeadingAxes(batch, steps, features, src.buffer(), 0, dst.buffer(), 0);
+        } else {
+            engine.copy(src.buffer(), 0, dst.buffer(), 0, (long) steps * batch * features);
+        }
+    }
+
+    private void fromTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {
+        if (cfg.batchFirst()) {
+            engine.swapLeadingAxes(steps, batch, features, src.buffer(), 0, dst.buffer(), 0);
+        } else {
+            engine.copy(src.buffer(), 0, dst.buffer(), 0, (long) steps * batch * features);
+        }
+    }
+
+    private long dropoutSeed(long call) {
+        return cfg.seed() * 0x9E3779B97F4A7C15L + call * 0xC2B2AE3D27D4EB4FL;
+    }
+
+    private static long layerSeed(long seed, int layer) {
+        return seed + (layer + 1) * 0x165667B19E3779F9L;
+    }
+
+    private static Buffer buf(Tensor t) {
+        return t == null ? null : t.buffer();
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("layer " + cfg + " is closed");
+        }
+    }
+
+    /** Releases the parameters and gradients. */
+    @Override
+    public void close() {
+        closed = true;
+        for (Tensor t : params.values()) {
+            t.close();
+        }
+        for (Tensor t : grads.values()) {
+            t.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return cfg + " on " + device;
+    }
+}

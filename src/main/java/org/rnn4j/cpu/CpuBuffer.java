@@ -1,0 +1,40 @@
+package org.rnn4j.cpu;
+
+import org.rnn4j.DType;
+import org.rnn4j.engine.Buffer;
+
+/** A Java array: {@code float[]} for F32, {@code int[]} for I32. */
+final class CpuBuffer implements Buffer {
+    final float[] floats;
+    final int[] ints;
+    private boolean closed;
+
+    CpuBuffer(DType dtype, long elements) {
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("elements: expected at most " + (Integer.MAX_VALUE - 8)
+                    + " on the CPU, got " + elements);
+        }
+        floats = dtype == DType.F32 ? new float[(int) elements] : null;
+        ints = dtype == DType.I32 ? new int[(int) elements] : null;
+    }
+
+    @Override
+    public DType dtype() {
+        return floats != null ? DType.F32 : DType.I32;
+    }
+
+    @Override
+    public long length() {
+        return floats != null ? floats.length : ints.length;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

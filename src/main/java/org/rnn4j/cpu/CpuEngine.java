@@ -1,0 +1,439 @@
+package org.rnn4j.cpu;
+
+import java.util.Arrays;
+import java.util.concurrent.ForkJoinPool;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
+import org.rnn4j.DType;
+import org.rnn4j.Device;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Dropout;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * The pure-Java engine: float32 arrays, {@link CpuGemm} for the products, {@link CpuCells} for the
+ * fused cell steps (parallel over samples when a step is large enough). Work runs synchronously, so
+ * {@link #synchronize()} has nothing to wait for.
+ */
+public final class CpuEngine implements Engine {
+
+    /** Below this many cell units per step the pointwise work stays on the calling thread. */
+    private static final int PARALLEL_UNITS = 1 << 14;
+
+    private final Device device;
+
+    public CpuEngine(Device device) {
+        this.device = device;
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public Buffer allocate(DType dtype, long elements) {
+        return new CpuBuffer(dtype, elements);
+    }
+
+    static CpuBuffer own(Buffer b) {
+        if (!(b instanceof CpuBuffer cb)) {
+            throw new IllegalArgumentException("buffer: expected a CPU buffer, got " + b.getClass().getSimpleName());
+        }
+        if (cb.isClosed()) {
+            throw new IllegalStateException("buffer: expected an open buffer, got a closed one");
+        }
+        return cb;
+    }
+
+    /** The float array behind a buffer, or {@code null} for an absent one. */
+    static float[] floats(Buffer b) {
+        if (b == null) {
+            return null;
+        }
+        float[] f = own(b).floats;
+        if (f == null) {
+            throw new IllegalArgumentException("buffer: expected F32, got I32");
+        }
+        return f;
+    }
+
+    /** The int array behind a buffer, or {@code null} for an absent one. */
+    static int[] ints(Buffer b) {
+        if (b == null) {
+            return null;
+        }
+        int[] i = own(b).ints;
+        if (i == null) {
+            throw new IllegalArgumentException("buffer: expected I32, got F32");
+        }
+        return i;
+    }
+
+    @Override
+    public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        System.arraycopy(src, srcOff, floats(dst), (int) dstOff, n);
+    }
+
+    @Override
+    public void upload(int[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        System.arraycopy(src, srcOff, ints(dst), (int) dstOff, n);
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) {
+        System.arraycopy(floats(src), (int) srcOff, dst, dstOff, n);
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, int[] dst, int dstOff, int n) {
+        System.arraycopy(ints(src), (int) srcOff, dst, dstOff, n);
+    }
+
+    @Override
+    public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) {
+        CpuBuffer s = own(src), d = own(dst);
+        if (s.floats != null) {
+            System.arraycopy(s.floats, (int) srcOff, floats(d), (int) dstOff, (int) n);
+        } else {
+            System.arraycopy(s.ints, (int) srcOff, ints(d), (int) dstOff, (int) n);
+        }
+    }
+
+    @Override
+    public void fill(Buffer dst, long off, long n, float value) {
+        Arrays.fill(floats(dst), (int) off, (int) (off + n), value);
+    }
+
+    @Override
+    public void synchronize() {
+        // work is synchronous
+    }
+
+    @Override
+    public String describe() {
+        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, "
+                + System.getProperty("os.arch") + ", Java " + Runtime.version();
+    }
+
+    @Override
+    public void close() {
+        // nothing to release: arrays belong to the garbage collector
+    }
+
+    // ---------------------------------------------------------------- dense linear algebra
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
+                     float beta, Buffer c, long cOff, int ldc) {
+        CpuGemm.sgemm(transA, transB, m, n, k, alpha, floats(a), (int) aOff, lda, floats(b), (int) bOff, ldb,
+                beta, floats(c), (int) cOff, ldc);
+    }
+
+    @Override
+    public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
+        float[] s = floats(src), d = floats(dst);
+        for (int r = 0; r < rows; r++) {
+            int row = (int) srcOff + r * ld;
+            for (int c = 0; c < cols; c++) {
+                d[(int) dstOff + c] += s[row + c];
+            }
+        }
+    }
+
+    @Override
+    public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
+        float[] xs = floats(x), ys = floats(y);
+        for (int i = 0; i < n; i++) {
+            float scaled = beta == 0f ? 0f : beta * ys[(int) yOff + i];
+            ys[(int) yOff + i] = alpha * xs[(int) xOff + i] + scaled;
+        }
+    }
+
+    @Override
+    public void clamp(long n, Buffer x, long off, float lo, float hi) {
+        float[] xs = floats(x);
+        for (int i = (int) off; i < off + n; i++) {
+            xs[i] = Math.min(Math.max(xs[i], lo), hi);
+        }
+    }
+
+    @Override
+    public double sumSquares(long n, Buffer x, long off) {
+        float[] xs = floats(x);
+        double sum = 0;
+        for (int i = (int) off; i < off + n; i++) {
+            sum += (double) xs[i] * xs[i];
+        }
+        return sum;
+    }
+
+    @Override
+    public boolean hasNonFinite(long n, Buffer x, long off) {
+        float[] xs = floats(x);
+        for (int i = (int) off; i < off + n; i++) {
+            if (!Float.isFinite(xs[i])) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- sequence layout
+
+    @Override
+    public void swapLeadingAxes(int d0, int d1, int features, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        float[] s = floats(src), d = floats(dst);
+        for (int i = 0; i < d0; i++) {
+            for (int j = 0; j < d1; j++) {
+                System.arraycopy(s, (int) srcOff + (i * d1 + j) * features,
+                        d, (int) dstOff + (j * d0 + i) * features, features);
+            }
+        }
+    }
+
+    @Override
+    public void reverseSequences(int steps, int batch, int features, Buffer lengths,
+                                 Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                                 boolean accumulate) {
+        float[] s = floats(src), d = floats(dst);
+        int[] len = ints(lengths);
+        for (int t = 0; t < steps; t++) {
+            for (int b = 0; b < batch; b++) {
+                int l = len == null ? steps : len[b];
+                int to = (int) dstOff + (t * batch + b) * dstLd;
+                if (t >= l) {
+                    if (!accumulate) {
+                        Arrays.fill(d, to, to + features, 0f);
+                    }
+                    continue;
+                }
+                int from = (int) srcOff + ((l - 1 - t) * batch + b) * srcLd;
+                for (int f = 0; f < features; f++) {
+                    d[to + f] = accumulate ? d[to + f] + s[from + f] : s[from + f];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void seedStateGrad(int steps, int batch, int features, Buffer lengths,
+                              Buffer dy, long dyOff, int dyLd, Buffer dhN, long dhNOff,
+                              Buffer dst, long dstOff) {
+        float[] y = floats(dy), hn = floats(dhN), d = floats(dst);
+        int[] len = ints(lengths);
+        for (int t = 0; t < steps; t++) {
+            for (int b = 0; b < batch; b++) {
+                int l = len == null ? steps : len[b];
+                int to = (int) dstOff + (t * batch + b) * features;
+                for (int f = 0; f < features; f++) {
+                    float v = 0f;
+                    if (y != null && t < l) {
+                        v = y[(int) dyOff + (t * batch + b) * dyLd + f];
+                    }
+                    if (hn != null && t == l - 1) {
+                        v += hn[(int) dhNOff + b * features + f];
+                    }
+                    d[to + f] = v;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void maskedUpdate(int batch, int features, int step, Buffer lengths,
+                             Buffer fresh, long freshOff, Buffer prev, long prevOff,
+                             Buffer state, long stateOff, Buffer out, long outOff, int outLd) {
+        float[] fr = floats(fresh), pr = floats(prev), st = floats(state), o = floats(out);
+        int[] len = ints(lengths);
+        for (int b = 0; b < batch; b++) {
+            boolean v = CpuCells.valid(len, b, step);
+            for (int f = 0; f < features; f++) {
+                int i = b * features + f;
+                float x = fr[(int) freshOff + i];
+                st[(int) stateOff + i] = v ? x : pr[(int) prevOff + i];
+                o[(int) outOff + b * outLd + f] = v ? x : 0f;
+            }
+        }
+    }
+
+    @Override
+    public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        float[] s = floats(src), d = floats(dst);
+        float scale = 1f / (1f - p);
+        for (long i = 0; i < n; i++) {
+            float v = s[(int) (srcOff + i)];
+            d[(int) (dstOff + i)] = Dropout.uniform(seed, i) >= p ? v * scale : 0f;
+        }
+    }
+
+    // ---------------------------------------------------------------- fused cells
+
+    private static void forEachSample(StepArgs a, IntConsumer perSample) {
+        if ((long) a.batch * a.hidden < PARALLEL_UNITS || a.batch == 1) {
+            for (int b = 0; b < a.batch; b++) {
+                perSample.accept(b);
+            }
+        } else {
+            ForkJoinPool.commonPool().submit(() -> IntStream.range(0, a.batch).parallel().forEach(perSample)).join();
+        }
+    }
+
+    @Override
+    public void lstmForward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.lstmForward(a, b));
+    }
+
+    @Override
+    public void lstmBackward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.lstmBackward(a, b));
+    }
+
+    @Override
+    public void gruForward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruForward(a, b));
+    }
+
+    @Override
+    public void gruBackward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruBackward(a, b));
+    }
+
+    @Override
+    public void gruResetBeforeGates(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruResetBeforeGates(a, b));
+    }
+
+    @Override
+    public void gruResetBeforeOutput(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruResetBeforeOutput(a, b));
+    }
+
+    @Override
+    public void gruResetBeforeBackwardOutput(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruResetBeforeBackwardOutput(a, b));
+    }
+
+    @Override
+    public void gruResetBeforeBackwardGates(StepArgs a) {
+        forEachSample(a, b -> CpuCells.gruResetBeforeBackwardGates(a, b));
+    }
+
+    @Override
+    public void rnnForward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.rnnForward(a, b));
+    }
+
+    @Override
+    public void rnnBackward(StepArgs a) {
+        forEachSample(a, b -> CpuCells.rnnBackward(a, b));
+    }
+
+    @Override
+    public void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
+                                 Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
+        float[] g = floats(dG), cp = floats(cPrev), cn = floats(c), dp = floats(dPeep);
+        int h = hidden;
+        for (int r = 0; r < rows; r++) {
+            int gr = (int) dGOff + r * 4 * h;
+            int cr = r * h;
+            for (int j = 0; j < h; j++) {
+                dp[(int) dPeepOff + j] += g[gr + j] * cp[(int) cPrevOff + cr + j];
+                dp[(int) dPeepOff + h + j] += g[gr + h + j] * cp[(int) cPrevOff + cr + j];
+                dp[(int) dPeepOff + 2 * h + j] += g[gr + 3 * h + j] * cn[(int) cOff + cr + j];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- training
+
+    @Override
+    public void softmaxCrossEntropy(int rows, int classes, Buffer logits, long logitsOff, Buffer targets, long targetsOff,
+                                    Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff, float scale) {
+        float[] x = floats(logits), l = floats(loss), d = floats(dLogits);
+        int[] tg = ints(targets);
+        for (int r = 0; r < rows; r++) {
+            int row = (int) logitsOff + r * classes;
+            int target = tg[(int) targetsOff + r];
+            if (target < 0) {
+                l[(int) lossOff + r] = 0f;
+                if (d != null) {
+                    Arrays.fill(d, (int) dLogitsOff + r * classes, (int) dLogitsOff + (r + 1) * classes, 0f);
+                }
+                continue;
+            }
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, x[row + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(x[row + c] - max);
+            }
+            double logSum = Math.log(sum) + max;
+            l[(int) lossOff + r] = (float) (logSum - x[row + target]);
+            if (d != null) {
+                int drow = (int) dLogitsOff + r * classes;
+                for (int c = 0; c < classes; c++) {
+                    double p = Math.exp(x[row + c] - logSum);
+                    d[drow + c] = (float) (scale * (p - (c == target ? 1 : 0)));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        float[] s = floats(src), d = floats(dst);
+        for (int r = 0; r < rows; r++) {
+            int in = (int) srcOff + r * classes, out = (int) dstOff + r * classes;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, s[in + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(s[in + c] - max);
+            }
+            for (int c = 0; c < classes; c++) {
+                d[out + c] = (float) (Math.exp(s[in + c] - max) / sum);
+            }
+        }
+    }
+
+    @Override
+    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled, long step) {
+        float[] p = floats(param), g = floats(grad), ms = floats(m), vs = floats(v);
+        float bc1 = (float) (1 - Math.pow(beta1, step));
+        float bc2 = (float) (1 - Math.pow(beta2, step));
+        for (int i = 0; i < n; i++) {
+            float gi = g[i];
+            if (decoupled) {
+                p[i] -= lr * weightDecay * p[i];
+            } else {
+                gi += weightDecay * p[i];
+            }
+            ms[i] = beta1 * ms[i] + (1 - beta1) * gi;
+            vs[i] = beta2 * vs[i] + (1 - beta2) * gi * gi;
+            float denom = (float) Math.sqrt(vs[i] / bc2) + eps;
+            p[i] -= lr * (ms[i] / bc1) / denom;
+        }
+    }
+
+    @Override
+    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
+                        float weightDecay, boolean nesterov, boolean firstStep) {
+        float[] p = floats(param), g = floats(grad), buf = floats(velocity);
+        for (int i = 0; i < n; i++) {
+            float gi = g[i] + weightDecay * p[i];
+            if (momentum != 0f) {
+                buf[i] = firstStep ? gi : momentum * buf[i] + gi;
+                gi = nesterov ? gi + momentum * buf[i] : buf[i];
+            }
+            p[i] -= lr * gi;
+        }
+    }
+}

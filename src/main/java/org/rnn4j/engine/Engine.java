@@ -1,0 +1,202 @@
+package org.rnn4j.engine;
+
+import org.rnn4j.DType;
+import org.rnn4j.Device;
+
+/**
+ * The backend contract: the few primitive operations that the CPU and the CUDA engine each
+ * implement. Everything above it (stacking, directions, lengths, the time loop, BPTT, training)
+ * is written once, in terms of these, in {@code org.rnn4j}.
+ *
+ * <p>Conventions, stated once:
+ * <ul>
+ *   <li>float32 data, row-major, rightmost dimension fastest; offsets, lengths and leading
+ *       dimensions are counted in elements. Buffers passed may be {@code null} only where a
+ *       method says so.</li>
+ *   <li>Parameter gradients accumulate ({@code +=}); activation gradients are assigned
+ *       ({@code =}) unless a method says otherwise.</li>
+ *   <li>Work is queued in order on the engine's stream; {@link #synchronize()} waits for it.
+ *       Host copies ({@code upload}, {@code download}, {@link #sumSquares}) synchronize.</li>
+ *   <li>Arguments are validated by the caller (the layer) before anything is queued; an engine
+ *       checks only what it alone can know (a closed or foreign buffer, a failed launch).</li>
+ *   <li>Variable lengths: {@code lengths} is an int32 buffer of {@code batch} entries, or
+ *       {@code null} meaning every sample has the full length. Sample {@code b} is <em>valid</em>
+ *       at step {@code s} when {@code lengths == null || s < lengths[b]}.</li>
+ * </ul>
+ * Every method here runs in the direction of time only; the reverse direction of a layer is
+ * obtained by {@link #reverseSequences reversing} each sample's valid steps, so that no kernel
+ * needs to know about directions.
+ */
+public interface Engine extends AutoCloseable {
+
+    Device device();
+
+    /** A zero-filled buffer of {@code elements} elements. */
+    Buffer allocate(DType dtype, long elements);
+
+    void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n);
+
+    void upload(int[] src, int srcOff, Buffer dst, long dstOff, int n);
+
+    void download(Buffer src, long srcOff, float[] dst, int dstOff, int n);
+
+    void download(Buffer src, long srcOff, int[] dst, int dstOff, int n);
+
+    /** {@code dst[dstOff + i] = src[srcOff + i]} for {@code i < n}; the ranges must not overlap. */
+    void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n);
+
+    /** {@code dst[off + i] = value} for {@code i < n}. */
+    void fill(Buffer dst, long off, long n, float value);
+
+    /** Waits until all queued work has finished. */
+    void synchronize();
+
+    /** A line for {@code info}: what this engine runs on and how (device, driver, BLAS binding). */
+    String describe();
+
+    @Override
+    void close();
+
+    // ---------------------------------------------------------------- dense linear algebra
+
+    /**
+     * {@code C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C}, row-major, exact FP32
+     * (no TF32). {@code op(X) = Xᵀ} when its flag is set: A is stored {@code m×k} (or
+     * {@code k×m} transposed) with leading dimension {@code lda}; likewise B. With
+     * {@code beta == 0} C is overwritten.
+     */
+    void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+              Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
+              float beta, Buffer c, long cOff, int ldc);
+
+    /** {@code dst[dstOff + c] += Σ_r src[srcOff + r·ld + c]} for {@code c < cols}, summed in row order. */
+    void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff);
+
+    /** {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is overwritten. */
+    void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff);
+
+    /** {@code x[i] = min(max(x[i], lo), hi)}. */
+    void clamp(long n, Buffer x, long off, float lo, float hi);
+
+    /** {@code Σ x[i]²} in double, returned to the host (synchronizes). Deterministic. */
+    double sumSquares(long n, Buffer x, long off);
+
+    /** {@code true} when any of {@code x[off .. off+n)} is NaN or infinite (synchronizes). */
+    boolean hasNonFinite(long n, Buffer x, long off);
+
+    // ---------------------------------------------------------------- sequence layout
+
+    /**
+     * Swaps the two leading axes: {@code dst[j, i, :] = src[i, j, :]} for {@code src} of shape
+     * {@code [d0, d1, features]} (batch-first ⇄ time-major).
+     */
+    void swapLeadingAxes(int d0, int d1, int features, Buffer src, long srcOff, Buffer dst, long dstOff);
+
+    /**
+     * Reverses each sample's valid steps. For {@code t < len[b]}:
+     * {@code dst[t, b, 0:F] (=|+=) src[len[b]-1-t, b, 0:F]}; for {@code t >= len[b]} dst is set to 0
+     * (left unchanged when accumulating). Rows are {@code srcLd} / {@code dstLd} elements apart,
+     * so a direction's half of a bidirectional output can be read or written in place.
+     * {@code len[b] = T} when {@code lengths == null}. It is its own inverse on the valid steps.
+     */
+    void reverseSequences(int steps, int batch, int features, Buffer lengths,
+                          Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                          boolean accumulate);
+
+    /**
+     * Seeds the state gradient of one direction before BPTT:
+     * {@code dst[t, b, :] = (t < len[b] ? dy[t, b, :] : 0) + (t == len[b]-1 ? dhN[b, :] : 0)},
+     * {@code dst} dense {@code [T, B, F]}, {@code dy} rows {@code dyLd} apart. Either of
+     * {@code dy}, {@code dhN} may be {@code null} (zero).
+     */
+    void seedStateGrad(int steps, int batch, int features, Buffer lengths,
+                       Buffer dy, long dyOff, int dyLd, Buffer dhN, long dhNOff,
+                       Buffer dst, long dstOff);
+
+    /**
+     * Applies one step's new state under the length mask: for each sample b and feature j,
+     * {@code state[b,j] = valid ? fresh[b,j] : prev[b,j]} and
+     * {@code out[b·outLd + j] = valid ? fresh[b,j] : 0}. Used after the LSTM projection GEMM.
+     */
+    void maskedUpdate(int batch, int features, int step, Buffer lengths,
+                      Buffer fresh, long freshOff, Buffer prev, long prevOff,
+                      Buffer state, long stateOff, Buffer out, long outOff, int outLd);
+
+    /**
+     * Inverted dropout with a counter-based generator, identical on every engine:
+     * {@code dst[i] = keep(seed, i) ? src[i] / (1 - p) : 0} with
+     * {@code keep(seed, i) = Dropout.uniform(seed, i) >= p}. Applying it to a gradient with the
+     * same seed is its backward. {@code src} and {@code dst} may be the same buffer.
+     */
+    void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff);
+
+    // ---------------------------------------------------------------- fused cells (one step)
+
+    /** Fused LSTM pointwise forward of one step; see {@link StepArgs} for the buffers it reads and writes. */
+    void lstmForward(StepArgs a);
+
+    /** Fused LSTM pointwise backward of one step. */
+    void lstmBackward(StepArgs a);
+
+    /** Fused GRU pointwise forward of one step, {@code n = tanh(x_n + b_in + r ⊙ (h_n + b_hn))}. */
+    void gruForward(StepArgs a);
+
+    /** Fused GRU pointwise backward of one step (reset-after form). */
+    void gruBackward(StepArgs a);
+
+    /** Reset-before GRU, forward phase 1: r, z and {@code r ⊙ h_prev}. */
+    void gruResetBeforeGates(StepArgs a);
+
+    /** Reset-before GRU, forward phase 2: n and the new state, after the {@code W_hn (r ⊙ h)} GEMM. */
+    void gruResetBeforeOutput(StepArgs a);
+
+    /** Reset-before GRU, backward phase 1: gradients of n and z, and the direct {@code dh·z} term. */
+    void gruResetBeforeBackwardOutput(StepArgs a);
+
+    /** Reset-before GRU, backward phase 2: gradient of r, after the {@code d(r⊙h) = dn·W_hn} GEMM. */
+    void gruResetBeforeBackwardGates(StepArgs a);
+
+    /** Vanilla RNN pointwise forward, tanh or relu. */
+    void rnnForward(StepArgs a);
+
+    /** Vanilla RNN pointwise backward. */
+    void rnnBackward(StepArgs a);
+
+    /**
+     * Peephole weight gradients over all steps: for {@code r < rows}, {@code j < hidden},
+     * {@code dPeep[0·H+j] += Σ dG[r, i·H+j]·cPrev[r,j]}, {@code dPeep[1·H+j] += Σ dG[r, f·H+j]·cPrev[r,j]},
+     * {@code dPeep[2·H+j] += Σ dG[r, o·H+j]·c[r,j]}, summed in row order ({@code dG} is {@code [rows, 4H]}).
+     */
+    void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
+                          Buffer c, long cOff, Buffer dPeep, long dPeepOff);
+
+    // ---------------------------------------------------------------- training
+
+    /**
+     * Softmax cross-entropy per row: for each row r of {@code logits [rows, classes]} with
+     * {@code target[r] >= 0}: {@code loss[r] = logsumexp(logits[r]) - logits[r, target[r]]} and
+     * {@code dLogits[r] = scale · (softmax(logits[r]) - onehot(target[r]))}; rows with
+     * {@code target[r] < 0} are ignored (loss 0, gradient 0). {@code dLogits} may be {@code null}.
+     */
+    void softmaxCrossEntropy(int rows, int classes, Buffer logits, long logitsOff, Buffer targets, long targetsOff,
+                             Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff, float scale);
+
+    /** Row-wise softmax of {@code [rows, classes]} (for sampling); {@code src} and {@code dst} may alias. */
+    void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff);
+
+    /**
+     * One Adam/AdamW update of {@code n} parameters in place (PyTorch's formulas, bias-corrected with
+     * {@code step >= 1}): with {@code decoupled} the weight decay is AdamW's {@code p -= lr·wd·p},
+     * otherwise L2 added to the gradient.
+     */
+    void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
+                  float eps, float weightDecay, boolean decoupled, long step);
+
+    /**
+     * One SGD update in place, PyTorch's formulas: {@code g += wd·p}; with momentum
+     * {@code buf = μ·buf + g} (or {@code buf = g} when {@code firstStep}), {@code g = nesterov ? g + μ·buf : buf};
+     * {@code p -= lr·g}. {@code velocity} may be {@code null} when {@code momentum == 0}.
+     */
+    void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
+                 float weightDecay, boolean nesterov, boolean firstStep);
+}
