@@ -31,7 +31,7 @@ import org.rnn4j.engine.StepArgs;
  * {@code S} state size (P when projected, else H), {@code G} gates.
  * Not thread-safe: one forward or backward at a time per layer.
  */
-public final class RecurrentLayer implements AutoCloseable {
+public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     private static final String[] SUFFIX = {"", "_reverse"};
 
@@ -143,11 +143,13 @@ public final class RecurrentLayer implements AutoCloseable {
     }
 
     /** Parameters by PyTorch name, in {@code state_dict} order (read-only map; the tensors are live). */
+    @Override
     public Map<String, Tensor> parameters() {
         return Collections.unmodifiableMap(params);
     }
 
     /** Accumulated parameter gradients, same names and shapes as {@link #parameters()}. */
+    @Override
     public Map<String, Tensor> gradients() {
         return Collections.unmodifiableMap(grads);
     }
@@ -164,13 +166,6 @@ public final class RecurrentLayer implements AutoCloseable {
     /** Overwrites a parameter from host values in PyTorch's row-major layout. */
     public void setParameter(String name, float[] values) {
         parameter(name).copyFrom(values);
-    }
-
-    /** Sets every accumulated gradient to zero. */
-    public void zeroGrad() {
-        for (Tensor g : grads.values()) {
-            g.fill(0f);
-        }
     }
 
     // ====================================================================== forward
