@@ -1,0 +1,37 @@
+package org.rnn4j;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** The one closeness check of the test suite: sizes first, then the first bad index with both values. */
+public final class Close {
+    private Close() {
+    }
+
+    /** Every {@code |e - a| <= atol + rtol·|e|}; on failure names the first bad index, both values and the max difference. */
+    public static void assertClose(String name, double[] expected, float[] actual, double atol, double rtol) {
+        if (expected.length != actual.length) {
+            fail(name + ": expected " + expected.length + " values, got " + actual.length);
+        }
+        int firstBad = -1;
+        double maxDiff = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double diff = Math.abs(expected[i] - actual[i]);
+            maxDiff = Math.max(maxDiff, diff);
+            if (firstBad < 0 && !(diff <= atol + rtol * Math.abs(expected[i]))) {
+                firstBad = i;
+            }
+        }
+        if (firstBad >= 0) {
+            fail(String.format("%s: first mismatch at [%d]: expected %.9g, got %.9g (max |diff| %.3g, atol %.1g, rtol %.1g)",
+                    name, firstBad, expected[firstBad], actual[firstBad], maxDiff, atol, rtol));
+        }
+    }
+
+    public static void assertClose(String name, float[] expected, float[] actual, double atol, double rtol) {
+        double[] e = new double[expected.length];
+        for (int i = 0; i < e.length; i++) {
+            e[i] = expected[i];
+        }
+        assertClose(name, e, actual, atol, rtol);
+    }
+}
