@@ -124,7 +124,7 @@ public interface Engine extends AutoCloseable {
 
     /**
      * Inverted dropout with a counter-based generator, identical on every engine:
-     * {@code dst[i] = keep(seed, i) ? src[i] / (1 - p) : 0} with
+     * {@code dst[i] = keep(seed, i) ? src[i] · (1 / (1 - p)) : 0} (the scale rounded to float first) with
      * {@code keep(seed, i) = Dropout.uniform(seed, i) >= p}. Applying it to a gradient with the
      * same seed is its backward. {@code src} and {@code dst} may be the same buffer.
      */

@@ -11,7 +11,7 @@ package org.rnn4j.engine;
  * <pre>
  *   xp     [B, G·H]  input projection W_ih·x of this step, without bias
  *   hp     [B, G·H]  recurrent projection W_hh·h_prev, without bias
- *   bih, bhh [G·H]   biases, or null when the layer has none
+ *   bih, bhh [G·H]   biases, both or neither (a layer without bias)
  *   peep   [3H]      LSTM peephole weights (i, f, o), or null
  *   hPrev, hNext [B, H]  state before / after the step (hNext null: not written)
  *   cPrev, cNext [B, H]  LSTM cell state before / after the step
@@ -19,7 +19,8 @@ package org.rnn4j.engine;
  *   saved  [B, S·H]  activations kept for backward, or null in inference
  *   dh     [B, H]    gradient arriving at this step's output state (in)
  *   dc     [B, H]    LSTM cell-state gradient carry (in: at c_s, out: at c_{s-1})
- *   dGx, dGh [B, G·H] gradients of the pre-activations seen by W_ih / W_hh (may be the same buffer)
+ *   dGx, dGh [B, G·H] gradients of the pre-activations seen by W_ih / W_hh: the same buffer for
+ *                    LSTM, RNN and the reset-before GRU, two buffers for the reset-after GRU (n blocks differ)
  *   dhPrev [B, H]    GRU's direct gradient term is added here ({@code +=})
  *   tmp    [B, H]    reset-before GRU backward: d(r ⊙ h_prev) from the W_hn GEMM
  * </pre>

@@ -1,0 +1,188 @@
+// lstm.cu — fused LSTM pointwise kernels of one time step, and the peephole weight gradient.
+//
+// Gate order i, f, g, o (PyTorch). B = batch, H = hidden; one thread per (b, j), j < H,
+// 1-D grid of ceil(B*H / 256) blocks of 256 threads; thread t handles b = t / H, j = t % H, so a
+// warp reads consecutive j of a row (coalesced).
+//
+// Forward (rnn4j_lstm_forward), v = valid(lengths, b, step):
+//   pre_k = (xp[b,kH+j] + hp[b,kH+j]) + (bih[kH+j] + bhh[kH+j])      k = i, f, g, o
+//   i = σ(pre_i + p_i·c_prev)            p_i = peep[j], p_f = peep[H+j], p_o = peep[2H+j] (0: no peep)
+//   f = coupled ? 1 − i : σ(pre_f + p_f·c_prev)
+//   g = tanh(pre_g)
+//   c = f·c_prev + i·g;  c = clamp(c, −cellClip, cellClip) when cellClip > 0
+//   o = σ(pre_o + p_o·c)
+//   h = o·tanh(c)
+//   v:  cNext = c, hNext = h (when hNext), out = h, saved = (i, f, g, o)
+//   !v: cNext = cPrev, hNext = hPrev, out = 0, saved = 0
+//
+// Backward (rnn4j_lstm_backward), with c the state of this step (cNext) and c_prev = cPrev:
+//   dpre_o = dh·tanh(c)·o(1−o)
+//   dc_tot = dc + dh·o·(1 − tanh²(c)) + p_o·dpre_o;   dc_tot = 0 where the clip was active
+//   di = dc_tot·g;  dg = dc_tot·i;  df = dc_tot·c_prev
+//   coupled: di −= df, dpre_f = 0;  otherwise dpre_f = df·f(1−f)
+//   dpre_i = di·i(1−i);  dpre_g = dg·(1−g²)
+//   v:  dc = dc_tot·f + p_i·dpre_i + p_f·dpre_f;  dGx[b, kH+j] = dpre_k
+//   !v: dGx[b, :] = 0 for this j, dc unchanged
+//
+// Pointers (shapes in elements; bih, bhh, peep, hNext, saved may be null):
+//   lengths [B] int32 or null       xp, hp [B, 4H]        bih, bhh [4H]       peep [3H] (i, f, o)
+//   hPrev, hNext, cPrev, cNext [B, H] (hNext may alias hPrev, cNext may alias cPrev)
+//   out     rows outLd apart, H wide                     saved [B, 4H] (i, f, g, o)
+//   dh [B, H] in      dc [B, H] in/out      dGx [B, 4H] out      (dGh, dhPrev, tmp unused)
+//
+// Peephole gradient (rnn4j_lstm_peephole_grad), dG [rows, 4H], cPrev and c [rows, H], dPeep [3H]:
+//   dPeep[0H+j] += Σ_r dG[r, iH+j]·cPrev[r,j]
+//   dPeep[1H+j] += Σ_r dG[r, fH+j]·cPrev[r,j]
+//   dPeep[2H+j] += Σ_r dG[r, oH+j]·c[r,j]
+//   one thread per entry of dPeep (1-D grid over 3H threads, 256 per block; a grid-stride loop, so
+//   any grid works), adding row after row into dPeep as the CPU does: deterministic, no atomics.
+#include "common.cuh"
+
+extern "C" __global__ void rnn4j_lstm_forward(
+        int batch, int hidden, int step, const int* lengths,
+        const float* xp, const float* hp, const float* bih, const float* bhh, const float* peep,
+        const float* hPrev, float* hNext, const float* cPrev, float* cNext,
+        float* out, int outLd, float* saved,
+        const float* dh, float* dc, float* dGx, float* dGh, float* dhPrev, const float* tmp,
+        float cellClip, int coupled, int relu) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= batch * hidden) {
+        return;
+    }
+    const int H = hidden;
+    const int b = t / H;
+    const int j = t - b * H;
+    const long long state = (long long)b * H + j;            // [B, H]
+    const long long sv = (long long)b * SAVED * H + j;       // [B, 4H]
+    const long long o = (long long)b * outLd + j;
+
+    if (!valid(lengths, b, step)) {
+        cNext[state] = cPrev[state];
+        if (hNext != nullptr) {
+            hNext[state] = hPrev[state];
+        }
+        if (out != nullptr) {
+            out[o] = 0.0f;
+        }
+        if (saved != nullptr) {
+            saved[sv + GATE_I * H] = 0.0f;
+            saved[sv + GATE_F * H] = 0.0f;
+            saved[sv + GATE_G * H] = 0.0f;
+            saved[sv + GATE_O * H] = 0.0f;
+        }
+        return;
+    }
+
+    const long long row = (long long)b * 4 * H;              // [B, 4H]
+    const float cp = cPrev[state];
+    const float pI = peep == nullptr ? 0.0f : peep[j];
+    const float pF = peep == nullptr ? 0.0f : peep[H + j];
+    const float pO = peep == nullptr ? 0.0f : peep[2 * H + j];
+
+    // Peephole terms are added as the CPU adds them: with peep == null they are + 0·c, a no-op.
+    const float i = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_I * H + j) + pI * cp);
+    const float f = coupled ? 1.0f - i : sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_F * H + j) + pF * cp);
+    const float g = tanhf(gatePre(xp, hp, bih, bhh, row, GATE_G * H + j));
+    float c = lstmCell(f, cp, i, g);
+    if (cellClip > 0.0f) {
+        c = clampf(c, -cellClip, cellClip);
+    }
+    const float og = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_O * H + j) + pO * c);
+    const float h = og * tanhf(c);
+
+    cNext[state] = c;
+    if (hNext != nullptr) {
+        hNext[state] = h;
+    }
+    if (out != nullptr) {
+        out[o] = h;
+    }
+    if (saved != nullptr) {
+        saved[sv + GATE_I * H] = i;
+        saved[sv + GATE_F * H] = f;
+        saved[sv + GATE_G * H] = g;
+        saved[sv + GATE_O * H] = og;
+    }
+}
+
+extern "C" __global__ void rnn4j_lstm_backward(
+        int batch, int hidden, int step, const int* lengths,
+        const float* xp, const float* hp, const float* bih, const float* bhh, const float* peep,
+        const float* hPrev, float* hNext, const float* cPrev, float* cNext,
+        float* out, int outLd, float* saved,
+        const float* dh, float* dc, float* dGx, float* dGh, float* dhPrev, const float* tmp,
+        float cellClip, int coupled, int relu) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= batch * hidden) {
+        return;
+    }
+    const int H = hidden;
+    const int b = t / H;
+    const int j = t - b * H;
+    const long long state = (long long)b * H + j;            // [B, H]
+    const long long gates = (long long)b * 4 * H + j;        // [B, 4H]
+    const long long sv = (long long)b * SAVED * H + j;       // [B, 4H]
+
+    if (!valid(lengths, b, step)) {
+        dGx[gates + GATE_I * H] = 0.0f;
+        dGx[gates + GATE_F * H] = 0.0f;
+        dGx[gates + GATE_G * H] = 0.0f;
+        dGx[gates + GATE_O * H] = 0.0f;
+        return;
+    }
+
+    const float i = saved[sv + GATE_I * H];
+    const float f = saved[sv + GATE_F * H];
+    const float g = saved[sv + GATE_G * H];
+    const float og = saved[sv + GATE_O * H];
+    const float cp = cPrev[state];
+    const float c = cNext[state];
+    const float dhv = dh[state];
+    const float pI = peep == nullptr ? 0.0f : peep[j];
+    const float pF = peep == nullptr ? 0.0f : peep[H + j];
+    const float pO = peep == nullptr ? 0.0f : peep[2 * H + j];
+
+    const float tc = tanhf(c);
+    const float dpreO = dhv * tc * og * (1.0f - og);
+    float dcTot = dc[state] + dhv * og * (1.0f - tc * tc) + pO * dpreO;
+    if (cellClip > 0.0f && fabsf(lstmCell(f, cp, i, g)) > cellClip) {
+        dcTot = 0.0f;   // the clamp's gradient
+    }
+    float di = dcTot * g;
+    const float dg = dcTot * i;
+    const float df = dcTot * cp;
+    float dpreF;
+    if (coupled) {
+        di -= df;
+        dpreF = 0.0f;
+    } else {
+        dpreF = df * f * (1.0f - f);
+    }
+    const float dpreI = di * i * (1.0f - i);
+    const float dpreG = dg * (1.0f - g * g);
+
+    dc[state] = dcTot * f + pI * dpreI + pF * dpreF;
+    dGx[gates + GATE_I * H] = dpreI;
+    dGx[gates + GATE_F * H] = dpreF;
+    dGx[gates + GATE_G * H] = dpreG;
+    dGx[gates + GATE_O * H] = dpreO;
+}
+
+extern "C" __global__ void rnn4j_lstm_peephole_grad(
+        int rows, int hidden, const float* dG, const float* cPrev, const float* c, float* dPeep) {
+    const int H = hidden;
+    for (long long e = gridIndex(); e < 3LL * H; e += gridStride()) {
+        const int t = (int)e;
+        const int which = t / H;                 // 0: i (sees c_prev), 1: f (c_prev), 2: o (c)
+        const int j = t - which * H;
+        const int gate = which == 2 ? GATE_O : which;
+        const float* st = which == 2 ? c : cPrev;
+        const float* col = dG + (long long)gate * H + j;
+        float acc = dPeep[t];                // dPeep += term row after row, as the CPU
+#pragma unroll 4
+        for (int r = 0; r < rows; r++) {
+            acc += col[(long long)r * 4 * H] * st[(long long)r * H + j];
+        }
+        dPeep[t] = acc;
+    }
+}

@@ -1,0 +1,138 @@
+// train.cu — loss and optimiser kernels.
+//
+// Row kernels (rnn4j_softmax_xent, rnn4j_softmax): one block of 256 threads per row r of a
+// [rows, classes] matrix (grid = rows). Thread k handles classes k, k+256, ...; the row maximum and
+// the row sum of exp(x − max) are combined by a fixed-order shared-memory tree, so the result does
+// not depend on scheduling. The sum is accumulated in double, as the CPU engine does.
+//
+//   rnn4j_softmax_xent  target = targets[r] (int32):
+//     target < 0:  loss[r] = 0, dLogits[r, :] = 0 (when dLogits)
+//     otherwise:   lse = max + log Σ_c exp(x_c − max);  loss[r] = lse − x_target;
+//                  dLogits[r, c] = scale·(exp(x_c − max) / Σ − [c == target])   (dLogits may be null)
+//     exp is expf (≤ 2 ulp) of the float difference x_c − max, as the CPU forms it; sums, log and
+//     the final scale·(p − 1) are in double (the CPU does all of it in double), so loss and
+//     gradient agree with the CPU to a few 1e-7 absolute.
+//   rnn4j_softmax       dst[r, c] = exp(x_c − max) / Σ exp(x − max);  src and dst may alias
+//
+// Element-wise optimisers (grid-stride loop, any 1-D grid), n parameters in place; every float
+// operation in the order CpuEngine.adamStep / sgdStep does it (the build passes -fmad=false, so
+// products are rounded before they are added, as in Java):
+//   rnn4j_adam   g = grad;  decoupled (AdamW): p −= lr·wd·p;  otherwise g += wd·p
+//                m = β1·m + (1−β1)·g;   v = β2·v + (1−β2)·g·g
+//                p −= lr·(m / bc1) / (sqrt(v / bc2) + eps)
+//                with bc1 = 1 − β1^step, bc2 = 1 − β2^step computed by the host (as float, like the CPU)
+//   rnn4j_sgd    g = grad + wd·p;  momentum ≠ 0: buf = firstStep ? g : μ·buf + g,
+//                g = nesterov ? g + μ·buf : buf;   p −= lr·g      (velocity null when momentum == 0)
+// grad is never written.
+#include "common.cuh"
+
+extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
+        int rows, int classes, const float* logits, const int* targets,
+        float* loss, float* dLogits, float scale) {
+    __shared__ float shMax[BLOCK];
+    __shared__ double shSum[BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* x = logits + (long long)r * classes;              // [classes]
+    float* d = dLogits == nullptr ? nullptr : dLogits + (long long)r * classes;
+    const int target = targets[r];
+    if (target < 0) {
+        if (threadIdx.x == 0) {
+            loss[r] = 0.0f;
+        }
+        if (d != nullptr) {
+            for (int c = threadIdx.x; c < classes; c += BLOCK) {
+                d[c] = 0.0f;
+            }
+        }
+        return;
+    }
+
+    float m = -INFINITY;
+    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        const float v = x[c];
+        m = (v > m || v != v) ? v : m;
+    }
+    const float rowMax = blockMax(m, shMax);
+    double s = 0.0;
+    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        s += (double)expf(x[c] - rowMax);
+    }
+    const double sum = blockSum(s, shSum);
+    const double logSum = log(sum) + (double)rowMax;
+    if (threadIdx.x == 0) {
+        loss[r] = (float)(logSum - (double)x[target]);
+    }
+    if (d != nullptr) {
+        const double inv = 1.0 / sum;
+        for (int c = threadIdx.x; c < classes; c += BLOCK) {
+            const double p = (double)expf(x[c] - rowMax) * inv;
+            d[c] = (float)((double)scale * (p - (c == target ? 1.0 : 0.0)));
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax(int rows, int classes, const float* src, float* dst) {
+    __shared__ float shMax[BLOCK];
+    __shared__ double shSum[BLOCK];
+    const int r = blockIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* x = src + (long long)r * classes;                 // [classes]
+    float* y = dst + (long long)r * classes;                       // [classes], may be x
+
+    float m = -INFINITY;
+    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        const float v = x[c];
+        m = (v > m || v != v) ? v : m;
+    }
+    const float rowMax = blockMax(m, shMax);
+    double s = 0.0;
+    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        s += (double)expf(x[c] - rowMax);
+    }
+    const double inv = 1.0 / blockSum(s, shSum);
+    // Every read of another thread's element happened before the barriers in blockSum, and each
+    // thread below reads only the elements it then overwrites: in place is safe.
+    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        y[c] = (float)((double)expf(x[c] - rowMax) * inv);
+    }
+}
+
+extern "C" __global__ void rnn4j_adam(
+        long long n, float* p, const float* g, float* m, float* v, float lr, float beta1, float beta2,
+        float eps, float weightDecay, int decoupled, float biasCorrection1, float biasCorrection2) {
+    for (long long i = gridIndex(); i < n; i += gridStride()) {
+        float gi = g[i];
+        float pi = p[i];
+        if (decoupled) {
+            pi -= lr * weightDecay * pi;
+        } else {
+            gi += weightDecay * pi;
+        }
+        const float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        const float denom = sqrtf(vi / biasCorrection2) + eps;
+        p[i] = pi - lr * (mi / biasCorrection1) / denom;
+    }
+}
+
+extern "C" __global__ void rnn4j_sgd(
+        long long n, float* p, const float* g, float* velocity, float lr, float momentum,
+        float weightDecay, int nesterov, int firstStep) {
+    for (long long i = gridIndex(); i < n; i += gridStride()) {
+        const float pi = p[i];
+        float gi = g[i] + weightDecay * pi;
+        if (momentum != 0.0f) {
+            const float buf = firstStep ? gi : momentum * velocity[i] + gi;
+            velocity[i] = buf;
+            gi = nesterov ? gi + momentum * buf : buf;
+        }
+        p[i] = pi - lr * gi;
+    }
+}
