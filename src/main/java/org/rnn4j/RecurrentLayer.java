@@ -304,6 +304,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
         engine.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
                 0f, xp.buffer(), 0, gh);
+        // W_hhᵀ [S, G·H], once per call: the per-step products then read it untransposed
+        Tensor whhT = scope.zeros(s, gh);
+        engine.swapLeadingAxes(gh, s, 1, w.whh().buffer(), 0, whhT.buffer(), 0);
         Tensor hp = scope.zeros(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
         if (h0 != null) {
@@ -354,16 +357,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             a.outOff = yOff + (long) t * batch * yLd;
             if (resetBefore) {
                 // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
-                engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                engine.gemm(false, false, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
                         0f, hp.buffer(), 0, gh);
                 engine.gruResetBeforeGates(a);
-                engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
-                        w.whh().buffer(), 2L * h * h, h, 0f, hp.buffer(), 2L * h, gh);
+                engine.gemm(false, false, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                        whhT.buffer(), 2L * h, gh, 0f, hp.buffer(), 2L * h, gh);
                 engine.gruResetBeforeOutput(a);
                 continue;
             }
             // hp[B, G·H] = h_prev[B, S] · W_hhᵀ
-            engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+            engine.gemm(false, false, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
                     0f, hp.buffer(), 0, gh);
             switch (cell) {
                 case LSTM -> {
