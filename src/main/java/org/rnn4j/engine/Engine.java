@@ -72,7 +72,7 @@ public interface Engine extends AutoCloseable {
     /** {@code dst[dstOff + c] += Σ_r src[srcOff + r·ld + c]} for {@code c < cols}, summed in row order. */
     void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff);
 
-    /** {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is overwritten. */
+    /** {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is overwritten; x may be y (a scale). */
     void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff);
 
     /** {@code x[i] = min(max(x[i], lo), hi)}. */

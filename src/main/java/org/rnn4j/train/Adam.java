@@ -1,0 +1,128 @@
+package org.rnn4j.train;
+
+import java.util.List;
+import org.rnn4j.HasParameters;
+import org.rnn4j.Tensor;
+
+/**
+ * Adam and AdamW, PyTorch's {@code torch.optim.Adam} / {@code AdamW} (no amsgrad): at step t ≥ 1,
+ * {@code m = β1·m + (1−β1)·g}, {@code v = β2·v + (1−β2)·g²},
+ * {@code p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)}. Weight decay is L2 added to the gradient
+ * ({@code g += wd·p}, Adam) or, when decoupled, {@code p −= lr·wd·p} before the update (AdamW).
+ * The moment buffers live on each parameter's device, allocated once; the gradients are not modified.
+ */
+public final class Adam implements Optimizer {
+    private final List<ParameterSet.Pair> pairs;
+    private final float beta1;
+    private final float beta2;
+    private final float eps;
+    private final float weightDecay;
+    private final boolean decoupled;
+    private final Tensor[] m;
+    private final Tensor[] v;
+    private double lr;
+    private long steps;
+    private boolean closed;
+
+    /** Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay. */
+    public Adam(List<? extends HasParameters> modules, double lr) {
+        this(modules, lr, 0.9, 0.999, 1e-8, 0, false);
+    }
+
+    /** AdamW with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, decoupled weight decay 0.01. */
+    public static Adam adamW(List<? extends HasParameters> modules, double lr) {
+        return new Adam(modules, lr, 0.9, 0.999, 1e-8, 0.01, true);
+    }
+
+    /**
+     * @param lr learning rate, ≥ 0
+     * @param beta1 first-moment decay in [0, 1)
+     * @param beta2 second-moment decay in [0, 1)
+     * @param eps added to the denominator, ≥ 0
+     * @param weightDecay ≥ 0
+     * @param decoupled AdamW's decoupled decay when true, L2 in the gradient (Adam) when false
+     */
+    public Adam(List<? extends HasParameters> modules, double lr, double beta1, double beta2, double eps,
+                double weightDecay, boolean decoupled) {
+        TrainChecks.nonNegative("lr", lr);
+        beta("beta1", beta1);
+        beta("beta2", beta2);
+        TrainChecks.nonNegative("eps", eps);
+        TrainChecks.nonNegative("weightDecay", weightDecay);
+        this.pairs = ParameterSet.collect(modules);
+        this.lr = lr;
+        this.beta1 = (float) beta1;
+        this.beta2 = (float) beta2;
+        this.eps = (float) eps;
+        this.weightDecay = (float) weightDecay;
+        this.decoupled = decoupled;
+        this.m = ParameterSet.zerosLike(pairs);
+        Tensor[] second;
+        try {
+            second = ParameterSet.zerosLike(pairs);
+        } catch (RuntimeException e) {
+            ParameterSet.close(m);
+            throw e;
+        }
+        this.v = second;
+    }
+
+    private static void beta(String name, double b) {
+        if (!(b >= 0 && b < 1)) {
+            throw new IllegalArgumentException(name + ": expected a value in [0, 1), got " + b);
+        }
+    }
+
+    @Override
+    public void step() {
+        requireOpen();
+        long t = steps + 1;
+        for (int i = 0; i < pairs.size(); i++) {
+            ParameterSet.Pair p = pairs.get(i);
+            p.param().engine().adamStep(p.param().size(), p.param().buffer(), p.grad().buffer(), m[i].buffer(),
+                    v[i].buffer(), (float) lr, beta1, beta2, eps, weightDecay, decoupled, t);
+        }
+        steps = t;
+    }
+
+    @Override
+    public void zeroGrad() {
+        requireOpen();
+        ParameterSet.zeroGrad(pairs);
+    }
+
+    @Override
+    public double learningRate() {
+        return lr;
+    }
+
+    @Override
+    public void setLearningRate(double learningRate) {
+        TrainChecks.nonNegative("learningRate", learningRate);
+        this.lr = learningRate;
+    }
+
+    @Override
+    public long steps() {
+        return steps;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("optimizer " + this + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        ParameterSet.close(m);
+        ParameterSet.close(v);
+    }
+
+    @Override
+    public String toString() {
+        return (decoupled ? "AdamW" : "Adam") + "(lr=" + lr + ", betas=(" + beta1 + ", " + beta2 + "), eps=" + eps
+                + ", weightDecay=" + weightDecay + ", " + pairs.size() + " tensors)";
+    }
+}

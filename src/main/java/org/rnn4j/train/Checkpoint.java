@@ -1,0 +1,187 @@
+package org.rnn4j.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.rnn4j.HasParameters;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Tensor;
+
+/**
+ * Parameters saved to and loaded from {@link SafeTensors safetensors} files under PyTorch's names, so
+ * that a checkpoint moves between rnn4j and PyTorch as it is:
+ * <ul>
+ *   <li>a bare {@link RecurrentLayer} is saved under its exact {@code state_dict} names
+ *       ({@code weight_ih_l0}, {@code bias_hh_l1_reverse}, {@code weight_hr_l0}, ...), so
+ *       {@code torch.nn.LSTM(...).load_state_dict(safetensors.torch.load_file(path))} takes it, and a
+ *       file saved that way by PyTorch loads back with {@link #load};</li>
+ *   <li>a {@link ModuleGroup} is saved under {@code prefix.name} ({@code lstm.weight_ih_l0},
+ *       {@code head.weight}), as PyTorch names a module's submodules.</li>
+ * </ul>
+ * The {@code __metadata__} map records each recurrent layer's configuration ({@code cell},
+ * {@code input_size}, {@code hidden_size}, {@code num_layers}, {@code bidirectional}, {@code bias},
+ * {@code proj_size}, {@code batch_first}, and the options PyTorch lacks), keys prefixed like the tensors
+ * in a group, plus {@code format=pt} as {@code safetensors.torch} writes.
+ *
+ * <p>{@link #save} is atomic (temporary file, fsync, rename): a failure leaves the previous file intact.
+ * {@link #load} reads and validates the whole file and compares every name and shape with the target
+ * before it copies anything, so a corrupt, truncated or mismatched file leaves the model unchanged.
+ */
+public final class Checkpoint {
+    private Checkpoint() {
+    }
+
+    /**
+     * Saves every parameter of {@code model} under its name, with the configuration of the recurrent
+     * layers in the metadata.
+     */
+    public static void save(Path file, HasParameters model) throws IOException {
+        save(file, model, Map.of());
+    }
+
+    /** {@link #save(Path, HasParameters)} with extra metadata entries (e.g. the epoch), which win over generated ones. */
+    public static void save(Path file, HasParameters model, Map<String, String> extraMetadata) throws IOException {
+        if (model == null) {
+            throw new IllegalArgumentException("model: expected a module, got null");
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        describe("", model, meta);
+        if (extraMetadata != null) {
+            meta.putAll(extraMetadata);
+        }
+        save(file, model.parameters(), meta);
+    }
+
+    /**
+     * Saves named tensors (F32, any device; each is copied to the host in turn while the file is written).
+     *
+     * @param metadata the {@code __metadata__} map, or {@code null}
+     */
+    public static void save(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        if (tensors == null) {
+            throw new IllegalArgumentException("tensors: expected a map of named tensors, got null");
+        }
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            TrainChecks.usable("tensors['" + e.getKey() + "']", e.getValue(), null);
+            shapes.put(e.getKey(), e.getValue().shape());
+        }
+        SafeTensors.writeTensors(file, shapes, name -> tensors.get(name).toHost(), metadata);
+    }
+
+    /**
+     * Loads {@code file} into {@code target}'s parameters, matched by name (strict, like PyTorch's
+     * {@code load_state_dict}): every parameter must be present with its exact shape and nothing else may
+     * be in the file. Nothing is copied unless all of it matches.
+     *
+     * @return the file's metadata
+     * @throws IOException when the file cannot be read or is not a valid safetensors file (model unchanged)
+     * @throws IllegalArgumentException listing missing and unexpected names and wrong shapes (model unchanged)
+     */
+    public static Map<String, String> load(Path file, HasParameters target) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        if (target == null) {
+            throw new IllegalArgumentException("target: expected a module, got null");
+        }
+        SafeTensors.Contents contents = SafeTensors.read(file);
+        Map<String, Tensor> params = target.parameters();
+        List<String> missing = new ArrayList<>();
+        List<String> wrongShape = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            SafeTensors.HostTensor t = contents.tensors().get(e.getKey());
+            if (t == null) {
+                missing.add(e.getKey());
+            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
+                wrongShape.add(e.getKey() + " (file " + Arrays.toString(t.shape()) + ", model "
+                        + Arrays.toString(e.getValue().shape()) + ")");
+            }
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String name : contents.tensors().keySet()) {
+            if (!params.containsKey(name)) {
+                unexpected.add(name);
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !wrongShape.isEmpty()) {
+            StringBuilder m = new StringBuilder(file + ": does not match the model, which is left unchanged:");
+            if (!missing.isEmpty()) {
+                m.append(" missing ").append(missing).append(';');
+            }
+            if (!unexpected.isEmpty()) {
+                m.append(" unexpected ").append(unexpected).append(';');
+            }
+            if (!wrongShape.isEmpty()) {
+                m.append(" wrong shape ").append(wrongShape).append(';');
+            }
+            m.setLength(m.length() - 1);
+            String hint = hint(missing, unexpected);
+            throw new IllegalArgumentException(m + hint);
+        }
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            e.getValue().copyFrom(contents.tensors().get(e.getKey()).data());
+        }
+        return contents.metadata();
+    }
+
+    /** Reads a file's tensors and metadata without a model (validated as {@link #load} does). */
+    public static SafeTensors.Contents read(Path file) throws IOException {
+        return SafeTensors.read(file);
+    }
+
+    /** The metadata describing a recurrent layer's configuration, as {@link #save} writes it. */
+    public static Map<String, String> configMetadata(RecurrentConfig cfg) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("cell", cfg.cell().name());
+        m.put("input_size", Integer.toString(cfg.inputSize()));
+        m.put("hidden_size", Integer.toString(cfg.hiddenSize()));
+        m.put("num_layers", Integer.toString(cfg.numLayers()));
+        m.put("bidirectional", Boolean.toString(cfg.bidirectional()));
+        m.put("bias", Boolean.toString(cfg.bias()));
+        m.put("proj_size", Integer.toString(cfg.projSize()));
+        m.put("batch_first", Boolean.toString(cfg.batchFirst()));
+        m.put("dropout", Float.toString(cfg.dropout()));
+        m.put("peepholes", Boolean.toString(cfg.peepholes()));
+        m.put("cell_clip", Float.toString(cfg.cellClip()));
+        m.put("coupled_input_forget", Boolean.toString(cfg.coupledInputForget()));
+        m.put("reset_after", Boolean.toString(cfg.resetAfter()));
+        return Collections.unmodifiableMap(m);
+    }
+
+    private static void describe(String prefix, HasParameters model, Map<String, String> meta) {
+        if (model instanceof RecurrentLayer layer) {
+            configMetadata(layer.config()).forEach((k, v) -> meta.put(prefix + k, v));
+        } else if (model instanceof Linear linear) {
+            meta.put(prefix + "module", "Linear");
+            meta.put(prefix + "in_features", Integer.toString(linear.inFeatures()));
+            meta.put(prefix + "out_features", Integer.toString(linear.outFeatures()));
+        } else if (model instanceof ModuleGroup group) {
+            group.modules().forEach((p, m) -> describe(prefix + p + ".", m, meta));
+        }
+    }
+
+    /** A hint when the names differ only by a module prefix (a bare layer's file loaded into a group, or back). */
+    private static String hint(List<String> missing, List<String> unexpected) {
+        if (missing.isEmpty() || unexpected.isEmpty()) {
+            return "";
+        }
+        String m = missing.get(0);
+        String u = unexpected.get(0);
+        if (m.endsWith("." + u) || u.endsWith("." + m)) {
+            return " (the names differ by a module prefix: load a bare layer's file into the layer itself, "
+                    + "or a group's file into the group)";
+        }
+        return "";
+    }
+}

@@ -1,0 +1,69 @@
+package org.rnn4j.train;
+
+import java.util.List;
+import org.rnn4j.HasParameters;
+
+/**
+ * Gradient clipping in place, on the gradients' devices: by global norm (PyTorch's
+ * {@code clip_grad_norm_}) and by value ({@code clip_grad_value_}). Only the norm comes back to the host.
+ */
+public final class Clipping {
+    private Clipping() {
+    }
+
+    /**
+     * The L2 norm of all gradients together, {@code √(Σ g²)} (each tensor once).
+     */
+    public static double globalNorm(List<? extends HasParameters> modules) {
+        double sum = 0;
+        for (ParameterSet.Pair p : ParameterSet.collect(modules)) {
+            sum += p.grad().engine().sumSquares(p.grad().size(), p.grad().buffer(), 0);
+        }
+        return Math.sqrt(sum);
+    }
+
+    /**
+     * Scales all gradients by {@code maxNorm / (norm + 1e-6)} when that is below 1, as PyTorch's
+     * {@code clip_grad_norm_}. When the norm is NaN or infinite the gradients are left unchanged (check the
+     * returned value and skip the step).
+     *
+     * @param maxNorm > 0
+     * @return the total norm before clipping
+     */
+    public static double clipGlobalNorm(List<? extends HasParameters> modules, double maxNorm) {
+        if (!(maxNorm > 0) || Double.isInfinite(maxNorm)) {
+            throw new IllegalArgumentException("maxNorm: expected a finite value > 0, got " + maxNorm);
+        }
+        List<ParameterSet.Pair> pairs = ParameterSet.collect(modules);
+        double sum = 0;
+        for (ParameterSet.Pair p : pairs) {
+            sum += p.grad().engine().sumSquares(p.grad().size(), p.grad().buffer(), 0);
+        }
+        double norm = Math.sqrt(sum);
+        if (!Double.isFinite(norm)) {
+            return norm;
+        }
+        double coef = maxNorm / (norm + 1e-6);
+        if (coef < 1) {
+            for (ParameterSet.Pair p : pairs) {
+                // g = coef · g  (element-wise in place)
+                p.grad().engine().axpby(p.grad().size(), (float) coef, p.grad().buffer(), 0, 0f, p.grad().buffer(), 0);
+            }
+        }
+        return norm;
+    }
+
+    /**
+     * Clamps every gradient element to {@code [−clip, clip]}.
+     *
+     * @param clip > 0
+     */
+    public static void clipValue(List<? extends HasParameters> modules, double clip) {
+        if (!(clip > 0)) {
+            throw new IllegalArgumentException("clip: expected a value > 0, got " + clip);
+        }
+        for (ParameterSet.Pair p : ParameterSet.collect(modules)) {
+            p.grad().engine().clamp(p.grad().size(), p.grad().buffer(), 0, (float) -clip, (float) clip);
+        }
+    }
+}

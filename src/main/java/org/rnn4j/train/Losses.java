@@ -1,0 +1,195 @@
+package org.rnn4j.train;
+
+import java.util.Arrays;
+import org.rnn4j.DType;
+import org.rnn4j.Device;
+import org.rnn4j.Tensor;
+import org.rnn4j.engine.Engine;
+
+/**
+ * Losses for output heads, each returning its value and {@code dL/dinput} in one pass on the input's
+ * device (the gradient is computed by the same primitive as the loss, so nothing but the scalar comes back):
+ * <ul>
+ *   <li>{@link #crossEntropyPerStep}: softmax cross-entropy at every valid timestep of a
+ *       {@code [T, B, C]} sequence of logits, mean over the valid positions (PyTorch's
+ *       {@code F.cross_entropy} over the packed positions);</li>
+ *   <li>{@link #crossEntropyLastStep}: the same over {@code [B, C]} logits, e.g. of the last valid step
+ *       (see {@link LastStep#gather});</li>
+ *   <li>{@link #mse}: mean squared error over all elements ({@code F.mse_loss}).</li>
+ * </ul>
+ * A negative target is ignored (PyTorch's {@code ignore_index}), and so are padded steps
+ * ({@code t >= lengths[b]}): they get loss 0 and gradient 0 and do not count in the mean.
+ * If no position counts, the loss is 0 with a zero gradient (PyTorch would give NaN).
+ *
+ * <p>Targets are validated and masked on the host (they are labels, usually already there); the
+ * scalar is reduced on the device ({@code sumRows}, in row order, so it is deterministic) and one
+ * float comes back.
+ */
+public final class Losses {
+    private Losses() {
+    }
+
+    /**
+     * Softmax cross-entropy over every valid timestep, mean over the valid positions.
+     *
+     * @param logits {@code [T, B, C]}, time-major
+     * @param targets {@code T·B} class indices, index {@code t·B + b}; values in {@code [0, C)}, or negative to
+     *        ignore; padded positions may hold anything
+     * @param lengths per-sample valid lengths in {@code [1, T]}, or {@code null} for all T
+     */
+    public static LossResult crossEntropyPerStep(Tensor logits, int[] targets, int[] lengths) {
+        TrainChecks.usable("logits", logits, null);
+        if (logits.rank() != 3) {
+            throw new IllegalArgumentException("logits: expected shape [T, B, C] (time-major), got "
+                    + Arrays.toString(logits.shape()));
+        }
+        int steps = logits.dim(0);
+        int batch = logits.dim(1);
+        int classes = logits.dim(2);
+        int[] masked = maskTargets(targets, steps, batch, classes, lengths);
+        return crossEntropy(logits, steps * batch, classes, masked);
+    }
+
+    /** {@link #crossEntropyPerStep(Tensor, int[], int[])} with int32 targets {@code [T, B]} or {@code [T·B]} on any device. */
+    public static LossResult crossEntropyPerStep(Tensor logits, Tensor targets, int[] lengths) {
+        return crossEntropyPerStep(logits, hostTargets(targets), lengths);
+    }
+
+    /**
+     * Softmax cross-entropy of one prediction per sample, mean over the samples whose target is not negative.
+     *
+     * @param logits {@code [B, C]}
+     * @param targets {@code B} class indices in {@code [0, C)}, or negative to ignore
+     */
+    public static LossResult crossEntropyLastStep(Tensor logits, int[] targets) {
+        TrainChecks.usable("logits", logits, null);
+        if (logits.rank() != 2) {
+            throw new IllegalArgumentException("logits: expected shape [B, C], got " + Arrays.toString(logits.shape()));
+        }
+        int batch = logits.dim(0);
+        int classes = logits.dim(1);
+        int[] masked = maskTargets(targets, 1, batch, classes, null);
+        return crossEntropy(logits, batch, classes, masked);
+    }
+
+    /** {@link #crossEntropyLastStep(Tensor, int[])} with int32 targets {@code [B]} on any device. */
+    public static LossResult crossEntropyLastStep(Tensor logits, Tensor targets) {
+        return crossEntropyLastStep(logits, hostTargets(targets));
+    }
+
+    /**
+     * Mean squared error over all elements, {@code L = Σ (pred − target)² / n}, with
+     * {@code dL/dpred = 2 (pred − target) / n}.
+     *
+     * @param pred any shape
+     * @param target the same shape, on the same device
+     */
+    public static LossResult mse(Tensor pred, Tensor target) {
+        TrainChecks.usable("pred", pred, null);
+        TrainChecks.shape("target", target, pred.device(), pred.shape());
+        Device device = pred.device();
+        Engine engine = device.engine();
+        long n = pred.size();
+        Tensor grad = Tensor.zeros(device, pred.shape());
+        if (n == 0) {
+            return new LossResult(0, grad, 0);
+        }
+        try (Tensor diff = Tensor.zeros(device, pred.shape())) {
+            // diff = pred − target
+            engine.copy(pred.buffer(), 0, diff.buffer(), 0, n);
+            engine.axpby(n, -1f, target.buffer(), 0, 1f, diff.buffer(), 0);
+            double value = engine.sumSquares(n, diff.buffer(), 0) / n;
+            // grad = 2/n · diff
+            engine.axpby(n, (float) (2.0 / n), diff.buffer(), 0, 0f, grad.buffer(), 0);
+            return new LossResult(value, grad, n);
+        } catch (RuntimeException e) {
+            grad.close();
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static LossResult crossEntropy(Tensor logits, int rows, int classes, int[] masked) {
+        long count = 0;
+        for (int t : masked) {
+            if (t >= 0) {
+                count++;
+            }
+        }
+        Device device = logits.device();
+        Engine engine = device.engine();
+        Tensor grad = Tensor.zeros(device, logits.shape());
+        if (rows == 0 || count == 0) {
+            return new LossResult(0, grad, count);
+        }
+        try (Tensor tg = Tensor.ofInts(device, masked, rows);
+             Tensor loss = Tensor.zeros(device, rows);
+             Tensor sum = Tensor.zeros(device, 1)) {
+            float scale = (float) (1.0 / count);
+            // loss[r] = logsumexp(logits[r]) − logits[r, t_r]; grad[r] = (softmax − onehot) / count; ignored rows 0
+            engine.softmaxCrossEntropy(rows, classes, logits.buffer(), 0, tg.buffer(), 0, loss.buffer(), 0,
+                    grad.buffer(), 0, scale);
+            // sum[0] = Σ_r loss[r], in row order
+            engine.sumRows(rows, 1, loss.buffer(), 0, 1, sum.buffer(), 0);
+            float[] total = new float[1];
+            engine.download(sum.buffer(), 0, total, 0, 1);
+            return new LossResult(total[0] / (double) count, grad, count);
+        } catch (RuntimeException e) {
+            grad.close();
+            throw e;
+        }
+    }
+
+    /** Checks the targets and lengths; returns a copy with padded positions set to −1 (ignored). */
+    private static int[] maskTargets(int[] targets, int steps, int batch, int classes, int[] lengths) {
+        if (targets == null) {
+            throw new IllegalArgumentException("targets: expected " + steps * batch + " class indices, got null");
+        }
+        if (targets.length != steps * batch) {
+            throw new IllegalArgumentException("targets: expected " + steps * batch + " entries ("
+                    + (steps == 1 ? "B=" + batch : "T·B = " + steps + "·" + batch) + "), got " + targets.length);
+        }
+        if (classes < 1) {
+            throw new IllegalArgumentException("logits: expected at least one class, got C=" + classes);
+        }
+        if (lengths != null) {
+            if (lengths.length != batch) {
+                throw new IllegalArgumentException("lengths: expected " + batch + " entries (one per sample), got "
+                        + lengths.length);
+            }
+            for (int b = 0; b < batch; b++) {
+                if (lengths[b] < 1 || lengths[b] > steps) {
+                    throw new IllegalArgumentException("lengths[" + b + "]: expected a value in [1, " + steps
+                            + "], got " + lengths[b]);
+                }
+            }
+        }
+        int[] masked = new int[targets.length];
+        for (int t = 0; t < steps; t++) {
+            for (int b = 0; b < batch; b++) {
+                int i = t * batch + b;
+                boolean valid = lengths == null || t < lengths[b];
+                if (!valid || targets[i] < 0) {
+                    masked[i] = -1;
+                } else if (targets[i] >= classes) {
+                    throw new IllegalArgumentException("targets[" + i + "]: expected a class index in [0, " + classes
+                            + ") or negative (ignored), got " + targets[i]);
+                } else {
+                    masked[i] = targets[i];
+                }
+            }
+        }
+        return masked;
+    }
+
+    private static int[] hostTargets(Tensor targets) {
+        if (targets == null) {
+            throw new IllegalArgumentException("targets: expected an I32 tensor, got null");
+        }
+        if (targets.dtype() != DType.I32) {
+            throw new IllegalArgumentException("targets: expected dtype I32, got " + targets.dtype());
+        }
+        return targets.toHostInts();
+    }
+}
