@@ -60,7 +60,9 @@ public final class Device {
             Device gpu = cuda(0);
             return new Device(gpu, "best available: " + gpu.engine.describe());
         } catch (IllegalStateException e) {
-            return new Device(CPU, "best available: CPU, because CUDA is not usable: " + e.getMessage());
+            String reason = e.getMessage().startsWith("CUDA is not usable") ? e.getMessage()
+                    : "CUDA is not usable: " + e.getMessage();
+            return new Device(CPU, "best available: CPU, because " + reason);
         }
     }
 
