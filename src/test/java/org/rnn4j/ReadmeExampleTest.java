@@ -2,6 +2,7 @@ package org.rnn4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -30,6 +31,7 @@ class ReadmeExampleTest {
         Files.writeString(source, m.group(1));
 
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+        assumeTrue(javac != null, "this runtime has no Java compiler (a jlink bundle without jdk.compiler)");
         ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
         int rc = javac.run(null, null, diagnostics, "-d", dir.toString(),
                 "-cp", System.getProperty("java.class.path"), source.toString());

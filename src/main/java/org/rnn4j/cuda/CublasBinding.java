@@ -1,0 +1,84 @@
+package org.rnn4j.cuda;
+
+/**
+ * The few cuBLAS entry points the engine needs, over one cuBLAS handle. Two implementations are
+ * chosen between at start-up ({@link CublasLoader}): {@link JCublasBinding} (JCuda's JCublas2,
+ * which needs {@code libcublas.so.12}) and {@link JnaCublasBinding} (the same entry points bound
+ * directly through JNA, for a newer {@code libcublas.so.13}). Device pointers are raw addresses;
+ * {@code alpha} and {@code beta} are host values (pointer mode host). Every status is checked:
+ * a failure throws a {@link CudaException} naming the call.
+ */
+interface CublasBinding extends AutoCloseable {
+
+    /** {@code cublasOperation_t}. */
+    int OP_N = 0;
+    int OP_T = 1;
+
+    /** {@code cublasPointerMode_t}: alpha and beta are read from host memory. */
+    int POINTER_MODE_HOST = 0;
+
+    /** {@code cublasMath_t}: FP32 in FP32, no TF32 tensor cores ({@code CUBLAS_TF32_TENSOR_OP_MATH} = 3 is never set). */
+    int DEFAULT_MATH = 0;
+    /** {@code cublasMath_t} flag: no reduced-precision reductions in the split-K paths. */
+    int MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16;
+    /** The math mode every handle gets: exact FP32, so that the GPU agrees with the CPU near 1e-5. */
+    int EXACT_FP32_MATH = DEFAULT_MATH | MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+
+    /** {@code JCublas2} or {@code JNA}. */
+    String via();
+
+    /** The library loaded: a soname or a full path. */
+    String library();
+
+    /** cuBLAS's own version, e.g. {@code 13.1.0}. */
+    String version();
+
+    /** {@code cublasCreate}: the handle every later call uses (the engine's context must be current). */
+    void create();
+
+    /** {@code cublasSetStream}: queue all work on the engine's stream. */
+    void setStream(Driver.Stream stream);
+
+    /** {@code cublasSetPointerMode}({@link #POINTER_MODE_HOST}). */
+    void setPointerModeHost();
+
+    /** {@code cublasSetMathMode}. */
+    void setMathMode(int mode);
+
+    /** {@code cublasSgemm}, column-major: {@code C = alpha·op(A)·op(B) + beta·C}. */
+    void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
+               float beta, long c, int ldc);
+
+    /** {@code cublasDestroy} when a handle was created; idempotent. */
+    @Override
+    void close();
+
+    /** E.g. {@code cuBLAS 13.1.0 via JNA (/usr/local/cuda/lib64/libcublas.so.13)}. */
+    default String describe() {
+        return "cuBLAS " + version() + " via " + via() + " (" + library() + ")";
+    }
+
+    /** The name of a {@code cublasStatus_t}. */
+    static String statusName(int status) {
+        switch (status) {
+            case 0: return "CUBLAS_STATUS_SUCCESS";
+            case 1: return "CUBLAS_STATUS_NOT_INITIALIZED";
+            case 3: return "CUBLAS_STATUS_ALLOC_FAILED";
+            case 7: return "CUBLAS_STATUS_INVALID_VALUE";
+            case 8: return "CUBLAS_STATUS_ARCH_MISMATCH";
+            case 11: return "CUBLAS_STATUS_MAPPING_ERROR";
+            case 13: return "CUBLAS_STATUS_EXECUTION_FAILED";
+            case 14: return "CUBLAS_STATUS_INTERNAL_ERROR";
+            case 15: return "CUBLAS_STATUS_NOT_SUPPORTED";
+            case 16: return "CUBLAS_STATUS_LICENSE_ERROR";
+            default: return "cublasStatus " + status;
+        }
+    }
+
+    /** Throws a {@link CudaException} naming {@code call} unless {@code status} is success. */
+    static void check(int status, String call) {
+        if (status != 0) {
+            throw new CudaException(call, statusName(status), null);
+        }
+    }
+}

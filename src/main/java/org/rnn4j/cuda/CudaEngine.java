@@ -1,0 +1,1173 @@
+package org.rnn4j.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream_flags;
+import org.rnn4j.DType;
+import org.rnn4j.Device;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * The CUDA engine: JCuda's driver API for the context, the stream, module loading and launches;
+ * cuBLAS for GEMMs; the kernels of {@code kernels/} (see {@code kernels/ABI.md}) loaded from the
+ * fatbins on the classpath.
+ *
+ * <p>How it runs:
+ * <ul>
+ *   <li>One engine per device, on the device's primary context (retained at {@link #open},
+ *       released at {@link #close}). Every public method first makes that context current, so it
+ *       may be called from any thread (but not concurrently: like the CPU engine, an engine is
+ *       used by one thread at a time).</li>
+ *   <li>All work is queued on one non-blocking stream, in call order. Host copies
+ *       ({@code upload}, {@code download}, {@code sumSquares}, {@code hasNonFinite}) go through a
+ *       pinned staging buffer with asynchronous copies <em>on that stream</em> followed by a stream
+ *       synchronize: the synchronous {@code cuMemcpyHtoD} would run on the legacy NULL stream, which
+ *       a non-blocking stream does not order against, so a kernel queued next could read the
+ *       destination before the DMA finished.</li>
+ *   <li>Device memory comes from a caching {@link DevicePool}, so a training step does not call
+ *       {@code cuMemAlloc}.</li>
+ *   <li>GEMMs are exact FP32 (cuBLAS default math, reduced-precision reductions disallowed; never
+ *       TF32).</li>
+ *   <li>Every driver and cuBLAS status is checked; a failure is a {@link CudaException} naming the
+ *       call. Kernel faults are asynchronous and surface at the next synchronizing call.</li>
+ * </ul>
+ */
+public final class CudaEngine implements Engine {
+
+    /** Threads per block of every launch (kernels/common.cuh BLOCK). */
+    static final int THREADS = 256;
+    /** Fixed grid of rnn4j_sum_squares (kernels/common.cuh SUM_SQUARES_BLOCKS). */
+    static final int SUM_SQUARES_BLOCKS = 256;
+    /** Grid cap of the grid-stride kernels: enough to fill any current GPU several times over. */
+    static final int MAX_GRID_STRIDE_BLOCKS = 8192;
+    /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
+    static final int STAGING_BYTES = 4 << 20;
+    /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
+    private static final long SCRATCH_BYTES = 4096;
+    private static final long FLAG_OFFSET_BYTES = 2048;
+
+    private static final Set<CudaEngine> OPEN = ConcurrentHashMap.newKeySet();
+    private static final AtomicBoolean HOOK_REGISTERED = new AtomicBoolean();
+
+    private final Device device;
+    private final int ordinal;
+    private final String name;
+
+    // Acquired in open(), in this order; released in reverse by release(). Null / false: not acquired.
+    private CUdevice cuDevice;
+    private CUcontext context;
+    private boolean contextRetained;
+    private Driver.Stream stream;
+    private boolean streamCreated;
+    private final Map<String, CUmodule> modules = new LinkedHashMap<>();
+    private final EnumMap<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
+    private CublasBinding cublas;
+    private DevicePool pool;
+    private final Map<Long, Driver.DevPtr> rawBlocks = new ConcurrentHashMap<>();
+    private Pointer stagingHost;
+    private ByteBuffer staging;
+    private Driver.DevPtr scratch;
+
+    private String deviceName = "?";
+    private int ccMajor;
+    private int ccMinor;
+    private long totalMemory;
+    private int driverVersion;
+
+    private volatile boolean closed;
+    private final Object stagingLock = new Object();
+    /** Tests only: receives launches instead of the driver (see {@link #forArgumentTests}). */
+    private final Launcher recorder;
+
+    /** Where a launch goes instead of {@code cuLaunchKernel} in {@link #forArgumentTests}. */
+    interface Launcher {
+        void launch(Kernel kernel, int grid, int threads, KernelArgs args);
+    }
+
+    private CudaEngine(Device device, int ordinal) {
+        this.device = device;
+        this.ordinal = ordinal;
+        this.name = "cuda:" + ordinal;
+        this.recorder = null;
+    }
+
+    private CudaEngine(Launcher recorder, CublasBinding cublas, DevicePool pool) {
+        this.device = null;
+        this.ordinal = 0;
+        this.name = "cuda:test";
+        this.recorder = recorder;
+        this.cublas = cublas;
+        this.pool = pool;
+    }
+
+    /**
+     * An engine without a GPU whose kernel launches go to {@code recorder} and whose GEMMs go to
+     * {@code cublas}, so that tests can check every launch's parameter list against the kernel
+     * sources. Only methods that do nothing but launch kernels or call cuBLAS work on it.
+     */
+    static CudaEngine forArgumentTests(Launcher recorder, CublasBinding cublas, DevicePool pool) {
+        return new CudaEngine(recorder, cublas, pool);
+    }
+
+    /** Tests only: a buffer of this engine on a block of its pool, at a null base pointer. */
+    CudaBuffer testBuffer(DType dtype, long elements) {
+        return new CudaBuffer(this, dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES),
+                new CUdeviceptr());
+    }
+
+    // ================================================================ opening and probing
+
+    /**
+     * Starts the engine of CUDA device {@code ordinal}.
+     *
+     * @throws IllegalStateException whose message is the reason CUDA is not usable (callers such as
+     *         {@link Device#best()} say "CUDA is not usable: " before it): the JCuda
+     *         natives did not load (no driver), {@code cuInit} failed, no device with that ordinal,
+     *         the kernels are not built (fatbins missing from the classpath) or not built for this
+     *         GPU, or no usable cuBLAS. Everything acquired before the failure is released.
+     */
+    public static CudaEngine open(Device device, int ordinal) {
+        if (ordinal < 0) {
+            throw new IllegalArgumentException("ordinal: expected >= 0, got " + ordinal);
+        }
+        int count = deviceCount();
+        if (ordinal >= count) {
+            throw new IllegalStateException("no CUDA device with ordinal " + ordinal
+                    + " (" + count + " found)");
+        }
+        Map<String, byte[]> fatbins;
+        try {
+            fatbins = Kernel.readFatbins();
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+        CudaEngine engine = new CudaEngine(device, ordinal);
+        try {
+            engine.start(fatbins);
+        } catch (Throwable t) {
+            try {
+                engine.release();
+            } catch (Throwable cleanup) {
+                t.addSuppressed(cleanup);
+            }
+            if (t instanceof IllegalStateException) {
+                throw new IllegalStateException(engine.name + ": " + t.getMessage(), t);
+            }
+            if (t instanceof CudaException) {
+                throw new IllegalStateException(engine.name + ": " + t.getMessage(), t);
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException(engine.name + ": " + t, t);
+        }
+        OPEN.add(engine);
+        if (HOOK_REGISTERED.compareAndSet(false, true)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(CudaEngine::closeAllOpen, "rnn4j-cuda-shutdown"));
+        }
+        return engine;
+    }
+
+    /** Loads the natives, initialises the driver and counts devices; the reason as an exception otherwise. */
+    private static int deviceCount() {
+        String failure = Driver.loadFailure();
+        if (failure != null) {
+            throw new IllegalStateException("the JCuda natives failed to load (" + failure
+                    + "); is an NVIDIA driver installed?");
+        }
+        int status = cuInit(0);
+        if (status != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuInit failed with " + Driver.statusName(status)
+                    + explainInit(status));
+        }
+        int[] count = new int[1];
+        status = cuDeviceGetCount(count);
+        if (status != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuDeviceGetCount failed with "
+                    + Driver.statusName(status));
+        }
+        return count[0];
+    }
+
+    private static String explainInit(int status) {
+        if (status == CUresult.CUDA_ERROR_NO_DEVICE) {
+            return " (no CUDA device visible to this process; check CUDA_VISIBLE_DEVICES)";
+        }
+        if (status == Driver.CUDA_ERROR_INSUFFICIENT_DRIVER) {
+            return " (the installed driver is older than the CUDA 12 driver API JCuda needs)";
+        }
+        if (status == CUresult.CUDA_ERROR_STUB_LIBRARY) {
+            return " (the libcuda.so.1 found is the toolkit's stub, not a driver)";
+        }
+        return "";
+    }
+
+    private void start(Map<String, byte[]> fatbins) {
+        CUdevice dev = new CUdevice();
+        Driver.check(cuDeviceGet(dev, ordinal), "cuDeviceGet", name);
+        cuDevice = dev;
+        readProperties(dev);
+
+        CUcontext ctx = new CUcontext();
+        Driver.check(cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain", name);
+        context = ctx;
+        contextRetained = true;
+        Driver.check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent", name);
+
+        Driver.Stream s = new Driver.Stream();
+        Driver.check(cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        stream = s;
+        streamCreated = true;
+
+        String arch = "sm_" + ccMajor + ccMinor;
+        for (Map.Entry<String, byte[]> e : fatbins.entrySet()) {
+            CUmodule module = new CUmodule();
+            int status = cuModuleLoadData(module, e.getValue());
+            if (status == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU
+                    || status == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) {
+                throw new IllegalStateException("kernels not built for " + arch + ": cuModuleLoadData("
+                        + Kernel.resource(e.getKey()) + ") failed with " + Driver.statusName(status)
+                        + " (rebuild with native/build.sh including " + arch + ", or update the driver)");
+            }
+            Driver.check(status, "cuModuleLoadData", Kernel.resource(e.getKey()) + " on " + arch);
+            modules.put(e.getKey(), module);
+        }
+        for (Kernel k : Kernel.values()) {
+            CUfunction f = new CUfunction();
+            int status = cuModuleGetFunction(f, modules.get(k.module), k.symbol);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw new IllegalStateException("kernels out of date: cuModuleGetFunction(" + k.symbol + ") in "
+                        + Kernel.resource(k.module) + " failed with " + Driver.statusName(status)
+                        + " (rebuild them with native/build.sh)");
+            }
+            functions.put(k, f);
+        }
+
+        cublas = CublasLoader.open(s);
+        pool = new DevicePool(new DevicePool.Allocator() {
+            @Override
+            public long allocate(long bytes) {
+                return rawAllocate(bytes);
+            }
+
+            @Override
+            public void free(long address) {
+                rawFree(address);
+            }
+        });
+
+        Pointer host = new Pointer();
+        Driver.check(cuMemAllocHost(host, STAGING_BYTES), "cuMemAllocHost", STAGING_BYTES + " bytes of pinned staging");
+        stagingHost = host;
+        staging = host.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.nativeOrder());
+
+        Driver.DevPtr sc = new Driver.DevPtr();
+        Driver.check(cuMemAlloc(sc, SCRATCH_BYTES), "cuMemAlloc", SCRATCH_BYTES + " bytes of scratch");
+        scratch = sc;
+    }
+
+    private void readProperties(CUdevice dev) {
+        byte[] nameBytes = new byte[256];
+        Driver.check(cuDeviceGetName(nameBytes, nameBytes.length, dev), "cuDeviceGetName");
+        deviceName = cString(nameBytes);
+        int[] v = new int[1];
+        Driver.check(cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev),
+                "cuDeviceGetAttribute");
+        ccMajor = v[0];
+        Driver.check(cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev),
+                "cuDeviceGetAttribute");
+        ccMinor = v[0];
+        long[] mem = new long[1];
+        Driver.check(cuDeviceTotalMem(mem, dev), "cuDeviceTotalMem");
+        totalMemory = mem[0];
+        Driver.check(cuDriverGetVersion(v), "cuDriverGetVersion");
+        driverVersion = v[0];
+    }
+
+    private static String cString(byte[] bytes) {
+        int n = 0;
+        while (n < bytes.length && bytes[n] != 0) {
+            n++;
+        }
+        return new String(bytes, 0, n, java.nio.charset.StandardCharsets.UTF_8).trim();
+    }
+
+    /** {@code 13000} → {@code 13.0}. */
+    static String driverVersionString(int version) {
+        return version / 1000 + "." + (version % 1000) / 10;
+    }
+
+    static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+    }
+
+    /**
+     * A report for the {@code info} command: the JCuda natives, the driver version, each device
+     * (name, compute capability, memory), whether the kernels are on the classpath, which cuBLAS
+     * binding would be used, and whether CUDA is usable or exactly why not. Never throws; works
+     * on a machine without any NVIDIA driver.
+     */
+    public static String probe() {
+        List<String> lines = new ArrayList<>();
+        lines.add("CUDA engine (JCuda driver API " + jcudaVersion() + ")");
+        String notUsable = null;
+        try {
+            String failure = Driver.loadFailure();
+            if (failure != null) {
+                lines.add("  JCuda natives: not loaded: " + failure);
+                notUsable = "the JCuda natives failed to load (" + failure + "); is an NVIDIA driver installed?";
+            } else {
+                lines.add("  JCuda natives: loaded");
+                notUsable = probeDriver(lines);
+            }
+        } catch (Throwable t) {
+            lines.add("  driver: probe failed: " + CublasLoader.reason(t));
+            notUsable = "driver probe failed: " + CublasLoader.reason(t);
+        }
+        try {
+            List<String> missing = Kernel.missingFatbins();
+            if (missing.isEmpty()) {
+                lines.add("  kernels: " + String.join(", ", Kernel.modules()) + " fatbins on the classpath ("
+                        + Kernel.RESOURCE_DIR + ")");
+            } else {
+                lines.add("  kernels: not built: missing " + String.join(", ", missing)
+                        + " (build with native/build.sh on a host with nvcc)");
+                if (notUsable == null) {
+                    notUsable = "kernels not built";
+                }
+            }
+        } catch (Throwable t) {
+            lines.add("  kernels: cannot check: " + CublasLoader.reason(t));
+        }
+        try {
+            List<String> cublasLines = CublasLoader.probe();
+            for (String l : cublasLines) {
+                lines.add("  " + l);
+            }
+            if (notUsable == null && cublasLines.stream().anyMatch(l -> l.startsWith("cuBLAS: none usable"))) {
+                notUsable = "no usable cuBLAS";
+            }
+        } catch (Throwable t) {
+            lines.add("  cuBLAS: probe failed: " + CublasLoader.reason(t));
+        }
+        lines.add(notUsable == null ? "  usable: yes" : "  usable: no: " + notUsable);
+        return String.join(System.lineSeparator(), lines);
+    }
+
+    /** Adds the driver and device lines; returns why CUDA is not usable, or null. */
+    private static String probeDriver(List<String> lines) {
+        int[] v = new int[1];
+        int status = cuDriverGetVersion(v);
+        lines.add(status == CUresult.CUDA_SUCCESS
+                ? "  driver: CUDA " + driverVersionString(v[0]) + " (" + v[0] + ")"
+                : "  driver: cuDriverGetVersion failed with " + Driver.statusName(status));
+        status = cuInit(0);
+        if (status != CUresult.CUDA_SUCCESS) {
+            lines.add("  cuInit: " + Driver.statusName(status) + explainInit(status));
+            return "cuInit failed with " + Driver.statusName(status) + explainInit(status);
+        }
+        int[] count = new int[1];
+        status = cuDeviceGetCount(count);
+        if (status != CUresult.CUDA_SUCCESS) {
+            lines.add("  devices: cuDeviceGetCount failed with " + Driver.statusName(status));
+            return "cuDeviceGetCount failed with " + Driver.statusName(status);
+        }
+        lines.add("  devices: " + count[0]);
+        for (int i = 0; i < count[0]; i++) {
+            try {
+                CUdevice dev = new CUdevice();
+                Driver.check(cuDeviceGet(dev, i), "cuDeviceGet");
+                byte[] nameBytes = new byte[256];
+                Driver.check(cuDeviceGetName(nameBytes, nameBytes.length, dev), "cuDeviceGetName");
+                int[] major = new int[1];
+                int[] minor = new int[1];
+                Driver.check(cuDeviceGetAttribute(major,
+                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev), "cuDeviceGetAttribute");
+                Driver.check(cuDeviceGetAttribute(minor,
+                        CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute");
+                long[] mem = new long[1];
+                Driver.check(cuDeviceTotalMem(mem, dev), "cuDeviceTotalMem");
+                lines.add("    cuda:" + i + " " + cString(nameBytes) + ", sm_" + major[0] + minor[0] + ", " + gib(mem[0]));
+            } catch (Throwable t) {
+                lines.add("    cuda:" + i + " unreadable: " + CublasLoader.reason(t));
+            }
+        }
+        return count[0] == 0 ? "no CUDA device" : null;
+    }
+
+    private static String jcudaVersion() {
+        Package p = jcuda.driver.JCudaDriver.class.getPackage();
+        String v = p == null ? null : p.getImplementationVersion();
+        return v == null ? "12.6.0" : v;
+    }
+
+    // ================================================================ lifecycle
+
+    /** Closes every engine still open (JVM shutdown). */
+    private static void closeAllOpen() {
+        for (CudaEngine e : OPEN.toArray(new CudaEngine[0])) {
+            try {
+                e.close();
+            } catch (Throwable ignored) {
+                // the JVM is exiting; the driver frees what is left with the process
+            }
+        }
+    }
+
+    /**
+     * Waits for queued work, then frees the pool, the cuBLAS handle, the modules, the stream and
+     * releases the primary context. Idempotent. Buffers still open become unusable (closing them
+     * later is harmless).
+     *
+     * @throws CudaException for the first release that failed (all are attempted)
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        OPEN.remove(this);
+        release();
+    }
+
+    /** Releases whatever {@link #start} acquired, in reverse; used by close and by a failed open. */
+    private void release() {
+        List<RuntimeException> failures = new ArrayList<>();
+        if (contextRetained) {
+            attempt(failures, () -> Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent"));
+        }
+        if (streamCreated) {
+            attempt(failures, () -> Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize"));
+        }
+        if (pool != null) {
+            attempt(failures, pool::close);
+        }
+        if (scratch != null) {
+            Driver.DevPtr sc = scratch;
+            scratch = null;
+            attempt(failures, () -> Driver.check(cuMemFree(sc), "cuMemFree", "scratch"));
+        }
+        if (stagingHost != null) {
+            Pointer host = stagingHost;
+            stagingHost = null;
+            staging = null;
+            attempt(failures, () -> Driver.check(cuMemFreeHost(host), "cuMemFreeHost", "staging"));
+        }
+        if (cublas != null) {
+            CublasBinding b = cublas;
+            cublas = null;
+            attempt(failures, b::close);
+        }
+        for (Map.Entry<String, CUmodule> e : modules.entrySet()) {
+            attempt(failures, () -> Driver.check(cuModuleUnload(e.getValue()), "cuModuleUnload",
+                    Kernel.resource(e.getKey())));
+        }
+        modules.clear();
+        functions.clear();
+        if (streamCreated) {
+            streamCreated = false;
+            attempt(failures, () -> Driver.check(cuStreamDestroy(stream), "cuStreamDestroy"));
+        }
+        if (contextRetained) {
+            contextRetained = false;
+            attempt(failures, () -> Driver.check(cuDevicePrimaryCtxRelease(cuDevice), "cuDevicePrimaryCtxRelease"));
+        }
+        if (!failures.isEmpty()) {
+            RuntimeException first = failures.get(0);
+            for (int i = 1; i < failures.size(); i++) {
+                first.addSuppressed(failures.get(i));
+            }
+            throw first;
+        }
+    }
+
+    private static void attempt(List<RuntimeException> failures, Runnable step) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            failures.add(e);
+        }
+    }
+
+    /** Refuses a closed engine and makes its context current on the calling thread. */
+    private void enter() {
+        if (closed) {
+            throw new IllegalStateException("the CUDA engine of " + name + " is closed");
+        }
+        if (recorder != null) {
+            return;
+        }
+        Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent", name);
+    }
+
+    String name() {
+        return name;
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    /**
+     * One line: device, compute capability, memory, driver and cuBLAS binding, e.g.
+     * {@code cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB), driver 13.0, cuBLAS 13.1.0 via JNA (/usr/.../libcublas.so.13)}.
+     */
+    @Override
+    public String describe() {
+        CublasBinding b = cublas;
+        return name + " " + deviceName + " (sm_" + ccMajor + ccMinor + ", " + gib(totalMemory) + "), driver "
+                + driverVersionString(driverVersion) + ", " + (b == null ? "cuBLAS closed" : b.describe())
+                + (closed ? " [closed]" : "");
+    }
+
+    // ================================================================ memory
+
+    private long rawAllocate(long bytes) {
+        Driver.DevPtr p = new Driver.DevPtr();
+        int status = cuMemAlloc(p, bytes);
+        if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
+        }
+        Driver.check(status, "cuMemAlloc", bytes + " bytes");
+        long address = p.address();
+        rawBlocks.put(address, p);
+        return address;
+    }
+
+    private void rawFree(long address) {
+        Driver.DevPtr p = rawBlocks.remove(address);
+        if (p == null) {
+            throw new IllegalStateException("cuMemFree: 0x" + Long.toHexString(address) + " was not allocated here");
+        }
+        Driver.check(cuMemFree(p), "cuMemFree", "0x" + Long.toHexString(address));
+    }
+
+    /** Called by {@link CudaBuffer#close()}: the block goes back to the pool (nothing after close). */
+    void recycle(DevicePool.Block block) {
+        DevicePool p = pool;
+        if (p != null && !closed) {
+            p.release(block);
+        }
+    }
+
+    /** Bytes of device memory held by live buffers (by size class). */
+    public long bytesInUse() {
+        return pool.bytesInUse();
+    }
+
+    /** Bytes of device memory cached in the pool's free lists. */
+    public long bytesCached() {
+        return pool.bytesCached();
+    }
+
+    /** Frees the pool's cached blocks (waits for queued work first, since it may still use them). */
+    public void releaseCached() {
+        enter();
+        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        pool.releaseCached();
+    }
+
+    @Override
+    public Buffer allocate(DType dtype, long elements) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
+        }
+        if (elements < 0) {
+            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        }
+        enter();
+        long bytes = Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES);
+        DevicePool.Block block = pool.acquire(bytes);
+        CudaBuffer buffer = new CudaBuffer(this, dtype, elements, block, rawBlocks.get(block.address));
+        if (elements > 0) {
+            try {
+                Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements, stream), "cuMemsetD32Async",
+                        "zeroing " + buffer);
+            } catch (RuntimeException e) {
+                buffer.close();
+                throw e;
+            }
+        }
+        return buffer;
+    }
+
+    /** A buffer of this engine, open; the argument named otherwise. */
+    private CudaBuffer own(Buffer b, String arg) {
+        if (b == null) {
+            throw new IllegalArgumentException(arg + ": expected a buffer of " + name + ", got null");
+        }
+        if (!(b instanceof CudaBuffer cb) || cb.engine != this) {
+            throw new IllegalArgumentException(arg + ": expected a buffer of " + name + ", got " + b
+                    + " from another engine");
+        }
+        if (cb.isClosed()) {
+            throw new IllegalStateException(arg + ": " + cb + " is closed");
+        }
+        return cb;
+    }
+
+    private CUdeviceptr ptr(Buffer b, long off, String arg) {
+        return own(b, arg).at(off);
+    }
+
+    /** As {@link #ptr}, with {@code null} meaning an absent buffer (a null device pointer). */
+    private CUdeviceptr ptrOrNull(Buffer b, long off, String arg) {
+        return b == null ? KernelArgs.NULL : ptr(b, off, arg);
+    }
+
+    private static void checkRange(String arg, CudaBuffer b, long off, long n) {
+        if (off < 0 || n < 0 || off > b.length() - n) {
+            throw new IllegalArgumentException(arg + ": expected a range within [0, " + b.length() + "), got offset "
+                    + off + " length " + n);
+        }
+    }
+
+    private static void checkArray(String arg, int arrayLength, int off, int n) {
+        if (off < 0 || n < 0 || off > arrayLength - n) {
+            throw new IllegalArgumentException(arg + ": expected a range within an array of " + arrayLength
+                    + ", got offset " + off + " length " + n);
+        }
+    }
+
+    @Override
+    public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        checkArray("src", src.length, srcOff, n);
+        enter();
+        CudaBuffer d = own(dst, "dst");
+        checkRange("dst", d, dstOff, n);
+        uploadChunks(n, d, dstOff, (buf, from, count) -> buf.asFloatBuffer().put(src, srcOff + from, count));
+    }
+
+    @Override
+    public void upload(int[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        checkArray("src", src.length, srcOff, n);
+        enter();
+        CudaBuffer d = own(dst, "dst");
+        checkRange("dst", d, dstOff, n);
+        uploadChunks(n, d, dstOff, (buf, from, count) -> buf.asIntBuffer().put(src, srcOff + from, count));
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) {
+        checkArray("dst", dst.length, dstOff, n);
+        enter();
+        CudaBuffer s = own(src, "src");
+        checkRange("src", s, srcOff, n);
+        downloadChunks(n, s, srcOff, (buf, from, count) -> buf.asFloatBuffer().get(dst, dstOff + from, count));
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, int[] dst, int dstOff, int n) {
+        checkArray("dst", dst.length, dstOff, n);
+        enter();
+        CudaBuffer s = own(src, "src");
+        checkRange("src", s, srcOff, n);
+        downloadChunks(n, s, srcOff, (buf, from, count) -> buf.asIntBuffer().get(dst, dstOff + from, count));
+    }
+
+    /** Moves {@code count} elements starting at element {@code from} between an array and the staging buffer. */
+    private interface Chunk {
+        void move(ByteBuffer staging, int from, int count);
+    }
+
+    private void uploadChunks(int n, CudaBuffer dst, long dstOff, Chunk fill) {
+        int perChunk = STAGING_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
+        synchronized (stagingLock) {
+            for (int from = 0; from < n; from += perChunk) {
+                int count = Math.min(perChunk, n - from);
+                // The previous chunk's copy finished (synchronize below), so the staging buffer is free.
+                fill.move(staging.clear(), from, count);
+                Driver.check(cuMemcpyHtoDAsync(dst.at(dstOff + from), stagingHost, count * CudaBuffer.ELEMENT_BYTES,
+                        stream), "cuMemcpyHtoDAsync", count + " elements to " + dst);
+                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "upload to " + dst);
+            }
+        }
+    }
+
+    private void downloadChunks(int n, CudaBuffer src, long srcOff, Chunk drain) {
+        int perChunk = STAGING_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
+        synchronized (stagingLock) {
+            if (n == 0) {
+                // Nothing to copy, but the caller may rely on "download waits for queued work".
+                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+            }
+            for (int from = 0; from < n; from += perChunk) {
+                int count = Math.min(perChunk, n - from);
+                // Queued on the stream, so it runs after all work queued before it.
+                Driver.check(cuMemcpyDtoHAsync(stagingHost, src.at(srcOff + from), count * CudaBuffer.ELEMENT_BYTES,
+                        stream), "cuMemcpyDtoHAsync", count + " elements from " + src);
+                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "download from " + src);
+                drain.move(staging.clear(), from, count);
+            }
+        }
+    }
+
+    @Override
+    public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) {
+        enter();
+        CudaBuffer s = own(src, "src");
+        CudaBuffer d = own(dst, "dst");
+        checkRange("src", s, srcOff, n);
+        checkRange("dst", d, dstOff, n);
+        if (n > 0) {
+            Driver.check(cuMemcpyDtoDAsync(d.at(dstOff), s.at(srcOff), n * CudaBuffer.ELEMENT_BYTES, stream),
+                    "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+        }
+    }
+
+    /** A float fill is a 32-bit memset of its bit pattern: exact, and no kernel needed. */
+    @Override
+    public void fill(Buffer dst, long off, long n, float value) {
+        enter();
+        CudaBuffer d = own(dst, "dst");
+        checkRange("dst", d, off, n);
+        if (n > 0) {
+            Driver.check(cuMemsetD32Async(d.at(off), Float.floatToRawIntBits(value), n, stream),
+                    "cuMemsetD32Async", "filling " + n + " elements of " + d);
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        enter();
+        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", name);
+    }
+
+    /**
+     * Runs {@code work} (which queues work on this engine) between two events on the stream and
+     * returns the GPU time between them in milliseconds; waits for the work to finish. For benchmarks.
+     */
+    public float elapsedMillis(Runnable work) {
+        enter();
+        CUevent start = null;
+        CUevent stop = null;
+        try {
+            CUevent a = new CUevent();
+            Driver.check(cuEventCreate(a, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate");
+            start = a;
+            CUevent b = new CUevent();
+            Driver.check(cuEventCreate(b, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate");
+            stop = b;
+            Driver.check(cuEventRecord(start, stream), "cuEventRecord");
+            work.run();
+            enter();
+            Driver.check(cuEventRecord(stop, stream), "cuEventRecord");
+            Driver.check(cuEventSynchronize(stop), "cuEventSynchronize");
+            float[] ms = new float[1];
+            Driver.check(cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+            return ms[0];
+        } finally {
+            RuntimeException failure = null;
+            for (CUevent e : new CUevent[] {start, stop}) {
+                if (e != null) {
+                    int status = cuEventDestroy(e);
+                    if (status != CUresult.CUDA_SUCCESS && failure == null) {
+                        failure = new CudaException("cuEventDestroy", Driver.statusName(status), null);
+                    }
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
+    // ================================================================ launches
+
+    /** Launches {@code kernel} on the stream with {@code blocks} × {@value #THREADS} threads; checks the status. */
+    private void launch(Kernel kernel, long blocks, KernelArgs args) {
+        if (blocks <= 0) {
+            return;
+        }
+        int grid = (int) Math.min(blocks, Integer.MAX_VALUE);
+        if (recorder != null) {
+            recorder.launch(kernel, grid, THREADS, args);
+            return;
+        }
+        int status = cuLaunchKernel(functions.get(kernel), grid, 1, 1, THREADS, 1, 1, 0, stream,
+                args.toPointer(), null);
+        Driver.check(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+    }
+
+    /** One thread per work item (kernels that guard {@code i < work} without a grid-stride loop). */
+    private void launchCovering(Kernel kernel, long work, KernelArgs args) {
+        launch(kernel, ceilDiv(work, THREADS), args);
+    }
+
+    /** A grid-stride kernel: enough blocks to cover the work, capped at {@value #MAX_GRID_STRIDE_BLOCKS}. */
+    private void launchGridStride(Kernel kernel, long work, KernelArgs args) {
+        if (work > 0) {
+            launch(kernel, Math.min(ceilDiv(work, THREADS), MAX_GRID_STRIDE_BLOCKS), args);
+        }
+    }
+
+    static long ceilDiv(long a, long b) {
+        return a <= 0 ? 0 : (a + b - 1) / b;
+    }
+
+    // ================================================================ dense linear algebra
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
+                     float beta, Buffer c, long cOff, int ldc) {
+        enter();
+        CudaBuffer cb = own(c, "c");
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            scaleRows(m, n, beta, cb, cOff, ldc);
+            return;
+        }
+        CudaBuffer ab = own(a, "a");
+        CudaBuffer bb = own(b, "b");
+        // Row-major C = α op(A) op(B) + β C is, in cuBLAS's column-major view of the same memory,
+        // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
+        // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
+        ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
+        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
+                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+    }
+
+    /** C = β·C for a product with k == 0 (β == 0 overwrites, NaN included; β == 1 is a no-op). */
+    private void scaleRows(int m, int n, float beta, CudaBuffer c, long cOff, int ldc) {
+        if (beta == 1f) {
+            return;
+        }
+        boolean dense = ldc == n;
+        int rows = dense ? 1 : m;
+        long width = dense ? (long) m * n : n;
+        for (int r = 0; r < rows; r++) {
+            long off = cOff + (long) r * ldc;
+            if (beta == 0f) {
+                Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
+            } else {
+                CUdeviceptr row = c.at(off);
+                launchGridStride(Kernel.AXPBY, width,
+                        new KernelArgs().i64(width).f32(0f).ptr(row).f32(beta).ptr(row));
+            }
+        }
+    }
+
+    @Override
+    public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(ld)
+                .ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.SUM_ROWS, cols, args);
+    }
+
+    @Override
+    public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i64(n).f32(alpha).ptr(ptr(x, xOff, "x")).f32(beta).ptr(ptr(y, yOff, "y"));
+        launchGridStride(Kernel.AXPBY, n, args);
+    }
+
+    @Override
+    public void clamp(long n, Buffer x, long off, float lo, float hi) {
+        enter();
+        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(x, off, "x")).f32(lo).f32(hi);
+        launchGridStride(Kernel.CLAMP, n, args);
+    }
+
+    /** 256 blocks × 256 threads write one double partial each; the host adds them in order. */
+    @Override
+    public double sumSquares(long n, Buffer x, long off) {
+        enter();
+        CUdeviceptr xp = ptr(x, off, "x");
+        if (n <= 0) {
+            return 0;
+        }
+        synchronized (stagingLock) {
+            launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS, new KernelArgs().i64(n).ptr(xp).ptr(scratch));
+            Driver.check(cuMemcpyDtoHAsync(stagingHost, scratch, SUM_SQUARES_BLOCKS * 8L, stream),
+                    "cuMemcpyDtoHAsync", "sumSquares partials");
+            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "sumSquares");
+            ByteBuffer bytes = staging.clear();
+            double sum = 0;
+            for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
+                sum += bytes.getDouble(i * 8);
+            }
+            return sum;
+        }
+    }
+
+    @Override
+    public boolean hasNonFinite(long n, Buffer x, long off) {
+        enter();
+        CUdeviceptr xp = ptr(x, off, "x");
+        if (n <= 0) {
+            return false;
+        }
+        CUdeviceptr flag = scratch.withByteOffset(FLAG_OFFSET_BYTES);
+        synchronized (stagingLock) {
+            Driver.check(cuMemsetD32Async(flag, 0, 1, stream), "cuMemsetD32Async", "hasNonFinite flag");
+            launchGridStride(Kernel.NON_FINITE, n, new KernelArgs().i64(n).ptr(xp).ptr(flag));
+            Driver.check(cuMemcpyDtoHAsync(stagingHost, flag, 4, stream), "cuMemcpyDtoHAsync", "hasNonFinite flag");
+            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "hasNonFinite");
+            return staging.clear().getInt(0) != 0;
+        }
+    }
+
+    // ================================================================ sequence layout
+
+    @Override
+    public void swapLeadingAxes(int d0, int d1, int features, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(d0).i32(d1).i32(features)
+                .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.SWAP_LEADING_AXES, (long) d0 * d1 * features, args);
+    }
+
+    @Override
+    public void reverseSequences(int steps, int batch, int features, Buffer lengths,
+                                 Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                                 boolean accumulate) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+                .ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(src, srcOff, "src")).i32(srcLd).ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
+        launchGridStride(Kernel.REVERSE_SEQUENCES, (long) steps * batch * features, args);
+    }
+
+    @Override
+    public void seedStateGrad(int steps, int batch, int features, Buffer lengths,
+                              Buffer dy, long dyOff, int dyLd, Buffer dhN, long dhNOff,
+                              Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+                .ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptrOrNull(dy, dyOff, "dy")).i32(dyLd).ptr(ptrOrNull(dhN, dhNOff, "dhN"))
+                .ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.SEED_STATE_GRAD, (long) steps * batch * features, args);
+    }
+
+    @Override
+    public void maskedUpdate(int batch, int features, int step, Buffer lengths,
+                             Buffer fresh, long freshOff, Buffer prev, long prevOff,
+                             Buffer state, long stateOff, Buffer out, long outOff, int outLd) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(batch).i32(features).i32(step)
+                .ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(fresh, freshOff, "fresh")).ptr(ptr(prev, prevOff, "prev"))
+                .ptr(ptr(state, stateOff, "state")).ptr(ptrOrNull(out, outOff, "out")).i32(outLd);
+        launchGridStride(Kernel.MASKED_UPDATE, (long) batch * features, args);
+    }
+
+    @Override
+    public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i64(n).f32(p).u64(seed)
+                .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.DROPOUT, n, args);
+    }
+
+    // ================================================================ fused cells
+
+    /** Maps a (buffer, offset) pair of {@link StepArgs} to a device pointer; {@code null} → null pointer. */
+    interface PointerResolver {
+        CUdeviceptr at(Buffer b, long off, String arg);
+    }
+
+    /**
+     * The 25 parameters every cell kernel takes, in the ABI's order:
+     * {@code (batch, hidden, step, lengths, xp, hp, bih, bhh, peep, hPrev, hNext, cPrev, cNext,
+     * out, outLd, saved, dh, dc, dGx, dGh, dhPrev, tmp, cellClip, coupled, relu)}.
+     */
+    static KernelArgs cellArgs(StepArgs a, PointerResolver r) {
+        return new KernelArgs()
+                .i32(a.batch).i32(a.hidden).i32(a.step)
+                .ptr(r.at(a.lengths, 0, "lengths"))
+                .ptr(r.at(a.xp, a.xpOff, "xp"))
+                .ptr(r.at(a.hp, a.hpOff, "hp"))
+                .ptr(r.at(a.bih, 0, "bih"))
+                .ptr(r.at(a.bhh, 0, "bhh"))
+                .ptr(r.at(a.peep, 0, "peep"))
+                .ptr(r.at(a.hPrev, a.hPrevOff, "hPrev"))
+                .ptr(r.at(a.hNext, a.hNextOff, "hNext"))
+                .ptr(r.at(a.cPrev, a.cPrevOff, "cPrev"))
+                .ptr(r.at(a.cNext, a.cNextOff, "cNext"))
+                .ptr(r.at(a.out, a.outOff, "out"))
+                .i32(a.outLd)
+                .ptr(r.at(a.saved, a.savedOff, "saved"))
+                .ptr(r.at(a.dh, a.dhOff, "dh"))
+                .ptr(r.at(a.dc, a.dcOff, "dc"))
+                .ptr(r.at(a.dGx, a.dGxOff, "dGx"))
+                .ptr(r.at(a.dGh, a.dGhOff, "dGh"))
+                .ptr(r.at(a.dhPrev, a.dhPrevOff, "dhPrev"))
+                .ptr(r.at(a.tmp, a.tmpOff, "tmp"))
+                .f32(a.cellClip).flag(a.coupled).flag(a.relu);
+    }
+
+    /** One cell kernel over batch × hidden threads, 256 per block. */
+    private void cell(Kernel kernel, StepArgs a) {
+        enter();
+        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(a, this::ptrOrNull));
+    }
+
+    @Override
+    public void lstmForward(StepArgs a) {
+        cell(Kernel.LSTM_FORWARD, a);
+    }
+
+    @Override
+    public void lstmBackward(StepArgs a) {
+        cell(Kernel.LSTM_BACKWARD, a);
+    }
+
+    @Override
+    public void gruForward(StepArgs a) {
+        cell(Kernel.GRU_FORWARD, a);
+    }
+
+    @Override
+    public void gruBackward(StepArgs a) {
+        cell(Kernel.GRU_BACKWARD, a);
+    }
+
+    @Override
+    public void gruResetBeforeGates(StepArgs a) {
+        cell(Kernel.GRU_RB_GATES, a);
+    }
+
+    @Override
+    public void gruResetBeforeOutput(StepArgs a) {
+        cell(Kernel.GRU_RB_OUTPUT, a);
+    }
+
+    @Override
+    public void gruResetBeforeBackwardOutput(StepArgs a) {
+        cell(Kernel.GRU_RB_BACKWARD_OUTPUT, a);
+    }
+
+    @Override
+    public void gruResetBeforeBackwardGates(StepArgs a) {
+        cell(Kernel.GRU_RB_BACKWARD_GATES, a);
+    }
+
+    @Override
+    public void rnnForward(StepArgs a) {
+        cell(Kernel.RNN_FORWARD, a);
+    }
+
+    @Override
+    public void rnnBackward(StepArgs a) {
+        cell(Kernel.RNN_BACKWARD, a);
+    }
+
+    @Override
+    public void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
+                                 Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
+                .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c")).ptr(ptr(dPeep, dPeepOff, "dPeep"));
+        launchGridStride(Kernel.LSTM_PEEPHOLE_GRAD, 3L * hidden, args);
+    }
+
+    // ================================================================ training
+
+    @Override
+    public void softmaxCrossEntropy(int rows, int classes, Buffer logits, long logitsOff, Buffer targets,
+                                    long targetsOff, Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff,
+                                    float scale) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(logits, logitsOff, "logits"))
+                .ptr(ptr(targets, targetsOff, "targets")).ptr(ptr(loss, lossOff, "loss"))
+                .ptr(ptrOrNull(dLogits, dLogitsOff, "dLogits")).f32(scale);
+        launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
+    }
+
+    @Override
+    public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(src, srcOff, "src"))
+                .ptr(ptr(dst, dstOff, "dst"));
+        launch(Kernel.SOFTMAX, rows, args);   // one block per row
+    }
+
+    /** The bias corrections {@code 1 − β^step} are computed here in double and passed as floats, as the CPU does. */
+    @Override
+    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled, long step) {
+        enter();
+        float bc1 = (float) (1 - Math.pow(beta1, step));
+        float bc2 = (float) (1 - Math.pow(beta2, step));
+        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+                .ptr(ptr(m, 0, "m")).ptr(ptr(v, 0, "v")).f32(lr).f32(beta1).f32(beta2).f32(eps).f32(weightDecay)
+                .flag(decoupled).f32(bc1).f32(bc2);
+        launchGridStride(Kernel.ADAM, n, args);
+    }
+
+    @Override
+    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
+                        float weightDecay, boolean nesterov, boolean firstStep) {
+        enter();
+        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+                .ptr(ptrOrNull(velocity, 0, "velocity")).f32(lr).f32(momentum).f32(weightDecay)
+                .flag(nesterov).flag(firstStep);
+        launchGridStride(Kernel.SGD, n, args);
+    }
+
+    @Override
+    public String toString() {
+        return "CudaEngine[" + name + (closed ? ", closed]" : "]");
+    }
+}

@@ -1,0 +1,368 @@
+package org.rnn4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.rnn4j.DType;
+import org.rnn4j.Device;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * Without a GPU: every kernel launch the engine makes is recorded and its parameter list compared
+ * with the kernel's C signature in {@code kernels/*.cu}; grids are checked against ABI.md; and
+ * {@code gemm} is run through an emulated column-major cuBLAS over host arrays and compared with
+ * a row-major product, which checks the operand swap, the flags and the leading dimensions.
+ */
+class KernelAbiTest {
+
+    record Launch(Kernel kernel, int grid, int threads, List<String> types) {
+    }
+
+    private final List<Launch> launches = new ArrayList<>();
+    private final HostCublas cublas = new HostCublas();
+    private final DevicePool pool = new DevicePool(new DevicePoolTest.FakeDevice(1L << 40));
+    private final CudaEngine engine = CudaEngine.forArgumentTests(
+            (k, grid, threads, args) -> launches.add(new Launch(k, grid, threads, args.types())), cublas, pool);
+
+    private CudaBuffer f32(long n) {
+        return engine.testBuffer(DType.F32, n);
+    }
+
+    private Launch only() {
+        assertEquals(1, launches.size(), "launches: " + launches);
+        Launch l = launches.get(0);
+        launches.clear();
+        return l;
+    }
+
+    /** {@code kernels/*.cu} signatures: symbol → parameter types (int, long long, unsigned long long, float, ptr). */
+    static Map<String, List<String>> kernelSignatures(Path dir) throws IOException {
+        Pattern kernel = Pattern.compile(
+                "extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(rnn4j_\\w+)\\s*\\(([^)]*)\\)");
+        Map<String, List<String>> out = new TreeMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.cu")) {
+            for (Path f : files) {
+                String src = Files.readString(f).replaceAll("//[^\\n]*", "");
+                Matcher m = kernel.matcher(src);
+                while (m.find()) {
+                    List<String> types = new ArrayList<>();
+                    for (String param : m.group(2).split(",")) {
+                        String p = param.trim().replaceAll("\\s+", " ");
+                        if (p.isEmpty()) {
+                            continue;
+                        }
+                        if (p.contains("*")) {
+                            types.add("ptr");
+                        } else {
+                            String type = p.substring(0, p.lastIndexOf(' ')).replace("const ", "").trim();
+                            types.add(type);
+                        }
+                    }
+                    out.put(m.group(1), types);
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void everyLaunchMatchesTheKernelSignatureInTheSources() throws IOException {
+        Path dir = Path.of("kernels");
+        assumeTrue(Files.isDirectory(dir), "kernels/ sources not present (run from the repository root)");
+        Map<String, List<String>> signatures = kernelSignatures(dir);
+
+        Map<Kernel, Launch> seen = new EnumMap<>(Kernel.class);
+        int batch = 3;
+        int hidden = 33;
+        StepArgs a = fullStepArgs(batch, hidden);
+        engine.lstmForward(a);
+        engine.lstmBackward(a);
+        engine.gruForward(a);
+        engine.gruBackward(a);
+        engine.gruResetBeforeGates(a);
+        engine.gruResetBeforeOutput(a);
+        engine.gruResetBeforeBackwardOutput(a);
+        engine.gruResetBeforeBackwardGates(a);
+        engine.rnnForward(a);
+        engine.rnnBackward(a);
+        for (Launch l : launches) {
+            assertEquals((batch * hidden + 255) / 256, l.grid(), l.kernel() + ": one thread per (b, j)");
+            assertEquals(256, l.threads());
+        }
+        record(seen);
+
+        CudaBuffer x = f32(1000);
+        CudaBuffer y = f32(1000);
+        CudaBuffer lengths = engine.testBuffer(DType.I32, 4);
+        engine.lstmPeepholeGrad(5, 7, x, 0, y, 0, x, 10, y, 20);
+        engine.sumRows(4, 9, x, 0, 9, y, 0);
+        engine.axpby(100, 2f, x, 0, 0.5f, y, 0);
+        engine.clamp(100, x, 0, -1f, 1f);
+        engine.swapLeadingAxes(2, 3, 4, x, 0, y, 0);
+        engine.reverseSequences(5, 4, 3, lengths, x, 0, 3, y, 0, 6, true);
+        engine.seedStateGrad(5, 4, 3, null, x, 0, 3, null, 0, y, 0);
+        engine.maskedUpdate(4, 3, 2, lengths, x, 0, x, 12, y, 0, y, 100, 6);
+        engine.dropout(100, 0.25f, -7L, x, 0, y, 0);
+        engine.softmaxCrossEntropy(6, 10, x, 0, lengths, 0, y, 0, null, 0, 0.5f);
+        engine.softmax(6, 10, x, 0, y, 0);
+        engine.adamStep(100, x, y, x, y, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, true, 3);
+        engine.sgdStep(100, x, y, null, 0.1f, 0f, 0f, false, true);
+        record(seen);
+
+        Set<Kernel> hostOnly = EnumSet.of(
+                Kernel.FILL,          // fill is a 32-bit memset, no kernel
+                Kernel.SUM_SQUARES,   // launched with a copy back, not runnable without a GPU
+                Kernel.NON_FINITE);   // likewise
+        for (Kernel k : Kernel.values()) {
+            List<String> expected = signatures.get(k.symbol);
+            assertNotNull(expected, k.symbol + " not found in kernels/*.cu");
+            if (hostOnly.contains(k)) {
+                continue;
+            }
+            Launch l = seen.get(k);
+            assertNotNull(l, k + " was never launched");
+            assertEquals(expected, l.types(), k.symbol + ": host parameters differ from the kernel's signature");
+        }
+        assertEquals(6, seen.get(Kernel.SOFTMAX_XENT).grid(), "one block per row");
+        assertEquals(6, seen.get(Kernel.SOFTMAX).grid(), "one block per row");
+    }
+
+    private void record(Map<Kernel, Launch> seen) {
+        for (Launch l : launches) {
+            seen.putIfAbsent(l.kernel(), l);
+        }
+        launches.clear();
+    }
+
+    private StepArgs fullStepArgs(int batch, int hidden) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = hidden;
+        a.step = 1;
+        a.lengths = engine.testBuffer(DType.I32, batch);
+        int gh = 4 * hidden;
+        a.xp = f32((long) batch * gh);
+        a.hp = f32((long) batch * gh);
+        a.bih = f32(gh);
+        a.bhh = f32(gh);
+        a.peep = f32(3L * hidden);
+        a.hPrev = f32((long) batch * hidden);
+        a.hNext = f32((long) batch * hidden);
+        a.cPrev = f32((long) batch * hidden);
+        a.cNext = f32((long) batch * hidden);
+        a.out = f32((long) batch * hidden * 2);
+        a.outLd = 2 * hidden;
+        a.saved = f32((long) batch * gh);
+        a.dh = f32((long) batch * hidden);
+        a.dc = f32((long) batch * hidden);
+        a.dGx = f32((long) batch * gh);
+        a.dGh = a.dGx;
+        a.dhPrev = f32((long) batch * hidden);
+        a.tmp = null;
+        a.cellClip = 3f;
+        a.coupled = true;
+        return a;
+    }
+
+    @Test
+    void cellArgumentsFollowTheAbiOrderWithNullsAsNullPointers() {
+        StepArgs a = new StepArgs();
+        a.batch = 2;
+        a.hidden = 5;
+        a.xp = f32(40);
+        a.xpOff = 3;
+        List<String> asked = new ArrayList<>();
+        KernelArgs args = CudaEngine.cellArgs(a, (b, off, name) -> {
+            asked.add(name + (b == null ? "=null" : "@" + off));
+            return KernelArgs.NULL;
+        });
+        assertEquals(List.of("lengths=null", "xp@3", "hp=null", "bih=null", "bhh=null", "peep=null",
+                "hPrev=null", "hNext=null", "cPrev=null", "cNext=null", "out=null", "saved=null",
+                "dh=null", "dc=null", "dGx=null", "dGh=null", "dhPrev=null", "tmp=null"), asked);
+        assertEquals(25, args.types().size());
+    }
+
+    @Test
+    void foreignAndClosedBuffersAreRefusedByName() {
+        CudaBuffer x = f32(10);
+        Buffer foreign = Device.cpu().engine().allocate(DType.F32, 10);
+        IllegalArgumentException f = assertThrows(IllegalArgumentException.class,
+                () -> engine.axpby(10, 1f, foreign, 0, 0f, x, 0));
+        assertTrue(f.getMessage().startsWith("x: "), f.getMessage());
+        foreign.close();
+        CudaEngine other = CudaEngine.forArgumentTests((k, g, t, a) -> { }, cublas, pool);
+        CudaBuffer theirs = other.testBuffer(DType.F32, 10);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> engine.clamp(10, theirs, 0, 0f, 1f));
+        assertTrue(e.getMessage().startsWith("x: "), e.getMessage());
+        CudaBuffer closed = f32(10);
+        closed.close();
+        closed.close();   // idempotent
+        IllegalStateException c = assertThrows(IllegalStateException.class,
+                () -> engine.axpby(10, 1f, x, 0, 0f, closed, 0));
+        assertTrue(c.getMessage().startsWith("y: ") && c.getMessage().contains("closed"), c.getMessage());
+        assertTrue(launches.isEmpty(), "nothing launched for a refused call");
+    }
+
+    @Test
+    void closingABufferReturnsItsBlockToThePool() {
+        long before = pool.bytesInUse();
+        CudaBuffer b = f32(1000);
+        assertEquals(before + 4096, pool.bytesInUse());
+        b.close();
+        assertEquals(before, pool.bytesInUse());
+        assertEquals(4096, pool.bytesCached());
+    }
+
+    // ------------------------------------------------------------------ gemm through an emulated cuBLAS
+
+    /** A column-major cuBLAS over host arrays registered by base address (what the engine passes). */
+    static final class HostCublas implements CublasBinding {
+        final Map<Long, float[]> memory = new HashMap<>();
+        int calls;
+
+        private float[] arrayAt(long address, long[] offset) {
+            for (Map.Entry<Long, float[]> e : memory.entrySet()) {
+                long base = e.getKey();
+                if (address >= base && address < base + 4L * e.getValue().length + 4) {
+                    offset[0] = (address - base) / 4;
+                    return e.getValue();
+                }
+            }
+            throw new AssertionError("address 0x" + Long.toHexString(address) + " not registered");
+        }
+
+        @Override
+        public void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
+                          float beta, long c, int ldc) {
+            calls++;
+            long[] ao = new long[1];
+            long[] bo = new long[1];
+            long[] co = new long[1];
+            float[] as = arrayAt(a, ao);
+            float[] bs = arrayAt(b, bo);
+            float[] cs = arrayAt(c, co);
+            // cuBLAS's own argument rules (column-major)
+            assertTrue(lda >= Math.max(1, opA == OP_N ? m : k), "lda " + lda);
+            assertTrue(ldb >= Math.max(1, opB == OP_N ? k : n), "ldb " + ldb);
+            assertTrue(ldc >= Math.max(1, m), "ldc " + ldc);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int l = 0; l < k; l++) {
+                        float av = opA == OP_N ? as[(int) (ao[0] + i + (long) l * lda)] : as[(int) (ao[0] + l + (long) i * lda)];
+                        float bv = opB == OP_N ? bs[(int) (bo[0] + l + (long) j * ldb)] : bs[(int) (bo[0] + j + (long) l * ldb)];
+                        s += (double) av * bv;
+                    }
+                    int ci = (int) (co[0] + i + (long) j * ldc);
+                    cs[ci] = (float) (alpha * s + (beta == 0f ? 0 : beta * cs[ci]));
+                }
+            }
+        }
+
+        @Override public String via() { return "host"; }
+        @Override public String library() { return "none"; }
+        @Override public String version() { return "0"; }
+        @Override public void create() { }
+        @Override public void setStream(Driver.Stream stream) { }
+        @Override public void setPointerModeHost() { }
+        @Override public void setMathMode(int mode) { }
+        @Override public void close() { }
+    }
+
+    private CudaBuffer hostBacked(float[] data) {
+        CudaBuffer b = f32(data.length);
+        cublas.memory.put(b.address(0), data);
+        return b;
+    }
+
+    @Test
+    void gemmMatchesARowMajorProductForEveryTransposeAndPaddedLeadingDimensions() {
+        Random rnd = new Random(42);
+        int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {5, 3, 1}, {8, 1, 6}, {2, 9, 4}};
+        for (int[] s : shapes) {
+            for (int flags = 0; flags < 4; flags++) {
+                boolean ta = (flags & 1) != 0;
+                boolean tb = (flags & 2) != 0;
+                int m = s[0];
+                int n = s[1];
+                int k = s[2];
+                int lda = (ta ? m : k) + 2;
+                int ldb = (tb ? k : n) + 1;
+                int ldc = n + 3;
+                int aOff = 5;
+                int bOff = 2;
+                int cOff = 7;
+                float[] a = random(rnd, aOff + (ta ? k : m) * lda);
+                float[] b = random(rnd, bOff + (tb ? n : k) * ldb);
+                float[] c = random(rnd, cOff + m * ldc);
+                float[] expected = c.clone();
+                float alpha = 1.5f;
+                float beta = flags == 3 ? 0f : 0.25f;
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        double sum = 0;
+                        for (int l = 0; l < k; l++) {
+                            float av = ta ? a[aOff + l * lda + i] : a[aOff + i * lda + l];
+                            float bv = tb ? b[bOff + j * ldb + l] : b[bOff + l * ldb + j];
+                            sum += (double) av * bv;
+                        }
+                        int ci = cOff + i * ldc + j;
+                        expected[ci] = (float) (alpha * sum + (beta == 0f ? 0 : beta * expected[ci]));
+                    }
+                }
+                engine.gemm(ta, tb, m, n, k, alpha, hostBacked(a), aOff, lda, hostBacked(b), bOff, ldb,
+                        beta, hostBacked(c), cOff, ldc);
+                for (int i = 0; i < c.length; i++) {
+                    assertEquals(expected[i], c[i], 1e-5f * Math.max(1f, Math.abs(expected[i])),
+                            "m=" + m + " n=" + n + " k=" + k + " transA=" + ta + " transB=" + tb + " at " + i);
+                }
+            }
+        }
+        assertTrue(launches.isEmpty());
+    }
+
+    @Test
+    void gemmWithAnEmptyDimensionIsANoOpAndWithKZeroScalesC() {
+        CudaBuffer c = f32(64);
+        engine.gemm(false, false, 0, 4, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
+        engine.gemm(false, false, 4, 0, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
+        engine.gemm(false, false, 4, 4, 0, 1f, c, 0, 1, c, 0, 4, 1f, c, 0, 4);
+        assertEquals(0, cublas.calls);
+        assertTrue(launches.isEmpty());
+        engine.gemm(false, false, 3, 4, 0, 1f, c, 0, 1, c, 0, 4, 0.5f, c, 0, 6);   // ldc != n: per row
+        assertEquals(3, launches.size());
+        for (Launch l : launches) {
+            assertEquals(Kernel.AXPBY, l.kernel());
+        }
+        assertEquals(0, cublas.calls);
+    }
+
+    private static float[] random(Random rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = rnd.nextFloat() * 2 - 1;
+        }
+        return v;
+    }
+}
