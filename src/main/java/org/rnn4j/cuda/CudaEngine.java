@@ -582,6 +582,8 @@ public final class CudaEngine implements Engine {
         Driver.DevPtr p = new Driver.DevPtr();
         int status = cuMemAlloc(p, bytes);
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            // the pool frees its cached blocks next; queued kernels may still use them
+            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
             throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
         }
         Driver.check(status, "cuMemAlloc", bytes + " bytes");
@@ -899,9 +901,10 @@ public final class CudaEngine implements Engine {
             if (beta == 0f) {
                 Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
             } else {
+                // y = beta·y as axpby(alpha = beta, x = y, beta = 0): not 0·y + beta·y, where 0·inf is NaN
                 CUdeviceptr row = c.at(off);
                 launchGridStride(Kernel.AXPBY, width,
-                        new KernelArgs().i64(width).f32(0f).ptr(row).f32(beta).ptr(row));
+                        new KernelArgs().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
             }
         }
     }
