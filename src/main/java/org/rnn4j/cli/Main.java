@@ -15,6 +15,9 @@ public final class Main {
     /** The command tree, also used by tests. */
     public static CommandLine commandLine() {
         return new CommandLine(new Main())
-                .addSubcommand(new InfoCommand());
+                .addSubcommand(new InfoCommand())
+                .addSubcommand(new DemoCommand())
+                .addSubcommand(new GenerateCommand())
+                .addSubcommand(new BenchCommand());
     }
 }

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Turns one benchmark run into ONE markdown table (and a PNG chart of the ratios when matplotlib is there).
+
+Inputs: the JMH JSON of benchmarks.jar (LayerBenchmark, and Dl4jLstmBenchmark in the CPU run) and, for a
+GPU run, the JSON of cudnn_bench.py (cuDNN times and the measured FP32 GEMM peak).
+
+  report.py --kind gpu --jmh raw/run.json --cudnn raw/cudnn.json --out results/2026-01-01-host.md
+  report.py --kind cpu --jmh raw/cpu.json --out results/cpu-2026-01-01.md
+
+FLOPs count the GEMMs only (DESIGN.md): one layer-direction forward is 2*G*H*(I_k+H)*B*T with G = 4 (LSTM),
+3 (GRU), 1 (RNN), summed over layers and directions; a training step is three times the forward.
+Standard library only, so it runs in any python3.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+GATES = {"lstm": 4, "gru": 3, "tanh": 1, "relu": 1}
+PASSES = {"forward": "forward (inference)", "trainingStep": "training step"}
+SHAPE_RE = re.compile(r"^(lstm|gru|tanh|relu)((?:-\d+L)?)((?:-bi)?)-I(\d+)-H(\d+)-B(\d+)-T(\d+)$")
+
+
+def parse_shape(spec):
+    m = SHAPE_RE.match(spec)
+    if not m:
+        raise ValueError("shape: expected CELL[-NL][-bi]-I<n>-H<n>-B<n>-T<n>, got %r" % spec)
+    cell, layers, bi, i, h, b, t = m.groups()
+    return {"cell": cell, "layers": int(layers[1:-1]) if layers else 1, "dirs": 2 if bi else 1,
+            "I": int(i), "H": int(h), "B": int(b), "T": int(t)}
+
+
+def forward_flops(spec):
+    s = parse_shape(spec)
+    total = 0.0
+    for k in range(s["layers"]):
+        inp = s["I"] if k == 0 else s["dirs"] * s["H"]
+        total += s["dirs"] * 2.0 * GATES[s["cell"]] * s["H"] * (inp + s["H"]) * s["B"] * s["T"]
+    return total
+
+
+def flops(spec, pass_):
+    return forward_flops(spec) * (3 if pass_ == "trainingStep" else 1)
+
+
+def describe_shape(spec):
+    s = parse_shape(spec)
+    name = {"lstm": "LSTM", "gru": "GRU", "tanh": "RNN tanh", "relu": "RNN relu"}[s["cell"]]
+    extra = ""
+    if s["layers"] > 1:
+        extra += " %dL" % s["layers"]
+    if s["dirs"] == 2:
+        extra += " bidir"
+    return "%s%s I=%d H=%d B=%d T=%d" % (name, extra, s["I"], s["H"], s["B"], s["T"])
+
+
+def to_ms(score, unit):
+    unit = unit.split("/")[0]
+    return score * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "min": 6e4}[unit]
+
+
+def load_jmh(path, stat="mean"):
+    """{(engine, device, shape, pass): (ms, error_ms, samples)} and the first entry (for the JVM).
+
+    stat "mean" is JMH's score with its 99.9% error; "median" is the median of the measured iterations (no
+    error shown), which a machine shared with other jobs disturbs less than the mean.
+    """
+    out = {}
+    first = None
+    if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
+        return out, first
+    with open(path) as f:
+        data = json.load(f)
+    for e in data:
+        first = first or e
+        cls, method = e["benchmark"].rsplit(".", 2)[-2:]
+        params = e.get("params", {})
+        pm = e["primaryMetric"]
+        unit = pm["scoreUnit"]
+        ms = to_ms(pm["score"], unit)
+        err = pm.get("scoreError")
+        err = to_ms(err, unit) if isinstance(err, (int, float)) and err == err else None
+        raw = [x for fork in pm.get("rawData", []) for x in fork]
+        n = len(raw)
+        if stat == "median" and raw:
+            ms, err = to_ms(statistics.median(raw), unit), None
+        if cls == "Dl4jLstmBenchmark":
+            key = ("dl4j", "cpu", params["lstmShape"], method)
+        else:
+            key = ("rnn4j", params.get("device", "cpu"), params["shape"], method)
+        out[key] = (ms, err, n)
+    return out, first
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:  # noqa: BLE001 - a missing tool only leaves the field empty
+        return ""
+
+
+def machine_lines(jmh_first, load_before, load_after, notes):
+    model = sh("lscpu | sed -n 's/^Model name: *//p' | head -1") or "unknown CPU"
+    cores = sh("nproc") or "?"
+    mem = sh("free -g | awk '/^Mem:/{print $2}'")
+    host = os.environ.get("RNN4J_MACHINE") or sh("hostname")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    commit = sh("git -C '%s' rev-parse --short HEAD" % root) or "unknown"
+    dirty = sh("git -C '%s' status --porcelain -- src kernels native pom.xml" % root)
+    lines = ["- machine: %s, %s CPU%s, %s GiB (`%s`)" % (model, cores, "" if cores == "1" else "s", mem or "?", host)]
+    if jmh_first:
+        lines.append("- JVM: %s %s (JMH %s)" % (jmh_first.get("vmName", ""), jmh_first.get("vmVersion", ""),
+                                                jmh_first.get("jmhVersion", "")))
+        lines.append("- JMH: %s forks, %s warm-up x %s, %s measured x %s, mode %s" % (
+            jmh_first.get("forks"), jmh_first.get("warmupIterations"), jmh_first.get("warmupTime"),
+            jmh_first.get("measurementIterations"), jmh_first.get("measurementTime"), jmh_first.get("mode")))
+    else:
+        java = sh("java -version 2>&1 | head -1")
+        lines.append("- JVM: %s" % (java or "not found"))
+    lines.append("- commit: %s%s" % (commit, " (with uncommitted changes under src/, kernels/, native/)" if dirty else ""))
+    if shutil.which("nvidia-smi"):
+        gpu = sh("nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader")
+        lines.append("- GPU: %s" % (gpu or "nvidia-smi found but it reported nothing"))
+    else:
+        lines.append("- GPU: none (no nvidia-smi)")
+    if load_before or load_after:
+        lines.append("- load (uptime) before: `%s`; after: `%s`" % (load_before or "?", load_after or "?"))
+    for n in notes:
+        lines.append("- " + n)
+    return lines
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "—"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return ("%." + str(max(digits, 2)) + "f") % v
+
+
+def fmt_ms(entry):
+    if not entry:
+        return "—"
+    ms, err, _ = entry
+    return fmt(ms) + (" ± " + fmt(err) if err is not None and err > 0 else "")
+
+
+def gflops(spec, pass_, entry):
+    return None if not entry else flops(spec, pass_) / (entry[0] * 1e6)
+
+
+def ordered_shapes(keys):
+    seen = []
+    for k in keys:
+        if k[2] not in seen:
+            seen.append(k[2])
+    return seen
+
+
+def cpu_table(jmh):
+    head = ["shape", "pass", "rnn4j ms", "rnn4j GFLOP/s", "DL4J ms", "DL4J GFLOP/s", "DL4J ms / rnn4j ms"]
+    rows, chart = [], []
+    for spec in ordered_shapes(k for k in jmh if k[1] == "cpu"):
+        for p in PASSES:
+            ours = jmh.get(("rnn4j", "cpu", spec, p))
+            theirs = jmh.get(("dl4j", "cpu", spec, p))
+            if not ours and not theirs:
+                continue
+            ratio = theirs[0] / ours[0] if ours and theirs else None
+            if ratio is not None:
+                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"), ratio))
+            rows.append([describe_shape(spec), PASSES[p], fmt_ms(ours), fmt(gflops(spec, p, ours)),
+                         fmt_ms(theirs), fmt(gflops(spec, p, theirs)), fmt(ratio, 2) + ("x" if ratio else "")])
+    return head, rows, chart
+
+
+def gpu_table(jmh, cudnn):
+    peak = cudnn.get("peak_gflops") if cudnn else None
+    cud = {}
+    for r in (cudnn or {}).get("results", []):
+        cud[(r["shape"], r["pass"])] = r["ms"]
+    head = ["shape", "pass", "rnn4j GPU ms", "cuDNN ms", "rnn4j / cuDNN", "rnn4j GFLOP/s",
+            "% of FP32 peak", "rnn4j CPU ms", "GPU vs CPU"]
+    rows, chart = [], []
+    shapes = ordered_shapes(list(jmh.keys()) + [("cudnn", "cuda", s, p) for (s, p) in cud])
+    for spec in shapes:
+        for p in PASSES:
+            gpu = jmh.get(("rnn4j", "cuda", spec, p))
+            cpu = jmh.get(("rnn4j", "cpu", spec, p))
+            c = cud.get((spec, p))
+            if not gpu and not cpu and c is None:
+                continue
+            ratio = gpu[0] / c if gpu and c else None
+            if ratio is not None:
+                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"), ratio))
+            g = gflops(spec, p, gpu)
+            pct = 100.0 * g / peak if g and peak else None
+            speed = cpu[0] / gpu[0] if cpu and gpu else None
+            rows.append([describe_shape(spec), PASSES[p], fmt_ms(gpu), fmt(c), fmt(ratio, 2) + ("x" if ratio else ""),
+                         fmt(g), fmt(pct) + ("%" if pct else ""), fmt_ms(cpu), fmt(speed) + ("x" if speed else "")])
+    return head, rows, chart
+
+
+def markdown_table(head, rows):
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def write_chart(chart, path, title, ylabel, reference):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "chart skipped: matplotlib is not installed in %s" % sys.executable
+    if not chart:
+        return "chart skipped: no shape has both figures"
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(chart) + 2), 4.5))
+    ax.bar(range(len(chart)), [v for _, v in chart], color="#4472c4")
+    ax.axhline(reference, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(chart)))
+    ax.set_xticklabels([n for n, _ in chart], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kind", choices=["gpu", "cpu"], required=True)
+    ap.add_argument("--jmh", help="JMH JSON (-rf json) of benchmarks.jar")
+    ap.add_argument("--cudnn", help="JSON written by cudnn_bench.py")
+    ap.add_argument("--out", required=True, help="markdown file to write")
+    ap.add_argument("--chart", help="PNG to write (default: --out with .png)")
+    ap.add_argument("--title", default=None)
+    ap.add_argument("--load-before", default="")
+    ap.add_argument("--load-after", default="")
+    ap.add_argument("--stat", choices=["mean", "median"], default="mean",
+                    help="per figure: JMH's mean with its error (default), or the median of the iterations")
+    ap.add_argument("--note", action="append", default=[], help="a line for the header (repeatable)")
+    a = ap.parse_args()
+
+    jmh, first = load_jmh(a.jmh, a.stat)
+    cudnn = None
+    if a.cudnn and os.path.exists(a.cudnn):
+        with open(a.cudnn) as f:
+            cudnn = json.load(f)
+    notes = list(a.note)
+    if a.kind == "gpu":
+        if cudnn is None:
+            notes.append("cuDNN: not run (no result file)")
+        elif cudnn.get("skipped"):
+            notes.append("cuDNN: not run: %s" % cudnn["skipped"])
+        else:
+            notes.append("cuDNN: PyTorch %s, cuDNN %s on %s; FP32, TF32 off; median of %s CUDA-event timings "
+                         "after %s warm-up" % (cudnn.get("torch"), cudnn.get("cudnn"), cudnn.get("device"),
+                                               cudnn.get("repeats"), cudnn.get("warmup")))
+            if cudnn.get("peak_gflops"):
+                notes.append("measured FP32 GEMM peak (torch.mm %s, TF32 off): %.0f GFLOP/s"
+                             % (cudnn.get("peak_shape", ""), cudnn["peak_gflops"]))
+        head, rows, chart = gpu_table(jmh, cudnn)
+        ylabel, ref = "rnn4j ms / cuDNN ms (<1: rnn4j faster)", 1.0
+    else:
+        head, rows, chart = cpu_table(jmh)
+        ylabel, ref = "DL4J ms / rnn4j ms (>1: rnn4j faster)", 1.0
+    title = a.title or ("rnn4j %s benchmarks, %s" % (a.kind.upper(), datetime.date.today().isoformat()))
+
+    lines = ["# " + title, ""]
+    lines += machine_lines(first, a.load_before, a.load_after, notes)
+    lines += ["", "GFLOP/s counts GEMM FLOPs only: forward 2·G·H·(I+H)·B·T per layer-direction (G = 4 LSTM, "
+              "3 GRU, 1 RNN), training step (forward + backward with weight gradients, no update) 3×. "
+              + ("± is JMH's 99.9% error where it had enough samples." if a.stat == "mean" else
+               "rnn4j and DL4J ms: median of the JMH measurement iterations (one operation or more each).")
+              + " See benchmarks/README.md.", ""]
+    if rows:
+        lines += markdown_table(head, rows)
+    else:
+        lines.append("No results: nothing ran (see the notes above).")
+    chart_path = a.chart or os.path.splitext(a.out)[0] + ".png"
+    why = write_chart(chart, chart_path, title, ylabel, ref)
+    lines.append("")
+    if why:
+        lines.append("(%s)" % why)
+        print(why)
+    else:
+        lines.append("![ratios](%s)" % os.path.basename(chart_path))
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote " + a.out)
+
+
+if __name__ == "__main__":
+    main()
