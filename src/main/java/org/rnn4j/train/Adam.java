@@ -11,8 +11,7 @@ import org.rnn4j.Tensor;
  * ({@code g += wd·p}, Adam) or, when decoupled, {@code p −= lr·wd·p} before the update (AdamW).
  * The moment buffers live on each parameter's device, allocated once; the gradients are not modified.
  */
-public final class Adam implements Optimizer {
-    private final List<ParameterSet.Pair> pairs;
+public final class Adam extends Optimizer {
     private final float beta1;
     private final float beta2;
     private final float eps;
@@ -20,9 +19,6 @@ public final class Adam implements Optimizer {
     private final boolean decoupled;
     private final Tensor[] m;
     private final Tensor[] v;
-    private double lr;
-    private long steps;
-    private boolean closed;
 
     /** Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay. */
     public Adam(List<? extends HasParameters> modules, double lr) {
@@ -44,13 +40,11 @@ public final class Adam implements Optimizer {
      */
     public Adam(List<? extends HasParameters> modules, double lr, double beta1, double beta2, double eps,
                 double weightDecay, boolean decoupled) {
-        TrainChecks.nonNegative("lr", lr);
+        super(modules, lr);
         beta("beta1", beta1);
         beta("beta2", beta2);
         TrainChecks.nonNegative("eps", eps);
         TrainChecks.nonNegative("weightDecay", weightDecay);
-        this.pairs = ParameterSet.collect(modules);
-        this.lr = lr;
         this.beta1 = (float) beta1;
         this.beta2 = (float) beta2;
         this.eps = (float) eps;
@@ -74,55 +68,20 @@ public final class Adam implements Optimizer {
     }
 
     @Override
-    public void step() {
-        requireOpen();
-        long t = steps + 1;
-        for (int i = 0; i < pairs.size(); i++) {
-            ParameterSet.Pair p = pairs.get(i);
-            p.param().engine().adamStep(p.param().size(), p.param().buffer(), p.grad().buffer(), m[i].buffer(),
-                    v[i].buffer(), (float) lr, beta1, beta2, eps, weightDecay, decoupled, t);
-        }
-        steps = t;
+    void update(int i, ParameterSet.Pair p, float lr, long step) {
+        p.param().engine().adamStep(p.param().size(), p.param().buffer(), p.grad().buffer(), m[i].buffer(),
+                v[i].buffer(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
     }
 
     @Override
-    public void zeroGrad() {
-        requireOpen();
-        ParameterSet.zeroGrad(pairs);
-    }
-
-    @Override
-    public double learningRate() {
-        return lr;
-    }
-
-    @Override
-    public void setLearningRate(double learningRate) {
-        TrainChecks.nonNegative("learningRate", learningRate);
-        this.lr = learningRate;
-    }
-
-    @Override
-    public long steps() {
-        return steps;
-    }
-
-    private void requireOpen() {
-        if (closed) {
-            throw new IllegalStateException("optimizer " + this + " is closed");
-        }
-    }
-
-    @Override
-    public void close() {
-        closed = true;
+    void releaseState() {
         ParameterSet.close(m);
         ParameterSet.close(v);
     }
 
     @Override
     public String toString() {
-        return (decoupled ? "AdamW" : "Adam") + "(lr=" + lr + ", betas=(" + beta1 + ", " + beta2 + "), eps=" + eps
+        return (decoupled ? "AdamW" : "Adam") + "(lr=" + learningRate() + ", betas=(" + beta1 + ", " + beta2 + "), eps=" + eps
                 + ", weightDecay=" + weightDecay + ", " + pairs.size() + " tensors)";
     }
 }

@@ -1,26 +1,73 @@
 package org.rnn4j.train;
 
+import java.util.List;
+import org.rnn4j.HasParameters;
+
 /**
  * Updates parameters in place from their accumulated gradients, on their device. Gradients accumulate
  * across backward passes until {@link #zeroGrad()}: micro-batches of one large batch are accumulated
  * by simply not zeroing between them (scale each micro-batch's loss so the sum is the wanted mean).
+ * Subclasses supply the update rule of one tensor and own their state buffers.
  */
-public interface Optimizer extends AutoCloseable {
+public abstract class Optimizer implements AutoCloseable {
+    final List<ParameterSet.Pair> pairs;
+    private double lr;
+    private long steps;
+    private boolean closed;
+
+    Optimizer(List<? extends HasParameters> modules, double lr) {
+        TrainChecks.nonNegative("lr", lr);
+        this.pairs = ParameterSet.collect(modules);
+        this.lr = lr;
+    }
+
     /** One update of every parameter from its current gradient. */
-    void step();
+    public final void step() {
+        requireOpen();
+        long t = steps + 1;
+        for (int i = 0; i < pairs.size(); i++) {
+            update(i, pairs.get(i), (float) lr, t);
+        }
+        steps = t;
+    }
+
+    /** Updates tensor {@code index} of {@link #pairs} in place; {@code step} counts from 1. */
+    abstract void update(int index, ParameterSet.Pair p, float lr, long step);
+
+    /** Releases the state buffers (not the parameters). */
+    abstract void releaseState();
 
     /** Sets every gradient of every parameter to zero. */
-    void zeroGrad();
+    public final void zeroGrad() {
+        requireOpen();
+        ParameterSet.zeroGrad(pairs);
+    }
 
-    double learningRate();
+    public final double learningRate() {
+        return lr;
+    }
 
     /** Changes the learning rate for the following steps (a schedule calls this between steps). */
-    void setLearningRate(double learningRate);
+    public final void setLearningRate(double learningRate) {
+        TrainChecks.nonNegative("learningRate", learningRate);
+        this.lr = learningRate;
+    }
 
     /** How many steps have been taken. */
-    long steps();
+    public final long steps() {
+        return steps;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("optimizer " + this + " is closed");
+        }
+    }
 
     /** Releases the optimizer's state buffers (not the parameters). */
     @Override
-    void close();
+    public final void close() {
+        closed = true;
+        releaseState();
+    }
 }

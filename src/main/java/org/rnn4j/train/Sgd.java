@@ -10,15 +10,11 @@ import org.rnn4j.Tensor;
  * {@code g = nesterov ? g + μ·buf : buf}; then {@code p −= lr·g}. The velocity buffers live on each
  * parameter's device, allocated once; the gradients are not modified.
  */
-public final class Sgd implements Optimizer {
-    private final List<ParameterSet.Pair> pairs;
+public final class Sgd extends Optimizer {
     private final float momentum;
     private final float weightDecay;
     private final boolean nesterov;
     private final Tensor[] velocity;
-    private double lr;
-    private long steps;
-    private boolean closed;
 
     /** Plain SGD: no momentum, no weight decay. */
     public Sgd(List<? extends HasParameters> modules, double lr) {
@@ -32,7 +28,7 @@ public final class Sgd implements Optimizer {
      * @param nesterov Nesterov momentum (needs μ > 0)
      */
     public Sgd(List<? extends HasParameters> modules, double lr, double momentum, double weightDecay, boolean nesterov) {
-        TrainChecks.nonNegative("lr", lr);
+        super(modules, lr);
         if (!(momentum >= 0 && momentum < 1)) {
             throw new IllegalArgumentException("momentum: expected a value in [0, 1), got " + momentum);
         }
@@ -40,8 +36,6 @@ public final class Sgd implements Optimizer {
         if (nesterov && momentum == 0) {
             throw new IllegalArgumentException("nesterov: expected momentum > 0 with Nesterov momentum, got momentum 0");
         }
-        this.pairs = ParameterSet.collect(modules);
-        this.lr = lr;
         this.momentum = (float) momentum;
         this.weightDecay = (float) weightDecay;
         this.nesterov = nesterov;
@@ -49,54 +43,19 @@ public final class Sgd implements Optimizer {
     }
 
     @Override
-    public void step() {
-        requireOpen();
-        boolean first = steps == 0;
-        for (int i = 0; i < pairs.size(); i++) {
-            ParameterSet.Pair p = pairs.get(i);
-            p.param().engine().sgdStep(p.param().size(), p.param().buffer(), p.grad().buffer(),
-                    velocity == null ? null : velocity[i].buffer(), (float) lr, momentum, weightDecay, nesterov, first);
-        }
-        steps++;
+    void update(int i, ParameterSet.Pair p, float lr, long step) {
+        p.param().engine().sgdStep(p.param().size(), p.param().buffer(), p.grad().buffer(),
+                velocity == null ? null : velocity[i].buffer(), lr, momentum, weightDecay, nesterov, step == 1);
     }
 
     @Override
-    public void zeroGrad() {
-        requireOpen();
-        ParameterSet.zeroGrad(pairs);
-    }
-
-    @Override
-    public double learningRate() {
-        return lr;
-    }
-
-    @Override
-    public void setLearningRate(double learningRate) {
-        TrainChecks.nonNegative("learningRate", learningRate);
-        this.lr = learningRate;
-    }
-
-    @Override
-    public long steps() {
-        return steps;
-    }
-
-    private void requireOpen() {
-        if (closed) {
-            throw new IllegalStateException("optimizer " + this + " is closed");
-        }
-    }
-
-    @Override
-    public void close() {
-        closed = true;
+    void releaseState() {
         ParameterSet.close(velocity);
     }
 
     @Override
     public String toString() {
-        return "Sgd(lr=" + lr + ", momentum=" + momentum + ", weightDecay=" + weightDecay
+        return "Sgd(lr=" + learningRate() + ", momentum=" + momentum + ", weightDecay=" + weightDecay
                 + (nesterov ? ", nesterov" : "") + ", " + pairs.size() + " tensors)";
     }
 }
