@@ -13,7 +13,7 @@ import org.rnn4j.reference.ConformanceCase;
 
 /**
  * Every engine against PyTorch's float64 vectors ({@code src/test/resources/conformance}): outputs,
- * final states, and the gradients of {@code L = Σ y·wy + Σ hN·wh + Σ cN·wc} with respect to the input,
+ * final states (in training and in inference mode), and the gradients of {@code L = Σ y·wy + Σ hN·wh + Σ cN·wc} with respect to the input,
  * the initial states and every parameter. Tolerances: float32 against float64 on tiny nets, outputs
  * atol 2e-6 + rtol 1e-5, gradients atol 1e-5 + rtol 1e-4.
  */
@@ -63,6 +63,15 @@ class ConformanceTest {
                         assertClose(c.name() + " d" + name, c.grads().get(name),
                                 layer.gradients().get(name).toHost(), 1e-5, 1e-4);
                     }
+                }
+            }
+            // inference keeps two state slots instead of T+1 and saves nothing: same outputs
+            layer.eval();
+            try (ForwardResult inf = layer.forward(x, c.lengths(), h0, c0)) {
+                assertClose(c.name() + " eval y", c.y(), inf.output().toHost(), 2e-6, 1e-5);
+                assertClose(c.name() + " eval hN", c.hN(), inf.hN().toHost(), 2e-6, 1e-5);
+                if (c.cN() != null) {
+                    assertClose(c.name() + " eval cN", c.cN(), inf.cN().toHost(), 2e-6, 1e-5);
                 }
             }
         }
