@@ -22,7 +22,7 @@ import org.rnn4j.cuda.CudaEngine;
 /**
  * The CUDA engine against the CPU engine on random configurations of every cell and option, odd sizes
  * (hidden 1, 5, 33, 257; batch 1, 3), per-sample lengths, stacked and bidirectional: outputs, final
- * states, dX, dh0, dc0 and every parameter gradient. Tolerance: relative L2 error ≤ 1e-4 per tensor,
+ * states (training and inference), dX, dh0, dc0 and every parameter gradient. Tolerance: relative L2 error ≤ 1e-4 per tensor,
  * and every element within atol 1e-4·max|cpu| + rtol 1e-3. Skipped, with the reason, without a usable GPU.
  */
 class GpuParityTest {
@@ -131,6 +131,11 @@ class GpuParityTest {
                 out.put("dc0", g.dc0().toHost());
             }
             l.gradients().forEach((name, t) -> out.put("d" + name, t.toHost()));
+            l.eval();
+            try (ForwardResult inf = l.forward(xt, lengths, h0t, c0t)) {
+                out.put("eval y", inf.output().toHost());
+                out.put("eval hN", inf.hN().toHost());
+            }
         }
         return new Run(out);
     }
