@@ -27,6 +27,9 @@
 //                          with v = valid(lengths, b, step); fresh, prev, state [B, F]; state may alias prev
 //   rnn4j_dropout          dst[i] = Dropout.uniform(seed, i) >= p ? src[i] · (1 / (1 − p)) : 0;  src may alias dst
 //                          (the mask is bit-identical to the CPU engine's; so is the scaling)
+//   rnn4j_gather_rows      dst[r, c] = table[idx[r], c]             idx int32 [rows], table [V, cols], dst [rows, cols]
+//   rnn4j_scatter_add_rows table[idx[r], c] += src[r, c] for r = 0 .. rows−1 in order: one thread per
+//                          column walks the rows, so repeated indices add up as on the CPU, bit for bit
 #include "common.cuh"
 
 extern "C" __global__ void rnn4j_fill(long long n, float* dst, float value) {
@@ -157,5 +160,22 @@ extern "C" __global__ void rnn4j_dropout(long long n, float p, unsigned long lon
     for (long long i = gridIndex(); i < n; i += gridStride()) {
         const float v = src[i];
         dst[i] = dropoutUniform(seed, i) >= p ? v * scale : 0.0f;
+    }
+}
+
+extern "C" __global__ void rnn4j_gather_rows(int rows, int cols, const int* indices, const float* table, float* dst) {
+    const long long n = (long long)rows * cols;
+    for (long long i = gridIndex(); i < n; i += gridStride()) {
+        const long long r = i / cols;
+        const long long c = i - r * cols;
+        dst[i] = table[(long long)indices[r] * cols + c];
+    }
+}
+
+extern "C" __global__ void rnn4j_scatter_add_rows(int rows, int cols, const int* indices, const float* src, float* table) {
+    for (long long c = gridIndex(); c < cols; c += gridStride()) {
+        for (int r = 0; r < rows; r++) {
+            table[(long long)indices[r] * cols + c] += src[(long long)r * cols + c];
+        }
     }
 }

@@ -269,6 +269,29 @@ public final class CpuEngine implements Engine {
         }
     }
 
+    @Override
+    public void gatherRows(int rows, int cols, Buffer indices, long idxOff, Buffer table, long tableOff,
+                           Buffer dst, long dstOff) {
+        int[] idx = ints(indices);
+        float[] t = floats(table), d = floats(dst);
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(t, (int) tableOff + idx[(int) idxOff + r] * cols, d, (int) dstOff + r * cols, cols);
+        }
+    }
+
+    @Override
+    public void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
+                               Buffer table, long tableOff) {
+        int[] idx = ints(indices);
+        float[] s = floats(src), t = floats(table);
+        for (int r = 0; r < rows; r++) {
+            int to = (int) tableOff + idx[(int) idxOff + r] * cols, from = (int) srcOff + r * cols;
+            for (int c = 0; c < cols; c++) {
+                t[to + c] += s[from + c];
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- fused cells
 
     private static void forEachSample(StepArgs a, IntConsumer perSample) {

@@ -1023,6 +1023,24 @@ public final class CudaEngine implements Engine {
         launchGridStride(Kernel.DROPOUT, n, args);
     }
 
+    @Override
+    public void gatherRows(int rows, int cols, Buffer indices, long idxOff, Buffer table, long tableOff,
+                           Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+                .ptr(ptr(table, tableOff, "table")).ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.GATHER_ROWS, (long) rows * cols, args);
+    }
+
+    @Override
+    public void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
+                               Buffer table, long tableOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+                .ptr(ptr(src, srcOff, "src")).ptr(ptr(table, tableOff, "table"));
+        launchGridStride(Kernel.SCATTER_ADD_ROWS, cols, args);
+    }
+
     // ================================================================ fused cells
 
     /** Maps a (buffer, offset) pair of {@link StepArgs} to a device pointer; {@code null} → null pointer. */

@@ -37,6 +37,8 @@ enum Kernel {
     SEED_STATE_GRAD("sequence", "rnn4j_seed_state_grad"),
     MASKED_UPDATE("sequence", "rnn4j_masked_update"),
     DROPOUT("sequence", "rnn4j_dropout"),
+    GATHER_ROWS("sequence", "rnn4j_gather_rows"),
+    SCATTER_ADD_ROWS("sequence", "rnn4j_scatter_add_rows"),
     SOFTMAX_XENT("train", "rnn4j_softmax_xent"),
     SOFTMAX("train", "rnn4j_softmax"),
     ADAM("train", "rnn4j_adam"),

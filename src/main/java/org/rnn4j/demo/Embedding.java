@@ -7,13 +7,12 @@ import java.util.SplittableRandom;
 import org.rnn4j.Device;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
-import org.rnn4j.engine.Engine;
 
 /**
  * A learned embedding table, PyTorch's {@code nn.Embedding}: {@code weight [V, E]}, initialised
  * N(0, 1) from a seed. Forward gathers one row per token id and backward scatter-adds the output
- * gradient into the rows, both with the engine's copy and axpby primitives, so the table and its
- * gradient stay on the device (one small device-side copy per token: cheap next to the LSTM).
+ * gradient into the rows (the engine's gatherRows / scatterAddRows), so the table and its gradient
+ * stay on the device; only the token ids are uploaded.
  */
 public final class Embedding implements HasParameters, AutoCloseable {
 
@@ -54,18 +53,19 @@ public final class Embedding implements HasParameters, AutoCloseable {
     public Tensor forward(int[] ids, int steps, int batch) {
         check(ids, steps, batch);
         Tensor out = Tensor.zeros(device, steps, batch, dim);
-        Engine e = device.engine();
-        for (int i = 0; i < ids.length; i++) {
-            e.copy(weight.buffer(), (long) ids[i] * dim, out.buffer(), (long) i * dim, dim);
+        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
+            device.engine().gatherRows(ids.length, dim, idx.buffer(), 0, weight.buffer(), 0, out.buffer(), 0);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
         }
         return out;
     }
 
-    /** {@code grad[ids[i], :] += dOut[i, :]} for every position (gradients accumulate). */
+    /** {@code grad[ids[i], :] += dOut[i, :]} for every position, in order (gradients accumulate). */
     public void backward(int[] ids, Tensor dOut) {
-        Engine e = device.engine();
-        for (int i = 0; i < ids.length; i++) {
-            e.axpby(dim, 1f, dOut.buffer(), (long) i * dim, 1f, grad.buffer(), (long) ids[i] * dim);
+        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
+            device.engine().scatterAddRows(ids.length, dim, idx.buffer(), 0, dOut.buffer(), 0, grad.buffer(), 0);
         }
     }
 

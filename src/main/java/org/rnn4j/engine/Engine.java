@@ -130,6 +130,20 @@ public interface Engine extends AutoCloseable {
      */
     void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff);
 
+    /**
+     * Row lookup (an embedding's forward): {@code dst[r, :] = table[idx[r], :]} for {@code r < rows},
+     * rows {@code cols} wide; {@code indices} is int32 and each index must be a row of the table.
+     */
+    void gatherRows(int rows, int cols, Buffer indices, long idxOff, Buffer table, long tableOff,
+                    Buffer dst, long dstOff);
+
+    /**
+     * Its backward: {@code table[idx[r], :] += src[r, :]} for {@code r = 0 .. rows-1} in that order, so
+     * repeated indices add up deterministically.
+     */
+    void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
+                        Buffer table, long tableOff);
+
     // ---------------------------------------------------------------- fused cells (one step)
 
     /** Fused LSTM pointwise forward of one step; see {@link StepArgs} for the buffers it reads and writes. */

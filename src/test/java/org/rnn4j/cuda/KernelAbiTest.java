@@ -123,6 +123,8 @@ class KernelAbiTest {
         engine.seedStateGrad(5, 4, 3, null, x, 0, 3, null, 0, y, 0);
         engine.maskedUpdate(4, 3, 2, lengths, x, 0, x, 12, y, 0, y, 100, 6);
         engine.dropout(100, 0.25f, -7L, x, 0, y, 0);
+        engine.gatherRows(4, 5, lengths, 0, x, 0, y, 0);
+        engine.scatterAddRows(4, 5, lengths, 0, x, 0, y, 0);
         engine.softmaxCrossEntropy(6, 10, x, 0, lengths, 0, y, 0, null, 0, 0.5f);
         engine.softmax(6, 10, x, 0, y, 0);
         engine.adamStep(100, x, y, x, y, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, true, 3);
