@@ -13,6 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.Device;
 import org.rnn4j.Tensor;
+import org.rnn4j.reference.FiniteDifference;
 
 /** Linear forward and backward against a double computation and central finite differences. Tolerances: 1e-5 abs + 1e-5 rel (float32 GEMM). */
 class LinearTest {
@@ -103,11 +104,11 @@ class LinearTest {
             // twice: the parameter gradients accumulate
             try (Tensor dx = lin.backward(x, c)) {
                 assertArrayEquals(x.shape(), dx.shape());
-                assertClose("dX", fd(lossOfX, xd), dx.toHost(), 1e-5, 1e-5);
+                assertClose("dX", FiniteDifference.gradient(lossOfX, xd), dx.toHost(), 1e-5, 1e-5);
             }
             lin.backward(x, c).close();
-            double[] dw = fd(lossOfW, w);
-            double[] db = fd(lossOfB, b);
+            double[] dw = FiniteDifference.gradient(lossOfW, w);
+            double[] db = FiniteDifference.gradient(lossOfB, b);
             for (int i = 0; i < dw.length; i++) {
                 dw[i] *= 2;
             }
@@ -145,21 +146,5 @@ class LinearTest {
             s += a[i] * b[i];
         }
         return s;
-    }
-
-    private static double[] fd(ToDoubleFunction<double[]> f, double[] at) {
-        double h = 1e-6;
-        double[] a = at.clone();
-        double[] g = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            double o = a[i];
-            a[i] = o + h;
-            double p = f.applyAsDouble(a);
-            a[i] = o - h;
-            double m = f.applyAsDouble(a);
-            a[i] = o;
-            g[i] = (p - m) / (2 * h);
-        }
-        return g;
     }
 }
