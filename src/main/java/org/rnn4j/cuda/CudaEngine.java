@@ -230,7 +230,7 @@ public final class CudaEngine implements Engine {
         int status = cuInit(0);
         if (status != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuInit failed with " + Driver.statusName(status)
-                    + explainInit(status));
+                    + Driver.initHint(status));
         }
         int[] count = new int[1];
         status = cuDeviceGetCount(count);
@@ -239,19 +239,6 @@ public final class CudaEngine implements Engine {
                     + Driver.statusName(status));
         }
         return count[0];
-    }
-
-    private static String explainInit(int status) {
-        if (status == CUresult.CUDA_ERROR_NO_DEVICE) {
-            return " (no CUDA device visible to this process; check CUDA_VISIBLE_DEVICES)";
-        }
-        if (status == Driver.CUDA_ERROR_INSUFFICIENT_DRIVER) {
-            return " (the installed driver is older than the CUDA 12 driver API JCuda needs)";
-        }
-        if (status == CUresult.CUDA_ERROR_STUB_LIBRARY) {
-            return " (the libcuda.so.1 found is the toolkit's stub, not a driver)";
-        }
-        return "";
     }
 
     private void start(Map<String, byte[]> fatbins) {
@@ -275,13 +262,9 @@ public final class CudaEngine implements Engine {
         for (Map.Entry<String, byte[]> e : fatbins.entrySet()) {
             CUmodule module = new CUmodule();
             int status = cuModuleLoadData(module, e.getValue());
-            if (status == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU
-                    || status == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) {
-                throw new IllegalStateException("kernels not built for " + arch + ": cuModuleLoadData("
-                        + Kernel.resource(e.getKey()) + ") failed with " + Driver.statusName(status)
-                        + " (rebuild with native/build.sh including " + arch + ", or update the driver)");
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw new IllegalStateException(Driver.moduleLoadMessage(status, Kernel.resource(e.getKey()), arch));
             }
-            Driver.check(status, "cuModuleLoadData", Kernel.resource(e.getKey()) + " on " + arch);
             modules.put(e.getKey(), module);
         }
         for (Kernel k : Kernel.values()) {
@@ -361,7 +344,7 @@ public final class CudaEngine implements Engine {
      */
     public static String probe() {
         List<String> lines = new ArrayList<>();
-        lines.add("CUDA engine (JCuda driver API " + jcudaVersion() + ")");
+        lines.add("CUDA engine (JCuda driver API " + Driver.jcudaVersion() + ")");
         String notUsable = null;
         try {
             String failure = Driver.loadFailure();
@@ -415,8 +398,8 @@ public final class CudaEngine implements Engine {
                 : "  driver: cuDriverGetVersion failed with " + Driver.statusName(status));
         status = cuInit(0);
         if (status != CUresult.CUDA_SUCCESS) {
-            lines.add("  cuInit: " + Driver.statusName(status) + explainInit(status));
-            return "cuInit failed with " + Driver.statusName(status) + explainInit(status);
+            lines.add("  cuInit: " + Driver.statusName(status) + Driver.initHint(status));
+            return "cuInit failed with " + Driver.statusName(status) + Driver.initHint(status);
         }
         int[] count = new int[1];
         status = cuDeviceGetCount(count);
@@ -445,12 +428,6 @@ public final class CudaEngine implements Engine {
             }
         }
         return count[0] == 0 ? "no CUDA device" : null;
-    }
-
-    private static String jcudaVersion() {
-        Package p = jcuda.driver.JCudaDriver.class.getPackage();
-        String v = p == null ? null : p.getImplementationVersion();
-        return v == null ? "12.6.0" : v;
     }
 
     // ================================================================ lifecycle
