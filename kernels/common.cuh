@@ -58,11 +58,32 @@ __device__ __forceinline__ float biasAt(const float* bias, int k) {
     return bias == nullptr ? 0.0f : bias[k];
 }
 
-// min(max(x, lo), hi) as Java's Math.min(Math.max(x, lo), hi): a NaN stays NaN (fminf/fmaxf would
-// drop it, and the CUDA engine's non-finite check must see what the CPU engine sees).
+// Java's Math.max / Math.min on floats, which the CPU engine calls: a NaN in either argument wins,
+// and −0 counts as smaller than +0 (fmaxf/fminf drop a NaN; a plain comparison has −0 == +0).
+__device__ __forceinline__ float javaMax(float a, float b) {
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f) {
+        return signbit(a) ? b : a;
+    }
+    return a >= b ? a : b;
+}
+
+__device__ __forceinline__ float javaMin(float a, float b) {
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f) {
+        return signbit(b) ? b : a;
+    }
+    return a <= b ? a : b;
+}
+
+// Math.min(Math.max(x, lo), hi), bit for bit: NaN stays NaN (the CUDA engine's non-finite check
+// must see what the CPU engine sees), clamp(−0, 0, 1) is +0 and clamp(+0, −1, −0) is −0.
 __device__ __forceinline__ float clampf(float x, float lo, float hi) {
-    const float t = x < lo ? lo : x;
-    return t > hi ? hi : t;
+    return javaMin(javaMax(x, lo), hi);
 }
 
 // Global thread index and stride of a 1-D grid-stride loop over 64-bit element counts.

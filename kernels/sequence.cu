@@ -6,8 +6,9 @@
 // lengths is null. All buffers are float32 unless noted; lengths is int32 [B].
 //
 //   rnn4j_fill             dst[i] = value                                            i < n
-//   rnn4j_axpby            y[i] = alpha·x[i] + beta·y[i]; beta == 0: y[i] = alpha·x[i] (y not read)
-//   rnn4j_clamp            x[i] = min(max(x[i], lo), hi)  (a NaN stays NaN)
+//   rnn4j_axpby            y[i] = alpha·x[i] + beta·y[i]; beta == 0: y[i] = alpha·x[i] (y not read; so
+//                          x == y with beta == 0 is y = alpha·y, BLAS's scal, −0 kept)
+//   rnn4j_clamp            x[i] = Math.min(Math.max(x[i], lo), hi) bit for bit (NaN stays NaN, −0 < +0)
 //   rnn4j_sum_rows         dst[c] += src[r·ld + c] for r = 0 .. rows−1 in order      src rows ld apart, dst [cols]
 //                          one thread per column adds row after row into dst[c]: the CPU's order,
 //                          hence the CPU's float result bit for bit
@@ -41,7 +42,7 @@ extern "C" __global__ void rnn4j_fill(long long n, float* dst, float value) {
 extern "C" __global__ void rnn4j_axpby(long long n, float alpha, const float* x, float beta, float* y) {
     if (beta == 0.0f) {
         for (long long i = gridIndex(); i < n; i += gridStride()) {
-            y[i] = alpha * x[i] + 0.0f;   // as the CPU: alpha·x + 0 (a −0 becomes +0)
+            y[i] = alpha * x[i];          // as the CPU: one rounding, the sign of zero kept
         }
     } else {
         for (long long i = gridIndex(); i < n; i += gridStride()) {

@@ -147,8 +147,9 @@ public final class CpuEngine implements Engine {
     public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
         float[] xs = floats(x), ys = floats(y);
         for (int i = 0; i < n; i++) {
-            float scaled = beta == 0f ? 0f : beta * ys[(int) yOff + i];
-            ys[(int) yOff + i] = alpha * xs[(int) xOff + i] + scaled;
+            float ax = alpha * xs[(int) xOff + i];
+            // beta == 0: y is not read, and alpha·x is stored as is (not + 0, which would turn −0 into +0)
+            ys[(int) yOff + i] = beta == 0f ? ax : ax + beta * ys[(int) yOff + i];
         }
     }
 

@@ -851,7 +851,9 @@ public final class CudaEngine implements Engine {
         if (m == 0 || n == 0) {
             return;
         }
-        if (k == 0) {
+        if (k == 0 || alpha == 0f) {
+            // No product to add: C = β·C here, as reference BLAS and CpuGemm do, rather than asking
+            // cuBLAS (undocumented for k == 0; with α == 0 it would form 0·A·B, NaN where A or B is infinite).
             scaleRows(m, n, beta, cb, cOff, ldc);
             return;
         }
@@ -865,7 +867,10 @@ public final class CudaEngine implements Engine {
                 bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
     }
 
-    /** C = β·C for a product with k == 0 (β == 0 overwrites, NaN included; β == 1 is a no-op). */
+    /**
+     * C = β·C for a product with nothing to add, bit for bit as CpuGemm: β == 0 writes +0 (NaN and ∞
+     * in C included), β == 1 leaves C as it is, any other β rounds β·c once (so −0 stays −0 for β > 0).
+     */
     private void scaleRows(int m, int n, float beta, CudaBuffer c, long cOff, int ldc) {
         if (beta == 1f) {
             return;
@@ -878,7 +883,8 @@ public final class CudaEngine implements Engine {
             if (beta == 0f) {
                 Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
             } else {
-                // y = beta·y as axpby(alpha = beta, x = y, beta = 0): not 0·y + beta·y, where 0·inf is NaN
+                // y = beta·y as axpby(alpha = beta, x = y, beta = 0), which stores beta·y as is
+                // (not 0·y + beta·y, where 0·inf is NaN)
                 CUdeviceptr row = c.at(off);
                 launchGridStride(Kernel.AXPBY, width,
                         new KernelArgs().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));

@@ -72,10 +72,13 @@ public interface Engine extends AutoCloseable {
     /** {@code dst[dstOff + c] += Σ_r src[srcOff + r·ld + c]} for {@code c < cols}, summed in row order. */
     void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff);
 
-    /** {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is overwritten; x may be y (a scale). */
+    /**
+     * {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is not read
+     * and {@code y[i] = alpha · x[i]} (a −0 product stays −0); x may be y (a scale).
+     */
     void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff);
 
-    /** {@code x[i] = min(max(x[i], lo), hi)}. */
+    /** {@code x[i] = Math.min(Math.max(x[i], lo), hi)}: a NaN stays NaN, and −0 counts as below +0. */
     void clamp(long n, Buffer x, long off, float lo, float hi);
 
     /** {@code Σ x[i]²} in double, returned to the host (synchronizes). Deterministic. */

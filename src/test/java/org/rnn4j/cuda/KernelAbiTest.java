@@ -345,7 +345,7 @@ class KernelAbiTest {
     }
 
     @Test
-    void gemmWithAnEmptyDimensionIsANoOpAndWithKZeroScalesC() {
+    void gemmWithAnEmptyDimensionIsANoOpAndWithKOrAlphaZeroScalesC() {
         CudaBuffer c = f32(64);
         engine.gemm(false, false, 0, 4, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
         engine.gemm(false, false, 4, 0, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
@@ -357,7 +357,10 @@ class KernelAbiTest {
         for (Launch l : launches) {
             assertEquals(Kernel.AXPBY, l.kernel());
         }
-        assertEquals(0, cublas.calls);
+        launches.clear();
+        engine.gemm(false, false, 4, 4, 3, 0f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);   // alpha 0: C = beta·C, as k == 0
+        assertEquals(Kernel.AXPBY, only().kernel());
+        assertEquals(0, cublas.calls, "cuBLAS is never asked to form 0·A·B");
     }
 
     private static float[] random(Random rnd, int n) {
