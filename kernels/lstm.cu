@@ -3,6 +3,8 @@
 // Gate order i, f, g, o (PyTorch). B = batch, H = hidden; one thread per (b, j), j < H,
 // 1-D grid of ceil(B*H / 256) blocks of 256 threads; thread t handles b = t / H, j = t % H, so a
 // warp reads consecutive j of a row (coalesced).
+// 32-bit indices (t = b*H + j, gate columns k*H + j): B*H and 4H must stay <= 2^31-1, which
+// CudaEngine checks before any launch (ABI.md, "Limits").
 //
 // Forward (rnn4j_lstm_forward), v = valid(lengths, b, step):
 //   pre_k = (xp[b,kH+j] + hp[b,kH+j]) + (bih[kH+j] + bhh[kH+j])      k = i, f, g, o

@@ -814,7 +814,10 @@ public final class CudaEngine implements Engine {
         if (blocks <= 0) {
             return;
         }
-        int grid = (int) Math.min(blocks, Integer.MAX_VALUE);
+        if (blocks > Integer.MAX_VALUE) {   // gridDim.x's limit; the shapes callers may pass stay below it
+            throw new IllegalStateException(kernel.symbol + ": a grid of " + blocks + " blocks exceeds 2^31−1");
+        }
+        int grid = (int) blocks;
         if (recorder != null) {
             recorder.launch(kernel, grid, THREADS, args);
             return;
@@ -1064,7 +1067,16 @@ public final class CudaEngine implements Engine {
     /** One cell kernel over batch × hidden threads, 256 per block. */
     private void cell(Kernel kernel, StepArgs a) {
         enter();
+        checkCellIndexRange(a.batch, a.hidden);
         launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(a, this::ptrOrNull));
+    }
+
+    /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */
+    static void checkCellIndexRange(int batch, int hidden) {
+        if ((long) batch * hidden > Integer.MAX_VALUE || 4L * hidden > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("batch, hidden: expected batch·hidden and 4·hidden <= 2^31−1"
+                    + " (the CUDA cell kernels index in 32 bits), got batch " + batch + ", hidden " + hidden);
+        }
     }
 
     @Override

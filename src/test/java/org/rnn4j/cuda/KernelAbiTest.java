@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -202,6 +203,36 @@ class KernelAbiTest {
                 "hPrev=null", "hNext=null", "cPrev=null", "cNext=null", "out=null", "saved=null",
                 "dh=null", "dc=null", "dGx=null", "dGh=null", "dhPrev=null", "tmp=null"), asked);
         assertEquals(25, args.types().size());
+    }
+
+    /** StepArgs with only the sizes: the launch is recorded, no buffer is read. */
+    private static StepArgs sizes(int batch, int hidden) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = hidden;
+        return a;
+    }
+
+    @Test
+    void cellShapesBeyondThe32BitIndexRangeAreRefusedBeforeAnyLaunch() {
+        int[][] refused = {{65536, 32768}, {2, Integer.MAX_VALUE / 2 + 1}, {1, (1 << 29)}, {Integer.MAX_VALUE, 2}};
+        for (int[] s : refused) {
+            for (Consumer<StepArgs> cellStep : List.<Consumer<StepArgs>>of(
+                    engine::lstmForward, engine::lstmBackward, engine::gruForward, engine::gruBackward,
+                    engine::gruResetBeforeGates, engine::gruResetBeforeOutput, engine::gruResetBeforeBackwardOutput,
+                    engine::gruResetBeforeBackwardGates, engine::rnnForward, engine::rnnBackward)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cellStep.accept(sizes(s[0], s[1])));
+                assertTrue(e.getMessage().startsWith("batch, hidden: ")
+                        && e.getMessage().endsWith("got batch " + s[0] + ", hidden " + s[1]), e.getMessage());
+            }
+        }
+        assertTrue(launches.isEmpty(), "nothing launched: " + launches);
+        // the largest accepted shapes: batch·hidden = 2^31 − 2 (2^23 blocks), and 4·hidden = 2^31 − 4
+        engine.lstmForward(sizes(7, 306_783_378));
+        assertEquals(1 << 23, only().grid());
+        engine.gruBackward(sizes(1, (1 << 29) - 1));
+        assertEquals(1 << 21, only().grid());
     }
 
     @Test
