@@ -27,6 +27,22 @@ enum { BLOCK = 256 };
 // Fixed grid of rnn4j_sum_squares (the host adds the per-block partials in order).
 enum { SUM_SQUARES_BLOCKS = 256 };
 
+// Rows per chunk of the two-phase column sums (sumRows, lstmPeepholeGrad), = Engine.ROW_CHUNK:
+// phase 1 sums each chunk's rows in order, starting from its first row, into a workspace
+// [chunks, cols]; phase 2 (rnn4j_add_chunk_sums) adds the chunk sums to dst in chunk order.
+// CpuEngine adds in exactly this order, so both engines give the same floats.
+enum { ROW_CHUNK = 64 };
+
+// Rows [r0, r1) of chunk q of a column sum over `rows` rows.
+__device__ __forceinline__ long long chunkBegin(long long q) {
+    return q * ROW_CHUNK;
+}
+
+__device__ __forceinline__ long long chunkEnd(long long q, int rows) {
+    const long long end = (q + 1) * ROW_CHUNK;
+    return end < rows ? end : rows;
+}
+
 __device__ __forceinline__ float sigmoidf(float x) {
     return 1.0f / (1.0f + expf(-x));
 }

@@ -92,6 +92,10 @@ public final class CudaEngine implements Engine {
     static final int SUM_SQUARES_BLOCKS = 256;
     /** Grid cap of the grid-stride kernels: enough to fill any current GPU several times over. */
     static final int MAX_GRID_STRIDE_BLOCKS = 8192;
+    /** scatter_add_rows: aim for this many (part, column) work items ... */
+    static final long SCATTER_WORK_ITEMS = 1 << 16;
+    /** ... with at most this many parts (each part's threads read every index). */
+    static final int MAX_SCATTER_PARTS = 256;
     /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
     static final int STAGING_BYTES = 4 << 20;
     /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
@@ -161,10 +165,9 @@ public final class CudaEngine implements Engine {
         return new CudaEngine(recorder, cublas, pool);
     }
 
-    /** Tests only: a buffer of this engine on a block of its pool, at a null base pointer. */
+    /** Tests only: a buffer of this engine on a block of its pool (at a null base pointer in argument tests). */
     CudaBuffer testBuffer(DType dtype, long elements) {
-        return new CudaBuffer(this, dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES),
-                new CUdeviceptr());
+        return wrap(dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
     }
 
     // ================================================================ opening and probing
@@ -611,9 +614,7 @@ public final class CudaEngine implements Engine {
             throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
         }
         enter();
-        long bytes = Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES);
-        DevicePool.Block block = pool.acquire(bytes);
-        CudaBuffer buffer = new CudaBuffer(this, dtype, elements, block, rawBlocks.get(block.address));
+        CudaBuffer buffer = wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
         if (elements > 0) {
             try {
                 Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements, stream), "cuMemsetD32Async",
@@ -624,6 +625,20 @@ public final class CudaEngine implements Engine {
             }
         }
         return buffer;
+    }
+
+    /** A buffer of this engine over {@code block}. */
+    private CudaBuffer wrap(DType dtype, long elements, DevicePool.Block block) {
+        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.address);
+        return new CudaBuffer(this, dtype, elements, block, base);
+    }
+
+    /**
+     * Scratch memory from the pool, not zeroed. Close it right after queuing its last use: all work is on
+     * one stream, so whoever gets the block next is queued after that use.
+     */
+    private CudaBuffer workspace(long elements) {
+        return wrap(DType.F32, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
     }
 
     /** A buffer of this engine, open; the argument named otherwise. */
@@ -895,12 +910,26 @@ public final class CudaEngine implements Engine {
         }
     }
 
+    /** Two phases in {@link Engine#ROW_CHUNK}'s order: chunk sums into a pooled workspace, then added in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(ld)
-                .ptr(ptr(dst, dstOff, "dst"));
-        launchGridStride(Kernel.SUM_ROWS, cols, args);
+        CUdeviceptr s = ptr(src, srcOff, "src");
+        CUdeviceptr d = ptr(dst, dstOff, "dst");
+        if (rows <= 0 || cols <= 0) {
+            return;
+        }
+        int chunks = (int) ceilDiv(rows, ROW_CHUNK);
+        try (CudaBuffer partial = workspace((long) chunks * cols)) {
+            launchGridStride(Kernel.SUM_ROWS_CHUNKS, (long) chunks * cols,
+                    new KernelArgs().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.at(0)));
+            addChunkSums(chunks, cols, partial, d);
+        }
+    }
+
+    /** Phase 2 of the column sums: {@code dst[c] += partial[0, c] + partial[1, c] + …} in chunk order. */
+    private void addChunkSums(int chunks, int cols, CudaBuffer partial, CUdeviceptr dst) {
+        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, new KernelArgs().i32(chunks).i32(cols).ptr(partial.at(0)).ptr(dst));
     }
 
     @Override
@@ -1022,9 +1051,20 @@ public final class CudaEngine implements Engine {
     public void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
                                Buffer table, long tableOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+        int parts = scatterParts(rows, cols);
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(table, tableOff, "table"));
-        launchGridStride(Kernel.SCATTER_ADD_ROWS, cols, args);
+        launchGridStride(Kernel.SCATTER_ADD_ROWS, (long) parts * cols, args);
+    }
+
+    /**
+     * How many owner groups scatter_add_rows splits the table rows into (row v belongs to part v mod parts):
+     * about {@value #SCATTER_WORK_ITEMS} work items in all, at most {@value #MAX_SCATTER_PARTS}, at most
+     * one per source row. Any value gives the same result; this only spreads the work.
+     */
+    static int scatterParts(int rows, int cols) {
+        long wanted = ceilDiv(SCATTER_WORK_ITEMS, Math.max(cols, 1));
+        return (int) Math.max(1, Math.min(Math.min(wanted, MAX_SCATTER_PARTS), rows));
     }
 
     // ================================================================ fused cells
@@ -1134,8 +1174,17 @@ public final class CudaEngine implements Engine {
                                  Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
         enter();
         KernelArgs args = new KernelArgs().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
-                .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c")).ptr(ptr(dPeep, dPeepOff, "dPeep"));
-        launchGridStride(Kernel.LSTM_PEEPHOLE_GRAD, 3L * hidden, args);
+                .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c"));
+        CUdeviceptr dp = ptr(dPeep, dPeepOff, "dPeep");
+        if (rows <= 0 || hidden <= 0) {
+            return;
+        }
+        int chunks = (int) ceilDiv(rows, ROW_CHUNK);
+        int width = Math.multiplyExact(3, hidden);
+        try (CudaBuffer partial = workspace((long) chunks * width)) {
+            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.at(0)));
+            addChunkSums(chunks, width, partial, dp);
+        }
     }
 
     // ================================================================ training

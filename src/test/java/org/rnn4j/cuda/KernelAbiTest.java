@@ -205,6 +205,45 @@ class KernelAbiTest {
         assertEquals(25, args.types().size());
     }
 
+    @Test
+    void columnSumsRunInTwoPhasesOverManyBlocksWithAPooledWorkspace() throws IOException {
+        Path common = Path.of("kernels/common.cuh");
+        assumeTrue(Files.isRegularFile(common), "kernels/ sources not present (run from the repository root)");
+        assertTrue(Files.readString(common).contains("enum { ROW_CHUNK = " + org.rnn4j.engine.Engine.ROW_CHUNK + " };"),
+                "kernels/common.cuh and Engine.ROW_CHUNK must agree");
+        CudaBuffer src = f32(1);   // sizes only: nothing is read in argument tests
+        CudaBuffer dst = f32(1);
+        int rows = 6400;           // T·B of a bias gradient
+        int cols = 1024;           // 4H
+        int chunks = rows / 64;
+        engine.sumRows(rows, cols, src, 0, cols, dst, 0);
+        assertEquals(List.of(Kernel.SUM_ROWS_CHUNKS, Kernel.ADD_CHUNK_SUMS), launches.stream().map(Launch::kernel).toList());
+        assertEquals(chunks * cols / 256, launches.get(0).grid(), "one work item per (chunk, column)");
+        assertEquals(cols / 256, launches.get(1).grid(), "one per column");
+        launches.clear();
+        long inUse = pool.bytesInUse();
+        long raw = pool.rawAllocations();
+        for (int i = 0; i < 3; i++) {
+            engine.lstmPeepholeGrad(rows, 256, src, 0, src, 0, src, 0, dst, 0);
+            engine.sumRows(rows, cols, src, 0, cols, dst, 0);
+        }
+        assertEquals(inUse, pool.bytesInUse(), "workspaces go back to the pool");
+        assertTrue(pool.rawAllocations() - raw <= 1, "workspaces come from the pool's cache");
+        assertEquals(Kernel.LSTM_PEEPHOLE_CHUNKS, launches.get(0).kernel());
+        assertEquals(chunks * 3 * 256 / 256, launches.get(0).grid());
+        launches.clear();
+        engine.sumRows(0, cols, src, 0, cols, dst, 0);
+        engine.lstmPeepholeGrad(0, 5, src, 0, src, 0, src, 0, dst, 0);
+        assertTrue(launches.isEmpty(), "no rows: nothing to add");
+        // scatter: parts × columns work items; the result does not depend on parts (each table row has one owner)
+        engine.scatterAddRows(rows, 256, src, 0, src, 0, dst, 0);
+        assertEquals(256 * 256 / 256, only().grid());
+        assertEquals(256, CudaEngine.scatterParts(rows, 256));
+        assertEquals(64, CudaEngine.scatterParts(rows, 1024));
+        assertEquals(3, CudaEngine.scatterParts(3, 16));
+        assertEquals(1, CudaEngine.scatterParts(rows, 1 << 20));
+    }
+
     /** StepArgs with only the sizes: the launch is recorded, no buffer is read. */
     private static StepArgs sizes(int batch, int hidden) {
         StepArgs a = new StepArgs();
