@@ -588,21 +588,23 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    /** Bytes of device memory held by live buffers (by size class). */
+    /** Bytes of device memory held by live buffers and workspaces (by their pool blocks' sizes). */
     public long bytesInUse() {
         return pool.bytesInUse();
     }
 
-    /** Bytes of device memory cached in the pool's free lists. */
+    /** Bytes of device memory in the pool's free blocks. */
     public long bytesCached() {
         return pool.bytesCached();
     }
 
-    /** Frees the pool's cached blocks (waits for queued work first, since it may still use them). */
+    /**
+     * Gives the pool's wholly free segments back to the device (waits for queued work first, since it
+     * may still use them); free blocks in a segment that is partly in use stay cached.
+     */
     public void releaseCached() {
         enter();
-        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
-        pool.releaseCached();
+        syncAndReleaseCached();
     }
 
     @Override
@@ -629,7 +631,10 @@ public final class CudaEngine implements Engine {
 
     /** A buffer of this engine over {@code block}. */
     private CudaBuffer wrap(DType dtype, long elements, DevicePool.Block block) {
-        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.address);
+        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.segment);
+        if (block.address != block.segment) {
+            base = base.withByteOffset(block.address - block.segment);   // a block split off a segment
+        }
         return new CudaBuffer(this, dtype, elements, block, base);
     }
 
@@ -881,8 +886,38 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
+        Runnable sgemm = () -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
                 bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+        try {
+            sgemm.run();
+        } catch (CudaException e) {
+            // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
+            if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
+                throw e;
+            }
+            long released = syncAndReleaseCached();
+            if (released == 0) {
+                throw e;
+            }
+            try {
+                sgemm.run();
+            } catch (CudaException again) {
+                CudaException failed = new CudaException(again.call(), again.status(),
+                        "after releasing " + released + " cached bytes and retrying");
+                failed.initCause(again);
+                throw failed;
+            }
+        }
+    }
+
+    private static final String CUBLAS_ALLOC_FAILED = "CUBLAS_STATUS_ALLOC_FAILED";
+
+    /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
+    private long syncAndReleaseCached() {
+        if (recorder == null) {
+            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+        }
+        return pool.releaseCached();
     }
 
     /**
