@@ -83,7 +83,7 @@ for src in "${sources[@]}"; do
             echo "    standin::kernelEntry(\"$k\", &$k),"
         done
         echo '};'
-        echo "static const standin::Module module = {\"$name\", kernels, ${#kernels[@]}};"
+        echo "static const standin::Module module = {\"$name\", kernels, ${#kernels[@]}, __start_standin_shared, __stop_standin_shared};"
         echo '__attribute__((constructor)) static void registerThis() { standin::registerModule(&module); }'
     } > "$GEN/$name.cpp"
     "$CXX" "${FLAGS[@]}" -I "$KERNELS" -c -o "$GEN/$name.o" "$GEN/$name.cpp" &
@@ -103,4 +103,6 @@ for major in 12 13; do
         -Wl,--version-script="$GEN/cublas$major.map" -Wl,-z,noexecstack -o "$OUT/libcublas.so.$major" "$HERE/cublas.cpp" \
         -L "$OUT" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN'
 done
+"$CXX" "${FLAGS[@]}" -Wall -Wextra -o "$OUT/checks_test" "$HERE/checks_test.cpp" \
+    -L "$OUT" -l:libcuda.so.1 -l:libcublas.so.13 -Wl,-rpath,'$ORIGIN'
 say "built libcuda.so.1, libcublas.so.12, libcublas.so.13 in $OUT ($(( SECONDS - start )) s)"

@@ -22,12 +22,13 @@ struct dim3 {
 
 namespace standin {
 // Set by the block scheduler before a fiber runs; read-only for kernels, as on a GPU.
-extern uint3 currentThreadIdx;
-extern uint3 currentBlockIdx;
-extern dim3 currentBlockDim;
-extern dim3 currentGridDim;
-void syncthreads(const char* file, int line);
-int syncthreadsOr(int predicate, const char* file, int line);
+#define STANDIN_VISIBLE __attribute__((visibility("default")))
+extern STANDIN_VISIBLE uint3 currentThreadIdx;
+extern STANDIN_VISIBLE uint3 currentBlockIdx;
+extern STANDIN_VISIBLE dim3 currentBlockDim;
+extern STANDIN_VISIBLE dim3 currentGridDim;
+STANDIN_VISIBLE void syncthreads(const char* file, int line);
+STANDIN_VISIBLE int syncthreadsOr(int predicate, const char* file, int line);
 }  // namespace standin
 
 #define threadIdx (static_cast<const uint3&>(::standin::currentThreadIdx))
@@ -43,3 +44,7 @@ int syncthreadsOr(int predicate, const char* file, int line);
 #define __shared__ __attribute__((section("standin_shared"))) static
 #define __syncthreads() ::standin::syncthreads(__FILE__, __LINE__)
 #define __syncthreads_or(p) ::standin::syncthreadsOr((p), __FILE__, __LINE__)
+
+// The bounds of this link unit's __shared__ variables (a module's sharedBegin / sharedEnd).
+extern "C" char __start_standin_shared[] __attribute__((weak));
+extern "C" char __stop_standin_shared[] __attribute__((weak));

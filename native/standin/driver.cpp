@@ -169,7 +169,7 @@ std::vector<const Module*>& modules() {
     static std::vector<const Module*> m;
     return m;
 }
-std::map<std::string, Function*> functionsByKey;     // "module/symbol" -> the one handle
+std::vector<FatbinId> extraImages;
 
 std::string hex(const void* p) {
     char buf[32];
@@ -356,9 +356,6 @@ bool prepareFiber(Fiber& f) {
     return true;
 }
 
-extern "C" char __start_standin_shared[] __attribute__((weak));
-extern "C" char __stop_standin_shared[] __attribute__((weak));
-
 // The order in which the threads of a block, or the blocks of a grid, take turns: 0 forward,
 // 1 reverse, 2 interleaved (the odd indices ascending, then the even ones descending, so that
 // neighbours never run one after the other).
@@ -383,12 +380,13 @@ std::string where(const char* file, int line) {
 }
 
 // Runs one block; the reason in *error when a barrier is not reached by every thread.
-bool runBlock(const KernelEntry* k, void** params, unsigned threads, int kind, std::string* error) {
+bool runBlock(const KernelEntry* k, std::pair<char*, char*> shared, void** params, unsigned threads, int kind,
+              std::string* error) {
     if (fibers.size() < threads) {
         fibers.resize(threads);
     }
-    if (__start_standin_shared != nullptr && __stop_standin_shared != nullptr) {
-        fillPattern(__start_standin_shared, (std::size_t)(__stop_standin_shared - __start_standin_shared), kGarbage);
+    if (shared.first != nullptr && shared.second != nullptr) {
+        fillPattern(shared.first, (std::size_t)(shared.second - shared.first), kGarbage);
     }
     const dim3 bd = currentBlockDim;
     for (unsigned i = 0; i < threads; i++) {
@@ -621,7 +619,7 @@ CUresult launch(Function* f, dim3 grid, dim3 block, void** params) {
         unsigned long long b = blockTurn.empty() ? i : blockTurn[i];
         currentBlockIdx = {(unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((unsigned long long)grid.x * grid.y))};
         std::string error;
-        if (!runBlock(k, params, threads, threadOrder, &error)) {
+        if (!runBlock(k, {f->module->module->sharedBegin, f->module->module->sharedEnd}, params, threads, threadOrder, &error)) {
             CUresult r = report(CUDA_ERROR_LAUNCH_FAILED, k->name, error);
             current->sticky = r;
             return r;
@@ -641,7 +639,14 @@ CUresult launch(Function* f, dim3 grid, dim3 block, void** params) {
 // ================================================================ the shared helpers (standin.h)
 
 void registerModule(const Module* module) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
     modules().push_back(module);
+}
+
+bool acceptImage(const char* module, const void* image, std::size_t bytes) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    extraImages.push_back({module, fnv1a(image, bytes), bytes});
+    return true;
 }
 
 CUresult report(CUresult status, const std::string& call, const std::string& message) {
@@ -737,9 +742,6 @@ STANDIN_API CUresult cuInit(unsigned int flags) {
     }
     if (!initialized) {
         initialized = true;
-        for (const Module* m : modules()) {
-            (void)m;
-        }
         std::fprintf(stderr, "[rnn4j stand-in] simulated CUDA device on the CPU (no GPU): kernels run as host code%s\n",
                      config().deferred ? "; streams deferred until synchronized" : "");
     }
@@ -1168,9 +1170,11 @@ STANDIN_API CUresult cuModuleLoadData(CUmodule* out, const void* image) {
     const std::uint64_t bytes = h.headerSize + h.fatSize;
     const std::uint64_t hash = fnv1a(image, bytes);
     const char* name = nullptr;
-    for (int i = 0; i < fatbinIdCount; i++) {
-        if (fatbinIds[i].hash == hash && fatbinIds[i].bytes == bytes) {
-            name = fatbinIds[i].module;
+    std::vector<FatbinId> accepted(fatbinIds, fatbinIds + fatbinIdCount);
+    accepted.insert(accepted.end(), extraImages.begin(), extraImages.end());
+    for (const FatbinId& id : accepted) {
+        if (id.hash == hash && id.bytes == bytes) {
+            name = id.module;
         }
     }
     if (name == nullptr) {

@@ -87,15 +87,23 @@ KernelEntry kernelEntry(const char* name, void (*f)(A...)) {
             &Signature<A...>::capture, &Signature<A...>::signature};
 }
 
-/** A kernels/<module>.cu file compiled into the stand-in (kernels.cpp registers each one). */
+/**
+ * A kernels/<module>.cu file compiled into the stand-in (build.sh generates the registration), with
+ * the bounds of the __shared__ variables of its link unit, poisoned before each block.
+ */
 struct Module {
     const char* name;
     const KernelEntry* kernels;
     int count;
+    char* sharedBegin;
+    char* sharedEnd;
 };
 
-/** Called by the generated module files at load time. */
-void registerModule(const Module* module);
+/** Called by the generated module files at load time (and by checks_test for its own kernels). */
+STANDIN_API void registerModule(const Module* module);
+
+/** Lets cuModuleLoadData accept one more image as the given module (checks_test only). */
+STANDIN_API bool acceptImage(const char* module, const void* image, std::size_t bytes);
 
 /** FNV-1a 64 and size of each fatbin the stand-in was built with (generated at build time). */
 struct FatbinId {
