@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.util.SplittableRandom;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.rnn4j.DType;
 import org.rnn4j.Device;
@@ -19,8 +18,8 @@ import org.rnn4j.engine.Engine;
  * Where the CUDA engine promises the CPU engine's floats bit for bit: clamp and the scale paths at
  * signed zeros, NaN and ∞, and the fixed-order column sums (two phases, ROW_CHUNK rows per chunk) and
  * scatter-add at sizes around the chunk boundaries. {@code assertArrayEquals} on floats compares bits.
+ * Runs on the stand-in driver in every build (on a GPU with {@code -Drnn4j.cuda.libs=}).
  */
-@Tag("cuda")
 class CudaExactnessTest {
     private static final float NAN = Float.NaN;
     private static final float INF = Float.POSITIVE_INFINITY;
