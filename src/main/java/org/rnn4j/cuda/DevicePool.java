@@ -25,8 +25,8 @@ import java.util.TreeSet;
  * </ul>
  *
  * <p>Out of memory: when the raw allocator fails the pool gives back every free segment and tries once
- * more; if that fails too, the exception names the request and what the pool holds. The engine does
- * the same for cuBLAS's and the pinned staging's allocations ({@link #bytesReleasable}).
+ * more; if that fails too, the exception names the request and what the pool holds. CudaEngine does
+ * the same when cuBLAS cannot allocate its workspace ({@code CUBLAS_STATUS_ALLOC_FAILED}).
  *
  * <p>The raw allocator is injected, so the pool is tested without a GPU. Blocks are reused in
  * stream order: all work of an engine is queued on one stream, so a block released while a
