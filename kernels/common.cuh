@@ -27,6 +27,22 @@ enum { BLOCK = 256 };
 // Fixed grid of rnn4j_sum_squares (the host adds the per-block partials in order).
 enum { SUM_SQUARES_BLOCKS = 256 };
 
+// Rows per chunk of the two-phase column sums (sumRows, lstmPeepholeGrad), = Engine.ROW_CHUNK:
+// phase 1 sums each chunk's rows in order, starting from its first row, into a workspace
+// [chunks, cols]; phase 2 (rnn4j_add_chunk_sums) adds the chunk sums to dst in chunk order.
+// CpuEngine adds in exactly this order, so both engines give the same floats.
+enum { ROW_CHUNK = 64 };
+
+// Rows [r0, r1) of chunk q of a column sum over `rows` rows.
+__device__ __forceinline__ long long chunkBegin(long long q) {
+    return q * ROW_CHUNK;
+}
+
+__device__ __forceinline__ long long chunkEnd(long long q, int rows) {
+    const long long end = (q + 1) * ROW_CHUNK;
+    return end < rows ? end : rows;
+}
+
 __device__ __forceinline__ float sigmoidf(float x) {
     return 1.0f / (1.0f + expf(-x));
 }
@@ -58,11 +74,32 @@ __device__ __forceinline__ float biasAt(const float* bias, int k) {
     return bias == nullptr ? 0.0f : bias[k];
 }
 
-// min(max(x, lo), hi) as Java's Math.min(Math.max(x, lo), hi): a NaN stays NaN (fminf/fmaxf would
-// drop it, and the CUDA engine's non-finite check must see what the CPU engine sees).
+// Java's Math.max / Math.min on floats, which the CPU engine calls: a NaN in either argument wins,
+// and −0 counts as smaller than +0 (fmaxf/fminf drop a NaN; a plain comparison has −0 == +0).
+__device__ __forceinline__ float javaMax(float a, float b) {
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f) {
+        return signbit(a) ? b : a;
+    }
+    return a >= b ? a : b;
+}
+
+__device__ __forceinline__ float javaMin(float a, float b) {
+    if (a != a) {
+        return a;
+    }
+    if (a == 0.0f && b == 0.0f) {
+        return signbit(b) ? b : a;
+    }
+    return a <= b ? a : b;
+}
+
+// Math.min(Math.max(x, lo), hi), bit for bit: NaN stays NaN (the CUDA engine's non-finite check
+// must see what the CPU engine sees), clamp(−0, 0, 1) is +0 and clamp(+0, −1, −0) is −0.
 __device__ __forceinline__ float clampf(float x, float lo, float hi) {
-    const float t = x < lo ? lo : x;
-    return t > hi ? hi : t;
+    return javaMin(javaMax(x, lo), hi);
 }
 
 // Global thread index and stride of a 1-D grid-stride loop over 64-bit element counts.

@@ -3,6 +3,8 @@
 // Gate order r, z, n (PyTorch). B = batch, H = hidden; one thread per (b, j), j < H,
 // 1-D grid of ceil(B*H / 256) blocks of 256 threads; thread t handles b = t / H, j = t % H
 // (a warp reads consecutive j of a row: coalesced). v = valid(lengths, b, step).
+// 32-bit indices (t = b*H + j, gate columns k*H + j): B*H and 4H must stay <= 2^31-1, which
+// CudaEngine checks before any launch (ABI.md, "Limits").
 // Bias terms are 0 where bih / bhh is null. saved is [B, 4H]: slots r, z, n and slot 3, which is
 // hn = W_hn h + b_hn (reset-after) or r ⊙ h_prev (reset-before).
 //

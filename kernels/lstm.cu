@@ -3,6 +3,8 @@
 // Gate order i, f, g, o (PyTorch). B = batch, H = hidden; one thread per (b, j), j < H,
 // 1-D grid of ceil(B*H / 256) blocks of 256 threads; thread t handles b = t / H, j = t % H, so a
 // warp reads consecutive j of a row (coalesced).
+// 32-bit indices (t = b*H + j, gate columns k*H + j): B*H and 4H must stay <= 2^31-1, which
+// CudaEngine checks before any launch (ABI.md, "Limits").
 //
 // Forward (rnn4j_lstm_forward), v = valid(lengths, b, step):
 //   pre_k = (xp[b,kH+j] + hp[b,kH+j]) + (bih[kH+j] + bhh[kH+j])      k = i, f, g, o
@@ -30,12 +32,13 @@
 //   out     rows outLd apart, H wide                     saved [B, 4H] (i, f, g, o)
 //   dh [B, H] in      dc [B, H] in/out      dGx [B, 4H] out      (dGh, dhPrev, tmp unused)
 //
-// Peephole gradient (rnn4j_lstm_peephole_grad), dG [rows, 4H], cPrev and c [rows, H], dPeep [3H]:
-//   dPeep[0H+j] += Σ_r dG[r, iH+j]·cPrev[r,j]
-//   dPeep[1H+j] += Σ_r dG[r, fH+j]·cPrev[r,j]
-//   dPeep[2H+j] += Σ_r dG[r, oH+j]·c[r,j]
-//   one thread per entry of dPeep (1-D grid over 3H threads, 256 per block; a grid-stride loop, so
-//   any grid works), adding row after row into dPeep as the CPU does: deterministic, no atomics.
+// Peephole gradient, phase 1 (rnn4j_lstm_peephole_chunks), dG [rows, 4H], cPrev and c [rows, H]:
+//   partial[q, 0H+j] = Σ dG[r, iH+j]·cPrev[r,j]
+//   partial[q, 1H+j] = Σ dG[r, fH+j]·cPrev[r,j]
+//   partial[q, 2H+j] = Σ dG[r, oH+j]·c[r,j]
+//   over the rows r of chunk q (ROW_CHUNK rows, in order, from the first; each product rounded, as
+//   -fmad=false and Java do), partial [chunks, 3H]; one work item per (q, k), a grid-stride loop.
+//   Phase 2 is sequence.cu's rnn4j_add_chunk_sums into dPeep [3H]: CpuEngine.lstmPeepholeGrad's order.
 #include "common.cuh"
 
 extern "C" __global__ void rnn4j_lstm_forward(
@@ -168,21 +171,26 @@ extern "C" __global__ void rnn4j_lstm_backward(
     dGx[gates + GATE_O * H] = dpreO;
 }
 
-extern "C" __global__ void rnn4j_lstm_peephole_grad(
-        int rows, int hidden, const float* dG, const float* cPrev, const float* c, float* dPeep) {
+extern "C" __global__ void rnn4j_lstm_peephole_chunks(
+        int rows, int hidden, const float* dG, const float* cPrev, const float* c, float* partial) {
     const int H = hidden;
-    for (long long e = gridIndex(); e < 3LL * H; e += gridStride()) {
-        const int t = (int)e;
-        const int which = t / H;                 // 0: i (sees c_prev), 1: f (c_prev), 2: o (c)
-        const int j = t - which * H;
+    const long long width = 3LL * H;
+    const long long chunks = ((long long)rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    for (long long e = gridIndex(); e < chunks * width; e += gridStride()) {   // e indexes partial [chunks, 3H]
+        const long long q = e / width;
+        const int k = (int)(e - q * width);
+        const int which = k / H;                 // 0: i (sees c_prev), 1: f (c_prev), 2: o (c)
+        const int j = k - which * H;
         const int gate = which == 2 ? GATE_O : which;
-        const float* st = which == 2 ? c : cPrev;
+        const float* st = (which == 2 ? c : cPrev) + j;
         const float* col = dG + (long long)gate * H + j;
-        float acc = dPeep[t];                // dPeep += term row after row, as the CPU
+        const long long begin = chunkBegin(q);
+        const long long end = chunkEnd(q, rows);
+        float acc = col[begin * 4 * H] * st[begin * H];
 #pragma unroll 4
-        for (int r = 0; r < rows; r++) {
-            acc += col[(long long)r * 4 * H] * st[(long long)r * H + j];
+        for (long long r = begin + 1; r < end; r++) {
+            acc += col[r * 4 * H] * st[r * H];
         }
-        dPeep[t] = acc;
+        partial[e] = acc;
     }
 }

@@ -2,6 +2,8 @@
 //
 // B = batch, H = hidden; one thread per (b, j), j < H, 1-D grid of ceil(B*H / 256) blocks of 256
 // threads; thread t handles b = t / H, j = t % H (coalesced). v = valid(lengths, b, step).
+// 32-bit indices (t = b*H + j, gate columns k*H + j): B*H and 4H must stay <= 2^31-1, which
+// CudaEngine checks before any launch (ABI.md, "Limits").
 //
 // rnn4j_rnn_forward:
 //   pre = (xp[b,j] + hp[b,j]) + (bih[j] + bhh[j]);  h = relu ? max(pre, 0) : tanh(pre)

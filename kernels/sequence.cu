@@ -6,11 +6,14 @@
 // lengths is null. All buffers are float32 unless noted; lengths is int32 [B].
 //
 //   rnn4j_fill             dst[i] = value                                            i < n
-//   rnn4j_axpby            y[i] = alpha·x[i] + beta·y[i]; beta == 0: y[i] = alpha·x[i] (y not read)
-//   rnn4j_clamp            x[i] = min(max(x[i], lo), hi)  (a NaN stays NaN)
-//   rnn4j_sum_rows         dst[c] += src[r·ld + c] for r = 0 .. rows−1 in order      src rows ld apart, dst [cols]
-//                          one thread per column adds row after row into dst[c]: the CPU's order,
-//                          hence the CPU's float result bit for bit
+//   rnn4j_axpby            y[i] = alpha·x[i] + beta·y[i]; beta == 0: y[i] = alpha·x[i] (y not read; so
+//                          x == y with beta == 0 is y = alpha·y, BLAS's scal, −0 kept)
+//   rnn4j_clamp            x[i] = Math.min(Math.max(x[i], lo), hi) bit for bit (NaN stays NaN, −0 < +0)
+//   rnn4j_sum_rows_chunks  phase 1 of dst[c] += Σ_r src[r·ld + c]: partial[q, c] = Σ src[r, c] over the
+//                          rows r of chunk q (ROW_CHUNK rows, in order, from the first)    src rows ld apart,
+//                          partial [chunks, cols] with chunks = ceil(rows / ROW_CHUNK); one work item per (q, c)
+//   rnn4j_add_chunk_sums   phase 2: dst[c] = dst[c] + partial[0, c] + partial[1, c] + … in chunk order
+//                          (one work item per column). Both phases are CpuEngine.sumRows's order: bit for bit
 //   rnn4j_sum_squares      partial[block] = Σ x[i]² in double over the block's grid-stride share;
 //                          launched as SUM_SQUARES_BLOCKS × 256, fixed-order tree reduction in the
 //                          block; the host adds the 256 partials in order          partial: double [256]
@@ -28,8 +31,11 @@
 //   rnn4j_dropout          dst[i] = Dropout.uniform(seed, i) >= p ? src[i] · (1 / (1 − p)) : 0;  src may alias dst
 //                          (the mask is bit-identical to the CPU engine's; so is the scaling)
 //   rnn4j_gather_rows      dst[r, c] = table[idx[r], c]             idx int32 [rows], table [V, cols], dst [rows, cols]
-//   rnn4j_scatter_add_rows table[idx[r], c] += src[r, c] for r = 0 .. rows−1 in order: one thread per
-//                          column walks the rows, so repeated indices add up as on the CPU, bit for bit
+//   rnn4j_scatter_add_rows table[idx[r], c] += src[r, c] for r = 0 .. rows−1 in order. Work item (p, c),
+//                          p < parts, walks all rows and takes those with idx[r] mod parts == p: each
+//                          table entry has one owner, which adds in row order, so repeated indices add up
+//                          as on the CPU, bit for bit, without atomics, over parts × cols work items.
+//                          (Row chunks would not help here: adds into one table row depend on each other.)
 #include "common.cuh"
 
 extern "C" __global__ void rnn4j_fill(long long n, float* dst, float value) {
@@ -41,7 +47,7 @@ extern "C" __global__ void rnn4j_fill(long long n, float* dst, float value) {
 extern "C" __global__ void rnn4j_axpby(long long n, float alpha, const float* x, float beta, float* y) {
     if (beta == 0.0f) {
         for (long long i = gridIndex(); i < n; i += gridStride()) {
-            y[i] = alpha * x[i] + 0.0f;   // as the CPU: alpha·x + 0 (a −0 becomes +0)
+            y[i] = alpha * x[i];          // as the CPU: one rounding, the sign of zero kept
         }
     } else {
         for (long long i = gridIndex(); i < n; i += gridStride()) {
@@ -56,13 +62,26 @@ extern "C" __global__ void rnn4j_clamp(long long n, float* x, float lo, float hi
     }
 }
 
-extern "C" __global__ void rnn4j_sum_rows(int rows, int cols, const float* src, int ld, float* dst) {
-    for (long long c = gridIndex(); c < cols; c += gridStride()) {
-        float acc = dst[c];                  // dst[c] += src[r, c] row after row, as the CPU
-        const float* col = src + c;
+extern "C" __global__ void rnn4j_sum_rows_chunks(int rows, int cols, const float* src, int ld, float* partial) {
+    const long long chunks = ((long long)rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    for (long long e = gridIndex(); e < chunks * cols; e += gridStride()) {   // e indexes partial [chunks, cols]
+        const long long q = e / cols;
+        const float* col = src + (e - q * cols);
+        const long long end = chunkEnd(q, rows);
+        float acc = col[chunkBegin(q) * ld];
 #pragma unroll 4
-        for (int r = 0; r < rows; r++) {
-            acc += col[(long long)r * ld];
+        for (long long r = chunkBegin(q) + 1; r < end; r++) {
+            acc += col[r * ld];
+        }
+        partial[e] = acc;
+    }
+}
+
+extern "C" __global__ void rnn4j_add_chunk_sums(int chunks, int cols, const float* partial, float* dst) {
+    for (long long c = gridIndex(); c < cols; c += gridStride()) {
+        float acc = dst[c];
+        for (int q = 0; q < chunks; q++) {
+            acc += partial[(long long)q * cols + c];
         }
         dst[c] = acc;
     }
@@ -172,10 +191,16 @@ extern "C" __global__ void rnn4j_gather_rows(int rows, int cols, const int* indi
     }
 }
 
-extern "C" __global__ void rnn4j_scatter_add_rows(int rows, int cols, const int* indices, const float* src, float* table) {
-    for (long long c = gridIndex(); c < cols; c += gridStride()) {
+extern "C" __global__ void rnn4j_scatter_add_rows(int rows, int cols, int parts, const int* indices, const float* src,
+                                                  float* table) {
+    for (long long e = gridIndex(); e < (long long)parts * cols; e += gridStride()) {   // e = p·cols + c
+        const unsigned p = (unsigned)(e / cols);
+        const long long c = e - (long long)p * cols;
         for (int r = 0; r < rows; r++) {
-            table[(long long)indices[r] * cols + c] += src[(long long)r * cols + c];
+            const int v = indices[r];
+            if ((unsigned)v % (unsigned)parts == p) {   // the same for a warp's columns: no divergence
+                table[(long long)v * cols + c] += src[(long long)r * cols + c];
+            }
         }
     }
 }

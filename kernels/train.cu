@@ -3,7 +3,8 @@
 // Row kernels (rnn4j_softmax_xent, rnn4j_softmax): one block of 256 threads per row r of a
 // [rows, classes] matrix (grid = rows). Thread k handles classes k, k+256, ...; the row maximum and
 // the row sum of exp(x − max) are combined by a fixed-order shared-memory tree, so the result does
-// not depend on scheduling. The sum is accumulated in double, as the CPU engine does.
+// not depend on scheduling. The sum is accumulated in double, as the CPU engine does. The class loop
+// counts in 64 bits: c + 256 would overflow an int for classes near 2^31.
 //
 //   rnn4j_softmax_xent  target = targets[r] (int32):
 //     target < 0:  loss[r] = 0, dLogits[r, :] = 0 (when dLogits)
@@ -43,7 +44,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
             loss[r] = 0.0f;
         }
         if (d != nullptr) {
-            for (int c = threadIdx.x; c < classes; c += BLOCK) {
+            for (long long c = threadIdx.x; c < classes; c += BLOCK) {
                 d[c] = 0.0f;
             }
         }
@@ -51,13 +52,13 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
     }
 
     float m = -INFINITY;
-    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
         const float v = x[c];
         m = (v > m || v != v) ? v : m;
     }
     const float rowMax = blockMax(m, shMax);
     double s = 0.0;
-    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
         s += (double)expf(x[c] - rowMax);
     }
     const double sum = blockSum(s, shSum);
@@ -67,7 +68,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
     }
     if (d != nullptr) {
         const double inv = 1.0 / sum;
-        for (int c = threadIdx.x; c < classes; c += BLOCK) {
+        for (long long c = threadIdx.x; c < classes; c += BLOCK) {
             const double p = (double)expf(x[c] - rowMax) * inv;
             d[c] = (float)((double)scale * (p - (c == target ? 1.0 : 0.0)));
         }
@@ -85,19 +86,19 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax(int rows, int 
     float* y = dst + (long long)r * classes;                       // [classes], may be x
 
     float m = -INFINITY;
-    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
         const float v = x[c];
         m = (v > m || v != v) ? v : m;
     }
     const float rowMax = blockMax(m, shMax);
     double s = 0.0;
-    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
         s += (double)expf(x[c] - rowMax);
     }
     const double inv = 1.0 / blockSum(s, shSum);
     // Every read of another thread's element happened before the barriers in blockSum, and each
     // thread below reads only the elements it then overwrites: in place is safe.
-    for (int c = threadIdx.x; c < classes; c += BLOCK) {
+    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
         y[c] = (float)((double)expf(x[c] - rowMax) * inv);
     }
 }

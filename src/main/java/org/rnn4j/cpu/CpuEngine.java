@@ -132,13 +132,22 @@ public final class CpuEngine implements Engine {
                 beta, floats(c), (int) cOff, ldc);
     }
 
+    /** Chunks of {@link Engine#ROW_CHUNK} rows, each summed from its first row, then added to dst in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
         float[] s = floats(src), d = floats(dst);
-        for (int r = 0; r < rows; r++) {
-            int row = (int) srcOff + r * ld;
+        float[] chunkSum = new float[cols];
+        for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
+            int first = (int) srcOff + r0 * ld;
+            System.arraycopy(s, first, chunkSum, 0, cols);
+            for (int r = r0 + 1; r < Math.min(rows, r0 + ROW_CHUNK); r++) {
+                int row = (int) srcOff + r * ld;
+                for (int c = 0; c < cols; c++) {
+                    chunkSum[c] += s[row + c];
+                }
+            }
             for (int c = 0; c < cols; c++) {
-                d[(int) dstOff + c] += s[row + c];
+                d[(int) dstOff + c] += chunkSum[c];
             }
         }
     }
@@ -147,8 +156,9 @@ public final class CpuEngine implements Engine {
     public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
         float[] xs = floats(x), ys = floats(y);
         for (int i = 0; i < n; i++) {
-            float scaled = beta == 0f ? 0f : beta * ys[(int) yOff + i];
-            ys[(int) yOff + i] = alpha * xs[(int) xOff + i] + scaled;
+            float ax = alpha * xs[(int) xOff + i];
+            // beta == 0: y is not read, and alpha·x is stored as is (not + 0, which would turn −0 into +0)
+            ys[(int) yOff + i] = beta == 0f ? ax : ax + beta * ys[(int) yOff + i];
         }
     }
 
@@ -354,18 +364,29 @@ public final class CpuEngine implements Engine {
         forEachSample(a, b -> CpuCells.rnnBackward(a, b));
     }
 
+    /** Chunks of {@link Engine#ROW_CHUNK} rows as {@link #sumRows}; each term is a float product, rounded before it is added. */
     @Override
     public void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
                                  Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
         float[] g = floats(dG), cp = floats(cPrev), cn = floats(c), dp = floats(dPeep);
         int h = hidden;
-        for (int r = 0; r < rows; r++) {
-            int gr = (int) dGOff + r * 4 * h;
-            int cr = r * h;
-            for (int j = 0; j < h; j++) {
-                dp[(int) dPeepOff + j] += g[gr + j] * cp[(int) cPrevOff + cr + j];
-                dp[(int) dPeepOff + h + j] += g[gr + h + j] * cp[(int) cPrevOff + cr + j];
-                dp[(int) dPeepOff + 2 * h + j] += g[gr + 3 * h + j] * cn[(int) cOff + cr + j];
+        float[] chunkSum = new float[3 * h];   // [i | f | o] terms, as dPeep
+        for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
+            for (int r = r0; r < Math.min(rows, r0 + ROW_CHUNK); r++) {
+                int gr = (int) dGOff + r * 4 * h;
+                int cr = r * h;
+                for (int j = 0; j < h; j++) {
+                    float ti = g[gr + j] * cp[(int) cPrevOff + cr + j];
+                    float tf = g[gr + h + j] * cp[(int) cPrevOff + cr + j];
+                    float to = g[gr + 3 * h + j] * cn[(int) cOff + cr + j];
+                    boolean first = r == r0;
+                    chunkSum[j] = first ? ti : chunkSum[j] + ti;
+                    chunkSum[h + j] = first ? tf : chunkSum[h + j] + tf;
+                    chunkSum[2 * h + j] = first ? to : chunkSum[2 * h + j] + to;
+                }
+            }
+            for (int k = 0; k < 3 * h; k++) {
+                dp[(int) dPeepOff + k] += chunkSum[k];
             }
         }
     }

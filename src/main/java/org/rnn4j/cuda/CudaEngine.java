@@ -92,6 +92,10 @@ public final class CudaEngine implements Engine {
     static final int SUM_SQUARES_BLOCKS = 256;
     /** Grid cap of the grid-stride kernels: enough to fill any current GPU several times over. */
     static final int MAX_GRID_STRIDE_BLOCKS = 8192;
+    /** scatter_add_rows: aim for this many (part, column) work items ... */
+    static final long SCATTER_WORK_ITEMS = 1 << 16;
+    /** ... with at most this many parts (each part's threads read every index). */
+    static final int MAX_SCATTER_PARTS = 256;
     /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
     static final int STAGING_BYTES = 4 << 20;
     /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
@@ -161,10 +165,9 @@ public final class CudaEngine implements Engine {
         return new CudaEngine(recorder, cublas, pool);
     }
 
-    /** Tests only: a buffer of this engine on a block of its pool, at a null base pointer. */
+    /** Tests only: a buffer of this engine on a block of its pool (at a null base pointer in argument tests). */
     CudaBuffer testBuffer(DType dtype, long elements) {
-        return new CudaBuffer(this, dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES),
-                new CUdeviceptr());
+        return wrap(dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
     }
 
     // ================================================================ opening and probing
@@ -230,7 +233,7 @@ public final class CudaEngine implements Engine {
         int status = cuInit(0);
         if (status != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuInit failed with " + Driver.statusName(status)
-                    + explainInit(status));
+                    + Driver.initHint(status));
         }
         int[] count = new int[1];
         status = cuDeviceGetCount(count);
@@ -239,19 +242,6 @@ public final class CudaEngine implements Engine {
                     + Driver.statusName(status));
         }
         return count[0];
-    }
-
-    private static String explainInit(int status) {
-        if (status == CUresult.CUDA_ERROR_NO_DEVICE) {
-            return " (no CUDA device visible to this process; check CUDA_VISIBLE_DEVICES)";
-        }
-        if (status == Driver.CUDA_ERROR_INSUFFICIENT_DRIVER) {
-            return " (the installed driver is older than the CUDA 12 driver API JCuda needs)";
-        }
-        if (status == CUresult.CUDA_ERROR_STUB_LIBRARY) {
-            return " (the libcuda.so.1 found is the toolkit's stub, not a driver)";
-        }
-        return "";
     }
 
     private void start(Map<String, byte[]> fatbins) {
@@ -275,13 +265,9 @@ public final class CudaEngine implements Engine {
         for (Map.Entry<String, byte[]> e : fatbins.entrySet()) {
             CUmodule module = new CUmodule();
             int status = cuModuleLoadData(module, e.getValue());
-            if (status == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU
-                    || status == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) {
-                throw new IllegalStateException("kernels not built for " + arch + ": cuModuleLoadData("
-                        + Kernel.resource(e.getKey()) + ") failed with " + Driver.statusName(status)
-                        + " (rebuild with native/build.sh including " + arch + ", or update the driver)");
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw new IllegalStateException(Driver.moduleLoadMessage(status, Kernel.resource(e.getKey()), arch));
             }
-            Driver.check(status, "cuModuleLoadData", Kernel.resource(e.getKey()) + " on " + arch);
             modules.put(e.getKey(), module);
         }
         for (Kernel k : Kernel.values()) {
@@ -361,7 +347,7 @@ public final class CudaEngine implements Engine {
      */
     public static String probe() {
         List<String> lines = new ArrayList<>();
-        lines.add("CUDA engine (JCuda driver API " + jcudaVersion() + ")");
+        lines.add("CUDA engine (JCuda driver API " + Driver.jcudaVersion() + ")");
         String notUsable = null;
         try {
             String failure = Driver.loadFailure();
@@ -415,8 +401,8 @@ public final class CudaEngine implements Engine {
                 : "  driver: cuDriverGetVersion failed with " + Driver.statusName(status));
         status = cuInit(0);
         if (status != CUresult.CUDA_SUCCESS) {
-            lines.add("  cuInit: " + Driver.statusName(status) + explainInit(status));
-            return "cuInit failed with " + Driver.statusName(status) + explainInit(status);
+            lines.add("  cuInit: " + Driver.statusName(status) + Driver.initHint(status));
+            return "cuInit failed with " + Driver.statusName(status) + Driver.initHint(status);
         }
         int[] count = new int[1];
         status = cuDeviceGetCount(count);
@@ -445,12 +431,6 @@ public final class CudaEngine implements Engine {
             }
         }
         return count[0] == 0 ? "no CUDA device" : null;
-    }
-
-    private static String jcudaVersion() {
-        Package p = jcuda.driver.JCudaDriver.class.getPackage();
-        String v = p == null ? null : p.getImplementationVersion();
-        return v == null ? "12.6.0" : v;
     }
 
     // ================================================================ lifecycle
@@ -608,21 +588,23 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    /** Bytes of device memory held by live buffers (by size class). */
+    /** Bytes of device memory held by live buffers and workspaces (by their pool blocks' sizes). */
     public long bytesInUse() {
         return pool.bytesInUse();
     }
 
-    /** Bytes of device memory cached in the pool's free lists. */
+    /** Bytes of device memory in the pool's free blocks. */
     public long bytesCached() {
         return pool.bytesCached();
     }
 
-    /** Frees the pool's cached blocks (waits for queued work first, since it may still use them). */
+    /**
+     * Gives the pool's wholly free segments back to the device (waits for queued work first, since it
+     * may still use them); free blocks in a segment that is partly in use stay cached.
+     */
     public void releaseCached() {
         enter();
-        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
-        pool.releaseCached();
+        syncAndReleaseCached();
     }
 
     @Override
@@ -634,9 +616,7 @@ public final class CudaEngine implements Engine {
             throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
         }
         enter();
-        long bytes = Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES);
-        DevicePool.Block block = pool.acquire(bytes);
-        CudaBuffer buffer = new CudaBuffer(this, dtype, elements, block, rawBlocks.get(block.address));
+        CudaBuffer buffer = wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
         if (elements > 0) {
             try {
                 Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements, stream), "cuMemsetD32Async",
@@ -647,6 +627,23 @@ public final class CudaEngine implements Engine {
             }
         }
         return buffer;
+    }
+
+    /** A buffer of this engine over {@code block}. */
+    private CudaBuffer wrap(DType dtype, long elements, DevicePool.Block block) {
+        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.segment);
+        if (block.address != block.segment) {
+            base = base.withByteOffset(block.address - block.segment);   // a block split off a segment
+        }
+        return new CudaBuffer(this, dtype, elements, block, base);
+    }
+
+    /**
+     * Scratch memory from the pool, not zeroed. Close it right after queuing its last use: all work is on
+     * one stream, so whoever gets the block next is queued after that use.
+     */
+    private CudaBuffer workspace(long elements) {
+        return wrap(DType.F32, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
     }
 
     /** A buffer of this engine, open; the argument named otherwise. */
@@ -837,7 +834,10 @@ public final class CudaEngine implements Engine {
         if (blocks <= 0) {
             return;
         }
-        int grid = (int) Math.min(blocks, Integer.MAX_VALUE);
+        if (blocks > Integer.MAX_VALUE) {   // gridDim.x's limit; the shapes callers may pass stay below it
+            throw new IllegalStateException(kernel.symbol + ": a grid of " + blocks + " blocks exceeds 2^31−1");
+        }
+        int grid = (int) blocks;
         if (recorder != null) {
             recorder.launch(kernel, grid, THREADS, args);
             return;
@@ -874,7 +874,9 @@ public final class CudaEngine implements Engine {
         if (m == 0 || n == 0) {
             return;
         }
-        if (k == 0) {
+        if (k == 0 || alpha == 0f) {
+            // No product to add: C = β·C here, as reference BLAS and CpuGemm do, rather than asking
+            // cuBLAS (undocumented for k == 0; with α == 0 it would form 0·A·B, NaN where A or B is infinite).
             scaleRows(m, n, beta, cb, cOff, ldc);
             return;
         }
@@ -884,11 +886,44 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
+        Runnable sgemm = () -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
                 bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+        try {
+            sgemm.run();
+        } catch (CudaException e) {
+            // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
+            if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
+                throw e;
+            }
+            long released = syncAndReleaseCached();
+            if (released == 0) {
+                throw e;
+            }
+            try {
+                sgemm.run();
+            } catch (CudaException again) {
+                CudaException failed = new CudaException(again.call(), again.status(),
+                        "after releasing " + released + " cached bytes and retrying");
+                failed.initCause(again);
+                throw failed;
+            }
+        }
     }
 
-    /** C = β·C for a product with k == 0 (β == 0 overwrites, NaN included; β == 1 is a no-op). */
+    private static final String CUBLAS_ALLOC_FAILED = "CUBLAS_STATUS_ALLOC_FAILED";
+
+    /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
+    private long syncAndReleaseCached() {
+        if (recorder == null) {
+            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+        }
+        return pool.releaseCached();
+    }
+
+    /**
+     * C = β·C for a product with nothing to add, bit for bit as CpuGemm: β == 0 writes +0 (NaN and ∞
+     * in C included), β == 1 leaves C as it is, any other β rounds β·c once (so −0 stays −0 for β > 0).
+     */
     private void scaleRows(int m, int n, float beta, CudaBuffer c, long cOff, int ldc) {
         if (beta == 1f) {
             return;
@@ -901,7 +936,8 @@ public final class CudaEngine implements Engine {
             if (beta == 0f) {
                 Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
             } else {
-                // y = beta·y as axpby(alpha = beta, x = y, beta = 0): not 0·y + beta·y, where 0·inf is NaN
+                // y = beta·y as axpby(alpha = beta, x = y, beta = 0), which stores beta·y as is
+                // (not 0·y + beta·y, where 0·inf is NaN)
                 CUdeviceptr row = c.at(off);
                 launchGridStride(Kernel.AXPBY, width,
                         new KernelArgs().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
@@ -909,12 +945,26 @@ public final class CudaEngine implements Engine {
         }
     }
 
+    /** Two phases in {@link Engine#ROW_CHUNK}'s order: chunk sums into a pooled workspace, then added in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(ld)
-                .ptr(ptr(dst, dstOff, "dst"));
-        launchGridStride(Kernel.SUM_ROWS, cols, args);
+        CUdeviceptr s = ptr(src, srcOff, "src");
+        CUdeviceptr d = ptr(dst, dstOff, "dst");
+        if (rows <= 0 || cols <= 0) {
+            return;
+        }
+        int chunks = (int) ceilDiv(rows, ROW_CHUNK);
+        try (CudaBuffer partial = workspace((long) chunks * cols)) {
+            launchGridStride(Kernel.SUM_ROWS_CHUNKS, (long) chunks * cols,
+                    new KernelArgs().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.at(0)));
+            addChunkSums(chunks, cols, partial, d);
+        }
+    }
+
+    /** Phase 2 of the column sums: {@code dst[c] += partial[0, c] + partial[1, c] + …} in chunk order. */
+    private void addChunkSums(int chunks, int cols, CudaBuffer partial, CUdeviceptr dst) {
+        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, new KernelArgs().i32(chunks).i32(cols).ptr(partial.at(0)).ptr(dst));
     }
 
     @Override
@@ -1036,9 +1086,20 @@ public final class CudaEngine implements Engine {
     public void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
                                Buffer table, long tableOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+        int parts = scatterParts(rows, cols);
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(table, tableOff, "table"));
-        launchGridStride(Kernel.SCATTER_ADD_ROWS, cols, args);
+        launchGridStride(Kernel.SCATTER_ADD_ROWS, (long) parts * cols, args);
+    }
+
+    /**
+     * How many owner groups scatter_add_rows splits the table rows into (row v belongs to part v mod parts):
+     * about {@value #SCATTER_WORK_ITEMS} work items in all, at most {@value #MAX_SCATTER_PARTS}, at most
+     * one per source row. Any value gives the same result; this only spreads the work.
+     */
+    static int scatterParts(int rows, int cols) {
+        long wanted = ceilDiv(SCATTER_WORK_ITEMS, Math.max(cols, 1));
+        return (int) Math.max(1, Math.min(Math.min(wanted, MAX_SCATTER_PARTS), rows));
     }
 
     // ================================================================ fused cells
@@ -1081,7 +1142,16 @@ public final class CudaEngine implements Engine {
     /** One cell kernel over batch × hidden threads, 256 per block. */
     private void cell(Kernel kernel, StepArgs a) {
         enter();
+        checkCellIndexRange(a.batch, a.hidden);
         launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(a, this::ptrOrNull));
+    }
+
+    /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */
+    static void checkCellIndexRange(int batch, int hidden) {
+        if ((long) batch * hidden > Integer.MAX_VALUE || 4L * hidden > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("batch, hidden: expected batch·hidden and 4·hidden <= 2^31−1"
+                    + " (the CUDA cell kernels index in 32 bits), got batch " + batch + ", hidden " + hidden);
+        }
     }
 
     @Override
@@ -1139,8 +1209,17 @@ public final class CudaEngine implements Engine {
                                  Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
         enter();
         KernelArgs args = new KernelArgs().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
-                .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c")).ptr(ptr(dPeep, dPeepOff, "dPeep"));
-        launchGridStride(Kernel.LSTM_PEEPHOLE_GRAD, 3L * hidden, args);
+                .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c"));
+        CUdeviceptr dp = ptr(dPeep, dPeepOff, "dPeep");
+        if (rows <= 0 || hidden <= 0) {
+            return;
+        }
+        int chunks = (int) ceilDiv(rows, ROW_CHUNK);
+        int width = Math.multiplyExact(3, hidden);
+        try (CudaBuffer partial = workspace((long) chunks * width)) {
+            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.at(0)));
+            addChunkSums(chunks, width, partial, dp);
+        }
     }
 
     // ================================================================ training

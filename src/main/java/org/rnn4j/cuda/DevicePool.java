@@ -1,24 +1,32 @@
 package org.rnn4j.cuda;
 
-import java.util.ArrayDeque;
-import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.Map;
-import java.util.Set;
+import java.util.TreeSet;
 
 /**
- * A caching allocator for device memory, so that a training step reuses the blocks of the last
- * one instead of calling {@code cuMemAlloc} and {@code cuMemFree}.
+ * A caching allocator for device memory, after PyTorch's CUDA caching allocator, so that a training
+ * step reuses the memory of the last one instead of calling {@code cuMemAlloc} and {@code cuMemFree}.
  *
- * <p>A request is rounded up to its <em>size class</em> ({@link #sizeClass}): a multiple of
- * {@value #ALIGNMENT} bytes up to {@value #SMALL_LIMIT} bytes, above that one of eight steps per
- * power of two (at most 12.5% waste). A released block goes to the free list of its class and is
- * handed out again only for a request of the same class, so a fixed sequence of requests (one
- * training step) settles on a fixed set of blocks after its first run.
+ * <p>Memory comes from the raw allocator in <em>segments</em>; a segment is cut into <em>blocks</em>,
+ * each in use or free, that tile it without gaps or overlap.
+ * <ul>
+ *   <li>A request is rounded up to its size class ({@link #sizeClass}: a multiple of {@value #ALIGNMENT}
+ *       bytes, above {@value #SMALL_LIMIT} bytes one of eight steps per power of two).</li>
+ *   <li>Small requests (up to {@value #SMALL_LIMIT} bytes) are cut from segments of
+ *       {@value #SMALL_SEGMENT} bytes, large ones from segments of their own size, so that small
+ *       blocks do not fragment the large ones.</li>
+ *   <li>A request takes the smallest free block of its kind that fits (the lowest address among equals)
+ *       and splits off the rest when that is at least {@value #ALIGNMENT} bytes (small) or more than
+ *       {@value #SMALL_LIMIT} bytes (large); a smaller rest stays with the block.</li>
+ *   <li>A released block merges with its free neighbours in the segment, so a segment whose blocks are
+ *       all free is one free block again, which {@link #releaseCached} gives back to the device.</li>
+ * </ul>
  *
- * <p>When the device is out of memory the pool frees its cached blocks and tries once more; if
- * that fails too, the exception names the request and what the pool holds.
+ * <p>Out of memory: when the raw allocator fails the pool gives back every free segment and tries once
+ * more; if that fails too, the exception names the request and what the pool holds. The engine does
+ * the same for cuBLAS's and the pinned staging's allocations ({@link #bytesReleasable}).
  *
  * <p>The raw allocator is injected, so the pool is tested without a GPU. Blocks are reused in
  * stream order: all work of an engine is queued on one stream, so a block released while a
@@ -30,20 +38,22 @@ final class DevicePool {
 
     /** Every block is a multiple of this many bytes (cuMemAlloc itself aligns to at least 256). */
     static final long ALIGNMENT = 512;
-    /** Up to this size, classes are every multiple of {@link #ALIGNMENT}. */
+    /** Requests up to this size are small: size classes every {@link #ALIGNMENT}, cut from small segments. */
     static final long SMALL_LIMIT = 1L << 20;
+    /** Size of a segment that small blocks are cut from. */
+    static final long SMALL_SEGMENT = 2L << 20;
 
     /** The raw device allocator under the pool: {@code cuMemAlloc} / {@code cuMemFree} on a GPU. */
     interface Allocator {
         /**
-         * A new block of exactly {@code bytes} bytes.
+         * A new segment of exactly {@code bytes} bytes.
          *
          * @return its device address
          * @throws OutOfMemory when the device has no room ({@code CUDA_ERROR_OUT_OF_MEMORY})
          */
         long allocate(long bytes);
 
-        /** Frees a block returned by {@link #allocate}. */
+        /** Frees a segment returned by {@link #allocate}. */
         void free(long address);
     }
 
@@ -54,15 +64,34 @@ final class DevicePool {
         }
     }
 
-    /** One device allocation: its address and its size class in bytes. */
+    /**
+     * A range {@code [address, address + size)} of one segment. Blocks of a segment form a list in
+     * address order ({@code prev}, {@code next}); merging keeps the lower block, so the address of a
+     * block never changes, and its size changes only while it is free.
+     */
     static final class Block {
+        final long segment;
         final long address;
-        final long size;
+        private long size;
+        private final boolean small;
+        private Block prev;
+        private Block next;
         private boolean inUse;
 
-        private Block(long address, long size) {
+        private Block(long segment, long address, long size, boolean small) {
+            this.segment = segment;
             this.address = address;
             this.size = size;
+            this.small = small;
+        }
+
+        long size() {
+            return size;
+        }
+
+        /** The whole segment: no neighbour on either side. */
+        private boolean isSegment() {
+            return prev == null && next == null;
         }
 
         @Override
@@ -71,9 +100,15 @@ final class DevicePool {
         }
     }
 
+    /** Free blocks by size, then address: {@code ceiling} is the best fit. */
+    private static final Comparator<Block> BY_SIZE =
+            Comparator.comparingLong((Block b) -> b.size).thenComparingLong(b -> b.address);
+
     private final Allocator allocator;
-    private final Map<Long, ArrayDeque<Block>> freeLists = new HashMap<>();
-    private final Set<Block> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final TreeSet<Block> freeSmall = new TreeSet<>(BY_SIZE);
+    private final TreeSet<Block> freeLarge = new TreeSet<>(BY_SIZE);
+    /** Every segment held, by address: its first block (which no merge removes). */
+    private final Map<Long, Block> segments = new HashMap<>();
     private long bytesInUse;
     private long bytesCached;
     private long blocksInUse;
@@ -106,63 +141,80 @@ final class DevicePool {
     }
 
     /**
-     * A block of at least {@code bytes} bytes: a cached one of the same class, or a new one.
+     * A block of at least {@code bytes} bytes: the best-fitting free block, split, or a new segment.
      *
-     * @throws CudaException when the device is out of memory even after the cache was released
+     * @throws CudaException when the device is out of memory even after the free segments were released
      */
     synchronized Block acquire(long bytes) {
         if (closed) {
             throw new IllegalStateException("device pool is closed");
         }
         long size = sizeClass(bytes);
-        ArrayDeque<Block> list = freeLists.get(size);
-        Block block = list == null ? null : list.pollLast();
+        boolean small = size <= SMALL_LIMIT;
+        TreeSet<Block> free = small ? freeSmall : freeLarge;
+        Block block = free.ceiling(new Block(0, Long.MIN_VALUE, size, small));
         if (block != null) {
-            bytesCached -= size;
+            free.remove(block);
+            bytesCached -= block.size;
         } else {
-            block = new Block(allocateRaw(bytes, size), size);
-            live.add(block);
+            long segmentBytes = small ? SMALL_SEGMENT : size;
+            long address = allocateSegment(bytes, segmentBytes);
+            block = new Block(address, address, segmentBytes, small);
+            segments.put(address, block);
+        }
+        long rest = block.size - size;
+        if (small ? rest >= ALIGNMENT : rest > SMALL_LIMIT) {
+            Block tail = new Block(block.segment, block.address + size, rest, small);
+            tail.prev = block;
+            tail.next = block.next;
+            if (block.next != null) {
+                block.next.prev = tail;
+            }
+            block.next = tail;
+            block.size = size;
+            free.add(tail);
+            bytesCached += rest;
         }
         block.inUse = true;
-        bytesInUse += size;
+        bytesInUse += block.size;
         blocksInUse++;
         return block;
     }
 
-    private long allocateRaw(long requested, long size) {
+    private long allocateSegment(long requested, long bytes) {
         try {
-            long address = allocator.allocate(size);
+            long address = allocator.allocate(bytes);
             rawAllocations++;
             return address;
         } catch (OutOfMemory first) {
-            long cachedBefore = bytesCached;
-            if (cachedBefore > 0) {
-                releaseCachedLocked();
-                try {
-                    long address = allocator.allocate(size);
-                    rawAllocations++;
-                    return address;
-                } catch (OutOfMemory second) {
-                    throw outOfMemory(requested, size, cachedBefore, second);
-                }
+            long released = releaseCachedLocked();
+            if (released == 0) {
+                throw outOfMemory(requested, bytes, 0, first);
             }
-            throw outOfMemory(requested, size, 0, first);
+            try {
+                long address = allocator.allocate(bytes);
+                rawAllocations++;
+                return address;
+            } catch (OutOfMemory second) {
+                throw outOfMemory(requested, bytes, released, second);
+            }
         }
     }
 
-    private CudaException outOfMemory(long requested, long size, long cachedReleased, OutOfMemory cause) {
+    private CudaException outOfMemory(long requested, long bytes, long released, OutOfMemory cause) {
         CudaException e = new CudaException("cuMemAlloc", "CUDA_ERROR_OUT_OF_MEMORY",
-                "allocating " + size + " bytes for a request of " + requested + " bytes; the pool holds "
+                "allocating " + bytes + " bytes for a request of " + requested + " bytes; the pool holds "
                         + bytesInUse + " bytes in use in " + blocksInUse + " blocks and "
                         + bytesCached + " bytes cached"
-                        + (cachedReleased > 0 ? ", after releasing " + cachedReleased + " cached bytes and retrying"
+                        + (released > 0 ? ", after releasing " + released + " cached bytes and retrying"
                                 : ", nothing cached to release"));
         e.initCause(cause);
         return e;
     }
 
     /**
-     * Returns a block to its free list. After {@link #close()} it does nothing (the memory is gone).
+     * Returns a block to the pool, merged with its free neighbours. After {@link #close()} it does
+     * nothing (the memory is gone).
      *
      * @throws IllegalStateException when the block is not in use (released twice)
      */
@@ -170,24 +222,57 @@ final class DevicePool {
         if (closed) {
             return;
         }
-        if (!block.inUse || !live.contains(block)) {
+        if (!block.inUse || segments.get(block.segment) == null) {
             throw new IllegalStateException(block + " is not in use by this pool");
         }
         block.inUse = false;
         bytesInUse -= block.size;
         blocksInUse--;
         bytesCached += block.size;
-        freeLists.computeIfAbsent(block.size, s -> new ArrayDeque<>()).addLast(block);
+        TreeSet<Block> free = block.small ? freeSmall : freeLarge;
+        Block merged = block;
+        if (merged.next != null && !merged.next.inUse) {
+            merged = absorbNext(merged, free);
+        }
+        if (merged.prev != null && !merged.prev.inUse) {
+            Block prev = merged.prev;
+            free.remove(prev);
+            merged = absorbNext(prev, free);
+        }
+        free.add(merged);
     }
 
-    /** Bytes handed out and not yet released (counted by size class). */
+    /** {@code b} takes over its free next neighbour (which leaves the free set). */
+    private static Block absorbNext(Block b, TreeSet<Block> free) {
+        Block n = b.next;
+        free.remove(n);
+        b.size += n.size;
+        b.next = n.next;
+        if (n.next != null) {
+            n.next.prev = b;
+        }
+        return b;
+    }
+
+    /** Bytes of the blocks handed out and not yet released (a block may be up to 1 MiB above its class). */
     synchronized long bytesInUse() {
         return bytesInUse;
     }
 
-    /** Bytes held in free lists, ready for reuse. */
+    /** Bytes of free blocks, ready for reuse. */
     synchronized long bytesCached() {
         return bytesCached;
+    }
+
+    /** Bytes that {@link #releaseCached} would give back now: the segments whose blocks are all free. */
+    synchronized long bytesReleasable() {
+        long n = 0;
+        for (Block s : segments.values()) {
+            if (!s.inUse && s.isSegment()) {
+                n += s.size;
+            }
+        }
+        return n;
     }
 
     /** How many times the raw allocator was called successfully (for tests: reuse means no new calls). */
@@ -195,38 +280,56 @@ final class DevicePool {
         return rawAllocations;
     }
 
-    /** Frees every cached block with the raw allocator; blocks in use are untouched. */
-    synchronized void releaseCached() {
-        if (!closed) {
-            releaseCachedLocked();
-        }
+    /** Segments held, in use or not (for tests). */
+    synchronized int segments() {
+        return segments.size();
     }
 
-    private void releaseCachedLocked() {
-        RuntimeException first = null;
-        for (ArrayDeque<Block> list : freeLists.values()) {
-            for (Block b : list) {
-                live.remove(b);
-                bytesCached -= b.size;
-                try {
-                    allocator.free(b.address);
-                } catch (RuntimeException e) {
-                    if (first == null) {
-                        first = e;
-                    } else {
-                        first.addSuppressed(e);
-                    }
-                }
+    /**
+     * Gives every segment whose blocks are all free back to the raw allocator; free blocks in a segment
+     * that is partly in use stay cached.
+     *
+     * @return the bytes given back
+     */
+    synchronized long releaseCached() {
+        return closed ? 0 : releaseCachedLocked();
+    }
+
+    private long releaseCachedLocked() {
+        RuntimeException failure = null;
+        long released = 0;
+        for (Block s : segments.values().toArray(new Block[0])) {
+            if (s.inUse || !s.isSegment()) {
+                continue;
             }
+            (s.small ? freeSmall : freeLarge).remove(s);
+            segments.remove(s.segment);
+            bytesCached -= s.size;
+            released += s.size;
+            failure = freeSegment(s, failure);
         }
-        freeLists.clear();
-        if (first != null) {
-            throw first;
+        if (failure != null) {
+            throw failure;
+        }
+        return released;
+    }
+
+    /** Frees a segment; returns the first failure so far, a later one added to it as suppressed. */
+    private RuntimeException freeSegment(Block segment, RuntimeException failure) {
+        try {
+            allocator.free(segment.segment);
+            return failure;
+        } catch (RuntimeException e) {
+            if (failure == null) {
+                return e;
+            }
+            failure.addSuppressed(e);
+            return failure;
         }
     }
 
     /**
-     * Frees every block, in use or cached, and refuses further requests. Buffers still holding a
+     * Frees every segment, in use or cached, and refuses further requests. Buffers still holding a
      * block may be closed afterwards; that does nothing. Idempotent.
      */
     synchronized void close() {
@@ -234,26 +337,18 @@ final class DevicePool {
             return;
         }
         closed = true;
-        RuntimeException first = null;
-        for (Block b : live) {
-            b.inUse = false;
-            try {
-                allocator.free(b.address);
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
+        RuntimeException failure = null;
+        for (Block s : segments.values()) {
+            failure = freeSegment(s, failure);
         }
-        live.clear();
-        freeLists.clear();
+        segments.clear();
+        freeSmall.clear();
+        freeLarge.clear();
         bytesInUse = 0;
         bytesCached = 0;
         blocksInUse = 0;
-        if (first != null) {
-            throw first;
+        if (failure != null) {
+            throw failure;
         }
     }
 

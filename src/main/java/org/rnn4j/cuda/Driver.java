@@ -1,5 +1,8 @@
 package org.rnn4j.cuda;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Properties;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import jcuda.Pointer;
@@ -61,16 +64,57 @@ final class Driver {
         return t.getClass().getSimpleName() + (firstLine.isEmpty() ? "" : ": " + firstLine);
     }
 
-    /** Not among JCuda 12.6's CUresult constants. */
-    static final int CUDA_ERROR_INSUFFICIENT_DRIVER = 35;
+    /** {@code cuda.h}'s code for "this call needs a newer driver"; not among JCuda 12.6's CUresult constants. */
+    static final int CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER = 36;
 
     /** The name of a {@code CUresult}, e.g. {@code CUDA_ERROR_OUT_OF_MEMORY}. */
     static String statusName(int status) {
-        if (status == CUDA_ERROR_INSUFFICIENT_DRIVER) {
-            return "CUDA_ERROR_INSUFFICIENT_DRIVER";
+        if (status == CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER) {
+            return "CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER";
         }
         String s = CUresult.stringFor(status);
         return s == null || s.startsWith("INVALID CUresult") ? "CUresult " + status : s;
+    }
+
+    /**
+     * What a failed {@code cuInit} means for the user, as " (...)" to append to the status name, or
+     * "" when the name says it all. Only driver-API codes: the runtime API's
+     * {@code cudaErrorInsufficientDriver} (35) has no driver-API counterpart that {@code cuInit} returns.
+     */
+    static String initHint(int status) {
+        return switch (status) {
+            case CUresult.CUDA_ERROR_NO_DEVICE ->
+                    " (no CUDA device visible to this process; check CUDA_VISIBLE_DEVICES)";
+            case CUresult.CUDA_ERROR_STUB_LIBRARY ->
+                    " (the libcuda.so.1 found is the toolkit's stub, not a driver)";
+            case CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER ->
+                    " (the installed driver is older than the CUDA 12 driver API JCuda needs; update the driver)";
+            case CUresult.CUDA_ERROR_SYSTEM_NOT_READY ->
+                    " (the driver's services are not running yet, e.g. nvidia-fabricmanager on NVSwitch systems)";
+            case CUresult.CUDA_ERROR_SYSTEM_DRIVER_MISMATCH ->
+                    " (libcuda.so.1 and the kernel module are different driver versions; reinstall the driver"
+                            + " or reboot after an upgrade)";
+            case CUresult.CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE ->
+                    " (a CUDA forward-compatibility libcuda is installed, but this GPU does not support it;"
+                            + " use the driver's own libcuda.so.1)";
+            default -> "";
+        };
+    }
+
+    /**
+     * The message for a failed {@code cuModuleLoadData} of {@code resource} on a GPU of {@code arch}
+     * (e.g. {@code sm_90}): an image the driver cannot use (invalid, no SASS for this GPU, PTX it cannot
+     * JIT or that is newer than the driver) gets the hint to rebuild the kernels or update the driver.
+     */
+    static String moduleLoadMessage(int status, String resource, String arch) {
+        String failed = "cuModuleLoadData(" + resource + ") on " + arch + " failed with " + statusName(status);
+        return switch (status) {
+            case CUresult.CUDA_ERROR_INVALID_IMAGE, CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU,
+                    CUresult.CUDA_ERROR_INVALID_PTX, CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION ->
+                    "kernels not usable on " + arch + ": " + failed + " (rebuild the kernels with native/build.sh for "
+                            + arch + ", or update the driver)";
+            default -> failed;
+        };
     }
 
     /** Throws a {@link CudaException} naming {@code call} unless {@code status} is success. */
@@ -84,6 +128,33 @@ final class Driver {
     static void check(int status, String call, String detail) {
         if (status != CUresult.CUDA_SUCCESS) {
             throw new CudaException(call, statusName(status), detail);
+        }
+    }
+
+    /**
+     * JCuda's version, from the Maven descriptor its jar carries ({@code META-INF/maven/org.jcuda/jcuda/pom.properties}),
+     * which the shaded CLI jar keeps as it is. Not the package's {@code Implementation-Version}: JCuda's
+     * manifest has none, and in the shaded jar every package reports rnn4j's.
+     */
+    static String jcudaVersion() {
+        String v = artifactVersion(JCudaDriver.class.getClassLoader(), "org.jcuda", "jcuda");
+        return v == null ? "version unknown" : v;
+    }
+
+    /** The {@code version} of a Maven artifact's {@code pom.properties} on {@code loader}'s classpath, or null. */
+    static String artifactVersion(ClassLoader loader, String groupId, String artifactId) {
+        String resource = "META-INF/maven/" + groupId + "/" + artifactId + "/pom.properties";
+        try (InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(resource)
+                : loader.getResourceAsStream(resource)) {
+            if (in == null) {
+                return null;
+            }
+            Properties p = new Properties();
+            p.load(in);
+            String v = p.getProperty("version");
+            return v == null || v.isBlank() ? null : v.trim();
+        } catch (IOException | IllegalArgumentException e) {
+            return null;
         }
     }
 

@@ -17,7 +17,7 @@ import java.util.Set;
 enum Kernel {
     LSTM_FORWARD("lstm", "rnn4j_lstm_forward"),
     LSTM_BACKWARD("lstm", "rnn4j_lstm_backward"),
-    LSTM_PEEPHOLE_GRAD("lstm", "rnn4j_lstm_peephole_grad"),
+    LSTM_PEEPHOLE_CHUNKS("lstm", "rnn4j_lstm_peephole_chunks"),
     GRU_FORWARD("gru", "rnn4j_gru_forward"),
     GRU_BACKWARD("gru", "rnn4j_gru_backward"),
     GRU_RB_GATES("gru", "rnn4j_gru_rb_gates"),
@@ -29,7 +29,8 @@ enum Kernel {
     FILL("sequence", "rnn4j_fill"),
     AXPBY("sequence", "rnn4j_axpby"),
     CLAMP("sequence", "rnn4j_clamp"),
-    SUM_ROWS("sequence", "rnn4j_sum_rows"),
+    SUM_ROWS_CHUNKS("sequence", "rnn4j_sum_rows_chunks"),
+    ADD_CHUNK_SUMS("sequence", "rnn4j_add_chunk_sums"),
     SUM_SQUARES("sequence", "rnn4j_sum_squares"),
     NON_FINITE("sequence", "rnn4j_non_finite"),
     SWAP_LEADING_AXES("sequence", "rnn4j_swap_leading_axes"),

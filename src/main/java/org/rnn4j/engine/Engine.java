@@ -29,6 +29,15 @@ import org.rnn4j.Device;
  */
 public interface Engine extends AutoCloseable {
 
+    /**
+     * Rows per chunk of the column sums ({@link #sumRows}, {@link #lstmPeepholeGrad}), which every engine
+     * adds in the same fixed order so that they agree bit for bit: each chunk of {@code ROW_CHUNK}
+     * consecutive rows is summed in row order starting from its first row, then the chunk sums are
+     * added to the destination in chunk order, {@code dst + s₀ + s₁ + …}. On a GPU the chunks run in
+     * parallel (kernels/common.cuh has the same constant).
+     */
+    int ROW_CHUNK = 64;
+
     Device device();
 
     /** A zero-filled buffer of {@code elements} elements. */
@@ -69,13 +78,19 @@ public interface Engine extends AutoCloseable {
               Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
               float beta, Buffer c, long cOff, int ldc);
 
-    /** {@code dst[dstOff + c] += Σ_r src[srcOff + r·ld + c]} for {@code c < cols}, summed in row order. */
+    /**
+     * {@code dst[dstOff + c] += Σ_r src[srcOff + r·ld + c]} for {@code c < cols}, in the fixed order of
+     * {@link #ROW_CHUNK}.
+     */
     void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff);
 
-    /** {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is overwritten; x may be y (a scale). */
+    /**
+     * {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is not read
+     * and {@code y[i] = alpha · x[i]} (a −0 product stays −0); x may be y (a scale).
+     */
     void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff);
 
-    /** {@code x[i] = min(max(x[i], lo), hi)}. */
+    /** {@code x[i] = Math.min(Math.max(x[i], lo), hi)}: a NaN stays NaN, and −0 counts as below +0. */
     void clamp(long n, Buffer x, long off, float lo, float hi);
 
     /** {@code Σ x[i]²} in double, returned to the host (synchronizes). Deterministic. */
@@ -179,7 +194,8 @@ public interface Engine extends AutoCloseable {
     /**
      * Peephole weight gradients over all steps: for {@code r < rows}, {@code j < hidden},
      * {@code dPeep[0·H+j] += Σ dG[r, i·H+j]·cPrev[r,j]}, {@code dPeep[1·H+j] += Σ dG[r, f·H+j]·cPrev[r,j]},
-     * {@code dPeep[2·H+j] += Σ dG[r, o·H+j]·c[r,j]}, summed in row order ({@code dG} is {@code [rows, 4H]}).
+     * {@code dPeep[2·H+j] += Σ dG[r, o·H+j]·c[r,j]} ({@code dG} is {@code [rows, 4H]}): each product rounded
+     * to float, then summed in the fixed order of {@link #ROW_CHUNK}.
      */
     void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
                           Buffer c, long cOff, Buffer dPeep, long dPeepOff);

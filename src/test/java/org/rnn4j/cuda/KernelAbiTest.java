@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -205,6 +206,75 @@ class KernelAbiTest {
     }
 
     @Test
+    void columnSumsRunInTwoPhasesOverManyBlocksWithAPooledWorkspace() throws IOException {
+        Path common = Path.of("kernels/common.cuh");
+        assumeTrue(Files.isRegularFile(common), "kernels/ sources not present (run from the repository root)");
+        assertTrue(Files.readString(common).contains("enum { ROW_CHUNK = " + org.rnn4j.engine.Engine.ROW_CHUNK + " };"),
+                "kernels/common.cuh and Engine.ROW_CHUNK must agree");
+        CudaBuffer src = f32(1);   // sizes only: nothing is read in argument tests
+        CudaBuffer dst = f32(1);
+        int rows = 6400;           // T·B of a bias gradient
+        int cols = 1024;           // 4H
+        int chunks = rows / 64;
+        engine.sumRows(rows, cols, src, 0, cols, dst, 0);
+        assertEquals(List.of(Kernel.SUM_ROWS_CHUNKS, Kernel.ADD_CHUNK_SUMS), launches.stream().map(Launch::kernel).toList());
+        assertEquals(chunks * cols / 256, launches.get(0).grid(), "one work item per (chunk, column)");
+        assertEquals(cols / 256, launches.get(1).grid(), "one per column");
+        launches.clear();
+        long inUse = pool.bytesInUse();
+        long raw = pool.rawAllocations();
+        for (int i = 0; i < 3; i++) {
+            engine.lstmPeepholeGrad(rows, 256, src, 0, src, 0, src, 0, dst, 0);
+            engine.sumRows(rows, cols, src, 0, cols, dst, 0);
+        }
+        assertEquals(inUse, pool.bytesInUse(), "workspaces go back to the pool");
+        assertTrue(pool.rawAllocations() - raw <= 1, "workspaces come from the pool's cache");
+        assertEquals(Kernel.LSTM_PEEPHOLE_CHUNKS, launches.get(0).kernel());
+        assertEquals(chunks * 3 * 256 / 256, launches.get(0).grid());
+        launches.clear();
+        engine.sumRows(0, cols, src, 0, cols, dst, 0);
+        engine.lstmPeepholeGrad(0, 5, src, 0, src, 0, src, 0, dst, 0);
+        assertTrue(launches.isEmpty(), "no rows: nothing to add");
+        // scatter: parts × columns work items; the result does not depend on parts (each table row has one owner)
+        engine.scatterAddRows(rows, 256, src, 0, src, 0, dst, 0);
+        assertEquals(256 * 256 / 256, only().grid());
+        assertEquals(256, CudaEngine.scatterParts(rows, 256));
+        assertEquals(64, CudaEngine.scatterParts(rows, 1024));
+        assertEquals(3, CudaEngine.scatterParts(3, 16));
+        assertEquals(1, CudaEngine.scatterParts(rows, 1 << 20));
+    }
+
+    /** StepArgs with only the sizes: the launch is recorded, no buffer is read. */
+    private static StepArgs sizes(int batch, int hidden) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = hidden;
+        return a;
+    }
+
+    @Test
+    void cellShapesBeyondThe32BitIndexRangeAreRefusedBeforeAnyLaunch() {
+        int[][] refused = {{65536, 32768}, {2, Integer.MAX_VALUE / 2 + 1}, {1, (1 << 29)}, {Integer.MAX_VALUE, 2}};
+        for (int[] s : refused) {
+            for (Consumer<StepArgs> cellStep : List.<Consumer<StepArgs>>of(
+                    engine::lstmForward, engine::lstmBackward, engine::gruForward, engine::gruBackward,
+                    engine::gruResetBeforeGates, engine::gruResetBeforeOutput, engine::gruResetBeforeBackwardOutput,
+                    engine::gruResetBeforeBackwardGates, engine::rnnForward, engine::rnnBackward)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cellStep.accept(sizes(s[0], s[1])));
+                assertTrue(e.getMessage().startsWith("batch, hidden: ")
+                        && e.getMessage().endsWith("got batch " + s[0] + ", hidden " + s[1]), e.getMessage());
+            }
+        }
+        assertTrue(launches.isEmpty(), "nothing launched: " + launches);
+        // the largest accepted shapes: batch·hidden = 2^31 − 2 (2^23 blocks), and 4·hidden = 2^31 − 4
+        engine.lstmForward(sizes(7, 306_783_378));
+        assertEquals(1 << 23, only().grid());
+        engine.gruBackward(sizes(1, (1 << 29) - 1));
+        assertEquals(1 << 21, only().grid());
+    }
+
+    @Test
     void foreignAndClosedBuffersAreRefusedByName() {
         CudaBuffer x = f32(10);
         Buffer foreign = Device.cpu().engine().allocate(DType.F32, 10);
@@ -231,15 +301,16 @@ class KernelAbiTest {
         long before = pool.bytesInUse();
         CudaBuffer b = f32(1000);
         assertEquals(before + 4096, pool.bytesInUse());
+        long cached = pool.bytesCached();
         b.close();
         assertEquals(before, pool.bytesInUse());
-        assertEquals(4096, pool.bytesCached());
+        assertEquals(cached + 4096, pool.bytesCached());
     }
 
     // ------------------------------------------------------------------ gemm through an emulated cuBLAS
 
     /** A column-major cuBLAS over host arrays registered by base address (what the engine passes). */
-    static final class HostCublas implements CublasBinding {
+    static class HostCublas implements CublasBinding {
         final Map<Long, float[]> memory = new HashMap<>();
         int calls;
 
@@ -345,7 +416,7 @@ class KernelAbiTest {
     }
 
     @Test
-    void gemmWithAnEmptyDimensionIsANoOpAndWithKZeroScalesC() {
+    void gemmWithAnEmptyDimensionIsANoOpAndWithKOrAlphaZeroScalesC() {
         CudaBuffer c = f32(64);
         engine.gemm(false, false, 0, 4, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
         engine.gemm(false, false, 4, 0, 3, 1f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);
@@ -357,7 +428,10 @@ class KernelAbiTest {
         for (Launch l : launches) {
             assertEquals(Kernel.AXPBY, l.kernel());
         }
-        assertEquals(0, cublas.calls);
+        launches.clear();
+        engine.gemm(false, false, 4, 4, 3, 0f, c, 0, 3, c, 0, 4, 0.5f, c, 0, 4);   // alpha 0: C = beta·C, as k == 0
+        assertEquals(Kernel.AXPBY, only().kernel());
+        assertEquals(0, cublas.calls, "cuBLAS is never asked to form 0·A·B");
     }
 
     private static float[] random(Random rnd, int n) {
