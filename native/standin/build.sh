@@ -99,7 +99,7 @@ done
     "$GEN/driver.o" "$GEN/fatbins.o" "${objects[@]}" -lpthread
 for major in 12 13; do
     printf 'libcublas.so.%s { global: cublas*; local: *; };\n' "$major" > "$GEN/cublas$major.map"
-    "$CXX" "${FLAGS[@]}" -Wall -Wextra -DSTANDIN_CUBLAS_MAJOR=$major -shared -Wl,-soname,libcublas.so.$major \
+    "$CXX" "${FLAGS[@]}" -O3 -Wall -Wextra -DSTANDIN_CUBLAS_MAJOR=$major -shared -Wl,-soname,libcublas.so.$major \
         -Wl,--version-script="$GEN/cublas$major.map" -Wl,-z,noexecstack -o "$OUT/libcublas.so.$major" "$HERE/cublas.cpp" \
         -L "$OUT" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN'
 done

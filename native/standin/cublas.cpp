@@ -15,6 +15,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #ifndef STANDIN_CUBLAS_MAJOR
 #error "build with -DSTANDIN_CUBLAS_MAJOR=12 or 13"
@@ -223,25 +225,34 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
         if (!standin::deviceRange(C, span(m, n, ldc) * sizeof(float), &why)) {
             return standin::fault(call, "C: " + why);
         }
-        for (long j = 0; j < n; j++) {
+        // op(A) copied once into a packed column-major m × k panel, so that the loop over i runs
+        // over contiguous memory for either transpose; each C element still sums over p in order.
+        std::vector<float> opA(readsAB ? (std::size_t)m * k : 0);
+        for (long p = 0; readsAB && p < k; p++) {
             for (long i = 0; i < m; i++) {
-                float sum = 0.0f;
-                if (readsAB) {
-                    for (long p = 0; p < k; p++) {
-                        float x = ta ? A[i * lda + p] : A[p * lda + i];
-                        float y = tb ? B[p * ldb + j] : B[j * ldb + p];
-                        if (tf32) {
-                            x = toTf32(x);
-                            y = toTf32(y);
-                        }
-                        sum += x * y;
-                    }
+                const float x = ta ? A[i * lda + p] : A[p * lda + i];
+                opA[(std::size_t)p * m + i] = tf32 ? toTf32(x) : x;
+            }
+        }
+        std::vector<float> sum(m);
+        for (long j = 0; j < n; j++) {
+            std::fill(sum.begin(), sum.end(), 0.0f);
+            for (long p = 0; readsAB && p < k; p++) {
+                float y = tb ? B[p * ldb + j] : B[j * ldb + p];
+                if (tf32) {
+                    y = toTf32(y);
                 }
-                float& c = C[j * ldc + i];
+                const float* col = &opA[(std::size_t)p * m];
+                for (long i = 0; i < m; i++) {
+                    sum[i] += col[i] * y;
+                }
+            }
+            float* c = &C[j * ldc];
+            for (long i = 0; i < m; i++) {
                 if (!readsAB) {
-                    c = b == 0.0f ? 0.0f : b * c;   // only C is scaled
+                    c[i] = b == 0.0f ? 0.0f : b * c[i];   // only C is scaled
                 } else {
-                    c = b == 0.0f ? a * sum : a * sum + b * c;
+                    c[i] = b == 0.0f ? a * sum[i] : a * sum[i] + b * c[i];
                 }
             }
         }
