@@ -17,7 +17,7 @@
 # gpu-check.tar.gz (everything: logs, JUnit XML, JSON). CONTRIBUTING.md says how to run it on a lent GPU.
 #
 #   --budget S        total seconds for all steps (default 450)
-#   --steps LIST      steps to run, e.g. 2,3 for a rerun after a fix (default 1,2,3,4; 5 always runs)
+#   --steps LIST      steps to run, e.g. 3,4 for a rerun after a fix (default 2,3,4; 1 and 5 always run)
 #   --bench-suite S   cudnn_bench.py suites for step 4 (default deepbench,small); `tiny` to rehearse
 # Environment: BENCH_DEVICE (default cuda; cpu rehearses step 4's plumbing without a GPU), FORCE_BENCH=1
 # (run step 4 without nvidia-smi, e.g. under the stand-in driver), PYTHON (default python3).
@@ -31,7 +31,7 @@ fi
 OUTDIR=$1
 shift
 BUDGET=450
-STEPS=1,2,3,4
+STEPS=2,3,4
 SUITE=deepbench,small
 WORK=${TMPDIR:-/tmp}/rnn4j-gpu-check
 while [[ $# -gt 0 ]]; do
@@ -60,6 +60,7 @@ mkdir -p "$WORK"
 cd "$HERE"
 cp COMMIT "$WORK/COMMIT" 2>/dev/null || echo unknown > "$WORK/COMMIT"
 START=$(date +%s)
+STEP=0
 STEPS_TSV="$WORK/steps.tsv"
 : > "$STEPS_TSV"
 exec > >(tee "$WORK/console.log") 2>&1
@@ -68,10 +69,16 @@ say() { echo "[gpu-check $(( $(date +%s) - START ))s] $*"; }
 elapsed() { echo $(( $(date +%s) - START )); }
 wanted() { [[ ",$STEPS," == *",$1,"* ]]; }
 
-# The time limit of the next piece of work: its own maximum, cut to what is left of the budget
-# (less 15 s kept for the summary); 0 when nothing is left.
+# The time limit of the next piece of work in step $STEP: its own maximum, cut to what is left of the
+# budget less 15 s for the summary and less what the later steps are promised (RESERVE: 60 s for the
+# sanitizers, 150 s for the benchmarks, when they will run), so that a slow step cannot starve them.
+declare -A RESERVE=()
 limit() {
-    local left=$(( BUDGET - $(elapsed) - 15 ))
+    local later=0 id
+    for id in "${!RESERVE[@]}"; do
+        (( id > STEP )) && later=$(( later + RESERVE[$id] ))
+    done
+    local left=$(( BUDGET - $(elapsed) - 15 - later ))
     (( left < 0 )) && left=0
     echo $(( $1 < left ? $1 : left ))
 }
@@ -143,7 +150,7 @@ env_report() {
     echo "== compute-sanitizer: $(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo 'not found')"
     echo "== cuBLAS libraries in sight"
     ldconfig -p 2>/dev/null | grep -i 'libcublas\.' || echo "(none in ldconfig -p)"
-    ls -l /usr/local/cuda*/lib64/libcublas.so* /usr/local/cuda*/targets/*/lib/libcublas.so* \
+    ls -1 /usr/local/cuda*/lib64/libcublas.so* /usr/local/cuda*/targets/*/lib/libcublas.so* \
         /usr/lib/x86_64-linux-gnu/libcublas.so* 2>/dev/null
     "$PY" - <<'EOF' 2>/dev/null || echo "(no python3 to look in its packages)"
 import glob, site, sys, sysconfig
@@ -163,33 +170,38 @@ GPU_LISTED=0
 if command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
     GPU_LISTED=1
 fi
-if wanted 1; then
-    timed 1 environment 90 "$WORK/1-environment.log" bash -c env_report
-    timed 1 info 60 "$WORK/1-info.log" ./run-java.sh info
-    # When rnn4j finds no cuBLAS but one is in sight (PyTorch's wheel, say), point RNN4J_CUBLAS at it.
-    if [[ -z "${RNN4J_CUBLAS:-}" ]] && grep -q 'cuBLAS: none usable' "$WORK/1-info.log"; then
-        lib=$(grep -E '/libcublas\.so\.1[0-9]+$' "$WORK/1-environment.log" | awk '{print $NF}' | sort -r | head -1)
-        if [[ -n "$lib" ]]; then
-            export RNN4J_CUBLAS=$lib
-            say "rnn4j found no cuBLAS by itself; RNN4J_CUBLAS=$lib for the rest of the check"
-            timed 1 info-with-RNN4J_CUBLAS 60 "$WORK/1-info-cublas.log" ./run-java.sh info
-        fi
+# Step 1 always runs: later steps need to know whether CUDA is usable and which cuBLAS to use.
+STEP=1
+timed 1 environment 90 "$WORK/1-environment.log" bash -c env_report
+timed 1 info 60 "$WORK/1-info.log" ./run-java.sh info
+# When rnn4j finds no cuBLAS but one is in sight (PyTorch's wheel, say), point RNN4J_CUBLAS at it.
+if [[ -z "${RNN4J_CUBLAS:-}" ]] && grep -q 'cuBLAS: none usable' "$WORK/1-info.log"; then
+    lib=$(grep -E '/libcublas\.so\.1[0-9]+$' "$WORK/1-environment.log" | awk '{print $NF}' | sort -r | head -1)
+    if [[ -n "$lib" ]]; then
+        export RNN4J_CUBLAS=$lib
+        say "rnn4j found no cuBLAS by itself; RNN4J_CUBLAS=$lib for the rest of the check"
+        timed 1 info-with-RNN4J_CUBLAS 60 "$WORK/1-info-cublas.log" ./run-java.sh info
     fi
-    publish
 fi
+publish
 CUDA_USABLE=0
 grep -q '^  usable: yes' "$WORK"/1-info*.log 2>/dev/null && CUDA_USABLE=1
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+BENCH=0
+if (( GPU_LISTED == 1 )) || [[ -n "${FORCE_BENCH:-}" || "$BENCH_DEVICE" != cuda ]]; then BENCH=1; fi
+wanted 3 && [[ -n "$SANITIZER" ]] && (( CUDA_USABLE == 1 )) && RESERVE[3]=60
+wanted 4 && (( BENCH == 1 )) && RESERVE[4]=150
 
 # ---------------------------------------------------------------- 2. the whole test suite
 if wanted 2; then
+    STEP=2
     timed 2 tests 240 "$WORK/2-tests.log" ./run-tests.sh --scan-classpath "$HERE/test-classes" \
-        --reports-dir "$WORK/junit"
+        --disable-ansi-colors --reports-dir "$WORK/junit"
     tail -n 1 "$WORK/2-tests.log" > "$WORK/2-tests-summary.txt"
     publish
 fi
 
 # ---------------------------------------------------------------- 3. compute-sanitizer over a parity subset
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 # One GpuParityTest case per cell family (0-based iterations 4c+3: two layers, bidirectional, batch-first,
 # per-sample lengths, initial states), the dropout mask, and the training kernels' tests.
 PARITY_SUBSET=(--select-iteration 'method:org.rnn4j.GpuParityTest#cudaMatchesCpu(org.rnn4j.GpuParityTest$Case)[3,7,11,15,19,23,27,31]'
@@ -200,6 +212,7 @@ if wanted 3; then
     elif (( CUDA_USABLE == 0 )); then
         record 3 compute-sanitizer SKIP 0 0 "" "CUDA is not usable here (see 1-info.log)"
     else
+        STEP=3
         for tool in memcheck racecheck synccheck; do
             extra=(); max=60
             if [[ $tool == memcheck ]]; then
@@ -210,7 +223,7 @@ if wanted 3; then
             fi
             timed 3 "sanitizer-$tool" "$max" "$WORK/3-sanitizer-$tool.log" \
                 "$SANITIZER" --tool "$tool" "${extra[@]}" --target-processes all --error-exitcode 97 \
-                --print-limit 50 ./run-tests.sh "${subset[@]}" --reports-dir "$WORK/junit-$tool"
+                --print-limit 50 ./run-tests.sh "${subset[@]}" --disable-ansi-colors --reports-dir "$WORK/junit-$tool"
             publish
         done
     fi
@@ -218,9 +231,10 @@ fi
 
 # ---------------------------------------------------------------- 4. rnn4j against cuDNN, and the phases
 if wanted 4; then
-    if (( GPU_LISTED == 0 )) && [[ -z "${FORCE_BENCH:-}" && "$BENCH_DEVICE" == cuda ]]; then
+    if (( BENCH == 0 )); then
         record 4 benchmarks SKIP 0 0 "" "no GPU listed by nvidia-smi (a stand-in or no driver): timings would mean nothing"
     else
+        STEP=4
         # The shapes are cudnn_bench.py's (the same as benchmarks/ Suites.java): one list for both sides.
         mapfile -t SHAPES < <("$PY" benchmarks/scripts/cudnn_bench.py --list --suite "$SUITE")
         timed 4 cudnn 90 "$WORK/4-cudnn.log" "$PY" benchmarks/scripts/cudnn_bench.py --suite "$SUITE" \
