@@ -8,10 +8,7 @@
 //       # additionally loads lstm.fatbin / sequence.fatbin from that folder through the driver API,
 //       # as the Java engine does, and checks they give the same numbers (catches a driver that
 //       # cannot load what this nvcc produced)
-// Without a GPU, the same checks run the kernel source on the CPU through a small emulation shim
-// (one thread after another; only kernels without __syncthreads are exercised):
-//   g++ -std=c++17 -O2 -ffp-contract=off -x c++ -DSELFTEST_EMULATE -o /tmp/rnn4j_emu kernels/dev/selftest.cu
-//   /tmp/rnn4j_emu
+// Without a GPU, mvn test runs these kernels (and all others) on the stand-in driver, native/standin.
 //
 // What it checks: rnn4j_lstm_forward then rnn4j_lstm_backward for several shapes (batch 1, 3, 4;
 // hidden 1, 5, 33) and options (biases or none, peepholes, cell clip, coupled gate, lengths that
@@ -26,50 +23,12 @@
 #include <string>
 #include <vector>
 
-#ifdef SELFTEST_EMULATE
-// ---------------------------------------------------------------- CPU emulation of the CUDA subset used
-#define __global__
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __launch_bounds__(n)
-#define __shared__ static
-struct Dim3 {
-    unsigned x = 0, y = 1, z = 1;
-};
-static Dim3 blockIdx, threadIdx, blockDim, gridDim;
-static inline void __syncthreads() {}
-static inline int __syncthreads_or(int p) { return p; }
-#endif
 
 #include "../lstm.cu"
 #include "../sequence.cu"
 
 // ---------------------------------------------------------------- device buffers and launches
 
-#ifdef SELFTEST_EMULATE
-template <typename T>
-static T* devAlloc(size_t n) { return static_cast<T*>(std::calloc(n == 0 ? 1 : n, sizeof(T))); }
-template <typename T>
-static void devFree(T* p) { std::free(p); }
-template <typename T>
-static void toDev(T* d, const std::vector<T>& h) { std::memcpy(d, h.data(), h.size() * sizeof(T)); }
-template <typename T>
-static void toHost(std::vector<T>& h, const T* d) { std::memcpy(h.data(), d, h.size() * sizeof(T)); }
-template <typename K, typename... A>
-static void launch(K kernel, long long threads, A... args) {
-    gridDim.x = (unsigned)((threads + BLOCK - 1) / BLOCK);
-    blockDim.x = BLOCK;
-    for (unsigned b = 0; b < gridDim.x; b++) {
-        for (unsigned t = 0; t < BLOCK; t++) {
-            blockIdx.x = b;
-            threadIdx.x = t;
-            kernel(args...);
-        }
-    }
-}
-static bool loadFatbins(const char*) { return true; }
-#else
 #include <cuda.h>
 #include <cuda_runtime.h>
 #define CUDA_OK(call)                                                                               \
@@ -140,7 +99,6 @@ static void launchFatbin(CUfunction f, long long threads, A... args) {
     CU_OK(cuLaunchKernel(f, grid, 1, 1, BLOCK, 1, 1, 0, nullptr, params, nullptr));
     CU_OK(cuCtxSynchronize());
 }
-#endif
 
 // ---------------------------------------------------------------- helpers
 
@@ -297,7 +255,6 @@ static bool lstmCase(const LstmCase& c, bool viaFatbin) {
     float* nw = nullptr;
     const int coupled = c.coupled ? 1 : 0;
     const long long threads = (long long)B * H;
-#ifndef SELFTEST_EMULATE
     if (viaFatbin) {
         launchFatbin(gLstmForwardFatbin, threads, B, H, c.step, (const int*)dLen, (const float*)dXp, (const float*)dHp,
                      bI, bH, pp, (const float*)dHPrev, dHNext, (const float*)dCPrev, dCNext, dOut, outLd, dSaved,
@@ -306,7 +263,6 @@ static bool lstmCase(const LstmCase& c, bool viaFatbin) {
                      (const float*)dHPrev, nw, (const float*)dCPrev, dCNext, nw, 0, dSaved,
                      (const float*)dDh, dDc, dDG, dDG, nw, nf, c.clip, coupled, 0);
     } else
-#endif
     {
         (void)viaFatbin;
         launch(rnn4j_lstm_forward, threads, B, H, c.step, (const int*)dLen, (const float*)dXp, (const float*)dHp, bI,
@@ -395,11 +351,9 @@ static bool dropoutTest(bool viaFatbin) {
     std::vector<float> src = randomVec(n, 2.0f), got(n);
     float* d = devAlloc<float>(n);
     toDev(d, src);
-#ifndef SELFTEST_EMULATE
     if (viaFatbin) {
         launchFatbin(gDropoutFatbin, n, n, p, seed, (const float*)d, d);
     } else
-#endif
     {
         launch(rnn4j_dropout, n, n, p, seed, (const float*)d, d);   // in place, as allowed
     }

@@ -223,6 +223,9 @@ class GpuParityTest {
         String d = gpu.engine().describe();
         assertTrue(d.startsWith("cuda:0"), d);
         assertTrue(d.contains("cuBLAS"), d);
+        if (System.getenv("RNN4J_CUBLAS") != null && System.getenv("RNN4J_CUBLAS").contains("/")) {
+            assertTrue(d.contains("via JNA"), d);   // a path forces the JNA binding
+        }
     }
 
     @Test

@@ -1,0 +1,149 @@
+// standin.h — what the stand-in libcuda.so.1 (driver.cpp) shares with the kernels compiled into it
+// (kernels.cpp) and with the stand-in libcublas (cublas.cpp). Not a CUDA header: nothing in the
+// product code includes it. See native/standin/README.md.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#define STANDIN_API __attribute__((visibility("default")))
+
+namespace standin {
+
+// ---------------------------------------------------------------- kernels, by their own C signature
+
+/** A pointer parameter of a launch: its position, its C type and the value passed. */
+struct PointerArg {
+    int index;
+    std::string type;
+    const void* value;
+};
+
+/** One extern "C" kernel: how to call it with cuLaunchKernel's kernelParams. */
+struct KernelEntry {
+    const char* name;
+    void (*function)();
+    /** Calls function with *(A_i*)params[i] for each parameter type A_i of its signature. */
+    void (*invoke)(void (*function)(), void** params);
+    /** The pointer-typed parameters and their values. */
+    void (*pointers)(void** params, std::vector<PointerArg>& out);
+    /** A copy of each parameter's value, sizeof(A_i) bytes each. */
+    void (*capture)(void** params, std::vector<std::vector<unsigned char>>& out);
+    /** The parameter types, e.g. "int, const float*, float*". */
+    std::string (*signature)();
+};
+
+/** The name of T as the compiler spells it, e.g. "const float*". */
+template <class T>
+std::string typeName() {
+    std::string s = __PRETTY_FUNCTION__;   // "... typeName() [with T = const float*; ...]"
+    std::size_t a = s.find("T = ") + 4;
+    std::size_t b = s.find_first_of(";]", a);
+    return s.substr(a, b - a);
+}
+
+template <class... A>
+struct Signature {
+    template <std::size_t... I>
+    static void call(void (*f)(A...), void** p, std::index_sequence<I...>) {
+        f(*static_cast<A*>(p[I])...);
+    }
+    static void invoke(void (*g)(), void** p) {
+        call(reinterpret_cast<void (*)(A...)>(g), p, std::index_sequence_for<A...>{});
+    }
+    template <std::size_t... I>
+    static void collect(void** p, std::vector<PointerArg>& out, std::index_sequence<I...>) {
+        (void)p;
+        (void)out;
+        ((std::is_pointer<A>::value
+                  ? out.push_back({(int)I, typeName<A>(), *reinterpret_cast<const void* const*>(p[I])})
+                  : void()),
+         ...);
+    }
+    static void pointers(void** p, std::vector<PointerArg>& out) {
+        collect(p, out, std::index_sequence_for<A...>{});
+    }
+    static void capture(void** p, std::vector<std::vector<unsigned char>>& out) {
+        out.clear();
+        std::size_t i = 0;
+        ((out.emplace_back(static_cast<unsigned char*>(p[i]), static_cast<unsigned char*>(p[i]) + sizeof(A)), i++), ...);
+    }
+    static std::string signature() {
+        std::string s;
+        ((s += (s.empty() ? "" : ", ") + typeName<A>()), ...);
+        return s;
+    }
+};
+
+template <class... A>
+KernelEntry kernelEntry(const char* name, void (*f)(A...)) {
+    return {name, reinterpret_cast<void (*)()>(f), &Signature<A...>::invoke, &Signature<A...>::pointers,
+            &Signature<A...>::capture, &Signature<A...>::signature};
+}
+
+/** A kernels/<module>.cu file compiled into the stand-in (kernels.cpp registers each one). */
+struct Module {
+    const char* name;
+    const KernelEntry* kernels;
+    int count;
+};
+
+/** Called by the generated module files at load time. */
+void registerModule(const Module* module);
+
+/** FNV-1a 64 and size of each fatbin the stand-in was built with (generated at build time). */
+struct FatbinId {
+    const char* module;
+    std::uint64_t hash;
+    std::uint64_t bytes;
+};
+extern const FatbinId fatbinIds[];
+extern const int fatbinIdCount;
+
+inline std::uint64_t fnv1a(const void* data, std::size_t bytes) {
+    const unsigned char* p = static_cast<const unsigned char*>(data);
+    std::uint64_t h = 1469598103934665603ull;
+    for (std::size_t i = 0; i < bytes; i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+// ---------------------------------------------------------------- what the stand-in cuBLAS uses
+
+/**
+ * Reports a problem found by the stand-in: printed once to stderr with the call's name and
+ * returned as the given status, so the caller sees a failure, never only a log line. A fault
+ * (a kernel or cuBLAS touching memory it must not) also poisons the context, as on a GPU.
+ */
+STANDIN_API CUresult report(CUresult status, const std::string& call, const std::string& message);
+STANDIN_API CUresult fault(const std::string& call, const std::string& message);
+
+/** Whether [p, p + bytes) lies inside one live device allocation; the reason when not. */
+STANDIN_API bool deviceRange(const void* p, std::size_t bytes, std::string* why);
+
+/** Whether p lies in any device allocation, live or freed (for "host pointer expected" checks). */
+STANDIN_API bool isDeviceAddress(const void* p);
+
+/** The context current on this thread, after cuInit; null otherwise. */
+STANDIN_API CUcontext currentContext();
+
+/** Whether a stream handle is 0 (the legacy stream) or a live stream of the current context. */
+STANDIN_API bool validStream(CUstream stream);
+
+/**
+ * Queues work on a stream in call order: run now (synchronous streams, the default) or when the
+ * host synchronizes (RNN4J_STANDIN_STREAMS=deferred). A failing op poisons the context.
+ */
+STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op);
+
+/** Counts for the summary printed at exit with RNN4J_STANDIN_STATS=1. */
+STANDIN_API void countGemm();
+
+}  // namespace standin
