@@ -12,6 +12,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import picocli.CommandLine;
 
 class BenchCommandTest {
@@ -88,14 +90,16 @@ class BenchCommandTest {
         }
     }
 
-    /** The CPU engine is synchronous, so the profile's call counts are exactly RecurrentLayer's calls. */
-    @Test
-    void phasesFileEveryEngineCallOfATrainingStep(@TempDir Path dir) throws Exception {
+    /** Each engine call of a step is filed once, so the counts are exactly RecurrentLayer's calls. */
+    @ParameterizedTest
+    @MethodSource("org.rnn4j.Devices#names")
+    void phasesFileEveryEngineCallOfATrainingStep(String device, @TempDir Path dir) throws Exception {
         Path json = dir.resolve("phases.jsonl");
-        Run r = run("bench", "--device", "cpu", "--shape", "lstm-I8-H6-B2-T3", "--repeat", "1", "--warmup", "0",
+        Run r = run("bench", "--device", device, "--shape", "lstm-I8-H6-B2-T3", "--repeat", "1", "--warmup", "0",
                 "--phases", "--json", json.toString());
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().contains("Phases of one training step, LSTM I=8 H=6 B=2 T=3 on cpu"), r.out());
+        assertTrue(r.out().contains("Phases of one training step, LSTM I=8 H=6 B=2 T=3 on " + (device.equals("cpu")
+                ? "cpu" : "cuda:0")), r.out());
         String phases = Files.readAllLines(json).stream().filter(l -> l.contains("\"kind\": \"phases\"")).findFirst()
                 .orElseThrow();
         // per direction: one input GEMM, T recurrent GEMMs and T fused steps each way, dW_ih and dW_hh, dX, two bias sums
