@@ -68,7 +68,8 @@ if [[ -z "$MAIN_JAR" ]]; then
     echo "[bundle] mvn package made no target/rnn4j-*.jar" >&2
     exit 1
 fi
-if ! unzip -l "$MAIN_JAR" | grep -q 'org/rnn4j/kernels/.*\.fatbin'; then
+# (grep -c, not -q: with pipefail, grep -q quitting early fails unzip with SIGPIPE, a false warning)
+if ! unzip -l "$MAIN_JAR" | grep -c 'org/rnn4j/kernels/.*\.fatbin' > /dev/null; then
     say "WARNING: $MAIN_JAR has no kernels (nvcc missing here?); the bundle will report 'kernels not built'"
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gpu-check.sh OUTDIR [--budget SECONDS] [--steps 1,2,3,4] [--bench-suite NAMES]
+# gpu-check.sh OUTDIR [--budget SECONDS] [--steps 2,3,4] [--bench-suite NAMES] [--work DIR]
 #
 # The first-contact check of the CUDA engine on a GPU host, run from the bundle (native/bundle.sh copies it
 # there; the host needs only the NVIDIA driver, and python3 with PyTorch for the cuDNN side-by-side):
@@ -11,21 +11,22 @@
 #      breakdown of one rnn4j training step at three shapes (only where nvidia-smi lists a GPU)
 #   5. summary.txt: what passed, failed, timed out or was skipped, and the first error of each failure
 # Each step runs under its own `timeout`, cut to what is left of the total budget (default 450 s), so a
-# hang costs its own step only. Work goes to a folder beside OUTDIR's contents (--work, default
-# /tmp/rnn4j-gpu-check); after every step OUTDIR is refreshed with at most five files, because the device
-# tool brings back at most 8 files: summary.txt, gpu-table.md, phases.txt, console.log and
-# gpu-check.tar.gz (everything: logs, JUnit XML, JSON). CONTRIBUTING.md says how to run it on a lent GPU.
+# hang costs its own step only. Work goes to --work (default /tmp/rnn4j-gpu-check, emptied first); after
+# every step OUTDIR is refreshed with at most five files, because the device tool brings back at most 8:
+# summary.txt, gpu-table.md, phases.txt, console.log and gpu-check.tar.gz (everything: logs, JUnit XML,
+# JSON). CONTRIBUTING.md says how to run it on a lent GPU.
 #
 #   --budget S        total seconds for all steps (default 450)
 #   --steps LIST      steps to run, e.g. 3,4 for a rerun after a fix (default 2,3,4; 1 and 5 always run)
 #   --bench-suite S   cudnn_bench.py suites for step 4 (default deepbench,small); `tiny` to rehearse
 # Environment: BENCH_DEVICE (default cuda; cpu rehearses step 4's plumbing without a GPU), FORCE_BENCH=1
-# (run step 4 without nvidia-smi, e.g. under the stand-in driver), PYTHON (default python3).
+# (run step 4 without nvidia-smi, e.g. under the stand-in driver), LIMIT_SCALE (default 1: multiplies every
+# step's own limit, for a rehearsal on a slow machine), PYTHON (default python3).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 || "$1" == -* ]]; then
-    sed -n '2,27p' "${BASH_SOURCE[0]}"
+    sed -n '2,24p' "${BASH_SOURCE[0]}"
     exit 2
 fi
 OUTDIR=$1
@@ -45,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 PY=${PYTHON:-python3}
+LIMIT_SCALE=${LIMIT_SCALE:-1}
 BENCH_DEVICE=${BENCH_DEVICE:-cuda}
 for f in run-java.sh run-tests.sh benchmarks/scripts/cudnn_bench.py gpu_check_report.py; do
     [[ -e "$HERE/$f" ]] || { echo "gpu-check.sh: $HERE/$f missing: run it from a bundle (native/bundle.sh)" >&2; exit 2; }
@@ -78,9 +80,9 @@ limit() {
     for id in "${!RESERVE[@]}"; do
         (( id > STEP )) && later=$(( later + RESERVE[$id] ))
     done
-    local left=$(( BUDGET - $(elapsed) - 15 - later ))
+    local left=$(( BUDGET - $(elapsed) - 15 - later )) max=$(( $1 * LIMIT_SCALE ))
     (( left < 0 )) && left=0
-    echo $(( $1 < left ? $1 : left ))
+    echo $(( max < left ? max : left ))
 }
 
 # record ID NAME RESULT SECONDS LIMIT LOG DETAIL: one line of steps.tsv (what summary.txt is made of).
@@ -185,7 +187,7 @@ if [[ -z "${RNN4J_CUBLAS:-}" ]] && grep -q 'cuBLAS: none usable' "$WORK/1-info.l
 fi
 publish
 CUDA_USABLE=0
-grep -q '^  usable: yes' "$WORK"/1-info*.log 2>/dev/null && CUDA_USABLE=1
+grep -q '^ *usable: yes' "$WORK"/1-info*.log 2>/dev/null && CUDA_USABLE=1
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 BENCH=0
 if (( GPU_LISTED == 1 )) || [[ -n "${FORCE_BENCH:-}" || "$BENCH_DEVICE" != cuda ]]; then BENCH=1; fi

@@ -162,7 +162,10 @@ def summary(work, budget, elapsed):
         out.append("First error of each failure:")
         for s in failed:
             log = os.path.join(work, s["log"]) if s["log"] else ""
-            if s["name"] == "tests":
+            if s["result"] == "TIMEOUT":
+                tail = [l.strip() for l in read(log).splitlines() if l.strip()]
+                err = "killed at its limit; its last output: %s" % (" | ".join(tail[-2:])[:300] or "none")
+            elif s["name"] == "tests":
                 _, fails, _ = junit(os.path.join(work, "junit"))
                 err = ("%s: %s" % fails[0]) if fails else first_error(read(log))
                 if len(fails) > 1:
@@ -183,7 +186,8 @@ def summary(work, budget, elapsed):
             out.append("  FAILED %s: %s" % (name, msg))
         for reason, n in sorted(skips.items(), key=lambda kv: -kv[1])[:8]:
             out.append("  skipped %3d: %s" % (n, reason))
-        cuda_skips = sum(n for r, n in skips.items() if re.search(r"cuda|gpu", r, re.I))
+        cuda_skips = sum(n for r, n in skips.items()
+                         if re.search(r"no usable cuda|cuda (is )?not usable|unusable", r, re.I))
         if usable and usable.group(1).startswith("yes") and cuda_skips:
             out.append("  WARNING: CUDA is usable but %d tests skipped for want of it" % cuda_skips)
         out.append("")
