@@ -313,8 +313,8 @@ final class BenchCommand implements Callable<Integer> {
                 + w.batch() + " T=" + w.steps() + " on " + p.device() + ": median of " + p.profiledSteps()
                 + " profiled steps, each engine call timed on the device's clock"
                 + (p.headStartMs() > 0 ? String.format(Locale.ROOT, " behind a %.1f ms GPU head start", p.headStartMs())
-                : "") + String.format(Locale.ROOT, "; device idle inside a profiled step %.3f ms (near 0: the "
-                + "call times are the work alone)", p.idleMs()));
+                : "") + String.format(Locale.ROOT, "; time between calls inside a profiled step %.3f ms (on a GPU, "
+                + "near 0 means the call times are the work alone)", p.idleMs()));
         List<List<String>> rows = new ArrayList<>();
         double step = p.stepMs();
         for (PhaseProfile.Phase ph : p.phases()) {
