@@ -2,7 +2,8 @@
 # native/bundle.sh [OUT=bundle] — a self-contained folder to carry to a GPU host that has a CUDA
 # driver but no JDK and no Maven: a stripped jlink runtime, every jar (the library, its test
 # classes, all dependencies with linux-x86_64 JCuda natives, the JUnit console launcher), the
-# test classes, the kernel sources and README (read by tests) and two scripts, run-tests.sh and run-java.sh.
+# test classes, the kernel sources and README (read by tests), run-tests.sh and run-java.sh, and
+# gpu-check.sh (the first-contact check of a GPU host, with its report script and the benchmark scripts).
 # See native/BUNDLE.md. Run it from anywhere on the dev machine; it runs Maven itself.
 set -euo pipefail
 
@@ -67,7 +68,8 @@ if [[ -z "$MAIN_JAR" ]]; then
     echo "[bundle] mvn package made no target/rnn4j-*.jar" >&2
     exit 1
 fi
-if ! unzip -l "$MAIN_JAR" | grep -q 'org/rnn4j/kernels/.*\.fatbin'; then
+# (grep -c, not -q: with pipefail, grep -q quitting early fails unzip with SIGPIPE, a false warning)
+if ! unzip -l "$MAIN_JAR" | grep -c 'org/rnn4j/kernels/.*\.fatbin' > /dev/null; then
     say "WARNING: $MAIN_JAR has no kernels (nvcc missing here?); the bundle will report 'kernels not built'"
 fi
 
@@ -100,6 +102,14 @@ cp README.md "$OUT/" 2>/dev/null || true
 if [[ -d benchmarks/scripts ]]; then
     mkdir -p "$OUT/benchmarks" && cp -r benchmarks/scripts "$OUT/benchmarks/scripts"
 fi
+# The GPU host check (CONTRIBUTING.md, "GPU tests and benchmarks on a GPU host") and what it reports with.
+cp native/gpu-check.sh native/gpu_check_report.py "$OUT/"
+# The commit the bundle was built from, for the logs of a host without git.
+COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git status --porcelain -- src kernels native pom.xml benchmarks/scripts 2>/dev/null)" ]]; then
+    COMMIT="$COMMIT (with uncommitted changes)"
+fi
+echo "$COMMIT" > "$OUT/COMMIT"
 
 # ---------------------------------------------------------------- modules: the list above plus what jdeps finds
 for jar in "$OUT"/lib/*.jar "$OUT/tools"/*.jar "$OUT/test-classes"; do

@@ -9,6 +9,7 @@ median of --repeat CUDA-event timings after --warmup untimed runs:
 It also measures the card's FP32 GEMM peak with a large torch.mm (TF32 off), for the "% of peak" column.
 
   cudnn_bench.py --suite deepbench,small,bidir --out raw/cudnn.json [--quick]
+  cudnn_bench.py --suite deepbench,small --list     # the shape strings, one a line (native/gpu-check.sh)
 
 The shapes are the Shape strings of benchmarks/src/main/java/org/rnn4j/bench/Suites.java, e.g.
 lstm-I512-H512-B64-T25, lstm-2L-bi-I512-H512-B64-T100. Where torch or CUDA is missing it says so, writes a
@@ -95,11 +96,15 @@ def main():
     ap.add_argument("--repeat", type=int, default=30, help="timed runs per figure (>= 20 unless --quick)")
     ap.add_argument("--quick", action="store_true", help="warm-up 3, median of 20")
     ap.add_argument("--peak-n", type=int, default=8192, help="size of the square GEMM for the FP32 peak")
+    ap.add_argument("--list", action="store_true", help="print the shapes, one a line, and exit")
     a = ap.parse_args()
     if a.quick:
         a.warmup, a.repeat = 3, 20
 
     shapes = a.shape or [s for name in a.suite.split(",") if name for s in suite_shapes(name.strip())]
+    if a.list:
+        print("\n".join(shapes))
+        return 0
     result = {"skipped": None, "results": [], "warmup": a.warmup, "repeats": a.repeat}
     try:
         import torch

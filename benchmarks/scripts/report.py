@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns one benchmark run into ONE markdown table (and a PNG chart of the ratios when matplotlib is there).
 
-Inputs: the JMH JSON of benchmarks.jar (LayerBenchmark, and Dl4jLstmBenchmark in the CPU run) and, for a
-GPU run, the JSON of cudnn_bench.py (cuDNN times and the measured FP32 GEMM peak).
+Inputs: the JMH JSON of benchmarks.jar (LayerBenchmark, and Dl4jLstmBenchmark in the CPU run) or the JSON
+lines of the CLI's `bench --json` (what native/gpu-check.sh runs on a host without Maven) and, for a GPU run,
+the JSON of cudnn_bench.py (cuDNN times and the measured FP32 GEMM peak).
 
   report.py --kind gpu --jmh raw/run.json --cudnn raw/cudnn.json --out results/2026-01-01-host.md
+  report.py --kind gpu --bench rnn4j.jsonl --cudnn cudnn.json --stat median --out gpu-table.md
   report.py --kind cpu --jmh raw/cpu.json --out results/cpu-2026-01-01.md
 
 FLOPs count the GEMMs only (DESIGN.md): one layer-direction forward is 2*G*H*(I_k+H)*B*T with G = 4 (LSTM),
@@ -97,6 +99,20 @@ def load_jmh(path, stat="mean"):
     return out, first
 
 
+def load_bench(path):
+    """The figures of `rnn4j bench --json` (one JSON object a line; "figure" lines only), keyed like load_jmh's."""
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("kind") == "figure":
+                device = "cuda" if r["device"].startswith("cuda") else r["device"]
+                out[("rnn4j", device, r["shape"], r["pass"])] = (r["ms"], None, len(r.get("samples_ms", [])))
+    return out
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
@@ -110,8 +126,9 @@ def machine_lines(jmh_first, load_before, load_after, notes):
     mem = sh("free -g | awk '/^Mem:/{print $2}'")
     host = os.environ.get("RNN4J_MACHINE") or sh("hostname")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    commit = sh("git -C '%s' rev-parse --short HEAD" % root) or "unknown"
-    dirty = sh("git -C '%s' status --porcelain -- src kernels native pom.xml" % root)
+    # RNN4J_COMMIT: where there is no git checkout (a bundle on a GPU host), the commit it was built from
+    commit = os.environ.get("RNN4J_COMMIT") or sh("git -C '%s' rev-parse --short HEAD" % root) or "unknown"
+    dirty = "" if os.environ.get("RNN4J_COMMIT") else sh("git -C '%s' status --porcelain -- src kernels native pom.xml" % root)
     lines = ["- machine: %s, %s CPU%s, %s GiB (`%s`)" % (model, cores, "" if cores == "1" else "s", mem or "?", host)]
     if jmh_first:
         lines.append("- JVM: %s %s (JMH %s)" % (jmh_first.get("vmName", ""), jmh_first.get("vmVersion", ""),
@@ -120,7 +137,7 @@ def machine_lines(jmh_first, load_before, load_after, notes):
             jmh_first.get("forks"), jmh_first.get("warmupIterations"), jmh_first.get("warmupTime"),
             jmh_first.get("measurementIterations"), jmh_first.get("measurementTime"), jmh_first.get("mode")))
     else:
-        java = sh("java -version 2>&1 | head -1")
+        java = os.environ.get("RNN4J_JVM") or sh("java -version 2>&1 | head -1")
         lines.append("- JVM: %s" % (java or "not found"))
     lines.append("- commit: %s%s" % (commit, " (with uncommitted changes under src/, kernels/, native/)" if dirty else ""))
     if shutil.which("nvidia-smi"):
@@ -240,6 +257,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", choices=["gpu", "cpu"], required=True)
     ap.add_argument("--jmh", help="JMH JSON (-rf json) of benchmarks.jar")
+    ap.add_argument("--bench", help="JSON lines of `rnn4j bench --json` (instead of --jmh)")
     ap.add_argument("--cudnn", help="JSON written by cudnn_bench.py")
     ap.add_argument("--out", required=True, help="markdown file to write")
     ap.add_argument("--chart", help="PNG to write (default: --out with .png)")
@@ -252,6 +270,7 @@ def main():
     a = ap.parse_args()
 
     jmh, first = load_jmh(a.jmh, a.stat)
+    jmh.update(load_bench(a.bench))
     cudnn = None
     if a.cudnn and os.path.exists(a.cudnn):
         with open(a.cudnn) as f:
@@ -280,8 +299,9 @@ def main():
     lines += machine_lines(first, a.load_before, a.load_after, notes)
     lines += ["", "GFLOP/s counts GEMM FLOPs only: forward 2·G·H·(I+H)·B·T per layer-direction (G = 4 LSTM, "
               "3 GRU, 1 RNN), training step (forward + backward with weight gradients, no update) 3×. "
-              + ("± is JMH's 99.9% error where it had enough samples." if a.stat == "mean" else
-               "rnn4j and DL4J ms: median of the JMH measurement iterations (one operation or more each).")
+              + ("rnn4j ms: median of `bench --json`'s timed runs." if a.bench and not a.jmh else
+                 "± is JMH's 99.9% error where it had enough samples." if a.stat == "mean" else
+                 "rnn4j and DL4J ms: median of the JMH measurement iterations (one operation or more each).")
               + " See benchmarks/README.md.", ""]
     if rows:
         lines += markdown_table(head, rows)

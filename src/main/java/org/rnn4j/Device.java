@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.rnn4j.cpu.CpuEngine;
 import org.rnn4j.cuda.CudaEngine;
 import org.rnn4j.engine.Engine;
@@ -97,12 +98,30 @@ public final class Device {
         return CudaEngine.probe();
     }
 
-    /** A copy that shares the engine but carries another note (used by {@link #best()}). */
-    private Device(Device same, String note) {
+    /** A copy with the same kind and ordinal that runs on {@code engine} and carries {@code note}. */
+    private Device(Device same, Engine engine, String note) {
         this.kind = same.kind;
         this.ordinal = same.ordinal;
-        this.engine = same.engine;
+        this.engine = engine;
         this.selectionNote = note;
+    }
+
+    private Device(Device same, String note) {
+        this(same, same.engine, note);
+    }
+
+    /**
+     * This device with its engine seen through {@code wrap}: layers and tensors made on the returned
+     * device send every engine call to {@code wrap.apply(engine())}, which must forward each call to the
+     * engine it is given. For tools that observe the engine (the CLI's {@code bench --phases} times each
+     * call); the result equals this device, so tensors move freely between the two.
+     */
+    public Device withEngine(UnaryOperator<Engine> wrap) {
+        Engine wrapped = wrap.apply(engine);
+        if (wrapped == null) {
+            throw new IllegalArgumentException("wrap: expected an engine, got null");
+        }
+        return new Device(this, wrapped, selectionNote);
     }
 
     public Kind kind() {

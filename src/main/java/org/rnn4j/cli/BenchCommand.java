@@ -1,6 +1,12 @@
 package org.rnn4j.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -10,8 +16,6 @@ import java.util.concurrent.Callable;
 import org.rnn4j.BackwardResult;
 import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
-import org.rnn4j.Gru;
-import org.rnn4j.Lstm;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import picocli.CommandLine.Command;
@@ -20,15 +24,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code bench}: a quick CPU-vs-GPU table, LSTM and GRU forward (inference) and training step
- * (forward + backward with weight gradients, no update) at a few shapes, on the CPU and, when usable,
- * CUDA device 0. Each figure is the median of {@code --repeat} timed runs after warm-up, timed with
- * {@link System#nanoTime()} with the device synchronized before the clock stops. GFLOP/s counts the
- * GEMMs only, as DESIGN.md does: {@code 2·G·H·(I+H)·B·T} forward (G = 4 LSTM, 3 GRU), three times that
- * for a training step. The JMH suite in {@code benchmarks/} is the careful measurement; this is a look.
+ * {@code bench}: a quick CPU-vs-GPU table, forward (inference) and training step (forward + backward with
+ * weight gradients, no update) at a few shapes, on the CPU and, when usable, CUDA device 0. Each figure is
+ * the median of {@code --repeat} timed runs after warm-up, timed with {@link System#nanoTime()} with the
+ * device synchronized before the clock stops. GFLOP/s counts the GEMMs only, as DESIGN.md does:
+ * {@code 2·G·H·(I+H)·B·T} forward (G = 4 LSTM, 3 GRU, 1 RNN), three times that for a training step.
+ * {@code --json} appends each figure as it is measured (the GPU check joins them with cuDNN's by shape
+ * name); {@code --phases} adds {@link PhaseProfile}'s breakdown of one training step. The JMH suite in
+ * {@code benchmarks/} is the careful measurement; this is a look.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Time LSTM and GRU forward (inference) and training steps on the CPU and, when usable, "
+        description = {"Time recurrent layers' forward (inference) and training steps on the CPU and, when usable, "
                 + "the GPU: median ms, GFLOP/s (GEMM FLOPs) and the GPU speedup.",
                 "For careful figures use the JMH suite in benchmarks/ (benchmarks/README.md)."})
 final class BenchCommand implements Callable<Integer> {
@@ -52,46 +58,47 @@ final class BenchCommand implements Callable<Integer> {
             description = "Untimed runs before timing (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--shape", paramLabel = "I,H,B,T",
-            description = {"A shape: input size, hidden size, batch, steps (e.g. 256,256,32,50). Repeatable; "
-                    + "replaces the default shapes (256,256,32,50 and 512,512,64,50)."})
+    @Option(names = "--shape", paramLabel = "I,H,B,T|CELL-I<n>-H<n>-B<n>-T<n>",
+            description = {"A shape: input size, hidden size, batch, steps (e.g. 256,256,32,50), timed for each "
+                    + "--cell; or a benchmarks/ shape name with its cell (e.g. gru-I1024-H1024-B32-T187). "
+                    + "Repeatable; replaces the default shapes (256,256,32,50 and 512,512,64,50)."})
     List<String> shapes;
 
-    @Option(names = "--cell", split = ",", paramLabel = "lstm,gru", defaultValue = "lstm,gru",
-            description = "Cells to time (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--cell", split = ",", paramLabel = "lstm,gru,tanh,relu", defaultValue = "lstm,gru",
+            description = "Cells to time at each I,H,B,T shape (default: ${DEFAULT-VALUE}).")
     List<String> cells;
+
+    @Option(names = "--json", paramLabel = "FILE",
+            description = "Also append each figure to FILE as one JSON object per line, as it is measured.")
+    Path json;
+
+    @Option(names = "--phases", description = "Also print where one training step's time goes, by phase "
+            + "(input GEMM, recurrent GEMMs, pointwise kernels, weight-gradient GEMMs, gaps between launches).")
+    boolean phases;
 
     @Spec
     CommandSpec spec;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         int reps = repeat != null ? repeat : quick ? 2 : 5;
         if (reps < 1 || warmup < 0) {
-            spec.commandLine().getErr().println("--repeat: expected >= 1 and --warmup >= 0, got " + reps + " and " + warmup);
+            err.println("--repeat: expected >= 1 and --warmup >= 0, got " + reps + " and " + warmup);
             return 2;
         }
-        List<int[]> dims = new ArrayList<>();
+        List<Workload> work;
         try {
-            if (shapes != null && !shapes.isEmpty()) {
-                for (String s : shapes) {
-                    dims.add(parseShape(s));
-                }
-            } else {
-                dims.addAll(Arrays.asList(quick ? QUICK_SHAPES : DEFAULT_SHAPES));
-            }
-            for (String c : cells) {
-                cellName(c);
-            }
+            work = workloads();
         } catch (IllegalArgumentException e) {
-            spec.commandLine().getErr().println(e.getMessage());
+            err.println(e.getMessage());
             return 2;
         }
 
         String d = device.trim().toLowerCase(Locale.ROOT);
         if (!(d.equals("cpu") || d.equals("cuda") || d.equals("all"))) {
-            spec.commandLine().getErr().println("--device: expected cpu, cuda or all, got '" + device + "'");
+            err.println("--device: expected cpu, cuda or all, got '" + device + "'");
             return 2;
         }
         List<Device> devices = new ArrayList<>();
@@ -115,6 +122,7 @@ final class BenchCommand implements Callable<Integer> {
         out.println("warm-up " + warmup + ", median of " + reps + " timed runs; GFLOP/s counts GEMM FLOPs "
                 + "(forward 2·G·H·(I+H)·B·T, training step 3×)");
         out.println();
+        out.flush();
 
         List<String> header = new ArrayList<>(List.of("cell", "I", "H", "B", "T", "pass"));
         for (Device dev : devices) {
@@ -126,18 +134,27 @@ final class BenchCommand implements Callable<Integer> {
             header.add("speedup");
         }
         List<List<String>> rows = new ArrayList<>();
-        for (int[] s : dims) {
-            for (String c : cells) {
-                String cell = cellName(c);
+        List<PhaseProfile.Result> profiles = new ArrayList<>();
+        try (Writer log = json == null ? Writer.nullWriter() : Files.newBufferedWriter(json, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            for (Workload w : work) {
                 double[][] ms = new double[devices.size()][];
                 for (int k = 0; k < devices.size(); k++) {
-                    ms[k] = time(devices.get(k), cell, s, warmup, reps);
+                    Figures f = time(devices.get(k), w, warmup, reps);
+                    ms[k] = new double[] {median(f.forward), median(f.training)};
+                    writeFigure(log, w, devices.get(k), "forward", f.forward, warmup);
+                    writeFigure(log, w, devices.get(k), "trainingStep", f.training, warmup);
+                    if (phases) {
+                        PhaseProfile.Result p = PhaseProfile.run(devices.get(k), w, 5);
+                        profiles.add(p);
+                        writePhases(log, p);
+                    }
+                    log.flush();
                 }
-                double fwdFlops = 2.0 * gates(cell) * s[1] * (double) (s[0] + s[1]) * s[2] * s[3];
                 for (int pass = 0; pass < 2; pass++) {
-                    List<String> row = new ArrayList<>(List.of(cell, "" + s[0], "" + s[1], "" + s[2], "" + s[3],
-                            pass == 0 ? "forward" : "training step"));
-                    double flops = pass == 0 ? fwdFlops : 3 * fwdFlops;
+                    List<String> row = new ArrayList<>(List.of(w.label(), "" + w.in(), "" + w.hidden(), "" + w.batch(),
+                            "" + w.steps(), pass == 0 ? "forward" : "training step"));
+                    double flops = pass == 0 ? w.forwardFlops() : 3 * w.forwardFlops();
                     for (int k = 0; k < devices.size(); k++) {
                         row.add(String.format(Locale.ROOT, "%.2f", ms[k][pass]));
                         row.add(String.format(Locale.ROOT, "%.1f", flops / (ms[k][pass] * 1e6)));
@@ -149,36 +166,64 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        printTable(out, header, rows);
+        printTable(out, header, rows, 6);
+        for (PhaseProfile.Result p : profiles) {
+            out.println();
+            printPhases(out, p);
+        }
         out.flush();
         return 0;
     }
 
-    /** Median ms of {forward, training step} for one cell and shape on one device. */
-    private static double[] time(Device device, String cell, int[] s, int warmup, int reps) {
-        int in = s[0];
-        int hidden = s[1];
-        int batch = s[2];
-        int steps = s[3];
-        try (RecurrentLayer layer = cell.equals("LSTM") ? Lstm.builder(in, hidden).seed(1).build(device)
-                : Gru.builder(in, hidden).seed(1).build(device);
-             Tensor x = Tensor.of(device, uniform(steps * batch * in, 2), steps, batch, in);
-             Tensor dY = Tensor.zeros(device, steps, batch, hidden)) {
+    /** The --shape and --cell options as workloads, in order. */
+    private List<Workload> workloads() {
+        List<String> cellNames = new ArrayList<>();
+        for (String c : cells) {
+            cellNames.add(Workload.cellName(c));
+        }
+        List<Workload> out = new ArrayList<>();
+        List<int[]> dims = new ArrayList<>();
+        if (shapes == null || shapes.isEmpty()) {
+            dims.addAll(Arrays.asList(quick ? QUICK_SHAPES : DEFAULT_SHAPES));
+        }
+        for (String s : shapes == null ? List.<String>of() : shapes) {
+            if (s.contains(",")) {
+                dims.add(parseShape(s));
+            } else {
+                out.add(Workload.parse(s));
+            }
+        }
+        for (int[] v : dims) {
+            for (String c : cellNames) {
+                out.add(new Workload(c, v[0], v[1], v[2], v[3]));
+            }
+        }
+        return out;
+    }
+
+    /** The timed runs of one workload on one device, in milliseconds. */
+    private record Figures(double[] forward, double[] training) {
+    }
+
+    private static Figures time(Device device, Workload w, int warmup, int reps) {
+        try (RecurrentLayer layer = w.build(device, 1);
+             Tensor x = Tensor.of(device, uniform(w.steps() * w.batch() * w.in(), 2), w.steps(), w.batch(), w.in());
+             Tensor dY = Tensor.zeros(device, w.steps(), w.batch(), w.hidden())) {
             dY.fill(1f);
             layer.eval();
-            double fwd = median(repeat(warmup, reps, () -> {
+            double[] fwd = repeat(warmup, reps, () -> {
                 try (ForwardResult r = layer.forward(x)) {
                     device.engine().synchronize();
                 }
-            }, device));
+            }, device);
             layer.train();
-            double train = median(repeat(warmup, reps, () -> {
+            double[] train = repeat(warmup, reps, () -> {
                 try (ForwardResult r = layer.forward(x); BackwardResult g = layer.backward(r, dY, null, null)) {
                     device.engine().synchronize();
                 }
-            }, device));
+            }, device);
             layer.zeroGrad();
-            return new double[] {fwd, train};
+            return new Figures(fwd, train);
         }
     }
 
@@ -224,19 +269,7 @@ final class BenchCommand implements Callable<Integer> {
         return v;
     }
 
-    private static String cellName(String c) {
-        return switch (c.trim().toLowerCase(Locale.ROOT)) {
-            case "lstm" -> "LSTM";
-            case "gru" -> "GRU";
-            default -> throw new IllegalArgumentException("--cell: expected lstm or gru, got '" + c + "'");
-        };
-    }
-
-    private static int gates(String cell) {
-        return cell.equals("LSTM") ? 4 : 3;
-    }
-
-    private static float[] uniform(int n, long seed) {
+    static float[] uniform(int n, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
@@ -245,8 +278,59 @@ final class BenchCommand implements Callable<Integer> {
         return v;
     }
 
-    /** Left-aligned text columns, right-aligned numbers, two spaces apart. */
-    private static void printTable(PrintWriter out, List<String> header, List<List<String>> rows) {
+    // ---------------------------------------------------------------- output
+
+    private static void writeFigure(Writer log, Workload w, Device device, String pass, double[] ms, int warmup)
+            throws IOException {
+        StringBuilder samples = new StringBuilder();
+        for (double v : ms) {
+            samples.append(samples.length() == 0 ? "" : ", ").append(num(v));
+        }
+        log.write("{\"kind\": \"figure\", \"shape\": \"" + w.name() + "\", \"device\": \"" + device
+                + "\", \"pass\": \"" + pass + "\", \"ms\": " + num(median(ms)) + ", \"warmup\": " + warmup
+                + ", \"samples_ms\": [" + samples + "]}\n");
+    }
+
+    private static void writePhases(Writer log, PhaseProfile.Result p) throws IOException {
+        StringBuilder phases = new StringBuilder();
+        for (PhaseProfile.Phase ph : p.phases()) {
+            phases.append(phases.length() == 0 ? "" : ", ").append("{\"phase\": \"").append(ph.name())
+                    .append("\", \"calls\": ").append(ph.calls()).append(", \"ms\": ").append(num(ph.ms())).append('}');
+        }
+        log.write("{\"kind\": \"phases\", \"shape\": \"" + p.workload().name() + "\", \"device\": \"" + p.device()
+                + "\", \"step_ms\": " + num(p.stepMs()) + ", \"host_ms\": " + num(p.hostMs())
+                + ", \"gaps_ms\": " + num(p.gapsMs()) + ", \"head_start_ms\": " + num(p.headStartMs())
+                + ", \"profiled_idle_ms\": " + num(p.idleMs()) + ", \"phases\": [" + phases + "]}\n");
+    }
+
+    private static String num(double v) {
+        return String.format(Locale.ROOT, "%.4f", v);
+    }
+
+    private static void printPhases(PrintWriter out, PhaseProfile.Result p) {
+        Workload w = p.workload();
+        out.println("Phases of one training step, " + w.label() + " I=" + w.in() + " H=" + w.hidden() + " B="
+                + w.batch() + " T=" + w.steps() + " on " + p.device() + ": median of " + p.profiledSteps()
+                + " profiled steps, each engine call timed on the device's clock"
+                + (p.headStartMs() > 0 ? String.format(Locale.ROOT, " behind a %.1f ms GPU head start", p.headStartMs())
+                : "") + String.format(Locale.ROOT, "; time between calls inside a profiled step %.3f ms (on a GPU, "
+                + "near 0 means the call times are the work alone)", p.idleMs()));
+        List<List<String>> rows = new ArrayList<>();
+        double step = p.stepMs();
+        for (PhaseProfile.Phase ph : p.phases()) {
+            rows.add(List.of(ph.name(), "" + ph.calls(), String.format(Locale.ROOT, "%.3f", ph.ms()),
+                    String.format(Locale.ROOT, "%.1f", 100 * ph.ms() / step)));
+        }
+        rows.add(List.of(PhaseProfile.GAPS, "", String.format(Locale.ROOT, "%.3f", p.gapsMs()),
+                String.format(Locale.ROOT, "%.1f", 100 * p.gapsMs() / step)));
+        rows.add(List.of("step, unprofiled (device time)", "", String.format(Locale.ROOT, "%.3f", step), "100.0"));
+        rows.add(List.of("host time to queue the unprofiled step", "", String.format(Locale.ROOT, "%.3f", p.hostMs()),
+                String.format(Locale.ROOT, "%.1f", 100 * p.hostMs() / step)));
+        printTable(out, List.of("phase", "calls", "ms", "% of step"), rows, 1);
+    }
+
+    /** Left-aligned text columns (the first {@code textColumns}, and "pass"), right-aligned numbers, two spaces apart. */
+    private static void printTable(PrintWriter out, List<String> header, List<List<String>> rows, int textColumns) {
         int[] w = new int[header.size()];
         for (int i = 0; i < w.length; i++) {
             w[i] = header.get(i).length();
@@ -260,7 +344,7 @@ final class BenchCommand implements Callable<Integer> {
         for (List<String> r : all) {
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < w.length; i++) {
-                boolean text = i == 0 || i == 5;
+                boolean text = i == 0 || i == textColumns - 1;
                 String cell = r.get(i);
                 String pad = " ".repeat(w[i] - cell.length());
                 line.append(i == 0 ? "" : "  ").append(text ? cell + pad : pad + cell);

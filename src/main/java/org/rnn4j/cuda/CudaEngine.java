@@ -827,6 +827,12 @@ public final class CudaEngine implements Engine {
         }
     }
 
+    /** Queues {@code event} on this engine's stream: the timestamps of {@link StreamEvents}. */
+    void recordEvent(CUevent event) {
+        enter();
+        Driver.check(cuEventRecord(event, stream), "cuEventRecord");
+    }
+
     // ================================================================ launches
 
     /** Launches {@code kernel} on the stream with {@code blocks} × {@value #THREADS} threads; checks the status. */
