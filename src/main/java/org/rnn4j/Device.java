@@ -72,6 +72,9 @@ public final class Device {
      * @throws IllegalArgumentException for anything else
      */
     public static Device parse(String spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("spec: expected cpu, cuda, cuda:N or best, got null");
+        }
         String s = spec.trim().toLowerCase(Locale.ROOT);
         if (s.equals("cpu")) {
             return cpu();

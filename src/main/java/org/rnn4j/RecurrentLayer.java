@@ -195,8 +195,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     /** Overwrites a parameter from host values in PyTorch's row-major layout. */
     public void setParameter(String name, float[] values) {
         requireOpen();
+        Tensor p = parameter(name);
+        if (values == null || values.length != p.size()) {
+            throw new IllegalArgumentException("values: expected " + p.size() + " floats for '" + name + "' "
+                    + Arrays.toString(p.shape()) + ", got " + (values == null ? "null" : values.length));
+        }
         try (ExclusiveUse.Held u = use.enter("setParameter")) {
-            parameter(name).copyFrom(values);
+            p.copyFrom(values);
         }
     }
 

@@ -155,6 +155,9 @@ public final class Tensor implements AutoCloseable {
 
     /** A new tensor with the same contents on {@code target} (a copy even when the device is the same). */
     public Tensor copyTo(Device target) {
+        if (target == null) {
+            throw new IllegalArgumentException("target: expected a device, got null");
+        }
         Tensor t = new Tensor(target, dtype, shape);
         try {
             if (target.equals(device)) {

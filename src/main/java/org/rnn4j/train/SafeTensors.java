@@ -66,6 +66,9 @@ public final class SafeTensors {
     /** A tensor on the host: its shape and float32 values, row-major. */
     public record HostTensor(int[] shape, float[] data) {
         public HostTensor {
+            if (shape == null || data == null) {
+                throw new IllegalArgumentException((shape == null ? "shape" : "data") + ": expected an array, got null");
+            }
             long n = 1;
             for (int d : shape) {
                 if (d < 0) {
@@ -98,6 +101,9 @@ public final class SafeTensors {
 
     /** Writes host tensors (F32) and metadata to {@code file} atomically. */
     public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata) throws IOException {
+        if (tensors == null) {
+            throw new IllegalArgumentException("tensors: expected a map of named tensors, got null");
+        }
         Map<String, int[]> shapes = new LinkedHashMap<>();
         tensors.forEach((name, t) -> shapes.put(name, t.shape()));
         writeTensors(file, shapes, name -> tensors.get(name).data(), metadata);
