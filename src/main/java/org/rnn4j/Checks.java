@@ -77,6 +77,12 @@ final class Checks {
                     + "tensors of " + elements + " elements (" + elements * 4 + " bytes), more than a tensor holds ("
                     + Tensor.MAX_ELEMENTS + "); split the batch or the sequence (TruncatedBptt)");
         }
+        long heap = Runtime.getRuntime().maxMemory();
+        if (x.device().kind() == Device.Kind.CPU && 4 * elements > heap) {
+            throw new IllegalArgumentException(name + ": shape " + Arrays.toString(x.shape()) + " needs activation "
+                    + "tensors of " + 4 * elements + " bytes, more than the JVM's maximum heap (" + heap + " bytes); "
+                    + "split the batch or the sequence (TruncatedBptt), or raise -Xmx");
+        }
     }
 
     /** Refuses NaN and infinity ({@code null} passes). */

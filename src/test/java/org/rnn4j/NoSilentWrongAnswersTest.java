@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.train.Adam;
+import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Sgd;
 
 /**
@@ -178,7 +179,20 @@ class NoSilentWrongAnswersTest {
                     adam::step,
                     sgd::step,
                     () -> layer.parameter("bias_ih_l0").fill(0.5f),
-                    () -> layer.resetParameters(9));
+                    () -> layer.resetParameters(9),
+                    () -> {
+                        try {
+                            java.nio.file.Path p = java.nio.file.Files.createTempFile("rnn4j-version", ".safetensors");
+                            try {
+                                Checkpoint.save(p, layer);
+                                Checkpoint.load(p, layer);
+                            } finally {
+                                java.nio.file.Files.delete(p);
+                            }
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
             for (Runnable write : writes) {
                 try (ForwardResult f = layer.forward(x)) {
                     write.run();
@@ -216,6 +230,17 @@ class NoSilentWrongAnswersTest {
              Tensor x = Tensor.zeros(Device.cpu(), 1 << 12, 1 << 7, 1)) {
             e = assertThrows(IllegalArgumentException.class, () -> layer.forward(x));
             assertTrue(e.getMessage().startsWith("x: shape [4096, 128, 1] needs activation tensors of"), e.getMessage());
+        }
+        // activations that fit a tensor but not this JVM's heap (where the heap is below 8 GiB)
+        long heap = Runtime.getRuntime().maxMemory();
+        int batch = (int) Math.min(1 << 20, heap / 4 / (4 * 1024) / 64 + 1); // (T+1)·B·4H·4 bytes > heap
+        if ((64L + 1) * batch * 4 * 1024 <= Tensor.MAX_ELEMENTS) {
+            try (RecurrentLayer layer = Lstm.builder(1, 1024).build(Device.cpu());
+                 Tensor x = Tensor.zeros(Device.cpu(), 64, batch, 1)) {
+                e = assertThrows(IllegalArgumentException.class, () -> layer.forward(x));
+                assertTrue(e.getMessage().startsWith("x: shape [64, " + batch + ", 1] needs activation tensors of")
+                        && e.getMessage().contains("maximum heap"), e.getMessage());
+            }
         }
     }
 }
