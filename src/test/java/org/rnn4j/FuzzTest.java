@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.train.Checkpoint;
+import org.rnn4j.train.LastStep;
 
 /**
  * Random misuse, seeded and bounded in time: bad shapes, lengths and states, NaN at valid and padded steps,
@@ -310,6 +311,133 @@ class FuzzTest {
         }
         Files.write(bad, out);
         return how;
+    }
+
+    /** Random shapes, lengths and targets for the helpers around a layer: the head, the losses, the last step. */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void randomMisuseOfTheHelpersIsRefusedOrAnsweredRight(String deviceName) {
+        Device device = deviceName.equals("cpu") ? Device.cpu() : Device.cuda();
+        SplittableRandom r = new SplittableRandom(SEED + 2);
+        long end = System.nanoTime() + BUDGET_NANOS;
+        for (int c = 0; c < MAX_CASES && System.nanoTime() < end; c++) {
+            int[] shape = new int[1 + r.nextInt(4)];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = r.nextInt(4);
+            }
+            float[] v = new float[(int) sizeOf(shape)];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) r.nextDouble(-1, 1);
+            }
+            String what = "case " + c + ": shape " + Arrays.toString(shape);
+            try (Tensor t = Tensor.of(device, v, shape)) {
+                switch (r.nextInt(3)) {
+                    case 0 -> linearCase(r, device, t, v, what);
+                    case 1 -> lastStepCase(r, t, v, what);
+                    default -> crossEntropyCase(r, t, what);
+                }
+            }
+        }
+    }
+
+    /** Runs {@code call}; a refusal must be an IAE/ISE whose message starts with {@code name} (null: must not be refused). */
+    private static <T> T expect(String name, java.util.function.Supplier<T> call, String what) {
+        try {
+            T result = call.get();
+            assertTrue(name == null, what + ": expected a refusal naming " + name);
+            return result;
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            assertTrue(name != null, what + ": a valid call was refused: " + e.getMessage());
+            assertTrue(e.getMessage().startsWith(name), what + ": expected a message naming " + name + ", got: "
+                    + e.getMessage());
+            return null;
+        } catch (RuntimeException | Error e) {
+            throw new AssertionError(what + ": " + e, e);
+        }
+    }
+
+    private static void linearCase(SplittableRandom r, Device device, Tensor x, float[] v, String what) {
+        int in = 1 + r.nextInt(3);
+        int out = 1 + r.nextInt(3);
+        int[] shape = x.shape();
+        boolean valid = shape.length >= 2 && shape[shape.length - 1] == in;
+        try (org.rnn4j.train.Linear head = new org.rnn4j.train.Linear(in, out, true, r.nextLong(), device);
+             Tensor y = expect(valid ? null : "x", () -> head.forward(x), what + ", Linear(" + in + ", " + out + ")")) {
+            if (y == null) {
+                return;
+            }
+            float[] w = head.parameters().get("weight").toHost();
+            float[] b = head.parameters().get("bias").toHost();
+            float[] got = y.toHost();
+            double[] want = new double[got.length];
+            for (int row = 0; row < got.length / out; row++) {
+                for (int o = 0; o < out; o++) {
+                    double s = b[o];
+                    for (int i = 0; i < in; i++) {
+                        s += (double) v[row * in + i] * w[o * in + i];
+                    }
+                    want[row * out + o] = s;
+                }
+            }
+            Close.assertClose(what + ": Linear output", want, got, 1e-6, 1e-5);
+        }
+    }
+
+    private static void lastStepCase(SplittableRandom r, Tensor y, float[] v, String what) {
+        boolean batchFirst = r.nextBoolean();
+        int[] shape = y.shape();
+        boolean rank3 = shape.length == 3;
+        int steps = rank3 ? shape[batchFirst ? 1 : 0] : 0;
+        int batch = rank3 ? shape[batchFirst ? 0 : 1] : 0;
+        int[] lengths = null;
+        boolean lengthsValid = true;
+        if (r.nextBoolean()) {
+            lengths = new int[Math.max(0, batch + (r.nextInt(6) == 0 ? 1 : 0))];
+            for (int b = 0; b < lengths.length; b++) {
+                lengths[b] = r.nextInt(steps + 2);
+                lengthsValid &= lengths[b] >= 1 && lengths[b] <= steps;
+            }
+            lengthsValid &= lengths.length == batch;
+        }
+        String name = !rank3 || steps < 1 ? "y" : !lengthsValid ? "lengths" : null;
+        int[] len = lengths;
+        try (Tensor last = expect(name, () -> LastStep.gather(y, len, batchFirst), what + ", lengths "
+                + Arrays.toString(lengths) + ", batchFirst " + batchFirst)) {
+            if (last == null) {
+                return;
+            }
+            int features = shape[2];
+            float[] want = new float[batch * features];
+            for (int b = 0; b < batch; b++) {
+                int t = (lengths == null ? steps : lengths[b]) - 1;
+                int row = batchFirst ? b * steps + t : t * batch + b;
+                System.arraycopy(v, row * features, want, b * features, features);
+            }
+            Close.assertClose(what + ": last step", want, last.toHost(), 0, 0);
+        }
+    }
+
+    private static void crossEntropyCase(SplittableRandom r, Tensor logits, String what) {
+        boolean batchFirst = r.nextBoolean();
+        int[] shape = logits.shape();
+        boolean rank3 = shape.length == 3;
+        int rows = rank3 ? shape[0] * shape[1] : 0;
+        int classes = rank3 ? shape[2] : 0;
+        int[] targets = new int[r.nextInt(8) == 0 ? rows + 1 : rows];
+        boolean targetsValid = targets.length == rows;
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = r.nextInt(classes + 2) - 1; // -1 (ignored) .. C (out of range)
+            targetsValid &= targets[i] < classes;
+        }
+        String name = !rank3 ? "logits" : classes < 1 ? "logits" : targets.length != rows ? "targets"
+                : !targetsValid ? "targets[" : null;
+        try (org.rnn4j.train.LossResult loss = expect(name,
+                () -> org.rnn4j.train.Losses.crossEntropyPerStep(logits, targets, null, batchFirst),
+                what + ", targets " + Arrays.toString(targets))) {
+            if (loss != null) {
+                assertTrue(Double.isFinite(loss.value()) && loss.value() >= 0, what + ": loss " + loss.value());
+            }
+        }
     }
 
     private static Map<String, float[]> snapshot(HasParameters m) {

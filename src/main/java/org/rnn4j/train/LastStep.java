@@ -28,8 +28,9 @@ public final class LastStep {
      */
     public static Tensor gather(Tensor y, int[] lengths, boolean batchFirst) {
         TrainChecks.usable("y", y, null);
-        if (y.rank() != 3) {
-            throw new IllegalArgumentException("y: expected shape " + layout(batchFirst) + ", got " + Arrays.toString(y.shape()));
+        if (y.rank() != 3 || y.dim(batchFirst ? 1 : 0) < 1) {
+            throw new IllegalArgumentException("y: expected shape " + layout(batchFirst) + " with T >= 1, got "
+                    + Arrays.toString(y.shape()));
         }
         int steps = y.dim(batchFirst ? 1 : 0);
         int batch = y.dim(batchFirst ? 0 : 1);
