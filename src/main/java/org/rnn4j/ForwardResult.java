@@ -41,7 +41,10 @@ public final class ForwardResult implements AutoCloseable {
         return cN;
     }
 
-    /** Whether {@link RecurrentLayer#backward} can still run on this result. */
+    /**
+     * Whether {@link RecurrentLayer#backward} can still run on this result: in training mode, until the first
+     * backward (or for ever after {@link #retainSaved()}), {@link #releaseSaved()} or {@link #close()}.
+     */
     public boolean canBackward() {
         return saved != null;
     }

@@ -231,6 +231,13 @@ class NoSilentWrongAnswersTest {
             e = assertThrows(IllegalArgumentException.class, () -> layer.forward(x));
             assertTrue(e.getMessage().startsWith("x: shape [4096, 128, 1] needs activation tensors of"), e.getMessage());
         }
+        // a head whose output would not fit a tensor
+        try (org.rnn4j.train.Linear head = new org.rnn4j.train.Linear(1, 1 << 20, false, 1, Device.cpu());
+             Tensor x = Tensor.zeros(Device.cpu(), 1 << 12, 1)) {
+            e = assertThrows(IllegalArgumentException.class, () -> head.forward(x));
+            assertTrue(e.getMessage().startsWith("x: 4096 rows of [4096, 1] give an output of 4294967296 elements"),
+                    e.getMessage());
+        }
         // activations that fit a tensor but not this JVM's heap (where the heap is below 8 GiB)
         long heap = Runtime.getRuntime().maxMemory();
         int batch = (int) Math.min(1 << 20, heap / 4 / (4 * 1024) / 64 + 1); // (T+1)·B·4H·4 bytes > heap

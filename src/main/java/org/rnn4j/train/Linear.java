@@ -126,6 +126,11 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor forwardUnguarded(Tensor x) {
         checkInput("x", x, in);
         int rows = TrainChecks.leadingRows(x);
+        if ((long) rows * out > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException("x: " + rows + " rows of " + Arrays.toString(x.shape()) + " give an output of "
+                    + (long) rows * out + " elements (" + 4L * rows * out + " bytes), more than a tensor holds ("
+                    + Tensor.MAX_ELEMENTS + ")");
+        }
         int[] shape = x.shape();
         shape[shape.length - 1] = out;
         Tensor y = Tensor.zeros(device, shape);
