@@ -455,7 +455,7 @@ public final class SafeTensors {
         if (digests.isEmpty()) {
             return digests;
         }
-        List<String> names = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
         for (Entry e : entries) {
             names.add(e.name());
             String d = digests.get(e.name());
