@@ -97,7 +97,7 @@ public final class PoemModel implements AutoCloseable {
         try (Tensor x = embedding.forward(inputs, steps, batch);
              ForwardResult fwd = lstm.forward(x);
              Tensor logits = head.forward(fwd.output());
-             LossResult loss = Losses.crossEntropyPerStep(logits, targets, null);
+             LossResult loss = Losses.crossEntropyPerStep(logits, targets, null, false);
              Tensor dOut = head.backward(fwd.output(), loss.gradient());
              BackwardResult back = lstm.backward(fwd, dOut, null, null)) {
             embedding.backward(inputs, back.dX());
@@ -114,7 +114,7 @@ public final class PoemModel implements AutoCloseable {
         try (Tensor x = embedding.forward(inputs, steps, batch);
              ForwardResult fwd = lstm.forward(x, lengths, null, null);
              Tensor logits = head.forward(fwd.output());
-             LossResult loss = Losses.crossEntropyPerStep(logits, targets, lengths)) {
+             LossResult loss = Losses.crossEntropyPerStep(logits, targets, lengths, false)) {
             return new double[] {loss.value() * loss.count(), loss.count()};
         } finally {
             lstm.train();
@@ -130,6 +130,12 @@ public final class PoemModel implements AutoCloseable {
     public String generate(String prefix, int length, double temperature, long seed, char stop) {
         if (prefix == null || prefix.isEmpty()) {
             throw new IllegalArgumentException("prefix: expected at least one character, got an empty prefix");
+        }
+        if (length < 0) {
+            throw new IllegalArgumentException("length: expected >= 0, got " + length);
+        }
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature: expected a finite value >= 0, got " + temperature);
         }
         lstm.eval();
         SplittableRandom rnd = new SplittableRandom(seed);
