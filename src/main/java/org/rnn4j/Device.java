@@ -144,14 +144,6 @@ public final class Device {
         return engine;
     }
 
-    /**
-     * A device over the engine that {@code engineFactory} makes, distinct from every other device, for tests
-     * that put a failing or counting engine below the API.
-     */
-    static Device withEngine(Kind kind, Function<Device, Engine> engineFactory) {
-        return new Device(kind, -1, engineFactory, "test engine");
-    }
-
     /** How this device was chosen: for {@link #best()}, what it picked and why. */
     public String selectionNote() {
         return selectionNote;

@@ -9,7 +9,6 @@ import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.rnn4j.cpu.CpuEngine;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 
@@ -19,8 +18,7 @@ class TensorLeakTest {
     /** A CPU engine whose uploads fail (as a failed host-to-device copy would), recording every buffer it allocates. */
     private static final class FailingUploads {
         final List<Buffer> allocated = new ArrayList<>();
-        final Device device = Device.withEngine(Device.Kind.CPU, d -> {
-            CpuEngine real = new CpuEngine(d);
+        final Device device = Device.cpu().withEngine(real -> {
             return (Engine) Proxy.newProxyInstance(Engine.class.getClassLoader(), new Class<?>[] {Engine.class},
                     (proxy, method, args) -> {
                         if (method.getName().equals("upload")) {
