@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -25,7 +24,6 @@ import org.rnn4j.train.LastStep;
  * answer or throw an {@link IllegalArgumentException} / {@link IllegalStateException} (an {@link IOException}
  * for a file) naming what was wrong; never a wrong answer, never another exception.
  */
-@Tag("cuda")
 class FuzzTest {
     private static final long SEED = 20261202L;
     private static final long BUDGET_NANOS = 3_000_000_000L;

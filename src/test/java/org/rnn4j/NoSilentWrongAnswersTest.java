@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -24,7 +23,6 @@ import org.rnn4j.train.Sgd;
  * The ways a recurrent layer used to return wrong numbers without a word: padding read, a second backward,
  * weights changed between forward and backward, overflowing sizes. On every usable device.
  */
-@Tag("cuda")
 class NoSilentWrongAnswersTest {
 
     static Device device(String name) {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.Device;
@@ -16,7 +15,6 @@ import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 
 /** Helpers over output sequences read the layout they are told, in both layouts, including B == T. */
-@Tag("cuda")
 class LayoutTest {
 
     static List<Device> devices() {
