@@ -18,11 +18,11 @@ class SequenceModelTest {
 
     @Test
     void bidirectionalClassifierLearnsTheMajorityToken() throws Exception {
-        SequenceDataset train = TaskData.majority(600, 6, 1);
+        SequenceDataset train = TaskData.majority(400, 6, 1);
         SequenceDataset test = TaskData.majority(200, 6, 2);
         try (SequenceModel m = SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
                 .recurrent(Lstm.builder(8, 16).bidirectional(true).seed(3)).dropout(0.1).outputs(2).seed(4).build(cpu)) {
-            History h = m.fit(train, test, new FitOptions().epochs(12).batchSize(32).adam(1e-2).seed(5));
+            History h = m.fit(train, test, new FitOptions().epochs(10).batchSize(32).adam(1e-2).seed(5));
             Map<String, Double> r = m.evaluate(test, 64);
             // chance is ~0.5; the rule needs counting over the whole sequence
             assertTrue(r.get("accuracy") >= 0.9, () -> "held-out accuracy " + r + ", history " + h);
@@ -36,7 +36,7 @@ class SequenceModelTest {
 
     @Test
     void taggerLearnsRisingSteps() throws Exception {
-        SequenceDataset train = TaskData.rising(500, 8, 11);
+        SequenceDataset train = TaskData.rising(400, 8, 11);
         SequenceDataset test = TaskData.rising(150, 8, 12);
         try (SequenceModel m = SequenceModel.builder(Task.TAGGING).embedding(8, 8)
                 .recurrent(Gru.builder(8, 24).seed(13)).outputs(2).seed(14).build(cpu)) {
