@@ -161,6 +161,21 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return new Trainer(this, train, validation, options).run();
     }
 
+    /**
+     * One training step for a custom loop (Keras's {@code train_on_batch}): a forward and backward pass over
+     * all of {@code batch} at once, in training mode, adding to the parameters' gradients. Zero them, clip
+     * and step with an optimizer over {@code List.of(model)} around it.
+     *
+     * @param dropoutSeed seeds the head dropout's mask (use a different one per step)
+     * @return the mean loss over the batch's positions
+     */
+    public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
+        requireOpen();
+        check("batch", batch, true);
+        int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
+        return trainStep(batch(batch, all), dropoutSeed, null, false).loss();
+    }
+
     /** The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE. */
     public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
         requireOpen();
@@ -315,6 +330,14 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         save(file, Map.of(), Map.of());
     }
 
+    /** {@link #save(Path)} with extra metadata entries of the caller's (e.g. a vocabulary), read back with {@link Checkpoint#read}. */
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        if (metadata == null) {
+            throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
+        }
+        save(file, Map.of(), metadata);
+    }
+
     /** {@link #save(Path)} with extra tensors (optimizer state, best weights) and metadata (training state). */
     void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
         requireOpen();
@@ -434,7 +457,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * loss, its count and (when the metric needs it) the head's output on the host. With {@code carry},
      * the forward starts from its states and they are replaced by this batch's final states.
      */
-    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry) {
+    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput) {
         rnn.train();
         try (Pass pass = new Pass(b, true, dropoutSeed, carry == null ? null : carry.h, carry == null ? null : carry.c);
              LossResult loss = pass.loss()) {
@@ -443,7 +466,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 carry.replace(pass.fwd);
             }
             return new StepResult(loss.value(), loss.count(),
-                    Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
+                    withOutput && Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
         }
     }
 

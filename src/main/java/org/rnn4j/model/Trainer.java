@@ -77,7 +77,7 @@ final class Trainer {
                     Batches.Batch b = model.batch(train, plan.get(i));
                     opt.setLearningRate(o.schedule.rate(o.learningRate, step, epoch));
                     opt.zeroGrad();
-                    SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry);
+                    SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry, true);
                     if (!Double.isFinite(r.loss())) {
                         throw new IllegalStateException(String.format(Locale.ROOT,
                                 "loss: expected a finite value, got %s at epoch %d step %d (learning rate %g); "
