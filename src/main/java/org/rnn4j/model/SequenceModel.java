@@ -222,7 +222,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                         engine.softmax(rows, width, pass.out.buffer(), 0, pass.out.buffer(), 0);
                     }
                     float[] host = pass.out.toHost();
-                    if (cfg.task() == Task.CLASSIFICATION) {
+                    if (!cfg.task().perStep()) {
                         for (int j = 0; j < b.batch(); j++) {
                             out[idx[j]] = new float[][] {Arrays.copyOfRange(host, j * width, (j + 1) * width)};
                         }
@@ -541,7 +541,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             int dirs = rc.directions();
             int s = rc.stateSize();
             int width = cfg.featureSize();
-            if (cfg.task() == Task.CLASSIFICATION) {
+            if (!cfg.task().perStep()) {
                 Tensor f = Tensor.zeros(device, b.batch(), width);
                 long off = (long) (rc.numLayers() - 1) * dirs * b.batch() * s;
                 // hN[(L−1)·D + d, b, :] → f[b, d·S : (d+1)·S]
@@ -559,7 +559,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             return switch (cfg.task()) {
                 case CLASSIFICATION -> Losses.crossEntropyLastStep(out, b.labels());
                 case TAGGING, LANGUAGE_MODEL -> Losses.crossEntropyLastStep(out, b.stepTargets());
-                case REGRESSION -> {
+                case REGRESSION, SEQUENCE_REGRESSION -> {
                     try (Tensor target = Tensor.of(device, b.values(), out.shape())) {
                         yield Losses.mse(out, target);
                     }
@@ -575,7 +575,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                     engine.dropout(dFeat.size(), cfg.dropout(), seed, dFeat.buffer(), 0, dFeat.buffer(), 0);
                 }
                 BackwardResult back;
-                if (cfg.task() == Task.CLASSIFICATION) {
+                if (!cfg.task().perStep()) {
                     int dirs = rc.directions();
                     int s = rc.stateSize();
                     try (Tensor dhN = Tensor.zeros(device, rc.numLayers() * dirs, b.batch(), s)) {
@@ -628,6 +628,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
             case TAGGING -> SequenceDataset.Targets.TAGS;
             case REGRESSION -> SequenceDataset.Targets.VALUES;
+            case SEQUENCE_REGRESSION -> SequenceDataset.Targets.VALUE;
             case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
         };
         if (needTargets ? data.targets() != want
@@ -636,9 +637,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                     + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
                     + factory(cfg.task()) + "), got " + data);
         }
-        if (cfg.task() == Task.REGRESSION && data.targets() == want && data.targetSize() != cfg.outputs()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per step, got "
-                    + data.targetSize());
+        if (!cfg.task().classes() && data.targets() == want && data.targetSize() != cfg.outputs()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per "
+                    + (cfg.task().perStep() ? "step" : "sequence") + ", got " + data.targetSize());
         }
         for (int i = 0; i < data.size(); i++) {
             if (cfg.tokens()) {
@@ -666,6 +667,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             case CLASSIFICATION -> "classification";
             case TAGGING -> "tagging";
             case REGRESSION -> "regression";
+            case SEQUENCE_REGRESSION -> "sequenceRegression";
             case LANGUAGE_MODEL -> "languageModel";
         };
     }
