@@ -71,6 +71,12 @@ public final class PoemModel implements AutoCloseable {
         if (prefix == null || prefix.isEmpty()) {
             throw new IllegalArgumentException("prefix: expected at least one character, got an empty prefix");
         }
+        if (length < 0) {
+            throw new IllegalArgumentException("length: expected >= 0, got " + length);
+        }
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature: expected a finite value >= 0, got " + temperature);
+        }
         StringBuilder out = new StringBuilder(prefix);
         for (int id : model.generate(vocab.encode(prefix), length, temperature, seed)) {
             String ch = vocab.decode(id);
