@@ -122,7 +122,7 @@ final class Trainer {
             if (best != null && o.restoreBest && bestEpoch != epoch) {
                 for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                     Tensor src = best.get(e.getKey());
-                    src.engine().copy(src.buffer(), 0, e.getValue().buffer(), 0, src.size());
+                    src.engine().copy(src.buffer(), 0, e.getValue().bufferForWrite(), 0, src.size());
                 }
                 progress.println("restored the weights of epoch " + bestEpoch + " (loss " + bestLoss + ")");
             }
