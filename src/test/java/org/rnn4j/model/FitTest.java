@@ -144,6 +144,8 @@ class FitTest {
         plateau.epochEnd(2);
         plateau.epochEnd(2);
         assertEquals(0.2, plateau.rate(1, 0, 0), "never below minLr");
+        plateau.reset();
+        assertEquals(1.0, plateau.rate(1, 0, 0), "a new run starts from the base rate");
     }
 
     @Test
