@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.Close;
@@ -15,7 +14,6 @@ import org.rnn4j.Lstm;
 import org.rnn4j.Tensor;
 
 /** The model trains the same on every device: a few steps of each task shape against the CPU. */
-@Tag("cuda")
 class SequenceModelDevicesTest {
 
     static List<String> devices() {
