@@ -108,7 +108,7 @@ enum class Kind { Device, Pinned };
 constexpr std::size_t kRedZone = 256;                     // bytes before and after each device allocation
 constexpr std::uint32_t kGarbage = 0x7fa5a5a5u;           // fresh memory: a NaN as float
 constexpr std::uint32_t kPoison = 0x7fdeadeeu;            // freed memory: another NaN
-constexpr std::uint32_t kCanary = 0x7fc0dec0u;            // red zones
+constexpr std::uint32_t kCanary = 0xdeadbeefu;            // red zones: not a NaN, which arithmetic would copy back
 constexpr std::size_t kQuarantineBytes = std::size_t(256) << 20;
 
 struct Allocation {

@@ -102,6 +102,9 @@ public final class CudaEngine implements Engine {
     private static final long SCRATCH_BYTES = 4096;
     private static final long FLAG_OFFSET_BYTES = 2048;
 
+    /** Set to 1, every buffer is its own exact cuMemAlloc (for memory checkers; see {@link DevicePool}). */
+    static final String NO_CACHING_ENV = "RNN4J_NO_CUDA_MEMORY_CACHING";
+
     private static final Set<CudaEngine> OPEN = ConcurrentHashMap.newKeySet();
     private static final AtomicBoolean HOOK_REGISTERED = new AtomicBoolean();
 
@@ -292,7 +295,7 @@ public final class CudaEngine implements Engine {
             public void free(long address) {
                 rawFree(address);
             }
-        });
+        }, !"1".equals(System.getenv(NO_CACHING_ENV)));
 
         Pointer host = new Pointer();
         Driver.check(cuMemAllocHost(host, STAGING_BYTES), "cuMemAllocHost", STAGING_BYTES + " bytes of pinned staging");

@@ -28,6 +28,11 @@ import java.util.TreeSet;
  * more; if that fails too, the exception names the request and what the pool holds. CudaEngine does
  * the same when cuBLAS cannot allocate its workspace ({@code CUBLAS_STATUS_ALLOC_FAILED}).
  *
+ * <p>Without caching ({@code RNN4J_NO_CUDA_MEMORY_CACHING=1}, as PyTorch's
+ * {@code PYTORCH_NO_CUDA_MEMORY_CACHING}) every request is its own raw allocation of exactly its bytes,
+ * freed on release: slower, but a buffer overrun then leaves its allocation, where the stand-in
+ * driver's red zones or compute-sanitizer see it instead of a neighbouring block.
+ *
  * <p>The raw allocator is injected, so the pool is tested without a GPU. Blocks are reused in
  * stream order: all work of an engine is queued on one stream, so a block released while a
  * queued kernel still reads it is only written by work queued after that kernel.
@@ -105,6 +110,7 @@ final class DevicePool {
             Comparator.comparingLong((Block b) -> b.size).thenComparingLong(b -> b.address);
 
     private final Allocator allocator;
+    private final boolean caching;
     private final TreeSet<Block> freeSmall = new TreeSet<>(BY_SIZE);
     private final TreeSet<Block> freeLarge = new TreeSet<>(BY_SIZE);
     /** Every segment held, by address: its first block (which no merge removes). */
@@ -116,7 +122,13 @@ final class DevicePool {
     private boolean closed;
 
     DevicePool(Allocator allocator) {
+        this(allocator, true);
+    }
+
+    /** A pool that caches ({@code caching}) or allocates each request exactly and frees it on release. */
+    DevicePool(Allocator allocator, boolean caching) {
         this.allocator = allocator;
+        this.caching = caching;
     }
 
     /**
@@ -148,6 +160,16 @@ final class DevicePool {
     synchronized Block acquire(long bytes) {
         if (closed) {
             throw new IllegalStateException("device pool is closed");
+        }
+        if (!caching) {
+            long exact = Math.max(bytes, 1);
+            long address = allocateSegment(bytes, exact);
+            Block block = new Block(address, address, exact, false);
+            segments.put(address, block);
+            block.inUse = true;
+            bytesInUse += exact;
+            blocksInUse++;
+            return block;
         }
         long size = sizeClass(bytes);
         boolean small = size <= SMALL_LIMIT;
@@ -228,6 +250,11 @@ final class DevicePool {
         block.inUse = false;
         bytesInUse -= block.size;
         blocksInUse--;
+        if (!caching) {
+            segments.remove(block.segment);
+            allocator.free(block.segment);
+            return;
+        }
         bytesCached += block.size;
         TreeSet<Block> free = block.small ? freeSmall : freeLarge;
         Block merged = block;

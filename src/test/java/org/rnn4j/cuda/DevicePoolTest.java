@@ -56,6 +56,26 @@ class DevicePoolTest {
     }
 
     @Test
+    void withoutCachingEveryRequestIsItsOwnExactAllocationFreedOnRelease() {
+        FakeDevice dev = new FakeDevice(1 << 20);
+        DevicePool pool = new DevicePool(dev, false);
+        DevicePool.Block a = pool.acquire(12);
+        DevicePool.Block b = pool.acquire(12);
+        assertEquals(Map.of(a.address, 12L, b.address, 12L), dev.live);   // no rounding, no shared segment
+        assertEquals(24, pool.bytesInUse());
+        pool.release(a);
+        assertEquals(1, dev.frees);
+        assertEquals(0, pool.bytesCached());
+        DevicePool.Block c = pool.acquire(0);
+        assertEquals(1L, dev.live.get(c.address));   // a zero-byte buffer still gets an address
+        pool.release(b);
+        pool.release(c);
+        assertEquals(0, dev.used);
+        assertEquals(0, pool.bytesInUse());
+        assertEquals(0, pool.segments());
+    }
+
+    @Test
     void sizeClassesRoundUpTo512ThenEightStepsPerPowerOfTwo() {
         assertEquals(512, DevicePool.sizeClass(0));
         assertEquals(512, DevicePool.sizeClass(1));
