@@ -245,11 +245,14 @@ def results(reports):
     return tests, failed, skipped, first
 
 
-def first_error_line(log):
-    """The first line of a build or fork failure when no report names a failed test."""
-    lines = Path(log).read_text(errors="replace").splitlines()
+def first_error_line(log, since):
+    """The first line of a build or fork failure, in the log after offset since, when no report names a test."""
+    with open(log, errors="replace") as f:
+        f.seek(since)
+        lines = f.read().splitlines()
     for line in lines:
-        if re.search(r"stand-in|CUDA_ERROR|There was an error|VM terminated|crashed|Tests run:.*Fail", line):
+        if (re.search(r"CUDA_ERROR|CUBLAS_STATUS|error:|There was an error|VM terminated|crashed|stand-in\]", line)
+                and "simulated CUDA device" not in line):
             return line.strip()
     for line in lines:
         if line.startswith("[ERROR]"):
@@ -325,10 +328,11 @@ def main():
         revert(work)
         where = plant(work, bug)
         start = time.monotonic()
+        since = os.path.getsize(log) if os.path.exists(log) else 0
         with open(log, "a") as out:
             out.write(f"\n======== {bug.name}: {bug.what} ({where})\n")
         if bug.native and not build_standin(work, log):
-            verdict, first, n = "caught: the stand-in does not build", first_error_line(log), 0
+            verdict, first, n = "caught: the stand-in does not build", first_error_line(log, since), 0
         else:
             rc, _, (n, failed, skipped, first) = surefire(work, bug.tests, bug.execution, log)
             if failed and bug.gap:
@@ -339,7 +343,7 @@ def main():
             elif rc == 124:
                 verdict, first = "caught: timed out", "(no test finished in 20 min)"
             elif rc != 0:
-                verdict, first = "caught", first_error_line(log)
+                verdict, first = "caught", first_error_line(log, since)
             elif bug.gap:
                 verdict, first = "NOT caught (known gap)", bug.gap
             else:
