@@ -250,4 +250,25 @@ class GpuParityTest {
             assertArrayEquals(v, back.toHost());
         }
     }
+
+    /**
+     * RecurrentLayer.checkFinite's device-side test: a finite tensor passes (also right after one
+     * that did not: the flag is reset per call), a NaN or an infinity anywhere is found, on both engines.
+     */
+    @Test
+    void nonFiniteValuesAreFoundAsOnTheCpu() {
+        Device gpu = gpu();
+        float[] v = random(new SplittableRandom(10), 70_000);   // 274 blocks of 256 threads
+        for (Device d : List.of(Device.cpu(), gpu)) {
+            for (int bad : new int[] {-1, 0, 69_999, 33_333, -1}) {
+                float[] w = v.clone();
+                if (bad >= 0) {
+                    w[bad] = bad == 33_333 ? Float.NEGATIVE_INFINITY : Float.NaN;
+                }
+                try (Tensor t = Tensor.of(d, w, w.length)) {
+                    assertEquals(bad >= 0, t.engine().hasNonFinite(t.size(), t.buffer(), 0), d + ", bad at " + bad);
+                }
+            }
+        }
+    }
 }

@@ -99,6 +99,25 @@ class LossesTest {
         }
     }
 
+    /**
+     * Logits far apart (|x| up to 300, where expf overflows) over more classes than a block has
+     * threads: only the row-max shift keeps the float softmax finite, and every thread's share of
+     * the classes must reach the row maximum and the row sum. The double reference needs no shift.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void largeLogitsOverManyClassesStayFinite(Device device) {
+        int rows = 3, c = 300;
+        float[] logits = uniform(12, rows * c, -300, 300);
+        int[] targets = {0, 299, 150};
+        double[][] want = crossEntropy(logits, rows, c, targets);
+        try (Tensor x = Tensor.of(device, logits, rows, c);
+             LossResult loss = Losses.crossEntropyLastStep(x, targets)) {
+            assertEquals(want[0][0], loss.value(), 1e-6 * Math.abs(want[0][0]));
+            assertClose("dLogits", want[1], loss.gradient().toHost(), 1e-6, 0);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("devices")
     void lastStepAndGatherScatter(Device device) {
