@@ -212,8 +212,19 @@ class GpuParityTest {
         CudaEngine engine = (CudaEngine) gpu.engine();
         gpu.engine().synchronize();
         long before = engine.bytesInUse();
-        RuntimeException e = assertThrows(RuntimeException.class, () -> Tensor.zeros(gpu, 1 << 30, 1 << 10));
-        assertTrue(e.getMessage().contains("cuMemAlloc"), e.getMessage());
+        // A tensor holds at most 2^31 - 1 elements (8 GiB), less than a large GPU has: take 8 GiB blocks
+        // until the device runs out (17 on a 141 GB H200; the first one on the stand-in's 2 GiB).
+        List<Tensor> held = new ArrayList<>();
+        try {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> {
+                for (int i = 0; i < 64; i++) {
+                    held.add(Tensor.zeros(gpu, 1 << 20, 2047));
+                }
+            });
+            assertTrue(e.getMessage().contains("cuMemAlloc"), e.getMessage());
+        } finally {
+            held.forEach(Tensor::close);
+        }
         assertEquals(before, engine.bytesInUse());
     }
 
