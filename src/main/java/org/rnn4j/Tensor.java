@@ -1,6 +1,7 @@
 package org.rnn4j;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 
@@ -15,6 +16,9 @@ import org.rnn4j.engine.Engine;
  * writes a live tensor in place takes {@link #bufferForWrite()}, which bumps it.
  */
 public final class Tensor implements AutoCloseable {
+
+    /** Tensors allocated and not yet closed, on all devices (see {@link #openCount()}). */
+    private static final AtomicLong OPEN = new AtomicLong();
 
     private final Device device;
     private final DType dtype;
@@ -38,6 +42,15 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape.clone();
         this.size = checkedSize(shape);
         this.buffer = device.engine().allocate(dtype, size);
+        OPEN.incrementAndGet();
+    }
+
+    /**
+     * How many tensors are allocated and not yet closed, on all devices together: a leak check for tests
+     * and long runs (a training loop that holds memory flat keeps it constant between steps).
+     */
+    public static long openCount() {
+        return OPEN.get();
     }
 
     /** A float32 tensor of zeros. */
@@ -253,8 +266,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        buffer.close();
+    public synchronized void close() {
+        if (!buffer.isClosed()) {
+            buffer.close();
+            OPEN.decrementAndGet();
+        }
     }
 
     @Override

@@ -22,7 +22,7 @@ import org.rnn4j.engine.Engine;
  * If no position counts, the loss is 0 with a zero gradient (PyTorch would give NaN).
  *
  * <p>Targets are validated and masked on the host (they are labels, usually already there); the
- * scalar is reduced on the device ({@code sumRows}, in row order, so it is deterministic) and one
+ * scalar is reduced on the device ({@code sumRows}, in a fixed chunked order, so it is deterministic) and one
  * float comes back.
  */
 public final class Losses {
