@@ -19,7 +19,7 @@ public final class Lstm {
             return this;
         }
 
-        /** LSTMP: {@code h = W_hr (o ⊙ tanh(c))} of size P < H (PyTorch's {@code proj_size}); 0 turns it off. */
+        /** LSTMP: {@code h = W_hr (o ⊙ tanh(c))} of size P &lt; H (PyTorch's {@code proj_size}); 0 turns it off. */
         public Builder projSize(int projSize) {
             this.projSize = projSize;
             return this;

@@ -1,6 +1,7 @@
 package org.rnn4j;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 
@@ -10,6 +11,9 @@ import org.rnn4j.engine.Engine;
  * releases the memory, and a closed tensor refuses every use with an {@link IllegalStateException}.
  */
 public final class Tensor implements AutoCloseable {
+
+    /** Tensors allocated and not yet closed, on all devices (see {@link #openCount()}). */
+    private static final AtomicLong OPEN = new AtomicLong();
 
     private final Device device;
     private final DType dtype;
@@ -23,6 +27,15 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape.clone();
         this.size = checkedSize(shape);
         this.buffer = device.engine().allocate(dtype, size);
+        OPEN.incrementAndGet();
+    }
+
+    /**
+     * How many tensors are allocated and not yet closed, on all devices together: a leak check for tests
+     * and long runs (a training loop that holds memory flat keeps it constant between steps).
+     */
+    public static long openCount() {
+        return OPEN.get();
     }
 
     /** A float32 tensor of zeros. */
@@ -184,8 +197,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        buffer.close();
+    public synchronized void close() {
+        if (!buffer.isClosed()) {
+            buffer.close();
+            OPEN.decrementAndGet();
+        }
     }
 
     @Override

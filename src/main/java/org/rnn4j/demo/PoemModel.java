@@ -14,6 +14,7 @@ import org.rnn4j.Lstm;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import org.rnn4j.train.Checkpoint;
+import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
 import org.rnn4j.train.LossResult;
 import org.rnn4j.train.Losses;

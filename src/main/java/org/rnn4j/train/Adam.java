@@ -1,6 +1,7 @@
 package org.rnn4j.train;
 
 import java.util.List;
+import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 
@@ -71,6 +72,14 @@ public final class Adam extends Optimizer {
     void update(int i, ParameterSet.Pair p, float lr, long step) {
         p.param().engine().adamStep(p.param().size(), p.param().buffer(), p.grad().buffer(), m[i].buffer(),
                 v[i].buffer(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+    }
+
+    @Override
+    void addState(Map<String, Tensor> out) {
+        for (int i = 0; i < m.length; i++) {
+            out.put("exp_avg." + i, m[i]);
+            out.put("exp_avg_sq." + i, v[i]);
+        }
     }
 
     @Override

@@ -1,7 +1,10 @@
 package org.rnn4j.train;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.rnn4j.HasParameters;
+import org.rnn4j.Tensor;
 
 /**
  * Updates parameters in place from their accumulated gradients, on their device. Gradients accumulate
@@ -56,6 +59,29 @@ public abstract class Optimizer implements AutoCloseable {
     /** How many steps have been taken. */
     public final long steps() {
         return steps;
+    }
+
+    /**
+     * The state tensors (live), for a checkpoint: {@code exp_avg.i} and {@code exp_avg_sq.i} (Adam) or
+     * {@code momentum_buffer.i} (SGD with momentum) for the {@code i}-th parameter tensor, PyTorch's names.
+     * Together with {@link #steps()} and {@link #learningRate()} they are all an optimizer carries.
+     */
+    public final Map<String, Tensor> state() {
+        requireOpen();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        addState(out);
+        return out;
+    }
+
+    /** Puts each state tensor into {@code out} under its name. */
+    abstract void addState(Map<String, Tensor> out);
+
+    /** Sets the step count, when resuming from a checkpoint (Adam's bias correction and SGD's first step use it). */
+    public final void restoreSteps(long steps) {
+        if (steps < 0) {
+            throw new IllegalArgumentException("steps: expected >= 0, got " + steps);
+        }
+        this.steps = steps;
     }
 
     private void requireOpen() {

@@ -1,6 +1,7 @@
 package org.rnn4j.train;
 
 import java.util.List;
+import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 
@@ -46,6 +47,15 @@ public final class Sgd extends Optimizer {
     void update(int i, ParameterSet.Pair p, float lr, long step) {
         p.param().engine().sgdStep(p.param().size(), p.param().buffer(), p.grad().buffer(),
                 velocity == null ? null : velocity[i].buffer(), lr, momentum, weightDecay, nesterov, step == 1);
+    }
+
+    @Override
+    void addState(Map<String, Tensor> out) {
+        if (velocity != null) {
+            for (int i = 0; i < velocity.length; i++) {
+                out.put("momentum_buffer." + i, velocity[i]);
+            }
+        }
     }
 
     @Override

@@ -1,0 +1,163 @@
+package org.rnn4j.model;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+
+/**
+ * How {@link SequenceModel#fit} trains, with Keras-like defaults: 10 epochs, batches of 32 shuffled from
+ * seed 0 and bucketed by length, Adam with learning rate 1e-3, gradient clipping at global norm 1.0, a
+ * constant rate, no early stopping, no checkpoints, no progress output.
+ */
+public final class FitOptions {
+    /** The optimizers {@code fit} can build (their state goes into checkpoints). */
+    public enum OptimizerKind { ADAM, ADAMW, SGD }
+
+    int epochs = 10;
+    int batchSize = 32;
+    boolean bucketing = true;
+    long seed;
+    OptimizerKind optimizer = OptimizerKind.ADAM;
+    double learningRate = 1e-3;
+    double weightDecay;
+    double momentum;
+    double clipNorm = 1.0;
+    LrSchedule schedule = LrSchedule.constant();
+    int patience = -1;
+    boolean restoreBest = true;
+    Path checkpointDir;
+    int checkpointEvery;
+    Path resumeFrom;
+    PrintStream progress;
+    boolean stateful;
+
+    /** Passes over the training data, ≥ 1 (a resumed run continues up to this epoch). */
+    public FitOptions epochs(int epochs) {
+        if (epochs < 1) {
+            throw new IllegalArgumentException("epochs: expected >= 1, got " + epochs);
+        }
+        this.epochs = epochs;
+        return this;
+    }
+
+    /** Sequences per batch, ≥ 1 (the last batch of an epoch may be smaller). */
+    public FitOptions batchSize(int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize: expected >= 1, got " + batchSize);
+        }
+        this.batchSize = batchSize;
+        return this;
+    }
+
+    /** Whether to sort each pool of shuffled sequences by length before cutting batches (default on). */
+    public FitOptions bucketing(boolean bucketing) {
+        this.bucketing = bucketing;
+        return this;
+    }
+
+    /** Seeds the shuffling and the dropout masks. */
+    public FitOptions seed(long seed) {
+        this.seed = seed;
+        return this;
+    }
+
+    /** Adam (PyTorch's defaults) with learning rate {@code lr}. */
+    public FitOptions adam(double lr) {
+        return optimizer(OptimizerKind.ADAM, lr, 0, 0);
+    }
+
+    /** AdamW with learning rate {@code lr} and decoupled weight decay {@code weightDecay}. */
+    public FitOptions adamW(double lr, double weightDecay) {
+        return optimizer(OptimizerKind.ADAMW, lr, weightDecay, 0);
+    }
+
+    /** SGD with learning rate {@code lr} and momentum in [0, 1). */
+    public FitOptions sgd(double lr, double momentum) {
+        return optimizer(OptimizerKind.SGD, lr, 0, momentum);
+    }
+
+    private FitOptions optimizer(OptimizerKind kind, double lr, double weightDecay, double momentum) {
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("lr: expected a finite value > 0, got " + lr);
+        }
+        if (!(weightDecay >= 0)) {
+            throw new IllegalArgumentException("weightDecay: expected >= 0, got " + weightDecay);
+        }
+        if (!(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("momentum: expected a value in [0, 1), got " + momentum);
+        }
+        this.optimizer = kind;
+        this.learningRate = lr;
+        this.weightDecay = weightDecay;
+        this.momentum = momentum;
+        return this;
+    }
+
+    /** Clips the gradients to this global L2 norm before each step; 0 turns clipping off. */
+    public FitOptions clipNorm(double clipNorm) {
+        if (!(clipNorm >= 0) || Double.isInfinite(clipNorm)) {
+            throw new IllegalArgumentException("clipNorm: expected a finite value >= 0 (0 = off), got " + clipNorm);
+        }
+        this.clipNorm = clipNorm;
+        return this;
+    }
+
+    /** The learning-rate schedule (default {@link LrSchedule#constant()}). */
+    public FitOptions schedule(LrSchedule schedule) {
+        if (schedule == null) {
+            throw new IllegalArgumentException("schedule: expected a schedule, got null");
+        }
+        this.schedule = schedule;
+        return this;
+    }
+
+    /**
+     * Stops when the validation loss (the training loss without validation data) has not improved for
+     * {@code patience} epochs and, with {@code restoreBest}, puts back the weights of the best epoch.
+     */
+    public FitOptions earlyStopping(int patience, boolean restoreBest) {
+        if (patience < 0) {
+            throw new IllegalArgumentException("patience: expected >= 0, got " + patience);
+        }
+        this.patience = patience;
+        this.restoreBest = restoreBest;
+        return this;
+    }
+
+    /**
+     * Writes {@code dir/epoch-NNNN.safetensors} every {@code everyEpochs} epochs (and after the last):
+     * configuration, weights, optimizer state, schedule and step, enough for {@link #resumeFrom}.
+     */
+    public FitOptions checkpoints(Path dir, int everyEpochs) {
+        if (dir == null) {
+            throw new IllegalArgumentException("dir: expected a folder, got null");
+        }
+        if (everyEpochs < 1) {
+            throw new IllegalArgumentException("everyEpochs: expected >= 1, got " + everyEpochs);
+        }
+        this.checkpointDir = dir;
+        this.checkpointEvery = everyEpochs;
+        return this;
+    }
+
+    /** Continues the run saved in {@code checkpoint} (written by {@link #checkpoints}): same result as never stopping. */
+    public FitOptions resumeFrom(Path checkpoint) {
+        this.resumeFrom = checkpoint;
+        return this;
+    }
+
+    /** Where the progress bar and the per-epoch lines go; {@code null} (default) prints nothing. */
+    public FitOptions progress(PrintStream out) {
+        this.progress = out;
+        return this;
+    }
+
+    /**
+     * Keras's {@code stateful=True}: batches are taken in dataset order, sample b of each batch continues
+     * sample b of the previous one (its final states carried over, without gradient), and the states are
+     * reset at each epoch. The dataset size must be a multiple of the batch size.
+     */
+    public FitOptions stateful(boolean stateful) {
+        this.stateful = stateful;
+        return this;
+    }
+}

@@ -1,0 +1,174 @@
+package org.rnn4j.model;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The learning rate over a run, as a function of the base rate, the optimizer step (counted from 0)
+ * and the epoch, with the state a resumed run needs ({@link #state}, {@link #restore}):
+ * <ul>
+ *   <li>{@link #constant()};</li>
+ *   <li>{@link #step(int, double)}: multiplied by {@code gamma} every {@code n} epochs (PyTorch's {@code StepLR});</li>
+ *   <li>{@link #cosine(long, long, double)}: linear warm-up, then a half cosine down to a floor
+ *       (PyTorch's {@code CosineAnnealingLR} after a warm-up);</li>
+ *   <li>{@link #reduceOnPlateau(double, int, double)}: multiplied by {@code factor} when the validation
+ *       loss has not improved for {@code patience} epochs (PyTorch's {@code ReduceLROnPlateau}).</li>
+ * </ul>
+ */
+public abstract class LrSchedule {
+
+    LrSchedule() {
+    }
+
+    /** The rate for optimizer step {@code step} (from 0) of epoch {@code epoch} (from 0). */
+    public abstract double rate(double base, long step, int epoch);
+
+    /** Told the monitored value (validation loss, else training loss) after each epoch. */
+    public void epochEnd(double monitored) {
+    }
+
+    /** What must survive a checkpoint (empty for stateless schedules). */
+    public Map<String, String> state() {
+        return Map.of();
+    }
+
+    /** Restores {@link #state()}. */
+    public void restore(Map<String, String> state) {
+    }
+
+    /** The same base rate throughout. */
+    public static LrSchedule constant() {
+        return new LrSchedule() {
+            @Override
+            public double rate(double base, long step, int epoch) {
+                return base;
+            }
+
+            @Override
+            public String toString() {
+                return "constant";
+            }
+        };
+    }
+
+    /** {@code base · gamma^⌊epoch / everyEpochs⌋}. */
+    public static LrSchedule step(int everyEpochs, double gamma) {
+        if (everyEpochs < 1) {
+            throw new IllegalArgumentException("everyEpochs: expected >= 1, got " + everyEpochs);
+        }
+        if (!(gamma > 0 && gamma <= 1)) {
+            throw new IllegalArgumentException("gamma: expected a factor in (0, 1], got " + gamma);
+        }
+        return new LrSchedule() {
+            @Override
+            public double rate(double base, long step, int epoch) {
+                return base * Math.pow(gamma, epoch / everyEpochs);
+            }
+
+            @Override
+            public String toString() {
+                return String.format(Locale.ROOT, "step(every %d epochs, gamma %g)", everyEpochs, gamma);
+            }
+        };
+    }
+
+    /**
+     * Linear warm-up from {@code base / warmupSteps} to {@code base} over the first {@code warmupSteps}
+     * steps, then {@code minLr + (base − minLr)·(1 + cos(π·p))/2} with {@code p} going from 0 to 1 at
+     * {@code totalSteps} (and {@code minLr} after).
+     */
+    public static LrSchedule cosine(long warmupSteps, long totalSteps, double minLr) {
+        if (warmupSteps < 0 || totalSteps <= warmupSteps) {
+            throw new IllegalArgumentException("warmupSteps, totalSteps: expected 0 <= warmupSteps < totalSteps, got "
+                    + warmupSteps + ", " + totalSteps);
+        }
+        if (!(minLr >= 0)) {
+            throw new IllegalArgumentException("minLr: expected >= 0, got " + minLr);
+        }
+        return new LrSchedule() {
+            @Override
+            public double rate(double base, long step, int epoch) {
+                if (step < warmupSteps) {
+                    return base * (step + 1) / warmupSteps;
+                }
+                double p = Math.min(1.0, (double) (step - warmupSteps) / (totalSteps - warmupSteps));
+                return minLr + (base - minLr) * 0.5 * (1 + Math.cos(Math.PI * p));
+            }
+
+            @Override
+            public String toString() {
+                return String.format(Locale.ROOT, "cosine(warm-up %d, total %d steps, min %g)", warmupSteps, totalSteps, minLr);
+            }
+        };
+    }
+
+    /**
+     * Multiplies the rate by {@code factor} once the monitored loss has not improved (by more than a
+     * relative 1e-4) for {@code patience} epochs; never below {@code minLr}.
+     */
+    public static LrSchedule reduceOnPlateau(double factor, int patience, double minLr) {
+        if (!(factor > 0 && factor < 1)) {
+            throw new IllegalArgumentException("factor: expected a value in (0, 1), got " + factor);
+        }
+        if (patience < 0) {
+            throw new IllegalArgumentException("patience: expected >= 0, got " + patience);
+        }
+        if (!(minLr >= 0)) {
+            throw new IllegalArgumentException("minLr: expected >= 0, got " + minLr);
+        }
+        return new Plateau(factor, patience, minLr);
+    }
+
+    private static final class Plateau extends LrSchedule {
+        private final double factor;
+        private final int patience;
+        private final double minLr;
+        private double best = Double.POSITIVE_INFINITY;
+        private int bad;
+        private double scale = 1;
+
+        Plateau(double factor, int patience, double minLr) {
+            this.factor = factor;
+            this.patience = patience;
+            this.minLr = minLr;
+        }
+
+        @Override
+        public double rate(double base, long step, int epoch) {
+            return Math.max(minLr, base * scale);
+        }
+
+        @Override
+        public void epochEnd(double monitored) {
+            if (monitored < best * (1 - 1e-4)) {
+                best = monitored;
+                bad = 0;
+            } else if (++bad > patience) {
+                scale *= factor;
+                bad = 0;
+            }
+        }
+
+        @Override
+        public Map<String, String> state() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("best", Double.toString(best));
+            m.put("bad_epochs", Integer.toString(bad));
+            m.put("scale", Double.toString(scale));
+            return m;
+        }
+
+        @Override
+        public void restore(Map<String, String> state) {
+            best = Double.parseDouble(state.get("best"));
+            bad = Integer.parseInt(state.get("bad_epochs"));
+            scale = Double.parseDouble(state.get("scale"));
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "reduceOnPlateau(factor %g, patience %d, min %g)", factor, patience, minLr);
+        }
+    }
+}

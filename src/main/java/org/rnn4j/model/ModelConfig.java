@@ -1,0 +1,172 @@
+package org.rnn4j.model;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.rnn4j.CellType;
+import org.rnn4j.Gru;
+import org.rnn4j.Lstm;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.Rnn;
+import org.rnn4j.train.Checkpoint;
+import org.rnn4j.train.Embedding;
+
+/**
+ * Everything that defines a {@link SequenceModel}'s shape, validated when built and written into its
+ * checkpoints' metadata (keys {@code rnn4j.model.*}, the recurrent stack's under {@code rnn.*} as
+ * {@link Checkpoint} writes them), so that {@link SequenceModel#load} rebuilds it from the file alone.
+ *
+ * @param task the task shape
+ * @param vocabSize token ids are in {@code [0, vocabSize)}; 0 for dense feature inputs
+ * @param embeddingDim the embedding size (the recurrent input size), 0 for feature inputs
+ * @param padding the embedding's padding id, or {@link Embedding#NO_PADDING}
+ * @param inputFeatures features per step of dense inputs, 0 for token inputs
+ * @param recurrent the recurrent stack (time-major)
+ * @param dropout dropout on the recurrent features before the head, in [0, 1)
+ * @param outputs classes (classification, tagging, language model: the vocabulary) or values per step (regression)
+ * @param seed seeds the embedding, the head and the head dropout
+ */
+public record ModelConfig(Task task, int vocabSize, int embeddingDim, int padding, int inputFeatures,
+                          RecurrentConfig recurrent, float dropout, int outputs, long seed) {
+
+    static final String PREFIX = "rnn4j.model.";
+    static final String RNN = "rnn.";
+
+    public ModelConfig {
+        if (task == null) {
+            throw new IllegalArgumentException("task: expected a task, got null");
+        }
+        if (recurrent == null) {
+            throw new IllegalArgumentException("recurrent: expected a recurrent layer configuration, got null");
+        }
+        boolean tokens = vocabSize > 0;
+        if (tokens == (inputFeatures > 0)) {
+            throw new IllegalArgumentException("inputs: expected either token ids (embedding(vocab, dim)) or features "
+                    + "(features(n)), got " + (tokens ? "both" : "neither"));
+        }
+        int in = tokens ? embeddingDim : inputFeatures;
+        if (tokens && embeddingDim < 1) {
+            throw new IllegalArgumentException("embeddingDim: expected >= 1, got " + embeddingDim);
+        }
+        if (recurrent.inputSize() != in) {
+            throw new IllegalArgumentException("recurrent: expected inputSize " + in + " (the "
+                    + (tokens ? "embedding dim" : "input features") + "), got " + recurrent.inputSize());
+        }
+        if (recurrent.batchFirst()) {
+            throw new IllegalArgumentException("recurrent: expected a time-major layer (batchFirst false), got batchFirst true");
+        }
+        if (padding != Embedding.NO_PADDING && (!tokens || padding < 0 || padding >= vocabSize)) {
+            throw new IllegalArgumentException("padding: expected -1 (none) or an id in [0, " + vocabSize
+                    + ") with token inputs, got " + padding);
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("dropout: expected a probability in [0, 1), got " + dropout);
+        }
+        if (outputs < 1) {
+            throw new IllegalArgumentException("outputs: expected >= 1, got " + outputs);
+        }
+        if (task == Task.LANGUAGE_MODEL) {
+            if (!tokens) {
+                throw new IllegalArgumentException("task: a LANGUAGE_MODEL reads token ids; expected embedding(vocab, dim), got features");
+            }
+            if (outputs != vocabSize) {
+                throw new IllegalArgumentException("outputs: expected the vocabulary size " + vocabSize
+                        + " for a LANGUAGE_MODEL, got " + outputs);
+            }
+            if (recurrent.bidirectional()) {
+                throw new IllegalArgumentException("recurrent: expected a unidirectional layer for a LANGUAGE_MODEL "
+                        + "(a reverse direction would read the token it predicts), got bidirectional");
+            }
+        }
+    }
+
+    /** Whether the inputs are token ids (through an embedding). */
+    public boolean tokens() {
+        return vocabSize > 0;
+    }
+
+    /** Width of the features the head reads: the recurrent output size (both directions). */
+    public int featureSize() {
+        return recurrent.outputSize();
+    }
+
+    /** The metadata entries that describe this configuration. */
+    public Map<String, String> toMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(PREFIX + "task", task.name());
+        m.put(PREFIX + "vocab_size", Integer.toString(vocabSize));
+        m.put(PREFIX + "embedding_dim", Integer.toString(embeddingDim));
+        m.put(PREFIX + "padding", Integer.toString(padding));
+        m.put(PREFIX + "input_features", Integer.toString(inputFeatures));
+        m.put(PREFIX + "dropout", Float.toString(dropout));
+        m.put(PREFIX + "outputs", Integer.toString(outputs));
+        m.put(PREFIX + "seed", Long.toString(seed));
+        m.put(RNN + "seed", Long.toString(recurrent.seed()));
+        m.put(RNN + "unit_forget_bias", Boolean.toString(recurrent.unitForgetBias()));
+        Checkpoint.configMetadata(recurrent).forEach((k, v) -> m.put(RNN + k, v));
+        return m;
+    }
+
+    /**
+     * The configuration recorded by {@link #toMetadata()}.
+     *
+     * @throws IllegalArgumentException naming the first missing or malformed key
+     */
+    public static ModelConfig fromMetadata(Map<String, String> meta) {
+        if (meta == null || !meta.containsKey(PREFIX + "task")) {
+            throw new IllegalArgumentException("metadata: expected a SequenceModel checkpoint (key '" + PREFIX
+                    + "task'), got " + (meta == null ? "no metadata" : "keys " + meta.keySet()));
+        }
+        Task task = Task.valueOf(get(meta, PREFIX + "task"));
+        CellType cell = CellType.valueOf(get(meta, RNN + "cell"));
+        int in = integer(meta, RNN + "input_size");
+        int hidden = integer(meta, RNN + "hidden_size");
+        RecurrentConfig.Builder<?> b = switch (cell) {
+            case LSTM -> Lstm.builder(in, hidden).projSize(integer(meta, RNN + "proj_size"))
+                    .peepholes(bool(meta, RNN + "peepholes")).cellClip(Float.parseFloat(get(meta, RNN + "cell_clip")))
+                    .coupledInputForget(bool(meta, RNN + "coupled_input_forget"))
+                    .unitForgetBias(bool(meta, RNN + "unit_forget_bias"));
+            case GRU -> Gru.builder(in, hidden).resetAfter(bool(meta, RNN + "reset_after"));
+            case RNN_TANH -> Rnn.builder(in, hidden);
+            case RNN_RELU -> Rnn.reluBuilder(in, hidden);
+        };
+        b.numLayers(integer(meta, RNN + "num_layers")).bidirectional(bool(meta, RNN + "bidirectional"))
+                .bias(bool(meta, RNN + "bias")).dropout(Float.parseFloat(get(meta, RNN + "dropout")))
+                .seed(Long.parseLong(get(meta, RNN + "seed")));
+        return new ModelConfig(task, integer(meta, PREFIX + "vocab_size"), integer(meta, PREFIX + "embedding_dim"),
+                integer(meta, PREFIX + "padding"), integer(meta, PREFIX + "input_features"), b.config(),
+                Float.parseFloat(get(meta, PREFIX + "dropout")), integer(meta, PREFIX + "outputs"),
+                Long.parseLong(get(meta, PREFIX + "seed")));
+    }
+
+    private static String get(Map<String, String> meta, String key) {
+        String v = meta.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("metadata: expected key '" + key + "' in a SequenceModel checkpoint, got none");
+        }
+        return v;
+    }
+
+    private static int integer(Map<String, String> meta, String key) {
+        try {
+            return Integer.parseInt(get(meta, key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("metadata '" + key + "': expected an integer, got '" + meta.get(key) + "'");
+        }
+    }
+
+    private static boolean bool(Map<String, String> meta, String key) {
+        String v = get(meta, key);
+        if (!v.equals("true") && !v.equals("false")) {
+            throw new IllegalArgumentException("metadata '" + key + "': expected true or false, got '" + v + "'");
+        }
+        return Boolean.parseBoolean(v);
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "%s: %s -> %s%s -> Linear(%d -> %d)", task,
+                tokens() ? "Embedding(" + vocabSize + ", " + embeddingDim + ")" : inputFeatures + " features", recurrent,
+                dropout > 0 ? " -> Dropout(" + dropout + ")" : "", featureSize(), outputs);
+    }
+}

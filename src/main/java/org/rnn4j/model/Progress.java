@@ -1,0 +1,62 @@
+package org.rnn4j.model;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The progress of {@code fit}, Keras-style: on a terminal one line per epoch redrawn in place
+ * ({@code epoch 3/10 [=====>    ] 12/40  loss 0.4123  accuracy 0.871  2310 seq/s}); when the output is
+ * redirected, only the finished epoch's line. Nothing at all without an output stream.
+ */
+final class Progress {
+    private static final int BAR = 24;
+    private final PrintStream out;
+    private final boolean terminal = System.console() != null;
+    private long lastDraw;
+
+    Progress(PrintStream out) {
+        this.out = out;
+    }
+
+    void step(int epoch, int epochs, int done, int total, Map<String, Double> metrics, double seqPerSecond) {
+        if (out == null || !terminal) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (done < total && now - lastDraw < 100_000_000L) {
+            return;
+        }
+        lastDraw = now;
+        out.print("\r" + line(epoch, epochs, done, total, metrics, seqPerSecond, Map.of()));
+        out.flush();
+    }
+
+    void epochEnd(int epoch, int epochs, int total, Map<String, Double> metrics, double seqPerSecond,
+                  Map<String, Double> validation, double lr) {
+        if (out == null) {
+            return;
+        }
+        String line = line(epoch, epochs, total, total, metrics, seqPerSecond, validation)
+                + String.format(Locale.ROOT, "  lr %.2e", lr);
+        out.println(terminal ? "\r" + line : line);
+    }
+
+    void println(String line) {
+        if (out != null) {
+            out.println(line);
+        }
+    }
+
+    private static String line(int epoch, int epochs, int done, int total, Map<String, Double> metrics,
+                               double seqPerSecond, Map<String, Double> validation) {
+        int fill = total == 0 ? BAR : (int) ((long) BAR * done / total);
+        StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "epoch %d/%d [", epoch, epochs));
+        s.append("=".repeat(Math.max(0, fill - (done < total ? 1 : 0)))).append(done < total ? ">" : "")
+                .append(" ".repeat(BAR - fill)).append(String.format(Locale.ROOT, "] %d/%d", done, total));
+        metrics.forEach((k, v) -> s.append(String.format(Locale.ROOT, "  %s %.4f", k, v)));
+        s.append(String.format(Locale.ROOT, "  %.0f seq/s", seqPerSecond));
+        validation.forEach((k, v) -> s.append(String.format(Locale.ROOT, "  val_%s %.4f", k, v)));
+        return s.toString();
+    }
+}

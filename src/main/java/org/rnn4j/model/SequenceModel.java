@@ -1,0 +1,809 @@
+package org.rnn4j.model;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.rnn4j.BackwardResult;
+import org.rnn4j.Device;
+import org.rnn4j.ForwardResult;
+import org.rnn4j.HasParameters;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Tensor;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Checkpoint;
+import org.rnn4j.train.Embedding;
+import org.rnn4j.train.Linear;
+import org.rnn4j.train.LossResult;
+import org.rnn4j.train.Losses;
+import org.rnn4j.train.ModuleGroup;
+import org.rnn4j.train.SafeTensors;
+
+/**
+ * A sequence model as Keras or PyTorch users build one: an optional token {@link Embedding} (or dense
+ * features), a {@link RecurrentLayer} stack, optional dropout, and a {@link Linear} head, for one of the
+ * four {@link Task} shapes; with {@link #fit}, {@link #evaluate}, {@link #predict} and, for a language
+ * model, {@link #generate}.
+ *
+ * <pre>{@code
+ * try (SequenceModel model = SequenceModel.builder(Task.CLASSIFICATION)
+ *         .embedding(vocab, 32)
+ *         .recurrent(Lstm.builder(32, 64).bidirectional(true))
+ *         .outputs(classes)
+ *         .build(Device.best())) {
+ *     History h = model.fit(train, validation, new FitOptions().epochs(5).adam(3e-3));
+ *     Map<String, Double> test = model.evaluate(testSet, 64);
+ * }
+ * }</pre>
+ *
+ * <p>Many-to-one classification reads the last layer's final state {@code h_n}: the last valid step
+ * of each sequence and, for a bidirectional stack, the reverse direction's state after step 0, both
+ * concatenated. Per-step tasks read the output at every valid step only (padded steps never reach the
+ * head or the loss). Everything runs through the public layer API and the {@link Engine} primitives,
+ * so the model runs on either device and its weights, activations and gradients stay there between
+ * steps; only token ids, targets and the scalar loss (and, for accuracy and errors, the head's output)
+ * cross to the host. Parameters are named as a PyTorch module with submodules {@code embedding},
+ * {@code rnn} and {@code head} names them. Not thread-safe.
+ */
+public final class SequenceModel implements HasParameters, AutoCloseable {
+
+    private final ModelConfig cfg;
+    private final Device device;
+    private final Engine engine;
+    private final Embedding embedding;
+    private final RecurrentLayer rnn;
+    private final Linear head;
+    private final ModuleGroup group;
+    private boolean closed;
+
+    /** Builds the model described by {@code cfg} on {@code device}, with freshly initialised weights. */
+    public SequenceModel(ModelConfig cfg, Device device) {
+        if (cfg == null) {
+            throw new IllegalArgumentException("cfg: expected a model configuration, got null");
+        }
+        if (device == null) {
+            throw new IllegalArgumentException("device: expected a device, got null");
+        }
+        this.cfg = cfg;
+        this.device = device;
+        this.engine = device.engine();
+        Embedding e = null;
+        RecurrentLayer r = null;
+        try {
+            e = cfg.tokens() ? new Embedding(cfg.vocabSize(), cfg.embeddingDim(), cfg.padding(), cfg.seed(), device) : null;
+            r = new RecurrentLayer(cfg.recurrent(), device);
+            this.head = new Linear(cfg.featureSize(), cfg.outputs(), true, cfg.seed() + 1, device);
+        } catch (RuntimeException ex) {
+            if (e != null) {
+                e.close();
+            }
+            if (r != null) {
+                r.close();
+            }
+            throw ex;
+        }
+        this.embedding = e;
+        this.rnn = r;
+        Map<String, HasParameters> modules = new LinkedHashMap<>();
+        if (embedding != null) {
+            modules.put("embedding", embedding);
+        }
+        modules.put("rnn", rnn);
+        modules.put("head", head);
+        this.group = ModuleGroup.of(modules);
+    }
+
+    /** A builder for a model of the given task shape. */
+    public static Builder builder(Task task) {
+        return new Builder(task);
+    }
+
+    public ModelConfig config() {
+        return cfg;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** The recurrent stack (its own API stays available: parameters by PyTorch name, train/eval, ...). */
+    public RecurrentLayer recurrent() {
+        return rnn;
+    }
+
+    /** The token embedding, or {@code null} for dense inputs. */
+    public Embedding embedding() {
+        return embedding;
+    }
+
+    public Linear head() {
+        return head;
+    }
+
+    /** {@code embedding.weight}, {@code rnn.weight_ih_l0}, ..., {@code head.bias} (live tensors). */
+    @Override
+    public Map<String, Tensor> parameters() {
+        return group.parameters();
+    }
+
+    @Override
+    public Map<String, Tensor> gradients() {
+        return group.gradients();
+    }
+
+    // ================================================================== training API
+
+    /**
+     * Trains on {@code train}, evaluating on {@code validation} (may be {@code null}) after each epoch;
+     * see {@link FitOptions} for batching, the optimizer, clipping, schedules, early stopping, checkpoints
+     * and resuming.
+     *
+     * @throws IllegalArgumentException when the data does not fit the model (names the sequence)
+     * @throws IllegalStateException when the loss becomes NaN or infinite (names the step)
+     * @throws IOException when a checkpoint cannot be written or the one to resume from cannot be read
+     */
+    public History fit(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
+        requireOpen();
+        check("train", train, true);
+        if (validation != null) {
+            check("validation", validation, true);
+        }
+        if (options == null) {
+            throw new IllegalArgumentException("options: expected fit options, got null");
+        }
+        return new Trainer(this, train, validation, options).run();
+    }
+
+    /** The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE. */
+    public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
+        requireOpen();
+        check("data", data, true);
+        positive("batchSize", batchSize);
+        Metrics metrics = new Metrics(cfg.task());
+        boolean wasTraining = rnn.isTraining();
+        rnn.eval();
+        try {
+            for (int[] idx : Batches.byLength(data, batchSize)) {
+                Batches.Batch b = batch(data, idx);
+                try (Pass pass = new Pass(b, false, 0, null, null);
+                     LossResult loss = pass.loss()) {
+                    metrics.add(loss.value(), loss.count(), Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null, b);
+                }
+            }
+        } finally {
+            if (wasTraining) {
+                rnn.train();
+            }
+        }
+        return metrics.values();
+    }
+
+    /**
+     * The model's output for each sequence, in inference mode: class probabilities (softmax) for
+     * classification, tagging and language models, values for regression. Element {@code i} has one row
+     * for a many-to-one task and one row per step otherwise; each row has {@link ModelConfig#outputs()} values.
+     */
+    public List<float[][]> predict(SequenceDataset data, int batchSize) {
+        requireOpen();
+        check("data", data, false);
+        positive("batchSize", batchSize);
+        float[][][] out = new float[data.size()][][];
+        int width = cfg.outputs();
+        boolean wasTraining = rnn.isTraining();
+        rnn.eval();
+        try {
+            for (int[] idx : Batches.byLength(data, batchSize)) {
+                Batches.Batch b = batch(data, idx);
+                try (Pass pass = new Pass(b, false, 0, null, null)) {
+                    int rows = pass.out.dim(0);
+                    if (cfg.task().classes()) {
+                        engine.softmax(rows, width, pass.out.buffer(), 0, pass.out.buffer(), 0);
+                    }
+                    float[] host = pass.out.toHost();
+                    if (cfg.task() == Task.CLASSIFICATION) {
+                        for (int j = 0; j < b.batch(); j++) {
+                            out[idx[j]] = new float[][] {Arrays.copyOfRange(host, j * width, (j + 1) * width)};
+                        }
+                    } else {
+                        for (int j = 0; j < b.batch(); j++) {
+                            out[idx[j]] = new float[b.lengths()[j]][];
+                        }
+                        for (int r = 0; r < rows; r++) {
+                            int t = b.positions()[r] / b.batch();
+                            int j = b.positions()[r] % b.batch();
+                            out[idx[j]][t] = Arrays.copyOfRange(host, r * width, (r + 1) * width);
+                        }
+                    }
+                }
+            }
+        } finally {
+            if (wasTraining) {
+                rnn.train();
+            }
+        }
+        return List.of(out);
+    }
+
+    /** The most likely class of every row of {@link #predict}: one per sequence, or one per step. */
+    public List<int[]> predictClasses(SequenceDataset data, int batchSize) {
+        if (!cfg.task().classes()) {
+            throw new IllegalStateException("predictClasses: a " + cfg.task() + " model predicts values, not classes; use predict");
+        }
+        List<int[]> out = new ArrayList<>();
+        for (float[][] rows : predict(data, batchSize)) {
+            int[] c = new int[rows.length];
+            for (int t = 0; t < rows.length; t++) {
+                c[t] = argmax(rows[t], 0, rows[t].length);
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * Continues {@code prefix} by up to {@code length} tokens (a language model only), each drawn from the
+     * softmax of the logits divided by {@code temperature}, or the most likely one when
+     * {@code temperature <= 0} (greedy). The padding id is never drawn. Deterministic for a seed; the
+     * states are carried from token to token on the device.
+     *
+     * @return the new tokens (without the prefix)
+     */
+    public int[] generate(int[] prefix, int length, double temperature, long seed) {
+        requireOpen();
+        if (cfg.task() != Task.LANGUAGE_MODEL) {
+            throw new IllegalStateException("generate: expected a LANGUAGE_MODEL, this model is a " + cfg.task());
+        }
+        if (prefix == null || prefix.length == 0) {
+            throw new IllegalArgumentException("prefix: expected at least one token, got " + (prefix == null ? "null" : "none"));
+        }
+        if (length < 0) {
+            throw new IllegalArgumentException("length: expected >= 0, got " + length);
+        }
+        if (Double.isNaN(temperature)) {
+            throw new IllegalArgumentException("temperature: expected a number (<= 0 for greedy), got NaN");
+        }
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int[] generated = new int[length];
+        boolean wasTraining = rnn.isTraining();
+        rnn.eval();
+        Tensor h = null;
+        Tensor c = null;
+        try {
+            int[] feed = prefix;
+            int width = cfg.featureSize();
+            for (int i = 0; i < length; i++) {
+                float[] logits;
+                try (Tensor x = embedding.forward(feed, feed.length, 1);
+                     ForwardResult fwd = rnn.forward(x, null, h, c);
+                     Tensor last = Tensor.zeros(device, 1, width)) {
+                    engine.copy(fwd.output().buffer(), (long) (feed.length - 1) * width, last.buffer(), 0, width);
+                    try (Tensor out = head.forward(last)) {
+                        logits = out.toHost();
+                    }
+                    Tensor nextH = fwd.hN().copyTo(device);
+                    closeAll(h, c);
+                    h = nextH;
+                    c = fwd.cN() == null ? null : fwd.cN().copyTo(device);
+                }
+                generated[i] = sample(logits, temperature, cfg.padding(), rnd);
+                feed = new int[] {generated[i]};
+            }
+        } finally {
+            closeAll(h, c);
+            if (wasTraining) {
+                rnn.train();
+            }
+        }
+        return generated;
+    }
+
+    // ================================================================== checkpoints
+
+    /**
+     * Writes the configuration and weights to one safetensors file ({@code torch}'s
+     * {@code safetensors.torch.load_file} reads it; the names are {@code embedding.weight},
+     * {@code rnn.weight_ih_l0}, {@code head.weight}, ...). {@link #load} rebuilds the model from it alone.
+     */
+    public void save(Path file) throws IOException {
+        save(file, Map.of(), Map.of());
+    }
+
+    /** {@link #save(Path)} with extra tensors (optimizer state, best weights) and metadata (training state). */
+    void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
+        requireOpen();
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        Map<String, Tensor> tensors = new LinkedHashMap<>(parameters());
+        tensors.putAll(extraTensors);
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        meta.putAll(cfg.toMetadata());
+        meta.putAll(extraMetadata);
+        Checkpoint.save(file, tensors, meta);
+    }
+
+    /** A model rebuilt on {@code device} from a file written by {@link #save} or by {@code fit}'s checkpoints. */
+    public static SequenceModel load(Path file, Device device) throws IOException {
+        SafeTensors.Contents contents = Checkpoint.read(file);
+        ModelConfig cfg;
+        try {
+            cfg = ModelConfig.fromMetadata(contents.metadata());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+        SequenceModel m = new SequenceModel(cfg, device);
+        try {
+            m.loadWeights(file, contents, "");
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Copies the tensors {@code prefix + name} of {@code contents} into the parameters, after checking that
+     * every one is present with its shape (nothing is copied otherwise).
+     */
+    void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
+        Map<String, Tensor> params = parameters();
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
+            if (t == null) {
+                problems.add("missing " + prefix + e.getKey());
+            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
+                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", the model "
+                        + Arrays.toString(e.getValue().shape()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(file + ": does not match the model, which is left unchanged: " + problems);
+        }
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            e.getValue().copyFrom(contents.tensors().get(prefix + e.getKey()).data());
+        }
+    }
+
+    // ================================================================== summary
+
+    /**
+     * A table of the layers, their output shapes ({@code T} steps, {@code B} sequences, {@code N} valid
+     * positions), parameter counts and bytes (float32), with totals.
+     */
+    public String summary() {
+        requireOpen();
+        StringBuilder s = new StringBuilder();
+        String row = "%-34s %-16s %12s %14s%n";
+        s.append(String.format(Locale.ROOT, row, "layer", "output shape", "parameters", "bytes"));
+        s.append("-".repeat(79)).append('\n');
+        long total = 0;
+        if (embedding != null) {
+            total += line(s, row, embedding.toString().replace(" on " + device, ""), "[T, B, " + cfg.embeddingDim() + "]",
+                    embedding);
+        }
+        total += line(s, row, rnn.config().toString(), "[T, B, " + cfg.featureSize() + "]", rnn);
+        String featShape = cfg.task().perStep() ? "[N, " + cfg.featureSize() + "]" : "[B, " + cfg.featureSize() + "]";
+        s.append(String.format(Locale.ROOT, row, cfg.task().perStep() ? "valid steps" : "h_n of the last layer",
+                featShape, "0", "0"));
+        if (cfg.dropout() > 0) {
+            s.append(String.format(Locale.ROOT, row, "Dropout(" + cfg.dropout() + ")", featShape, "0", "0"));
+        }
+        total += line(s, row, "Linear(" + cfg.featureSize() + " -> " + cfg.outputs() + ")",
+                cfg.task().perStep() ? "[N, " + cfg.outputs() + "]" : "[B, " + cfg.outputs() + "]", head);
+        s.append("-".repeat(79)).append('\n');
+        s.append(String.format(Locale.ROOT, "%s on %s: %,d parameters, %,d bytes (%,d more for gradients, "
+                + "twice that for Adam's moments)%n", cfg.task(), device, total, 4 * total, 4 * total));
+        return s.toString();
+    }
+
+    private static long line(StringBuilder s, String row, String name, String shape, HasParameters m) {
+        long n = 0;
+        for (Tensor t : m.parameters().values()) {
+            n += t.size();
+        }
+        s.append(String.format(Locale.ROOT, row, name.length() > 34 ? name.substring(0, 31) + "..." : name, shape,
+                String.format(Locale.ROOT, "%,d", n), String.format(Locale.ROOT, "%,d", 4 * n)));
+        return n;
+    }
+
+    // ================================================================== one pass
+
+    Batches.Batch batch(SequenceDataset d, int[] idx) {
+        return Batches.make(d, idx, cfg.padding() == Embedding.NO_PADDING ? 0 : cfg.padding());
+    }
+
+    ModuleGroup group() {
+        return group;
+    }
+
+    /**
+     * One training step's forward and backward over a batch, accumulating gradients: returns the mean
+     * loss, its count and (when the metric needs it) the head's output on the host. With {@code carry},
+     * the forward starts from its states and they are replaced by this batch's final states.
+     */
+    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry) {
+        rnn.train();
+        try (Pass pass = new Pass(b, true, dropoutSeed, carry == null ? null : carry.h, carry == null ? null : carry.c);
+             LossResult loss = pass.loss()) {
+            pass.backward(loss.gradient());
+            if (carry != null) {
+                carry.replace(pass.fwd);
+            }
+            return new StepResult(loss.value(), loss.count(),
+                    Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
+        }
+    }
+
+    record StepResult(double loss, long count, float[] out) {
+    }
+
+    /** Final states carried from batch to batch (stateful training), detached copies. */
+    static final class State implements AutoCloseable {
+        Tensor h;
+        Tensor c;
+
+        void replace(ForwardResult fwd) {
+            Tensor nh = fwd.hN().copyTo(fwd.hN().device());
+            Tensor nc;
+            try {
+                nc = fwd.cN() == null ? null : fwd.cN().copyTo(fwd.cN().device());
+            } catch (RuntimeException e) {
+                nh.close();
+                throw e;
+            }
+            close();
+            h = nh;
+            c = nc;
+        }
+
+        @Override
+        public void close() {
+            closeAll(h, c);
+            h = null;
+            c = null;
+        }
+    }
+
+    /** The tensors of one forward pass through embedding, stack, feature selection, dropout and head. */
+    private final class Pass implements AutoCloseable {
+        final Batches.Batch b;
+        final boolean training;
+        final long seed;
+        final List<Tensor> owned = new ArrayList<>();
+        ForwardResult fwd;
+        Tensor positions;   // [N] int32, per-step tasks
+        Tensor feat;        // [B, D·S] or [N, D·S], after dropout
+        Tensor out;         // [B, C] or [N, C|O]
+
+        Pass(Batches.Batch b, boolean training, long seed, Tensor h0, Tensor c0) {
+            this.b = b;
+            this.training = training;
+            this.seed = seed;
+            try {
+                Tensor x = own(embedding != null ? embedding.forward(b.ids(), b.steps(), b.batch())
+                        : Tensor.of(device, b.x(), b.steps(), b.batch(), cfg.inputFeatures()));
+                fwd = rnn.forward(x, b.lengths(), h0, c0);
+                feat = own(features());
+                if (training && cfg.dropout() > 0) {
+                    engine.dropout(feat.size(), cfg.dropout(), seed, feat.buffer(), 0, feat.buffer(), 0);
+                }
+                out = own(head.forward(feat));
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        private Tensor own(Tensor t) {
+            owned.add(t);
+            return t;
+        }
+
+        /** The head's input: the last layer's {@code h_n} per sequence, or the output at each valid step. */
+        private Tensor features() {
+            RecurrentConfig rc = rnn.config();
+            int dirs = rc.directions();
+            int s = rc.stateSize();
+            int width = cfg.featureSize();
+            if (cfg.task() == Task.CLASSIFICATION) {
+                Tensor f = Tensor.zeros(device, b.batch(), width);
+                long off = (long) (rc.numLayers() - 1) * dirs * b.batch() * s;
+                // hN[(L−1)·D + d, b, :] → f[b, d·S : (d+1)·S]
+                engine.swapLeadingAxes(dirs, b.batch(), s, fwd.hN().buffer(), off, f.buffer(), 0);
+                return f;
+            }
+            int n = b.positions().length;
+            positions = own(Tensor.ofInts(device, b.positions(), n));
+            Tensor f = Tensor.zeros(device, n, width);
+            engine.gatherRows(n, width, positions.buffer(), 0, fwd.output().buffer(), 0, f.buffer(), 0);
+            return f;
+        }
+
+        LossResult loss() {
+            return switch (cfg.task()) {
+                case CLASSIFICATION -> Losses.crossEntropyLastStep(out, b.labels());
+                case TAGGING, LANGUAGE_MODEL -> Losses.crossEntropyLastStep(out, b.stepTargets());
+                case REGRESSION -> {
+                    try (Tensor target = Tensor.of(device, b.values(), out.shape())) {
+                        yield Losses.mse(out, target);
+                    }
+                }
+            };
+        }
+
+        /** Backpropagates {@code dOut} through head, dropout, feature selection, stack and embedding. */
+        void backward(Tensor dOut) {
+            RecurrentConfig rc = rnn.config();
+            try (Tensor dFeat = head.backward(feat, dOut)) {
+                if (cfg.dropout() > 0) {
+                    engine.dropout(dFeat.size(), cfg.dropout(), seed, dFeat.buffer(), 0, dFeat.buffer(), 0);
+                }
+                BackwardResult back;
+                if (cfg.task() == Task.CLASSIFICATION) {
+                    int dirs = rc.directions();
+                    int s = rc.stateSize();
+                    try (Tensor dhN = Tensor.zeros(device, rc.numLayers() * dirs, b.batch(), s)) {
+                        long off = (long) (rc.numLayers() - 1) * dirs * b.batch() * s;
+                        engine.swapLeadingAxes(b.batch(), dirs, s, dFeat.buffer(), 0, dhN.buffer(), off);
+                        back = rnn.backward(fwd, null, dhN, null);
+                    }
+                } else {
+                    try (Tensor dY = Tensor.zeros(device, b.steps(), b.batch(), cfg.featureSize())) {
+                        engine.scatterAddRows(positions.dim(0), cfg.featureSize(), positions.buffer(), 0,
+                                dFeat.buffer(), 0, dY.buffer(), 0);
+                        back = rnn.backward(fwd, dY, null, null);
+                    }
+                }
+                try (BackwardResult r = back) {
+                    if (embedding != null) {
+                        embedding.backward(b.ids(), r.dX());
+                    }
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            if (fwd != null) {
+                fwd.close();
+            }
+            for (Tensor t : owned) {
+                t.close();
+            }
+        }
+    }
+
+    // ================================================================== checks and helpers
+
+    /** Checks that {@code data} fits this model (its kind, ids, widths and targets) before any work. */
+    private void check(String name, SequenceDataset data, boolean needTargets) {
+        if (data == null) {
+            throw new IllegalArgumentException(name + ": expected a dataset, got null");
+        }
+        if (cfg.tokens() != data.hasTokens()) {
+            throw new IllegalArgumentException(name + ": expected " + (cfg.tokens() ? "token ids" : cfg.inputFeatures()
+                    + " features per step") + " as inputs, got " + data);
+        }
+        if (!cfg.tokens() && data.featureSize() != cfg.inputFeatures()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.inputFeatures() + " features per step, got "
+                    + data.featureSize());
+        }
+        SequenceDataset.Targets want = switch (cfg.task()) {
+            case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
+            case TAGGING -> SequenceDataset.Targets.TAGS;
+            case REGRESSION -> SequenceDataset.Targets.VALUES;
+            case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
+        };
+        if (needTargets ? data.targets() != want
+                : data.targets() != want && data.targets() != SequenceDataset.Targets.NONE) {
+            throw new IllegalArgumentException(name + ": expected a dataset with " + want.name().toLowerCase(Locale.ROOT)
+                    + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
+                    + factory(cfg.task()) + "), got " + data);
+        }
+        if (cfg.task() == Task.REGRESSION && data.targets() == want && data.targetSize() != cfg.outputs()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per step, got "
+                    + data.targetSize());
+        }
+        for (int i = 0; i < data.size(); i++) {
+            if (cfg.tokens()) {
+                int[] t = data.tokens(i);
+                for (int j = 0; j < t.length; j++) {
+                    if (t[j] >= cfg.vocabSize()) {
+                        throw new IllegalArgumentException(name + " sequence " + i + " step " + j
+                                + ": expected a token id in [0, " + cfg.vocabSize() + "), got " + t[j]);
+                    }
+                }
+            }
+            if (data.targets() == SequenceDataset.Targets.LABEL) {
+                classIndex(name + " label of sequence " + i, data.label(i));
+            } else if (data.targets() == SequenceDataset.Targets.TAGS) {
+                int[] g = data.tags(i);
+                for (int j = 0; j < g.length; j++) {
+                    classIndex(name + " sequence " + i + " tag " + j, g[j]);
+                }
+            }
+        }
+    }
+
+    private static String factory(Task task) {
+        return switch (task) {
+            case CLASSIFICATION -> "classification";
+            case TAGGING -> "tagging";
+            case REGRESSION -> "regression";
+            case LANGUAGE_MODEL -> "languageModel";
+        };
+    }
+
+    private void classIndex(String what, int c) {
+        if (c < 0 || c >= cfg.outputs()) {
+            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + "), got " + c);
+        }
+    }
+
+    static void positive(String name, int v) {
+        if (v < 1) {
+            throw new IllegalArgumentException(name + ": expected >= 1, got " + v);
+        }
+    }
+
+    /** The index of the largest of {@code v[off .. off+n)} (the first on ties). */
+    static int argmax(float[] v, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (v[off + i] > v[off + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static int sample(float[] logits, double temperature, int banned, SplittableRandom rnd) {
+        int best = banned == 0 ? 1 : 0;
+        for (int i = 0; i < logits.length; i++) {
+            if (i != banned && logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        if (temperature <= 0) {
+            return best;
+        }
+        double[] p = new double[logits.length];
+        double sum = 0;
+        for (int i = 0; i < logits.length; i++) {
+            p[i] = i == banned ? 0 : Math.exp((logits[i] - logits[best]) / temperature);
+            sum += p[i];
+        }
+        double u = rnd.nextDouble() * sum;
+        for (int i = 0; i < p.length; i++) {
+            u -= p[i];
+            if (u <= 0 && p[i] > 0) {
+                return i;
+            }
+        }
+        return best;
+    }
+
+    static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("SequenceModel(" + cfg.task() + ") is closed");
+        }
+    }
+
+    /** Releases every parameter, gradient and workspace. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (embedding != null) {
+            embedding.close();
+        }
+        rnn.close();
+        head.close();
+    }
+
+    @Override
+    public String toString() {
+        return "SequenceModel(" + cfg + ") on " + device;
+    }
+
+    // ================================================================== builder
+
+    /** Builds a {@link ModelConfig} and the model, e.g. {@code builder(TAGGING).embedding(v, 32).recurrent(Lstm.builder(32, 64)).outputs(9)}. */
+    public static final class Builder {
+        private final Task task;
+        private int vocab;
+        private int embeddingDim;
+        private int padding = Embedding.NO_PADDING;
+        private int features;
+        private RecurrentConfig recurrent;
+        private double dropout;
+        private int outputs;
+        private long seed;
+
+        Builder(Task task) {
+            if (task == null) {
+                throw new IllegalArgumentException("task: expected a task, got null");
+            }
+            this.task = task;
+        }
+
+        /** Token inputs through an embedding {@code [vocab, dim]} (a language model's outputs default to {@code vocab}). */
+        public Builder embedding(int vocab, int dim) {
+            return embedding(vocab, dim, Embedding.NO_PADDING);
+        }
+
+        /** Token inputs with a padding id whose embedding stays zero (PyTorch's {@code padding_idx}). */
+        public Builder embedding(int vocab, int dim, int padding) {
+            this.vocab = vocab;
+            this.embeddingDim = dim;
+            this.padding = padding;
+            return this;
+        }
+
+        /** Dense inputs of {@code n} features per step. */
+        public Builder features(int n) {
+            this.features = n;
+            return this;
+        }
+
+        /** The recurrent stack, e.g. {@code Lstm.builder(32, 64).numLayers(2)}; its input size must be the embedding dim or feature count. */
+        public Builder recurrent(RecurrentConfig.Builder<?> builder) {
+            if (builder == null) {
+                throw new IllegalArgumentException("builder: expected a recurrent layer builder, got null");
+            }
+            this.recurrent = builder.config();
+            return this;
+        }
+
+        /** Dropout on the head's input in training, in [0, 1) (default 0). */
+        public Builder dropout(double p) {
+            this.dropout = p;
+            return this;
+        }
+
+        /** Classes (classification, tagging) or values per step (regression). */
+        public Builder outputs(int n) {
+            this.outputs = n;
+            return this;
+        }
+
+        /** Seeds the embedding, the head and the head dropout (the stack has its own {@code seed}). */
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** The configuration, validated. */
+        public ModelConfig config() {
+            int out = outputs == 0 && task == Task.LANGUAGE_MODEL ? vocab : outputs;
+            return new ModelConfig(task, vocab, embeddingDim, padding, features, recurrent, (float) dropout, out, seed);
+        }
+
+        public SequenceModel build(Device device) {
+            return new SequenceModel(config(), device);
+        }
+    }
+}
