@@ -37,6 +37,9 @@ final class LastStepRegression implements Replica<LastStepRegression.Example> {
         static final Faults NONE = new Faults(Set.of(), false);
     }
 
+    /** The devices replicas were built on in this JVM. */
+    static final Set<Device> BUILT_ON = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final Device device;
     private final RecurrentLayer lstm;
     private final Linear head;
@@ -49,6 +52,7 @@ final class LastStepRegression implements Replica<LastStepRegression.Example> {
         this.head = new Linear(HIDDEN, OUT, true, 12, device);
         this.group = ModuleGroup.of("lstm", lstm, "head", head);
         this.faults = faults;
+        BUILT_ON.add(device);
     }
 
     static Replica.Factory<Example> factory(Faults faults) {
