@@ -18,6 +18,7 @@ public final class Main {
                 .addSubcommand(new InfoCommand())
                 .addSubcommand(new DemoCommand())
                 .addSubcommand(new GenerateCommand())
-                .addSubcommand(new BenchCommand());
+                .addSubcommand(new BenchCommand())
+                .addSubcommand(new SparkCommand());
     }
 }

@@ -34,10 +34,10 @@ import scala.Tuple2;
  * Data-parallel training on Apache Spark with Spark's own primitives, after MLlib's distributed
  * optimizers and BigDL: the parameters are broadcast, every task computes its partition's gradients with
  * rnn4j on its executor's device, the gradients are summed with {@code treeAggregate} in a fixed order
- * ({@link FixedOrderSum}), and the optimizer steps once on the driver.
+ * ({@code FixedOrderSum}), and the optimizer steps once on the driver.
  *
  * <p>Each epoch the examples are put in a seeded order and cut into global batches of
- * {@link TrainOptions#batchSize}; step {@code s} uses batch {@code s}, of which every partition computes
+ * {@link TrainOptions#batchSize(int)}; step {@code s} uses batch {@code s}, of which every partition computes
  * the part it holds. A partition's gradient is weighted by its loss's term count, so the sum is the
  * gradient of the global batch's mean loss: N partitions give the parameters one process gets on the
  * same global batches, to float rounding, and the same parameters run after run.
@@ -45,8 +45,8 @@ import scala.Tuple2;
  * <p>Executors keep their replicas between steps (per executor JVM, run and device; on a GPU executor
  * they stay on the GPU) and only load each step's broadcast parameters. A task that fails is retried by
  * Spark; the driver touches its own state only after {@code treeAggregate} has returned one result per
- * partition, so a retry cannot corrupt a step. With {@link TrainOptions#checkpoints} a killed job
- * resumes from its last checkpoint ({@link TrainOptions#resumeFrom}).
+ * partition, so a retry cannot corrupt a step. With {@link TrainOptions#checkpoints(java.nio.file.Path, int)} a killed job
+ * resumes from its last checkpoint ({@link TrainOptions#resumeFrom(java.nio.file.Path)}).
  *
  * <p>{@link TrainOptions#averaging(int) Parameter averaging} is the other mode: each partition takes K
  * local steps on its share of K global batches, then parameters and optimizer state are averaged.
@@ -91,7 +91,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         }
     }
 
-    /** The driver's model: the trained parameters after {@link #fit}. */
+    /** The driver's model: the trained parameters after {@link #fit(JavaRDD)}. */
     public HasParameters model() {
         return master.module();
     }
@@ -101,7 +101,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         return step;
     }
 
-    /** What one {@link #fit} did: per-step mean losses over the global batch, and where the time went. */
+    /** What one {@link #fit(JavaRDD)} did: per-step mean losses over the global batch, and where the time went. */
     public record Result(long firstStep, double[] losses, long[] stepNanos, long[] computeNanos, long examples,
                          int partitions) {
         /** Optimizer steps per second of wall time. */
@@ -129,8 +129,8 @@ public final class SparkTrainer<E> implements AutoCloseable {
     }
 
     /**
-     * Trains on {@code data} until {@link TrainOptions#steps} (or the epochs) are done, from step 0 or
-     * from {@link TrainOptions#resumeFrom}. The RDD is read once per epoch; cache it if it is expensive.
+     * Trains on {@code data} until {@link TrainOptions#steps(long)} (or the epochs) are done, from step 0 or
+     * from {@link TrainOptions#resumeFrom(java.nio.file.Path)}. The RDD is read once per epoch; cache it if it is expensive.
      *
      * @throws IOException when a checkpoint cannot be written, or the one to resume from cannot be read
      */

@@ -41,13 +41,13 @@ public final class TrainOptions implements Serializable {
         return this;
     }
 
-    /** Passes over the data (default 1); {@link #steps} overrides it. */
+    /** Passes over the data (default 1); {@link #steps(long)} overrides it. */
     public TrainOptions epochs(int epochs) {
         this.epochs = positive("epochs", epochs);
         return this;
     }
 
-    /** The number of optimizer steps to reach (counted from 0, also when resuming); 0 means {@link #epochs}. */
+    /** The number of optimizer steps to reach (counted from 0, also when resuming); 0 means {@link #epochs(int)}. */
     public TrainOptions steps(long steps) {
         if (steps < 0) {
             throw new IllegalArgumentException("steps: expected >= 0, got " + steps);
@@ -147,7 +147,7 @@ public final class TrainOptions implements Serializable {
         return this;
     }
 
-    /** Continues from a checkpoint written by {@link #checkpoints} (see {@link SparkTrainer#latestCheckpoint}). */
+    /** Continues from a checkpoint written by {@link #checkpoints(Path, int)} (see {@link SparkTrainer#latestCheckpoint(Path)}). */
     public TrainOptions resumeFrom(Path checkpoint) {
         this.resumeFrom = checkpoint == null ? null : checkpoint.toString();
         return this;

@@ -7,11 +7,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.junit.jupiter.api.BeforeAll;
@@ -69,11 +67,8 @@ class SequenceModelTrainerTest {
             SparkTrainer.Result r = SequenceModelTrainer.fit(sc, distributed, sc.parallelize(data, 3), o);
             assertEquals(12, r.losses().length);
             for (long s = 0; s < 12; s++) {
-                int[] pos = SparkTrainer.epochPositions(40, o.seed, s / 4);
-                long inEpoch = s % 4;
-                List<Sequence> batch = IntStream.range(0, 40).filter(i -> pos[i] / 10 == inEpoch).boxed()
-                        .sorted(Comparator.comparingInt(i -> pos[i])).map(data::get).toList();
                 opt.zeroGrad();
+                List<Sequence> batch = SparkTrainerTest.globalBatch(data, o, s);
                 ModelGradients.Loss loss = ModelGradients.accumulate(single, Sequence.toDataset(batch), 0);
                 assertEquals(loss.mean(), r.losses()[(int) s], 1e-5, "loss of step " + s);
                 opt.step();

@@ -58,15 +58,9 @@ class SparkTrainerTest {
     static Map<String, float[]> oneProcess(List<Example> data, TrainOptions o, long steps) {
         try (LastStepRegression r = new LastStepRegression(Device.cpu(), Faults.NONE);
              Optimizer opt = o.newOptimizer(List.of(r.module()))) {
-            int n = data.size();
-            int perEpoch = (n + o.batchSize - 1) / o.batchSize;
             for (long s = 0; s < steps; s++) {
-                int[] pos = SparkTrainer.epochPositions(n, o.seed, s / perEpoch);
-                long inEpoch = s % perEpoch;
-                List<Example> batch = IntStream.range(0, n).filter(i -> pos[i] / o.batchSize == inEpoch).boxed()
-                        .sorted(Comparator.comparingInt(i -> pos[i])).map(data::get).toList();
                 opt.zeroGrad();
-                r.accumulate(batch, s);
+                r.accumulate(globalBatch(data, o, s), s);
                 if (o.clipNorm > 0) {
                     Clipping.clipGlobalNorm(List.of(r.module()), o.clipNorm);
                 }
@@ -74,6 +68,16 @@ class SparkTrainerTest {
             }
             return snapshot(r.module());
         }
+    }
+
+    /** The examples of global batch {@code step}, in epoch order, as {@link SparkTrainer} plans them. */
+    static <T> List<T> globalBatch(List<T> data, TrainOptions o, long step) {
+        int n = data.size();
+        int perEpoch = (n + o.batchSize - 1) / o.batchSize;
+        int[] pos = SparkTrainer.epochPositions(n, o.seed, step / perEpoch);
+        long inEpoch = step % perEpoch;
+        return IntStream.range(0, n).filter(i -> pos[i] / o.batchSize == inEpoch).boxed()
+                .sorted(Comparator.comparingInt(i -> pos[i])).map(data::get).toList();
     }
 
     static Map<String, float[]> snapshot(HasParameters m) {
