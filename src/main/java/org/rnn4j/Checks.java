@@ -63,6 +63,28 @@ final class Checks {
         }
     }
 
+    /**
+     * Refuses a sequence whose activations would not fit a tensor: training keeps {@code T+1} state slots
+     * of {@code B} rows as wide as the widest of the gate block ({@code G·H}, or 4H of saved gate
+     * activations), the input and the output.
+     */
+    static void activations(String name, Tensor x, int steps, int batch, RecurrentConfig cfg) {
+        long width = Math.max(Math.max((long) cfg.cell().gates() * cfg.hiddenSize(), 4L * cfg.hiddenSize()),
+                Math.max(cfg.inputSize(), cfg.outputSize()));
+        long elements = (steps + 1L) * batch * width; // < 2^31 · 2^31 · 2^33: no overflow
+        if (elements > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException(name + ": shape " + Arrays.toString(x.shape()) + " needs activation "
+                    + "tensors of " + elements + " elements (" + elements * 4 + " bytes), more than a tensor holds ("
+                    + Tensor.MAX_ELEMENTS + "); split the batch or the sequence (TruncatedBptt)");
+        }
+        long heap = Runtime.getRuntime().maxMemory();
+        if (x.device().kind() == Device.Kind.CPU && 4 * elements > heap) {
+            throw new IllegalArgumentException(name + ": shape " + Arrays.toString(x.shape()) + " needs activation "
+                    + "tensors of " + 4 * elements + " bytes, more than the JVM's maximum heap (" + heap + " bytes); "
+                    + "split the batch or the sequence (TruncatedBptt), or raise -Xmx");
+        }
+    }
+
     /** Refuses NaN and infinity ({@code null} passes). */
     static void finite(String name, Tensor t) {
         if (t != null && t.engine().hasNonFinite(t.size(), t.buffer(), 0)) {

@@ -72,6 +72,9 @@ public final class Device {
      * @throws IllegalArgumentException for anything else
      */
     public static Device parse(String spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("spec: expected cpu, cuda, cuda:N or best, got null");
+        }
         String s = spec.trim().toLowerCase(Locale.ROOT);
         if (s.equals("cpu")) {
             return cpu();
@@ -120,6 +123,14 @@ public final class Device {
     /** The engine that runs work on this device. */
     public Engine engine() {
         return engine;
+    }
+
+    /**
+     * A device over the engine that {@code engineFactory} makes, distinct from every other device, for tests
+     * that put a failing or counting engine below the API.
+     */
+    static Device withEngine(Kind kind, Function<Device, Engine> engineFactory) {
+        return new Device(kind, -1, engineFactory, "test engine");
     }
 
     /** How this device was chosen: for {@link #best()}, what it picked and why. */

@@ -13,6 +13,10 @@ public final class ForwardResult implements AutoCloseable {
     final RecurrentLayer layer;
     /** Saved for backward (training mode), {@code null} in inference or after {@link #releaseSaved()}. */
     Saved saved;
+    /** Set by {@link #retainSaved()}: backward keeps {@link #saved} for another pass. */
+    boolean retained;
+    /** Set when a backward released {@link #saved}, so that a second one says why it cannot run. */
+    boolean backwardDone;
 
     ForwardResult(RecurrentLayer layer, Tensor output, Tensor hN, Tensor cN, Saved saved) {
         this.layer = layer;
@@ -37,9 +41,25 @@ public final class ForwardResult implements AutoCloseable {
         return cN;
     }
 
-    /** Whether {@link RecurrentLayer#backward} can still run on this result. */
+    /**
+     * Whether {@link RecurrentLayer#backward} can still run on this result: in training mode, until the first
+     * backward (or for ever after {@link #retainSaved()}), {@link #releaseSaved()} or {@link #close()}.
+     */
     public boolean canBackward() {
         return saved != null;
+    }
+
+    /**
+     * Keeps the saved activations after {@link RecurrentLayer#backward}, so that backward may run on this
+     * result again (PyTorch's {@code retain_graph=True}); each run adds its gradients again. Without it the
+     * first backward releases them and a second one is refused, since it would silently double the
+     * gradients. Release them with {@link #releaseSaved()} or {@link #close()}.
+     *
+     * @return this result
+     */
+    public ForwardResult retainSaved() {
+        retained = true;
+        return this;
     }
 
     /** Frees the activations kept for backward, keeping the outputs. */
@@ -71,9 +91,12 @@ public final class ForwardResult implements AutoCloseable {
         final DirectionState[][] states;
         /** Every tensor above, closed together. */
         final List<Tensor> owned;
+        /** {@link Tensor#version()} of each parameter, in the layer's order, when forward ran. */
+        final long[] parameterVersions;
 
         Saved(int steps, int batch, int[] lengths, Tensor lengthsOnDevice, long dropoutSeed,
-              DirectionState[][] states, List<Tensor> owned) {
+              DirectionState[][] states, List<Tensor> owned, long[] parameterVersions) {
+            this.parameterVersions = parameterVersions;
             this.steps = steps;
             this.batch = batch;
             this.lengths = lengths;

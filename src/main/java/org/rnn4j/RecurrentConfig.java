@@ -1,5 +1,12 @@
 package org.rnn4j;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * Everything that defines a recurrent layer's shape and semantics, validated once when built.
  * Obtain one through {@link Lstm#builder}, {@link Gru#builder} or {@link Rnn#builder}.
@@ -47,9 +54,54 @@ public final class RecurrentConfig {
             throw new IllegalArgumentException("projSize: expected 0 (off) or in [1, hiddenSize=" + hiddenSize
                     + "), got " + projSize);
         }
-        if (!(cellClip >= 0)) {
-            throw new IllegalArgumentException("cellClip: expected 0 (off) or a positive bound, got " + cellClip);
+        if (!(cellClip >= 0) || Float.isInfinite(cellClip)) {
+            throw new IllegalArgumentException("cellClip: expected 0 (off) or a finite positive bound, got " + cellClip);
         }
+        checkTensorSizes();
+    }
+
+    /**
+     * Every parameter must fit a tensor ({@link Tensor#MAX_ELEMENTS}); sizes are multiplied in {@code long}
+     * so that {@code 4·H} cannot wrap (an {@code int} product would build a layer with no parameters).
+     */
+    private void checkTensorSizes() {
+        long gh = (long) cell.gates() * hiddenSize;
+        long widestInput = Math.max(inputSize, (long) directions() * stateSize());
+        long[][] shapes = {{gh, widestInput}, {gh, stateSize()}, {projSize, hiddenSize}};
+        for (long[] shape : shapes) {
+            long elements = shape[0] * shape[1]; // each factor < 2^33: no overflow
+            if (elements > Tensor.MAX_ELEMENTS) {
+                throw new IllegalArgumentException(sizeArguments() + ": a weight of [" + shape[0] + ", " + shape[1]
+                        + "] has " + elements + " elements, more than a tensor holds (" + Tensor.MAX_ELEMENTS
+                        + "); the layer's parameters would need " + parameterBytes(1) + " bytes");
+            }
+        }
+    }
+
+    /** The size arguments as given, for messages: {@code inputSize=4, hiddenSize=1073741824}. */
+    String sizeArguments() {
+        return "inputSize=" + inputSize + ", hiddenSize=" + hiddenSize + (projSize > 0 ? ", projSize=" + projSize : "")
+                + (numLayers > 1 ? ", numLayers=" + numLayers : "") + (bidirectional ? ", bidirectional" : "");
+    }
+
+    /** Number of parameters (floats) of the whole stack, counted in {@code long} ({@code Long.MAX_VALUE} if more). */
+    public long parameterCount() {
+        long gh = (long) cell.gates() * hiddenSize;
+        long perDirection = gh * stateSize() + (bias ? 2 * gh : 0) + (long) projSize * hiddenSize
+                + (peepholes ? 3L * hiddenSize : 0);
+        try {
+            long first = directions() * (perDirection + gh * layerInputSize(0));
+            long rest = directions() * (perDirection + gh * outputSize());
+            return Math.addExact(first, Math.multiplyExact(rest, numLayers - 1L));
+        } catch (ArithmeticException tooMany) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** Bytes of {@code copies} float32 copies of the parameters ({@code Long.MAX_VALUE} if more). */
+    public long parameterBytes(int copies) {
+        long n = parameterCount();
+        return n > Long.MAX_VALUE / (4L * copies) ? Long.MAX_VALUE : 4L * copies * n;
     }
 
     private static void positive(String name, int value) {
@@ -139,6 +191,210 @@ public final class RecurrentConfig {
     /** Input width of layer k: the input size for layer 0, the previous layer's output otherwise. */
     public int layerInputSize(int layer) {
         return layer == 0 ? inputSize : outputSize();
+    }
+
+    // ------------------------------------------------------------------ as checkpoint metadata
+
+    /**
+     * Metadata keys, PyTorch's argument names where it has one. The first eleven change what the weights
+     * compute (a checkpoint refuses to load into a layer that differs in any of them); the rest do not:
+     * {@code batch_first} is the input layout, {@code dropout} acts in training only, {@code unit_forget_bias}
+     * and {@code seed} only initialise.
+     */
+    private static final List<String> SEMANTIC_KEYS = List.of("cell", "input_size", "hidden_size", "num_layers",
+            "bidirectional", "bias", "proj_size", "peepholes", "cell_clip", "coupled_input_forget", "reset_after");
+
+    /** This configuration as string metadata ({@code cell=LSTM}, {@code hidden_size=256}, ...), every field. */
+    public Map<String, String> toMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("cell", cell.name());
+        m.put("input_size", Integer.toString(inputSize));
+        m.put("hidden_size", Integer.toString(hiddenSize));
+        m.put("num_layers", Integer.toString(numLayers));
+        m.put("bidirectional", Boolean.toString(bidirectional));
+        m.put("bias", Boolean.toString(bias));
+        m.put("proj_size", Integer.toString(projSize));
+        m.put("peepholes", Boolean.toString(peepholes));
+        m.put("cell_clip", Float.toString(cellClip));
+        m.put("coupled_input_forget", Boolean.toString(coupledInputForget));
+        m.put("reset_after", Boolean.toString(resetAfter));
+        m.put("batch_first", Boolean.toString(batchFirst));
+        m.put("dropout", Float.toString(dropout));
+        m.put("unit_forget_bias", Boolean.toString(unitForgetBias));
+        m.put("seed", Long.toString(seed));
+        return Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * The configuration that {@link #toMetadata()} wrote under {@code prefix} ({@code ""} for a bare layer,
+     * {@code "lstm."} in a group). {@code cell}, {@code input_size} and {@code hidden_size} are required; a
+     * missing option takes PyTorch's default (so a file that PyTorch's tooling describes with its own
+     * arguments loads too).
+     *
+     * @throws IllegalArgumentException naming the key that is missing or malformed, or an option the cell lacks
+     */
+    public static RecurrentConfig fromMetadata(Map<String, String> metadata, String prefix) {
+        if (metadata == null) {
+            throw new IllegalArgumentException("metadata: expected a map, got null");
+        }
+        if (prefix == null) {
+            throw new IllegalArgumentException("prefix: expected a key prefix (\"\" for none), got null");
+        }
+        Meta m = new Meta(metadata, prefix);
+        String cellName = m.required("cell");
+        CellType cell;
+        try {
+            cell = CellType.valueOf(cellName);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("metadata['" + prefix + "cell']: expected one of "
+                    + Arrays.toString(CellType.values()) + ", got '" + cellName + "'");
+        }
+        AnyCellBuilder b = new AnyCellBuilder(cell, m.integer("input_size", null), m.integer("hidden_size", null));
+        b.numLayers(m.integer("num_layers", 1)).bidirectional(m.bool("bidirectional", false)).bias(m.bool("bias", true))
+                .batchFirst(m.bool("batch_first", false)).dropout(m.decimal("dropout", 0f)).seed(m.longValue("seed", 0));
+        b.projSize = m.integer("proj_size", 0);
+        b.peepholes = m.bool("peepholes", false);
+        b.cellClip = m.decimal("cell_clip", 0f);
+        b.coupledInputForget = m.bool("coupled_input_forget", false);
+        b.unitForgetBias = m.bool("unit_forget_bias", false);
+        b.resetAfter = m.bool("reset_after", true);
+        if (cell != CellType.LSTM) {
+            for (String key : List.of("proj_size", "peepholes", "cell_clip", "coupled_input_forget", "unit_forget_bias")) {
+                if (!m.isDefault(key)) {
+                    throw new IllegalArgumentException("metadata['" + prefix + key + "']: only an LSTM has this option, got '"
+                            + m.raw(key) + "' for " + cell);
+                }
+            }
+        }
+        if (cell != CellType.GRU && !b.resetAfter) {
+            throw new IllegalArgumentException("metadata['" + prefix + "reset_after']: only a GRU has this option, got 'false' for "
+                    + cell);
+        }
+        return b.config();
+    }
+
+    /**
+     * The keys of {@code metadata} (under {@code prefix}) that describe a different computation than this
+     * configuration, e.g. {@code reset_after (resetAfter): file false, layer true}; empty when they agree or
+     * the file does not say. Only the keys present are compared: a file without them (PyTorch's) passes.
+     */
+    public List<String> mismatches(Map<String, String> metadata, String prefix) {
+        Map<String, String> mine = toMetadata();
+        List<String> out = new ArrayList<>();
+        Meta m = new Meta(metadata, prefix);
+        for (String key : SEMANTIC_KEYS) {
+            String theirs = m.raw(key);
+            if (theirs == null) {
+                continue;
+            }
+            boolean same = switch (key) {
+                case "cell_clip" -> parsesTo(theirs, cellClip);
+                default -> theirs.trim().equalsIgnoreCase(mine.get(key));
+            };
+            if (!same) {
+                out.add(prefix + key + " (" + javaName(key) + "): file " + theirs + ", layer " + mine.get(key));
+            }
+        }
+        return out;
+    }
+
+    private static boolean parsesTo(String s, float value) {
+        try {
+            return Float.parseFloat(s.trim()) == value;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
+    /** {@code reset_after} → {@code resetAfter}. */
+    private static String javaName(String key) {
+        StringBuilder out = new StringBuilder();
+        boolean upper = false;
+        for (char c : key.toCharArray()) {
+            if (c == '_') {
+                upper = true;
+            } else {
+                out.append(upper ? Character.toUpperCase(c) : c);
+                upper = false;
+            }
+        }
+        return out.toString();
+    }
+
+    /** Sets every field, whatever the cell (the cell-specific builders expose only their own options). */
+    private static final class AnyCellBuilder extends Builder<AnyCellBuilder> {
+        AnyCellBuilder(CellType cell, int inputSize, int hiddenSize) {
+            super(cell, inputSize, hiddenSize);
+        }
+
+        @Override
+        AnyCellBuilder self() {
+            return this;
+        }
+    }
+
+    /** Typed reads of prefixed metadata keys; a malformed value names its key. */
+    private record Meta(Map<String, String> map, String prefix) {
+        String raw(String key) {
+            return map.get(prefix + key);
+        }
+
+        boolean isDefault(String key) {
+            String v = raw(key);
+            return v == null || v.equals("0") || v.equals("0.0") || v.equals("false");
+        }
+
+        String required(String key) {
+            String v = raw(key);
+            if (v == null) {
+                throw new IllegalArgumentException("metadata: expected a '" + prefix + key
+                        + "' entry describing the layer, got none (keys: " + map.keySet() + ")");
+            }
+            return v.trim();
+        }
+
+        private IllegalArgumentException bad(String key, String expected) {
+            return new IllegalArgumentException("metadata['" + prefix + key + "']: expected " + expected + ", got '"
+                    + raw(key) + "'");
+        }
+
+        /** The value of {@code key} parsed, or {@code fallback} when absent ({@code null}: required). */
+        <T> T parse(String key, T fallback, java.util.function.Function<String, T> parser, String expected) {
+            if (raw(key) == null && fallback != null) {
+                return fallback;
+            }
+            try {
+                return parser.apply(required(key));
+            } catch (NumberFormatException e) {
+                throw bad(key, expected);
+            }
+        }
+
+        int integer(String key, Integer fallback) {
+            return parse(key, fallback, Integer::parseInt, "an integer");
+        }
+
+        long longValue(String key, long fallback) {
+            return parse(key, fallback, Long::parseLong, "an integer");
+        }
+
+        float decimal(String key, float fallback) {
+            return parse(key, fallback, Float::parseFloat, "a number");
+        }
+
+        boolean bool(String key, boolean fallback) {
+            if (raw(key) == null) {
+                return fallback;
+            }
+            String v = required(key);
+            if (v.equalsIgnoreCase("true")) {
+                return true;
+            }
+            if (v.equalsIgnoreCase("false")) {
+                return false;
+            }
+            throw bad(key, "true or false");
+        }
     }
 
     /** The fields a user set, e.g. {@code LSTM(I=128, H=256, layers=2, bidirectional)}. */

@@ -11,6 +11,7 @@ import org.rnn4j.ForwardResult.DirectionState;
 import org.rnn4j.ForwardResult.Saved;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.ExclusiveUse;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -29,7 +30,11 @@ import org.rnn4j.engine.StepArgs;
  * </ul>
  * Shapes: {@code T} steps, {@code B} samples, {@code D} directions, {@code H} hidden,
  * {@code S} state size (P when projected, else H), {@code G} gates.
- * Not thread-safe: one forward or backward at a time per layer.
+ * Padded steps ({@code t >= lengths[b]}) are never read: the input is zeroed there before any product, so
+ * whatever they hold (NaN, infinity) reaches no output and no gradient, as with PyTorch's packed sequences.
+ *
+ * <p>Not thread-safe: one call at a time per layer. A call that overlaps another one on the same layer
+ * fails with an {@link IllegalStateException} naming both threads (rather than losing gradient updates).
  */
 public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
@@ -46,6 +51,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     private boolean checkFinite;
     private long trainingForwards;
     private boolean closed;
+    private final ExclusiveUse use = new ExclusiveUse(this);
 
     /** One layer-direction's parameters and their gradients (null where the option is off). */
     private record Weights(int inputSize, Tensor wih, Tensor whh, Tensor bih, Tensor bhh, Tensor whr, Tensor peep,
@@ -53,9 +59,23 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     public RecurrentLayer(RecurrentConfig cfg, Device device) {
+        if (cfg == null) {
+            throw new IllegalArgumentException("cfg: expected a configuration, got null");
+        }
+        if (device == null) {
+            throw new IllegalArgumentException("device: expected a device, got null");
+        }
         this.cfg = cfg;
         this.device = device;
         this.engine = device.engine();
+        if (device.kind() == Device.Kind.CPU) {
+            long bytes = cfg.parameterBytes(2); // parameters and their gradients
+            long heap = Runtime.getRuntime().maxMemory();
+            if (bytes > heap) {
+                throw new IllegalArgumentException(cfg.sizeArguments() + ": the parameters and their gradients would need "
+                        + bytes + " bytes, more than the JVM's maximum heap (" + heap + " bytes)");
+            }
+        }
         int gh = cfg.cell().gates() * cfg.hiddenSize();
         int h = cfg.hiddenSize();
         int s = cfg.stateSize();
@@ -77,7 +97,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                             grads.get("weight_hr" + sfx), grads.get("weight_peephole" + sfx));
                 }
             }
-            resetParameters(cfg.seed());
+            resetParametersUnguarded(cfg.seed());
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -97,6 +117,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
      * that of {@code bias_hh} 0.
      */
     public void resetParameters(long seed) {
+        try (ExclusiveUse.Held u = use.enter("resetParameters")) {
+            resetParametersUnguarded(seed);
+        }
+    }
+
+    private void resetParametersUnguarded(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         double bound = 1.0 / Math.sqrt(cfg.hiddenSize());
         int h = cfg.hiddenSize();
@@ -136,7 +162,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         return training;
     }
 
-    /** When on, forward refuses inputs and initial states containing NaN or infinity (costs one pass over them). */
+    /**
+     * When on, forward refuses inputs and initial states containing NaN or infinity (costs one pass over
+     * them). Padded steps of {@code x} are not checked: they are never read.
+     */
     public RecurrentLayer checkFinite(boolean on) {
         checkFinite = on;
         return this;
@@ -165,7 +194,26 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     /** Overwrites a parameter from host values in PyTorch's row-major layout. */
     public void setParameter(String name, float[] values) {
-        parameter(name).copyFrom(values);
+        requireOpen();
+        Tensor p = parameter(name);
+        if (values == null || values.length != p.size()) {
+            throw new IllegalArgumentException("values: expected " + p.size() + " floats for '" + name + "' "
+                    + Arrays.toString(p.shape()) + ", got " + (values == null ? "null" : values.length));
+        }
+        try (ExclusiveUse.Held u = use.enter("setParameter")) {
+            p.copyFrom(values);
+        }
+    }
+
+    /** Sets every gradient to zero. */
+    @Override
+    public void zeroGrad() {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            for (Tensor g : grads.values()) {
+                g.fill(0f);
+            }
+        }
     }
 
     // ====================================================================== forward
@@ -184,6 +232,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
      */
     public ForwardResult forward(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("forward")) {
+            return forwardUnguarded(x, lengths, h0, c0);
+        }
+    }
+
+    private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
         int steps = x.dim(cfg.batchFirst() ? 1 : 0);
         int batch = x.dim(cfg.batchFirst() ? 0 : 1);
@@ -196,8 +250,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("c0: expected null for " + cfg.cell() + " (only LSTM has a cell state), got "
                     + c0.describe());
         }
+        Checks.activations("x", x, steps, batch, cfg);
         if (checkFinite) {
-            Checks.finite("x", x);
             Checks.finite("h0", h0);
             Checks.finite("c0", c0);
         }
@@ -214,8 +268,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor hN = scope.zeros(states, batch, s);
             Tensor cN = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, cfg.hiddenSize()) : null;
 
-            Tensor layerIn = scope.zeros(steps, batch, cfg.inputSize());
-            toTimeMajor(x, layerIn, steps, batch, cfg.inputSize());
+            Tensor layerIn = maskedTimeMajor(scope, x, lenT, steps, batch);
+            if (checkFinite) {
+                Checks.finite("x", layerIn);
+            }
             Tensor y = null;
             for (int k = 0; k < cfg.numLayers(); k++) {
                 int in = cfg.layerInputSize(k);
@@ -270,7 +326,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 if (lenT != null) {
                     savedTensors.add(scope.keep(lenT));
                 }
-                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors);
+                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, parameterVersions());
             }
             ForwardResult result = new ForwardResult(this, scope.keep(out), scope.keep(hN),
                     cN == null ? null : scope.keep(cN), saved);
@@ -410,6 +466,17 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
      */
     public BackwardResult backward(ForwardResult fwd, Tensor dY, Tensor dhN, Tensor dcN) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("backward")) {
+            BackwardResult r = backwardUnguarded(fwd, dY, dhN, dcN);
+            if (!fwd.retained) {
+                fwd.releaseSaved();
+                fwd.backwardDone = true;
+            }
+            return r;
+        }
+    }
+
+    private BackwardResult backwardUnguarded(ForwardResult fwd, Tensor dY, Tensor dhN, Tensor dcN) {
         if (fwd == null) {
             throw new IllegalArgumentException("fwd: expected the result of this layer's forward, got null");
         }
@@ -417,10 +484,28 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("fwd: expected a result of this layer's forward, got another layer's");
         }
         if (fwd.saved == null) {
+            if (fwd.backwardDone) {
+                throw new IllegalStateException("fwd: backward already ran on this forward result, and its saved "
+                        + "activations were released; a second backward would add the gradients twice. Call "
+                        + "fwd.retainSaved() before the first backward to run backward on it several times "
+                        + "(PyTorch's retain_graph=True)");
+            }
             throw new IllegalStateException("fwd: nothing saved for backward (forward ran in eval mode, "
                     + "or the result was released or closed)");
         }
         Saved sv = fwd.saved;
+        List<String> changed = new ArrayList<>();
+        int i = 0;
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            if (e.getValue().version() != sv.parameterVersions[i++]) {
+                changed.add(e.getKey());
+            }
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalStateException("fwd: parameters " + changed + " of " + this + " were written since this "
+                    + "forward (an optimizer step, setParameter, a checkpoint load, copyFrom or fill); backward would "
+                    + "mix the new weights with the old activations. Run forward again");
+        }
         int steps = sv.steps;
         int batch = sv.batch;
         int s = cfg.stateSize();
@@ -618,6 +703,31 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     // ====================================================================== helpers
 
+    /**
+     * {@code x} time-major with its padded steps zeroed: whatever they held never reaches a product, so it
+     * cannot leak into an output or (through {@code dW_ih = dGᵀ·x}, where {@code 0·NaN} is NaN) a gradient.
+     */
+    private Tensor maskedTimeMajor(Scope scope, Tensor x, Tensor lenT, int steps, int batch) {
+        int f = cfg.inputSize();
+        Tensor out = scope.zeros(steps, batch, f);
+        if (lenT == null) {
+            toTimeMajor(x, out, steps, batch, f);
+            return out;
+        }
+        Tensor src = x;
+        if (cfg.batchFirst()) {
+            src = scope.zeros(steps, batch, f);
+            toTimeMajor(x, src, steps, batch, f);
+        }
+        // a masked copy: the state-gradient seed with no final-state term is out = (t < len[b] ? src : 0)
+        engine.seedStateGrad(steps, batch, f, lenT.buffer(), src.buffer(), 0, f, null, 0, out.buffer(), 0);
+        return out;
+    }
+
+    private long[] parameterVersions() {
+        return params.values().stream().mapToLong(Tensor::version).toArray();
+    }
+
     private void toTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {
         if (cfg.batchFirst()) {
             engine.swapLeadingAxes(batch, steps, features, src.buffer(), 0, dst.buffer(), 0);
@@ -655,7 +765,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     /** Releases the parameters and gradients. */
     @Override
     public void close() {
-        closed = true;
+        try (ExclusiveUse.Held u = use.enter("close")) {
+            closed = true;
+        }
         for (Tensor t : params.values()) {
             t.close();
         }

@@ -9,6 +9,11 @@ import org.rnn4j.engine.Engine;
  * A dense row-major array on one {@link Device}: float32 data, or int32 for lengths and targets.
  * It stays on its device; only {@link #toHost()} and {@link #copyTo(Device)} move data. Closing
  * releases the memory, and a closed tensor refuses every use with an {@link IllegalStateException}.
+ *
+ * <p>Every in-place write through the API ({@link #copyFrom}, {@link #fill}, an optimizer step, a checkpoint
+ * load) bumps the tensor's {@link #version()}, as PyTorch's version counter: a layer records the versions
+ * of what its backward will read and refuses a backward after any of them changed. Engine-level code that
+ * writes a live tensor in place takes {@link #bufferForWrite()}, which bumps it.
  */
 public final class Tensor implements AutoCloseable {
 
@@ -20,8 +25,18 @@ public final class Tensor implements AutoCloseable {
     private final int[] shape;
     private final long size;
     private final Buffer buffer;
+    private long version;
+
+    /** The most elements one tensor holds: what a Java array holds, so that {@link #toHost()} always can. */
+    public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
 
     private Tensor(Device device, DType dtype, int[] shape) {
+        if (device == null) {
+            throw new IllegalArgumentException("device: expected a device, got null");
+        }
+        if (shape == null) {
+            throw new IllegalArgumentException("shape: expected dimensions, got null");
+        }
         this.device = device;
         this.dtype = dtype;
         this.shape = shape.clone();
@@ -50,40 +65,63 @@ public final class Tensor implements AutoCloseable {
 
     /** A float32 tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */
     public static Tensor of(Device device, float[] data, int... shape) {
-        Tensor t = new Tensor(device, DType.F32, shape);
-        if (data.length != t.size) {
-            t.close();
-            throw new IllegalArgumentException("data: expected " + t.size + " values for shape "
-                    + Arrays.toString(shape) + ", got " + data.length);
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        device.engine().upload(data, 0, t.buffer, 0, data.length);
-        return t;
+        Tensor t = new Tensor(device, DType.F32, shape);
+        try {
+            t.copyFrom(data);
+            t.version = 0;
+            return t;
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
     }
 
     /** An int32 tensor holding a copy of {@code data}. */
     public static Tensor ofInts(Device device, int[] data, int... shape) {
-        Tensor t = new Tensor(device, DType.I32, shape);
-        if (data.length != t.size) {
-            t.close();
-            throw new IllegalArgumentException("data: expected " + t.size + " values for shape "
-                    + Arrays.toString(shape) + ", got " + data.length);
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        device.engine().upload(data, 0, t.buffer, 0, data.length);
-        return t;
+        Tensor t = new Tensor(device, DType.I32, shape);
+        try {
+            t.checkLength(data.length);
+            device.engine().upload(data, 0, t.buffer, 0, data.length);
+            return t;
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
     }
 
     private static long checkedSize(int[] shape) {
         if (shape.length == 0) {
             throw new IllegalArgumentException("shape: expected at least one dimension, got []");
         }
-        long n = 1;
         for (int d : shape) {
             if (d < 0) {
                 throw new IllegalArgumentException("shape: expected dimensions >= 0, got " + Arrays.toString(shape));
             }
-            n = Math.multiplyExact(n, (long) d);
+        }
+        long n = 1;
+        for (int d : shape) {
+            n = Math.min(n * d, MAX_ELEMENTS + 1); // saturates: never above 2^62, so never overflows
+        }
+        if (n > MAX_ELEMENTS) {
+            throw new IllegalArgumentException("shape: " + Arrays.toString(shape) + " has more elements than a tensor holds ("
+                    + MAX_ELEMENTS + "); it would need " + bytes(shape) + " bytes");
         }
         return n;
+    }
+
+    /** 4 bytes per element of {@code shape}, exact (a {@link java.math.BigInteger} string, as it may exceed a long). */
+    static String bytes(int... shape) {
+        java.math.BigInteger n = java.math.BigInteger.valueOf(4);
+        for (int d : shape) {
+            n = n.multiply(java.math.BigInteger.valueOf(d));
+        }
+        return n.toString();
     }
 
     public Device device() {
@@ -130,6 +168,9 @@ public final class Tensor implements AutoCloseable {
 
     /** A new tensor with the same contents on {@code target} (a copy even when the device is the same). */
     public Tensor copyTo(Device target) {
+        if (target == null) {
+            throw new IllegalArgumentException("target: expected a device, got null");
+        }
         Tensor t = new Tensor(target, dtype, shape);
         try {
             if (target.equals(device)) {
@@ -151,17 +192,45 @@ public final class Tensor implements AutoCloseable {
     /** Overwrites the contents with {@code data} (same number of elements). */
     public void copyFrom(float[] data) {
         requireDType(DType.F32);
-        if (data.length != size) {
-            throw new IllegalArgumentException("data: expected " + size + " values for shape "
-                    + Arrays.toString(shape) + ", got " + data.length);
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        device.engine().upload(data, 0, buffer(), 0, data.length);
+        checkLength(data.length);
+        device.engine().upload(data, 0, bufferForWrite(), 0, data.length);
     }
 
     /** Sets every element to {@code value}. */
     public void fill(float value) {
         requireDType(DType.F32);
-        device.engine().fill(buffer(), 0, size, value);
+        device.engine().fill(bufferForWrite(), 0, size, value);
+    }
+
+    private void checkLength(int length) {
+        if (length != size) {
+            throw new IllegalArgumentException("data: expected " + size + " values for shape "
+                    + Arrays.toString(shape) + ", got " + length);
+        }
+    }
+
+    /**
+     * How many in-place writes this tensor has seen ({@link #copyFrom}, {@link #fill}, optimizer steps,
+     * checkpoint loads, anything through {@link #bufferForWrite()}); PyTorch's version counter.
+     */
+    public long version() {
+        return version;
+    }
+
+    /**
+     * The engine buffer for an in-place write of this tensor's contents: bumps {@link #version()}, so that a
+     * backward that saved this tensor notices the change. Writes into a tensor nobody else has seen yet (a
+     * fresh result) may use {@link #buffer()}.
+     *
+     * @throws IllegalStateException when the tensor is closed
+     */
+    public Buffer bufferForWrite() {
+        Buffer b = buffer();
+        version++;
+        return b;
     }
 
     /**

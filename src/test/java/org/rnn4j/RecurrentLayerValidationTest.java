@@ -144,7 +144,7 @@ class RecurrentLayerValidationTest {
     @Test
     void unknownParameterNameIsRefused() {
         refused(IllegalArgumentException.class, () -> lstm.parameter("weight_ih_l7"), "name", "weight_ih_l0", "weight_ih_l7");
-        refused(IllegalArgumentException.class, () -> lstm.setParameter("weight_ih_l0", new float[3]), "data", "48", "3");
+        refused(IllegalArgumentException.class, () -> lstm.setParameter("weight_ih_l0", new float[3]), "values", "48", "got 3");
     }
 
     @Test

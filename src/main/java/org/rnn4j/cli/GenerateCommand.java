@@ -2,6 +2,7 @@ package org.rnn4j.cli;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -48,6 +49,16 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (length < 0) {
             throw new IllegalArgumentException("--length: expected >= 0, got " + length);
+        }
+        if (prefix.isEmpty()) {
+            throw new IllegalArgumentException("--prefix: expected at least one character, got ''");
+        }
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("--temperature: expected a finite value >= 0, got " + temperature);
+        }
+        if (!Files.isRegularFile(checkpoint)) {
+            throw new IllegalArgumentException("--checkpoint: no model at " + checkpoint.toAbsolutePath()
+                    + "; run 'rnn4j demo poems' first (it trains one and saves it there)");
         }
         Device d = Device.parse(device);
         System.err.println("device: " + d + " (" + d.selectionNote() + ")");

@@ -62,7 +62,7 @@ final class SparkCommand implements Callable<Integer> {
                     + "'Training on Apache Spark'.");
             return 2;
         }
-        org.rnn4j.spark.SparkDemo.run(master, partitions, steps, batch, seqLen, hidden, averageEvery, executorDevice,
+        org.rnn4j.demo.SparkPoemDemo.run(master, partitions, steps, batch, seqLen, hidden, averageEvery, executorDevice,
                 seed, out);
         return 0;
     }

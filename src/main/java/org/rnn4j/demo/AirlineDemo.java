@@ -5,18 +5,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import org.rnn4j.Device;
-import org.rnn4j.ForwardResult;
-import org.rnn4j.HasParameters;
 import org.rnn4j.Lstm;
-import org.rnn4j.RecurrentLayer;
-import org.rnn4j.Tensor;
-import org.rnn4j.train.Adam;
-import org.rnn4j.train.Clipping;
-import org.rnn4j.train.Linear;
-import org.rnn4j.train.LossResult;
-import org.rnn4j.train.Losses;
+import org.rnn4j.model.FitOptions;
+import org.rnn4j.model.History;
+import org.rnn4j.model.SequenceDataset;
+import org.rnn4j.model.SequenceModel;
+import org.rnn4j.model.Task;
 
 /**
  * Demo 1: the monthly airline passengers of 1949–1960 (144 months). An LSTM is trained on the first
@@ -24,8 +19,9 @@ import org.rnn4j.train.Losses;
  *
  * <p>What the network models: the month-to-month change of the log series,
  * {@code d[t] = log y[t] − log y[t−1]}, standardised with the mean and deviation of the training
- * months only. From a sliding window of the last {@code window} changes it predicts the next one, and
- * the forecast is {@code y[t] = y[t−1] · exp(d[t])}. Logs turn the growing seasonal swings into a
+ * months only. From a sliding window of the last {@code window} changes it predicts the next one
+ * ({@link Task#SEQUENCE_REGRESSION}: a linear head on the last state), and the forecast is
+ * {@code y[t] = y[t−1] · exp(d[t])}. Logs turn the growing seasonal swings into a
  * steady pattern and differencing removes the level, so the network never has to extrapolate beyond
  * the values it was trained on; it has to learn the seasonal shape of the changes and their trend.
  *
@@ -173,61 +169,34 @@ public final class AirlineDemo {
         say(out, String.format(Locale.ROOT, "training: %d epochs, batch %d, Adam lr %.0e, clip 1.0, seed %d",
                 o.epochs, o.batch, o.learningRate, o.seed));
 
-        try (RecurrentLayer lstm = Lstm.builder(1, o.hidden).seed(o.seed).build(device);
-             Linear head = new Linear(o.hidden, 1, true, o.seed + 1, device)) {
-            List<HasParameters> modules = List.of(lstm, head);
-            double[] lossCurve = new double[o.epochs];
-            SplittableRandom rnd = new SplittableRandom(o.seed);
-            int stepsPerEpoch = (targets.size() + o.batch - 1) / o.batch;
-            try (Adam adam = new Adam(modules, o.learningRate);
-                 Progress bar = new Progress(out, "airline", (long) o.epochs * stepsPerEpoch)) {
-                for (int epoch = 0; epoch < o.epochs; epoch++) {
-                    shuffle(targets, rnd);
-                    double sum = 0;
-                    for (int s = 0; s < targets.size(); s += o.batch) {
-                        List<Integer> batch = targets.subList(s, Math.min(targets.size(), s + o.batch));
-                        int b = batch.size();
-                        float[] x = new float[w * b];
-                        float[] tgt = new float[b];
-                        for (int j = 0; j < b; j++) {
-                            int t = batch.get(j);
-                            for (int k = 0; k < w; k++) {
-                                x[k * b + j] = (float) z[t - w + k]; // x[k, j, 0], time-major
-                            }
-                            tgt[j] = (float) z[t];
-                        }
-                        adam.zeroGrad();
-                        double loss;
-                        try (Tensor xs = Tensor.of(device, x, w, b, 1);
-                             Tensor target = Tensor.of(device, tgt, 1, b, 1);
-                             ForwardResult fwd = lstm.forward(xs);
-                             Tensor pred = head.forward(fwd.hN());   // [1, B, 1] from the last state
-                             LossResult l = Losses.mse(pred, target);
-                             Tensor dh = head.backward(fwd.hN(), l.gradient())) {
-                            lstm.backward(fwd, null, dh, null).close();
-                            loss = l.value();
-                        }
-                        Clipping.clipGlobalNorm(modules, 1.0);
-                        adam.step();
-                        sum += loss * b;
-                        bar.step(b, loss);
-                    }
-                    lossCurve[epoch] = sum / targets.size();
-                }
+        // each window z[t-w .. t-1] is trained to predict z[t] from its last state
+        List<float[][]> inputs = new ArrayList<>();
+        float[][] next = new float[targets.size()][];
+        for (int i = 0; i < next.length; i++) {
+            int t = targets.get(i);
+            inputs.add(column(z, t - w, t));
+            next[i] = new float[] {(float) z[t]};
+        }
+        try (SequenceModel model = SequenceModel.builder(Task.SEQUENCE_REGRESSION).features(1)
+                .recurrent(Lstm.builder(1, o.hidden).seed(o.seed)).outputs(1).seed(o.seed).build(device)) {
+            History history;
+            try {
+                history = model.fit(SequenceDataset.sequenceRegression(inputs, next), null, new FitOptions().epochs(o.epochs)
+                        .batchSize(o.batch).bucketing(false).adam(o.learningRate).clipNorm(1.0).seed(o.seed).progress(out));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
-            lstm.eval();
+            double[] lossCurve = history.epochs().stream().mapToDouble(e -> e.train().get("loss")).toArray();
 
             // one step ahead on every month from w + 1 on, from the true history
             double[] oneStep = new double[n];
             int first = lagL + w;
             int m = n - first;
-            float[] x = new float[w * m];
+            List<float[][]> windows = new ArrayList<>();
             for (int j = 0; j < m; j++) {
-                for (int k = 0; k < w; k++) {
-                    x[k * m + j] = (float) z[first + j - w + k];
-                }
+                windows.add(column(z, first + j - w, first + j));
             }
-            float[] zHat = predict(lstm, head, device, x, w, m);
+            float[] zHat = predictNext(model, windows);
             for (int j = 0; j < m; j++) {
                 int t = first + j;
                 oneStep[t] = y[t - lagL] * Math.exp(zHat[j] * std + mean);
@@ -238,11 +207,7 @@ public final class AirlineDemo {
             double[] logAr = logY.clone();
             double[] forecast = new double[n - TRAIN_MONTHS];
             for (int t = TRAIN_MONTHS; t < n; t++) {
-                float[] xi = new float[w];
-                for (int k = 0; k < w; k++) {
-                    xi[k] = (float) zAr[t - w + k];
-                }
-                float zi = predict(lstm, head, device, xi, w, 1)[0];
+                float zi = predictNext(model, List.<float[][]>of(column(zAr, t - w, t)))[0];
                 zAr[t] = zi;
                 logAr[t] = logAr[t - lagL] + zi * std + mean;
                 forecast[t - TRAIN_MONTHS] = Math.exp(logAr[t]);
@@ -313,13 +278,23 @@ public final class AirlineDemo {
         }
     }
 
-    /** The model's standardised change for {@code m} windows {@code x [w, m, 1]}, in eval mode. */
-    private static float[] predict(RecurrentLayer lstm, Linear head, Device device, float[] x, int w, int m) {
-        try (Tensor xs = Tensor.of(device, x, w, m, 1);
-             ForwardResult fwd = lstm.forward(xs);
-             Tensor pred = head.forward(fwd.hN())) {
-            return pred.toHost();
+    /** The model's standardised change after each window. */
+    private static float[] predictNext(SequenceModel model, List<float[][]> windows) {
+        List<float[][]> out = model.predict(SequenceDataset.ofFeatures(windows), 256);
+        float[] next = new float[out.size()];
+        for (int j = 0; j < next.length; j++) {
+            next[j] = out.get(j)[0][0];
         }
+        return next;
+    }
+
+    /** {@code v[from .. to)} as a {@code [steps][1]} sequence. */
+    private static float[][] column(double[] v, int from, int to) {
+        float[][] c = new float[to - from][1];
+        for (int i = from; i < to; i++) {
+            c[i - from][0] = (float) v[i];
+        }
+        return c;
     }
 
     /** RMSE over {@code t} in {@code [from, to)} of {@code pred[t − lag] − actual[t]}. */
@@ -334,15 +309,6 @@ public final class AirlineDemo {
 
     private static double rmse(double[] pred, double[] actual) {
         return rmse(pred, actual, 0, actual.length, 0);
-    }
-
-    private static void shuffle(List<Integer> list, SplittableRandom rnd) {
-        for (int i = list.size() - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            Integer tmp = list.get(i);
-            list.set(i, list.get(j));
-            list.set(j, tmp);
-        }
     }
 
     static void say(PrintStream out, String line) {

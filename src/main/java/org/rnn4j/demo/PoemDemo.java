@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.rnn4j.Device;
+import org.rnn4j.model.SequenceModel;
 import org.rnn4j.train.Adam;
 import org.rnn4j.train.Clipping;
 
@@ -206,31 +207,28 @@ public final class PoemDemo {
         double smoothed = Double.NaN;
         double seqPerSec;
         try (PoemModel model = new PoemModel(vocab, o.embed, o.hidden, o.layers, 0.0, o.seed, device)) {
-            try (Adam adam = new Adam(model.modules(), o.learningRate);
+            List<SequenceModel> modules = List.of(model.model());
+            try (Adam adam = new Adam(modules, o.learningRate);
                  Progress bar = new Progress(out, "poems", steps)) {
-                int[] inputs = new int[tokensPerStep];
-                int[] targets = new int[tokensPerStep];
                 for (int step = 1; step <= steps; step++) {
-                    // B random windows, time-major: position t of window b at index t·B + b
+                    // B random windows of seqLen + 1 characters: each predicts its characters 2.. from 1..
+                    List<int[]> windows = new ArrayList<>(o.batch);
                     for (int b = 0; b < o.batch; b++) {
                         int off = rnd.nextInt(train.length - o.seqLen);
-                        for (int t = 0; t < o.seqLen; t++) {
-                            inputs[t * o.batch + b] = train[off + t];
-                            targets[t * o.batch + b] = train[off + t + 1];
-                        }
+                        windows.add(java.util.Arrays.copyOfRange(train, off, off + o.seqLen + 1));
                     }
                     // a linear decay to 10% of the rate over the second half
                     double frac = (double) (step - 1) / steps;
                     adam.setLearningRate(o.learningRate * (frac < 0.5 ? 1.0 : 1.0 - 1.8 * (frac - 0.5)));
                     adam.zeroGrad();
-                    lastLoss = model.trainStep(inputs, targets, o.seqLen, o.batch);
-                    Clipping.clipGlobalNorm(model.modules(), o.clip);
+                    lastLoss = model.trainStep(windows, step);
+                    Clipping.clipGlobalNorm(modules, o.clip);
                     adam.step();
                     smoothed = Double.isNaN(smoothed) ? lastLoss : 0.9 * smoothed + 0.1 * lastLoss;
                     trainCurve.add(new double[] {step, lastLoss});
                     bar.step(o.batch, smoothed);
                     if (step % sampleEvery == 0 || step == steps) {
-                        double valLoss = validationLoss(model, valPoems);
+                        double valLoss = model.validationLoss(valPoems);
                         valCurve.add(new double[] {step, valLoss});
                         String prefix = SAMPLE_PREFIXES[samples.size() % SAMPLE_PREFIXES.length];
                         String line = model.generate(prefix, 32, 0.8, o.seed + step, '\n').strip();
@@ -278,40 +276,6 @@ public final class PoemDemo {
             return new Result(valPpl, unigramPpl, lastLoss, v, train.length, valPoems.size(), steps, seqPerSec,
                     List.copyOf(samples), device, seconds, checkpoint, lossPng);
         }
-    }
-
-    /**
-     * Mean cross-entropy over every character of the validation poems: each poem is one sequence from a
-     * zero state, read after a newline (the blank line that precedes it in the text) so that every one of
-     * its characters, and the blank line that ends it, is predicted.
-     */
-    static double validationLoss(PoemModel model, List<int[]> valPoems) {
-        int batch = 32;
-        double sum = 0;
-        double count = 0;
-        for (int p0 = 0; p0 < valPoems.size(); p0 += batch) {
-            List<int[]> chunk = valPoems.subList(p0, Math.min(valPoems.size(), p0 + batch));
-            int b = chunk.size();
-            int steps = 0;
-            for (int[] seq : chunk) {
-                steps = Math.max(steps, seq.length - 1);
-            }
-            int[] inputs = new int[steps * b];
-            int[] targets = new int[steps * b];
-            int[] lengths = new int[b];
-            for (int j = 0; j < b; j++) {
-                int[] seq = chunk.get(j);
-                lengths[j] = seq.length - 1;
-                for (int t = 0; t < lengths[j]; t++) {
-                    inputs[t * b + j] = seq[t];
-                    targets[t * b + j] = seq[t + 1];
-                }
-            }
-            double[] r = model.evaluate(inputs, targets, lengths, steps, b);
-            sum += r[0];
-            count += r[1];
-        }
-        return sum / count;
     }
 
     /**

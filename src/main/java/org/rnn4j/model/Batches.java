@@ -27,7 +27,7 @@ final class Batches {
                  int[] labels,       // [B] for classification, or null
                  int[] positions,    // [N] valid positions t·B + b in time-major order, for per-step tasks
                  int[] stepTargets,  // [N] a class per valid position (tagging, language model), or null
-                 float[] values) {   // [N·O] regression targets, or null
+                 float[] values) {   // [N·O] per-step or [B·O] per-sequence regression targets, or null
     }
 
     static int[] permutation(int n, SplittableRandom rnd) {
@@ -137,6 +137,12 @@ final class Batches {
                 ? new int[n] : null;
         int o = d.targetSize();
         float[] values = kind == SequenceDataset.Targets.VALUES ? new float[n * o] : null;
+        if (kind == SequenceDataset.Targets.VALUE) {
+            values = new float[batch * o];
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(d.values(indices[b]), 0, values, b * o, o);
+            }
+        }
         int r = 0;
         for (int t = 0; t < steps; t++) {
             for (int b = 0; b < batch; b++) {
@@ -149,7 +155,7 @@ final class Batches {
                     stepTargets[r] = d.tags(i)[t];
                 } else if (kind == SequenceDataset.Targets.NEXT_TOKEN) {
                     stepTargets[r] = d.tokens(i)[t + 1];
-                } else if (values != null) {
+                } else if (kind == SequenceDataset.Targets.VALUES) {
                     System.arraycopy(d.values(i), t * o, values, r * o, o);
                 }
                 r++;

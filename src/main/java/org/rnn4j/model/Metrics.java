@@ -32,7 +32,7 @@ final class Metrics {
         if (out == null) {
             return;
         }
-        if (task == Task.REGRESSION) {
+        if (!task.classes()) {
             for (int i = 0; i < out.length; i++) {
                 double d = out[i] - b.values()[i];
                 absSum += Math.abs(d);
@@ -61,7 +61,7 @@ final class Metrics {
         return switch (task) {
             case CLASSIFICATION, TAGGING -> "accuracy";
             case LANGUAGE_MODEL -> "perplexity";
-            case REGRESSION -> "rmse";
+            case REGRESSION, SEQUENCE_REGRESSION -> "rmse";
         };
     }
 
@@ -75,7 +75,7 @@ final class Metrics {
         switch (task) {
             case CLASSIFICATION, TAGGING -> m.put("accuracy", rows == 0 ? Double.NaN : (double) correct / rows);
             case LANGUAGE_MODEL -> m.put("perplexity", Math.exp(loss()));
-            case REGRESSION -> {
+            case REGRESSION, SEQUENCE_REGRESSION -> {
                 m.put("rmse", elements == 0 ? Double.NaN : Math.sqrt(sqSum / elements));
                 m.put("mae", elements == 0 ? Double.NaN : absSum / elements);
             }

@@ -3,11 +3,7 @@ package org.rnn4j.model;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.rnn4j.CellType;
-import org.rnn4j.Gru;
-import org.rnn4j.Lstm;
 import org.rnn4j.RecurrentConfig;
-import org.rnn4j.Rnn;
 import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Embedding;
 
@@ -101,9 +97,7 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         m.put(PREFIX + "dropout", Float.toString(dropout));
         m.put(PREFIX + "outputs", Integer.toString(outputs));
         m.put(PREFIX + "seed", Long.toString(seed));
-        m.put(RNN + "seed", Long.toString(recurrent.seed()));
-        m.put(RNN + "unit_forget_bias", Boolean.toString(recurrent.unitForgetBias()));
-        Checkpoint.configMetadata(recurrent).forEach((k, v) -> m.put(RNN + k, v));
+        recurrent.toMetadata().forEach((k, v) -> m.put(RNN + k, v));
         return m;
     }
 
@@ -118,23 +112,9 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
                     + "task'), got " + (meta == null ? "no metadata" : "keys " + meta.keySet()));
         }
         Task task = Task.valueOf(get(meta, PREFIX + "task"));
-        CellType cell = CellType.valueOf(get(meta, RNN + "cell"));
-        int in = integer(meta, RNN + "input_size");
-        int hidden = integer(meta, RNN + "hidden_size");
-        RecurrentConfig.Builder<?> b = switch (cell) {
-            case LSTM -> Lstm.builder(in, hidden).projSize(integer(meta, RNN + "proj_size"))
-                    .peepholes(bool(meta, RNN + "peepholes")).cellClip(Float.parseFloat(get(meta, RNN + "cell_clip")))
-                    .coupledInputForget(bool(meta, RNN + "coupled_input_forget"))
-                    .unitForgetBias(bool(meta, RNN + "unit_forget_bias"));
-            case GRU -> Gru.builder(in, hidden).resetAfter(bool(meta, RNN + "reset_after"));
-            case RNN_TANH -> Rnn.builder(in, hidden);
-            case RNN_RELU -> Rnn.reluBuilder(in, hidden);
-        };
-        b.numLayers(integer(meta, RNN + "num_layers")).bidirectional(bool(meta, RNN + "bidirectional"))
-                .bias(bool(meta, RNN + "bias")).dropout(Float.parseFloat(get(meta, RNN + "dropout")))
-                .seed(Long.parseLong(get(meta, RNN + "seed")));
         return new ModelConfig(task, integer(meta, PREFIX + "vocab_size"), integer(meta, PREFIX + "embedding_dim"),
-                integer(meta, PREFIX + "padding"), integer(meta, PREFIX + "input_features"), b.config(),
+                integer(meta, PREFIX + "padding"), integer(meta, PREFIX + "input_features"),
+                RecurrentConfig.fromMetadata(meta, RNN),
                 Float.parseFloat(get(meta, PREFIX + "dropout")), integer(meta, PREFIX + "outputs"),
                 Long.parseLong(get(meta, PREFIX + "seed")));
     }
@@ -153,14 +133,6 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("metadata '" + key + "': expected an integer, got '" + meta.get(key) + "'");
         }
-    }
-
-    private static boolean bool(Map<String, String> meta, String key) {
-        String v = get(meta, key);
-        if (!v.equals("true") && !v.equals("false")) {
-            throw new IllegalArgumentException("metadata '" + key + "': expected true or false, got '" + v + "'");
-        }
-        return Boolean.parseBoolean(v);
     }
 
     @Override

@@ -5,7 +5,8 @@ import java.util.stream.IntStream;
 /**
  * One forward and backward pass of a {@link SequenceModel} over a whole dataset as one batch, for
  * trainers outside this package that run the optimizer themselves (data-parallel training on Spark).
- * It is the step {@link SequenceModel#fit} takes, without the optimizer.
+ * It is {@link SequenceModel#trainOnBatch} with the loss's term count, which a trainer needs to weight the
+ * parts of a global batch.
  */
 public final class ModelGradients {
     private ModelGradients() {
@@ -29,7 +30,7 @@ public final class ModelGradients {
             throw new IllegalArgumentException("data: expected a dataset, got null");
         }
         int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null);
+        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false);
         return new Loss(r.loss(), r.count());
     }
 }

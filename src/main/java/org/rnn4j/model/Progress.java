@@ -7,7 +7,8 @@ import java.util.Map;
 /**
  * The progress of {@code fit}, Keras-style: on a terminal one line per epoch redrawn in place
  * ({@code epoch 3/10 [=====>    ] 12/40  loss 0.4123  accuracy 0.871  2310 seq/s}); when the output is
- * redirected, only the finished epoch's line. Nothing at all without an output stream.
+ * redirected, only the finished epoch's line; a run of more than 20 epochs keeps about ten of those
+ * lines. Nothing at all without an output stream.
  */
 final class Progress {
     private static final int BAR = 24;
@@ -34,7 +35,9 @@ final class Progress {
 
     void epochEnd(int epoch, int epochs, int total, Map<String, Double> metrics, double seqPerSecond,
                   Map<String, Double> validation, double lr) {
-        if (out == null) {
+        // a long run keeps about ten lines: the first epoch, every tenth of the run, and the last
+        boolean keep = epochs <= 20 || epoch == 1 || epoch == epochs || epoch % (epochs / 10) == 0;
+        if (out == null || !keep) {
             return;
         }
         String line = line(epoch, epochs, total, total, metrics, seqPerSecond, validation)

@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
 public final class SequenceDataset {
 
     /** What the targets are. */
-    enum Targets { NONE, LABEL, TAGS, VALUES, NEXT_TOKEN }
+    enum Targets { NONE, LABEL, TAGS, VALUES, VALUE, NEXT_TOKEN }
 
     private final Targets targets;
     private final int features;   // 0 for tokens
@@ -86,6 +86,22 @@ public final class SequenceDataset {
         return new SequenceDataset(Targets.VALUES, f, o, null, x, null, null, y);
     }
 
+    /**
+     * Feature sequences ({@code [length][F]} each) with one target vector per sequence ({@code targets[i]},
+     * all of one width): many-to-one regression.
+     */
+    public static SequenceDataset sequenceRegression(List<float[][]> inputs, float[][] targets) {
+        int f = width("inputs", inputs);
+        List<float[]> x = copyRows("inputs", inputs, f);
+        sameCount("targets", targets == null ? -1 : targets.length, x.size());
+        List<float[][]> rows = new ArrayList<>();
+        for (float[] t : targets) {
+            rows.add(new float[][] {t});
+        }
+        int o = width("targets", rows);
+        return new SequenceDataset(Targets.VALUE, f, o, null, x, null, null, copyRows("targets", rows, o));
+    }
+
     /** Token sequences for a next-token language model: each of length ≥ 2 is input {@code [0, n−1)} and target {@code [1, n)}. */
     public static SequenceDataset languageModel(List<int[]> sequences) {
         return new SequenceDataset(Targets.NEXT_TOKEN, 0, 0, copyTokens("sequences", sequences, 2), null, null, null, null);
@@ -125,7 +141,7 @@ public final class SequenceDataset {
         return features;
     }
 
-    /** Width of a regression target, 0 otherwise. */
+    /** Width of a regression target (per step or per sequence), 0 otherwise. */
     public int targetSize() {
         return outputs;
     }

@@ -161,6 +161,21 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return new Trainer(this, train, validation, options).run();
     }
 
+    /**
+     * One training step for a custom loop (Keras's {@code train_on_batch}): a forward and backward pass over
+     * all of {@code batch} at once, in training mode, adding to the parameters' gradients. Zero them, clip
+     * and step with an optimizer over {@code List.of(model)} around it.
+     *
+     * @param dropoutSeed seeds the head dropout's mask (use a different one per step)
+     * @return the mean loss over the batch's positions
+     */
+    public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
+        requireOpen();
+        check("batch", batch, true);
+        int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
+        return trainStep(batch(batch, all), dropoutSeed, null, false).loss();
+    }
+
     /** The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE. */
     public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
         requireOpen();
@@ -207,7 +222,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                         engine.softmax(rows, width, pass.out.buffer(), 0, pass.out.buffer(), 0);
                     }
                     float[] host = pass.out.toHost();
-                    if (cfg.task() == Task.CLASSIFICATION) {
+                    if (!cfg.task().perStep()) {
                         for (int j = 0; j < b.batch(); j++) {
                             out[idx[j]] = new float[][] {Arrays.copyOfRange(host, j * width, (j + 1) * width)};
                         }
@@ -313,6 +328,14 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public void save(Path file) throws IOException {
         save(file, Map.of(), Map.of());
+    }
+
+    /** {@link #save(Path)} with extra metadata entries of the caller's (e.g. a vocabulary), read back with {@link Checkpoint#read}. */
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        if (metadata == null) {
+            throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
+        }
+        save(file, Map.of(), metadata);
     }
 
     /** {@link #save(Path)} with extra tensors (optimizer state, best weights) and metadata (training state). */
@@ -434,7 +457,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * loss, its count and (when the metric needs it) the head's output on the host. With {@code carry},
      * the forward starts from its states and they are replaced by this batch's final states.
      */
-    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry) {
+    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput) {
         rnn.train();
         try (Pass pass = new Pass(b, true, dropoutSeed, carry == null ? null : carry.h, carry == null ? null : carry.c);
              LossResult loss = pass.loss()) {
@@ -443,7 +466,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 carry.replace(pass.fwd);
             }
             return new StepResult(loss.value(), loss.count(),
-                    Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
+                    withOutput && Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
         }
     }
 
@@ -518,7 +541,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             int dirs = rc.directions();
             int s = rc.stateSize();
             int width = cfg.featureSize();
-            if (cfg.task() == Task.CLASSIFICATION) {
+            if (!cfg.task().perStep()) {
                 Tensor f = Tensor.zeros(device, b.batch(), width);
                 long off = (long) (rc.numLayers() - 1) * dirs * b.batch() * s;
                 // hN[(L−1)·D + d, b, :] → f[b, d·S : (d+1)·S]
@@ -536,7 +559,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             return switch (cfg.task()) {
                 case CLASSIFICATION -> Losses.crossEntropyLastStep(out, b.labels());
                 case TAGGING, LANGUAGE_MODEL -> Losses.crossEntropyLastStep(out, b.stepTargets());
-                case REGRESSION -> {
+                case REGRESSION, SEQUENCE_REGRESSION -> {
                     try (Tensor target = Tensor.of(device, b.values(), out.shape())) {
                         yield Losses.mse(out, target);
                     }
@@ -552,7 +575,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                     engine.dropout(dFeat.size(), cfg.dropout(), seed, dFeat.buffer(), 0, dFeat.buffer(), 0);
                 }
                 BackwardResult back;
-                if (cfg.task() == Task.CLASSIFICATION) {
+                if (!cfg.task().perStep()) {
                     int dirs = rc.directions();
                     int s = rc.stateSize();
                     try (Tensor dhN = Tensor.zeros(device, rc.numLayers() * dirs, b.batch(), s)) {
@@ -605,6 +628,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
             case TAGGING -> SequenceDataset.Targets.TAGS;
             case REGRESSION -> SequenceDataset.Targets.VALUES;
+            case SEQUENCE_REGRESSION -> SequenceDataset.Targets.VALUE;
             case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
         };
         if (needTargets ? data.targets() != want
@@ -613,9 +637,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                     + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
                     + factory(cfg.task()) + "), got " + data);
         }
-        if (cfg.task() == Task.REGRESSION && data.targets() == want && data.targetSize() != cfg.outputs()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per step, got "
-                    + data.targetSize());
+        if (!cfg.task().classes() && data.targets() == want && data.targetSize() != cfg.outputs()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per "
+                    + (cfg.task().perStep() ? "step" : "sequence") + ", got " + data.targetSize());
         }
         for (int i = 0; i < data.size(); i++) {
             if (cfg.tokens()) {
@@ -643,6 +667,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             case CLASSIFICATION -> "classification";
             case TAGGING -> "tagging";
             case REGRESSION -> "regression";
+            case SEQUENCE_REGRESSION -> "sequenceRegression";
             case LANGUAGE_MODEL -> "languageModel";
         };
     }

@@ -77,7 +77,7 @@ final class Trainer {
                     Batches.Batch b = model.batch(train, plan.get(i));
                     opt.setLearningRate(o.schedule.rate(o.learningRate, step, epoch));
                     opt.zeroGrad();
-                    SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry);
+                    SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry, true);
                     if (!Double.isFinite(r.loss())) {
                         throw new IllegalStateException(String.format(Locale.ROOT,
                                 "loss: expected a finite value, got %s at epoch %d step %d (learning rate %g); "
@@ -122,7 +122,7 @@ final class Trainer {
             if (best != null && o.restoreBest && bestEpoch != epoch) {
                 for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
                     Tensor src = best.get(e.getKey());
-                    src.engine().copy(src.buffer(), 0, e.getValue().buffer(), 0, src.size());
+                    src.engine().copy(src.buffer(), 0, e.getValue().bufferForWrite(), 0, src.size());
                 }
                 progress.println("restored the weights of epoch " + bestEpoch + " (loss " + bestLoss + ")");
             }

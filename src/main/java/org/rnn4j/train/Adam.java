@@ -70,7 +70,7 @@ public final class Adam extends Optimizer {
 
     @Override
     void update(int i, ParameterSet.Pair p, float lr, long step) {
-        p.param().engine().adamStep(p.param().size(), p.param().buffer(), p.grad().buffer(), m[i].buffer(),
+        p.param().engine().adamStep(p.param().size(), p.param().bufferForWrite(), p.grad().buffer(), m[i].buffer(),
                 v[i].buffer(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
     }
 

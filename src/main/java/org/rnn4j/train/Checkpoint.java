@@ -4,10 +4,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rnn4j.Device;
 import org.rnn4j.HasParameters;
 import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
@@ -24,10 +24,19 @@ import org.rnn4j.Tensor;
  *   <li>a {@link ModuleGroup} is saved under {@code prefix.name} ({@code lstm.weight_ih_l0},
  *       {@code head.weight}), as PyTorch names a module's submodules.</li>
  * </ul>
- * The {@code __metadata__} map records each recurrent layer's configuration ({@code cell},
- * {@code input_size}, {@code hidden_size}, {@code num_layers}, {@code bidirectional}, {@code bias},
- * {@code proj_size}, {@code batch_first}, and the options PyTorch lacks), keys prefixed like the tensors
- * in a group, plus {@code format=pt} as {@code safetensors.torch} writes.
+ * The {@code __metadata__} map records each recurrent layer's full configuration
+ * ({@link RecurrentConfig#toMetadata()}: {@code cell}, {@code input_size}, {@code hidden_size},
+ * {@code num_layers}, {@code bidirectional}, {@code bias}, {@code proj_size}, the options PyTorch lacks,
+ * {@code batch_first}, {@code dropout}, {@code unit_forget_bias}, {@code seed}), keys prefixed like the
+ * tensors in a group, plus {@code format=pt} as {@code safetensors.torch} writes, plus a CRC-32C digest of
+ * each tensor ({@link SafeTensors}). {@link #load} refuses a file whose configuration describes a
+ * different computation than the target's (a reset-before GRU into a reset-after one, another cell clip),
+ * naming the field; {@link #loadLayer} builds the layer from the file alone. A file without configuration
+ * or digests (PyTorch's, or an older rnn4j's) loads with the checks that remain: names and shapes.
+ *
+ * <p>Metadata in, metadata out: {@link #save(Path, HasParameters, Map)} takes extra string entries (an
+ * epoch, a whole training state's description) and {@link #load} and {@link #read} return the file's
+ * entries, without the digests.
  *
  * <p>{@link #save} is atomic (temporary file, fsync, rename): a failure leaves the previous file intact.
  * {@link #load} reads and validates the whole file and compares every name and shape with the target
@@ -96,6 +105,49 @@ public final class Checkpoint {
             throw new IllegalArgumentException("target: expected a module, got null");
         }
         SafeTensors.Contents contents = SafeTensors.read(file);
+        copyInto(file, contents, target);
+        return contents.metadata();
+    }
+
+    /**
+     * Builds the recurrent layer that {@code file} describes (saved by {@link #save} from a bare layer) on
+     * {@code device}, with the file's weights: no configuration to repeat by hand.
+     *
+     * @throws IllegalArgumentException when the file holds no layer configuration (saved by PyTorch: build the
+     *         layer and use {@link #load}) or its tensors do not match it
+     */
+    public static RecurrentLayer loadLayer(Path file, Device device) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        if (device == null) {
+            throw new IllegalArgumentException("device: expected a device, got null");
+        }
+        SafeTensors.Contents contents = SafeTensors.read(file);
+        if (!contents.metadata().containsKey("cell")) {
+            throw new IllegalArgumentException("file: " + file + " holds no layer configuration (no 'cell' in its "
+                    + "metadata; it was not saved from a bare layer by Checkpoint.save): build the layer and use "
+                    + "Checkpoint.load(file, layer)");
+        }
+        RecurrentConfig cfg = RecurrentConfig.fromMetadata(contents.metadata(), "");
+        RecurrentLayer layer = new RecurrentLayer(cfg, device);
+        try {
+            copyInto(file, contents, layer);
+            return layer;
+        } catch (RuntimeException e) {
+            layer.close();
+            throw e;
+        }
+    }
+
+    /** Checks {@code contents} against {@code target} (configuration, names, shapes), then copies it in. */
+    private static void copyInto(Path file, SafeTensors.Contents contents, HasParameters target) {
+        List<String> config = new ArrayList<>();
+        mismatches("", target, contents.metadata(), config);
+        if (!config.isEmpty()) {
+            throw new IllegalArgumentException("file: " + file + " was saved from a differently configured model, "
+                    + "which is left unchanged: " + String.join("; ", config));
+        }
         Map<String, Tensor> params = target.parameters();
         List<String> missing = new ArrayList<>();
         List<String> wrongShape = new ArrayList<>();
@@ -132,7 +184,14 @@ public final class Checkpoint {
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(e.getKey()).data());
         }
-        return contents.metadata();
+    }
+
+    private static void mismatches(String prefix, HasParameters model, Map<String, String> meta, List<String> out) {
+        if (model instanceof RecurrentLayer layer) {
+            out.addAll(layer.config().mismatches(meta, prefix));
+        } else if (model instanceof ModuleGroup group) {
+            group.modules().forEach((p, m) -> mismatches(prefix + p + ".", m, meta, out));
+        }
     }
 
     /** Reads a file's tensors and metadata without a model (validated as {@link #load} does). */
@@ -140,28 +199,9 @@ public final class Checkpoint {
         return SafeTensors.read(file);
     }
 
-    /** The metadata describing a recurrent layer's configuration, as {@link #save} writes it. */
-    public static Map<String, String> configMetadata(RecurrentConfig cfg) {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("cell", cfg.cell().name());
-        m.put("input_size", Integer.toString(cfg.inputSize()));
-        m.put("hidden_size", Integer.toString(cfg.hiddenSize()));
-        m.put("num_layers", Integer.toString(cfg.numLayers()));
-        m.put("bidirectional", Boolean.toString(cfg.bidirectional()));
-        m.put("bias", Boolean.toString(cfg.bias()));
-        m.put("proj_size", Integer.toString(cfg.projSize()));
-        m.put("batch_first", Boolean.toString(cfg.batchFirst()));
-        m.put("dropout", Float.toString(cfg.dropout()));
-        m.put("peepholes", Boolean.toString(cfg.peepholes()));
-        m.put("cell_clip", Float.toString(cfg.cellClip()));
-        m.put("coupled_input_forget", Boolean.toString(cfg.coupledInputForget()));
-        m.put("reset_after", Boolean.toString(cfg.resetAfter()));
-        return Collections.unmodifiableMap(m);
-    }
-
     private static void describe(String prefix, HasParameters model, Map<String, String> meta) {
         if (model instanceof RecurrentLayer layer) {
-            configMetadata(layer.config()).forEach((k, v) -> meta.put(prefix + k, v));
+            layer.config().toMetadata().forEach((k, v) -> meta.put(prefix + k, v));
         } else if (model instanceof Linear linear) {
             meta.put(prefix + "module", "Linear");
             meta.put(prefix + "in_features", Integer.toString(linear.inFeatures()));

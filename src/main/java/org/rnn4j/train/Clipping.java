@@ -47,7 +47,7 @@ public final class Clipping {
         if (coef < 1) {
             for (ParameterSet.Pair p : pairs) {
                 // g = coef · g  (element-wise in place)
-                p.grad().engine().axpby(p.grad().size(), (float) coef, p.grad().buffer(), 0, 0f, p.grad().buffer(), 0);
+                p.grad().engine().axpby(p.grad().size(), (float) coef, p.grad().buffer(), 0, 0f, p.grad().bufferForWrite(), 0);
             }
         }
         return norm;
@@ -63,7 +63,7 @@ public final class Clipping {
             throw new IllegalArgumentException("clip: expected a value > 0, got " + clip);
         }
         for (ParameterSet.Pair p : ParameterSet.collect(modules)) {
-            p.grad().engine().clamp(p.grad().size(), p.grad().buffer(), 0, (float) -clip, (float) clip);
+            p.grad().engine().clamp(p.grad().size(), p.grad().bufferForWrite(), 0, (float) -clip, (float) clip);
         }
     }
 }

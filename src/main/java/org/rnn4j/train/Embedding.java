@@ -129,7 +129,7 @@ public final class Embedding implements HasParameters, AutoCloseable {
             device.engine().scatterAddRows(ids.length, dim, idx.buffer(), 0, dOut.buffer(), 0, grad.buffer(), 0);
         }
         if (padding != NO_PADDING) {
-            device.engine().fill(grad.buffer(), (long) padding * dim, dim, 0f);
+            device.engine().fill(grad.bufferForWrite(), (long) padding * dim, dim, 0f);
         }
     }
 

@@ -7,39 +7,46 @@ import org.rnn4j.engine.Engine;
 
 /**
  * The output at each sample's last valid step, for sequence classification: {@link #gather} picks
- * {@code y[len[b]−1, b, :]} out of a time-major {@code [T, B, F]} output, and {@link #scatter} is its
- * backward, putting {@code dLast[b, :]} back at that step with zeros elsewhere. (For a bidirectional
- * layer the reverse direction's summary of a sample is at step 0; {@code hN} holds both.)
+ * sample b's step {@code len[b]−1} out of an output sequence, and {@link #scatter} is its backward,
+ * putting {@code dLast[b, :]} back at that step with zeros elsewhere. (For a bidirectional layer the
+ * reverse direction's summary of a sample is at step 0; {@code hN} holds both.)
+ *
+ * <p>The layout is always stated ({@code batchFirst}, as the layer's): a {@code [T, B, F]} and a
+ * {@code [B, T, F]} tensor cannot be told apart by shape when {@code B == T}, and reading one as the
+ * other would pick wrong rows without a word.
  */
 public final class LastStep {
     private LastStep() {
     }
 
     /**
-     * {@code last[b, :] = y[len[b] − 1, b, :]}, a new {@code [B, F]} tensor.
+     * {@code last[b, :] = y[len[b] − 1, b, :]} (time-major) or {@code y[b, len[b] − 1, :]} (batch-first), a new
+     * {@code [B, F]} tensor.
      *
-     * @param y {@code [T, B, F]}, time-major
+     * @param y {@code [T, B, F]}, or {@code [B, T, F]} when {@code batchFirst}
      * @param lengths valid lengths in {@code [1, T]}, or {@code null} for all T
      */
-    public static Tensor gather(Tensor y, int[] lengths) {
+    public static Tensor gather(Tensor y, int[] lengths, boolean batchFirst) {
         TrainChecks.usable("y", y, null);
-        if (y.rank() != 3) {
-            throw new IllegalArgumentException("y: expected shape [T, B, F] (time-major), got " + Arrays.toString(y.shape()));
+        if (y.rank() != 3 || y.dim(batchFirst ? 1 : 0) < 1) {
+            throw new IllegalArgumentException("y: expected shape " + layout(batchFirst) + " with T >= 1, got "
+                    + Arrays.toString(y.shape()));
         }
-        int steps = y.dim(0);
-        int batch = y.dim(1);
+        int steps = y.dim(batchFirst ? 1 : 0);
+        int batch = y.dim(batchFirst ? 0 : 1);
         int features = y.dim(2);
-        checkLengths(lengths, steps, batch);
+        checkLengths(lengths, steps, batch, batchFirst);
         Device device = y.device();
         Engine engine = device.engine();
         Tensor last = Tensor.zeros(device, batch, features);
         try {
-            if (lengths == null) {
+            if (lengths == null && !batchFirst) {
                 engine.copy(y.buffer(), (long) (steps - 1) * batch * features, last.buffer(), 0, (long) batch * features);
             } else {
                 for (int b = 0; b < batch; b++) {
-                    long src = ((long) (lengths[b] - 1) * batch + b) * features;
-                    engine.copy(y.buffer(), src, last.buffer(), (long) b * features, features);
+                    int t = (lengths == null ? steps : lengths[b]) - 1;
+                    long row = batchFirst ? (long) b * steps + t : (long) t * batch + b;
+                    engine.copy(y.buffer(), row * features, last.buffer(), (long) b * features, features);
                 }
             }
             return last;
@@ -50,10 +57,10 @@ public final class LastStep {
     }
 
     /**
-     * Backward of {@link #gather}: a new {@code [T, B, F]} tensor with {@code dLast[b, :]} at step
-     * {@code len[b] − 1} of sample b and zeros elsewhere.
+     * Backward of {@link #gather}: a new {@code [T, B, F]} (or batch-first {@code [B, T, F]}) tensor with
+     * {@code dLast[b, :]} at step {@code len[b] − 1} of sample b and zeros elsewhere.
      */
-    public static Tensor scatter(Tensor dLast, int[] lengths, int steps) {
+    public static Tensor scatter(Tensor dLast, int[] lengths, int steps, boolean batchFirst) {
         TrainChecks.usable("dLast", dLast, null);
         TrainChecks.positive("steps", steps);
         if (dLast.rank() != 2) {
@@ -61,13 +68,16 @@ public final class LastStep {
         }
         int batch = dLast.dim(0);
         int features = dLast.dim(1);
-        checkLengths(lengths, steps, batch);
+        checkLengths(lengths, steps, batch, batchFirst);
         Device device = dLast.device();
-        Tensor dy = Tensor.zeros(device, steps, batch, features);
-        try (Tensor len = lengths == null ? null : Tensor.ofInts(device, lengths, batch)) {
-            // dy[t, b, :] = (t == len[b] − 1 ? dLast[b, :] : 0)
-            device.engine().seedStateGrad(steps, batch, features, len == null ? null : len.buffer(),
-                    null, 0, features, dLast.buffer(), 0, dy.buffer(), 0);
+        Engine engine = device.engine();
+        Tensor dy = batchFirst ? Tensor.zeros(device, batch, steps, features) : Tensor.zeros(device, steps, batch, features);
+        try {
+            for (int b = 0; b < batch; b++) {
+                int t = (lengths == null ? steps : lengths[b]) - 1;
+                long row = batchFirst ? (long) b * steps + t : (long) t * batch + b;
+                engine.copy(dLast.buffer(), (long) b * features, dy.buffer(), row * features, features);
+            }
             return dy;
         } catch (RuntimeException e) {
             dy.close();
@@ -75,18 +85,22 @@ public final class LastStep {
         }
     }
 
-    private static void checkLengths(int[] lengths, int steps, int batch) {
+    private static String layout(boolean batchFirst) {
+        return batchFirst ? "[B, T, F] (batch-first)" : "[T, B, F] (time-major)";
+    }
+
+    private static void checkLengths(int[] lengths, int steps, int batch, boolean batchFirst) {
         if (lengths == null) {
             return;
         }
         if (lengths.length != batch) {
-            throw new IllegalArgumentException("lengths: expected " + batch + " entries (one per sample), got "
-                    + lengths.length);
+            throw new IllegalArgumentException("lengths: expected " + batch + " entries (one per sample: B of "
+                    + layout(batchFirst) + "), got " + lengths.length);
         }
         for (int b = 0; b < batch; b++) {
             if (lengths[b] < 1 || lengths[b] > steps) {
-                throw new IllegalArgumentException("lengths[" + b + "]: expected a value in [1, " + steps + "], got "
-                        + lengths[b]);
+                throw new IllegalArgumentException("lengths[" + b + "]: expected a value in [1, " + steps + "] (T of "
+                        + layout(batchFirst) + "), got " + lengths[b]);
             }
         }
     }

@@ -9,6 +9,7 @@ import org.rnn4j.Device;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.ExclusiveUse;
 
 /**
  * A fully connected layer, PyTorch's {@code nn.Linear}: {@code y = x·Wᵀ + b} with {@code weight}
@@ -18,7 +19,8 @@ import org.rnn4j.engine.Engine;
  *
  * <p>Forward is one GEMM, plus a rank-1 GEMM {@code ones[rows,1]·b[1,out]} for the bias; backward is
  * two GEMMs and a {@code sumRows}. Parameter gradients accumulate until {@link #zeroGrad()}.
- * Not thread-safe.
+ * Not thread-safe: a call overlapping another one on the same layer fails with an
+ * {@link IllegalStateException} naming both threads.
  */
 public final class Linear implements HasParameters, AutoCloseable {
 
@@ -35,6 +37,7 @@ public final class Linear implements HasParameters, AutoCloseable {
     /** A column of ones for the bias broadcast, grown on demand. */
     private Tensor ones;
     private boolean closed;
+    private final ExclusiveUse use = new ExclusiveUse(this);
 
     /**
      * @param in input features, ≥ 1
@@ -47,6 +50,10 @@ public final class Linear implements HasParameters, AutoCloseable {
         TrainChecks.positive("out", out);
         if (device == null) {
             throw new IllegalArgumentException("device: expected a device, got null");
+        }
+        if ((long) in * out > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException("in=" + in + ", out=" + out + ": the weight [out, in] has " + (long) in * out
+                    + " elements (" + 4L * in * out + " bytes), more than a tensor holds (" + Tensor.MAX_ELEMENTS + ")");
         }
         this.in = in;
         this.out = out;
@@ -111,8 +118,19 @@ public final class Linear implements HasParameters, AutoCloseable {
      */
     public Tensor forward(Tensor x) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("forward")) {
+            return forwardUnguarded(x);
+        }
+    }
+
+    private Tensor forwardUnguarded(Tensor x) {
         checkInput("x", x, in);
         int rows = TrainChecks.leadingRows(x);
+        if ((long) rows * out > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException("x: " + rows + " rows of " + Arrays.toString(x.shape()) + " give an output of "
+                    + (long) rows * out + " elements (" + 4L * rows * out + " bytes), more than a tensor holds ("
+                    + Tensor.MAX_ELEMENTS + ")");
+        }
         int[] shape = x.shape();
         shape[shape.length - 1] = out;
         Tensor y = Tensor.zeros(device, shape);
@@ -144,6 +162,12 @@ public final class Linear implements HasParameters, AutoCloseable {
      */
     public Tensor backward(Tensor x, Tensor dY) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("backward")) {
+            return backwardUnguarded(x, dY);
+        }
+    }
+
+    private Tensor backwardUnguarded(Tensor x, Tensor dY) {
         checkInput("x", x, in);
         checkInput("dY", dY, out);
         int rows = TrainChecks.leadingRows(x);

@@ -32,27 +32,28 @@ public final class Losses {
     /**
      * Softmax cross-entropy over every valid timestep, mean over the valid positions.
      *
-     * @param logits {@code [T, B, C]}, time-major
-     * @param targets {@code T·B} class indices, index {@code t·B + b}; values in {@code [0, C)}, or negative to
-     *        ignore; padded positions may hold anything
+     * @param logits {@code [T, B, C]}, or {@code [B, T, C]} when {@code batchFirst} (stated, since the two
+     *        cannot be told apart by shape when {@code B == T})
+     * @param targets {@code T·B} class indices in the logits' row order ({@code t·B + b}, batch-first
+     *        {@code b·T + t}); values in {@code [0, C)}, or negative to ignore; padded positions may hold anything
      * @param lengths per-sample valid lengths in {@code [1, T]}, or {@code null} for all T
      */
-    public static LossResult crossEntropyPerStep(Tensor logits, int[] targets, int[] lengths) {
+    public static LossResult crossEntropyPerStep(Tensor logits, int[] targets, int[] lengths, boolean batchFirst) {
         TrainChecks.usable("logits", logits, null);
         if (logits.rank() != 3) {
-            throw new IllegalArgumentException("logits: expected shape [T, B, C] (time-major), got "
-                    + Arrays.toString(logits.shape()));
+            throw new IllegalArgumentException("logits: expected shape " + (batchFirst ? "[B, T, C] (batch-first)"
+                    : "[T, B, C] (time-major)") + ", got " + Arrays.toString(logits.shape()));
         }
-        int steps = logits.dim(0);
-        int batch = logits.dim(1);
+        int steps = logits.dim(batchFirst ? 1 : 0);
+        int batch = logits.dim(batchFirst ? 0 : 1);
         int classes = logits.dim(2);
-        int[] masked = maskTargets(targets, steps, batch, classes, lengths);
+        int[] masked = maskTargets(targets, steps, batch, classes, lengths, batchFirst);
         return crossEntropy(logits, steps * batch, classes, masked);
     }
 
-    /** {@link #crossEntropyPerStep(Tensor, int[], int[])} with int32 targets {@code [T, B]} or {@code [T·B]} on any device. */
-    public static LossResult crossEntropyPerStep(Tensor logits, Tensor targets, int[] lengths) {
-        return crossEntropyPerStep(logits, hostTargets(targets), lengths);
+    /** {@link #crossEntropyPerStep(Tensor, int[], int[], boolean)} with int32 targets ({@code [T, B]}, {@code [B, T]} or flat) on any device. */
+    public static LossResult crossEntropyPerStep(Tensor logits, Tensor targets, int[] lengths, boolean batchFirst) {
+        return crossEntropyPerStep(logits, hostTargets(targets), lengths, batchFirst);
     }
 
     /**
@@ -68,7 +69,7 @@ public final class Losses {
         }
         int batch = logits.dim(0);
         int classes = logits.dim(1);
-        int[] masked = maskTargets(targets, 1, batch, classes, null);
+        int[] masked = maskTargets(targets, 1, batch, classes, null, false);
         return crossEntropy(logits, batch, classes, masked);
     }
 
@@ -142,16 +143,16 @@ public final class Losses {
     }
 
     /** Checks the targets and lengths; returns a copy with padded positions set to −1 (ignored). */
-    private static int[] maskTargets(int[] targets, int steps, int batch, int classes, int[] lengths) {
+    private static int[] maskTargets(int[] targets, int steps, int batch, int classes, int[] lengths, boolean batchFirst) {
+        if (classes < 1) { // with C >= 1, T·B <= the logits' size fits an int
+            throw new IllegalArgumentException("logits: expected at least one class, got C=" + classes);
+        }
         if (targets == null) {
             throw new IllegalArgumentException("targets: expected " + steps * batch + " class indices, got null");
         }
         if (targets.length != steps * batch) {
             throw new IllegalArgumentException("targets: expected " + steps * batch + " entries ("
                     + (steps == 1 ? "B=" + batch : "T·B = " + steps + "·" + batch) + "), got " + targets.length);
-        }
-        if (classes < 1) {
-            throw new IllegalArgumentException("logits: expected at least one class, got C=" + classes);
         }
         if (lengths != null) {
             if (lengths.length != batch) {
@@ -168,7 +169,7 @@ public final class Losses {
         int[] masked = new int[targets.length];
         for (int t = 0; t < steps; t++) {
             for (int b = 0; b < batch; b++) {
-                int i = t * batch + b;
+                int i = batchFirst ? b * steps + t : t * batch + b;
                 boolean valid = lengths == null || t < lengths[b];
                 if (!valid || targets[i] < 0) {
                     masked[i] = -1;

@@ -7,7 +7,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -19,6 +21,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 /**
  * The safetensors file format (Hugging Face), read and written in plain Java:
@@ -35,13 +38,27 @@ import java.util.Map;
  * size equals its byte span, and that the spans tile the data part exactly (in range, no overlap, no
  * hole). A violation is an {@link IOException} naming the file and the tensor.
  *
+ * <p>Integrity: safetensors has no checksum, so {@link #write} stores a CRC-32C of each tensor's raw
+ * bytes in the metadata, under {@code crc32c:<tensor name>} as 8 lowercase hex digits (the metadata stays
+ * a string-to-string map, so PyTorch and every other reader still take the file). {@link #read} checks
+ * every stored digest and refuses a mismatch, naming the tensor: any single-bit flip, and any burst of up
+ * to 32 bits, in a tensor's data is caught. The digest entries are reserved (a caller's metadata may not
+ * use the prefix) and are not returned in {@link Contents#metadata()}. A file without digests (written by
+ * PyTorch or an older rnn4j) is read with the structural checks only; a file with some digests must have
+ * one for every tensor.
+ *
  * <p>{@link #write} is atomic: it writes a temporary file in the target's directory, forces it to
- * disk, then renames it over the target, so a failure leaves the previous file as it was.
+ * disk, then renames it over the target, so a failure leaves the previous file as it was. A replaced file
+ * keeps its permissions; a new one gets the process's default (the umask). Temporary files left by an
+ * earlier save of the same target that was killed mid-write are deleted by the next save.
  */
 public final class SafeTensors {
     /** Refuse headers above this, as the reference implementation does. */
     static final long MAX_HEADER = 100_000_000L;
     private static final String METADATA = "__metadata__";
+    /** Metadata key prefix of the per-tensor CRC-32C digests. */
+    public static final String DIGEST_PREFIX = "crc32c:";
+    private static final String NO_DIGEST = "00000000";
 
     private SafeTensors() {
     }
@@ -49,6 +66,9 @@ public final class SafeTensors {
     /** A tensor on the host: its shape and float32 values, row-major. */
     public record HostTensor(int[] shape, float[] data) {
         public HostTensor {
+            if (shape == null || data == null) {
+                throw new IllegalArgumentException((shape == null ? "shape" : "data") + ": expected an array, got null");
+            }
             long n = 1;
             for (int d : shape) {
                 if (d < 0) {
@@ -81,19 +101,40 @@ public final class SafeTensors {
 
     /** Writes host tensors (F32) and metadata to {@code file} atomically. */
     public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata) throws IOException {
+        if (tensors == null) {
+            throw new IllegalArgumentException("tensors: expected a map of named tensors, got null");
+        }
         Map<String, int[]> shapes = new LinkedHashMap<>();
         tensors.forEach((name, t) -> shapes.put(name, t.shape()));
         writeTensors(file, shapes, name -> tensors.get(name).data(), metadata);
     }
 
-    /** Writes tensors whose values are fetched one at a time (so a checkpoint holds one tensor on the host at once). */
+    /**
+     * Writes tensors whose values are fetched one at a time (so a checkpoint holds one tensor on the host at
+     * once). The header goes first with placeholder digests of the same width, then the data, computing each
+     * tensor's CRC-32C as it goes, then the header again with the real digests.
+     */
     static void writeTensors(Path file, Map<String, int[]> shapes, DataSource data, Map<String, String> metadata)
             throws IOException {
-        byte[] header = header(shapes, metadata);
+        Map<String, String> meta = new LinkedHashMap<>();
+        if (metadata != null) {
+            for (Map.Entry<String, String> e : metadata.entrySet()) {
+                if (e.getKey() != null && e.getKey().startsWith(DIGEST_PREFIX)) {
+                    throw new IllegalArgumentException("metadata: keys starting with '" + DIGEST_PREFIX
+                            + "' are reserved for the tensors' digests, got '" + e.getKey() + "'");
+                }
+                meta.put(e.getKey(), e.getValue());
+            }
+        }
+        for (String name : shapes.keySet()) {
+            meta.put(DIGEST_PREFIX + name, NO_DIGEST);
+        }
+        int headerLength = header(shapes, meta).length;
         writeAtomically(file, ch -> {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(headerLength).flip();
             writeFully(ch, len);
-            writeFully(ch, ByteBuffer.wrap(header));
+            ch.position(8 + headerLength);
+            CRC32C crc = new CRC32C();
             for (Map.Entry<String, int[]> e : shapes.entrySet()) {
                 float[] v = data.values(e.getKey());
                 long expected = elements(e.getValue());
@@ -101,6 +142,7 @@ public final class SafeTensors {
                     throw new IllegalStateException("tensor '" + e.getKey() + "': expected " + expected
                             + " values, got " + v.length);
                 }
+                crc.reset();
                 int chunk = 1 << 16;
                 ByteBuffer buf = ByteBuffer.allocate(4 * Math.min(chunk, Math.max(v.length, 1))).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < v.length; i += chunk) {
@@ -108,10 +150,24 @@ public final class SafeTensors {
                     int n = Math.min(chunk, v.length - i);
                     buf.asFloatBuffer().put(v, i, n);
                     buf.limit(4 * n);
+                    crc.update(buf.duplicate());
                     writeFully(ch, buf);
                 }
+                meta.put(DIGEST_PREFIX + e.getKey(), hex(crc));
+            }
+            byte[] header = header(shapes, meta);
+            if (header.length != headerLength) {
+                throw new IllegalStateException("header length changed from " + headerLength + " to " + header.length);
+            }
+            ByteBuffer h = ByteBuffer.wrap(header);
+            while (h.hasRemaining()) {
+                ch.write(h, 8 + h.position());
             }
         });
+    }
+
+    private static String hex(CRC32C crc) {
+        return String.format("%08x", crc.getValue());
     }
 
     /** The JSON header, padded with spaces to a multiple of 8 bytes. */
@@ -164,12 +220,24 @@ public final class SafeTensors {
      * temporary file is deleted and {@code file} is left as it was.
      */
     static void writeAtomically(Path file, ChannelWriter writer) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
         Path target = file.toAbsolutePath();
+        if (Files.isDirectory(target)) {
+            throw new IllegalArgumentException("file: expected a file to write, got the directory " + target);
+        }
         Path dir = target.getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("could not write " + target + ": its directory " + dir + " does not exist");
+        }
+        removeStaleTemporaries(dir, target.getFileName().toString());
+        Path tmp = temporary(dir, target.getFileName().toString());
         boolean done = false;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            // created without explicit permissions, so the umask applies, as for any new file
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
+                keepPermissions(target, tmp);
                 writer.write(ch);
                 ch.force(true);
             }
@@ -189,10 +257,60 @@ public final class SafeTensors {
                 }
             }
             if (e instanceof IOException io) {
-                throw new IOException("could not write " + target + ": " + io.getMessage(), io);
+                throw new IOException("could not write " + target + ": " + reason(io), io);
             }
             throw e;
         }
+    }
+
+    /** {@code .<name>.<random digits>.tmp}: hidden, next to the target, recognisable by {@link #isTemporaryOf}. */
+    private static Path temporary(Path dir, String name) {
+        long id = java.util.concurrent.ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE;
+        return dir.resolve("." + name + "." + id + ".tmp");
+    }
+
+    static boolean isTemporaryOf(String candidate, String name) {
+        String head = "." + name + ".";
+        if (!candidate.startsWith(head) || !candidate.endsWith(".tmp")) {
+            return false;
+        }
+        String id = candidate.substring(head.length(), candidate.length() - ".tmp".length());
+        return !id.isEmpty() && id.chars().allMatch(Character::isDigit);
+    }
+
+    /** Deletes what saves of this target that were killed mid-write left behind (best effort). */
+    private static void removeStaleTemporaries(Path dir, String name) {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                if (isTemporaryOf(p.getFileName().toString(), name) && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException | UncheckedIOException ignored) {
+            // an unreadable directory or a vanished file: the write below reports what matters
+        }
+    }
+
+    /** A replaced file keeps its POSIX permissions (where the file system has them). */
+    private static void keepPermissions(Path target, Path tmp) throws IOException {
+        if (!Files.exists(target)) {
+            return;
+        }
+        try {
+            Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(target));
+        } catch (UnsupportedOperationException notPosix) {
+            // nothing to keep
+        }
+    }
+
+    /** What went wrong, without the temporary file's name (the user knows the target, not our temporary). */
+    private static String reason(IOException e) {
+        if (e instanceof FileSystemException fs) {
+            String why = fs.getReason() != null ? fs.getReason() : fs.getClass().getSimpleName()
+                    .replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase(java.util.Locale.ROOT);
+            return why;
+        }
+        return e.getMessage();
     }
 
     /** Makes the rename durable where the platform allows opening a directory (Linux); elsewhere a no-op. */
@@ -223,7 +341,19 @@ public final class SafeTensors {
      *         or holds a dtype other than F32, F64, F16 or BF16
      */
     public static Contents read(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException("file: expected a safetensors file, got the directory " + file);
+        }
+        FileChannel opened;
+        try {
+            opened = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw new IOException("could not read " + file + ": " + reason(e), e);
+        }
+        try (FileChannel ch = opened) {
             long size = ch.size();
             if (size < 8) {
                 throw corrupt(file, "truncated: " + size + " bytes, shorter than the 8-byte header length");
@@ -288,13 +418,60 @@ public final class SafeTensors {
             if (at != dataLen) {
                 throw corrupt(file, "the data part holds " + dataLen + " bytes but the tensors cover " + at);
             }
+            Map<String, String> digests = digests(file, metadata, entries);
             Map<String, HostTensor> tensors = new LinkedHashMap<>();
+            CRC32C crc = new CRC32C();
             for (Entry e : entries) {
                 ByteBuffer raw = readAt(ch, dataStart + e.begin(), Math.toIntExact(e.end() - e.begin()), file);
+                String stored = digests.get(e.name());
+                if (stored != null) {
+                    crc.reset();
+                    crc.update(raw.duplicate());
+                    if (!stored.equals(hex(crc))) {
+                        throw corrupt(file, "tensor '" + e.name() + "': its data does not match the stored CRC-32C "
+                                + stored + " (computed " + hex(crc) + "): the file was damaged after it was written");
+                    }
+                }
                 tensors.put(e.name(), new HostTensor(e.shape(), decode(e.dtype(), raw.order(ByteOrder.LITTLE_ENDIAN))));
             }
             return new Contents(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
         }
+    }
+
+    /**
+     * Takes the digest entries out of {@code metadata}: none (an unchecked file), or exactly one well-formed
+     * digest per tensor.
+     */
+    private static Map<String, String> digests(Path file, Map<String, String> metadata, List<Entry> entries)
+            throws IOException {
+        Map<String, String> digests = new LinkedHashMap<>();
+        metadata.entrySet().removeIf(e -> {
+            if (e.getKey().startsWith(DIGEST_PREFIX)) {
+                digests.put(e.getKey().substring(DIGEST_PREFIX.length()), e.getValue());
+                return true;
+            }
+            return false;
+        });
+        if (digests.isEmpty()) {
+            return digests;
+        }
+        List<String> names = new ArrayList<>();
+        for (Entry e : entries) {
+            names.add(e.name());
+            String d = digests.get(e.name());
+            if (d == null) {
+                throw corrupt(file, "tensor '" + e.name() + "' has no " + DIGEST_PREFIX + " digest while others do");
+            }
+            if (!d.matches("[0-9a-f]{8}")) {
+                throw corrupt(file, "tensor '" + e.name() + "': digest '" + d + "' is not 8 lowercase hex digits");
+            }
+        }
+        for (String name : digests.keySet()) {
+            if (!names.contains(name)) {
+                throw corrupt(file, METADATA + " has a digest for '" + name + "', which is not a tensor of the file");
+            }
+        }
+        return digests;
     }
 
     private static Map<String, String> metadata(Path file, Object v) throws IOException {

@@ -45,7 +45,7 @@ public final class Sgd extends Optimizer {
 
     @Override
     void update(int i, ParameterSet.Pair p, float lr, long step) {
-        p.param().engine().sgdStep(p.param().size(), p.param().buffer(), p.grad().buffer(),
+        p.param().engine().sgdStep(p.param().size(), p.param().bufferForWrite(), p.grad().buffer(),
                 velocity == null ? null : velocity[i].buffer(), lr, momentum, weightDecay, nesterov, step == 1);
     }
 

@@ -24,7 +24,7 @@ import org.rnn4j.Tensor;
  *             try (Tensor x = TruncatedBptt.slice(sequence, start, tbptt.chunkLength(), false);
  *                  ForwardResult fwd = tbptt.forward(x);
  *                  Tensor logits = head.forward(fwd.output());
- *                  LossResult loss = Losses.crossEntropyPerStep(logits, targetsOf(start), null);
+ *                  LossResult loss = Losses.crossEntropyPerStep(logits, targetsOf(start), null, false);
  *                  Tensor dY = head.backward(fwd.output(), loss.gradient())) {
  *                 tbptt.backward(fwd, dY).close();                     // stops at the chunk's start
  *                 Clipping.clipGlobalNorm(List.of(lstm, head), 1.0);
@@ -92,6 +92,12 @@ public final class TruncatedBptt implements AutoCloseable {
      * @return the layer's result, owned by the caller
      */
     public ForwardResult forward(Tensor x, int[] lengths) {
+        boolean batchFirst = layer.config().batchFirst();
+        if (h != null && x != null && x.rank() == 3 && x.dim(batchFirst ? 0 : 1) != h.dim(1)) {
+            throw new IllegalArgumentException("x: expected a chunk of " + h.dim(1) + " samples, as the previous chunks "
+                    + "whose states are carried, got " + x.dim(batchFirst ? 0 : 1) + " (shape "
+                    + java.util.Arrays.toString(x.shape()) + "); call reset() before changing the batch size");
+        }
         ForwardResult fwd = layer.forward(x, lengths, h, c);
         try {
             Tensor nextH = fwd.hN().copyTo(fwd.hN().device());

@@ -28,6 +28,8 @@ class SequenceModelDevicesTest {
             case TAGGING -> SequenceModel.builder(task).embedding(8, 4).recurrent(Gru.builder(4, 5).numLayers(2).seed(1))
                     .outputs(2);
             case REGRESSION -> SequenceModel.builder(task).features(1).recurrent(Lstm.builder(1, 5).seed(1)).outputs(1);
+            case SEQUENCE_REGRESSION -> SequenceModel.builder(task).features(1)
+                    .recurrent(Gru.builder(1, 5).bidirectional(true).seed(1)).dropout(0.1).outputs(1);
             case LANGUAGE_MODEL -> SequenceModel.builder(task).embedding(6, 4, 0).recurrent(Lstm.builder(4, 5).seed(1));
         };
     }
@@ -37,6 +39,7 @@ class SequenceModelDevicesTest {
             case CLASSIFICATION -> TaskData.majority(24, 6, 1);
             case TAGGING -> TaskData.rising(24, 8, 1);
             case REGRESSION -> TaskData.smoothing(24, 1);
+            case SEQUENCE_REGRESSION -> TaskData.means(24, 1);
             case LANGUAGE_MODEL -> TaskData.cycles(24, 5, 1);
         };
     }

@@ -65,6 +65,20 @@ class SequenceModelTest {
     }
 
     @Test
+    void sequenceRegressionLearnsTheMean() throws Exception {
+        SequenceDataset train = TaskData.means(400, 41);
+        SequenceDataset test = TaskData.means(100, 42);
+        try (SequenceModel m = SequenceModel.builder(Task.SEQUENCE_REGRESSION).features(1)
+                .recurrent(Gru.builder(1, 12).seed(43)).outputs(1).seed(44).build(cpu)) {
+            m.fit(train, null, new FitOptions().epochs(10).batchSize(16).adam(1e-2).seed(45));
+            Map<String, Double> r = m.evaluate(test, 64);
+            // predicting 0 gives RMSE ≈ 0.25
+            assertTrue(r.get("rmse") < 0.06, () -> "held-out " + r);
+            assertEquals(1, m.predict(test, 8).get(0).length, "one row per sequence");
+        }
+    }
+
+    @Test
     void languageModelLearnsACycleAndGeneratesIt() throws Exception {
         SequenceDataset train = TaskData.cycles(300, 5, 31);
         SequenceDataset test = TaskData.cycles(60, 5, 32);

@@ -68,6 +68,22 @@ final class TaskData {
         return SequenceDataset.regression(xs, ys);
     }
 
+    /** x[t] uniform in [−1, 1]; the target is the sequence's mean. */
+    static SequenceDataset means(int n, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        List<float[][]> xs = new ArrayList<>();
+        float[][] ys = new float[n][1];
+        for (int i = 0; i < n; i++) {
+            float[][] x = new float[3 + rnd.nextInt(10)][1];
+            for (float[] row : x) {
+                row[0] = (float) rnd.nextDouble(-1, 1);
+                ys[i][0] += row[0] / x.length;
+            }
+            xs.add(x);
+        }
+        return SequenceDataset.sequenceRegression(xs, ys);
+    }
+
     /** The cycle 1, 2, ..., period, 1, 2, ... from a random phase and of random length (0 is padding). */
     static SequenceDataset cycles(int n, int period, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);

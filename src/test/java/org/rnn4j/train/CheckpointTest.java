@@ -99,6 +99,8 @@ class CheckpointTest {
     static Stream<Object[]> mismatches() {
         return Stream.of(
             new Object[] {"wrong shape", "wrong shape [weight_ih_l0 (file [24, 5], model [24, 3])"},
+            new Object[] {"other configuration", "input_size (inputSize): file 5, layer 3"},
+            new Object[] {"flipped bit", "tensor 'weight_hh_l0': its data does not match the stored CRC-32C"},
             new Object[] {"missing tensor", "missing [bias_hh_l1_reverse]"},
             new Object[] {"unexpected tensor", "unexpected [extra]"},
             new Object[] {"non-F32 tensor", "has dtype I32"},
@@ -115,7 +117,16 @@ class CheckpointTest {
              RecurrentLayer wider = Lstm.builder(5, 6).numLayers(2).bidirectional(true).projSize(4).seed(3)
                      .build(device)) {
             switch (what) {
-                case "wrong shape" -> Checkpoint.save(p, wider);
+                case "wrong shape" -> Checkpoint.save(p, wider.parameters(), Map.of()); // no configuration, as PyTorch's
+                case "other configuration" -> Checkpoint.save(p, wider);
+                case "flipped bit" -> {
+                    Checkpoint.save(p, good);
+                    byte[] raw = Files.readAllBytes(p);
+                    long header = ByteBuffer.wrap(raw, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+                    int weightHh = 8 + (int) header + 4 * 24 * 3 + 5; // a byte inside the second tensor
+                    raw[weightHh] ^= 0x10;
+                    Files.write(p, raw);
+                }
                 case "missing tensor" -> {
                     Map<String, Tensor> m = new LinkedHashMap<>(good.parameters());
                     m.remove("bias_hh_l1_reverse");

@@ -71,7 +71,7 @@ class LossesTest {
         }
         double[][] want = crossEntropy(logits, t * b, c, effective);
         try (Tensor x = Tensor.of(device, logits, t, b, c);
-             LossResult loss = Losses.crossEntropyPerStep(x, targets, lengths)) {
+             LossResult loss = Losses.crossEntropyPerStep(x, targets, lengths, false)) {
             assertEquals(6, loss.count()); // 4 + 2 + 1 valid, minus the ignored one
             assertEquals(want[0][0], loss.value(), 1e-6 * Math.abs(want[0][0]));
             assertArrayEquals(new int[] {t, b, c}, loss.gradient().shape());
@@ -80,7 +80,7 @@ class LossesTest {
         // the int32-tensor overload gives the same
         try (Tensor x = Tensor.of(device, logits, t, b, c);
              Tensor tg = Tensor.ofInts(device, targets, t, b);
-             LossResult loss = Losses.crossEntropyPerStep(x, tg, lengths)) {
+             LossResult loss = Losses.crossEntropyPerStep(x, tg, lengths, false)) {
             assertEquals(want[0][0], loss.value(), 1e-6 * Math.abs(want[0][0]));
         }
     }
@@ -93,7 +93,7 @@ class LossesTest {
         int[] targets = {0, 1, 2, 3, 3, 0};
         double[][] want = crossEntropy(logits, t * b, c, targets);
         try (Tensor x = Tensor.of(device, logits, t, b, c);
-             LossResult loss = Losses.crossEntropyPerStep(x, targets, null)) {
+             LossResult loss = Losses.crossEntropyPerStep(x, targets, null, false)) {
             assertEquals(want[0][0], loss.value(), 1e-6 * want[0][0]);
             assertClose("dLogits", want[1], loss.gradient().toHost(), 1e-6, 0);
         }
@@ -107,7 +107,7 @@ class LossesTest {
         float[] y = uniform(6, t * b * f, -2, 2);
         int[] targets = {1, 3, 0};
         try (Tensor seq = Tensor.of(device, y, t, b, f);
-             Tensor last = LastStep.gather(seq, lengths)) {
+             Tensor last = LastStep.gather(seq, lengths, false)) {
             float[] got = last.toHost();
             for (int s = 0; s < b; s++) {
                 for (int j = 0; j < f; j++) {
@@ -116,7 +116,7 @@ class LossesTest {
             }
             double[][] want = crossEntropy(got, b, f, targets);
             try (LossResult loss = Losses.crossEntropyLastStep(last, targets);
-                 Tensor dy = LastStep.scatter(loss.gradient(), lengths, t)) {
+                 Tensor dy = LastStep.scatter(loss.gradient(), lengths, t, false)) {
                 assertEquals(want[0][0], loss.value(), 1e-6 * want[0][0]);
                 assertClose("dLast", want[1], loss.gradient().toHost(), 1e-6, 0);
                 float[] d = dy.toHost();
@@ -160,14 +160,14 @@ class LossesTest {
              Tensor flat = Tensor.zeros(device, 4, 3);
              Tensor other = Tensor.zeros(device, 4, 2)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> Losses.crossEntropyPerStep(x, new int[] {0, 1, 3, 0}, null));
+                    () -> Losses.crossEntropyPerStep(x, new int[] {0, 1, 3, 0}, null, false));
             assertTrue(e.getMessage().startsWith("targets[2]: expected a class index in [0, 3)"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropyPerStep(x, new int[3], null));
+            e = assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropyPerStep(x, new int[3], null, false));
             assertTrue(e.getMessage().startsWith("targets: expected 4 entries"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class,
-                    () -> Losses.crossEntropyPerStep(x, new int[4], new int[] {3, 1}));
+                    () -> Losses.crossEntropyPerStep(x, new int[4], new int[] {3, 1}, false));
             assertTrue(e.getMessage().startsWith("lengths[0]: expected a value in [1, 2], got 3"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropyPerStep(flat, new int[4], null));
+            assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropyPerStep(flat, new int[4], null, false));
             e = assertThrows(IllegalArgumentException.class, () -> Losses.mse(flat, other));
             assertTrue(e.getMessage().startsWith("target: expected shape [4, 3]"), e.getMessage());
         }

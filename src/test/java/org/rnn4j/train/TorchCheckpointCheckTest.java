@@ -96,7 +96,7 @@ class TorchCheckpointCheckTest {
         }
         Path p = dir.resolve("input.safetensors");
         try {
-            Checkpoint.save(p, m, Checkpoint.configMetadata(layer.config()));
+            Checkpoint.save(p, m, layer.config().toMetadata());
         } finally {
             if (len != null) {
                 len.close();

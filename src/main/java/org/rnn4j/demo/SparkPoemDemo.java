@@ -1,4 +1,4 @@
-package org.rnn4j.spark;
+package org.rnn4j.demo;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -11,18 +11,20 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.rnn4j.Device;
 import org.rnn4j.Lstm;
-import org.rnn4j.demo.CharVocab;
-import org.rnn4j.demo.Datasets;
 import org.rnn4j.model.SequenceModel;
 import org.rnn4j.model.Task;
+import org.rnn4j.spark.Sequence;
+import org.rnn4j.spark.SequenceModelTrainer;
+import org.rnn4j.spark.SparkTrainer;
+import org.rnn4j.spark.TrainOptions;
 
 /**
  * The {@code rnn4j spark} command: a character-level LSTM language model of the Tang poems (embedding 32)
  * trained with {@link SequenceModelTrainer} on non-overlapping windows of the training text, reporting
  * the loss and the throughput. The first steps (JIT, replica builds) are left out of the rates.
  */
-public final class SparkDemo {
-    private SparkDemo() {
+public final class SparkPoemDemo {
+    private SparkPoemDemo() {
     }
 
     /** Runs the demo; see {@code rnn4j spark --help} for the parameters. */

@@ -1,0 +1,87 @@
+package org.rnn4j;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.rnn4j.cpu.CpuEngine;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
+
+/** Tensors own their memory on every path: a failed upload frees the block it was going into; sizes are checked. */
+class TensorLeakTest {
+
+    /** A CPU engine whose uploads fail (as a failed host-to-device copy would), recording every buffer it allocates. */
+    private static final class FailingUploads {
+        final List<Buffer> allocated = new ArrayList<>();
+        final Device device = Device.withEngine(Device.Kind.CPU, d -> {
+            CpuEngine real = new CpuEngine(d);
+            return (Engine) Proxy.newProxyInstance(Engine.class.getClassLoader(), new Class<?>[] {Engine.class},
+                    (proxy, method, args) -> {
+                        if (method.getName().equals("upload")) {
+                            throw new IllegalStateException("upload failed (simulated)");
+                        }
+                        try {
+                            Object r = method.invoke(real, args);
+                            if (r instanceof Buffer b) {
+                                allocated.add(b);
+                            }
+                            return r;
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        });
+    }
+
+    @Test
+    void aFailedUploadFreesTheNewTensor() {
+        FailingUploads f = new FailingUploads();
+        assertThrows(IllegalStateException.class, () -> Tensor.of(f.device, new float[] {1f, 2f}, 2));
+        assertThrows(IllegalStateException.class, () -> Tensor.ofInts(f.device, new int[] {1, 2, 3}, 3));
+        assertEquals(2, f.allocated.size());
+        for (Buffer b : f.allocated) {
+            assertTrue(b.isClosed(), "the tensor's buffer was not freed");
+        }
+    }
+
+    @Test
+    void nullsAndOversizedShapesAreNamed() {
+        Device cpu = Device.cpu();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(null, 2));
+        assertEquals("device: expected a device, got null", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.of(cpu, null, 2));
+        assertEquals("data: expected an array of values, got null", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(cpu, (int[]) null));
+        assertEquals("shape: expected dimensions, got null", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(cpu, 1 << 16, 1 << 16));
+        assertTrue(e.getMessage().startsWith("shape: [65536, 65536] has more elements than a tensor holds")
+                && e.getMessage().endsWith("it would need 17179869184 bytes"), e.getMessage());
+        // a product that overflows a long is still a clear refusal
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Tensor.zeros(cpu, Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, 0, -1));
+        assertTrue(e.getMessage().startsWith("shape: expected dimensions >= 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Tensor.zeros(cpu, Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE));
+        assertTrue(e.getMessage().startsWith("shape: [2147483647, 2147483647, 2147483647] has more elements"), e.getMessage());
+    }
+
+    @Test
+    void inPlaceWritesBumpTheVersion() {
+        try (Tensor t = Tensor.of(Device.cpu(), new float[] {1f, 2f}, 2)) {
+            assertEquals(0, t.version());
+            t.fill(3f);
+            t.copyFrom(new float[] {4f, 5f});
+            t.bufferForWrite();
+            assertEquals(3, t.version());
+            t.toHost();
+            t.buffer();
+            assertEquals(3, t.version(), "reads do not count");
+        }
+    }
+}
