@@ -212,8 +212,18 @@ class GpuParityTest {
         CudaEngine engine = (CudaEngine) gpu.engine();
         gpu.engine().synchronize();
         long before = engine.bytesInUse();
-        RuntimeException e = assertThrows(RuntimeException.class, () -> Tensor.zeros(gpu, 1 << 30, 1 << 10));
-        assertTrue(e.getMessage().contains("cuMemAlloc"), e.getMessage());
+        // 4 GiB tensors (a tensor holds at most 2^31 elements) until the device is full: the stand-in's 2 GiB, a GPU's
+        List<Tensor> held = new ArrayList<>();
+        try {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> {
+                for (int i = 0; i < 256; i++) {
+                    held.add(Tensor.zeros(gpu, 1 << 20, 1 << 10));
+                }
+            });
+            assertTrue(e.getMessage().contains("cuMemAlloc"), e.getMessage());
+        } finally {
+            held.forEach(Tensor::close);
+        }
         assertEquals(before, engine.bytesInUse());
     }
 

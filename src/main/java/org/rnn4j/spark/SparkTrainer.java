@@ -259,8 +259,8 @@ public final class SparkTrainer<E> implements AutoCloseable {
         Map<String, Tensor> params = master.module().parameters();
         Broadcast<float[]> weights = sc.broadcast(flatten(params.values()));
         try {
-            FixedOrderSum.Node sum = aggregate(byStep.mapPartitionsWithIndex(
-                    gradientTask(run, factory, options.executorDevice, weights, step, inEpoch), true), partitions);
+            FixedOrderSum.Node sum = requireFinite(aggregate(byStep.mapPartitionsWithIndex(
+                    gradientTask(run, factory, options.executorDevice, weights, step, inEpoch), true), partitions));
             if (sum.count() > 0) {
                 // the gradient of the global batch's mean loss: Σ_p count_p · grad_p / Σ_p count_p
                 float[] g = sum.values();
@@ -325,8 +325,8 @@ public final class SparkTrainer<E> implements AutoCloseable {
         Collection<Tensor> state = optimizer.state().values();
         Broadcast<float[]> weights = sc.broadcast(concat(flatten(params), flatten(state)));
         try {
-            FixedOrderSum.Node sum = aggregate(byStep.mapPartitionsWithIndex(
-                    averagingTask(run, factory, options, weights, step, inEpoch, k), true), partitions);
+            FixedOrderSum.Node sum = requireFinite(aggregate(byStep.mapPartitionsWithIndex(
+                    averagingTask(run, factory, options, weights, step, inEpoch, k), true), partitions));
             if (sum.values() != null) {
                 float[] v = sum.values();
                 float participants = v[v.length - 1];
@@ -399,6 +399,16 @@ public final class SparkTrainer<E> implements AutoCloseable {
         FixedOrderSum sum = leaves.treeAggregate(new FixedOrderSum(partitions), FixedOrderSum::add,
                 FixedOrderSum::merge, options.treeDepth);
         return sum.total();
+    }
+
+    /** Refuses a step whose loss is NaN or infinite, before the driver's model changes. */
+    private FixedOrderSum.Node requireFinite(FixedOrderSum.Node sum) {
+        if (!Double.isFinite(sum.loss())) {
+            throw new IllegalStateException(String.format(Locale.ROOT, "loss: expected a finite value, got %s at step %d "
+                    + "(learning rate %g); the model is left at step %d: lower the learning rate or clip harder",
+                    sum.loss(), step + 1, options.learningRate, step));
+        }
+        return sum;
     }
 
     // ------------------------------------------------------------------ checkpoints

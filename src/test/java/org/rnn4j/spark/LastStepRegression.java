@@ -108,11 +108,11 @@ final class LastStepRegression implements Replica<LastStepRegression.Example> {
         try (Tensor xs = Tensor.of(device, x, t, b, IN);
              Tensor target = Tensor.of(device, y, b, OUT);
              ForwardResult fwd = lstm.forward(xs, lengths, null, null);
-             Tensor last = LastStep.gather(fwd.output(), lengths);
+             Tensor last = LastStep.gather(fwd.output(), lengths, false);
              Tensor pred = head.forward(last);
              LossResult loss = Losses.mse(pred, target);
              Tensor dLast = head.backward(last, loss.gradient());
-             Tensor dY = LastStep.scatter(dLast, lengths, t);
+             Tensor dY = LastStep.scatter(dLast, lengths, t, false);
              BackwardResult back = lstm.backward(fwd, dY, null, null)) {
             return new Loss(loss.value(), loss.count());
         }
