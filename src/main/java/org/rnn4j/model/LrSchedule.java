@@ -37,6 +37,10 @@ public abstract class LrSchedule {
     public void restore(Map<String, String> state) {
     }
 
+    /** Forgets what earlier epochs told it: {@code fit} calls this when a run starts (not when it resumes). */
+    public void reset() {
+    }
+
     /** The same base rate throughout. */
     public static LrSchedule constant() {
         return new LrSchedule() {
@@ -148,6 +152,13 @@ public abstract class LrSchedule {
                 scale *= factor;
                 bad = 0;
             }
+        }
+
+        @Override
+        public void reset() {
+            best = Double.POSITIVE_INFINITY;
+            bad = 0;
+            scale = 1;
         }
 
         @Override

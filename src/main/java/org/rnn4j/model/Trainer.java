@@ -63,6 +63,8 @@ final class Trainer {
              SequenceModel.State carry = o.stateful ? new SequenceModel.State() : null) {
             if (o.resumeFrom != null) {
                 resume(opt);
+            } else {
+                o.schedule.reset();
             }
             while (epoch < o.epochs && !stopped) {
                 long start = System.nanoTime();

@@ -97,6 +97,19 @@ class FitTest {
     }
 
     @Test
+    void aDamagedFileIsRefused(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("m.safetensors");
+        try (SequenceModel m = classifier()) {
+            m.save(file);
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 5] ^= 0x10;   // a bit in the last tensor's data
+        Files.write(file, bytes);
+        Exception e = assertThrows(Exception.class, () -> SequenceModel.load(file, cpu).close());
+        assertTrue(e instanceof java.io.IOException || e instanceof IllegalArgumentException, e.toString());
+    }
+
+    @Test
     void earlyStoppingRestoresTheBestWeights() throws Exception {
         SequenceDataset train = TaskData.majority(64, 6, 1);
         SequenceDataset val = TaskData.majority(32, 6, 9);
@@ -131,6 +144,8 @@ class FitTest {
         plateau.epochEnd(2);
         plateau.epochEnd(2);
         assertEquals(0.2, plateau.rate(1, 0, 0), "never below minLr");
+        plateau.reset();
+        assertEquals(1.0, plateau.rate(1, 0, 0), "a new run starts from the base rate");
     }
 
     @Test

@@ -12,6 +12,7 @@ import org.rnn4j.Device;
 import org.rnn4j.Devices;
 import org.rnn4j.Gru;
 import org.rnn4j.Lstm;
+import org.rnn4j.Tensor;
 
 /** The model trains the same on every device: a few steps of each task shape against the CPU. */
 @Tag("cuda")
@@ -50,6 +51,7 @@ class SequenceModelDevicesTest {
         Device device = Device.parse(name);
         for (Task task : Task.values()) {
             SequenceDataset d = data(task);
+            long open = Tensor.openCount();
             FitOptions o = new FitOptions().epochs(2).batchSize(8).adam(1e-2).seed(3);
             try (SequenceModel cpu = builder(task).build(Device.cpu());
                  SequenceModel dev = builder(task).build(device)) {
@@ -63,6 +65,7 @@ class SequenceModelDevicesTest {
                             1e-4, 1e-3);
                 }
             }
+            assertEquals(open, Tensor.openCount(), task + ": tensors left open on " + name);
         }
     }
 }
