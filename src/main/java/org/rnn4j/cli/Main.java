@@ -23,6 +23,7 @@ public final class Main {
                 .addSubcommand(new DemoCommand())
                 .addSubcommand(new GenerateCommand())
                 .addSubcommand(new BenchCommand())
+                .addSubcommand(new SparkCommand())
                 .setExecutionExceptionHandler(Main::userError);
     }
 

@@ -1,0 +1,36 @@
+package org.rnn4j.model;
+
+import java.util.stream.IntStream;
+
+/**
+ * One forward and backward pass of a {@link SequenceModel} over a whole dataset as one batch, for
+ * trainers outside this package that run the optimizer themselves (data-parallel training on Spark).
+ * It is {@link SequenceModel#trainOnBatch} with the loss's term count, which a trainer needs to weight the
+ * parts of a global batch.
+ */
+public final class ModelGradients {
+    private ModelGradients() {
+    }
+
+    /** The mean loss of one pass and the number of terms it averages (sequences or valid positions). */
+    public record Loss(double mean, long count) {
+    }
+
+    /**
+     * Adds to {@code model}'s gradients the gradient of the mean loss over every sequence of {@code data},
+     * taken as one padded batch in training mode.
+     *
+     * @param dropoutSeed seeds the head's dropout masks (unused without dropout)
+     */
+    public static Loss accumulate(SequenceModel model, SequenceDataset data, long dropoutSeed) {
+        if (model == null) {
+            throw new IllegalArgumentException("model: expected a sequence model, got null");
+        }
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected a dataset, got null");
+        }
+        int[] all = IntStream.range(0, data.size()).toArray();
+        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false);
+        return new Loss(r.loss(), r.count());
+    }
+}
