@@ -113,8 +113,8 @@ public final class CpuEngine implements Engine {
 
     @Override
     public String describe() {
-        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, "
-                + System.getProperty("os.arch") + ", Java " + Runtime.version();
+        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, GEMM kernel "
+                + CpuGemm.kernelDescription() + ", " + System.getProperty("os.arch") + ", Java " + Runtime.version();
     }
 
     @Override
