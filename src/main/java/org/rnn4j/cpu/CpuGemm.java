@@ -39,8 +39,13 @@ public final class CpuGemm {
     private CpuGemm() {
     }
 
-    /** The kernel in use, chosen once (see the class comment). */
+    /** The kernel chosen at start-up (see the class comment). */
     private static final GemmKernel KERNEL = chooseKernel();
+    /**
+     * The kernel products run on now: the chosen one, or the plain-Java kernel while the vector kernel is
+     * still being compiled (see {@link #warmUp}). Their results are bit-identical, so a switch changes no bits.
+     */
+    private static volatile GemmKernel running = KERNEL instanceof ScalarGemmKernel ? KERNEL : new ScalarGemmKernel();
     /** Up to this many rows of C, a parallel product is split over columns only. */
     private static final int SINGLE_ROW_BLOCK = 128;
     private static final long PAR_THRESHOLD = longProp("rnn4j.gemm.parallelThreshold", 1L << 20);
@@ -62,6 +67,10 @@ public final class CpuGemm {
 
     static GemmKernel kernel() {
         return KERNEL;
+    }
+
+    static GemmKernel running() {
+        return running;
     }
 
     /** Number of threads (calling thread included) used for large products. */
@@ -103,17 +112,18 @@ public final class CpuGemm {
         if (k == 0 || alpha == 0f) {
             return;
         }
+        GemmKernel kernel = running;
         int nt = threads;
         long work = (long) m * n * k;
         if (nt > 1 && work >= PAR_THRESHOLD && !(Thread.currentThread() instanceof GemmThread)) {
-            Job job = Job.plan(nt, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
+            Job job = Job.plan(kernel, nt, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
                     c, cOff, ldc);
             if (job != null) {
                 job.execute(nt - 1);
                 return;
             }
         }
-        KERNEL.tile(transA, transB, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, 0, m, 0, n);
+        kernel.tile(transA, transB, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, 0, m, 0, n);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -192,6 +202,7 @@ public final class CpuGemm {
     // ------------------------------------------------------------------------------------------
 
     private static final class Job implements Runnable {
+        final GemmKernel kernel;
         final boolean transA, transB;
         final int k;
         final float alpha;
@@ -202,9 +213,10 @@ public final class CpuGemm {
         final CountDownLatch done;
         volatile Throwable error;
 
-        private Job(boolean transA, boolean transB, int m, int n, int k, float alpha,
+        private Job(GemmKernel kernel, boolean transA, boolean transB, int m, int n, int k, float alpha,
                     float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                     float[] c, int cOff, int ldc, int tileM, int tileN) {
+            this.kernel = kernel;
             this.transA = transA;
             this.transB = transB;
             this.m = m;
@@ -228,7 +240,7 @@ public final class CpuGemm {
         }
 
         /** Chooses a tiling of C; returns null when a single tile would result. */
-        static Job plan(int nt, boolean transA, boolean transB, int m, int n, int k, float alpha,
+        static Job plan(GemmKernel kernel, int nt, boolean transA, boolean transB, int m, int n, int k, float alpha,
                         float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                         float[] c, int cOff, int ldc) {
             int target = nt * TILES_PER_THREAD;
@@ -236,8 +248,8 @@ public final class CpuGemm {
             if (m <= SINGLE_ROW_BLOCK && n >= nt * MIN_TILE_N) {
                 // A single A block: split over n only, one wide tile per thread. op(B) is then
                 // packed exactly once in all, and the micro-kernel's rows stay long.
-                int tileN = roundUp(ceilDiv(n, nt), KERNEL.colAlign());
-                return new Job(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff,
+                int tileN = roundUp(ceilDiv(n, nt), kernel.colAlign());
+                return new Job(kernel, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff,
                         ldc, m, Math.min(tileN, n));
             }
             while (mt * ntl < target) {
@@ -254,12 +266,12 @@ public final class CpuGemm {
                     break;
                 }
             }
-            int tileM = roundUp(ceilDiv(m, mt), KERNEL.rowAlign());
-            int tileN = roundUp(ceilDiv(n, ntl), KERNEL.colAlign());
+            int tileM = roundUp(ceilDiv(m, mt), kernel.rowAlign());
+            int tileN = roundUp(ceilDiv(n, ntl), kernel.colAlign());
             if (tileM >= m && tileN >= n) {
                 return null;
             }
-            return new Job(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff,
+            return new Job(kernel, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff,
                     ldc, Math.min(tileM, m), Math.min(tileN, n));
         }
 
@@ -309,7 +321,7 @@ public final class CpuGemm {
             while ((t = next.getAndIncrement()) < total) {
                 try {
                     int i0 = (t / tilesN) * tileM, j0 = (t % tilesN) * tileN;
-                    KERNEL.tile(transA, transB, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc,
+                    kernel.tile(transA, transB, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc,
                             i0, Math.min(m, i0 + tileM), j0, Math.min(n, j0 + tileN));
                 } catch (Throwable e) {
                     error = e;
@@ -380,6 +392,9 @@ public final class CpuGemm {
                 if ((Boolean) cls.getDeclaredMethod("usable").invoke(null)) {
                     GemmKernel k = (GemmKernel) cls.getDeclaredConstructor().newInstance();
                     log.log(System.Logger.Level.INFO, "rnn4j CPU GEMM: " + k.describe());
+                    Thread warm = new Thread(() -> warmUp(k), "rnn4j-gemm-warmup");
+                    warm.setDaemon(true);
+                    warm.start();
                     return k;
                 }
                 why = "this CPU/JVM runs the Vector API without 128-bit vectors or FMA in hardware";
@@ -390,6 +405,34 @@ public final class CpuGemm {
         GemmKernel k = new ScalarGemmKernel();
         log.log(System.Logger.Level.INFO, "rnn4j CPU GEMM: " + k.describe() + " (" + why + ")");
         return k;
+    }
+
+    /**
+     * Until C2 has compiled it, the vector kernel runs the Vector API's Java implementation, which allocates
+     * an object per vector operation and is 30-100 times slower than the plain-Java kernel (seconds for a
+     * user's first forward). So a daemon thread runs it on a small product until its time per call has
+     * fallen 30-fold from the first calls, or 20 s have passed, and only then hands it the products.
+     */
+    private static void warmUp(GemmKernel k) {
+        int m = 4 * k.rowAlign(), n = 2 * k.colAlign(), kk = 32;
+        float[] a = new float[m * kk], b = new float[kk * n], c = new float[m * n];
+        java.util.Arrays.fill(a, 0.5f);
+        java.util.Arrays.fill(b, 0.25f);
+        long first = -1, deadline = System.nanoTime() + 20_000_000_000L;
+        for (int calls = 0; System.nanoTime() < deadline; calls += 100) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 100; i++) {
+                java.util.Arrays.fill(c, 0f);
+                k.tile(false, false, kk, 1f, a, 0, kk, b, 0, n, c, 0, n, 0, m, 0, n);
+            }
+            long dt = System.nanoTime() - t0;
+            if (first < 0) {
+                first = dt;
+            } else if (calls >= 20_000 && dt * 30 < first) {
+                break;
+            }
+        }
+        running = k;
     }
 
     // ------------------------------------------------------------------------------------------

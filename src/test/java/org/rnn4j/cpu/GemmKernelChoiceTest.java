@@ -65,6 +65,11 @@ class GemmKernelChoiceTest {
     @Test
     void threadedVectorProductEqualsSerialScalarKernel() {
         assumeTrue(isVector() && ScalarGemmKernel.FMA, "vector kernel not in use");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (CpuGemm.running() != CpuGemm.kernel()) {
+            assertTrue(System.nanoTime() < deadline, "the vector kernel was not handed the products within 60 s");
+            Thread.onSpinWait();
+        }
         int saved = CpuGemm.threads();
         try {
             CpuGemm.setThreads(3);
