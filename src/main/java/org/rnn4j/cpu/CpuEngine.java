@@ -13,7 +13,8 @@ import org.rnn4j.engine.StepArgs;
 
 /**
  * The pure-Java engine: float32 arrays, {@link CpuGemm} for the products, {@link CpuCells} for the
- * fused cell steps (parallel over samples when a step is large enough). Work runs synchronously, so
+ * fused cell steps (parallel over samples when a step is large enough; LSTM and RNN steps through their
+ * Vector API twins when the JVM has {@code jdk.incubator.vector}, see {@link CpuGemm}). Work runs synchronously, so
  * {@link #synchronize()} has nothing to wait for.
  */
 public final class CpuEngine implements Engine {
@@ -306,12 +307,14 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void lstmForward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.lstmForward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.lstmForward(a, b) : b -> CpuCells.lstmForward(a, b));
     }
 
     @Override
     public void lstmBackward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.lstmBackward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.lstmBackward(a, b) : b -> CpuCells.lstmBackward(a, b));
     }
 
     @Override
@@ -346,12 +349,14 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void rnnForward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.rnnForward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.rnnForward(a, b) : b -> CpuCells.rnnForward(a, b));
     }
 
     @Override
     public void rnnBackward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.rnnBackward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.rnnBackward(a, b) : b -> CpuCells.rnnBackward(a, b));
     }
 
     @Override

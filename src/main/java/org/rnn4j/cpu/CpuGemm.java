@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * results are bit-identical.
  *
  * <h2>Threading and determinism</h2>
- * Products with {@code m·n·k >= rnn4j.gemm.parallelThreshold} (default 2<sup>20</sup>) are split
+ * Products with {@code m·n·k >= rnn4j.gemm.parallelThreshold} (default 2<sup>22</sup>) are split
  * into rectangular tiles of C (over m and n only, never over k; when {@code m <= 128}, as in the
  * per-step recurrent products, over n only, one wide tile per thread, so that op(B) is read
  * once in all), which the calling thread and
@@ -39,6 +39,8 @@ public final class CpuGemm {
     private CpuGemm() {
     }
 
+    /** The Vector API cell steps, or null (module absent); chosen with the kernel. */
+    private static CellSteps chosenCells;
     /** The kernel chosen at start-up (see the class comment). */
     private static final GemmKernel KERNEL = chooseKernel();
     /**
@@ -46,9 +48,23 @@ public final class CpuGemm {
      * still being compiled (see {@link #warmUp}). Their results are bit-identical, so a switch changes no bits.
      */
     private static volatile GemmKernel running = KERNEL instanceof ScalarGemmKernel ? KERNEL : new ScalarGemmKernel();
+    /** The Vector API cell steps once they are compiled, else null (the engine then runs {@link CpuCells}). */
+    private static volatile CellSteps vectorCells;
+
+    static {
+        if (chosenCells != null) {
+            Thread warm = new Thread(() -> warmUp(KERNEL, chosenCells), "rnn4j-vector-warmup");
+            warm.setDaemon(true);
+            warm.start();
+        }
+    }
     /** Up to this many rows of C, a parallel product is split over columns only. */
     private static final int SINGLE_ROW_BLOCK = 128;
-    private static final long PAR_THRESHOLD = longProp("rnn4j.gemm.parallelThreshold", 1L << 20);
+    /**
+     * Measured with the vector kernel on the 2-core EPYC: at B x 4H x H = 32 x 512 x 128 (2M multiply-adds)
+     * one thread beat two (26 vs 31 us, the hand-off costs more than half the work); from 8M they tie or two win.
+     */
+    private static final long PAR_THRESHOLD = longProp("rnn4j.gemm.parallelThreshold", 1L << 22);
     /** Target number of C tiles per thread (dynamic load balancing). */
     private static final int TILES_PER_THREAD = 2;
     private static final int MIN_TILE_M = 32;
@@ -71,6 +87,11 @@ public final class CpuGemm {
 
     static GemmKernel running() {
         return running;
+    }
+
+    /** The vectorised LSTM/RNN cell steps, or null when the module is absent or they are not compiled yet. */
+    static CellSteps vectorCells() {
+        return vectorCells;
     }
 
     /** Number of threads (calling thread included) used for large products. */
@@ -391,10 +412,11 @@ public final class CpuGemm {
                 Class<?> cls = Class.forName("org.rnn4j.cpu.VectorGemmKernel");
                 if ((Boolean) cls.getDeclaredMethod("usable").invoke(null)) {
                     GemmKernel k = (GemmKernel) cls.getDeclaredConstructor().newInstance();
-                    log.log(System.Logger.Level.INFO, "rnn4j CPU GEMM: " + k.describe());
-                    Thread warm = new Thread(() -> warmUp(k), "rnn4j-gemm-warmup");
-                    warm.setDaemon(true);
-                    warm.start();
+                    CellSteps cells = (CellSteps) Class.forName("org.rnn4j.cpu.VectorCells")
+                            .getDeclaredConstructor().newInstance();
+                    log.log(System.Logger.Level.INFO, "rnn4j CPU GEMM: " + k.describe()
+                            + "; LSTM and RNN cells on the Vector API too");
+                    chosenCells = cells;
                     return k;
                 }
                 why = "this CPU/JVM runs the Vector API without 128-bit vectors or FMA in hardware";
@@ -411,9 +433,10 @@ public final class CpuGemm {
      * Until C2 has compiled it, the vector kernel runs the Vector API's Java implementation, which allocates
      * an object per vector operation and is 30-100 times slower than the plain-Java kernel (seconds for a
      * user's first forward). So a daemon thread runs it on a small product until its time per call has
-     * fallen 30-fold from the first calls, or 20 s have passed, and only then hands it the products.
+     * fallen 30-fold from the first calls, or 20 s have passed, and only then hands it the products; the
+     * vectorised cell steps likewise.
      */
-    private static void warmUp(GemmKernel k) {
+    private static void warmUp(GemmKernel k, CellSteps cells) {
         int m = 4 * k.rowAlign(), n = 2 * k.colAlign(), kk = 32;
         float[] a = new float[m * kk], b = new float[kk * n], c = new float[m * n];
         java.util.Arrays.fill(a, 0.5f);
@@ -433,6 +456,8 @@ public final class CpuGemm {
             }
         }
         running = k;
+        cells.warmUp();
+        vectorCells = cells;
     }
 
     // ------------------------------------------------------------------------------------------

@@ -1,0 +1,21 @@
+package org.rnn4j.cpu;
+
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * Vectorised twins of {@link CpuCells}' LSTM and RNN steps (one sample, row b), implemented by
+ * {@code VectorCells} on the Vector API and loaded only with {@code jdk.incubator.vector} (see {@link CpuGemm}).
+ */
+interface CellSteps {
+
+    void lstmForward(StepArgs a, int b);
+
+    void lstmBackward(StepArgs a, int b);
+
+    void rnnForward(StepArgs a, int b);
+
+    void rnnBackward(StepArgs a, int b);
+
+    /** Runs each step on a small case until C2 has compiled them (see {@link CpuGemm}). */
+    void warmUp();
+}
