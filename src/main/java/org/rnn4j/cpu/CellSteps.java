@@ -16,6 +16,6 @@ interface CellSteps {
 
     void rnnBackward(StepArgs a, int b);
 
-    /** Runs each step on a small case until C2 has compiled them (see {@link CpuGemm}). */
-    void warmUp();
+    /** One call of each step on a small case, to run until C2 has compiled them (see {@link CpuGemm}). */
+    Runnable warmUpStep();
 }

@@ -430,34 +430,41 @@ public final class CpuGemm {
     }
 
     /**
-     * Until C2 has compiled it, the vector kernel runs the Vector API's Java implementation, which allocates
-     * an object per vector operation and is 30-100 times slower than the plain-Java kernel (seconds for a
-     * user's first forward). So a daemon thread runs it on a small product until its time per call has
-     * fallen 30-fold from the first calls, or 20 s have passed, and only then hands it the products; the
-     * vectorised cell steps likewise.
+     * Until C2 has compiled it, Vector API code runs the API's Java implementation, which allocates an object
+     * per vector operation and is 30-100 times slower than the plain-Java code (seconds for a user's first
+     * forward). So a daemon thread runs the vector kernel, then the vector cells, on small cases until their
+     * time per call has fallen 30-fold from the first calls (or 20 s have passed), and only then hands each
+     * over; until then the plain-Java kernel and cells run.
      */
     private static void warmUp(GemmKernel k, CellSteps cells) {
         int m = 4 * k.rowAlign(), n = 2 * k.colAlign(), kk = 32;
         float[] a = new float[m * kk], b = new float[kk * n], c = new float[m * n];
         java.util.Arrays.fill(a, 0.5f);
         java.util.Arrays.fill(b, 0.25f);
+        untilCompiled(() -> {
+            java.util.Arrays.fill(c, 0f);
+            k.tile(false, false, kk, 1f, a, 0, kk, b, 0, n, c, 0, n, 0, m, 0, n);
+        });
+        running = k;
+        untilCompiled(cells.warmUpStep());
+        vectorCells = cells;
+    }
+
+    /** Runs {@code call} in batches of 100 until a batch takes a 30th of the first (after 20 000 calls) or 20 s. */
+    private static void untilCompiled(Runnable call) {
         long first = -1, deadline = System.nanoTime() + 20_000_000_000L;
         for (int calls = 0; System.nanoTime() < deadline; calls += 100) {
             long t0 = System.nanoTime();
             for (int i = 0; i < 100; i++) {
-                java.util.Arrays.fill(c, 0f);
-                k.tile(false, false, kk, 1f, a, 0, kk, b, 0, n, c, 0, n, 0, m, 0, n);
+                call.run();
             }
             long dt = System.nanoTime() - t0;
             if (first < 0) {
                 first = dt;
             } else if (calls >= 20_000 && dt * 30 < first) {
-                break;
+                return;
             }
         }
-        running = k;
-        cells.warmUp();
-        vectorCells = cells;
     }
 
     // ------------------------------------------------------------------------------------------
