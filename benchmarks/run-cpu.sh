@@ -14,8 +14,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 BUILD=1
-ROUNDS=2
-MODE=(-f 1 -wi 2 -i 3 -w 1s -r 1s)
+ROUNDS="${RNN4J_ROUNDS:-2}"
+MODE=(-f 1 -wi 2 -i 3 -w 5s -r 1s)
 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,7 +45,11 @@ echo "== load before: $LOAD_BEFORE"
 # that spinning costs it 10-400x (measured: PyTorch LSTM forward 3040 ms spinning vs 6-9 ms passive at H=128), so
 # its threads wait passively. The forks inherit the host JVM's options, --add-modules included.
 export OMP_WAIT_POLICY=PASSIVE
-JAVA=(java --add-modules jdk.incubator.vector -jar "$JAR")
+# rnn4j.vector.warmUp=false: the Vector API code runs from the first call, JMH's warm-up iterations compile it
+# (by default the library runs its plain-Java twins until a background thread has seen it compiled).
+# RNN4J_CLASSES (e.g. target/classes) goes before the jar: a working tree measured without reinstalling.
+JAVA=(java --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false -cp "${RNN4J_CLASSES:+$RNN4J_CLASSES:}$JAR"
+      org.rnn4j.bench.BenchMain)
 SHAPES=(lstm-I128-H128-B32-T50 lstm-I256-H256-B32-T100 lstm-I512-H512-B64-T50 lstm-I1024-H1024-B16-T25
         gru-I256-H256-B32-T100 tanh-I256-H256-B32-T100)
 RAWS=()
@@ -69,7 +73,8 @@ echo "== GEMM and FMA peak"
 RAWS+=("$RAW")
 LOAD_AFTER="$(uptime | sed 's/^ *//')"
 echo "== load after: $LOAD_AFTER"
-KERNEL="$(java --add-modules jdk.incubator.vector -cp "$JAR" org.rnn4j.cli.Main info 2>/dev/null | grep '^CPU engine' || true)"
+KERNEL="$(RNN4J_NO_RELAUNCH=1 java --add-modules jdk.incubator.vector -cp "${RNN4J_CLASSES:+$RNN4J_CLASSES:}$JAR" \
+  org.rnn4j.cli.Main info 2>/dev/null | grep '^CPU engine' || true)"
 
 python3 "$HERE/scripts/report.py" --kind cpu --stat median --jmh "${RAWS[@]}" --out "$HERE/results/cpu-$DATE.md" \
   --title "rnn4j CPU engine vs PyTorch 2.7.1 (DJL) vs Deeplearning4j 1.0.0-M2.1, $DATE" \

@@ -355,8 +355,7 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void rnnBackward(StepArgs a) {
-        CellSteps v = CpuGemm.vectorCells();
-        forEachSample(a, v != null ? b -> v.rnnBackward(a, b) : b -> CpuCells.rnnBackward(a, b));
+        forEachSample(a, b -> CpuCells.rnnBackward(a, b));
     }
 
     @Override

@@ -47,12 +47,19 @@ public final class CpuGemm {
      * The kernel products run on now: the chosen one, or the plain-Java kernel while the vector kernel is
      * still being compiled (see {@link #warmUp}). Their results are bit-identical, so a switch changes no bits.
      */
-    private static volatile GemmKernel running = KERNEL instanceof ScalarGemmKernel ? KERNEL : new ScalarGemmKernel();
+    /**
+     * Whether the Vector API code is handed the work only once compiled (see {@link #warmUp}); system property
+     * {@code rnn4j.vector.warmUp=false} uses it from the first call, for benchmarks, whose warm-up iterations
+     * see to compilation themselves.
+     */
+    private static final boolean WARM_UP = !"false".equalsIgnoreCase(System.getProperty("rnn4j.vector.warmUp", "true"));
+    private static volatile GemmKernel running = KERNEL instanceof ScalarGemmKernel || !WARM_UP
+            ? KERNEL : new ScalarGemmKernel();
     /** The Vector API cell steps once they are compiled, else null (the engine then runs {@link CpuCells}). */
-    private static volatile CellSteps vectorCells;
+    private static volatile CellSteps vectorCells = WARM_UP ? null : chosenCells;
 
     static {
-        if (chosenCells != null) {
+        if (WARM_UP && chosenCells != null) {
             Thread warm = new Thread(() -> warmUp(KERNEL, chosenCells), "rnn4j-vector-warmup");
             warm.setDaemon(true);
             warm.start();

@@ -13,13 +13,16 @@ import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.StepArgs;
 
 /**
- * The LSTM and RNN cell steps of {@link CpuCells} on the Vector API, {@code N} units at a time: the same
- * float operations in the same order, and sigmoid and tanh computed as there, in double through exp
- * ({@code 1/(1+e^-x)}, {@code 1-2/(e^2x+1)}, x itself for |x| < 1e-4), with the Vector API's double
- * {@code EXP} (Intel SVML on x86, within 1 ulp of double) in place of {@link Math#exp}. Results are therefore
- * the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
- * ({@code CellStepsTwinTest} holds them within 1 float ulp and counts the differences). Rows whose hidden
- * size is not a multiple of {@code N}, and samples past their length, run the scalar code.
+ * The LSTM and tanh-RNN cell steps of {@link CpuCells} with their exps on the Vector API. The exps are the cost
+ * (a {@link Math#exp} is 10-20 ns, the rest of a unit a few float operations), so a step stages its
+ * pre-activations in a per-thread scratch row and applies sigmoid and tanh there in two small vector loops,
+ * the way {@link CpuCells} computes them, in double through exp ({@code 1/(1+e^-x)}, {@code 1-2/(e^2x+1)}, x
+ * itself for |x| < 1e-4) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
+ * in place of {@link Math#exp}; every other operation is {@link CpuCells}' own, in the same order. Results are
+ * therefore the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
+ * ({@code CellStepsTwinTest}). The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them
+ * whole, where vectors passed between larger methods would be boxed. Samples past their length, the relu RNN
+ * and the RNN backward (no exp) run the scalar code.
  */
 final class VectorCells implements CellSteps {
 
@@ -28,48 +31,65 @@ final class VectorCells implements CellSteps {
     private static final VectorSpecies<Float> F = VectorSpecies.of(float.class,
             VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final int N = D.length();
-    private static final FloatVector ZERO = FloatVector.zero(F);
-    private static final FloatVector ONE = FloatVector.broadcast(F, 1f);
-    private static final DoubleVector D_ONE = DoubleVector.broadcast(D, 1.0);
-    private static final DoubleVector D_TWO = DoubleVector.broadcast(D, 2.0);
 
-    private static FloatVector load(float[] x, int i) {
-        return FloatVector.fromArray(F, x, i);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    /** Two per-thread rows of at least {@code n} floats. */
+    private static float[][] scratch(int n) {
+        float[][] s = SCRATCH.get();
+        if (s[0].length < n) {
+            s[0] = new float[n];
+            s[1] = new float[n];
+        }
+        return s;
     }
 
-    private static DoubleVector widen(FloatVector v) {
-        return (DoubleVector) v.convertShape(VectorOperators.F2D, D, 0);
+    /** {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}. */
+    static void sigmoid(float[] x, int from, int to) {
+        int i = from;
+        for (; i + N <= to; i += N) {
+            DoubleVector v = (DoubleVector) FloatVector.fromArray(F, x, i).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector s = v.neg().lanewise(VectorOperators.EXP).add(1.0);
+            ((FloatVector) DoubleVector.broadcast(D, 1.0).div(s).convertShape(VectorOperators.D2F, F, 0))
+                    .intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            x[i] = CpuCells.sigmoid(x[i]);
+        }
     }
 
-    private static FloatVector narrow(DoubleVector v) {
-        return (FloatVector) v.convertShape(VectorOperators.D2F, F, 0);
+    /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}. */
+    static void tanh(float[] x, int from, int to) {
+        int i = from;
+        for (; i + N <= to; i += N) {
+            FloatVector f = FloatVector.fromArray(F, x, i);
+            DoubleVector e = ((DoubleVector) f.convertShape(VectorOperators.F2D, D, 0)).mul(2.0)
+                    .lanewise(VectorOperators.EXP);
+            FloatVector t = (FloatVector) DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0)
+                    .div(e.add(1.0))).convertShape(VectorOperators.D2F, F, 0);
+            t.blend(f, f.abs().compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            x[i] = CpuCells.tanh(x[i]);
+        }
     }
 
-    /** {@link CpuCells#sigmoid}, N lanes. */
-    static FloatVector sigmoid(FloatVector x) {
-        return narrow(D_ONE.div(D_ONE.add(widen(x.neg()).lanewise(VectorOperators.EXP))));
+    /** {@code z[col] = xp + hp + (bih + bhh)} at column col, as {@code CpuCells.pre}. */
+    private static float pre(float[] xp, int xr, float[] hp, int hr, float[] bih, float[] bhh, int col) {
+        float v = xp[xr + col] + hp[hr + col];
+        if (bih != null) {
+            v += bih[col] + bhh[col];
+        }
+        return v;
     }
 
-    /** {@link CpuCells#tanh}, N lanes. */
-    static FloatVector tanh(FloatVector x) {
-        DoubleVector e = widen(x).mul(2.0).lanewise(VectorOperators.EXP);
-        FloatVector t = narrow(D_ONE.sub(D_TWO.div(e.add(1.0))));
-        return t.blend(x, x.abs().lt(1e-4f));
-    }
-
-    /** {@code xp + hp + (bih + bhh)} at column col of rows xr / hr, as {@code CpuCells.pre}. */
-    private static FloatVector pre(float[] xp, int xr, float[] hp, int hr, float[] bih, float[] bhh, int col) {
-        FloatVector v = load(xp, xr + col).add(load(hp, hr + col));
-        return bih == null ? v : v.add(load(bih, col).add(load(bhh, col)));
-    }
-
-    private static boolean scalar(StepArgs a, int b) {
-        return a.hidden % N != 0 || !CpuCells.valid(ints(a.lengths), b, a.step);
+    private static boolean valid(StepArgs a, int b) {
+        return CpuCells.valid(ints(a.lengths), b, a.step);
     }
 
     @Override
     public void lstmForward(StepArgs a, int b) {
-        if (scalar(a, b)) {
+        if (!valid(a, b)) {
             CpuCells.lstmForward(a, b);
             return;
         }
@@ -80,37 +100,49 @@ final class VectorCells implements CellSteps {
         int xr = (int) a.xpOff + b * 4 * h, hr = (int) a.hpOff + b * 4 * h, sr = (int) a.savedOff + b * 4 * h;
         int cp0 = (int) a.cPrevOff + b * h, cn0 = (int) a.cNextOff + b * h, hn0 = (int) a.hNextOff + b * h;
         int o0 = (int) a.outOff + b * a.outLd;
-        for (int j = 0; j < h; j += N) {
-            FloatVector cp = load(cPrev, cp0 + j);
-            FloatVector pi = peep == null ? ZERO : load(peep, j);
-            FloatVector pf = peep == null ? ZERO : load(peep, h + j);
-            FloatVector po = peep == null ? ZERO : load(peep, 2 * h + j);
-            FloatVector i = sigmoid(pre(xp, xr, hp, hr, bih, bhh, j).add(pi.mul(cp)));
-            FloatVector f = a.coupled ? ONE.sub(i) : sigmoid(pre(xp, xr, hp, hr, bih, bhh, h + j).add(pf.mul(cp)));
-            FloatVector g = tanh(pre(xp, xr, hp, hr, bih, bhh, 2 * h + j));
-            FloatVector c = f.mul(cp).add(i.mul(g));
+        float[][] s = scratch(4 * h);
+        float[] z = s[0], tc = s[1];
+        // z = [i | f | g | o] pre-activations; i, f, g activated in place, o once c is known (peephole)
+        for (int j = 0; j < h; j++) {
+            float cp = cPrev[cp0 + j];
+            float pi = peep == null ? 0f : peep[j];
+            float pf = peep == null ? 0f : peep[h + j];
+            z[j] = pre(xp, xr, hp, hr, bih, bhh, j) + pi * cp;
+            z[h + j] = pre(xp, xr, hp, hr, bih, bhh, h + j) + pf * cp;
+            z[2 * h + j] = pre(xp, xr, hp, hr, bih, bhh, 2 * h + j);
+        }
+        sigmoid(z, 0, 2 * h);
+        tanh(z, 2 * h, 3 * h);
+        for (int j = 0; j < h; j++) {
+            float i = z[j], f = a.coupled ? 1f - i : z[h + j], g = z[2 * h + j];
+            float c = f * cPrev[cp0 + j] + i * g;
             if (a.cellClip > 0) {
-                c = c.min(a.cellClip).max(-a.cellClip);
+                c = Math.max(-a.cellClip, Math.min(a.cellClip, c));
             }
-            FloatVector o = sigmoid(pre(xp, xr, hp, hr, bih, bhh, 3 * h + j).add(po.mul(c)));
-            FloatVector hv = o.mul(tanh(c));
-            c.intoArray(cNext, cn0 + j);
+            float po = peep == null ? 0f : peep[2 * h + j];
+            z[h + j] = f;
+            z[3 * h + j] = pre(xp, xr, hp, hr, bih, bhh, 3 * h + j) + po * c;
+            cNext[cn0 + j] = c;
+            tc[j] = c;
+        }
+        sigmoid(z, 3 * h, 4 * h);
+        tanh(tc, 0, h);
+        for (int j = 0; j < h; j++) {
+            float o = z[3 * h + j];
+            float hv = o * tc[j];
             if (hNext != null) {
-                hv.intoArray(hNext, hn0 + j);
+                hNext[hn0 + j] = hv;
             }
-            hv.intoArray(out, o0 + j);
-            if (saved != null) {
-                i.intoArray(saved, sr + j);
-                f.intoArray(saved, sr + h + j);
-                g.intoArray(saved, sr + 2 * h + j);
-                o.intoArray(saved, sr + 3 * h + j);
-            }
+            out[o0 + j] = hv;
+        }
+        if (saved != null) {
+            System.arraycopy(z, 0, saved, sr, 4 * h);
         }
     }
 
     @Override
     public void lstmBackward(StepArgs a, int b) {
-        if (scalar(a, b)) {
+        if (!valid(a, b)) {
             CpuCells.lstmBackward(a, b);
             return;
         }
@@ -120,42 +152,47 @@ final class VectorCells implements CellSteps {
         int gr = (int) a.dGxOff + b * 4 * h, sr = (int) a.savedOff + b * 4 * h;
         int cp0 = (int) a.cPrevOff + b * h, cn0 = (int) a.cNextOff + b * h;
         int dh0 = (int) a.dhOff + b * h, dc0 = (int) a.dcOff + b * h;
-        for (int j = 0; j < h; j += N) {
-            FloatVector i = load(saved, sr + j), f = load(saved, sr + h + j);
-            FloatVector g = load(saved, sr + 2 * h + j), o = load(saved, sr + 3 * h + j);
-            FloatVector cp = load(cPrev, cp0 + j), c = load(cNext, cn0 + j);
-            FloatVector pi = peep == null ? ZERO : load(peep, j);
-            FloatVector pf = peep == null ? ZERO : load(peep, h + j);
-            FloatVector po = peep == null ? ZERO : load(peep, 2 * h + j);
-            FloatVector dhv = load(dh, dh0 + j);
-            FloatVector tc = tanh(c);
-            FloatVector dpreO = dhv.mul(tc).mul(o).mul(ONE.sub(o));
-            FloatVector dcTot = load(dc, dc0 + j).add(dhv.mul(o).mul(ONE.sub(tc.mul(tc)))).add(po.mul(dpreO));
-            if (a.cellClip > 0) {
-                // the clamp passes no gradient where it clipped
-                dcTot = dcTot.blend(ZERO, f.mul(cp).add(i.mul(g)).abs().compare(VectorOperators.GT, a.cellClip));
+        float[] tcs = scratch(h)[0];
+        System.arraycopy(cNext, cn0, tcs, 0, h);
+        tanh(tcs, 0, h);
+        // from here on CpuCells.lstmBackward, with tanh(c) read from tcs
+        for (int j = 0; j < h; j++) {
+            float i = saved[sr + j], f = saved[sr + h + j];
+            float g = saved[sr + 2 * h + j], o = saved[sr + 3 * h + j];
+            float cp = cPrev[cp0 + j];
+            float pi = peep == null ? 0f : peep[j];
+            float pf = peep == null ? 0f : peep[h + j];
+            float po = peep == null ? 0f : peep[2 * h + j];
+            float dhv = dh[dh0 + j];
+            float tc = tcs[j];
+            float dpreO = dhv * tc * o * (1f - o);
+            float dcTot = dc[dc0 + j] + dhv * o * (1f - tc * tc) + po * dpreO;
+            if (a.cellClip > 0 && Math.abs(f * cp + i * g) > a.cellClip) {
+                dcTot = 0f; // the clamp passes no gradient where it clipped
             }
-            FloatVector di = dcTot.mul(g), dg = dcTot.mul(i), df = dcTot.mul(cp);
-            FloatVector dpreF;
+            float di = dcTot * g;
+            float dg = dcTot * i;
+            float df = dcTot * cp;
+            float dpreF;
             if (a.coupled) {
-                di = di.sub(df);
-                dpreF = ZERO;
+                di -= df; // f = 1 - i
+                dpreF = 0f;
             } else {
-                dpreF = df.mul(f).mul(ONE.sub(f));
+                dpreF = df * f * (1f - f);
             }
-            FloatVector dpreI = di.mul(i).mul(ONE.sub(i));
-            FloatVector dpreG = dg.mul(ONE.sub(g.mul(g)));
-            dcTot.mul(f).add(pi.mul(dpreI)).add(pf.mul(dpreF)).intoArray(dc, dc0 + j);
-            dpreI.intoArray(dG, gr + j);
-            dpreF.intoArray(dG, gr + h + j);
-            dpreG.intoArray(dG, gr + 2 * h + j);
-            dpreO.intoArray(dG, gr + 3 * h + j);
+            float dpreI = di * i * (1f - i);
+            float dpreG = dg * (1f - g * g);
+            dc[dc0 + j] = dcTot * f + pi * dpreI + pf * dpreF;
+            dG[gr + j] = dpreI;
+            dG[gr + h + j] = dpreF;
+            dG[gr + 2 * h + j] = dpreG;
+            dG[gr + 3 * h + j] = dpreO;
         }
     }
 
     @Override
     public void rnnForward(StepArgs a, int b) {
-        if (scalar(a, b)) {
+        if (a.relu || !valid(a, b)) {
             CpuCells.rnnForward(a, b);
             return;
         }
@@ -164,30 +201,15 @@ final class VectorCells implements CellSteps {
         float[] hNext = floats(a.hNext), out = floats(a.out);
         int xr = (int) a.xpOff + b * h, hr = (int) a.hpOff + b * h, hn0 = (int) a.hNextOff + b * h;
         int o0 = (int) a.outOff + b * a.outLd;
-        for (int j = 0; j < h; j += N) {
-            FloatVector p = pre(xp, xr, hp, hr, bih, bhh, j);
-            FloatVector hv = a.relu ? p.max(0f) : tanh(p);
-            if (hNext != null) {
-                hv.intoArray(hNext, hn0 + j);
-            }
-            hv.intoArray(out, o0 + j);
+        float[] z = scratch(h)[0];
+        for (int j = 0; j < h; j++) {
+            z[j] = pre(xp, xr, hp, hr, bih, bhh, j);
         }
-    }
-
-    @Override
-    public void rnnBackward(StepArgs a, int b) {
-        if (scalar(a, b)) {
-            CpuCells.rnnBackward(a, b);
-            return;
+        tanh(z, 0, h);
+        if (hNext != null) {
+            System.arraycopy(z, 0, hNext, hn0, h);
         }
-        int h = a.hidden;
-        float[] hNext = floats(a.hNext), dh = floats(a.dh), dG = floats(a.dGx);
-        int gr = (int) a.dGxOff + b * h, hn0 = (int) a.hNextOff + b * h, dh0 = (int) a.dhOff + b * h;
-        for (int j = 0; j < h; j += N) {
-            FloatVector hv = load(hNext, hn0 + j);
-            FloatVector d = a.relu ? ZERO.blend(ONE, hv.compare(VectorOperators.GT, 0f)) : ONE.sub(hv.mul(hv));
-            load(dh, dh0 + j).mul(d).intoArray(dG, gr + j);
-        }
+        System.arraycopy(z, 0, out, o0, h);
     }
 
     /** Each step on one sample of 64 units. */
@@ -213,7 +235,6 @@ final class VectorCells implements CellSteps {
             lstmForward(a, 0);
             lstmBackward(a, 0);
             rnnForward(a, 0);
-            rnnBackward(a, 0);
         };
     }
 
