@@ -66,18 +66,22 @@ def to_ms(score, unit):
     return score * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "min": 6e4}[unit]
 
 
-def load_jmh(path, stat="mean"):
+def load_jmh(paths, stat="mean"):
     """{(engine, device, shape, pass): (ms, error_ms, samples)} and the first entry (for the JVM).
 
     stat "mean" is JMH's score with its 99.9% error; "median" is the median of the measured iterations (no
-    error shown), which a machine shared with other jobs disturbs less than the mean.
+    error shown), which a machine shared with other jobs disturbs less than the mean. Several files (rounds of
+    one interleaved run) are pooled: a figure is then the median over the iterations of every round.
+    GemmBenchmark entries are keyed ("gemm", device, product, "gemm"), FmaPeakBenchmark ("peak", ...).
     """
     out = {}
+    pooled = {}
     first = None
-    if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
-        return out, first
-    with open(path) as f:
-        data = json.load(f)
+    data = []
+    for path in ([paths] if isinstance(paths, str) else paths or []):
+        if path and os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                data += json.load(f)
     for e in data:
         first = first or e
         cls, method = e["benchmark"].rsplit(".", 2)[-2:]
@@ -93,10 +97,23 @@ def load_jmh(path, stat="mean"):
             ms, err = to_ms(statistics.median(raw), unit), None
         if cls == "Dl4jLstmBenchmark":
             key = ("dl4j", "cpu", params["lstmShape"], method)
+        elif cls == "DjlRnnBenchmark":
+            key = ("pytorch", "cpu", params["shape"], method)
+        elif cls == "GemmBenchmark":
+            key = ("gemm", params.get("device", "cpu"), params["product"], "gemm")
+        elif cls == "FmaPeakBenchmark":
+            key = ("peak", "cpu", "%d thread(s)" % e.get("threads", 1), method)
         else:
             key = ("rnn4j", params.get("device", "cpu"), params["shape"], method)
-        out[key] = (ms, err, n)
-    return out, first
+        if key in out:
+            pooled.setdefault(key, [to_ms(x, unit) for x in out[key][3]])
+            pooled[key] += [to_ms(x, unit) for x in raw]
+            allraw = pooled[key]
+            out[key] = (statistics.median(allraw) if stat == "median" else statistics.mean(allraw), None,
+                        len(allraw), raw)
+        else:
+            out[key] = (ms, err, n, raw)
+    return {k: v[:3] for k, v in out.items()}, first
 
 
 def load_bench(path):
@@ -182,20 +199,51 @@ def ordered_shapes(keys):
 
 
 def cpu_table(jmh):
-    head = ["shape", "pass", "rnn4j ms", "rnn4j GFLOP/s", "DL4J ms", "DL4J GFLOP/s", "DL4J ms / rnn4j ms"]
+    head = ["shape", "pass", "rnn4j ms", "PyTorch ms", "DL4J ms", "rnn4j ÷ PyTorch", "rnn4j ÷ DL4J",
+            "rnn4j GFLOP/s", "PyTorch GFLOP/s"]
     rows, chart = [], []
-    for spec in ordered_shapes(k for k in jmh if k[1] == "cpu"):
+    for spec in ordered_shapes(k for k in jmh if k[1] == "cpu" and k[0] in ("rnn4j", "pytorch", "dl4j")):
         for p in PASSES:
             ours = jmh.get(("rnn4j", "cpu", spec, p))
-            theirs = jmh.get(("dl4j", "cpu", spec, p))
-            if not ours and not theirs:
+            torch = jmh.get(("pytorch", "cpu", spec, p))
+            dl4j = jmh.get(("dl4j", "cpu", spec, p))
+            if not ours and not torch and not dl4j:
                 continue
-            ratio = theirs[0] / ours[0] if ours and theirs else None
-            if ratio is not None:
-                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"), ratio))
-            rows.append([describe_shape(spec), PASSES[p], fmt_ms(ours), fmt(gflops(spec, p, ours)),
-                         fmt_ms(theirs), fmt(gflops(spec, p, theirs)), fmt(ratio, 2) + ("x" if ratio else "")])
+            vs_torch = ours[0] / torch[0] if ours and torch else None
+            vs_dl4j = ours[0] / dl4j[0] if ours and dl4j else None
+            if vs_torch is not None:
+                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"), vs_torch))
+            rows.append([describe_shape(spec), PASSES[p], fmt_ms(ours), fmt_ms(torch), fmt_ms(dl4j),
+                         fmt(vs_torch, 2) + ("x" if vs_torch else ""), fmt(vs_dl4j, 2) + ("x" if vs_dl4j else ""),
+                         fmt(gflops(spec, p, ours)), fmt(gflops(spec, p, torch))])
     return head, rows, chart
+
+
+def gemm_table(jmh):
+    """The GEMM alone against the FMA peak of the same run (all cores)."""
+    peak_all = jmh.get(("peak", "cpu", "%d thread(s)" % (os.cpu_count() or 1), "allCores"))
+    peak_one = jmh.get(("peak", "cpu", "1 thread(s)", "oneCore"))
+    # FmaPeakBenchmark: 1e6 steps x 12 vector FMAs x 2 FLOPs x lanes per call and thread; lanes from the note
+    lanes = int(os.environ.get("RNN4J_FLOAT_LANES", "16"))
+    per_call = 1e6 * 12 * 2 * lanes
+    lines = []
+    peak = None
+    if peak_all:
+        peak = per_call * (os.cpu_count() or 1) / (peak_all[0] * 1e6)
+        lines.append("FP32 FMA peak (register-resident vector FMA loop, %d lanes): %s GFLOP/s on all %d cores, "
+                     "%s GFLOP/s on one" % (lanes, fmt(peak, 0), os.cpu_count() or 1,
+                                            fmt(per_call / (peak_one[0] * 1e6), 0) if peak_one else "?"))
+    rows = []
+    for k, v in jmh.items():
+        if k[0] != "gemm":
+            continue
+        ta, tb, m, n, kk = k[2].split("-")
+        g = 2.0 * int(m) * int(n) * int(kk) / (v[0] * 1e6)
+        rows.append(["%s x %s x %s (%s,%s)" % (m, n, kk, ta, tb), fmt(v[0], 3), fmt(g, 0),
+                     fmt(100 * g / peak, 0) + "%" if peak else "-"])
+    if rows:
+        lines += [""] + markdown_table(["GEMM M x N x K (op A, op B)", "ms", "GFLOP/s", "of peak"], rows)
+    return lines
 
 
 def gpu_table(jmh, cudnn):
@@ -256,7 +304,7 @@ def write_chart(chart, path, title, ylabel, reference):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", choices=["gpu", "cpu"], required=True)
-    ap.add_argument("--jmh", help="JMH JSON (-rf json) of benchmarks.jar")
+    ap.add_argument("--jmh", nargs="+", help="JMH JSON (-rf json) of benchmarks.jar; several = rounds, pooled")
     ap.add_argument("--bench", help="JSON lines of `rnn4j bench --json` (instead of --jmh)")
     ap.add_argument("--cudnn", help="JSON written by cudnn_bench.py")
     ap.add_argument("--out", required=True, help="markdown file to write")
@@ -292,7 +340,7 @@ def main():
         ylabel, ref = "rnn4j ms / cuDNN ms (<1: rnn4j faster)", 1.0
     else:
         head, rows, chart = cpu_table(jmh)
-        ylabel, ref = "DL4J ms / rnn4j ms (>1: rnn4j faster)", 1.0
+        ylabel, ref = "rnn4j ms / PyTorch ms (<1: rnn4j faster)", 1.0
     title = a.title or ("rnn4j %s benchmarks, %s" % (a.kind.upper(), datetime.date.today().isoformat()))
 
     lines = ["# " + title, ""]
@@ -301,12 +349,14 @@ def main():
               "3 GRU, 1 RNN), training step (forward + backward with weight gradients, no update) 3×. "
               + ("rnn4j ms: median of `bench --json`'s timed runs." if a.bench and not a.jmh else
                  "± is JMH's 99.9% error where it had enough samples." if a.stat == "mean" else
-                 "rnn4j and DL4J ms: median of the JMH measurement iterations (one operation or more each).")
+                 "ms: median of the JMH measurement iterations (one operation or more each), pooled over rounds.")
               + " See benchmarks/README.md.", ""]
     if rows:
         lines += markdown_table(head, rows)
     else:
         lines.append("No results: nothing ran (see the notes above).")
+    if a.kind == "cpu":
+        lines += [""] + gemm_table(jmh)
     chart_path = a.chart or os.path.splitext(a.out)[0] + ".png"
     why = write_chart(chart, chart_path, title, ylabel, ref)
     lines.append("")

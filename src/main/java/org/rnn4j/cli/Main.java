@@ -1,6 +1,10 @@
 package org.rnn4j.cli;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.module.ModuleFinder;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,8 +13,38 @@ import picocli.CommandLine.Command;
         description = "Recurrent layers (RNN, LSTM, GRU) on the CPU and on NVIDIA GPUs.")
 public final class Main {
 
-    public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+    private static final String VECTOR_MODULE = "jdk.incubator.vector";
+
+    public static void main(String[] args) throws Exception {
+        Integer relaunched = relaunchWithVectorModule(args);
+        System.exit(relaunched != null ? relaunched : commandLine().execute(args));
+    }
+
+    /**
+     * {@code java -jar} cannot add a module from the jar's manifest, and the CPU engine is several times
+     * faster with the Vector API: when this JVM lacks {@code jdk.incubator.vector} but its JDK has it, run
+     * the same command in a child JVM with {@code --add-modules} (same java, JVM options, class path and
+     * arguments; its exit code is returned). Set {@code RNN4J_NO_RELAUNCH=1} to stay in this JVM.
+     *
+     * @return the child's exit code, or null when this JVM runs the command itself
+     */
+    private static Integer relaunchWithVectorModule(String[] args) throws Exception {
+        if (ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent()
+                || ModuleFinder.ofSystem().find(VECTOR_MODULE).isEmpty()
+                || System.getenv("RNN4J_NO_RELAUNCH") != null) {
+            return null;
+        }
+        String java = ProcessHandle.current().info().command().orElse(null);
+        if (java == null) {
+            return null;
+        }
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", VECTOR_MODULE));
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        pb.environment().put("RNN4J_NO_RELAUNCH", "1");
+        return pb.start().waitFor();
     }
 
     /** Exit code of a user error (a bad option value, a missing file): one line on stderr, no stack trace. */

@@ -13,7 +13,8 @@ import org.rnn4j.engine.StepArgs;
 
 /**
  * The pure-Java engine: float32 arrays, {@link CpuGemm} for the products, {@link CpuCells} for the
- * fused cell steps (parallel over samples when a step is large enough). Work runs synchronously, so
+ * fused cell steps (parallel over samples when a step is large enough; LSTM and RNN steps through their
+ * Vector API twins when the JVM has {@code jdk.incubator.vector}, see {@link CpuGemm}). Work runs synchronously, so
  * {@link #synchronize()} has nothing to wait for.
  */
 public final class CpuEngine implements Engine {
@@ -113,8 +114,8 @@ public final class CpuEngine implements Engine {
 
     @Override
     public String describe() {
-        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, "
-                + System.getProperty("os.arch") + ", Java " + Runtime.version();
+        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, GEMM kernel "
+                + CpuGemm.kernelDescription() + ", " + System.getProperty("os.arch") + ", Java " + Runtime.version();
     }
 
     @Override
@@ -316,12 +317,14 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void lstmForward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.lstmForward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.lstmForward(a, b) : b -> CpuCells.lstmForward(a, b));
     }
 
     @Override
     public void lstmBackward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.lstmBackward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.lstmBackward(a, b) : b -> CpuCells.lstmBackward(a, b));
     }
 
     @Override
@@ -356,7 +359,8 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void rnnForward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.rnnForward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.rnnForward(a, b) : b -> CpuCells.rnnForward(a, b));
     }
 
     @Override

@@ -34,12 +34,14 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * devices (default {@code cpu}); {@code cuda} is dropped with the reason printed when it is not usable here,
  * so a suite runs cleanly on a machine without a GPU. {@code --quick} shortens the iterations
  * ({@code -f 1 -wi 1 -w 500ms -i 3 -r 500ms} unless given) so that the GPU suites fit a 10-minute command;
- * {@code --no-dl4j} leaves Deeplearning4j out. Without a suite, every argument goes to JMH unchanged.
+ * {@code --no-dl4j} leaves Deeplearning4j out, {@code --no-pytorch} PyTorch (DJL); both run with the {@code cpu}
+ * suite only ({@link DjlRnnBenchmark} at all its single-layer shapes). Without a suite, every argument goes to JMH unchanged.
  */
 public final class BenchMain {
 
     private static final String LAYER = LayerBenchmark.class.getName();
     private static final String DL4J = "org.rnn4j.bench.Dl4jLstmBenchmark";
+    private static final String DJL = "org.rnn4j.bench.DjlRnnBenchmark";
 
     private BenchMain() {
     }
@@ -50,12 +52,15 @@ public final class BenchMain {
         List<String> devices = new ArrayList<>();
         boolean quick = false;
         boolean dl4j = true;
+        boolean pytorch = true;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--quick")) {
                 quick = true;
             } else if (a.equals("--no-dl4j")) {
                 dl4j = false;
+            } else if (a.equals("--no-pytorch")) {
+                pytorch = false;
             } else if (a.equals("-p") && i + 1 < args.length && args[i + 1].startsWith("suite=")) {
                 suites.addAll(split(args[++i].substring("suite=".length())));
             } else if (a.equals("-p") && i + 1 < args.length && args[i + 1].startsWith("device=")) {
@@ -110,6 +115,11 @@ public final class BenchMain {
             System.out.println("# skipping the DL4J side-by-side: this benchmarks.jar was built without it (-Pno-dl4j)");
         }
 
+        boolean withDjl = pytorch && suites.contains("cpu") && classPresent(DJL);
+        if (pytorch && suites.contains("cpu") && !classPresent(DJL)) {
+            System.out.println("# skipping the PyTorch side-by-side: this benchmarks.jar was built without it (-Pno-dl4j)");
+        }
+
         ChainedOptionsBuilder ob = new OptionsBuilder().parent(cmd)
                 .param("suite", String.join("+", suites))
                 .param("shape", shapes.toArray(new String[0]));
@@ -126,7 +136,10 @@ public final class BenchMain {
             if (withDl4j) {
                 ob.include("^" + DL4J.replace(".", "\\.") + "\\.");
             }
-            if (usable.isEmpty() && !withDl4j) {
+            if (withDjl) {
+                ob.include("^" + DJL.replace(".", "\\.") + "\\.");
+            }
+            if (usable.isEmpty() && !withDl4j && !withDjl) {
                 System.out.println("# nothing to run: no usable device among " + devices);
                 writeEmptyResult(cmd);
                 return;
@@ -150,6 +163,7 @@ public final class BenchMain {
             }
         }
         System.out.println("# suites " + suites + ", devices " + usable + (withDl4j ? " + DL4J" : "")
+                + (withDjl ? " + PyTorch (DJL)" : "")
                 + ", " + shapes.size() + " shapes" + (quick ? ", quick" : ""));
         try {
             Collection<RunResult> results = new Runner(ob.build()).run();

@@ -3,6 +3,7 @@ package org.rnn4j.bench;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -19,20 +20,24 @@ import org.rnn4j.engine.Engine;
  * The engine GEMM alone at the products a recurrent layer issues, to tell how much of a layer's time is GEMM
  * and what the GEMM itself reaches. Not part of any suite; run it by name:
  * {@code java -jar benchmarks.jar GemmBenchmark -p device=cpu}.
- * Products are {@code TA,TB,M,N,K} strings ({@code N}/{@code T} for op): the defaults are the LSTM
- * I=H=512, B=64, T=50 products: the per-step recurrent GEMM {@code h·W_hhᵀ} (N,T,64,2048,512), the input
- * projection of all steps (N,T,3200,2048,512), the per-step backward {@code dG·W_hh} (N,N,64,512,2048) and the
- * weight gradient {@code dGᵀ·x} (T,N,2048,512,3200). Score is ms per product; GFLOP/s = 2·M·N·K / time.
+ * Products are {@code TA,TB,M,N,K} strings ({@code N}/{@code T} for op): the defaults are a 1024³ product and
+ * the per-step recurrent products of the four LSTM shapes of the {@code cpu} suite, forward {@code h·W_hhᵀ}
+ * (the layer transposes W_hh once per call, so N,N, B x 4H x H) and backward {@code dG·W_hh} (N,N, B x H x 4H).
+ * Score is ms per product; GFLOP/s = 2·M·N·K / time. The fork runs with the Vector API module, as users are
+ * told to; {@code FmaPeakBenchmark} gives the peak to compare with.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class GemmBenchmark {
 
     @Param({"cpu"})
     public String device;
 
-    @Param({"N-T-64-2048-512", "N-T-3200-2048-512", "N-N-64-512-2048", "T-N-2048-512-3200"})
+    @Param({"N-N-1024-1024-1024",
+            "N-N-32-512-128", "N-N-32-1024-256", "N-N-64-2048-512", "N-N-16-4096-1024",
+            "N-N-32-128-512", "N-N-32-256-1024", "N-N-64-512-2048", "N-N-16-1024-4096"})
     public String product;
 
     private Device dev;
@@ -50,6 +55,7 @@ public class GemmBenchmark {
     public void setUp() {
         dev = BenchDevices.open(device);
         engine = dev.engine();
+        System.out.println("# " + engine.describe());
         String[] p = product.split("-");
         ta = p[0].equals("T");
         tb = p[1].equals("T");

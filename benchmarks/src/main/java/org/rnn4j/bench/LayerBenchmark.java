@@ -4,6 +4,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -32,6 +33,7 @@ import org.rnn4j.Tensor;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class LayerBenchmark {
 
     /** Which named set the shape came from (recorded in the results for the report). */
@@ -55,6 +57,7 @@ public class LayerBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         dev = BenchDevices.open(device);
+        System.out.println("# " + dev.engine().describe());
         Shape s = Shape.parse(shape);
         inference = s.build(dev, 42).eval();
         training = s.build(dev, 42).train();

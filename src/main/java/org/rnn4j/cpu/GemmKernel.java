@@ -1,0 +1,26 @@
+package org.rnn4j.cpu;
+
+/**
+ * The serial part of {@link CpuGemm}: {@code C[i0:i1, j0:j1] += op(A)[i0:i1, :] · op(B)[:, j0:j1] · alpha}
+ * for one tile of C (beta already applied by the caller). Two implementations with the same arithmetic:
+ * {@link ScalarGemmKernel} (plain Java, always available) and {@code VectorGemmKernel} (the JDK's Vector
+ * API, loaded only when the JVM has {@code jdk.incubator.vector}). Both compute every element of C as
+ * the same chain {@code c = fma(alpha·a[i,p], b[p,j], c)} for {@code p = 0, 1, ..., k-1} starting from C,
+ * so their results agree bit for bit (the scalar kernel on a JVM without FMA intrinsics excepted, see
+ * {@link ScalarGemmKernel}), whatever the tiling.
+ */
+interface GemmKernel {
+
+    /** One line for {@code info} and benchmark output: which kernel, which vector shape. */
+    String describe();
+
+    /** Rows of C a parallel tile should be a multiple of (the micro-kernel's row count). */
+    int rowAlign();
+
+    /** Columns of C a parallel tile should be a multiple of (the micro-kernel's width). */
+    int colAlign();
+
+    void tile(boolean transA, boolean transB, int k, float alpha,
+              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+              float[] c, int cOff, int ldc, int i0, int i1, int j0, int j1);
+}

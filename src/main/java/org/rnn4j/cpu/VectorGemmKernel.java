@@ -1,0 +1,286 @@
+package org.rnn4j.cpu;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The GEMM kernel on the JDK's Vector API ({@code jdk.incubator.vector}): a BLIS-style register-blocked
+ * micro-kernel. Loaded by {@link CpuGemm} only when the JVM was started with
+ * {@code --add-modules jdk.incubator.vector}; nothing else refers to this class or to the module.
+ *
+ * <h2>Blocking (BLIS)</h2>
+ * <pre>
+ * for jc in n step NC                         // column block of C
+ *   for pc in k step KC                       // k block, in increasing order
+ *     pack op(B)[pc:pc+KC, jc:jc+NC]          // -> strips of W = NR vectors, KC x W each (skipped, see below)
+ *     for ic in m step MC                     // row block of C
+ *       pack alpha*op(A)[ic:ic+MC, pc:pc+KC]  // -> panels of MR rows, k-major (ap[p*MR + r])
+ *       for each strip jr of W columns        // the strip (KC x W) stays in L1/L2 across the panels
+ *         for each panel ir of MR rows
+ *           C[ir:ir+MR, jr:jr+W] (MR x NR vectors held in registers) += Ap[ir] · Bp[jr]
+ * </pre>
+ * The micro-kernel loads the MR x NR accumulator vectors of C once, then for each k-step loads NR
+ * vectors of B, broadcasts MR values of A and issues MR x NR fused multiply-adds, and stores C once:
+ * with AVX-512 (32 registers of 16 floats) an 8 x 3 tile, 24 accumulators + 3 B vectors + 1 broadcast;
+ * with 16 registers (AVX2) 4 x 3. The species is {@link FloatVector#SPECIES_PREFERRED}, fixed at start-up.
+ *
+ * <p><b>B unpacked when not transposed.</b> A non-transposed op(B) already has unit-stride rows, which is
+ * all the micro-kernel needs, so it reads those rows in place (only a ragged right-hand strip is copied,
+ * zero-padded to W columns). The recurrent products of a layer (h·W_hhᵀ forward on the W_hhᵀ the layer
+ * transposes once per call, dG·W_hh backward) therefore pack nothing per step but the B x K activations.
+ * A transposed op(B) is packed into contiguous strips.
+ *
+ * <p><b>Same bits as the scalar kernel.</b> Every element of C is {@code fma(alpha·a[i,p], b[p,j], c)}
+ * chained over p in increasing order, starting from C; a k block ends by storing the float accumulator
+ * to C and the next one reloads it, which changes nothing. Ragged tiles run the same micro-kernel on a
+ * zero-padded copy, so edges get the same chain too.
+ *
+ * <p>Block sizes: system properties {@code rnn4j.gemm.vector.mc} (rounded to MR), {@code .kc},
+ * {@code .nc} (rounded to W).
+ */
+final class VectorGemmKernel implements GemmKernel {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Rows of the register tile: 8 with 32 vector registers (AVX-512, AArch64), 4 with 16 (AVX2). */
+    private static final int MR = L >= 16 || "aarch64".equals(System.getProperty("os.arch")) ? 8 : 4;
+    /** Vectors across the register tile. */
+    private static final int NR = 3;
+    /** Columns of the register tile. */
+    private static final int W = NR * L;
+    private static final int KC = Math.max(1, CpuGemm.intProp("rnn4j.gemm.vector.kc", 256));
+    private static final int MC = roundUp(Math.max(1, CpuGemm.intProp("rnn4j.gemm.vector.mc", 128)), MR);
+    private static final int NC = roundUp(Math.max(1, CpuGemm.intProp("rnn4j.gemm.vector.nc", 1536)), W);
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Per-thread packing buffers, allocated once. */
+    private static final class Scratch {
+        final float[] ap = new float[MC * KC];
+        final float[] bp = new float[KC * NC];
+        /** C of a ragged tile, zero-padded to MR x W. */
+        final float[] ct = new float[MR * W];
+    }
+
+    /** Whether this JVM runs the Vector API in hardware: at least 128-bit vectors and FMA instructions. */
+    static boolean usable() {
+        return L >= 4 && ScalarGemmKernel.FMA;
+    }
+
+    @Override
+    public String describe() {
+        return "Vector API (" + S.vectorBitSize() + "-bit, " + L + " floats; " + MR + " x " + W
+                + " register tile)";
+    }
+
+    @Override
+    public int rowAlign() {
+        return MR;
+    }
+
+    @Override
+    public int colAlign() {
+        return W;
+    }
+
+    @Override
+    public void tile(boolean transA, boolean transB, int k, float alpha,
+                     float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                     float[] c, int cOff, int ldc, int i0, int i1, int j0, int j1) {
+        Scratch s = SCRATCH.get();
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nb = Math.min(NC, j1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kb = Math.min(KC, k - pc);
+                // op(B)[pc:pc+kb, jc:jc+nb]: in place (row stride ldb) or packed strips (stride W)
+                int direct = transB ? 0 : nb / W * W;
+                packB(transB, b, bOff, ldb, pc, kb, jc + direct, nb - direct, s.bp);
+                for (int ic = i0; ic < i1; ic += MC) {
+                    int mb = Math.min(MC, i1 - ic);
+                    packA(transA, alpha, a, aOff, lda, ic, mb, pc, kb, s.ap);
+                    for (int jr = 0; jr < nb; jr += W) {
+                        int w = Math.min(W, nb - jr);
+                        boolean inPlace = jr < direct;
+                        float[] bs = inPlace ? b : s.bp;
+                        int bo = inPlace ? bOff + pc * ldb + jc + jr : (jr - direct) * kb;
+                        int bStride = inPlace ? ldb : W;
+                        for (int ir = 0; ir < mb; ir += MR) {
+                            int h = Math.min(MR, mb - ir);
+                            int co = cOff + (ic + ir) * ldc + jc + jr;
+                            if (h == MR && w == W) {
+                                kernel(kb, s.ap, ir * kb, bs, bo, bStride, c, co, ldc);
+                            } else {
+                                raggedTile(kb, s.ap, ir * kb, bs, bo, bStride, c, co, ldc, h, w, s.ct);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void kernel(int kb, float[] ap, int ao, float[] b, int bo, int bs, float[] c, int co, int ldc) {
+        if (MR == 8) {
+            kernel8x3(kb, ap, ao, b, bo, bs, c, co, ldc);
+        } else {
+            kernel4x3(kb, ap, ao, b, bo, bs, c, co, ldc);
+        }
+    }
+
+    /** A tile of h < MR rows or w < W columns: the full micro-kernel on a zero-padded copy of C. */
+    private static void raggedTile(int kb, float[] ap, int ao, float[] b, int bo, int bs,
+                                   float[] c, int co, int ldc, int h, int w, float[] ct) {
+        Arrays.fill(ct, 0f);
+        for (int r = 0; r < h; r++) {
+            System.arraycopy(c, co + r * ldc, ct, r * W, w);
+        }
+        kernel(kb, ap, ao, b, bo, bs, ct, 0, W);
+        for (int r = 0; r < h; r++) {
+            System.arraycopy(ct, r * W, c, co + r * ldc, w);
+        }
+    }
+
+    /**
+     * Packs op(B)[pc:pc+kb, j:j+nb] into strips of W columns, zero-padded: element (p, jr + x) at
+     * {@code bp[jr*kb + p*W + x]} (jr a multiple of W).
+     */
+    private static void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kb, int j, int nb,
+                              float[] bp) {
+        for (int jr = 0; jr < nb; jr += W) {
+            int w = Math.min(W, nb - jr), base = jr * kb;
+            if (w < W) {
+                Arrays.fill(bp, base, base + kb * W, 0f);
+            }
+            if (!transB) {
+                for (int p = 0; p < kb; p++) {
+                    System.arraycopy(b, bOff + (pc + p) * ldb + j + jr, bp, base + p * W, w);
+                }
+            } else {
+                // B stored n x k: op(B)[p, x] = b[(j + jr + x) * ldb + pc + p], each source row read once
+                for (int x = 0; x < w; x++) {
+                    int src = bOff + (j + jr + x) * ldb + pc;
+                    for (int p = 0, d = base + x; p < kb; p++, d += W) {
+                        bp[d] = b[src + p];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs alpha*op(A)[ic:ic+mb, pc:pc+kb] into panels of MR rows, zero-padded: element (ir + r, p) at
+     * {@code ap[ir*kb + p*MR + r]} (ir a multiple of MR).
+     */
+    private static void packA(boolean transA, float alpha, float[] a, int aOff, int lda, int ic, int mb,
+                              int pc, int kb, float[] ap) {
+        for (int ir = 0; ir < mb; ir += MR) {
+            int h = Math.min(MR, mb - ir), base = ir * kb;
+            if (h < MR) {
+                Arrays.fill(ap, base, base + kb * MR, 0f);
+            }
+            if (!transA) {
+                for (int r = 0; r < h; r++) {
+                    int src = aOff + (ic + ir + r) * lda + pc;
+                    for (int p = 0, d = base + r; p < kb; p++, d += MR) {
+                        ap[d] = alpha * a[src + p];
+                    }
+                }
+            } else {
+                // A stored k x m: op(A)[i, p] = a[p * lda + i]
+                for (int p = 0; p < kb; p++) {
+                    int src = aOff + (pc + p) * lda + ic + ir, d = base + p * MR;
+                    for (int r = 0; r < h; r++) {
+                        ap[d + r] = alpha * a[src + r];
+                    }
+                }
+            }
+        }
+    }
+
+    private static FloatVector load(float[] x, int i) {
+        return FloatVector.fromArray(S, x, i);
+    }
+
+    /** C[8 rows, W columns] (rows ldc apart from co) += A panel (8 floats a k-step) · B strip (rows bs apart). */
+    private static void kernel8x3(int kb, float[] ap, int ao, float[] b, int bo, int bs,
+                                  float[] c, int co, int ldc) {
+        int o0 = co;
+        int o1 = co + ldc;
+        int o2 = co + 2 * ldc;
+        int o3 = co + 3 * ldc;
+        int o4 = co + 4 * ldc;
+        int o5 = co + 5 * ldc;
+        int o6 = co + 6 * ldc;
+        int o7 = co + 7 * ldc;
+        FloatVector c00 = load(c, o0), c01 = load(c, o0 + L), c02 = load(c, o0 + 2 * L);
+        FloatVector c10 = load(c, o1), c11 = load(c, o1 + L), c12 = load(c, o1 + 2 * L);
+        FloatVector c20 = load(c, o2), c21 = load(c, o2 + L), c22 = load(c, o2 + 2 * L);
+        FloatVector c30 = load(c, o3), c31 = load(c, o3 + L), c32 = load(c, o3 + 2 * L);
+        FloatVector c40 = load(c, o4), c41 = load(c, o4 + L), c42 = load(c, o4 + 2 * L);
+        FloatVector c50 = load(c, o5), c51 = load(c, o5 + L), c52 = load(c, o5 + 2 * L);
+        FloatVector c60 = load(c, o6), c61 = load(c, o6 + L), c62 = load(c, o6 + 2 * L);
+        FloatVector c70 = load(c, o7), c71 = load(c, o7 + L), c72 = load(c, o7 + 2 * L);
+        for (int p = 0; p < kb; p++, ao += 8, bo += bs) {
+            FloatVector b0 = load(b, bo), b1 = load(b, bo + L), b2 = load(b, bo + 2 * L);
+            FloatVector a;
+            a = FloatVector.broadcast(S, ap[ao]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02);
+            a = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12);
+            a = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22);
+            a = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32);
+            a = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42);
+            a = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52);
+            a = FloatVector.broadcast(S, ap[ao + 6]);
+            c60 = a.fma(b0, c60); c61 = a.fma(b1, c61); c62 = a.fma(b2, c62);
+            a = FloatVector.broadcast(S, ap[ao + 7]);
+            c70 = a.fma(b0, c70); c71 = a.fma(b1, c71); c72 = a.fma(b2, c72);
+        }
+        c00.intoArray(c, o0); c01.intoArray(c, o0 + L); c02.intoArray(c, o0 + 2 * L);
+        c10.intoArray(c, o1); c11.intoArray(c, o1 + L); c12.intoArray(c, o1 + 2 * L);
+        c20.intoArray(c, o2); c21.intoArray(c, o2 + L); c22.intoArray(c, o2 + 2 * L);
+        c30.intoArray(c, o3); c31.intoArray(c, o3 + L); c32.intoArray(c, o3 + 2 * L);
+        c40.intoArray(c, o4); c41.intoArray(c, o4 + L); c42.intoArray(c, o4 + 2 * L);
+        c50.intoArray(c, o5); c51.intoArray(c, o5 + L); c52.intoArray(c, o5 + 2 * L);
+        c60.intoArray(c, o6); c61.intoArray(c, o6 + L); c62.intoArray(c, o6 + 2 * L);
+        c70.intoArray(c, o7); c71.intoArray(c, o7 + L); c72.intoArray(c, o7 + 2 * L);
+    }
+
+    /** C[4 rows, W columns] (rows ldc apart from co) += A panel (4 floats a k-step) · B strip (rows bs apart). */
+    private static void kernel4x3(int kb, float[] ap, int ao, float[] b, int bo, int bs,
+                                  float[] c, int co, int ldc) {
+        int o0 = co;
+        int o1 = co + ldc;
+        int o2 = co + 2 * ldc;
+        int o3 = co + 3 * ldc;
+        FloatVector c00 = load(c, o0), c01 = load(c, o0 + L), c02 = load(c, o0 + 2 * L);
+        FloatVector c10 = load(c, o1), c11 = load(c, o1 + L), c12 = load(c, o1 + 2 * L);
+        FloatVector c20 = load(c, o2), c21 = load(c, o2 + L), c22 = load(c, o2 + 2 * L);
+        FloatVector c30 = load(c, o3), c31 = load(c, o3 + L), c32 = load(c, o3 + 2 * L);
+        for (int p = 0; p < kb; p++, ao += 4, bo += bs) {
+            FloatVector b0 = load(b, bo), b1 = load(b, bo + L), b2 = load(b, bo + 2 * L);
+            FloatVector a;
+            a = FloatVector.broadcast(S, ap[ao]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02);
+            a = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12);
+            a = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22);
+            a = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32);
+        }
+        c00.intoArray(c, o0); c01.intoArray(c, o0 + L); c02.intoArray(c, o0 + 2 * L);
+        c10.intoArray(c, o1); c11.intoArray(c, o1 + L); c12.intoArray(c, o1 + 2 * L);
+        c20.intoArray(c, o2); c21.intoArray(c, o2 + L); c22.intoArray(c, o2 + 2 * L);
+        c30.intoArray(c, o3); c31.intoArray(c, o3 + L); c32.intoArray(c, o3 + 2 * L);
+    }
+
+    private static int roundUp(int x, int mult) {
+        return (x + mult - 1) / mult * mult;
+    }
+}

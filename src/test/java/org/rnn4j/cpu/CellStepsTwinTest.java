@@ -1,0 +1,183 @@
+package org.rnn4j.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Random;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.Test;
+import org.rnn4j.DType;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.StepArgs;
+
+/** The Vector API cell steps against their scalar twins in {@link CpuCells}, and their sigmoid/tanh against double. */
+class CellStepsTwinTest {
+
+    private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    private static CellSteps vector() throws ReflectiveOperationException {
+        return (CellSteps) Class.forName("org.rnn4j.cpu.VectorCells").getDeclaredConstructor().newInstance();
+    }
+
+    @Test
+    void sigmoidAndTanhWithinOneFloatUlpOfDouble() throws Exception {
+        assumeTrue(MODULE, "jdk.incubator.vector not in this JVM");
+        CellSteps v = vector();
+        // read off the saved gates of an LSTM forward: i = sigmoid(pre_i), g = tanh(pre_g)
+        Random r = new Random(3);
+        int h = 64;
+        for (int trial = 0; trial < 200; trial++) {
+            float scale = trial < 100 ? 10f : 1e-3f;
+            StepArgs a = lstmArgs(r, 1, h, scale, false, false, 0f, false);
+            a.lengths = null;
+            v.lstmForward(a, 0);
+            float[] xp = floats(a.xp), hp = floats(a.hp), saved = floats(a.saved);
+            for (int j = 0; j < h; j++) {
+                double pi = (double) xp[j] + hp[j];
+                double pg = (double) xp[2 * h + j] + hp[2 * h + j];
+                float pre = xp[j] + hp[j], preG = xp[2 * h + j] + hp[2 * h + j];
+                double wantI = 1 / (1 + Math.exp(-(double) pre)), wantG = Math.tanh(preG);
+                assertTrue(Math.abs(saved[j] - wantI) <= Math.ulp((float) wantI),
+                        "sigmoid(" + pi + "): " + saved[j] + " vs " + wantI);
+                assertTrue(Math.abs(saved[2 * h + j] - wantG) <= Math.ulp((float) wantG),
+                        "tanh(" + pg + "): " + saved[2 * h + j] + " vs " + wantG);
+            }
+        }
+    }
+
+    @Test
+    void lstmStepsMatchTheScalarTwin() throws Exception {
+        assumeTrue(MODULE, "jdk.incubator.vector not in this JVM");
+        CellSteps v = vector();
+        Random r = new Random(4);
+        for (int trial = 0; trial < 64; trial++) {
+            int h = trial % 8 == 7 ? 13 : 8 * (1 + r.nextInt(8));
+            int batch = 1 + r.nextInt(5);
+            boolean peep = (trial & 1) != 0, coupled = (trial & 2) != 0, bias = (trial & 4) != 0;
+            float clip = (trial & 8) != 0 ? 0.7f : 0f;
+            long seed = r.nextLong();
+            StepArgs va = lstmArgs(new Random(seed), batch, h, 3f, peep, coupled, clip, bias);
+            StepArgs sa = lstmArgs(new Random(seed), batch, h, 3f, peep, coupled, clip, bias);
+            for (int b = 0; b < batch; b++) {
+                v.lstmForward(va, b);
+                CpuCells.lstmForward(sa, b);
+                v.lstmBackward(va, b);
+                CpuCells.lstmBackward(sa, b);
+            }
+            String what = "LSTM h=" + h + " peep=" + peep + " coupled=" + coupled + " clip=" + clip + " bias=" + bias;
+            same(what + " c", floats(sa.cNext), floats(va.cNext));
+            same(what + " h", floats(sa.hNext), floats(va.hNext));
+            same(what + " out", floats(sa.out), floats(va.out));
+            same(what + " saved", floats(sa.saved), floats(va.saved));
+            same(what + " dc", floats(sa.dc), floats(va.dc));
+            same(what + " dG", floats(sa.dGx), floats(va.dGx));
+        }
+    }
+
+    @Test
+    void rnnStepsMatchTheScalarTwin() throws Exception {
+        assumeTrue(MODULE, "jdk.incubator.vector not in this JVM");
+        CellSteps v = vector();
+        Random r = new Random(5);
+        for (int trial = 0; trial < 32; trial++) {
+            int h = trial % 8 == 7 ? 13 : 8 * (1 + r.nextInt(8));
+            int batch = 1 + r.nextInt(5);
+            boolean relu = (trial & 1) != 0;
+            long seed = r.nextLong();
+            StepArgs va = rnnArgs(new Random(seed), batch, h, relu);
+            StepArgs sa = rnnArgs(new Random(seed), batch, h, relu);
+            run(batch, va, v::rnnForward);
+            run(batch, sa, CpuCells::rnnForward);
+            String what = (relu ? "relu" : "tanh") + " RNN h=" + h;
+            same(what + " h", floats(sa.hNext), floats(va.hNext));
+            same(what + " out", floats(sa.out), floats(va.out));
+        }
+    }
+
+    private static void run(int batch, StepArgs a, BiConsumer<StepArgs, Integer> step) {
+        for (int b = 0; b < batch; b++) {
+            step.accept(a, b);
+        }
+    }
+
+    /** Equal, or within one float ulp where the double exp of the two paths may round differently. */
+    private static void same(String what, float[] want, float[] got) {
+        for (int i = 0; i < want.length; i++) {
+            if (Float.compare(want[i], got[i]) != 0
+                    && !(Math.abs(want[i] - got[i]) <= Math.ulp(want[i]))) {
+                fail(what + ": element " + i + " is " + got[i] + ", the scalar twin gives " + want[i]);
+            }
+        }
+    }
+
+    private static StepArgs lstmArgs(Random r, int batch, int h, float scale, boolean peep, boolean coupled,
+                                     float clip, boolean bias) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = h;
+        a.step = 2;
+        a.lengths = lengths(batch);
+        a.xp = random(r, batch * 4 * h, scale);
+        a.hp = random(r, batch * 4 * h, scale);
+        a.bih = bias ? random(r, 4 * h, 1f) : null;
+        a.bhh = bias ? random(r, 4 * h, 1f) : null;
+        a.peep = peep ? random(r, 3 * h, 1f) : null;
+        a.cPrev = random(r, batch * h, 2f);
+        a.cNext = random(r, batch * h, 1f);
+        a.hPrev = random(r, batch * h, 1f);
+        a.hNext = random(r, batch * h, 1f);
+        a.out = random(r, batch * (h + 3), 1f);
+        a.outLd = h + 3;
+        a.saved = random(r, batch * 4 * h, 1f);
+        a.dh = random(r, batch * h, 1f);
+        a.dc = random(r, batch * h, 1f);
+        a.dGx = random(r, batch * 4 * h, 1f);
+        a.dGh = a.dGx;
+        a.cellClip = clip;
+        a.coupled = coupled;
+        return a;
+    }
+
+    private static StepArgs rnnArgs(Random r, int batch, int h, boolean relu) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = h;
+        a.step = 2;
+        a.lengths = lengths(batch);
+        a.xp = random(r, batch * h, 3f);
+        a.hp = random(r, batch * h, 3f);
+        a.bih = random(r, h, 1f);
+        a.bhh = random(r, h, 1f);
+        a.hPrev = random(r, batch * h, 1f);
+        a.hNext = random(r, batch * h, 1f);
+        a.out = random(r, batch * h, 1f);
+        a.outLd = h;
+        a.dh = random(r, batch * h, 1f);
+        a.dGx = random(r, batch * h, 1f);
+        a.dGh = a.dGx;
+        a.relu = relu;
+        return a;
+    }
+
+    /** Sample 0 is past its length at step 2; the others are valid. */
+    private static Buffer lengths(int batch) {
+        CpuBuffer len = new CpuBuffer(DType.I32, batch);
+        for (int b = 0; b < batch; b++) {
+            len.ints[b] = b == 0 ? 2 : 5;
+        }
+        return len;
+    }
+
+    private static Buffer random(Random r, int n, float scale) {
+        CpuBuffer buf = new CpuBuffer(DType.F32, n);
+        for (int i = 0; i < n; i++) {
+            buf.floats[i] = (r.nextFloat() * 2 - 1) * scale;
+        }
+        return buf;
+    }
+
+    private static float[] floats(Buffer b) {
+        return ((CpuBuffer) b).floats;
+    }
+}
