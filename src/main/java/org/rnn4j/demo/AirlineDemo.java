@@ -41,14 +41,12 @@ public final class AirlineDemo {
     static final int SEASON = 12;
 
     /** The demo's settings, with defaults that finish in well under a minute on a laptop CPU. */
-    public static final class Options {
+    public static final class Options extends DemoOptions<Options> {
         int epochs = 100;
         int hidden = 16;
         int window = 12;
         int batch = 16;
         double learningRate = 5e-3;
-        long seed = 42;
-        Device device;
         Path outDir = Path.of("rnn4j-demo-output");
         boolean charts = true;
 
@@ -74,17 +72,6 @@ public final class AirlineDemo {
 
         public Options learningRate(double v) {
             learningRate = v;
-            return this;
-        }
-
-        public Options seed(long v) {
-            seed = v;
-            return this;
-        }
-
-        /** The device to run on; {@code null} means {@link Device#best()}. */
-        public Options device(Device v) {
-            device = v;
             return this;
         }
 
@@ -120,7 +107,7 @@ public final class AirlineDemo {
     /** Runs the demo; {@code out} receives the report, or nothing when {@code null}. */
     public static Result run(Options o, PrintStream out) {
         long start = System.nanoTime();
-        Device device = o.device != null ? o.device : Device.best();
+        Device device = o.resolvedDevice();
         Datasets.Series series = Datasets.airline();
         double[] y = series.values();
         int n = y.length;

@@ -35,7 +35,7 @@ public final class PoemDemo {
     static final String[] SAMPLE_PREFIXES = {"春风", "明月", "白日", "故人", "山中", "秋"};
 
     /** The demo's settings, with defaults that finish in one to two minutes on a 2-core CPU. */
-    public static final class Options {
+    public static final class Options extends DemoOptions<Options> {
         int epochs = 4;
         int steps = 0;
         int hidden = 128;
@@ -47,8 +47,6 @@ public final class PoemDemo {
         double learningRate = 1e-2;
         double clip = 1.0;
         int sampleEvery = 0;
-        long seed = 42;
-        Device device;
         Path outDir = Path.of("rnn4j-demo-output");
         Path checkpoint;
         boolean charts = true;
@@ -106,17 +104,6 @@ public final class PoemDemo {
             return this;
         }
 
-        public Options seed(long v) {
-            seed = v;
-            return this;
-        }
-
-        /** The device to run on; {@code null} means {@link Device#best()}. */
-        public Options device(Device v) {
-            device = v;
-            return this;
-        }
-
         public Options outDir(Path v) {
             outDir = v;
             return this;
@@ -152,7 +139,7 @@ public final class PoemDemo {
     /** Runs the demo; {@code out} receives the report, or nothing when {@code null}. */
     public static Result run(Options o, PrintStream out) {
         long start = System.nanoTime();
-        Device device = o.device != null ? o.device : Device.best();
+        Device device = o.resolvedDevice();
         List<Datasets.Poem> poems = Datasets.tangPoems();
         if (o.poemLimit > 0 && o.poemLimit < poems.size()) {
             poems = poems.subList(0, o.poemLimit);

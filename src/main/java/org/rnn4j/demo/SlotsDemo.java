@@ -58,12 +58,10 @@ public final class SlotsDemo {
     }
 
     /** The demo's settings. */
-    public static final class Options {
+    public static final class Options extends DemoOptions<Options> {
         int sentences = 3000;
         int epochs = 6;
         int hidden = 48;
-        long seed = 42;
-        Device device;
 
         public Options sentences(int v) {
             sentences = v;
@@ -77,17 +75,6 @@ public final class SlotsDemo {
 
         public Options hidden(int v) {
             hidden = v;
-            return this;
-        }
-
-        public Options seed(long v) {
-            seed = v;
-            return this;
-        }
-
-        /** The device to run on; {@code null} means {@link Device#best()}. */
-        public Options device(Device v) {
-            device = v;
             return this;
         }
     }
@@ -109,7 +96,7 @@ public final class SlotsDemo {
     /** Runs the demo; {@code out} receives the report, or nothing when {@code null}. */
     public static Result run(Options o, PrintStream out) {
         long start = System.nanoTime();
-        Device device = o.device != null ? o.device : Device.best();
+        Device device = o.resolvedDevice();
         List<String> tagNames = new ArrayList<>(List.of("O"));
         for (String s : SLOTS) {
             tagNames.add("B-" + s);
