@@ -42,22 +42,14 @@ public final class AirlineDemo {
 
     /** The demo's settings, with defaults that finish in well under a minute on a laptop CPU. */
     public static final class Options extends DemoOptions<Options> {
-        int epochs = 100;
-        int hidden = 16;
         int window = 12;
         int batch = 16;
         double learningRate = 5e-3;
         Path outDir = Path.of("rnn4j-demo-output");
         boolean charts = true;
 
-        public Options epochs(int v) {
-            epochs = v;
-            return this;
-        }
-
-        public Options hidden(int v) {
-            hidden = v;
-            return this;
+        public Options() {
+            super(100, 16);
         }
 
         public Options window(int v) {

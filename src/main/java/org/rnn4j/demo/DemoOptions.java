@@ -3,19 +3,34 @@ package org.rnn4j.demo;
 import org.rnn4j.Device;
 
 /**
- * The settings every demo has: the seed and the device. Each demo's {@code Options} extends this, so the
- * setters chain with the demo's own ({@code O} is that subclass).
+ * The settings every demo has: epochs, hidden size, seed and device. Each demo's {@code Options} extends
+ * this, so the setters chain with the demo's own ({@code O} is that subclass).
  */
 public abstract class DemoOptions<O extends DemoOptions<O>> {
+    int epochs;
+    int hidden;
     long seed = 42;
     Device device;
 
-    DemoOptions() {
+    /** The demo's own defaults for {@code epochs} and {@code hidden}. */
+    DemoOptions(int epochs, int hidden) {
+        this.epochs = epochs;
+        this.hidden = hidden;
     }
 
     @SuppressWarnings("unchecked")
     private O self() {
         return (O) this;
+    }
+
+    public O epochs(int v) {
+        epochs = v;
+        return self();
+    }
+
+    public O hidden(int v) {
+        hidden = v;
+        return self();
     }
 
     public O seed(long v) {

@@ -36,9 +36,7 @@ public final class PoemDemo {
 
     /** The demo's settings, with defaults that finish in one to two minutes on a 2-core CPU. */
     public static final class Options extends DemoOptions<Options> {
-        int epochs = 4;
         int steps = 0;
-        int hidden = 128;
         int embed = 32;
         int layers = 1;
         int batch = 16;
@@ -52,19 +50,13 @@ public final class PoemDemo {
         boolean charts = true;
         int poemLimit = 0;
 
-        public Options epochs(int v) {
-            epochs = v;
-            return this;
+        public Options() {
+            super(4, 128);
         }
 
         /** The number of optimizer steps; when above 0 it overrides {@link #epochs}. */
         public Options steps(int v) {
             steps = v;
-            return this;
-        }
-
-        public Options hidden(int v) {
-            hidden = v;
             return this;
         }
 

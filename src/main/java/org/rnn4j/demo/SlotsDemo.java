@@ -60,21 +60,13 @@ public final class SlotsDemo {
     /** The demo's settings. */
     public static final class Options extends DemoOptions<Options> {
         int sentences = 3000;
-        int epochs = 6;
-        int hidden = 48;
+
+        public Options() {
+            super(6, 48);
+        }
 
         public Options sentences(int v) {
             sentences = v;
-            return this;
-        }
-
-        public Options epochs(int v) {
-            epochs = v;
-            return this;
-        }
-
-        public Options hidden(int v) {
-            hidden = v;
             return this;
         }
     }
