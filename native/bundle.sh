@@ -55,7 +55,9 @@ say "mvn package (kernels, library, test classes)"
 mvn -q package -DskipTests
 say "mvn dependency:copy-dependencies"
 rm -rf target/deps
-mvn -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory=target/deps
+# Spark is `provided` (hundreds of MB, supplied by spark-submit on a cluster): not carried, and its
+# tests are left out below.
+mvn -q dependency:copy-dependencies -DincludeScope=test -DexcludeScope=provided -DoutputDirectory=target/deps
 say "mvn dependency:copy junit-platform-console-standalone:$JUNIT_CONSOLE_VERSION"
 mkdir -p target/bundle-tools
 mvn -q dependency:copy \
@@ -79,6 +81,7 @@ cp "$MAIN_JAR" "$OUT/lib/rnn4j.jar"
 # Test classes stay a folder, not a jar: tests that open their resources as files
 # (Path.of(url.toURI())) and a class-path scan both work on a folder.
 cp -r target/test-classes "$OUT/test-classes"
+rm -rf "$OUT/test-classes/org/rnn4j/spark"
 cp "$CONSOLE" "$OUT/tools/"
 for jar in target/deps/*.jar; do
     name=$(basename "$jar")
