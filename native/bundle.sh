@@ -55,9 +55,10 @@ say "mvn package (kernels, library, test classes)"
 mvn -q package -DskipTests
 say "mvn dependency:copy-dependencies"
 rm -rf target/deps
-# Spark is `provided` (hundreds of MB, supplied by spark-submit on a cluster): not carried, and its
-# tests are left out below.
-mvn -q dependency:copy-dependencies -DincludeScope=test -DexcludeScope=provided -DoutputDirectory=target/deps
+# Runtime scope: what the library and the CLI need (JUnit comes with the console launcher). Spark is
+# `provided` (hundreds of MB, supplied by spark-submit on a cluster): not carried, and its tests are
+# left out below.
+mvn -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/deps
 say "mvn dependency:copy junit-platform-console-standalone:$JUNIT_CONSOLE_VERSION"
 mkdir -p target/bundle-tools
 mvn -q dependency:copy \
