@@ -83,6 +83,8 @@ cp "$MAIN_JAR" "$OUT/lib/rnn4j.jar"
 # (Path.of(url.toURI())) and a class-path scan both work on a folder.
 cp -r target/test-classes "$OUT/test-classes"
 rm -rf "$OUT/test-classes/org/rnn4j/spark"
+# The demos' data sets live in the CLI jar, not in the library jar: a folder on both class paths here.
+mkdir -p "$OUT/demo-data" && cp -r src/main/resources/data "$OUT/demo-data/data"
 cp "$CONSOLE" "$OUT/tools/"
 for jar in target/deps/*.jar; do
     name=$(basename "$jar")
@@ -147,7 +149,7 @@ cat > "$OUT/run-tests.sh" <<'EOF'
 # e.g. --select-class=org.rnn4j.cuda.CudaEngineProbeTest, or --include-classname='.*Gpu.*'.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE"    # tests that read kernels/ find it here
-CP=$(printf '%s:' "$HERE/test-classes" "$HERE"/lib/*.jar)
+CP=$(printf '%s:' "$HERE/test-classes" "$HERE/demo-data" "$HERE"/lib/*.jar)
 CONSOLE=$(ls "$HERE"/tools/junit-platform-console-standalone-*.jar | head -n 1)
 if [[ $# -eq 0 ]]; then set -- --scan-classpath "$HERE/test-classes"; fi
 LOG=$(mktemp)
@@ -173,7 +175,7 @@ cat > "$OUT/run-java.sh" <<'EOF'
 # Runs the rnn4j CLI with the bundle's runtime and class path: run-java.sh info, run-java.sh --help, ...
 # Another main class: MAIN=org.example.Main run-java.sh ARGS.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CP=$(printf '%s:' "$HERE"/lib/*.jar)
+CP=$(printf '%s:' "$HERE/demo-data" "$HERE"/lib/*.jar)
 exec "$HERE/runtime/bin/java" -Djava.awt.headless=true ${JAVA_OPTS:-} -cp "${CP%:}" "${MAIN:-org.rnn4j.cli.Main}" "$@"
 EOF
 chmod +x "$OUT/run-tests.sh" "$OUT/run-java.sh"
