@@ -185,28 +185,27 @@ int main(int argc, char** argv) {
     expect(standin::acceptImage("checks", image.data(), image.size()), "a test image accepted");
     expectStatus(cuModuleLoadData(&checks, image.data()), CUDA_SUCCESS, "the test module");
     CUfunction divergent, two, write, shared;
-    cuModuleGetFunction(&divergent, checks, "divergentBarrier");
-    cuModuleGetFunction(&two, checks, "twoBarriers");
-    cuModuleGetFunction(&write, checks, "writeOne");
-    cuModuleGetFunction(&shared, checks, "sharedReverse");
     CUdeviceptr buf;
-    cuMemAlloc(&buf, 64 * 4);
+    // After a fault the context is gone: a new one, the module again, its functions and a buffer.
+    auto reload = [&](bool newContext) {
+        if (newContext) {
+            fresh();
+            cuModuleLoadData(&checks, image.data());
+        }
+        cuModuleGetFunction(&divergent, checks, "divergentBarrier");
+        cuModuleGetFunction(&two, checks, "twoBarriers");
+        cuModuleGetFunction(&write, checks, "writeOne");
+        cuModuleGetFunction(&shared, checks, "sharedReverse");
+        cuMemAlloc(&buf, 64 * 4);
+    };
+    reload(false);
     void* one[] = {&buf};
     expectStatus(cuLaunchKernel(divergent, 1, 1, 1, 32, 1, 1, 0, nullptr, one, nullptr), CUDA_ERROR_LAUNCH_FAILED,
                  "a barrier only some threads reach");
-    fresh();
-    cuModuleLoadData(&checks, image.data());
-    cuModuleGetFunction(&two, checks, "twoBarriers");
-    cuModuleGetFunction(&write, checks, "writeOne");
-    cuModuleGetFunction(&shared, checks, "sharedReverse");
-    cuMemAlloc(&buf, 64 * 4);
+    reload(true);
     expectStatus(cuLaunchKernel(two, 1, 1, 1, 32, 1, 1, 0, nullptr, one, nullptr), CUDA_ERROR_LAUNCH_FAILED,
                  "threads at two different barriers");
-    fresh();
-    cuModuleLoadData(&checks, image.data());
-    cuModuleGetFunction(&write, checks, "writeOne");
-    cuModuleGetFunction(&shared, checks, "sharedReverse");
-    cuMemAlloc(&buf, 64 * 4);
+    reload(true);
     int with = 1;
     void* sharedParams[] = {&buf, &with};
     for (int launch = 0; launch < 3; launch++) {   // forward, reverse, interleaved

@@ -452,17 +452,11 @@ bool isLiveStream(Stream* s) {
     return s != nullptr && current != nullptr && current->streams.count(s) > 0;
 }
 
-CUresult runOp(const char* call, const std::function<CUresult()>& op) {
-    (void)call;
-    CUresult r = op();
-    return r;
-}
-
 void flush(Stream* s) {
     while (!s->queue.empty()) {
         auto op = std::move(s->queue.front());
         s->queue.pop_front();
-        runOp(op.first, op.second);
+        op.second();
     }
 }
 
@@ -574,8 +568,6 @@ CUresult checkHost(const void* p, std::size_t bytes, const char* call, const cha
     if (isDeviceAddress(p)) {
         return report(CUDA_ERROR_INVALID_VALUE, call, std::string(what) + " " + hex(p) + " is device memory, a host pointer was expected");
     }
-    Allocation* a = find(p);
-    (void)a;
     return CUDA_SUCCESS;
 }
 
@@ -713,11 +705,11 @@ CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op
         return report(CUDA_ERROR_INVALID_HANDLE, call, "hStream " + hex(s) + " is not a live stream of the current context");
     }
     if (!config().deferred) {
-        return runOp(call, op);
+        return op();
     }
     if (s == nullptr) {   // the legacy stream waits for the blocking streams, not for non-blocking ones
         flushAll(current, true);
-        return runOp(call, op);
+        return op();
     }
     s->queue.emplace_back(call, std::move(op));
     return CUDA_SUCCESS;
