@@ -17,7 +17,7 @@ import org.rnn4j.engine.StepArgs;
  * (a {@link Math#exp} is 10-20 ns, the rest of a unit a few float operations), so a step stages its
  * pre-activations in a per-thread scratch row and applies sigmoid and tanh there in two small vector loops,
  * the way {@link CpuCells} computes them, in double through exp ({@code 1/(1+e^-x)}, {@code 1-2/(e^2x+1)}, x
- * itself for |x| < 1e-4) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
+ * itself for {@code |x| < 1e-4}) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
  * in place of {@link Math#exp}; every other operation is {@link CpuCells}' own, in the same order. Results are
  * therefore the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
  * ({@code CellStepsTwinTest}). The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them

@@ -128,7 +128,7 @@ final class VectorGemmKernel implements GemmKernel {
         }
     }
 
-    /** A tile of h < MR rows or w < W columns: the full micro-kernel on a zero-padded copy of C. */
+    /** A tile of {@code h < MR} rows or {@code w < W} columns: the full micro-kernel on a zero-padded copy of C. */
     private static void raggedTile(int kb, float[] ap, int ao, float[] b, int bo, int bs,
                                    float[] c, int co, int ldc, int h, int w, float[] ct) {
         Arrays.fill(ct, 0f);
