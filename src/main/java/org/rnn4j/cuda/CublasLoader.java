@@ -20,8 +20,10 @@ import java.util.Set;
  * JCublas2 ({@code libcublas.so.12} on the system loader's path), then JNA with the sonames
  * {@code libcublas.so.13} and {@code libcublas.so.12}, then JNA with the files found in common
  * locations ({@link #commonLocations}): the CUDA toolkit, the distribution's library folder, and
- * the {@code nvidia/*} folders of Python wheels (PyTorch ships cuBLAS there). The first that
- * loads and creates a handle on the engine's stream wins.
+ * the {@code nvidia/*} folders of Python wheels (PyTorch ships cuBLAS there), including those of
+ * every Python environment on the {@code PATH} (a virtual environment that is not activated, such
+ * as {@code /opt/torch/.venv} on the GPU hosts we borrow). The first that loads and creates a
+ * handle on the engine's stream wins.
  */
 final class CublasLoader {
 
@@ -82,8 +84,11 @@ final class CublasLoader {
      * (and its {@code targets/x86_64-linux/lib}), {@code /usr/local/cuda-*}{@code /lib64} newest
      * first, {@code /usr/lib/x86_64-linux-gnu}, and {@code nvidia/cublas/lib}, {@code nvidia/cu13/lib},
      * {@code nvidia/cu12/lib} in the {@code site-packages} / {@code dist-packages} of
-     * {@code /usr/lib/python3*}, {@code /usr/local/lib/python3*}, {@code /opt/conda/lib/python3*}
-     * and of {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX} when set.
+     * {@code /usr/lib/python3*}, {@code /usr/local/lib/python3*}, {@code /opt/conda/lib/python3*},
+     * of {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX} when set, and of {@code D/../lib/python3*} for
+     * each folder {@code D} of {@code $PATH} that holds a {@code python3} (not resolved through
+     * links: a virtual environment's {@code bin/python3} links to the system's interpreter, but its
+     * packages are beside its own {@code bin}).
      */
     static List<Path> commonLocations(Path root, Map<String, String> env) {
         List<Path> dirs = new ArrayList<>();
@@ -98,8 +103,16 @@ final class CublasLoader {
                 root.resolve("usr/lib"), root.resolve("usr/local/lib"), root.resolve("opt/conda/lib")));
         for (String var : new String[] {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
             String prefix = env.get(var);
-            if (prefix != null && !prefix.isBlank() && root.equals(root.getRoot())) {
-                libDirs.add(Path.of(prefix).resolve("lib"));
+            if (prefix != null && prefix.startsWith("/")) {
+                libDirs.add(under(root, prefix).resolve("lib"));
+            }
+        }
+        for (String entry : env.getOrDefault("PATH", "").split(":")) {
+            if (entry.startsWith("/")) {
+                Path bin = under(root, entry).normalize();
+                if (bin.getParent() != null && Files.exists(bin.resolve("python3"))) {
+                    libDirs.add(bin.getParent().resolve("lib"));
+                }
             }
         }
         for (Path lib : libDirs) {
@@ -122,6 +135,11 @@ final class CublasLoader {
             }
         }
         return new ArrayList<>(found);
+    }
+
+    /** The absolute path {@code absolute} inside {@code root} (itself when the root is {@code /}). */
+    private static Path under(Path root, String absolute) {
+        return root.resolve(absolute.replaceFirst("^/+", ""));
     }
 
     /** Entries of {@code dir} matching {@code glob}, highest name first (newest toolkit, newest Python). */
