@@ -3,6 +3,7 @@ package org.rnn4j.cuda;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -86,9 +87,10 @@ final class CublasLoader {
      * {@code nvidia/cu12/lib} in the {@code site-packages} / {@code dist-packages} of
      * {@code /usr/lib/python3*}, {@code /usr/local/lib/python3*}, {@code /opt/conda/lib/python3*},
      * of {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX} when set, and of {@code D/../lib/python3*} for
-     * each folder {@code D} of {@code $PATH} that holds a {@code python3} (not resolved through
-     * links: a virtual environment's {@code bin/python3} links to the system's interpreter, but its
-     * packages are beside its own {@code bin}).
+     * each folder {@code D} of {@code $PATH} that holds a {@code python3}, and of each folder that
+     * file's chain of symbolic links passes through (a virtual environment's {@code bin/python3} links
+     * to the system's interpreter while its packages are beside its own {@code bin}; a
+     * {@code /usr/local/bin/python3} may link to a venv's).
      */
     static List<Path> commonLocations(Path root, Map<String, String> env) {
         List<Path> dirs = new ArrayList<>();
@@ -109,10 +111,7 @@ final class CublasLoader {
         }
         for (String entry : env.getOrDefault("PATH", "").split(":")) {
             if (entry.startsWith("/")) {
-                Path bin = under(root, entry).normalize();
-                if (bin.getParent() != null && Files.exists(bin.resolve("python3"))) {
-                    libDirs.add(bin.getParent().resolve("lib"));
-                }
+                libDirs.addAll(pythonLibDirs(root, under(root, entry).resolve("python3")));
             }
         }
         for (Path lib : libDirs) {
@@ -135,6 +134,31 @@ final class CublasLoader {
             }
         }
         return new ArrayList<>(found);
+    }
+
+    /**
+     * {@code X/lib} for the {@code X/bin} holding {@code python}, and for each link on its way to the real
+     * file (at most 8), when {@code python} exists.
+     */
+    private static List<Path> pythonLibDirs(Path root, Path python) {
+        List<Path> out = new ArrayList<>();
+        Path p = python.normalize();
+        try {
+            for (int hop = 0; hop < 8 && Files.exists(p, LinkOption.NOFOLLOW_LINKS); hop++) {
+                Path bin = p.getParent();
+                if (bin != null && bin.getParent() != null) {
+                    out.add(bin.getParent().resolve("lib"));
+                }
+                if (!Files.isSymbolicLink(p)) {
+                    break;
+                }
+                String target = Files.readSymbolicLink(p).toString();
+                p = (target.startsWith("/") ? under(root, target) : bin.resolve(target)).normalize();
+            }
+        } catch (IOException | RuntimeException e) {
+            return out;   // an unreadable link: the folders found so far
+        }
+        return out;
     }
 
     /** The absolute path {@code absolute} inside {@code root} (itself when the root is {@code /}). */
