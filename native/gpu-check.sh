@@ -341,4 +341,11 @@ fi
 
 # ---------------------------------------------------------------- 5. summary
 publish
+# The device tool's reply ends with the last 12,000 characters of output: the failures' start, then the summary.
+if [[ -f "$OUTDIR/failures.txt" ]]; then
+    echo "---------------- failures.txt (first 4000 bytes; all of it comes back as a file)"
+    head -c 4000 "$OUTDIR/failures.txt"
+    echo
+fi
+echo "---------------- summary.txt"
 cat "$OUTDIR/summary.txt"
