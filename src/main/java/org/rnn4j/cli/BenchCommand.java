@@ -105,12 +105,10 @@ final class BenchCommand implements Callable<Integer> {
         try {
             work = workloads();
             for (String name : phaseShapes == null ? List.<String>of() : phaseShapes) {
-                Workload p = Workload.parse(name);
-                if (!work.contains(p)) {
-                    throw new IllegalArgumentException("--phases-shape: expected one of the timed shapes, got '"
-                            + name + "'");
-                }
-                profiled.add(p.name());
+                Workload match = work.stream().filter(w -> w.name().equalsIgnoreCase(name.trim())).findFirst()
+                        .orElseThrow(() -> new IllegalArgumentException(
+                                "--phases-shape: expected one of the timed shapes, got '" + name + "'"));
+                profiled.add(match.name());
             }
         } catch (IllegalArgumentException e) {
             err.println(e.getMessage());
