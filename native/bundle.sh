@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-bundle}
 case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
 JUNIT_CONSOLE_VERSION=1.11.4
-LIMIT_MB=60
+LIMIT_MB=61
 # The modules the jars need (checked with jdeps below, which adds any it finds):
 # java.desktop for the charts (JFreeChart, AWT headless), jdk.unsupported for JNA / JCuda,
 # java.management + jdk.management for the JUnit launcher and the CLI's memory report,
@@ -180,9 +180,14 @@ exec "$HERE/runtime/bin/java" -Djava.awt.headless=true ${JAVA_OPTS:-} -cp "${CP%
 EOF
 chmod +x "$OUT/run-tests.sh" "$OUT/run-java.sh"
 
-SIZE_MB=$(du -sm "$OUT" | cut -f1)
-say "done: $OUT ($(du -sh "$OUT" | cut -f1))"
+# The device tool carries the working tree (tracked and untracked files git does not ignore) plus the
+# bundle, 64 MiB at most: both must stay under LIMIT_MB (MiB), which keeps a margin.
+bytes() { du -sb "$1" | cut -f1; }
+TREE_BYTES=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -n 1 | cut -f1)
+BUNDLE_BYTES=$(bytes "$OUT")
+SIZE_MB=$(( (TREE_BYTES + BUNDLE_BYTES + 1048575) / 1048576 ))
+say "done: $OUT: $(( BUNDLE_BYTES / 1048576 )) MiB; with the working tree ($(( TREE_BYTES / 1024 )) KiB) ${SIZE_MB} MiB of the device tool's 64"
 if (( SIZE_MB > LIMIT_MB )); then
-    echo "[bundle] $OUT is ${SIZE_MB} MB, over the ${LIMIT_MB} MB budget" >&2
+    echo "[bundle] the bundle and the working tree are ${SIZE_MB} MiB together, over the ${LIMIT_MB} MiB budget" >&2
     exit 1
 fi

@@ -1,54 +1,73 @@
 #!/usr/bin/env bash
-# gpu-check.sh OUTDIR [--budget SECONDS] [--steps 2,3,4] [--bench-suite NAMES] [--work DIR]
+# gpu-check.sh OUTDIR [--budget SECONDS] [--steps 2,3,4] [--full-suite] [--bench-suite NAMES] [--work DIR]
 #
 # The first-contact check of the CUDA engine on a GPU host, run from the bundle (native/bundle.sh copies it
-# there; the host needs only the NVIDIA driver, and python3 with PyTorch for the cuDNN side-by-side):
-#   1. environment: nvidia-smi, nvcc --version, the cuBLAS libraries in sight, PyTorch, run-java.sh info
-#   2. the whole test suite (CUDA tests run when CUDA is usable): JUnit XML and a one-line summary
-#   3. compute-sanitizer memcheck, then racecheck and synccheck, over a short parity subset (when present)
-#   4. rnn4j against PyTorch cuDNN (FP32, TF32 off): DeepBench training shapes and the small-batch grid,
-#      forward and training step, medians of >= 10 timed runs after warm-up, and the per-phase
-#      breakdown of one rnn4j training step at three shapes (only where nvidia-smi lists a GPU)
-#   5. summary.txt: what passed, failed, timed out or was skipped, and the first error of each failure
-# Each step runs under its own `timeout`, cut to what is left of the total budget (default 450 s), so a
-# hang costs its own step only. Work goes to --work (default /tmp/rnn4j-gpu-check, emptied first); after
-# every step OUTDIR is refreshed with at most five files, because the device tool brings back at most 8:
-# summary.txt, gpu-table.md, phases.txt, console.log and gpu-check.tar.gz (everything: logs, JUnit XML,
-# JSON). CONTRIBUTING.md says how to run it on a lent GPU.
+# there; the host needs the NVIDIA driver, and python3, with PyTorch for the cuDNN side-by-side). One run
+# returns everything, the steps ordered by what they are worth when time runs out:
+#   1. environment: nvidia-smi, nvcc, the cuBLAS libraries in sight, PyTorch, run-java.sh info (again with
+#      RNN4J_CUBLAS set if rnn4j found no cuBLAS by itself but python3's packages hold one)
+#   2. the test classes that touch CUDA (found in test-classes/ by gpu_check_report.py cuda-tests; the CPU
+#      ones are proven by CI), or with --full-suite every test
+#   3. rnn4j against PyTorch cuDNN: DeepBench training shapes and the small-batch grid, forward and training
+#      step; cuDNN FP32 with TF32 off, PyTorch's defaults (TF32 allowed) and FP16; rnn4j once per algorithm
+#      variant (VARIANTS below) in one JVM each, warmed up until the time per step settles, and the per-phase
+#      breakdown of one training step at three shapes in the first variant's JVM (only where nvidia-smi
+#      lists a GPU)
+#   4. compute-sanitizer memcheck, racecheck, synccheck over a short parity subset (with what time is left)
+#   5. summary.txt (verdict and steps first, then the first error of each failure, test counts, ratios,
+#      phases, info) and failures.txt (for each failure: the failing tests' messages and stack traces, the
+#      CUDA and cuBLAS errors in the logs, each log's tail, any JVM crash report)
+# Each step runs under its own `timeout`, cut to what is left of the total budget (default 500 s) less what
+# the more valuable later steps are promised, so a hang costs its own step only. Work goes to --work
+# (default /tmp/rnn4j-gpu-check, emptied first); after every step OUTDIR is refreshed with at most six files
+# (the device tool brings back 8, 16 MiB each): summary.txt, failures.txt, gpu-table.md, phases.txt,
+# console.log and gpu-check.tar.gz (everything: each step's log, JUnit XML, JSON; logs over 4 MiB cut to
+# their first and last MiB). CONTRIBUTING.md says how to run it on a lent GPU.
 #
-#   --budget S        total seconds for all steps (default 450)
-#   --steps LIST      steps to run, e.g. 3,4 for a rerun after a fix (default 2,3,4; 1 and 5 always run)
-#   --bench-suite S   cudnn_bench.py suites for step 4 (default deepbench,small); `tiny` to rehearse
-# Environment: BENCH_DEVICE (default cuda; cpu rehearses step 4's plumbing without a GPU), FORCE_BENCH=1
-# (run step 4 without nvidia-smi, e.g. under the stand-in driver), LIMIT_SCALE (default 1: multiplies every
+#   --budget S        total seconds for all steps (default 500)
+#   --steps LIST      steps to run, e.g. 3,4 (default 2,3,4; 1 and 5 always run)
+#   --full-suite      step 2 runs every test class, not only those that touch CUDA (a longer stay)
+#   --bench-suite S   cudnn_bench.py suites for step 3 (default deepbench,small); `tiny` to rehearse
+# Environment: BENCH_DEVICE (default cuda; cpu rehearses step 3's plumbing without a GPU), FORCE_BENCH=1
+# (run step 3 without nvidia-smi, e.g. under the stand-in driver), LIMIT_SCALE (default 1: multiplies every
 # step's own limit, for a rehearsal on a slow machine), PYTHON (default python3).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 || "$1" == -* ]]; then
-    sed -n '2,24p' "${BASH_SOURCE[0]}"
+    sed -n '2,35p' "${BASH_SOURCE[0]}"
     exit 2
 fi
 OUTDIR=$1
 shift
-BUDGET=450
+BUDGET=500
 STEPS=2,3,4
 SUITE=deepbench,small
+FULL_SUITE=0
 WORK=${TMPDIR:-/tmp}/rnn4j-gpu-check
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --budget) BUDGET=$2; shift ;;
         --steps) STEPS=$2; shift ;;
+        --full-suite) FULL_SUITE=1 ;;
         --bench-suite) SUITE=$2; shift ;;
         --work) WORK=$2; shift ;;
         *) echo "gpu-check.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
+
+# rnn4j's algorithm variants, timed in step 3 one JVM each: NAME|JVM options|a property the library must
+# read for the variant to exist (empty: always). Adding a variant is one line here.
+VARIANTS=(
+    "eager|-Drnn4j.cuda.graphs=false|"
+    "graphs|-Drnn4j.cuda.graphs=true|rnn4j.cuda.graphs"
+)
+
 PY=${PYTHON:-python3}
 LIMIT_SCALE=${LIMIT_SCALE:-1}
 BENCH_DEVICE=${BENCH_DEVICE:-cuda}
-for f in run-java.sh run-tests.sh benchmarks/scripts/cudnn_bench.py gpu_check_report.py; do
+for f in run-java.sh run-tests.sh benchmarks/scripts/cudnn_bench.py benchmarks/scripts/report.py gpu_check_report.py; do
     [[ -e "$HERE/$f" ]] || { echo "gpu-check.sh: $HERE/$f missing: run it from a bundle (native/bundle.sh)" >&2; exit 2; }
 done
 mkdir -p "$OUTDIR"
@@ -60,7 +79,8 @@ fi
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$HERE"
-cp COMMIT "$WORK/COMMIT" 2>/dev/null || echo unknown > "$WORK/COMMIT"
+rm -f "$HERE"/hs_err_pid*.log
+if [[ -f COMMIT ]]; then cp COMMIT "$WORK/COMMIT"; else echo unknown > "$WORK/COMMIT"; fi
 START=$(date +%s)
 STEP=0
 STEPS_TSV="$WORK/steps.tsv"
@@ -72,8 +92,8 @@ elapsed() { echo $(( $(date +%s) - START )); }
 wanted() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 # The time limit of the next piece of work in step $STEP: its own maximum, cut to what is left of the
-# budget less 15 s for the summary and less what the later steps are promised (RESERVE: 60 s for the
-# sanitizers, 150 s for the benchmarks, when they will run), so that a slow step cannot starve them.
+# budget less 15 s for the summary and less what later steps are promised (RESERVE), so that a slow step
+# cannot starve a more valuable one after it.
 declare -A RESERVE=()
 limit() {
     local later=0 id
@@ -119,26 +139,47 @@ timed() {
     fi
 }
 
-# Copies what is done so far into OUTDIR: summary.txt, the table, the phases, the console and one tarball.
+# Refreshes OUTDIR: summary.txt, failures.txt, the table, the phases, the console and one tarball of WORK.
 publish() {
-    "$PY" "$HERE/gpu_check_report.py" summary "$WORK" "$WORK/summary.txt" "$BUDGET" "$(elapsed)" \
-        > /dev/null 2>> "$WORK/report-errors.log" \
-        || echo "summary could not be written (see report-errors.log)" > "$WORK/summary.txt"
-    cp "$WORK/summary.txt" "$OUTDIR/summary.txt"
-    for f in gpu-table.md phases.txt console.log; do
+    local f
+    for f in "$HERE"/hs_err_pid*.log; do   # a JVM crash report (a native fault) lands in the bundle folder
+        [[ -f "$f" ]] && mv "$f" "$WORK/"
+    done
+    if ! "$PY" "$HERE/gpu_check_report.py" summary "$WORK" "$BUDGET" "$(elapsed)" > /dev/null 2>> "$WORK/report-errors.log"; then
+        { echo "summary could not be written: gpu_check_report.py failed:"; tail -n 20 "$WORK/report-errors.log"
+          echo; cat "$STEPS_TSV"; } > "$WORK/summary.txt"
+    fi
+    for f in summary.txt failures.txt gpu-table.md phases.txt console.log; do
         [[ -f "$WORK/$f" ]] && cp "$WORK/$f" "$OUTDIR/$f"
     done
-    tar -czf "$OUTDIR/gpu-check.tar.gz.tmp" -C "$(dirname "$WORK")" "$(basename "$WORK")" 2>/dev/null \
-        && mv "$OUTDIR/gpu-check.tar.gz.tmp" "$OUTDIR/gpu-check.tar.gz"
+    # logs over 4 MiB (a sanitizer gone wild) keep their first and last MiB, so the tarball stays far under 16 MiB
+    while IFS= read -r -d '' f; do
+        { head -c 1048576 "$f"; printf '\n[... cut by gpu-check.sh: %s bytes in all ...]\n' "$(stat -c %s "$f")"
+          tail -c 1048576 "$f"; } > "$f.cut" && mv "$f.cut" "$f"
+    done < <(find "$WORK" -type f -size +4M ! -name console.log -print0)
+    if tar -czf "$OUTDIR/gpu-check.tar.gz.tmp" -C "$(dirname "$WORK")" "$(basename "$WORK")" 2>> "$WORK/report-errors.log"; then
+        mv "$OUTDIR/gpu-check.tar.gz.tmp" "$OUTDIR/gpu-check.tar.gz"
+    else
+        say "tar of $WORK failed (see report-errors.log); the previous gpu-check.tar.gz stays"
+    fi
 }
 
 # ---------------------------------------------------------------- 1. environment
-# What the host has: run by `timeout ... bash -c env_report`, hence exported.
+# What the host has: run by `timeout ... bash -c env_report`, hence exported. Nothing's errors are hidden.
+python_cublas() {   # the libcublas.so.N files in $PY's packages (PyTorch's wheels), one a line
+    "$PY" - <<'EOF'
+import glob, site, sysconfig
+dirs = set(site.getsitepackages() + [sysconfig.get_paths()["purelib"]])
+for d in sorted(dirs):
+    for f in sorted(glob.glob(d + "/nvidia/*/lib/libcublas.so.[0-9]*")):
+        print(f)
+EOF
+}
 env_report() {
-    echo "== bundle commit: $(cat "$HERE/COMMIT" 2>/dev/null || echo unknown)"
+    echo "== bundle commit: $(cat "$HERE/COMMIT" 2>&1)"
     echo "== date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "== host: $(uname -srm), $(nproc) CPUs, $(free -g 2>/dev/null | awk '/^Mem:/{print $2}') GiB," \
-         "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
+    echo "== host: $(uname -srm), $(nproc) CPUs, $(free -g | awk '/^Mem:/{print $2}') GiB," \
+         "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
     echo "== nvidia-smi"
     if command -v nvidia-smi > /dev/null; then
         timeout 20 nvidia-smi
@@ -149,72 +190,138 @@ env_report() {
     echo "== nvcc --version"
     if command -v nvcc > /dev/null; then nvcc --version; elif [[ -x /usr/local/cuda/bin/nvcc ]]; then
         /usr/local/cuda/bin/nvcc --version; else echo "not found"; fi
-    echo "== compute-sanitizer: $(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo 'not found')"
+    echo "== compute-sanitizer: ${SANITIZER:-not found}"
     echo "== cuBLAS libraries in sight"
-    ldconfig -p 2>/dev/null | grep -i 'libcublas\.' || echo "(none in ldconfig -p)"
-    ls -1 /usr/local/cuda*/lib64/libcublas.so* /usr/local/cuda*/targets/*/lib/libcublas.so* \
-        /usr/lib/x86_64-linux-gnu/libcublas.so* 2>/dev/null
-    "$PY" - <<'EOF' 2>/dev/null || echo "(no python3 to look in its packages)"
-import glob, site, sys, sysconfig
-dirs = set(site.getsitepackages() + [sysconfig.get_paths()["purelib"]])
-for d in sorted(dirs):
-for f in sorted(glob.glob(d + "/nvidia/*/lib/libcublas.so*")):
-    print(f)
-print("python: %s %s" % (sys.executable, sys.version.split()[0]))
-EOF
+    ldconfig -p | grep -i 'libcublas\.' || echo "(none in ldconfig -p)"
+    compgen -G '/usr/local/cuda*/lib64/libcublas.so*' || true
+    compgen -G '/usr/local/cuda*/targets/*/lib/libcublas.so*' || true
+    compgen -G '/usr/lib/x86_64-linux-gnu/libcublas.so*' || true
+    echo "-- in $PY's packages ($(command -v "$PY" || echo "$PY: not found")):"
+    python_cublas || echo "(python_cublas failed: see the error above)"
     echo "== PyTorch"
-    timeout 60 "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'cuDNN', torch.backends.cudnn.version(), 'device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none')" 2>&1 | tail -1
-    echo "== environment: RNN4J_CUBLAS=${RNN4J_CUBLAS:-} CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+    timeout 60 "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'cuDNN', torch.backends.cudnn.version(), 'device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none')" 2>&1 | tail -3
+    echo "== environment: PATH=$PATH RNN4J_CUBLAS=${RNN4J_CUBLAS:-} CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 }
-export -f env_report
-export HERE PY
+SANITIZER=$(command -v compute-sanitizer || compgen -G '/usr/local/cuda*/bin/compute-sanitizer' | head -1)
+export -f env_report python_cublas
+export HERE PY SANITIZER
 GPU_LISTED=0
-if command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
+if command -v nvidia-smi > /dev/null && nvidia-smi -L | grep -q '^GPU '; then
     GPU_LISTED=1
 fi
 # Step 1 always runs: later steps need to know whether CUDA is usable and which cuBLAS to use.
 STEP=1
-timed 1 environment 90 "$WORK/1-environment.log" bash -c env_report
+timed 1 environment 60 "$WORK/1-environment.log" bash -c env_report
 timed 1 info 60 "$WORK/1-info.log" ./run-java.sh info
-# When rnn4j finds no cuBLAS but one is in sight (PyTorch's wheel, say), point RNN4J_CUBLAS at it.
+# rnn4j looks in the Python environments on the PATH itself; where it still finds no cuBLAS but $PY's
+# packages hold one (a PYTHON off the PATH, say), point RNN4J_CUBLAS at the newest.
 if [[ -z "${RNN4J_CUBLAS:-}" ]] && grep -q 'cuBLAS: none usable' "$WORK/1-info.log"; then
-    lib=$(grep -E '/libcublas\.so\.1[0-9]+$' "$WORK/1-environment.log" | awk '{print $NF}' | sort -r | head -1)
+    lib=$(python_cublas 2>> "$WORK/1-environment.log" | sort -V | tail -n 1)
     if [[ -n "$lib" ]]; then
         export RNN4J_CUBLAS=$lib
         say "rnn4j found no cuBLAS by itself; RNN4J_CUBLAS=$lib for the rest of the check"
         timed 1 info-with-RNN4J_CUBLAS 60 "$WORK/1-info-cublas.log" ./run-java.sh info
     fi
 fi
-publish
 CUDA_USABLE=0
-grep -q '^ *usable: yes' "$WORK"/1-info*.log 2>/dev/null && CUDA_USABLE=1
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+grep -q '^ *usable: yes' "$WORK"/1-info*.log && CUDA_USABLE=1
 BENCH=0
 if (( GPU_LISTED == 1 )) || [[ -n "${FORCE_BENCH:-}" || "$BENCH_DEVICE" != cuda ]]; then BENCH=1; fi
-wanted 3 && [[ -n "$SANITIZER" ]] && (( CUDA_USABLE == 1 )) && RESERVE[3]=60
-wanted 4 && (( BENCH == 1 )) && RESERVE[4]=150
+wanted 3 && (( BENCH == 1 )) && RESERVE[3]=220
+publish
 
-# ---------------------------------------------------------------- 2. the whole test suite
+# ---------------------------------------------------------------- 2. the tests that touch CUDA
 if wanted 2; then
     STEP=2
-    timed 2 tests 240 "$WORK/2-tests.log" ./run-tests.sh --scan-classpath "$HERE/test-classes" \
+    if (( FULL_SUITE == 1 )); then
+        selection=(--scan-classpath "$HERE/test-classes")
+        max=300
+    else
+        # classes whose bytecode reaches CUDA (org.rnn4j.cuda, Device.cuda, the Devices helper), directly or
+        # through a test helper; an empty list or a failure runs the whole suite instead
+        selection=()
+        if "$PY" gpu_check_report.py cuda-tests "$HERE/test-classes" > "$WORK/2-cuda-test-classes.txt" 2>&1; then
+            while IFS= read -r c; do selection+=(--select-class "$c"); done < "$WORK/2-cuda-test-classes.txt"
+        fi
+        if (( ${#selection[@]} == 0 )); then
+            say "no list of CUDA test classes (see 2-cuda-test-classes.txt): the whole suite instead"
+            selection=(--scan-classpath "$HERE/test-classes")
+        else
+            say "$(( ${#selection[@]} / 2 )) test classes touch CUDA (2-cuda-test-classes.txt)"
+        fi
+        max=150
+    fi
+    timed 2 tests "$max" "$WORK/2-tests.log" ./run-tests.sh "${selection[@]}" \
         --disable-ansi-colors --reports-dir "$WORK/junit"
-    tail -n 1 "$WORK/2-tests.log" > "$WORK/2-tests-summary.txt"
     publish
 fi
 
-# ---------------------------------------------------------------- 3. compute-sanitizer over a parity subset
+# ---------------------------------------------------------------- 3. rnn4j against cuDNN, and the phases
+if wanted 3; then
+    if (( BENCH == 0 )); then
+        record 3 benchmarks SKIP 0 0 "" "no GPU listed by nvidia-smi (a stand-in or no driver): timings would mean nothing"
+    else
+        STEP=3
+        # The shapes are cudnn_bench.py's (the same as benchmarks/ Suites.java): one list for both sides.
+        if ! "$PY" benchmarks/scripts/cudnn_bench.py --list --suite "$SUITE" > "$WORK/3-shapes.txt" 2>&1; then
+            cat "$WORK/3-shapes.txt"
+        fi
+        shape_args=()
+        while IFS= read -r s; do shape_args+=(--shape "$s"); done < <(grep -E '^[a-z]+-' "$WORK/3-shapes.txt")
+        if [[ $SUITE == tiny ]]; then
+            phase_shapes=(lstm-I16-H16-B4-T5 gru-I16-H16-B4-T5)
+        else
+            phase_shapes=(lstm-I512-H512-B64-T25 lstm-I256-H256-B4-T50 gru-I1024-H1024-B32-T187)
+        fi
+        phase_args=(--phases)
+        for s in "${phase_shapes[@]}"; do phase_args+=(--phases-shape "$s"); done
+        timed 3 cudnn 100 "$WORK/3-cudnn.log" "$PY" benchmarks/scripts/cudnn_bench.py --suite "$SUITE" \
+            --modes fp32,default,fp16 --warmup 5 --repeat 20 --out "$WORK/cudnn.json"
+        publish
+        bench_args=()
+        first=1
+        for v in "${VARIANTS[@]}"; do
+            IFS='|' read -r name opts needs <<< "$v"
+            if [[ -n "$needs" ]] && ! "$PY" gpu_check_report.py reads-property lib/rnn4j.jar "$needs" \
+                    >> "$WORK/3-variants.log" 2>&1; then
+                record 3 "rnn4j-$name" SKIP 0 0 "3-variants.log" "this build does not read $needs (no class in lib/rnn4j.jar names it)"
+                continue
+            fi
+            extra=()
+            (( first == 1 )) && extra=("${phase_args[@]}")
+            # every shape in one JVM, warmed up until the time per step settles
+            JAVA_OPTS="${JAVA_OPTS:-} $opts" timed 3 "rnn4j-$name" $(( first == 1 ? 150 : 100 )) \
+                "$WORK/3-rnn4j-$name.log" ./run-java.sh bench --device "$BENCH_DEVICE" --warmup 20 --settle 5 \
+                --repeat 10 --json "$WORK/rnn4j-$name.jsonl" "${shape_args[@]}" "${extra[@]}"
+            if (( first == 1 )); then
+                sed -n '/^Phases of one training step/,$p' "$WORK/3-rnn4j-$name.log" > "$WORK/phases.txt"
+            fi
+            bench_args+=(--bench "$name=$WORK/rnn4j-$name.jsonl")
+            first=0
+            publish
+        done
+        timed 3 table 30 "$WORK/3-table.log" env RNN4J_COMMIT="$(cat "$WORK/COMMIT")" \
+            RNN4J_JVM="$("$HERE/runtime/bin/java" -version 2>&1 | head -1) (the bundle's runtime)" \
+            "$PY" benchmarks/scripts/report.py \
+            --kind gpu "${bench_args[@]}" --cudnn "$WORK/cudnn.json" --stat median \
+            --out "$WORK/gpu-table.md" --title "rnn4j against cuDNN ($SUITE), $(date -u +%Y-%m-%d)" \
+            --note "rnn4j: run-java.sh bench --device $BENCH_DEVICE --warmup 20 --settle 5 --repeat 10 (median ms; host clock around each call, which synchronizes), one JVM per variant, by gpu-check.sh step 3"
+    fi
+    publish
+fi
+
+# ---------------------------------------------------------------- 4. compute-sanitizer over a parity subset
 # One GpuParityTest case per cell family (0-based iterations 4c+3: two layers, bidirectional, batch-first,
 # per-sample lengths, initial states), the dropout mask, and the training kernels' tests.
 PARITY_SUBSET=(--select-iteration 'method:org.rnn4j.GpuParityTest#cudaMatchesCpu(org.rnn4j.GpuParityTest$Case)[3,7,11,15,19,23,27,31]'
                --select-method 'org.rnn4j.GpuParityTest#dropoutMaskIsTheSameOnBothEngines')
-if wanted 3; then
+if wanted 4; then
     if [[ -z "$SANITIZER" ]]; then
-        record 3 compute-sanitizer SKIP 0 0 "" "compute-sanitizer not found"
+        record 4 compute-sanitizer SKIP 0 0 "" "compute-sanitizer not found"
     elif (( CUDA_USABLE == 0 )); then
-        record 3 compute-sanitizer SKIP 0 0 "" "CUDA is not usable here (see 1-info.log)"
+        record 4 compute-sanitizer SKIP 0 0 "" "CUDA is not usable here (see 1-info.log)"
     else
-        STEP=3
+        STEP=4
         for tool in memcheck racecheck synccheck; do
             extra=(); max=60
             if [[ $tool == memcheck ]]; then
@@ -224,7 +331,7 @@ if wanted 3; then
                 subset=("${PARITY_SUBSET[@]}" --select-class org.rnn4j.train.LossesTest)
             fi
             # exact allocations: a buffer overrun then leaves its allocation, where memcheck sees it
-            RNN4J_NO_CUDA_MEMORY_CACHING=1 timed 3 "sanitizer-$tool" "$max" "$WORK/3-sanitizer-$tool.log" \
+            RNN4J_NO_CUDA_MEMORY_CACHING=1 timed 4 "sanitizer-$tool" "$max" "$WORK/4-sanitizer-$tool.log" \
                 "$SANITIZER" --tool "$tool" "${extra[@]}" --target-processes all --error-exitcode 97 \
                 --print-limit 50 ./run-tests.sh "${subset[@]}" --disable-ansi-colors --reports-dir "$WORK/junit-$tool"
             publish
@@ -232,39 +339,13 @@ if wanted 3; then
     fi
 fi
 
-# ---------------------------------------------------------------- 4. rnn4j against cuDNN, and the phases
-if wanted 4; then
-    if (( BENCH == 0 )); then
-        record 4 benchmarks SKIP 0 0 "" "no GPU listed by nvidia-smi (a stand-in or no driver): timings would mean nothing"
-    else
-        STEP=4
-        # The shapes are cudnn_bench.py's (the same as benchmarks/ Suites.java): one list for both sides.
-        mapfile -t SHAPES < <("$PY" benchmarks/scripts/cudnn_bench.py --list --suite "$SUITE")
-        timed 4 cudnn 90 "$WORK/4-cudnn.log" "$PY" benchmarks/scripts/cudnn_bench.py --suite "$SUITE" \
-            --warmup 5 --repeat 20 --out "$WORK/cudnn.json"
-        shape_args=()
-        for s in "${SHAPES[@]}"; do shape_args+=(--shape "$s"); done
-        timed 4 rnn4j-bench 150 "$WORK/4-rnn4j-bench.log" ./run-java.sh bench --device "$BENCH_DEVICE" \
-            --warmup 2 --repeat 10 --json "$WORK/rnn4j-bench.jsonl" "${shape_args[@]}"
-        if [[ $SUITE == tiny ]]; then
-            phase_shapes=(--shape lstm-I16-H16-B4-T5 --shape gru-I16-H16-B4-T5)
-        else
-            phase_shapes=(--shape lstm-I512-H512-B64-T25 --shape lstm-I256-H256-B4-T50 --shape gru-I1024-H1024-B32-T187)
-        fi
-        timed 4 rnn4j-phases 60 "$WORK/4-rnn4j-phases.log" ./run-java.sh bench --device "$BENCH_DEVICE" \
-            --warmup 1 --repeat 3 --phases --json "$WORK/rnn4j-phases.jsonl" "${phase_shapes[@]}"
-        sed -n '/^Phases of one training step/,$p' "$WORK/4-rnn4j-phases.log" > "$WORK/phases.txt"
-        COMMIT=$(cat "$WORK/COMMIT")
-        timed 4 table 30 "$WORK/4-table.log" env RNN4J_COMMIT="$COMMIT" \
-            RNN4J_JVM="$("$HERE/runtime/bin/java" -version 2>&1 | head -1) (the bundle's runtime)" \
-            "$PY" benchmarks/scripts/report.py \
-            --kind gpu --bench "$WORK/rnn4j-bench.jsonl" --cudnn "$WORK/cudnn.json" --stat median \
-            --out "$WORK/gpu-table.md" --title "rnn4j against cuDNN ($SUITE), $(date -u +%Y-%m-%d)" \
-            --note "rnn4j: run-java.sh bench --device $BENCH_DEVICE --warmup 2 --repeat 10 (median ms; host clock around each call, which synchronizes) by gpu-check.sh step 4"
-    fi
-    publish
-fi
-
 # ---------------------------------------------------------------- 5. summary
 publish
+# The device tool's reply ends with the last 12,000 characters of output: the failures' start, then the summary.
+if [[ -f "$OUTDIR/failures.txt" ]]; then
+    echo "---------------- failures.txt (first 4000 bytes; all of it comes back as a file)"
+    head -c 4000 "$OUTDIR/failures.txt"
+    echo
+fi
+echo "---------------- summary.txt"
 cat "$OUTDIR/summary.txt"

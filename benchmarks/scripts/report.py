@@ -7,6 +7,8 @@ the JSON of cudnn_bench.py (cuDNN times and the measured FP32 GEMM peak).
 
   report.py --kind gpu --jmh raw/run.json --cudnn raw/cudnn.json --out results/2026-01-01-host.md
   report.py --kind gpu --bench rnn4j.jsonl --cudnn cudnn.json --stat median --out gpu-table.md
+  report.py --kind gpu --bench eager=eager.jsonl --bench graphs=graphs.jsonl --cudnn cudnn.json ...
+            (one column per rnn4j algorithm variant; cuDNN once per mode that cudnn_bench.py --modes ran)
   report.py --kind cpu --jmh raw/cpu.json --out results/cpu-2026-01-01.md
 
 FLOPs count the GEMMs only (DESIGN.md): one layer-direction forward is 2*G*H*(I_k+H)*B*T with G = 4 (LSTM),
@@ -116,18 +118,23 @@ def load_jmh(paths, stat="mean"):
     return {k: v[:3] for k, v in out.items()}, first
 
 
-def load_bench(path):
-    """The figures of `rnn4j bench --json` (one JSON object a line; "figure" lines only), keyed like load_jmh's."""
+def load_bench(path, variant=None):
+    """The figures of `rnn4j bench --json` (one JSON object a line; "figure" lines only), keyed like load_jmh's;
+    the engine is "rnn4j", or "rnn4j VARIANT" for a named algorithm variant."""
     out = {}
     if not path or not os.path.exists(path):
         return out
+    engine = "rnn4j %s" % variant if variant else "rnn4j"
     with open(path) as f:
         for line in f:
             r = json.loads(line)
             if r.get("kind") == "figure":
                 device = "cuda" if r["device"].startswith("cuda") else r["device"]
-                out[("rnn4j", device, r["shape"], r["pass"])] = (r["ms"], None, len(r.get("samples_ms", [])))
+                out[(engine, device, r["shape"], r["pass"])] = (r["ms"], None, len(r.get("samples_ms", [])))
     return out
+
+
+CUDNN_MODES = {"fp32": "cuDNN FP32", "default": "cuDNN default (TF32)", "fp16": "cuDNN FP16"}
 
 
 def sh(cmd):
@@ -247,29 +254,56 @@ def gemm_table(jmh):
 
 
 def gpu_table(jmh, cudnn):
+    """One row per shape and pass: each rnn4j variant's ms, each cuDNN mode's ms, the best rnn4j variant
+    against cuDNN FP32 (TF32 off: the same arithmetic) and against PyTorch's defaults, GFLOP/s, CPU."""
     peak = cudnn.get("peak_gflops") if cudnn else None
     cud = {}
     for r in (cudnn or {}).get("results", []):
-        cud[(r["shape"], r["pass"])] = r["ms"]
-    head = ["shape", "pass", "rnn4j GPU ms", "cuDNN ms", "rnn4j / cuDNN", "rnn4j GFLOP/s",
-            "% of FP32 peak", "rnn4j CPU ms", "GPU vs CPU"]
+        cud[(r.get("mode", "fp32"), r["shape"], r["pass"])] = r["ms"]
+    modes = [m for m in CUDNN_MODES if any(k[0] == m for k in cud)] or ["fp32"]
+    variants = []
+    for k in jmh:
+        if k[1] == "cuda" and k[0].startswith("rnn4j") and k[0] not in variants:
+            variants.append(k[0])
+    variants = variants or ["rnn4j"]
+    label = {v: v.replace("rnn4j ", "") for v in variants}
+    head = ["shape", "pass"] + ["%s GPU ms" % v for v in variants] + ["%s ms" % CUDNN_MODES[m] for m in modes]
+    head += ["best rnn4j / cuDNN FP32"] + (["best rnn4j / cuDNN default"] if "default" in modes else [])
+    head += ["best rnn4j GFLOP/s", "% of FP32 peak"]
+    has_cpu = any(k[0] == "rnn4j" and k[1] == "cpu" for k in jmh)
+    if has_cpu:
+        head += ["rnn4j CPU ms", "GPU vs CPU"]
     rows, chart = [], []
-    shapes = ordered_shapes(list(jmh.keys()) + [("cudnn", "cuda", s, p) for (s, p) in cud])
+    shapes = ordered_shapes(list(jmh.keys()) + [("cudnn", "cuda", s, p) for (_, s, p) in cud])
     for spec in shapes:
         for p in PASSES:
-            gpu = jmh.get(("rnn4j", "cuda", spec, p))
+            gpu = {v: jmh.get((v, "cuda", spec, p)) for v in variants}
+            timed = [(e[0], v) for v, e in gpu.items() if e]
+            best = min(timed) if timed else None
             cpu = jmh.get(("rnn4j", "cpu", spec, p))
-            c = cud.get((spec, p))
-            if not gpu and not cpu and c is None:
+            theirs = {m: cud.get((m, spec, p)) for m in modes}
+            if not timed and not cpu and not any(theirs.values()):
                 continue
-            ratio = gpu[0] / c if gpu and c else None
-            if ratio is not None:
-                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"), ratio))
-            g = gflops(spec, p, gpu)
+
+            def ratio(mode):
+                c = theirs.get(mode)
+                if not best or not c:
+                    return "—"
+                r = best[0] / c
+                return "%sx%s" % (fmt(r, 2), " (%s)" % label[best[1]] if len(timed) > 1 else "")
+
+            if best and theirs.get("fp32"):
+                chart.append(("%s %s" % (describe_shape(spec), "fwd" if p == "forward" else "train"),
+                              best[0] / theirs["fp32"]))
+            g = gflops(spec, p, (best[0], None, 0)) if best else None
             pct = 100.0 * g / peak if g and peak else None
-            speed = cpu[0] / gpu[0] if cpu and gpu else None
-            rows.append([describe_shape(spec), PASSES[p], fmt_ms(gpu), fmt(c), fmt(ratio, 2) + ("x" if ratio else ""),
-                         fmt(g), fmt(pct) + ("%" if pct else ""), fmt_ms(cpu), fmt(speed) + ("x" if speed else "")])
+            row = [describe_shape(spec), PASSES[p]] + [fmt_ms(gpu[v]) for v in variants]
+            row += [fmt(theirs[m]) for m in modes] + [ratio("fp32")] + ([ratio("default")] if "default" in modes else [])
+            row += [fmt(g), fmt(pct) + ("%" if pct else "")]
+            if has_cpu:
+                speed = cpu[0] / best[0] if cpu and best else None
+                row += [fmt_ms(cpu), fmt(speed) + ("x" if speed else "")]
+            rows.append(row)
     return head, rows, chart
 
 
@@ -305,7 +339,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", choices=["gpu", "cpu"], required=True)
     ap.add_argument("--jmh", nargs="+", help="JMH JSON (-rf json) of benchmarks.jar; several = rounds, pooled")
-    ap.add_argument("--bench", help="JSON lines of `rnn4j bench --json` (instead of --jmh)")
+    ap.add_argument("--bench", action="append", default=[],
+                    help="JSON lines of `rnn4j bench --json` (instead of --jmh), or VARIANT=FILE for one of rnn4j's "
+                         "algorithm variants (repeatable: one column each)")
     ap.add_argument("--cudnn", help="JSON written by cudnn_bench.py")
     ap.add_argument("--out", required=True, help="markdown file to write")
     ap.add_argument("--chart", help="PNG to write (default: --out with .png)")
@@ -318,7 +354,9 @@ def main():
     a = ap.parse_args()
 
     jmh, first = load_jmh(a.jmh, a.stat)
-    jmh.update(load_bench(a.bench))
+    for b in a.bench:
+        variant, path = b.split("=", 1) if "=" in b else (None, b)
+        jmh.update(load_bench(path, variant))
     cudnn = None
     if a.cudnn and os.path.exists(a.cudnn):
         with open(a.cudnn) as f:
@@ -330,9 +368,13 @@ def main():
         elif cudnn.get("skipped"):
             notes.append("cuDNN: not run: %s" % cudnn["skipped"])
         else:
-            notes.append("cuDNN: PyTorch %s, cuDNN %s on %s; FP32, TF32 off; median of %s CUDA-event timings "
-                         "after %s warm-up" % (cudnn.get("torch"), cudnn.get("cudnn"), cudnn.get("device"),
-                                               cudnn.get("repeats"), cudnn.get("warmup")))
+            notes.append("cuDNN: PyTorch %s, cuDNN %s on %s; median of %s CUDA-event timings after %s warm-up; "
+                         "modes: %s" % (cudnn.get("torch"), cudnn.get("cudnn"), cudnn.get("device"),
+                                        cudnn.get("repeats"), cudnn.get("warmup"),
+                                        "; ".join("%s = %s" % (m, d) for m, d in
+                                                  cudnn.get("modes", {"fp32": "FP32, TF32 off"}).items())))
+            for e in cudnn.get("errors", []):
+                notes.append("cuDNN failed at %s %s: %s" % (e.get("shape"), e.get("mode", ""), e.get("error")))
             if cudnn.get("peak_gflops"):
                 notes.append("measured FP32 GEMM peak (torch.mm %s, TF32 off): %.0f GFLOP/s"
                              % (cudnn.get("peak_shape", ""), cudnn["peak_gflops"]))
@@ -347,7 +389,7 @@ def main():
     lines += machine_lines(first, a.load_before, a.load_after, notes)
     lines += ["", "GFLOP/s counts GEMM FLOPs only: forward 2·G·H·(I+H)·B·T per layer-direction (G = 4 LSTM, "
               "3 GRU, 1 RNN), training step (forward + backward with weight gradients, no update) 3×. "
-              + ("rnn4j ms: median of `bench --json`'s timed runs." if a.bench and not a.jmh else
+              + ("rnn4j ms: median of `bench --json`'s timed runs; best = the fastest rnn4j variant." if a.bench and not a.jmh else
                  "± is JMH's 99.9% error where it had enough samples." if a.stat == "mean" else
                  "ms: median of the JMH measurement iterations (one operation or more each), pooled over rounds.")
               + " See benchmarks/README.md.", ""]

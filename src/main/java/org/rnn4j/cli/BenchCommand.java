@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code bench}: a quick CPU-vs-GPU table, forward (inference) and training step (forward + backward with
  * weight gradients, no update) at a few shapes, on the CPU and, when usable, CUDA device 0. Each figure is
- * the median of {@code --repeat} timed runs after warm-up, timed with {@link System#nanoTime()} with the
- * device synchronized before the clock stops. GFLOP/s counts the GEMMs only, as DESIGN.md does:
+ * the median of {@code --repeat} timed runs after a warm-up that lasts until the time per run has settled
+ * ({@link Warmup}), timed with {@link System#nanoTime()} with the device synchronized before the clock stops. GFLOP/s counts the GEMMs only, as DESIGN.md does:
  * {@code 2·G·H·(I+H)·B·T} forward (G = 4 LSTM, 3 GRU, 1 RNN), three times that for a training step.
  * {@code --json} appends each figure as it is measured (the GPU check joins them with cuDNN's by shape
  * name); {@code --phases} adds {@link PhaseProfile}'s breakdown of one training step. The JMH suite in
@@ -54,9 +54,16 @@ final class BenchCommand implements Callable<Integer> {
             description = "Timed repetitions per figure, the median reported (default 5, --quick 2).")
     Integer repeat;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "1",
-            description = "Untimed runs before timing (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "20",
+            description = "Untimed runs before timing, at least (default: ${DEFAULT-VALUE}); then more until "
+                    + "the time per run settles (--settle).")
     int warmup;
+
+    @Option(names = "--settle", paramLabel = "PCT", defaultValue = "5",
+            description = {"After --warmup runs, warm up until the median of the last min(10, N/2) runs is "
+                    + "within PCT% of the median of those before them (at most 10 s or max(10·N, 100) runs "
+                    + "per figure); 0: exactly --warmup runs (default: ${DEFAULT-VALUE})."})
+    double settle;
 
     @Option(names = "--shape", paramLabel = "I,H,B,T|CELL-I<n>-H<n>-B<n>-T<n>",
             description = {"A shape: input size, hidden size, batch, steps (e.g. 256,256,32,50), timed for each "
@@ -76,6 +83,10 @@ final class BenchCommand implements Callable<Integer> {
             + "(input GEMM, recurrent GEMMs, pointwise kernels, weight-gradient GEMMs, gaps between launches).")
     boolean phases;
 
+    @Option(names = "--phases-shape", paramLabel = "NAME", description = "With --phases, profile only this "
+            + "shape (a name such as lstm-I512-H512-B64-T25, one of the timed shapes; repeatable; default: all).")
+    List<String> phaseShapes;
+
     @Spec
     CommandSpec spec;
 
@@ -84,13 +95,21 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int reps = repeat != null ? repeat : quick ? 2 : 5;
-        if (reps < 1 || warmup < 0) {
-            err.println("--repeat: expected >= 1 and --warmup >= 0, got " + reps + " and " + warmup);
+        if (reps < 1 || warmup < 0 || !(settle >= 0)) {
+            err.println("--repeat: expected >= 1, --warmup >= 0 and --settle >= 0, got " + reps + ", " + warmup
+                    + " and " + settle);
             return 2;
         }
         List<Workload> work;
+        List<String> profiled = new ArrayList<>();
         try {
             work = workloads();
+            for (String name : phaseShapes == null ? List.<String>of() : phaseShapes) {
+                Workload match = work.stream().filter(w -> w.name().equalsIgnoreCase(name.trim())).findFirst()
+                        .orElseThrow(() -> new IllegalArgumentException(
+                                "--phases-shape: expected one of the timed shapes, got '" + name + "'"));
+                profiled.add(match.name());
+            }
         } catch (IllegalArgumentException e) {
             err.println(e.getMessage());
             return 2;
@@ -119,8 +138,9 @@ final class BenchCommand implements Callable<Integer> {
         for (Device dev : devices) {
             out.println(dev.engine().describe());
         }
-        out.println("warm-up " + warmup + ", median of " + reps + " timed runs; GFLOP/s counts GEMM FLOPs "
-                + "(forward 2·G·H·(I+H)·B·T, training step 3×)");
+        double tolerance = settle / 100;
+        out.println(Warmup.describe(warmup, tolerance) + "; median of " + reps + " timed runs; GFLOP/s counts "
+                + "GEMM FLOPs (forward 2·G·H·(I+H)·B·T, training step 3×)");
         out.println();
         out.flush();
 
@@ -140,12 +160,12 @@ final class BenchCommand implements Callable<Integer> {
             for (Workload w : work) {
                 double[][] ms = new double[devices.size()][];
                 for (int k = 0; k < devices.size(); k++) {
-                    Figures f = time(devices.get(k), w, warmup, reps);
+                    Figures f = time(devices.get(k), w, warmup, tolerance, reps);
                     ms[k] = new double[] {median(f.forward), median(f.training)};
-                    writeFigure(log, w, devices.get(k), "forward", f.forward, warmup);
-                    writeFigure(log, w, devices.get(k), "trainingStep", f.training, warmup);
-                    if (phases) {
-                        PhaseProfile.Result p = PhaseProfile.run(devices.get(k), w, 5);
+                    writeFigure(log, w, devices.get(k), "forward", f.forward, f.forwardWarmup);
+                    writeFigure(log, w, devices.get(k), "trainingStep", f.training, f.trainingWarmup);
+                    if (phases && (profiled.isEmpty() || profiled.contains(w.name()))) {
+                        PhaseProfile.Result p = PhaseProfile.run(devices.get(k), w, 5, warmup, tolerance);
                         profiles.add(p);
                         writePhases(log, p);
                     }
@@ -201,36 +221,38 @@ final class BenchCommand implements Callable<Integer> {
         return out;
     }
 
-    /** The timed runs of one workload on one device, in milliseconds. */
-    private record Figures(double[] forward, double[] training) {
+    /** The timed runs of one workload on one device, in milliseconds, and the warm-up before each pass. */
+    private record Figures(double[] forward, Warmup.Result forwardWarmup, double[] training,
+                           Warmup.Result trainingWarmup) {
     }
 
-    private static Figures time(Device device, Workload w, int warmup, int reps) {
+    private static Figures time(Device device, Workload w, int warmup, double tolerance, int reps) {
         try (RecurrentLayer layer = w.build(device, 1);
              Tensor x = Tensor.of(device, uniform(w.steps() * w.batch() * w.in(), 2), w.steps(), w.batch(), w.in());
              Tensor dY = Tensor.zeros(device, w.steps(), w.batch(), w.hidden())) {
             dY.fill(1f);
             layer.eval();
-            double[] fwd = repeat(warmup, reps, () -> {
+            Runnable forward = () -> {
                 try (ForwardResult r = layer.forward(x)) {
                     device.engine().synchronize();
                 }
-            }, device);
+            };
+            Warmup.Result forwardWarmup = Warmup.run(forward, device.engine()::synchronize, warmup, tolerance);
+            double[] fwd = repeat(reps, forward, device);
             layer.train();
-            double[] train = repeat(warmup, reps, () -> {
+            Runnable training = () -> {
                 try (ForwardResult r = layer.forward(x); BackwardResult g = layer.backward(r, dY, null, null)) {
                     device.engine().synchronize();
                 }
-            }, device);
+            };
+            Warmup.Result trainingWarmup = Warmup.run(training, device.engine()::synchronize, warmup, tolerance);
+            double[] train = repeat(reps, training, device);
             layer.zeroGrad();
-            return new Figures(fwd, train);
+            return new Figures(fwd, forwardWarmup, train, trainingWarmup);
         }
     }
 
-    private static double[] repeat(int warmup, int reps, Runnable work, Device device) {
-        for (int i = 0; i < warmup; i++) {
-            work.run();
-        }
+    private static double[] repeat(int reps, Runnable work, Device device) {
         double[] ms = new double[reps];
         for (int i = 0; i < reps; i++) {
             device.engine().synchronize();
@@ -280,15 +302,15 @@ final class BenchCommand implements Callable<Integer> {
 
     // ---------------------------------------------------------------- output
 
-    private static void writeFigure(Writer log, Workload w, Device device, String pass, double[] ms, int warmup)
-            throws IOException {
+    private static void writeFigure(Writer log, Workload w, Device device, String pass, double[] ms,
+                                    Warmup.Result warmup) throws IOException {
         StringBuilder samples = new StringBuilder();
         for (double v : ms) {
             samples.append(samples.length() == 0 ? "" : ", ").append(num(v));
         }
         log.write("{\"kind\": \"figure\", \"shape\": \"" + w.name() + "\", \"device\": \"" + device
-                + "\", \"pass\": \"" + pass + "\", \"ms\": " + num(median(ms)) + ", \"warmup\": " + warmup
-                + ", \"samples_ms\": [" + samples + "]}\n");
+                + "\", \"pass\": \"" + pass + "\", \"ms\": " + num(median(ms)) + ", \"warmup\": " + warmup.runs()
+                + ", \"settled\": " + warmup.settled() + ", \"samples_ms\": [" + samples + "]}\n");
     }
 
     private static void writePhases(Writer log, PhaseProfile.Result p) throws IOException {
@@ -300,7 +322,8 @@ final class BenchCommand implements Callable<Integer> {
         log.write("{\"kind\": \"phases\", \"shape\": \"" + p.workload().name() + "\", \"device\": \"" + p.device()
                 + "\", \"step_ms\": " + num(p.stepMs()) + ", \"host_ms\": " + num(p.hostMs())
                 + ", \"gaps_ms\": " + num(p.gapsMs()) + ", \"head_start_ms\": " + num(p.headStartMs())
-                + ", \"profiled_idle_ms\": " + num(p.idleMs()) + ", \"phases\": [" + phases + "]}\n");
+                + ", \"profiled_idle_ms\": " + num(p.idleMs()) + ", \"warmup\": " + p.warmup().runs()
+                + ", \"settled\": " + p.warmup().settled() + ", \"phases\": [" + phases + "]}\n");
     }
 
     private static String num(double v) {
@@ -311,7 +334,8 @@ final class BenchCommand implements Callable<Integer> {
         Workload w = p.workload();
         out.println("Phases of one training step, " + w.label() + " I=" + w.in() + " H=" + w.hidden() + " B="
                 + w.batch() + " T=" + w.steps() + " on " + p.device() + ": median of " + p.profiledSteps()
-                + " profiled steps, each engine call timed on the device's clock"
+                + " profiled steps after " + p.warmup().runs() + " warm-up steps"
+                + (p.warmup().settled() ? "" : " (not settled)") + ", each engine call timed on the device's clock"
                 + (p.headStartMs() > 0 ? String.format(Locale.ROOT, " behind a %.1f ms GPU head start", p.headStartMs())
                 : "") + String.format(Locale.ROOT, "; time between calls inside a profiled step %.3f ms (on a GPU, "
                 + "near 0 means the call times are the work alone)", p.idleMs()));

@@ -67,9 +67,10 @@ final class PhaseProfile {
      * @param headStartMs the GPU work queued ahead of each profiled step (0 on the CPU)
      * @param idleMs      device idle time inside the profiled step, between the calls (median; near 0 when
      *                    the per-call times are the work alone)
+     * @param warmup      the warm-up through the profiling proxy before the first profiled step
      */
     record Result(Workload workload, String device, int profiledSteps, List<Phase> phases, double stepMs,
-                  double hostMs, double headStartMs, double idleMs) {
+                  double hostMs, double headStartMs, double idleMs, Warmup.Result warmup) {
 
         double callsMs() {
             return phases.stream().mapToDouble(Phase::ms).sum();
@@ -236,10 +237,11 @@ final class PhaseProfile {
     }
 
     /**
-     * Profiles {@code steps} training steps of {@code w} (after three warm-up steps), each after an
-     * unprofiled one, and returns the median of each phase and of the unprofiled steps.
+     * Profiles {@code steps} training steps of {@code w}, each after an unprofiled one, and returns the median
+     * of each phase and of the unprofiled steps. Before them, a {@link Warmup} of at least
+     * {@code max(3, warmupRuns)} steps through the proxy, until settled within {@code tolerance}.
      */
-    static Result run(Device device, Workload w, int steps) {
+    static Result run(Device device, Workload w, int steps, int warmupRuns, double tolerance) {
         Engine plain = device.engine();
         try (Clock clock = device.isCuda() ? new EventClock((CudaEngine) plain) : new HostClock()) {
             Recorder rec = new Recorder(plain, clock, w.batch(), w.batch() * w.steps());
@@ -260,10 +262,7 @@ final class PhaseProfile {
                         }
                     }
                 };
-                for (int i = 0; i < 3; i++) {
-                    step.run();
-                }
-                plain.synchronize();
+                Warmup.Result warm = Warmup.run(step, plain::synchronize, Math.max(3, warmupRuns), tolerance);
 
                 // A first profiled step without a head start: how long the host takes to queue it.
                 clock.reset();
@@ -336,7 +335,7 @@ final class PhaseProfile {
                     }
                 }
                 return new Result(w, device.toString(), steps, phases, BenchCommand.median(stepMs),
-                        BenchCommand.median(hostMs), headStart, BenchCommand.median(idle));
+                        BenchCommand.median(hostMs), headStart, BenchCommand.median(idle), warm);
             }
         }
     }

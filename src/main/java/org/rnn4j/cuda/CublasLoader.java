@@ -3,6 +3,7 @@ package org.rnn4j.cuda;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,8 +21,10 @@ import java.util.Set;
  * JCublas2 ({@code libcublas.so.12} on the system loader's path), then JNA with the sonames
  * {@code libcublas.so.13} and {@code libcublas.so.12}, then JNA with the files found in common
  * locations ({@link #commonLocations}): the CUDA toolkit, the distribution's library folder, and
- * the {@code nvidia/*} folders of Python wheels (PyTorch ships cuBLAS there). The first that
- * loads and creates a handle on the engine's stream wins.
+ * the {@code nvidia/*} folders of Python wheels (PyTorch ships cuBLAS there), including those of
+ * every Python environment on the {@code PATH} (a virtual environment that is not activated, such
+ * as {@code /opt/torch/.venv} on the GPU hosts we borrow). The first that loads and creates a
+ * handle on the engine's stream wins.
  */
 final class CublasLoader {
 
@@ -82,8 +85,12 @@ final class CublasLoader {
      * (and its {@code targets/x86_64-linux/lib}), {@code /usr/local/cuda-*}{@code /lib64} newest
      * first, {@code /usr/lib/x86_64-linux-gnu}, and {@code nvidia/cublas/lib}, {@code nvidia/cu13/lib},
      * {@code nvidia/cu12/lib} in the {@code site-packages} / {@code dist-packages} of
-     * {@code /usr/lib/python3*}, {@code /usr/local/lib/python3*}, {@code /opt/conda/lib/python3*}
-     * and of {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX} when set.
+     * {@code /usr/lib/python3*}, {@code /usr/local/lib/python3*}, {@code /opt/conda/lib/python3*},
+     * of {@code $VIRTUAL_ENV}, {@code $CONDA_PREFIX} when set, and of {@code D/../lib/python3*} for
+     * each folder {@code D} of {@code $PATH} that holds a {@code python3}, and of each folder that
+     * file's chain of symbolic links passes through (a virtual environment's {@code bin/python3} links
+     * to the system's interpreter while its packages are beside its own {@code bin}; a
+     * {@code /usr/local/bin/python3} may link to a venv's).
      */
     static List<Path> commonLocations(Path root, Map<String, String> env) {
         List<Path> dirs = new ArrayList<>();
@@ -98,8 +105,13 @@ final class CublasLoader {
                 root.resolve("usr/lib"), root.resolve("usr/local/lib"), root.resolve("opt/conda/lib")));
         for (String var : new String[] {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
             String prefix = env.get(var);
-            if (prefix != null && !prefix.isBlank() && root.equals(root.getRoot())) {
-                libDirs.add(Path.of(prefix).resolve("lib"));
+            if (prefix != null && prefix.startsWith("/")) {
+                libDirs.add(under(root, prefix).resolve("lib"));
+            }
+        }
+        for (String entry : env.getOrDefault("PATH", "").split(":")) {
+            if (entry.startsWith("/")) {
+                libDirs.addAll(pythonLibDirs(root, under(root, entry).resolve("python3")));
             }
         }
         for (Path lib : libDirs) {
@@ -122,6 +134,36 @@ final class CublasLoader {
             }
         }
         return new ArrayList<>(found);
+    }
+
+    /**
+     * {@code X/lib} for the {@code X/bin} holding {@code python}, and for each link on its way to the real
+     * file (at most 8), when {@code python} exists.
+     */
+    private static List<Path> pythonLibDirs(Path root, Path python) {
+        List<Path> out = new ArrayList<>();
+        Path p = python.normalize();
+        try {
+            for (int hop = 0; hop < 8 && Files.exists(p, LinkOption.NOFOLLOW_LINKS); hop++) {
+                Path bin = p.getParent();
+                if (bin != null && bin.getParent() != null) {
+                    out.add(bin.getParent().resolve("lib"));
+                }
+                if (!Files.isSymbolicLink(p)) {
+                    break;
+                }
+                String target = Files.readSymbolicLink(p).toString();
+                p = (target.startsWith("/") ? under(root, target) : bin.resolve(target)).normalize();
+            }
+        } catch (IOException | RuntimeException e) {
+            return out;   // an unreadable link: the folders found so far
+        }
+        return out;
+    }
+
+    /** The absolute path {@code absolute} inside {@code root} (itself when the root is {@code /}). */
+    private static Path under(Path root, String absolute) {
+        return root.resolve(absolute.replaceFirst("^/+", ""));
     }
 
     /** Entries of {@code dir} matching {@code glob}, highest name first (newest toolkit, newest Python). */

@@ -90,6 +90,47 @@ class BenchCommandTest {
         }
     }
 
+    @Test
+    void theWarmupIsRecordedAndSettleZeroRunsExactlyTheMinimum(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.jsonl");
+        Run r = run("bench", "--device", "cpu", "--shape", "lstm-I4-H3-B1-T2", "--repeat", "1", "--warmup", "4",
+                "--settle", "0", "--json", json.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("warm-up 4 runs"), r.out());
+        for (String l : Files.readAllLines(json)) {
+            assertEquals("4", field(l, "warmup"), l);
+            assertTrue(l.contains("\"settled\": true"), l);
+        }
+        Path settled = dir.resolve("settled.jsonl");
+        r = run("bench", "--device", "cpu", "--shape", "lstm-I4-H3-B1-T2", "--repeat", "1", "--warmup", "6",
+                "--json", settled.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("then until the median of the last 3 is within 5% of the 3 before"), r.out());
+        for (String l : Files.readAllLines(settled)) {
+            assertTrue(Integer.parseInt(field(l, "warmup")) >= 6, l);
+        }
+    }
+
+    @Test
+    void phasesShapeProfilesOnlyTheNamedShapeAndMustBeATimedOne(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.jsonl");
+        Run r = run("bench", "--device", "cpu", "--shape", "lstm-I4-H3-B1-T2", "--shape", "gru-I4-H3-B1-T2",
+                "--repeat", "1", "--warmup", "0", "--phases", "--phases-shape", "gru-I4-H3-B1-T2", "--json",
+                json.toString());
+        assertEquals(0, r.exit(), r.err());
+        List<String> profiled = Files.readAllLines(json).stream().filter(l -> l.contains("\"kind\": \"phases\""))
+                .map(l -> field(l, "shape")).toList();
+        assertEquals(List.of("gru-I4-H3-B1-T2"), profiled);
+        r = run("bench", "--device", "cpu", "--shape", "lstm-I4-H3-B1-T2", "--phases", "--phases-shape",
+                "gru-I4-H3-B1-T2");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--phases-shape: expected one of the timed shapes, got 'gru-I4-H3-B1-T2'"),
+                r.err());
+        r = run("bench", "--device", "cpu", "--shape", "lstm-I4-H3-B1-T2", "--settle", "-1");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--settle >= 0"), r.err());
+    }
+
     /** Each engine call of a step is filed once, so the counts are exactly RecurrentLayer's calls. */
     @ParameterizedTest
     @MethodSource("org.rnn4j.Devices#names")

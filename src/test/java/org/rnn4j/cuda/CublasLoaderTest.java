@@ -36,6 +36,20 @@ class CublasLoaderTest {
     }
 
     @Test
+    void aVenvIsFoundThroughThePythonOnThePathAndTheLinksItPassesThrough() throws IOException {
+        Path wheel = touch("opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublas.so.13");
+        Path venvPython = touch("opt/torch/.venv/bin/python3");
+        touch("other/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcublas.so.13");   // on no PATH
+        assertEquals(List.of(wheel), CublasLoader.commonLocations(root, Map.of("PATH", "/opt/torch/.venv/bin")));
+        Path link = root.resolve("usr/local/bin/python3");
+        Files.createDirectories(link.getParent());
+        Files.createSymbolicLink(link, Path.of("/opt/torch/.venv/bin/python3"));   // absolute: inside the root
+        assertTrue(Files.exists(venvPython));
+        assertEquals(List.of(wheel), CublasLoader.commonLocations(root, Map.of("PATH", "/bin:/usr/local/bin")));
+        assertEquals(List.of(), CublasLoader.commonLocations(root, Map.of("PATH", "/bin")));
+    }
+
+    @Test
     void candidatesTryJCublasThenSonamesThenFiles() throws IOException {
         Path wheel = touch("usr/lib/python3.10/site-packages/nvidia/cublas/lib/libcublas.so.12");
         List<CublasLoader.Candidate> c = CublasLoader.candidates(Map.of(), root);
