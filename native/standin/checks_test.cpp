@@ -2,6 +2,7 @@
 // each misuse below must come back as the status the real libraries give (or a fault), and correct
 // use must keep working. Built by build.sh next to the libraries; StandinChecksTest runs it.
 //   checks_test FATBINS      (native/build.sh's output folder)
+// build.sh compiles it as it compiles kernels/*.cu (extern __shared__ rewritten, see there).
 #include "standin.h"
 #include "device.h"
 
@@ -52,6 +53,38 @@ extern "C" __global__ void plusOne(const float* in, float* out) {
     out[threadIdx.x] = in[threadIdx.x] + 1.0f;
 }
 
+// Each block sums its slice in dynamic shared memory; after a grid barrier, block 0 adds the
+// blocks' sums. Without the barrier (withGridSync = 0) block 0 may read sums not yet written.
+extern "C" __global__ void gridSum(const float* in, float* partial, float* out, int withGridSync) {
+    extern __shared__ float acc[];
+    acc[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float s = 0;
+        for (unsigned i = 0; i < blockDim.x; i++) s += acc[i];
+        partial[blockIdx.x] = s;
+    }
+    if (withGridSync) cooperative_groups::this_grid().sync();
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        float s = 0;
+        for (unsigned b = 0; b < gridDim.x; b++) s += partial[b];
+        out[0] = s;
+    }
+}
+
+extern "C" __global__ void gridSyncSkippedByBlock0(float* out) {
+    if (blockIdx.x == 0) return;
+    cooperative_groups::this_grid().sync();
+    out[blockIdx.x] = 1.0f;
+}
+
+// Block 0 returns at once; the others meet at a __syncthreads: legal in a cooperative launch too.
+extern "C" __global__ void blockZeroLeavesEarly(float* out) {
+    if (blockIdx.x == 0) return;
+    __syncthreads();
+    out[blockIdx.x] = 1.0f;
+}
+
 static const standin::KernelEntry kKernels[] = {
     standin::kernelEntry("divergentBarrier", &divergentBarrier),
     standin::kernelEntry("twoBarriers", &twoBarriers),
@@ -59,8 +92,11 @@ static const standin::KernelEntry kKernels[] = {
     standin::kernelEntry("sharedReverse", &sharedReverse),
     standin::kernelEntry("setValue", &setValue),
     standin::kernelEntry("plusOne", &plusOne),
+    standin::kernelEntry("gridSum", &gridSum),
+    standin::kernelEntry("gridSyncSkippedByBlock0", &gridSyncSkippedByBlock0),
+    standin::kernelEntry("blockZeroLeavesEarly", &blockZeroLeavesEarly),
 };
-static const standin::Module kModule = {"checks", kKernels, 6, __start_standin_shared, __stop_standin_shared};
+static const standin::Module kModule = {"checks", kKernels, 9, __start_standin_shared, __stop_standin_shared};
 
 // ---------------------------------------------------------------- a minimal test harness
 
@@ -386,6 +422,85 @@ static void captureChecks(TestModule& m, bool adversarial) {
     m.load();
 }
 
+// Cooperative launches (all blocks at once, a grid barrier), dynamic shared memory and its limits.
+static void cooperativeChecks(TestModule& m) {
+    fresh();
+    m.load();
+    CUfunction sum, skipped;
+    cuModuleGetFunction(&sum, m.module, "gridSum");
+    cuModuleGetFunction(&skipped, m.module, "gridSyncSkippedByBlock0");
+    CUdeviceptr in, partial, out;
+    cuMemAlloc(&in, 128 * 4);
+    cuMemAlloc(&partial, 4 * 4);
+    cuMemAlloc(&out, 4 * 4);
+    float v[128];
+    for (int i = 0; i < 128; i++) v[i] = (float)(i + 1);
+    cuMemcpyHtoD(in, v, sizeof v);
+    int with = 1;
+    void* p[] = {&in, &partial, &out, &with};
+    for (int launch = 0; launch < 3; launch++) {   // forward, reverse, interleaved
+        cuMemsetD32(out, 0, 1);
+        expectStatus(cuLaunchCooperativeKernel(sum, 4, 1, 1, 32, 1, 1, 32 * 4, nullptr, p), CUDA_SUCCESS,
+                     "cuLaunchCooperativeKernel: 4 blocks, grid barrier, order " + std::to_string(launch));
+        expect(first(out) == 8256.0f, "  the sum over the grid is 8256 (each block's own shared memory)");
+    }
+    {   // a persistent kernel's shape: 132 blocks of 256 threads, all at once
+        const int n = 132 * 256;
+        CUdeviceptr bigIn, bigPartial;
+        cuMemAlloc(&bigIn, n * 4);
+        cuMemAlloc(&bigPartial, 132 * 4);
+        std::vector<float> ones(n, 1.0f);
+        cuMemcpyHtoD(bigIn, ones.data(), n * 4);
+        void* big[] = {&bigIn, &bigPartial, &out, &with};
+        expectStatus(cuLaunchCooperativeKernel(sum, 132, 1, 1, 256, 1, 1, 256 * 4, nullptr, big), CUDA_SUCCESS,
+                     "cuLaunchCooperativeKernel: 132 blocks of 256 threads at once");
+        expect(first(out) == (float)n, "  the sum is 33792");
+    }
+    with = 0;
+    bool raced = false;
+    for (int launch = 0; launch < 3; launch++) {
+        cuMemsetD32(partial, 0x7fc00000u, 4);   // NaN: not the last launch's sums
+        cuLaunchCooperativeKernel(sum, 4, 1, 1, 32, 1, 1, 32 * 4, nullptr, p);
+        raced |= first(out) != 8256.0f;
+    }
+    expect(raced, "without the grid barrier, some order reads block sums not yet written");
+    int perSm = 0;
+    cuOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, sum, 256, 0);
+    expect(perSm == 8, "occupancy: 8 blocks of 256 threads per multiprocessor");
+    cuOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, sum, 1024, 0);
+    expect(perSm == 2, "  2 of 1024");
+    expectStatus(cuLaunchCooperativeKernel(sum, 2 * 132 + 1, 1, 1, 1024, 1, 1, 0, nullptr, p), CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE,
+                 "a cooperative grid that does not fit the device at once");
+    expectStatus(cuLaunchKernel(sum, 4, 1, 1, 32, 1, 1, 64 * 1024, nullptr, p, nullptr), CUDA_ERROR_INVALID_VALUE,
+                 "64 KiB of dynamic shared memory without cuFuncSetAttribute");
+    expectStatus(cuFuncSetAttribute(sum, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 300000), CUDA_ERROR_INVALID_VALUE,
+                 "cuFuncSetAttribute beyond 227 KiB");
+    expectStatus(cuFuncSetAttribute(sum, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 64 * 1024), CUDA_SUCCESS,
+                 "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, 64 KiB)");
+    CUfunction again;
+    cuModuleGetFunction(&again, m.module, "gridSum");
+    int limit = 0;
+    cuFuncGetAttribute(&limit, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, again);
+    expect(again == sum && limit == 64 * 1024, "  the same handle again, with the new limit");
+    expectStatus(cuLaunchKernel(sum, 1, 1, 1, 32, 1, 1, 64 * 1024, nullptr, p, nullptr), CUDA_SUCCESS, "  then a 64 KiB launch runs");
+    with = 1;
+    expectStatus(cuLaunchKernel(sum, 4, 1, 1, 32, 1, 1, 32 * 4, nullptr, p, nullptr), CUDA_ERROR_LAUNCH_FAILED,
+                 "a grid barrier in a launch that is not cooperative");
+    fresh();
+    m.load();
+    cuModuleGetFunction(&skipped, m.module, "gridSyncSkippedByBlock0");
+    cuMemAlloc(&out, 4 * 4);
+    void* q[] = {&out};
+    CUfunction early;
+    cuModuleGetFunction(&early, m.module, "blockZeroLeavesEarly");
+    for (int launch = 0; launch < 3; launch++) {
+        expectStatus(cuLaunchCooperativeKernel(early, 4, 1, 1, 32, 1, 1, 0, nullptr, q), CUDA_SUCCESS,
+                     "a cooperative launch where block 0 returns before the others' __syncthreads, order " + std::to_string(launch));
+    }
+    expectStatus(cuLaunchCooperativeKernel(skipped, 4, 1, 1, 32, 1, 1, 0, nullptr, q), CUDA_ERROR_LAUNCH_FAILED,
+                 "a grid barrier that one block's threads never reach");
+}
+
 // RNN4J_STANDIN_SKIP_WORK=1: the same checks and counts, no work.
 static int skipWorkChecks(const char* fatbins) {
     cuInit(0);
@@ -632,6 +747,7 @@ int main(int argc, char** argv) {
     TestModule test{image};
     streamOrderChecks(test, adversarial);
     captureChecks(test, adversarial);
+    cooperativeChecks(test);
 
     std::printf("%d failed\n", failures);
     return failures == 0 ? 0 : 1;

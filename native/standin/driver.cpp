@@ -10,10 +10,18 @@
 //                every copy, memset and kernel pointer must lie inside one live allocation
 //   kernels      a block at a time; its threads are fibers, so __syncthreads is a real barrier;
 //                block and thread order rotate per launch (forward, reverse, interleaved) or are
-//                fixed by RNN4J_STANDIN_ORDER=forward|reverse|interleaved
+//                fixed by RNN4J_STANDIN_ORDER=forward|reverse|interleaved; a cooperative launch
+//                runs all blocks at once, with a grid barrier
 //   streams      in order and synchronous, or with RNN4J_STANDIN_STREAMS=deferred each stream's
-//                work runs only when the host synchronizes, so reading results without a sync fails
-//   events       complete with their stream; elapsed time is host time of the simulation
+//                work runs only when the host synchronizes, so reading results without a sync
+//                fails; =adversarial also runs unordered work of different streams in the worst
+//                legal order at each synchronization
+//   events       complete with their stream; a wait orders a stream after another's record;
+//                elapsed time is host time of the simulation
+//   capture      work on a capturing stream becomes graph nodes; graphs replay through the same
+//                checks, after checking every node's memory is still live
+//   counters     calls by API name and launches by kernel (RNN4J_STANDIN_STATS, rnn4j_standin_*);
+//                RNN4J_STANDIN_SKIP_WORK=1 checks and counts everything but runs no device work
 #include "standin.h"
 #include "device.h"
 
@@ -36,6 +44,7 @@
 
 namespace standin {
 
+alignas(256) unsigned char dynamicShared[kMaxSharedOptIn];
 uint3 currentThreadIdx;
 uint3 currentBlockIdx;
 dim3 currentBlockDim;
@@ -197,6 +206,7 @@ struct KernelLaunch {
     Function* function = nullptr;
     dim3 grid{1, 1, 1}, block{1, 1, 1};
     unsigned sharedBytes = 0;
+    bool cooperative = false;   // cuLaunchCooperativeKernel: all blocks at once, grid.sync() allowed
     std::vector<std::vector<unsigned char>> values;
 };
 
@@ -268,15 +278,24 @@ struct Capture {
     std::set<Stream*> streams;
 };
 
+struct Function {
+    const KernelEntry* kernel;
+    struct LoadedModule* module;
+    unsigned maxDynamicShared = 48 * 1024;   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+};
+
 struct LoadedModule {
     const Module* module;
     bool loaded = true;
+    std::map<std::string, std::unique_ptr<Function>> functions;   // one handle per kernel, as with the driver
 };
 
-struct Function {
-    const KernelEntry* kernel;
-    LoadedModule* module;
-};
+// The simulated device's limits (sm_90, an H100's SM count).
+constexpr int kMultiprocessors = 132;
+constexpr int kThreadsPerMultiprocessor = 2048;
+constexpr int kBlocksPerMultiprocessor = 32;
+constexpr int kSharedPerMultiprocessor = 233472;   // 228 KiB
+constexpr int kSharedReservedPerBlock = 1024;       // the driver's per-block reservation
 
 bool initialized = false;
 Context primary;
@@ -325,6 +344,17 @@ const char* errorName(CUresult r) {
         case CUDA_ERROR_LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
         case CUDA_ERROR_NOT_SUPPORTED: return "CUDA_ERROR_NOT_SUPPORTED";
         case CUDA_ERROR_NO_BINARY_FOR_GPU: return "CUDA_ERROR_NO_BINARY_FOR_GPU";
+        case CUDA_ERROR_ILLEGAL_STATE: return "CUDA_ERROR_ILLEGAL_STATE";
+        case CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: return "CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE";
+        case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: return "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+        case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: return "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
+        case CUDA_ERROR_STREAM_CAPTURE_UNMATCHED: return "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED";
+        case CUDA_ERROR_STREAM_CAPTURE_UNJOINED: return "CUDA_ERROR_STREAM_CAPTURE_UNJOINED";
+        case CUDA_ERROR_STREAM_CAPTURE_ISOLATION: return "CUDA_ERROR_STREAM_CAPTURE_ISOLATION";
+        case CUDA_ERROR_STREAM_CAPTURE_IMPLICIT: return "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT";
+        case CUDA_ERROR_CAPTURED_EVENT: return "CUDA_ERROR_CAPTURED_EVENT";
+        case CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD: return "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD";
+        case CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE: return "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE";
         default: return nullptr;
     }
 }
@@ -431,12 +461,15 @@ standin_switch:
 )");
 
 constexpr std::size_t kStackBytes = 256 * 1024;
+constexpr std::size_t kPooledStackBytes = 64 * 1024;   // fibers beyond a block's 1024 (cooperative grids)
+constexpr unsigned kFibersWithGuard = 1024;
 
-enum class FiberState { Runnable, AtBarrier, Done };
+enum class FiberState { Runnable, AtBarrier, AtGridBarrier, Done };
 
 struct Fiber {
     void* sp = nullptr;
-    char* stack = nullptr;        // mapping of kStackBytes; its lowest page is a guard
+    char* stack = nullptr;        // kStackBytes with a guard page below, or kPooledStackBytes from a pool
+    std::size_t stackBytes = 0;
     FiberState state = FiberState::Done;
     uint3 tid{};
     const char* barrierFile = nullptr;
@@ -457,18 +490,39 @@ void** runningParams = nullptr;
     std::abort();   // a finished fiber is never resumed
 }
 
-bool prepareFiber(Fiber& f) {
-    if (f.stack == nullptr) {
+// A stack for fiber i: the first 1024 (one block's worth) each have a mapping with a guard page;
+// more (a cooperative grid, where every thread of the grid lives at once) come from pools of
+// smaller stacks without guards, so that the mappings stay far below the kernel's map count limit.
+bool mapStack(Fiber& f, unsigned i) {
+    if (f.stack != nullptr) return true;
+    if (i < kFibersWithGuard) {
         void* m = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m == MAP_FAILED) {
-            return false;
-        }
+        if (m == MAP_FAILED) return false;
         mprotect(m, (std::size_t)sysconf(_SC_PAGESIZE), PROT_NONE);
         f.stack = static_cast<char*>(m);
+        f.stackBytes = kStackBytes;
+        return true;
     }
+    constexpr std::size_t kPool = 4096;
+    static char* pool = nullptr;
+    static std::size_t left = 0;
+    if (left == 0) {
+        void* m = mmap(nullptr, kPool * kPooledStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) return false;
+        pool = static_cast<char*>(m);
+        left = kPool;
+    }
+    f.stack = pool;
+    f.stackBytes = kPooledStackBytes;
+    pool += kPooledStackBytes;
+    left--;
+    return true;
+}
+
+void prepareFiber(Fiber& f) {
     // The frame standin_switch pops: scratch (MXCSR, x87 CW), r15..r12, rbx, rbp, then the return
     // address fiberMain, entered with rsp ≡ 8 (mod 16) as after a call.
-    std::uintptr_t top = (reinterpret_cast<std::uintptr_t>(f.stack) + kStackBytes) & ~std::uintptr_t(15);
+    std::uintptr_t top = (reinterpret_cast<std::uintptr_t>(f.stack) + f.stackBytes) & ~std::uintptr_t(15);
     std::uint64_t* s = reinterpret_cast<std::uint64_t*>(top);
     s[-1] = 0;
     s[-2] = reinterpret_cast<std::uint64_t>(&fiberMain);
@@ -483,7 +537,6 @@ bool prepareFiber(Fiber& f) {
     scratch[0] = mxcsr;
     scratch[1] = cw;
     f.sp = &s[-10];
-    return true;
 }
 
 // The order in which the threads of a block, or the blocks of a grid, take turns: 0 forward,
@@ -509,70 +562,138 @@ std::string where(const char* file, int line) {
     return std::string(slash == nullptr ? file : slash + 1) + ":" + std::to_string(line);
 }
 
-// Runs one block; the reason in *error when a barrier is not reached by every thread.
-bool runBlock(const KernelEntry* k, std::pair<char*, char*> shared, void** params, unsigned threads, int kind,
-              std::string* error) {
-    if (fibers.size() < threads) {
-        fibers.resize(threads);
-    }
-    if (shared.first != nullptr && shared.second != nullptr) {
-        fillPattern(shared.first, (std::size_t)(shared.second - shared.first), kGarbage);
-    }
-    const dim3 bd = currentBlockDim;
+/** What a group of blocks that run at once share: the kernel, its shared memory, its parameters. */
+struct Group {
+    const KernelEntry* kernel;
+    char* sharedBegin;            // the module's __shared__ variables
+    std::size_t sharedBytes;
+    std::size_t dynamicBytes;     // of dynamicShared
+    void** params;
+    std::vector<uint3> blocks;    // one for a plain launch (blocks run one at a time), all for a cooperative one
+    unsigned threads;
+    int threadOrder, blockOrder;
+    bool cooperative;
+};
+
+// Checks the barriers of one block after every runnable fiber ran until it waits or returns:
+// releases a __syncthreads every thread reached at the same call site; the reason in *error
+// when they cannot all get there. Adds the block's threads at the grid barrier and done to the counts.
+bool blockBarrier(Fiber* f, unsigned threads, unsigned* atGridInGroup, unsigned* doneInGroup, std::string* error) {
+    unsigned waiting = 0, atGrid = 0, done = 0;
+    Fiber* first = nullptr;
     for (unsigned i = 0; i < threads; i++) {
-        Fiber& f = fibers[i];
-        if (!prepareFiber(f)) {
-            *error = "cannot map a fiber stack";
+        if (f[i].state == FiberState::AtBarrier) {
+            waiting++;
+            if (first == nullptr) first = &f[i];
+        } else if (f[i].state == FiberState::AtGridBarrier) {
+            atGrid++;
+        } else {
+            done++;
+        }
+    }
+    *atGridInGroup += atGrid;
+    *doneInGroup += done;
+    if (waiting == 0) return true;
+    if (atGrid > 0) {
+        *error = "threads of a block wait at a __syncthreads (" + where(first->barrierFile, first->barrierLine)
+                 + ") and at a grid barrier at once";
+        return false;
+    }
+    if (done > 0) {
+        *error = "barrier at " + where(first->barrierFile, first->barrierLine) + " reached by " + std::to_string(waiting) + " of "
+                 + std::to_string(threads) + " threads (the others returned): a __syncthreads in divergent code";
+        return false;
+    }
+    int any = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        if (f[i].barrierFile != first->barrierFile || f[i].barrierLine != first->barrierLine) {
+            *error = "threads wait at different barriers: thread " + std::to_string(i) + " at " + where(f[i].barrierFile, f[i].barrierLine)
+                     + ", others at " + where(first->barrierFile, first->barrierLine);
             return false;
         }
-        f.state = FiberState::Runnable;
-        f.tid = {i % bd.x, (i / bd.x) % bd.y, i / (bd.x * bd.y)};
+        any |= f[i].predicate;
     }
-    runningKernel = k;
-    runningParams = params;
-    const std::vector<unsigned> turn = order(threads, kind);
+    for (unsigned i = 0; i < threads; i++) {
+        f[i].predicate = any;
+        f[i].state = FiberState::Runnable;
+    }
+    return true;
+}
+
+// Runs a group of blocks with every thread a fiber, until all return; the reason in *error when a
+// barrier is not reached by every thread that must reach it. Blocks of a group take turns, each
+// with its own copy of shared memory (swapped in while it runs); a grid barrier is released when
+// every thread of the grid reached one.
+bool runGroup(const Group& g, std::string* error) {
+    const unsigned nb = (unsigned)g.blocks.size();
+    const std::size_t total = (std::size_t)nb * g.threads;
+    if (fibers.size() < total) fibers.resize(total);
+    const dim3 bd = currentBlockDim;
+    for (unsigned i = 0; i < total; i++) {
+        Fiber& f = fibers[i];
+        if (!mapStack(f, i)) {
+            *error = "cannot map a fiber stack (" + std::to_string(total) + " threads at once)";
+            return false;
+        }
+        prepareFiber(f);
+        const unsigned t = i % g.threads;
+        f.state = FiberState::Runnable;
+        f.tid = {t % bd.x, (t / bd.x) % bd.y, t / (bd.x * bd.y)};
+    }
+    // Shared memory, static and dynamic, starts as garbage in every block.
+    std::vector<std::vector<unsigned char>> image(nb > 1 ? nb : 0);
+    for (auto& m : image) {
+        m.resize(g.sharedBytes + g.dynamicBytes);
+        fillPattern(m.data(), m.size(), kGarbage);
+    }
+    if (nb == 1) {
+        fillPattern(g.sharedBegin, g.sharedBytes, kGarbage);
+        fillPattern(dynamicShared, g.dynamicBytes, kGarbage);
+    }
+    runningKernel = g.kernel;
+    runningParams = g.params;
+    const std::vector<unsigned> threadTurn = order(g.threads, g.threadOrder);
+    const std::vector<unsigned> blockTurn = order(nb, g.blockOrder);
     while (true) {
-        for (unsigned i : turn) {
-            Fiber& f = fibers[i];
-            if (f.state != FiberState::Runnable) {
-                continue;
+        for (unsigned b : blockTurn) {
+            if (nb > 1) {
+                std::memcpy(g.sharedBegin, image[b].data(), g.sharedBytes);
+                std::memcpy(dynamicShared, image[b].data() + g.sharedBytes, g.dynamicBytes);
             }
-            running = &f;
-            currentThreadIdx = f.tid;
-            standin_switch(&schedulerSp, f.sp);
+            currentBlockIdx = g.blocks[b];
+            for (unsigned t : threadTurn) {
+                Fiber& f = fibers[(std::size_t)b * g.threads + t];
+                if (f.state != FiberState::Runnable) continue;
+                running = &f;
+                currentThreadIdx = f.tid;
+                standin_switch(&schedulerSp, f.sp);
+            }
+            if (nb > 1) {
+                std::memcpy(image[b].data(), g.sharedBegin, g.sharedBytes);
+                std::memcpy(image[b].data() + g.sharedBytes, dynamicShared, g.dynamicBytes);
+            }
         }
-        unsigned waiting = 0, done = 0;
+        unsigned atGrid = 0, done = 0;
+        for (unsigned b = 0; b < nb; b++) {
+            if (!blockBarrier(&fibers[(std::size_t)b * g.threads], g.threads, &atGrid, &done, error)) return false;
+        }
+        if (done == total) return true;
+        if (atGrid == 0 || atGrid + done < total) continue;   // a block barrier was released
         Fiber* first = nullptr;
-        for (unsigned i = 0; i < threads; i++) {
-            if (fibers[i].state == FiberState::AtBarrier) {
-                waiting++;
-                if (first == nullptr) first = &fibers[i];
-            } else {
-                done++;
-            }
+        for (std::size_t i = 0; i < total && first == nullptr; i++) {
+            if (fibers[i].state == FiberState::AtGridBarrier) first = &fibers[i];
         }
-        if (waiting == 0) {
-            return true;
+        const std::string site = where(first->barrierFile, first->barrierLine);
+        if (!g.cooperative) {
+            *error = "grid.sync() at " + site + " in a launch that is not cooperative (cuLaunchCooperativeKernel)";
+            return false;
         }
         if (done > 0) {
-            *error = "barrier at " + where(first->barrierFile, first->barrierLine) + " reached by " + std::to_string(waiting)
-                     + " of " + std::to_string(threads) + " threads (the others returned): a __syncthreads in divergent code";
+            *error = "grid barrier at " + site + " reached by " + std::to_string(atGrid) + " of " + std::to_string(total)
+                     + " threads of the grid (the others returned)";
             return false;
         }
-        int any = 0;
-        for (unsigned i = 0; i < threads; i++) {
-            Fiber& f = fibers[i];
-            if (f.barrierFile != first->barrierFile || f.barrierLine != first->barrierLine) {
-                *error = "threads wait at different barriers: thread " + std::to_string(i) + " at "
-                         + where(f.barrierFile, f.barrierLine) + ", others at " + where(first->barrierFile, first->barrierLine);
-                return false;
-            }
-            any |= f.predicate;
-        }
-        for (unsigned i = 0; i < threads; i++) {
-            fibers[i].predicate = any;
-            fibers[i].state = FiberState::Runnable;
-        }
+        for (std::size_t i = 0; i < total; i++) fibers[i].state = FiberState::Runnable;
     }
 }
 
@@ -733,7 +854,9 @@ CUresult checkPointers(const Function* f, void** params, std::vector<Allocation*
     return CUDA_SUCCESS;
 }
 
-CUresult launch(Function* f, dim3 grid, dim3 block, void** params) {
+CUresult launch(KernelLaunch& launchOf, void** params) {
+    Function* f = launchOf.function;
+    const dim3 grid = launchOf.grid, block = launchOf.block;
     const KernelEntry* k = f->kernel;
     std::vector<Allocation*> touched;
     CUresult checked = checkPointers(f, params, touched);
@@ -746,22 +869,39 @@ CUresult launch(Function* f, dim3 grid, dim3 block, void** params) {
     }
     static unsigned long launchNumber = 0;
     const unsigned long n = launchNumber++;
-    const int threadOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)(n % 3);
-    const int blockOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)((n / 3) % 3);
+    Group g;
+    g.kernel = k;
+    g.sharedBegin = f->module->module->sharedBegin;
+    g.sharedBytes = g.sharedBegin == nullptr ? 0 : (std::size_t)(f->module->module->sharedEnd - g.sharedBegin);
+    g.dynamicBytes = launchOf.sharedBytes;
+    g.params = params;
+    g.threads = block.x * block.y * block.z;
+    g.threadOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)(n % 3);
+    g.blockOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)((n / 3) % 3);
+    g.cooperative = launchOf.cooperative;
     currentGridDim = grid;
     currentBlockDim = block;
-    const unsigned threads = block.x * block.y * block.z;
-    // Blocks in one of three orders; a grid too large to permute runs forward.
-    std::vector<unsigned> blockTurn = blocks <= (1u << 24) ? order((unsigned)blocks, blockOrder) : std::vector<unsigned>();
-    for (unsigned long long i = 0; i < blocks; i++) {
-        unsigned long long b = blockTurn.empty() ? i : blockTurn[i];
-        currentBlockIdx = {(unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((unsigned long long)grid.x * grid.y))};
-        std::string error;
-        if (!runBlock(k, {f->module->module->sharedBegin, f->module->module->sharedEnd}, params, threads, threadOrder, &error)) {
-            CUresult r = report(CUDA_ERROR_LAUNCH_FAILED, k->name, error);
-            current->sticky = r;
-            return r;
+    auto index = [&](unsigned long long b) {
+        return uint3{(unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((unsigned long long)grid.x * grid.y))};
+    };
+    std::string error;
+    bool ok = true;
+    if (g.cooperative) {   // every block at once (the grid fits the device: checked at the launch)
+        for (unsigned long long b = 0; b < blocks; b++) g.blocks.push_back(index(b));
+        ok = runGroup(g, &error);
+    } else {
+        // One block at a time, in one of three orders; a grid too large to permute runs forward.
+        std::vector<unsigned> blockTurn = blocks <= (1u << 24) ? order((unsigned)blocks, g.blockOrder) : std::vector<unsigned>();
+        g.blocks.resize(1);
+        for (unsigned long long i = 0; i < blocks && ok; i++) {
+            g.blocks[0] = index(blockTurn.empty() ? i : blockTurn[i]);
+            ok = runGroup(g, &error);
         }
+    }
+    if (!ok) {
+        CUresult r = report(CUDA_ERROR_LAUNCH_FAILED, k->name, error);
+        current->sticky = r;
+        return r;
     }
     for (Allocation* al : touched) {
         long damaged = damagedRedZone(*al);
@@ -799,7 +939,7 @@ CUresult checkWork(Work& w) {
 CUresult runWork(Work& w) {
     if (w.isKernel) {
         std::vector<void*> p = parameterBlock(w.kernel);
-        return launch(w.kernel.function, w.kernel.grid, w.kernel.block, p.data());
+        return launch(w.kernel, p.data());
     }
     CUresult r = checkWork(w);
     if (r != CUDA_SUCCESS || w.run == nullptr) return r;
@@ -1037,7 +1177,12 @@ CUresult prepareLaunch(const char* call, Function* f, dim3 grid, dim3 block, uns
         return report(CUDA_ERROR_INVALID_VALUE, k, "block (" + std::to_string(block.x) + "," + std::to_string(block.y) + "," + std::to_string(block.z)
                       + ") beyond 1024 threads or (1024, 1024, 64)");
     }
-    if (sharedBytes > 49152) return report(CUDA_ERROR_INVALID_VALUE, k, "dynamic shared memory beyond 48 KiB");
+    if (sharedBytes > f->maxDynamicShared) {
+        return report(CUDA_ERROR_INVALID_VALUE, k,
+                      std::to_string(sharedBytes) + " bytes of dynamic shared memory, beyond the function's limit of "
+                          + std::to_string(f->maxDynamicShared) + " (48 KiB unless raised with cuFuncSetAttribute("
+                          "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), at most 227 KiB)");
+    }
     if (extra != nullptr) return report(CUDA_ERROR_NOT_SUPPORTED, k, "the extra argument is not simulated");
     if (params == nullptr && !f->kernel->signature().empty()) return report(CUDA_ERROR_INVALID_VALUE, k, "kernelParams is null");
     out->function = f;
@@ -1046,6 +1191,16 @@ CUresult prepareLaunch(const char* call, Function* f, dim3 grid, dim3 block, uns
     out->sharedBytes = sharedBytes;
     f->kernel->capture(params, out->values);
     return CUDA_SUCCESS;
+}
+
+// Blocks of f that fit on one multiprocessor at once, by threads, blocks and shared memory. The
+// kernels run as host code, so their registers and static shared memory are not known here: a
+// GPU may fit fewer (the engine must handle CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE from it anyway).
+int blocksPerMultiprocessor(const Function* f, unsigned threads, std::size_t dynamicBytes) {
+    if (threads == 0 || threads > 1024 || dynamicBytes > f->maxDynamicShared) return 0;
+    const int warps = (int)((threads + 31) / 32);
+    int n = std::min(kBlocksPerMultiprocessor, kThreadsPerMultiprocessor / 32 / warps);
+    return std::min(n, (int)(kSharedPerMultiprocessor / (dynamicBytes + kSharedReservedPerBlock)));
 }
 
 Work kernelWork(KernelLaunch&& k) {
@@ -1235,7 +1390,10 @@ STANDIN_API CUresult cuInit(unsigned int flags) {
     if (!initialized) {
         initialized = true;
         std::fprintf(stderr, "[rnn4j stand-in] simulated CUDA device on the CPU (no GPU): kernels run as host code%s\n",
-                     config().deferred ? "; streams deferred until synchronized" : "");
+                     config().adversarial ? "; streams deferred, each synchronization runs them in the worst legal order"
+                     : config().deferred  ? "; streams deferred until synchronized"
+                                          : "");
+        if (config().skipWork) std::fprintf(stderr, "[rnn4j stand-in] RNN4J_STANDIN_SKIP_WORK: calls are checked and counted, no device work runs\n");
     }
     return CUDA_SUCCESS;
 }
@@ -1306,7 +1464,13 @@ STANDIN_API CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribu
         case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z: *value = 65535; break;
         case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: *value = 49152; break;
         case CU_DEVICE_ATTRIBUTE_WARP_SIZE: *value = 32; break;
-        case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *value = 132; break;
+        case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *value = kMultiprocessors; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *value = (int)kMaxSharedOptIn; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: *value = kSharedPerMultiprocessor; break;
+        case CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: *value = kSharedReservedPerBlock; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: *value = kThreadsPerMultiprocessor; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: *value = kBlocksPerMultiprocessor; break;
+        case CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH: *value = 1; break;
         case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: *value = 1; break;
         default:
             return report(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetAttribute",
@@ -2100,7 +2264,8 @@ STANDIN_API CUresult cuModuleLoadData(CUmodule* out, const void* image) {
     }
     for (const Module* m : modules()) {
         if (std::strcmp(m->name, name) == 0) {
-            LoadedModule* lm = new LoadedModule{m};
+            LoadedModule* lm = new LoadedModule();
+            lm->module = m;
             loadedModules.insert(lm);
             *out = reinterpret_cast<CUmodule>(lm);
             return CUDA_SUCCESS;
@@ -2127,8 +2292,9 @@ STANDIN_API CUresult cuModuleGetFunction(CUfunction* out, CUmodule module, const
     if (loadedModules.count(m) == 0 || !m->loaded) return report(CUDA_ERROR_INVALID_HANDLE, "cuModuleGetFunction", "not a loaded module");
     for (int i = 0; i < m->module->count; i++) {
         if (std::strcmp(m->module->kernels[i].name, name) == 0) {
-            Function* f = new Function{&m->module->kernels[i], m};
-            *out = reinterpret_cast<CUfunction>(f);
+            std::unique_ptr<Function>& f = m->functions[name];
+            if (f == nullptr) f.reset(new Function{&m->module->kernels[i], m});
+            *out = reinterpret_cast<CUfunction>(f.get());
             return CUDA_SUCCESS;
         }
     }
@@ -2143,6 +2309,75 @@ STANDIN_API CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned g
                                extra, &k);
     if (r != CUDA_SUCCESS) return r;
     return submit(stream, kernelWork(std::move(k)));
+}
+
+// All blocks of the grid run at once (every thread a fiber), so a grid barrier
+// (cooperative_groups::this_grid().sync()) works; the grid must fit the device at once.
+STANDIN_API CUresult cuLaunchCooperativeKernel(CUfunction function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                                               unsigned bz, unsigned sharedBytes, CUstream stream, void** params) {
+    ENTER();
+    KernelLaunch k;
+    CUresult r = prepareLaunch("cuLaunchCooperativeKernel", reinterpret_cast<Function*>(function), {gx, gy, gz}, {bx, by, bz},
+                               sharedBytes, params, nullptr, &k);
+    if (r != CUDA_SUCCESS) return r;
+    const unsigned long long blocks = (unsigned long long)gx * gy * gz;
+    const int perSm = blocksPerMultiprocessor(k.function, bx * by * bz, sharedBytes);
+    if (blocks > (unsigned long long)perSm * kMultiprocessors) {
+        return report(CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE, k.function->kernel->name,
+                      std::to_string(blocks) + " blocks, but only " + std::to_string(perSm) + " per multiprocessor x "
+                          + std::to_string(kMultiprocessors) + " fit at once");
+    }
+    k.cooperative = true;
+    return submit(stream, kernelWork(std::move(k)));
+}
+
+STANDIN_API CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute, int value) {
+    ENTER();
+    Function* f = reinterpret_cast<Function*>(function);
+    if (f == nullptr || !f->module->loaded) return report(CUDA_ERROR_INVALID_HANDLE, "cuFuncSetAttribute", "not a function of a loaded module");
+    switch (attribute) {
+        case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+            if (value < 0 || (unsigned)value > kMaxSharedOptIn) {
+                return report(CUDA_ERROR_INVALID_VALUE, "cuFuncSetAttribute",
+                              "MAX_DYNAMIC_SHARED_SIZE_BYTES " + std::to_string(value) + " beyond the device's " + std::to_string(kMaxSharedOptIn));
+            }
+            f->maxDynamicShared = (unsigned)value;
+            return CUDA_SUCCESS;
+        case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+            return value >= -1 && value <= 100 ? CUDA_SUCCESS : report(CUDA_ERROR_INVALID_VALUE, "cuFuncSetAttribute", "carveout " + std::to_string(value));
+        default:
+            return report(CUDA_ERROR_INVALID_VALUE, "cuFuncSetAttribute", "attribute " + std::to_string((int)attribute) + " is not settable here");
+    }
+}
+
+STANDIN_API CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribute, CUfunction function) {
+    ENTER();
+    Function* f = reinterpret_cast<Function*>(function);
+    if (value == nullptr) return report(CUDA_ERROR_INVALID_VALUE, "cuFuncGetAttribute", "pi is null");
+    if (f == nullptr || !f->module->loaded) return report(CUDA_ERROR_INVALID_HANDLE, "cuFuncGetAttribute", "not a function of a loaded module");
+    switch (attribute) {
+        case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *value = 1024; return CUDA_SUCCESS;
+        case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *value = (int)f->maxDynamicShared; return CUDA_SUCCESS;
+        default:   // registers, static shared and local memory belong to the GPU binary, which does not run here
+            return report(CUDA_ERROR_NOT_SUPPORTED, "cuFuncGetAttribute", "attribute " + std::to_string((int)attribute) + " is not simulated");
+    }
+}
+
+STANDIN_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, CUfunction function, int blockSize,
+                                                                          std::size_t dynamicBytes, unsigned int flags) {
+    ENTER();
+    Function* f = reinterpret_cast<Function*>(function);
+    if (blocks == nullptr || blockSize <= 0 || (flags & ~(unsigned)CU_OCCUPANCY_DISABLE_CACHING_OVERRIDE) != 0) {
+        return report(CUDA_ERROR_INVALID_VALUE, "cuOccupancyMaxActiveBlocksPerMultiprocessor", "numBlocks null, blockSize <= 0 or unknown flags");
+    }
+    if (f == nullptr || !f->module->loaded) return report(CUDA_ERROR_INVALID_HANDLE, "cuOccupancyMaxActiveBlocksPerMultiprocessor", "not a function of a loaded module");
+    *blocks = blocksPerMultiprocessor(f, (unsigned)blockSize, dynamicBytes);
+    return CUDA_SUCCESS;
+}
+
+STANDIN_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction function, int blockSize, std::size_t dynamicBytes) {
+    CALL();
+    return cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, function, blockSize, dynamicBytes, 0);
 }
 
 // ---------------------------------------------------------------- the stand-in's own counters
@@ -2188,6 +2423,13 @@ void syncthreads(const char* file, int line) {
     running->barrierFile = file;
     running->barrierLine = line;
     running->predicate = 0;
+    standin_switch(&running->sp, schedulerSp);
+}
+
+void gridSync(const char* file, int line) {
+    running->state = FiberState::AtGridBarrier;
+    running->barrierFile = file;
+    running->barrierLine = line;
     standin_switch(&running->sp, schedulerSp);
 }
 
