@@ -464,6 +464,33 @@ static void cooperativeChecks(TestModule& m) {
         raced |= first(out) != 8256.0f;
     }
     expect(raced, "without the grid barrier, some order reads block sums not yet written");
+    {   // captured into a graph, the node stays cooperative
+        CUstream s;
+        cuStreamCreate(&s, CU_STREAM_NON_BLOCKING);
+        CUgraph g;
+        CUgraphExec exec;
+        cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL);
+        cuLaunchCooperativeKernel(sum, 4, 1, 1, 32, 1, 1, 32 * 4, s, p);
+        expectStatus(cuStreamEndCapture(s, &g), CUDA_SUCCESS, "a cooperative launch captured");
+        cuGraphInstantiate(&exec, g, 0);
+        cuMemsetD32(out, 0, 1);
+        cuGraphLaunch(exec, s);
+        cuStreamSynchronize(s);
+        expect(first(out) == 8256.0f, "  its replay has the grid barrier (8256)");
+        CUgraphNode node;
+        std::size_t one = 1;
+        cuGraphGetNodes(g, &node, &one);
+        CUDA_KERNEL_NODE_PARAMS kp;
+        cuGraphKernelNodeGetParams(node, &kp);
+        kp.gridDimX = 2 * 132 + 1;
+        kp.blockDimX = 1024;
+        kp.sharedMemBytes = 0;
+        expectStatus(cuGraphExecKernelNodeSetParams(exec, node, &kp), CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE,
+                     "  node parameters for a grid that does not fit");
+        cuGraphExecDestroy(exec);
+        cuGraphDestroy(g);
+        cuStreamDestroy(s);
+    }
     int perSm = 0;
     cuOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, sum, 256, 0);
     expect(perSm == 8, "occupancy: 8 blocks of 256 threads per multiprocessor");

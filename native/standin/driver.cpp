@@ -1203,6 +1203,16 @@ int blocksPerMultiprocessor(const Function* f, unsigned threads, std::size_t dyn
     return std::min(n, (int)(kSharedPerMultiprocessor / (dynamicBytes + kSharedReservedPerBlock)));
 }
 
+// A cooperative grid must fit the device at once.
+CUresult checkCoResident(const char* call, const KernelLaunch& k) {
+    const unsigned long long blocks = (unsigned long long)k.grid.x * k.grid.y * k.grid.z;
+    const int perSm = blocksPerMultiprocessor(k.function, k.block.x * k.block.y * k.block.z, k.sharedBytes);
+    if (blocks <= (unsigned long long)perSm * kMultiprocessors) return CUDA_SUCCESS;
+    return report(CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE, call,
+                  std::string(k.function->kernel->name) + ": " + std::to_string(blocks) + " blocks, but only " + std::to_string(perSm)
+                      + " per multiprocessor x " + std::to_string(kMultiprocessors) + " fit at once");
+}
+
 Work kernelWork(KernelLaunch&& k) {
     Work w;
     w.call = k.function->kernel->name;
@@ -2020,12 +2030,16 @@ bool capturing(const Graph* g) {
     return false;
 }
 
-// A kernel node's parameters from CUDA_KERNEL_NODE_PARAMS, with cuLaunchKernel's rules.
-CUresult kernelFromParams(const char* call, const CUDA_KERNEL_NODE_PARAMS* p, KernelLaunch* out) {
+// A kernel node's parameters from CUDA_KERNEL_NODE_PARAMS, with cuLaunchKernel's rules; a node
+// captured from a cooperative launch stays cooperative (an attribute of the node) and must still fit.
+CUresult kernelFromParams(const char* call, const CUDA_KERNEL_NODE_PARAMS* p, bool cooperative, KernelLaunch* out) {
     if (p == nullptr) return report(CUDA_ERROR_INVALID_VALUE, call, "nodeParams is null");
     if (p->kern != nullptr) return report(CUDA_ERROR_NOT_SUPPORTED, call, "CUkernel handles are not simulated (give func)");
-    return prepareLaunch(call, reinterpret_cast<Function*>(p->func), {p->gridDimX, p->gridDimY, p->gridDimZ},
-                         {p->blockDimX, p->blockDimY, p->blockDimZ}, p->sharedMemBytes, p->kernelParams, p->extra, out);
+    CUresult r = prepareLaunch(call, reinterpret_cast<Function*>(p->func), {p->gridDimX, p->gridDimY, p->gridDimZ},
+                               {p->blockDimX, p->blockDimY, p->blockDimZ}, p->sharedMemBytes, p->kernelParams, p->extra, out);
+    if (r == CUDA_SUCCESS && cooperative) r = checkCoResident(call, *out);
+    out->cooperative = cooperative;
+    return r;
 }
 
 CUresult notKernel(const char* call, const Node& n) {
@@ -2162,7 +2176,7 @@ STANDIN_API CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode node, const CUDA_
     if (n == nullptr) return report(CUDA_ERROR_INVALID_VALUE, call, "not a live node: " + hex(node));
     if (!n->work.isKernel) return notKernel(call, *n);
     KernelLaunch k;
-    CUresult r = kernelFromParams(call, p, &k);
+    CUresult r = kernelFromParams(call, p, n->work.kernel.cooperative, &k);
     if (r != CUDA_SUCCESS) return r;
     n->work = kernelWork(std::move(k));
     return CUDA_SUCCESS;
@@ -2179,7 +2193,7 @@ STANDIN_API CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraph
     if (it == x->index.end()) return report(CUDA_ERROR_INVALID_VALUE, call, "hNode is not a node of the graph this exec was instantiated from");
     if (!(*x->nodes)[it->second].work.isKernel) return notKernel(call, (*x->nodes)[it->second]);
     KernelLaunch k;
-    CUresult r = kernelFromParams(call, p, &k);
+    CUresult r = kernelFromParams(call, p, (*x->nodes)[it->second].work.kernel.cooperative, &k);
     if (r != CUDA_SUCCESS) return r;
     writable(x)[it->second].work = kernelWork(std::move(k));
     return CUDA_SUCCESS;
@@ -2213,6 +2227,9 @@ STANDIN_API CUresult cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph graph, CUgra
         if (a.work.isKernel != b.work.isKernel || (!a.work.isKernel && std::strcmp(a.work.call, b.work.call) != 0)) {
             return fail(CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED, i,
                         "node " + std::to_string(i) + " was " + a.work.call + ", is " + b.work.call);
+        }
+        if (a.work.isKernel && a.work.kernel.cooperative != b.work.kernel.cooperative) {
+            return fail(CU_GRAPH_EXEC_UPDATE_ERROR_ATTRIBUTES_CHANGED, i, "node " + std::to_string(i) + " changed between cooperative and not");
         }
     }
     x->nodes = std::make_shared<std::vector<Node>>(copyNodes(*g));
@@ -2319,14 +2336,8 @@ STANDIN_API CUresult cuLaunchCooperativeKernel(CUfunction function, unsigned gx,
     KernelLaunch k;
     CUresult r = prepareLaunch("cuLaunchCooperativeKernel", reinterpret_cast<Function*>(function), {gx, gy, gz}, {bx, by, bz},
                                sharedBytes, params, nullptr, &k);
+    if (r == CUDA_SUCCESS) r = checkCoResident("cuLaunchCooperativeKernel", k);
     if (r != CUDA_SUCCESS) return r;
-    const unsigned long long blocks = (unsigned long long)gx * gy * gz;
-    const int perSm = blocksPerMultiprocessor(k.function, bx * by * bz, sharedBytes);
-    if (blocks > (unsigned long long)perSm * kMultiprocessors) {
-        return report(CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE, k.function->kernel->name,
-                      std::to_string(blocks) + " blocks, but only " + std::to_string(perSm) + " per multiprocessor x "
-                          + std::to_string(kMultiprocessors) + " fit at once");
-    }
     k.cooperative = true;
     return submit(stream, kernelWork(std::move(k)));
 }

@@ -48,8 +48,9 @@ class StandinChecksTest {
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "checks_test did not finish");
-        assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("\n0 failed"), out);
+        String failed = out.lines().filter(l -> l.startsWith("FAIL")).findFirst().orElse("exit status " + p.exitValue());
+        assertEquals(0, p.exitValue(), () -> failed + " (" + streams + ")\n" + out);
+        assertTrue(out.contains("\n0 failed"), () -> failed + " (" + streams + ")\n" + out);
         assertTrue(out.lines().filter(l -> l.startsWith("ok ")).count() > atLeast, out);
     }
 }
