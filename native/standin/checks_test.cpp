@@ -592,6 +592,7 @@ static int skipWorkChecks(const char* fatbins) {
            "  its 2 nodes counted, as rnn4j_fill launches");
     cuMemcpyDtoH(host, a, 256);
     expect(host[0] == -1.0f, "  and not run");
+    expect(rnn4j_standin_count("stand-in ns") > 0, "the time spent inside the stand-in is counted (stand-in ns)");
     char text[4096];
     long long length = rnn4j_standin_stats(text, sizeof text);
     expect(length > 0 && std::strstr(text, "cublasSgemm_v2 1\n") != nullptr && std::strstr(text, "rnn4j_fill 3\n") != nullptr,

@@ -97,7 +97,7 @@ std::size_t span(long rows, long cols, long ld) {
 extern "C" {
 
 STANDIN_API cublasStatus_t cublasGetProperty(libraryPropertyType type, int* value) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (value == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     switch (type) {
         case MAJOR_VERSION: *value = STANDIN_CUBLAS_MAJOR; return CUBLAS_STATUS_SUCCESS;
@@ -108,7 +108,7 @@ STANDIN_API cublasStatus_t cublasGetProperty(libraryPropertyType type, int* valu
 }
 
 STANDIN_API cublasStatus_t cublasCreate_v2(Handle** out) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (out == nullptr) return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasCreate_v2", "handle is null");
     if (standin::currentContext() == nullptr) {
         return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasCreate_v2", "no current CUDA context");
@@ -121,7 +121,7 @@ STANDIN_API cublasStatus_t cublasCreate_v2(Handle** out) {
 }
 
 STANDIN_API cublasStatus_t cublasDestroy_v2(Handle* h) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     std::lock_guard<std::mutex> g(handlesLock);
     if (handles.erase(h) == 0) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasDestroy_v2", "not a live handle");
     delete h;
@@ -129,7 +129,7 @@ STANDIN_API cublasStatus_t cublasDestroy_v2(Handle* h) {
 }
 
 STANDIN_API cublasStatus_t cublasGetVersion_v2(Handle* h, int* version) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (version == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *version = STANDIN_CUBLAS_MAJOR * 10000 + kMinor * 100 + kPatch;
@@ -137,7 +137,7 @@ STANDIN_API cublasStatus_t cublasGetVersion_v2(Handle* h, int* version) {
 }
 
 STANDIN_API cublasStatus_t cublasSetStream_v2(Handle* h, CUstream stream) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetStream_v2", "not a live handle");
     if (!standin::validStream(stream)) return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetStream_v2", "not a live stream");
     h->stream = stream;
@@ -145,7 +145,7 @@ STANDIN_API cublasStatus_t cublasSetStream_v2(Handle* h, CUstream stream) {
 }
 
 STANDIN_API cublasStatus_t cublasGetStream_v2(Handle* h, CUstream* stream) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (stream == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *stream = h->stream;
@@ -153,7 +153,7 @@ STANDIN_API cublasStatus_t cublasGetStream_v2(Handle* h, CUstream* stream) {
 }
 
 STANDIN_API cublasStatus_t cublasSetPointerMode_v2(Handle* h, int mode) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetPointerMode_v2", "not a live handle");
     if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE) {
         return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetPointerMode_v2", "mode " + std::to_string(mode));
@@ -166,7 +166,7 @@ STANDIN_API cublasStatus_t cublasSetPointerMode_v2(Handle* h, int mode) {
 // cuBLAS's own back. A GEMM captured into a graph needs one (cuBLAS cannot allocate during a
 // capture, and its own workspace would be shared by every replay); the GEMM checks it is live.
 STANDIN_API cublasStatus_t cublasSetWorkspace_v2(Handle* h, void* workspace, std::size_t bytes) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetWorkspace_v2", "not a live handle");
     if ((workspace == nullptr) != (bytes == 0)) {
         return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace null with a size, or a size of 0");
@@ -184,7 +184,7 @@ STANDIN_API cublasStatus_t cublasSetWorkspace_v2(Handle* h, void* workspace, std
 }
 
 STANDIN_API cublasStatus_t cublasGetPointerMode_v2(Handle* h, int* mode) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *mode = h->pointerMode;
@@ -192,7 +192,7 @@ STANDIN_API cublasStatus_t cublasGetPointerMode_v2(Handle* h, int* mode) {
 }
 
 STANDIN_API cublasStatus_t cublasSetMathMode(Handle* h, cublasMath_t mode) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetMathMode", "not a live handle");
     const int base = mode & ~kDisallowReducedPrecisionReduction;
     if (base < kDefaultMath || base > kTf32TensorOpMath) {
@@ -203,7 +203,7 @@ STANDIN_API cublasStatus_t cublasSetMathMode(Handle* h, cublasMath_t mode) {
 }
 
 STANDIN_API cublasStatus_t cublasGetMathMode(Handle* h, cublasMath_t* mode) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *mode = h->mathMode;
@@ -213,7 +213,7 @@ STANDIN_API cublasStatus_t cublasGetMathMode(Handle* h, cublasMath_t* mode) {
 STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
                                           const float* alpha, const float* A, int lda, const float* B, int ldb,
                                           const float* beta, float* C, int ldc) {
-    standin::count(__func__);
+    standin::Counted counted(__func__);
     const char* call = "cublasSgemm_v2";
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, call, "not a live handle");
     if (transa > CUBLAS_OP_C || transb > CUBLAS_OP_C || transa < CUBLAS_OP_N || transb < CUBLAS_OP_N) {

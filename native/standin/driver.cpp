@@ -207,7 +207,7 @@ struct KernelLaunch {
     dim3 grid{1, 1, 1}, block{1, 1, 1};
     unsigned sharedBytes = 0;
     bool cooperative = false;   // cuLaunchCooperativeKernel: all blocks at once, grid.sync() allowed
-    std::vector<std::vector<unsigned char>> values;
+    std::vector<unsigned char> values;   // KernelEntry::capture's slots
 };
 
 /** One unit of device work: a kernel, or a copy / memset / SGEMM / event record with the device ranges it touches. */
@@ -723,19 +723,7 @@ CUresult entry(bool needContext = true) {
     return CUDA_SUCCESS;
 }
 
-// Counts an API call under its exported name, once: calls one entry point makes to another
-// (cuMemcpyHtoD_v2 to cuMemcpyHtoDAsync_v2) are not counted again.
-thread_local int callDepth = 0;
-struct Call {
-    explicit Call(const char* name) {
-        if (callDepth++ == 0) {
-            std::lock_guard<std::recursive_mutex> g(lock());
-            stats.add(name);
-        }
-    }
-    ~Call() { callDepth--; }
-};
-#define CALL() Call call_(__func__)
+#define CALL() Counted call_(__func__)
 
 #define ENTER(...)                                            \
     CALL();                                                   \
@@ -832,22 +820,23 @@ CUresult checkHost(const void* p, std::size_t bytes, const char* call, const cha
 CUresult checkPointers(const Function* f, void** params, std::vector<Allocation*>& touched) {
     const KernelEntry* k = f->kernel;
     if (!f->module->loaded) return report(CUDA_ERROR_INVALID_HANDLE, k->name, "its module was unloaded");
-    std::vector<PointerArg> args;
+    thread_local std::vector<PointerArg> args;
+    args.clear();
     k->pointers(params, args);
     for (const PointerArg& a : args) {
         if (a.value == nullptr) {
             continue;
         }
         Allocation* al = find(a.value);
-        std::string what = std::string(k->name) + " parameter " + std::to_string(a.index) + " (" + a.type + ") = " + hex(a.value);
+        auto what = [&] { return std::string(k->name) + " parameter " + std::to_string(a.index) + " (" + k->typeOf(a.index) + ") = " + hex(a.value); };
         if (al == nullptr) {
-            return fault(k->name, what + " is not in any device allocation");
+            return fault(k->name, what() + " is not in any device allocation");
         }
         if (!al->live) {
-            return fault(k->name, what + " points into freed " + describe(*al));
+            return fault(k->name, what() + " points into freed " + describe(*al));
         }
         if (al->kind != Kind::Device) {
-            return fault(k->name, what + " points into " + describe(*al) + ", not device memory");
+            return fault(k->name, what() + " points into " + describe(*al) + ", not device memory");
         }
         touched.push_back(al);
     }
@@ -916,8 +905,8 @@ CUresult launch(KernelLaunch& launchOf, void** params) {
 
 // A launch's parameter block, pointing at the copied values.
 std::vector<void*> parameterBlock(KernelLaunch& k) {
-    std::vector<void*> p(k.values.size());
-    for (std::size_t i = 0; i < p.size(); i++) p[i] = k.values[i].data();
+    std::vector<void*> p(k.function->kernel->arity);
+    k.function->kernel->unpack(k.values.data(), p.data());
     return p;
 }
 
@@ -1184,7 +1173,7 @@ CUresult prepareLaunch(const char* call, Function* f, dim3 grid, dim3 block, uns
                           "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), at most 227 KiB)");
     }
     if (extra != nullptr) return report(CUDA_ERROR_NOT_SUPPORTED, k, "the extra argument is not simulated");
-    if (params == nullptr && !f->kernel->signature().empty()) return report(CUDA_ERROR_INVALID_VALUE, k, "kernelParams is null");
+    if (params == nullptr && f->kernel->arity > 0) return report(CUDA_ERROR_INVALID_VALUE, k, "kernelParams is null");
     out->function = f;
     out->grid = grid;
     out->block = block;
@@ -1376,9 +1365,30 @@ bool isCapturing(CUstream stream) {
     return isLiveStream(s) && s->capture != nullptr;
 }
 
-void count(const char* name) {
+// Calls one entry point makes to another (cuMemcpyHtoD_v2 to cuMemcpyHtoDAsync_v2) are inside
+// the outer one: counted and timed once.
+thread_local int callDepth = 0;
+thread_local std::chrono::steady_clock::time_point callStart;
+
+void enterCall(const char* api) {
+    if (callDepth++ == 0) {
+        std::lock_guard<std::recursive_mutex> guard(lock());
+        stats.add(api);
+        callStart = std::chrono::steady_clock::now();
+    }
+}
+
+void leaveCall() {
+    if (--callDepth == 0) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - callStart).count();
+        std::lock_guard<std::recursive_mutex> guard(lock());
+        stats.add("stand-in ns", (long long)ns);
+    }
+}
+
+void count(const char* name, long long n) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (callDepth == 0) stats.add(name);
+    stats.add(name, n);
 }
 
 
