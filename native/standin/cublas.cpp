@@ -50,6 +50,8 @@ struct Handle {
     CUstream stream = nullptr;
     int pointerMode = CUBLAS_POINTER_MODE_HOST;
     int mathMode = kDefaultMath;
+    void* workspace = nullptr;   // cublasSetWorkspace's, or null: cuBLAS's own
+    std::size_t workspaceBytes = 0;
 };
 
 std::mutex handlesLock;
@@ -95,6 +97,7 @@ std::size_t span(long rows, long cols, long ld) {
 extern "C" {
 
 STANDIN_API cublasStatus_t cublasGetProperty(libraryPropertyType type, int* value) {
+    standin::Counted counted(__func__);
     if (value == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     switch (type) {
         case MAJOR_VERSION: *value = STANDIN_CUBLAS_MAJOR; return CUBLAS_STATUS_SUCCESS;
@@ -105,6 +108,7 @@ STANDIN_API cublasStatus_t cublasGetProperty(libraryPropertyType type, int* valu
 }
 
 STANDIN_API cublasStatus_t cublasCreate_v2(Handle** out) {
+    standin::Counted counted(__func__);
     if (out == nullptr) return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasCreate_v2", "handle is null");
     if (standin::currentContext() == nullptr) {
         return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasCreate_v2", "no current CUDA context");
@@ -117,6 +121,7 @@ STANDIN_API cublasStatus_t cublasCreate_v2(Handle** out) {
 }
 
 STANDIN_API cublasStatus_t cublasDestroy_v2(Handle* h) {
+    standin::Counted counted(__func__);
     std::lock_guard<std::mutex> g(handlesLock);
     if (handles.erase(h) == 0) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasDestroy_v2", "not a live handle");
     delete h;
@@ -124,6 +129,7 @@ STANDIN_API cublasStatus_t cublasDestroy_v2(Handle* h) {
 }
 
 STANDIN_API cublasStatus_t cublasGetVersion_v2(Handle* h, int* version) {
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (version == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *version = STANDIN_CUBLAS_MAJOR * 10000 + kMinor * 100 + kPatch;
@@ -131,6 +137,7 @@ STANDIN_API cublasStatus_t cublasGetVersion_v2(Handle* h, int* version) {
 }
 
 STANDIN_API cublasStatus_t cublasSetStream_v2(Handle* h, CUstream stream) {
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetStream_v2", "not a live handle");
     if (!standin::validStream(stream)) return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetStream_v2", "not a live stream");
     h->stream = stream;
@@ -138,6 +145,7 @@ STANDIN_API cublasStatus_t cublasSetStream_v2(Handle* h, CUstream stream) {
 }
 
 STANDIN_API cublasStatus_t cublasGetStream_v2(Handle* h, CUstream* stream) {
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (stream == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *stream = h->stream;
@@ -145,6 +153,7 @@ STANDIN_API cublasStatus_t cublasGetStream_v2(Handle* h, CUstream* stream) {
 }
 
 STANDIN_API cublasStatus_t cublasSetPointerMode_v2(Handle* h, int mode) {
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetPointerMode_v2", "not a live handle");
     if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE) {
         return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetPointerMode_v2", "mode " + std::to_string(mode));
@@ -153,7 +162,29 @@ STANDIN_API cublasStatus_t cublasSetPointerMode_v2(Handle* h, int mode) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// The workspace cuBLAS uses instead of its own: device memory, 256-byte aligned; null and 0 give
+// cuBLAS's own back. A GEMM captured into a graph needs one (cuBLAS cannot allocate during a
+// capture, and its own workspace would be shared by every replay); the GEMM checks it is live.
+STANDIN_API cublasStatus_t cublasSetWorkspace_v2(Handle* h, void* workspace, std::size_t bytes) {
+    standin::Counted counted(__func__);
+    if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetWorkspace_v2", "not a live handle");
+    if ((workspace == nullptr) != (bytes == 0)) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace null with a size, or a size of 0");
+    }
+    std::string why;
+    if (workspace != nullptr && reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace is not 256-byte aligned");
+    }
+    if (workspace != nullptr && !standin::deviceRange(workspace, bytes, &why)) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace: " + why);
+    }
+    h->workspace = workspace;
+    h->workspaceBytes = bytes;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 STANDIN_API cublasStatus_t cublasGetPointerMode_v2(Handle* h, int* mode) {
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *mode = h->pointerMode;
@@ -161,6 +192,7 @@ STANDIN_API cublasStatus_t cublasGetPointerMode_v2(Handle* h, int* mode) {
 }
 
 STANDIN_API cublasStatus_t cublasSetMathMode(Handle* h, cublasMath_t mode) {
+    standin::Counted counted(__func__);
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetMathMode", "not a live handle");
     const int base = mode & ~kDisallowReducedPrecisionReduction;
     if (base < kDefaultMath || base > kTf32TensorOpMath) {
@@ -171,6 +203,7 @@ STANDIN_API cublasStatus_t cublasSetMathMode(Handle* h, cublasMath_t mode) {
 }
 
 STANDIN_API cublasStatus_t cublasGetMathMode(Handle* h, cublasMath_t* mode) {
+    standin::Counted counted(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *mode = h->mathMode;
@@ -180,6 +213,7 @@ STANDIN_API cublasStatus_t cublasGetMathMode(Handle* h, cublasMath_t* mode) {
 STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
                                           const float* alpha, const float* A, int lda, const float* B, int ldb,
                                           const float* beta, float* C, int ldc) {
+    standin::Counted counted(__func__);
     const char* call = "cublasSgemm_v2";
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, call, "not a live handle");
     if (transa > CUBLAS_OP_C || transb > CUBLAS_OP_C || transa < CUBLAS_OP_N || transb < CUBLAS_OP_N) {
@@ -213,18 +247,24 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     const float a = *alpha, b = *beta;   // host mode: read at the call
     const bool readsAB = k > 0 && a != 0.0f;
     CUstream stream = h->stream;
-    standin::countGemm();
-    CUresult r = standin::enqueue(stream, call, [=]() -> CUresult {
-        std::string why;
-        if (readsAB && !standin::deviceRange(A, span(rowsA, colsA, lda) * sizeof(float), &why)) {
-            return standin::fault(call, "A: " + why);
+    std::vector<standin::Range> touches = {{C, span(m, n, ldc) * sizeof(float), "C"}};
+    if (readsAB) {
+        touches.push_back({A, span(rowsA, colsA, lda) * sizeof(float), "A"});
+        touches.push_back({B, span(rowsB, colsB, ldb) * sizeof(float), "B"});
+    }
+    if (h->workspace != nullptr) {
+        touches.push_back({h->workspace, h->workspaceBytes, "the workspace (cublasSetWorkspace)"});
+    } else if (standin::isCapturing(stream)) {
+        standin::count("SGEMMs captured without cublasSetWorkspace");
+        static bool said = false;
+        if (!said) {
+            said = true;
+            std::fprintf(stderr, "[rnn4j stand-in] %s: captured into a graph on a handle without cublasSetWorkspace "
+                                 "(cuBLAS would use its own workspace, shared by every replay)\n", call);
         }
-        if (readsAB && !standin::deviceRange(B, span(rowsB, colsB, ldb) * sizeof(float), &why)) {
-            return standin::fault(call, "B: " + why);
-        }
-        if (!standin::deviceRange(C, span(m, n, ldc) * sizeof(float), &why)) {
-            return standin::fault(call, "C: " + why);
-        }
+    }
+    // The ranges are checked when the GEMM runs (eagerly, queued, or as a graph node).
+    CUresult r = standin::enqueue(stream, call, std::move(touches), [=]() -> CUresult {
         // op(A) copied once into a packed column-major m × k panel, so that the loop over i runs
         // over contiguous memory for either transpose; each C element still sums over p in order.
         std::vector<float> opA(readsAB ? (std::size_t)m * k : 0);
@@ -259,7 +299,7 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
         return CUDA_SUCCESS;
     });
     if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (r != CUDA_SUCCESS) return failed(CUBLAS_STATUS_EXECUTION_FAILED, call, "the stream failed");
+    if (r != CUDA_SUCCESS) return failed(CUBLAS_STATUS_EXECUTION_FAILED, call, "the stream failed (CUresult " + std::to_string((int)r) + ")");
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <utility>
@@ -18,10 +19,9 @@ namespace standin {
 
 // ---------------------------------------------------------------- kernels, by their own C signature
 
-/** A pointer parameter of a launch: its position, its C type and the value passed. */
+/** A pointer parameter of a launch: its position and the value passed. */
 struct PointerArg {
     int index;
-    std::string type;
     const void* value;
 };
 
@@ -31,12 +31,16 @@ struct KernelEntry {
     void (*function)();
     /** Calls function with *(A_i*)params[i] for each parameter type A_i of its signature. */
     void (*invoke)(void (*function)(), void** params);
-    /** The pointer-typed parameters and their values. */
+    /** The pointer-typed parameters and their values (no allocation but the vector's: this runs per launch). */
     void (*pointers)(void** params, std::vector<PointerArg>& out);
-    /** A copy of each parameter's value, sizeof(A_i) bytes each. */
-    void (*capture)(void** params, std::vector<std::vector<unsigned char>>& out);
-    /** The parameter types, e.g. "int, const float*, float*". */
-    std::string (*signature)();
+    /** A copy of the parameters' values, sizeof(A_i) bytes each, each in a slot of kSlot bytes or more. */
+    void (*capture)(void** params, std::vector<unsigned char>& out);
+    /** Pointers to each parameter in bytes written by capture: a kernelParams array. */
+    void (*unpack)(unsigned char* bytes, void** out);
+    /** The C type of parameter i, e.g. "const float*" (for messages). */
+    std::string (*typeOf)(int i);
+    /** The number of parameters. */
+    std::size_t arity;
 };
 
 /** The name of T as the compiler spells it, e.g. "const float*". */
@@ -46,6 +50,14 @@ std::string typeName() {
     std::size_t a = s.find("T = ") + 4;
     std::size_t b = s.find_first_of(";]", a);
     return s.substr(a, b - a);
+}
+
+/** Parameter values are copied into slots of this alignment (and a multiple of it in size). */
+constexpr std::size_t kSlot = 16;
+
+template <class T>
+constexpr std::size_t slotBytes() {
+    return (sizeof(T) + kSlot - 1) / kSlot * kSlot;
 }
 
 template <class... A>
@@ -61,22 +73,26 @@ struct Signature {
     static void collect(void** p, std::vector<PointerArg>& out, std::index_sequence<I...>) {
         (void)p;
         (void)out;
-        ((std::is_pointer<A>::value
-                  ? out.push_back({(int)I, typeName<A>(), *reinterpret_cast<const void* const*>(p[I])})
-                  : void()),
-         ...);
+        ((std::is_pointer<A>::value ? out.push_back({(int)I, *reinterpret_cast<const void* const*>(p[I])}) : void()), ...);
     }
     static void pointers(void** p, std::vector<PointerArg>& out) {
         collect(p, out, std::index_sequence_for<A...>{});
     }
-    static void capture(void** p, std::vector<std::vector<unsigned char>>& out) {
-        out.clear();
-        std::size_t i = 0;
-        ((out.emplace_back(static_cast<unsigned char*>(p[i]), static_cast<unsigned char*>(p[i]) + sizeof(A)), i++), ...);
+    static void capture(void** p, std::vector<unsigned char>& out) {
+        out.assign((slotBytes<A>() + ... + 0), 0);
+        std::size_t i = 0, at = 0;
+        ((std::memcpy(out.data() + at, p[i], sizeof(A)), at += slotBytes<A>(), i++), ...);
     }
-    static std::string signature() {
+    static void unpack(unsigned char* bytes, void** out) {
+        (void)bytes;
+        (void)out;
+        std::size_t i = 0, at = 0;
+        ((out[i] = bytes + at, at += slotBytes<A>(), i++), ...);
+    }
+    static std::string typeOf(int i) {
         std::string s;
-        ((s += (s.empty() ? "" : ", ") + typeName<A>()), ...);
+        int k = 0;
+        ((k++ == i ? (void)(s = typeName<A>()) : void()), ...);
         return s;
     }
 };
@@ -84,7 +100,7 @@ struct Signature {
 template <class... A>
 KernelEntry kernelEntry(const char* name, void (*f)(A...)) {
     return {name, reinterpret_cast<void (*)()>(f), &Signature<A...>::invoke, &Signature<A...>::pointers,
-            &Signature<A...>::capture, &Signature<A...>::signature};
+            &Signature<A...>::capture, &Signature<A...>::unpack, &Signature<A...>::typeOf, sizeof...(A)};
 }
 
 /**
@@ -145,13 +161,40 @@ STANDIN_API CUcontext currentContext();
 /** Whether a stream handle is 0 (the legacy stream) or a live stream of the current context. */
 STANDIN_API bool validStream(CUstream stream);
 
-/**
- * Queues work on a stream in call order: run now (synchronous streams, the default) or when the
- * host synchronizes (RNN4J_STANDIN_STREAMS=deferred). A failing op poisons the context.
- */
-STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op);
+/** Device memory that queued work touches: checked against the live allocations when the work runs. */
+struct Range {
+    const void* start;
+    std::size_t bytes;
+    const char* what;   // the argument, e.g. "A" or "dstDevice"
+};
 
-/** Counts for the summary printed at exit with RNN4J_STANDIN_STATS=1. */
-STANDIN_API void countGemm();
+/**
+ * Issues device work on a stream in call order: run now (synchronous streams, the default), when
+ * the host synchronizes (RNN4J_STANDIN_STREAMS=deferred or adversarial), or, on a capturing
+ * stream, as a node of the capture's graph. When it runs, each range in `touches` must lie in one
+ * live device allocation (else a fault, which poisons the context); then `work` runs, unless
+ * RNN4J_STANDIN_SKIP_WORK=1. Returns the capture statuses (invalidated, implicit) as the driver does.
+ */
+STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::vector<Range> touches, std::function<CUresult()> work);
+
+/** Whether the stream takes part in an active stream capture. */
+STANDIN_API bool isCapturing(CUstream stream);
+
+/**
+ * An API call, counted once under its exported name (a call one entry point makes to another is
+ * not counted again), and the time spent inside the outermost one added to "stand-in ns".
+ */
+STANDIN_API void enterCall(const char* api);
+STANDIN_API void leaveCall();
+struct Counted {
+    explicit Counted(const char* api) { enterCall(api); }
+    ~Counted() { leaveCall(); }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+};
+
+/** Adds n to a counter (a total such as "graph nodes"). */
+STANDIN_API void count(const char* name, long long n = 1);
+
 
 }  // namespace standin
