@@ -10,7 +10,10 @@ import picocli.CommandLine.Command;
 
 /** The {@code rnn4j} command line: each subcommand is a class of this package. */
 @Command(name = "rnn4j", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Recurrent layers (RNN, LSTM, GRU) on the CPU and on NVIDIA GPUs.")
+        description = "Recurrent layers (RNN, LSTM, GRU) on the CPU and on NVIDIA GPUs.",
+        footer = {"", "A JVM without jdk.incubator.vector reruns the command in a child JVM with --add-modules "
+                + "jdk.incubator.vector (the CPU engine's fast kernels), except under Spark; environment variable "
+                + "RNN4J_NO_RELAUNCH=1 keeps it in this JVM."})
 public final class Main {
 
     private static final String VECTOR_MODULE = "jdk.incubator.vector";
