@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
@@ -51,7 +53,8 @@ class SparkStandaloneClusterTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path dir;
 
-    private final List<Process> processes = new ArrayList<>();
+    /** Every process started, by name, in start order. */
+    private final Map<String, Process> processes = new LinkedHashMap<>();
 
     @Test
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
@@ -60,7 +63,13 @@ class SparkStandaloneClusterTest {
         Files.createDirectories(home.resolve("jars"));
         Path appJar = appJar(dir.resolve("rnn4j-app.jar"));
         String libraries = libraries();
-        int[] ports = freePorts(6);
+        int[] ports;
+        try {
+            ports = freePorts(6);
+        } catch (IOException e) {
+            Assumptions.abort("no free ports on loopback, so the cluster cannot run here: " + e);
+            return;
+        }
         String master = "spark://127.0.0.1:" + ports[0];
         try {
             start("master", "org.apache.spark.deploy.master.Master", home, "--host", "127.0.0.1",
@@ -164,7 +173,7 @@ class SparkStandaloneClusterTest {
     }
 
     private void start(String name, String mainClass, Path home, String... args) throws IOException {
-        processes.add(java(name, home, libraries(), mainClass, List.of(args)).start());
+        processes.put(name, java(name, home, libraries(), mainClass, List.of(args)).start());
     }
 
     private record Submitted(int exit, String stdout, String stderr) {
@@ -186,24 +195,28 @@ class SparkStandaloneClusterTest {
         args.addAll(TRAIN);
         args.addAll(commandArgs);
         Process p = java(name, home, libraries, "org.apache.spark.deploy.SparkSubmit", args).start();
-        processes.add(p);
+        processes.put(name, p);
         boolean done = p.waitFor(SUBMIT_SECONDS, TimeUnit.SECONDS);
         Submitted s = new Submitted(done ? p.exitValue() : -1, read(name + ".out"), read(name + ".err"));
         assertTrue(done, "spark-submit (" + name + ") did not end within " + SUBMIT_SECONDS + " s\n" + s.describe());
         return s;
     }
 
-    /** Waits for {@code line} in a cluster process's log; skips the test when the cluster cannot start. */
+    /**
+     * Waits for {@code line} in a cluster process's log; skips the test when the process ended or the line
+     * did not come in time: the cluster cannot start here.
+     */
     private void awaitLog(String name, String line, String what) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
-        while (System.nanoTime() < deadline) {
+        Process p = processes.get(name);
+        while (System.nanoTime() < deadline && p.isAlive()) {
             if (read(name + ".err").contains(line)) {
                 return;
             }
             Thread.sleep(250);
         }
-        Assumptions.abort(what + " within " + START_SECONDS + " s on 127.0.0.1, so the cluster cannot run here:\n"
-                + tail(read(name + ".err")));
+        String why = p.isAlive() ? "within " + START_SECONDS + " s" : "(it exited with " + p.exitValue() + ")";
+        Assumptions.abort(what + " " + why + " on 127.0.0.1, so the cluster cannot run here:\n" + tail(read(name + ".err")));
     }
 
     /** Applications that ran executors on the workers (each leaves an {@code app-*} directory on a worker it used). */
@@ -249,15 +262,16 @@ class SparkStandaloneClusterTest {
      * whatever of theirs is left.
      */
     private void stopAll() throws InterruptedException {
+        List<Process> started = new ArrayList<>(processes.values());
         List<ProcessHandle> all = new ArrayList<>();
-        for (Process p : processes) {
+        for (Process p : started) {
             p.descendants().forEach(all::add);
             all.add(p.toHandle());
         }
-        for (int i = processes.size() - 1; i >= 0; i--) {
-            processes.get(i).destroy();
+        for (int i = started.size() - 1; i >= 0; i--) {
+            started.get(i).destroy();
         }
-        for (Process p : processes) {
+        for (Process p : started) {
             p.waitFor(20, TimeUnit.SECONDS);
         }
         all.forEach(ProcessHandle::destroyForcibly);
