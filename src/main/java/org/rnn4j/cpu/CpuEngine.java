@@ -22,8 +22,9 @@ import org.rnn4j.engine.StepArgs;
  * <h2>Threads</h2>
  * Large products and cell steps run on up to {@link #threads()} threads, the calling thread included: system
  * property {@code rnn4j.threads} (a whole number {@code >= 1}; a bad value is refused with an
- * IllegalArgumentException by {@link Device#cpu()} and by every product or cell step while it decides), else {@link Runtime#availableProcessors()};
- * {@link #setThreads(int)} overrides both for the whole JVM. Results are bit-identical for every thread count.
+ * IllegalArgumentException by {@link Device#cpu()} and by every product or cell step while it decides), else
+ * {@link Runtime#availableProcessors()}; {@link #setThreads(int)} overrides both for the whole JVM. Results are
+ * bit-identical for every thread count.
  */
 public final class CpuEngine implements Engine {
 
@@ -334,13 +335,14 @@ public final class CpuEngine implements Engine {
     // ---------------------------------------------------------------- fused cells
 
     private static void forEachSample(StepArgs a, IntConsumer perSample) {
-        if ((long) a.batch * a.hidden < PARALLEL_UNITS || a.batch == 1 || threads() == 1) {
+        int threads = threads();
+        if ((long) a.batch * a.hidden < PARALLEL_UNITS || a.batch == 1 || threads == 1) {
             for (int b = 0; b < a.batch; b++) {
                 perSample.accept(b);
             }
         } else {
             try {
-                cellPool(threads()).submit(() -> IntStream.range(0, a.batch).parallel().forEach(perSample)).join();
+                cellPool(threads).submit(() -> IntStream.range(0, a.batch).parallel().forEach(perSample)).join();
             } catch (RejectedExecutionException e) {   // the pool was replaced meanwhile (a new thread count)
                 IntStream.range(0, a.batch).forEach(perSample);
             }
