@@ -33,7 +33,14 @@ public final class Device {
         this.engine = engineFactory.apply(this);
     }
 
+    /**
+     * The CPU, with the pure-Java engine.
+     *
+     * @throws IllegalArgumentException when system property {@code rnn4j.threads} is set but not a whole number
+     *                                  {@code >= 1} (see {@link CpuEngine#threads()})
+     */
     public static Device cpu() {
+        CpuEngine.threads();   // refuses a bad rnn4j.threads where the CPU is chosen, not deep in a forward
         return CPU;
     }
 

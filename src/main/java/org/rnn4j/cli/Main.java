@@ -10,13 +10,16 @@ import picocli.CommandLine.Command;
 
 /** The {@code rnn4j} command line: each subcommand is a class of this package. */
 @Command(name = "rnn4j", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Recurrent layers (RNN, LSTM, GRU) on the CPU and on NVIDIA GPUs.")
+        description = "Recurrent layers (RNN, LSTM, GRU) on the CPU and on NVIDIA GPUs.",
+        footer = {"", "A JVM without jdk.incubator.vector reruns the command in a child JVM with --add-modules "
+                + "jdk.incubator.vector (the CPU engine's fast kernels), except under Spark; environment variable "
+                + "RNN4J_NO_RELAUNCH=1 keeps it in this JVM."})
 public final class Main {
 
     private static final String VECTOR_MODULE = "jdk.incubator.vector";
 
     public static void main(String[] args) throws Exception {
-        Integer relaunched = relaunchWithVectorModule(args);
+        Integer relaunched = launchedBySpark() ? null : relaunchWithVectorModule(args);
         System.exit(relaunched != null ? relaunched : commandLine().execute(args));
     }
 
@@ -24,7 +27,8 @@ public final class Main {
      * {@code java -jar} cannot add a module from the jar's manifest, and the CPU engine is several times
      * faster with the Vector API: when this JVM lacks {@code jdk.incubator.vector} but its JDK has it, run
      * the same command in a child JVM with {@code --add-modules} (same java, JVM options, class path and
-     * arguments; its exit code is returned). Set {@code RNN4J_NO_RELAUNCH=1} to stay in this JVM.
+     * arguments; its exit code is returned). Set {@code RNN4J_NO_RELAUNCH=1} to stay in this JVM. Never under
+     * Spark (see {@link #launchedBySpark}).
      *
      * @return the child's exit code, or null when this JVM runs the command itself
      */
@@ -45,6 +49,20 @@ public final class Main {
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
         pb.environment().put("RNN4J_NO_RELAUNCH", "1");
         return pb.start().waitFor();
+    }
+
+    /**
+     * Whether Spark runs this command: Spark's code is on the stack ({@code spark-submit} in client mode, a
+     * standalone worker's {@code DriverWrapper} in cluster mode, YARN's application master) or {@code spark.*}
+     * system properties are set. Such a JVM must not hand the command to a child: Spark loaded the application
+     * jar into its own class loader (not {@code java.class.path}) and set the master and the rest of its
+     * configuration as system properties in-process, so a child would not find {@code Main} or would
+     * silently train in local mode, outside the cluster.
+     */
+    static boolean launchedBySpark() {
+        boolean sparkOnStack = StackWalker.getInstance().walk(frames ->
+                frames.anyMatch(f -> f.getClassName().startsWith("org.apache.spark.")));
+        return sparkOnStack || System.getProperties().stringPropertyNames().stream().anyMatch(k -> k.startsWith("spark."));
     }
 
     /** Exit code of a user error (a bad option value, a missing file): one line on stderr, no stack trace. */

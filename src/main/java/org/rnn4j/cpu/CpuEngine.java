@@ -2,6 +2,8 @@ package org.rnn4j.cpu;
 
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 import org.rnn4j.DType;
@@ -16,6 +18,13 @@ import org.rnn4j.engine.StepArgs;
  * fused cell steps (parallel over samples when a step is large enough; LSTM and RNN steps through their
  * Vector API twins when the JVM has {@code jdk.incubator.vector}, see {@link CpuGemm}). Work runs synchronously, so
  * {@link #synchronize()} has nothing to wait for.
+ *
+ * <h2>Threads</h2>
+ * Large products and cell steps run on up to {@link #threads()} threads, the calling thread included: system
+ * property {@code rnn4j.threads} (a whole number {@code >= 1}; a bad value is refused with an
+ * IllegalArgumentException by {@link Device#cpu()} and by every product or cell step while it decides), else
+ * {@link Runtime#availableProcessors()}; {@link #setThreads(int)} overrides both for the whole JVM. Results are
+ * bit-identical for every thread count.
  */
 public final class CpuEngine implements Engine {
 
@@ -26,6 +35,26 @@ public final class CpuEngine implements Engine {
 
     public CpuEngine(Device device) {
         this.device = device;
+    }
+
+    /**
+     * The threads (calling thread included) that large products and cell steps run on: the count given to
+     * {@link #setThreads(int)}, else system property {@code rnn4j.threads}, else the processor count.
+     *
+     * @throws IllegalArgumentException when {@code rnn4j.threads} decides and is not a whole number {@code >= 1}
+     */
+    public static int threads() {
+        return CpuGemm.threads();
+    }
+
+    /**
+     * Sets the CPU engine's thread count for the whole JVM (every engine and model), overriding
+     * {@code rnn4j.threads}; 1 keeps all work on the calling thread. Results do not depend on it.
+     *
+     * @param n threads, {@code >= 1}
+     */
+    public static void setThreads(int n) {
+        CpuGemm.setThreads(n);
     }
 
     @Override
@@ -114,7 +143,7 @@ public final class CpuEngine implements Engine {
 
     @Override
     public String describe() {
-        return "cpu: pure Java, " + CpuGemm.threads() + " GEMM threads, GEMM kernel "
+        return "cpu: pure Java, " + threads() + " threads, GEMM kernel "
                 + CpuGemm.kernelDescription() + ", " + System.getProperty("os.arch") + ", Java " + Runtime.version();
     }
 
@@ -306,13 +335,40 @@ public final class CpuEngine implements Engine {
     // ---------------------------------------------------------------- fused cells
 
     private static void forEachSample(StepArgs a, IntConsumer perSample) {
-        if ((long) a.batch * a.hidden < PARALLEL_UNITS || a.batch == 1) {
+        int threads = threads();
+        if ((long) a.batch * a.hidden < PARALLEL_UNITS || a.batch == 1 || threads == 1) {
             for (int b = 0; b < a.batch; b++) {
                 perSample.accept(b);
             }
         } else {
-            ForkJoinPool.commonPool().submit(() -> IntStream.range(0, a.batch).parallel().forEach(perSample)).join();
+            try {
+                cellPool(threads).submit(() -> IntStream.range(0, a.batch).parallel().forEach(perSample)).join();
+            } catch (RejectedExecutionException e) {   // the pool was replaced meanwhile (a new thread count)
+                IntStream.range(0, a.batch).forEach(perSample);
+            }
         }
+    }
+
+    private static volatile ForkJoinPool cells;
+
+    /** The pool the cell steps' samples run on, with {@code threads} workers (replaced when the count changes). */
+    private static ForkJoinPool cellPool(int threads) {
+        ForkJoinPool p = cells;
+        return p != null && p.getParallelism() == threads ? p : newCellPool(threads);
+    }
+
+    private static synchronized ForkJoinPool newCellPool(int threads) {
+        if (cells == null || cells.getParallelism() != threads) {
+            if (cells != null) {
+                cells.shutdown();
+            }
+            cells = new ForkJoinPool(threads, pool -> {
+                ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                t.setName("rnn4j-cells-" + t.getPoolIndex());
+                return t;
+            }, null, false);
+        }
+        return cells;
     }
 
     @Override

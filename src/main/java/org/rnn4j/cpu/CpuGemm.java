@@ -29,9 +29,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the workers of a shared daemon pool (threads named {@code rnn4j-gemm-N}) claim dynamically.
  * Since the k-summation order of every element of C depends only on {@code k} (a chain of fused
  * multiply-adds in increasing k), results are bit-identical for any thread count and tiling.
- * Smaller products run on the calling thread with no hand-off. The thread count comes from system
- * property {@code rnn4j.threads} (default {@link Runtime#availableProcessors()}) and can be changed
- * with {@link #setThreads}. Calls from inside a pool worker run serially (no nested parallelism, no
+ * Smaller products run on the calling thread with no hand-off. The thread count is the CPU engine's
+ * ({@link CpuEngine#threads()}). Calls from inside a pool worker run serially (no nested parallelism, no
  * deadlock). The class is thread-safe: concurrent calls share the pool.
  */
 public final class CpuGemm {
@@ -77,7 +76,8 @@ public final class CpuGemm {
     private static final int MIN_TILE_M = 32;
     private static final int MIN_TILE_N = 128;
 
-    private static volatile int threads = initThreads();
+    /** The thread count set by {@link #setThreads}, or 0: then {@code rnn4j.threads} or the processor count. */
+    private static volatile int threads;
 
     // ------------------------------------------------------------------------------------------
     // Public API
@@ -101,22 +101,48 @@ public final class CpuGemm {
         return vectorCells;
     }
 
-    /** Number of threads (calling thread included) used for large products. */
-    public static int threads() {
-        return threads;
+    /** See {@link CpuEngine#threads()}. */
+    static int threads() {
+        int t = threads;
+        return t > 0 ? t : threadsProperty();
     }
 
-    /**
-     * Sets the number of threads (calling thread included) used for large products.
-     *
-     * @param n thread count, {@code >= 1}
-     */
-    public static void setThreads(int n) {
+    /** See {@link CpuEngine#setThreads(int)}. */
+    static void setThreads(int n) {
         if (n < 1) {
-            throw new IllegalArgumentException("threads: expected >= 1, given " + n);
+            throw new IllegalArgumentException("threads: expected >= 1, got " + n);
         }
         threads = n;
     }
+
+    /** Forgets {@link #setThreads}: the property or the processor count decide again (for tests). */
+    static void clearThreads() {
+        threads = 0;
+    }
+
+    /**
+     * System property {@code rnn4j.threads}, or {@link Runtime#availableProcessors()} when it is not set. Read on
+     * each call until {@link #setThreads} fixes the count, so a bad value is refused where the engine is used,
+     * not hidden in a class initializer.
+     */
+    private static int threadsProperty() {
+        String v = System.getProperty(THREADS_PROPERTY);
+        if (v == null) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+        try {
+            int t = Integer.parseInt(v.trim());
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new IllegalArgumentException("system property " + THREADS_PROPERTY + ": expected a whole number >= 1 "
+                + "(the CPU engine's threads), got '" + v + "'");
+    }
+
+    static final String THREADS_PROPERTY = "rnn4j.threads";
 
     /**
      * C[m,n] = alpha * op(A)[m,k] · op(B)[k,n] + beta * C, row-major; op(X) = X or Xᵀ.
@@ -141,7 +167,7 @@ public final class CpuGemm {
             return;
         }
         GemmKernel kernel = running;
-        int nt = threads;
+        int nt = threads();
         long work = (long) m * n * k;
         if (nt > 1 && work >= PAR_THRESHOLD && !(Thread.currentThread() instanceof GemmThread)) {
             Job job = Job.plan(kernel, nt, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
@@ -477,12 +503,6 @@ public final class CpuGemm {
     // ------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------
-
-    private static int initThreads() {
-        int def = Runtime.getRuntime().availableProcessors();
-        int t = intProp("rnn4j.threads", def);
-        return t >= 1 ? t : def;
-    }
 
     static int intProp(String name, int def) {
         try {
