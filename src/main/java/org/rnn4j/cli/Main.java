@@ -43,6 +43,10 @@ public final class Main {
             return null;
         }
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", VECTOR_MODULE));
+        if (Runtime.version().feature() >= 22) {
+            // what the jar's Enable-Native-Access manifest entry gave this JVM, which a -cp child does not read
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+        }
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
