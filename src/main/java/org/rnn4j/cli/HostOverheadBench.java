@@ -1,18 +1,20 @@
 package org.rnn4j.cli;
 
+import com.sun.jna.Function;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.rnn4j.BackwardResult;
 import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
@@ -21,31 +23,27 @@ import org.rnn4j.Tensor;
 
 /**
  * {@code bench --host}: what the CUDA engine costs the host, measured on the stand-in driver in its
- * skip-work mode ({@code RNN4J_STANDIN_SKIP_WORK=1}: every call is validated and counted but no kernel,
- * GEMM, copy or memset runs), so that the time left is rnn4j's, JCuda's and JNA's.
+ * skip-work mode ({@code RNN4J_STANDIN_SKIP_WORK=1}: every call is checked and counted but no kernel,
+ * GEMM, copy or memset runs), so that the time left is rnn4j's, JCuda's, JNA's and the stand-in's
+ * bookkeeping.
  *
- * <p>Each figure comes from a child JVM of its own ({@link #main}), so that one shape's JIT state and
- * garbage do not colour the next: host µs per forward (inference) and per training step (forward +
- * backward with weight gradients), the median of {@code reps} after {@code warmup} of each; and driver +
- * cuBLAS calls per pass from the stand-in's counts ({@code RNN4J_STANDIN_STATS=1}, printed at exit), as the
- * difference between a child that runs {@value #COUNTED_PASSES} passes and one that runs none. With
- * {@code --baseline CLASSPATH} every child runs once on that class path (an older build) and once on this
- * one, alternately, so that both columns see the same machine load.
+ * <p>Each shape runs in a child JVM of its own ({@link #main}), so that one shape's JIT state and garbage
+ * do not colour the next: host µs per forward (inference) and per training step (forward + backward
+ * with weight gradients, no update), the median of {@code reps} after {@code warmup} of each; then the
+ * driver + cuBLAS calls of one pass of each, read from the stand-in's counters
+ * ({@code rnn4j_standin_stats}, native/standin/README.md). With {@code --baseline CLASSPATH} each shape
+ * runs once on that class path (an older build) and once on this one, alternately, so that both see
+ * the same machine load.
  */
 final class HostOverheadBench {
 
     static final int[] DEFAULT_STEPS = {25, 50, 100};
     static final List<String> DEFAULT_CELLS = List.of("lstm", "gru", "tanh");
-    private static final int COUNTED_PASSES = 10;
 
     private HostOverheadBench() {
     }
 
-    /** One child's figures: µs per pass (or calls by API name per pass). */
-    record Figure(double forward, double training) {
-    }
-
-    /** The --host run: a table per class path, one row per cell and T. */
+    /** The --host run: one row per cell, T and build. */
     static int run(PrintWriter out, List<String> cells, int in, int hidden, int batch, int[] steps,
                    int warmup, int reps, String baseline) throws IOException, InterruptedException {
         List<String> classPaths = new ArrayList<>();
@@ -54,55 +52,45 @@ final class HostOverheadBench {
         }
         classPaths.add(System.getProperty("java.class.path"));
         out.println("host overhead on the stand-in in skip-work mode: I=" + in + " H=" + hidden + " B=" + batch
-                + ", warm-up " + warmup + ", median of " + reps + "; calls per pass from " + COUNTED_PASSES
-                + " counted passes; " + Runtime.getRuntime().availableProcessors() + " CPUs, load average "
-                + loadAverage());
-        out.println("| cell | T | build | forward µs | training step µs | driver+cuBLAS calls / forward"
-                + " | calls / training step | training step calls by API |");
+                + ", warm-up " + warmup + ", median of " + reps + "; " + Runtime.getRuntime().availableProcessors()
+                + " CPUs, load average " + loadAverage());
+        out.println();
+        out.println("| cell | T | build | forward µs | training step µs | calls / forward | calls / training step"
+                + " | training step calls by API |");
         out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |");
         out.flush();
         for (String cell : cells) {
             for (int t : steps) {
                 String shape = Workload.cellName(cell) + "-I" + in + "-H" + hidden + "-B" + batch + "-T" + t;
                 for (int k = 0; k < classPaths.size(); k++) {
-                    String cp = classPaths.get(k);
-                    String[] timed = child(cp, false, shape, "" + warmup, "" + reps).split(" ");
-                    Map<String, Long> none = counts(child(cp, true, shape, "5", "0"));
-                    Map<String, Long> fwd = counts(child(cp, true, shape, "5", "" + COUNTED_PASSES + ":forward"));
-                    Map<String, Long> train = counts(child(cp, true, shape, "5", "" + COUNTED_PASSES + ":training"));
-                    Map<String, Long> perTrain = perPass(train, none);
-                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %d | %d | %s |%n", cell, t,
-                            classPaths.size() == 1 ? "this" : k == 0 ? "baseline" : "this",
-                            timed[0], timed[1], total(perPass(fwd, none)), total(perTrain), perTrain);
+                    String[] f = child(classPaths.get(k), shape, "" + warmup, "" + reps).split("\t");
+                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s |%n", cell, t,
+                            classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4]);
                     out.flush();
                 }
             }
         }
+        out.println();
+        out.println("load average after: " + loadAverage());
         return 0;
     }
 
     private static String loadAverage() {
         try {
-            return new String(java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/proc/loadavg")),
-                    StandardCharsets.US_ASCII).trim();
+            return Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII).trim();
         } catch (IOException e) {
             return "unknown";
         }
     }
 
-    /** Runs {@link #main} in a child JVM on {@code classPath}; its stdout (timing) or stderr (counts). */
-    private static String child(String classPath, boolean counting, String... args)
-            throws IOException, InterruptedException {
+    /** Runs {@link #main} in a child JVM on {@code classPath} in skip-work mode; its one line of output. */
+    private static String child(String classPath, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", classPath, HostOverheadBench.class.getName()));
         cmd.addAll(Arrays.asList(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("RNN4J_STANDIN_SKIP_WORK", "1");
-        if (counting) {
-            pb.environment().put("RNN4J_STANDIN_STATS", "1");
-        } else {
-            pb.environment().remove("RNN4J_STANDIN_STATS");
-        }
+        pb.environment().remove("RNN4J_STANDIN_STATS");
         Process p = pb.start();
         String stdout;
         String stderr;
@@ -111,74 +99,35 @@ final class HostOverheadBench {
             stderr = new String(e.readAllBytes(), StandardCharsets.UTF_8);
         }
         int rc = p.waitFor();
-        if (rc != 0) {
-            throw new IllegalStateException("bench --host child " + String.join(" ", args) + " exited with " + rc
-                    + ": " + stderr.strip());
+        if (rc != 0 || stdout.isBlank()) {
+            throw new IllegalStateException("bench --host: the child for " + String.join(" ", args) + " exited with "
+                    + rc + ": " + stderr.strip());
         }
-        return counting ? stderr : stdout.strip();
-    }
-
-    /** A stand-in stats line: {@code [rnn4j stand-in] calls: cuLaunchKernel 123, cublasSgemm_v2 45, ...}. */
-    private static final Pattern CALL_COUNT = Pattern.compile("\\b(cu[A-Za-z0-9_]+|cublas[A-Za-z0-9_]+)[ :=]+(\\d+)");
-
-    /** Calls by API name from the stand-in's exit report. */
-    static Map<String, Long> counts(String stderr) {
-        Map<String, Long> calls = new TreeMap<>();
-        for (String line : stderr.split("\n")) {
-            if (!line.contains("[rnn4j stand-in]")) {
-                continue;
-            }
-            Matcher m = CALL_COUNT.matcher(line);
-            while (m.find()) {
-                calls.merge(m.group(1), Long.parseLong(m.group(2)), Long::sum);
-            }
-        }
-        if (calls.isEmpty()) {
-            throw new IllegalStateException("no call counts in the stand-in's report (is the stand-in on "
-                    + "LD_LIBRARY_PATH, with RNN4J_STANDIN_STATS?): " + stderr.strip());
-        }
-        return calls;
-    }
-
-    private static Map<String, Long> perPass(Map<String, Long> counted, Map<String, Long> none) {
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Long> e : counted.entrySet()) {
-            long d = e.getValue() - none.getOrDefault(e.getKey(), 0L);
-            if (d != 0) {
-                out.put(e.getKey(), d / COUNTED_PASSES);
-            }
-        }
-        return out;
-    }
-
-    private static long total(Map<String, Long> perPass) {
-        return perPass.values().stream().mapToLong(Long::longValue).sum();
+        return stdout.strip();
     }
 
     /**
-     * The child: {@code SHAPE WARMUP REPS} prints the median host µs of a forward and of a training step;
-     * {@code SHAPE WARMUP N:forward|N:training} runs N passes of one kind (for the stand-in's counts).
-     * Uses only the public API, so it also runs against an older build.
+     * The child: {@code SHAPE WARMUP REPS} prints, tab-separated, the median host µs of a forward and of a
+     * training step, the driver + cuBLAS calls of one forward and of one training step, and the latter by
+     * API name. Uses only the public API and JNA, so it also runs against an older build.
      */
     public static void main(String[] args) {
         Workload w = Workload.parse(args[0]);
         int warmup = Integer.parseInt(args[1]);
-        String[] what = args[2].split(":");
-        int reps = Integer.parseInt(what[0]);
+        int reps = Integer.parseInt(args[2]);
         Device device = Device.cuda();
+        Counters counters = new Counters();
         try (RecurrentLayer layer = w.build(device, 1);
              Tensor x = Tensor.of(device, BenchCommand.uniform(w.steps() * w.batch() * w.in(), 2),
                      w.steps(), w.batch(), w.in());
              Tensor dY = Tensor.zeros(device, w.steps(), w.batch(), w.hidden())) {
             Runnable forward = () -> {
-                layer.eval();
-                try (ForwardResult r = layer.forward(x)) {
+                try (ForwardResult r = layer.eval().forward(x)) {
                     device.engine().synchronize();
                 }
             };
             Runnable training = () -> {
-                layer.train();
-                try (ForwardResult r = layer.forward(x); BackwardResult g = layer.backward(r, dY, null, null)) {
+                try (ForwardResult r = layer.train().forward(x); BackwardResult g = layer.backward(r, dY, null, null)) {
                     device.engine().synchronize();
                 }
             };
@@ -186,15 +135,12 @@ final class HostOverheadBench {
                 forward.run();
                 training.run();
             }
-            device.engine().synchronize();
-            if (what.length == 2) {
-                Runnable pass = what[1].equals("forward") ? forward : training;
-                for (int i = 0; i < reps; i++) {
-                    pass.run();
-                }
-                return;
-            }
-            System.out.printf(Locale.ROOT, "%.1f %.1f%n", medianMicros(forward, reps), medianMicros(training, reps));
+            double forwardUs = medianMicros(forward, reps);
+            double trainingUs = medianMicros(training, reps);
+            Map<String, Long> forwardCalls = counters.callsOf(forward);
+            Map<String, Long> trainingCalls = counters.callsOf(training);
+            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%n", forwardUs, trainingUs, total(forwardCalls),
+                    total(trainingCalls), trainingCalls);
         }
     }
 
@@ -206,5 +152,42 @@ final class HostOverheadBench {
             us[i] = (System.nanoTime() - t0) / 1e3;
         }
         return BenchCommand.median(us);
+    }
+
+    private static long total(Map<String, Long> calls) {
+        return calls.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** The stand-in's counters ({@code rnn4j_standin_reset_stats} and {@code _stats} of its libcuda.so.1). */
+    private static final class Counters {
+        private final Function reset;
+        private final Function stats;
+
+        Counters() {
+            NativeLibrary cuda = NativeLibrary.getInstance("libcuda.so.1");
+            try {
+                reset = cuda.getFunction("rnn4j_standin_reset_stats");
+                stats = cuda.getFunction("rnn4j_standin_stats");
+            } catch (UnsatisfiedLinkError e) {
+                throw new IllegalStateException("bench --host needs the stand-in driver (native/standin) as "
+                        + "libcuda.so.1 on LD_LIBRARY_PATH: " + e.getMessage(), e);
+            }
+        }
+
+        /** The driver and cuBLAS calls (names starting with cu) that one run of {@code pass} makes, by name. */
+        Map<String, Long> callsOf(Runnable pass) {
+            reset.invokeVoid(new Object[0]);
+            pass.run();
+            byte[] buf = new byte[1 << 16];
+            stats.invokeLong(new Object[] {buf, (long) buf.length});
+            Map<String, Long> calls = new TreeMap<>();
+            for (String line : Native.toString(buf, "US-ASCII").split("\n")) {
+                int space = line.lastIndexOf(' ');
+                if (line.startsWith("cu") && space > 0) {
+                    calls.put(line.substring(0, space), Long.parseLong(line.substring(space + 1).trim()));
+                }
+            }
+            return calls;
+        }
     }
 }

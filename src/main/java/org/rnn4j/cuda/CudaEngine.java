@@ -89,6 +89,8 @@ public final class CudaEngine implements Engine {
     static final int MAX_SCATTER_PARTS = 256;
     /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
     static final int STAGING_BYTES = 4 << 20;
+    /** Uploads alternate between the staging buffer's two halves. */
+    static final int STAGING_HALF_BYTES = STAGING_BYTES / 2;
     /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
     private static final long SCRATCH_BYTES = 4096;
     private static final long FLAG_OFFSET_BYTES = 2048;
@@ -117,6 +119,10 @@ public final class CudaEngine implements Engine {
     private final Map<Long, Driver.DevPtr> rawBlocks = new ConcurrentHashMap<>();
     private Driver.HostPtr stagingHost;
     private ByteBuffer staging;
+    private final ByteBuffer[] stagingHalves = new ByteBuffer[2];
+    /** Recorded after the copy out of each staging half (raw CUevent handles; 0 until created). */
+    private final long[] stagingEvents = new long[2];
+    private final List<Driver.Event> createdEvents = new ArrayList<>();
     private Driver.DevPtr scratch;
     // the raw handles and addresses the direct driver calls take (0 until acquired)
     private long contextHandle;
@@ -310,6 +316,13 @@ public final class CudaEngine implements Engine {
         stagingHost = host;
         stagingAddress = host.address();
         staging = host.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.nativeOrder());
+        for (int half = 0; half < 2; half++) {
+            stagingHalves[half] = staging.slice(half * STAGING_HALF_BYTES, STAGING_HALF_BYTES).order(ByteOrder.nativeOrder());
+            Driver.Event e = new Driver.Event();
+            Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate", "staging half " + half);
+            createdEvents.add(e);
+            stagingEvents[half] = e.handle();
+        }
 
         Driver.DevPtr sc = new Driver.DevPtr();
         Driver.check(cuMemAlloc(sc, SCRATCH_BYTES), "cuMemAlloc", SCRATCH_BYTES + " bytes of scratch");
@@ -495,6 +508,11 @@ public final class CudaEngine implements Engine {
             scratch = null;
             attempt(failures, () -> Driver.check(cuMemFree(sc), "cuMemFree", "scratch"));
         }
+        for (Driver.Event e : createdEvents) {
+            attempt(failures, () -> Driver.check(cuEventDestroy(e), "cuEventDestroy", "staging"));
+        }
+        createdEvents.clear();
+        java.util.Arrays.fill(stagingEvents, 0L);
         if (stagingHost != null) {
             Pointer host = stagingHost;
             stagingHost = null;
@@ -632,14 +650,7 @@ public final class CudaEngine implements Engine {
 
     @Override
     public Buffer allocate(DType dtype, long elements) {
-        if (dtype == null) {
-            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
-        }
-        if (elements < 0) {
-            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
-        }
-        enter();
-        CudaBuffer buffer = wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+        CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
                 Driver.check(Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle), "cuMemsetD32Async",
@@ -650,6 +661,19 @@ public final class CudaEngine implements Engine {
             }
         }
         return buffer;
+    }
+
+    /** A pool block as it is: what the previous user left, or the driver's fresh memory. */
+    @Override
+    public CudaBuffer allocateUninitialized(DType dtype, long elements) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
+        }
+        if (elements < 0) {
+            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        }
+        enter();
+        return wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
     }
 
     /** A buffer of this engine over {@code block}. */
@@ -744,17 +768,30 @@ public final class CudaEngine implements Engine {
         void move(ByteBuffer staging, int from, int count);
     }
 
+    /**
+     * Small uploads (one staging half) are one copy and one synchronize. Larger ones alternate between the
+     * two halves of the staging buffer: the host fills one half while the copy from the other runs, and
+     * waits (on that half's event) only before refilling a half whose copy may still be running; one
+     * synchronize at the end, since an upload returns when the data is on the device.
+     */
     private void uploadChunks(int n, CudaBuffer dst, long dstOff, Chunk fill) {
-        int perChunk = STAGING_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
+        int perChunk = STAGING_HALF_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
         synchronized (stagingLock) {
-            for (int from = 0; from < n; from += perChunk) {
+            int chunk = 0;
+            for (int from = 0; from < n; from += perChunk, chunk++) {
+                int half = chunk % 2;
                 int count = Math.min(perChunk, n - from);
-                // The previous chunk's copy finished (synchronize below), so the staging buffer is free.
-                fill.move(staging.clear(), from, count);
-                Driver.check(Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress,
+                if (chunk >= 2) {
+                    Driver.check(Lib.cuEventSynchronize(stagingEvents[half]), "cuEventSynchronize",
+                            "staging half " + half + " of an upload to " + dst);
+                }
+                fill.move(stagingHalves[half].clear(), from, count);
+                Driver.check(Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
                         count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyHtoDAsync", count + " elements to " + dst);
-                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "upload to " + dst);
+                Driver.check(Lib.cuEventRecord(stagingEvents[half], streamHandle), "cuEventRecord",
+                        "staging half " + half + " of an upload to " + dst);
             }
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "upload to " + dst);
         }
     }
 
@@ -979,9 +1016,17 @@ public final class CudaEngine implements Engine {
     /** Two phases in {@link Engine#ROW_CHUNK}'s order: chunk sums into a pooled workspace, then added in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
+        sumRows(rows, cols, src, srcOff, ld, dst, dstOff, null, 0);
+    }
+
+    /** Phase 1 once, phase 2 into each destination ({@code dst2} may be null here). */
+    @Override
+    public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff,
+                        Buffer dst2, long dst2Off) {
         enter();
         long s = ptr(src, srcOff, "src");
         long d = ptr(dst, dstOff, "dst");
+        long d2 = ptrOrNull(dst2, dst2Off, "dst2");
         if (rows <= 0 || cols <= 0) {
             return;
         }
@@ -990,6 +1035,9 @@ public final class CudaEngine implements Engine {
             launchGridStride(Kernel.SUM_ROWS_CHUNKS, (long) chunks * cols,
                     args().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.address(0)));
             addChunkSums(chunks, cols, partial, d);
+            if (dst2 != null) {
+                addChunkSums(chunks, cols, partial, d2);
+            }
         }
     }
 
@@ -1012,25 +1060,65 @@ public final class CudaEngine implements Engine {
         launchGridStride(Kernel.CLAMP, n, args);
     }
 
-    /** 256 blocks × 256 threads write one double partial each; the host adds them in order. */
     @Override
     public double sumSquares(long n, Buffer x, long off) {
         enter();
-        long xp = ptr(x, off, "x");
-        if (n <= 0) {
+        return sumSquaresAt(new long[] {ptr(x, off, "x")}, new long[] {n});
+    }
+
+    @Override
+    public double sumSquares(Buffer[] xs, long[] ns) {
+        enter();
+        if (xs.length != ns.length) {
+            throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
+        }
+        long[] addresses = new long[xs.length];
+        for (int t = 0; t < xs.length; t++) {
+            addresses[t] = ptr(xs[t], 0, "xs[" + t + "]");
+        }
+        return sumSquaresAt(addresses, ns);
+    }
+
+    /**
+     * One rnn4j_sum_squares launch per tensor (256 blocks × 256 threads, one double partial per block) into a
+     * pooled workspace, one copy of all partials and one synchronize; the host adds each tensor's partials in
+     * order and the tensors' sums in order, as {@link Engine#sumSquares(Buffer[], long[])} specifies.
+     */
+    private double sumSquaresAt(long[] addresses, long[] counts) {
+        int tensors = addresses.length;
+        if (tensors == 0) {
             return 0;
         }
+        long partialBytes = SUM_SQUARES_BLOCKS * 8L;
         synchronized (stagingLock) {
-            launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS, args().i64(n).ptr(xp).ptr(scratchAddress));
-            Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, scratchAddress, SUM_SQUARES_BLOCKS * 8L, streamHandle),
-                    "cuMemcpyDtoHAsync", "sumSquares partials");
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "sumSquares");
-            ByteBuffer bytes = staging.clear();
-            double sum = 0;
-            for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
-                sum += bytes.getDouble(i * 8);
+            try (CudaBuffer partials = workspace(tensors * partialBytes / CudaBuffer.ELEMENT_BYTES)) {
+                for (int t = 0; t < tensors; t++) {
+                    if (counts[t] > 0) {
+                        launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS,
+                                args().i64(counts[t]).ptr(addresses[t]).ptr(partials.address(0) + t * partialBytes));
+                    }
+                }
+                int perCopy = (int) (STAGING_BYTES / partialBytes);   // tensors' partials per staging load
+                double sum = 0;
+                for (int first = 0; first < tensors; first += perCopy) {
+                    int n = Math.min(perCopy, tensors - first);
+                    Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, partials.address(0) + first * partialBytes,
+                            n * partialBytes, streamHandle), "cuMemcpyDtoHAsync", "sumSquares partials");
+                    Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "sumSquares");
+                    ByteBuffer bytes = staging.clear();
+                    for (int t = 0; t < n; t++) {
+                        if (counts[first + t] <= 0) {
+                            continue;
+                        }
+                        double tensorSum = 0;
+                        for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
+                            tensorSum += bytes.getDouble((int) (t * partialBytes) + i * 8);
+                        }
+                        sum += tensorSum;
+                    }
+                }
+                return sum;
             }
-            return sum;
         }
     }
 

@@ -39,6 +39,10 @@ final class DirectDriver {
         static native int cuMemcpyDtoDAsync_v2(long dst, long src, long bytes, long stream);
 
         static native int cuStreamSynchronize(long stream);
+
+        static native int cuEventRecord(long event, long stream);
+
+        static native int cuEventSynchronize(long event);
     }
 
     /**

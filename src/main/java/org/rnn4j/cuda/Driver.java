@@ -8,6 +8,7 @@ import java.util.regex.Pattern;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
@@ -183,6 +184,13 @@ final class Driver {
 
     /** A kernel whose raw {@code CUfunction} handle {@code cuLaunchKernel} takes. */
     static final class Function extends CUfunction {
+        long handle() {
+            return getNativePointer();
+        }
+    }
+
+    /** An event whose raw {@code CUevent} handle the direct calls take. */
+    static final class Event extends CUevent {
         long handle() {
             return getNativePointer();
         }
