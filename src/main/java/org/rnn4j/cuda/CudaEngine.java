@@ -653,8 +653,10 @@ public final class CudaEngine implements Engine {
         CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                Driver.check(Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle), "cuMemsetD32Async",
-                        "zeroing " + buffer);
+                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemsetD32Async", "zeroing " + buffer);
+                }
             } catch (RuntimeException e) {
                 buffer.close();
                 throw e;
@@ -781,17 +783,25 @@ public final class CudaEngine implements Engine {
             for (int from = 0; from < n; from += perChunk, chunk++) {
                 int half = chunk % 2;
                 int count = Math.min(perChunk, n - from);
-                if (chunk >= 2) {
-                    Driver.check(Lib.cuEventSynchronize(stagingEvents[half]), "cuEventSynchronize",
-                            "staging half " + half + " of an upload to " + dst);
+                int status = chunk >= 2 ? Lib.cuEventSynchronize(stagingEvents[half]) : CUresult.CUDA_SUCCESS;
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventSynchronize", "staging half " + half + " of an upload to " + dst);
                 }
                 fill.move(stagingHalves[half].clear(), from, count);
-                Driver.check(Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyHtoDAsync", count + " elements to " + dst);
-                Driver.check(Lib.cuEventRecord(stagingEvents[half], streamHandle), "cuEventRecord",
-                        "staging half " + half + " of an upload to " + dst);
+                status = Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyHtoDAsync", count + " elements to " + dst);
+                }
+                status = Lib.cuEventRecord(stagingEvents[half], streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventRecord", "staging half " + half + " of an upload to " + dst);
+                }
             }
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "upload to " + dst);
+            int status = Lib.cuStreamSynchronize(streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuStreamSynchronize", "upload to " + dst);
+            }
         }
     }
 
@@ -805,9 +815,15 @@ public final class CudaEngine implements Engine {
             for (int from = 0; from < n; from += perChunk) {
                 int count = Math.min(perChunk, n - from);
                 // Queued on the stream, so it runs after all work queued before it.
-                Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyDtoHAsync", count + " elements from " + src);
-                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "download from " + src);
+                int status = Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyDtoHAsync", count + " elements from " + src);
+                }
+                status = Lib.cuStreamSynchronize(streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);
+                }
                 drain.move(staging.clear(), from, count);
             }
         }
@@ -821,9 +837,11 @@ public final class CudaEngine implements Engine {
         checkRange("src", s, srcOff, n);
         checkRange("dst", d, dstOff, n);
         if (n > 0) {
-            Driver.check(Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
-                    streamHandle),
-                    "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
+                    streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            }
         }
     }
 
@@ -834,8 +852,10 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("dst", d, off, n);
         if (n > 0) {
-            Driver.check(Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle),
-                    "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            int status = Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            }
         }
     }
 
@@ -912,7 +932,9 @@ public final class CudaEngine implements Engine {
         }
         int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, streamHandle,
                 args.kernelParams(), 0L);
-        Driver.check(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        if (status != CUresult.CUDA_SUCCESS) {   // the detail only on failure: no string per launch
+            throw Driver.failure(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        }
     }
 
     /** One thread per work item (kernels that guard {@code i < work} without a grid-stride loop). */
@@ -954,10 +976,11 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        Runnable sgemm = () -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
-                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+        long first = bb.address(bOff);
+        long second = ab.address(aOff);
+        long out = cb.address(cOff);
         try {
-            sgemm.run();
+            sgemm(g, alpha, first, second, beta, out);
         } catch (CudaException e) {
             // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
             if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
@@ -968,7 +991,7 @@ public final class CudaEngine implements Engine {
                 throw e;
             }
             try {
-                sgemm.run();
+                sgemm(g, alpha, first, second, beta, out);
             } catch (CudaException again) {
                 CudaException failed = new CudaException(again.call(), again.status(),
                         "after releasing " + released + " cached bytes and retrying");
@@ -976,6 +999,11 @@ public final class CudaEngine implements Engine {
                 throw failed;
             }
         }
+    }
+
+    private void sgemm(ColumnMajorGemm g, float alpha, long first, long second, float beta, long c) {
+        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
+                beta, c, g.ldc());
     }
 
     private static final String CUBLAS_ALLOC_FAILED = "CUBLAS_STATUS_ALLOC_FAILED";
@@ -1259,11 +1287,14 @@ public final class CudaEngine implements Engine {
                 .f32(a.cellClip).flag(a.coupled).flag(a.relu);
     }
 
+    /** {@link #ptrOrNull} as the cells' resolver, made once (a method reference per launch would be an object per launch). */
+    private final PointerResolver ownPointers = this::ptrOrNull;
+
     /** One cell kernel over batch × hidden threads, 256 per block. */
     private void cell(Kernel kernel, StepArgs a) {
         enter();
         checkCellIndexRange(a.batch, a.hidden);
-        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, this::ptrOrNull));
+        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, ownPointers));
     }
 
     /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */
