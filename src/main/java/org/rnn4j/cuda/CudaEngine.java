@@ -28,6 +28,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -145,6 +146,29 @@ public final class CudaEngine implements Engine {
     private int driverVersion;
 
     private volatile boolean closed;
+
+    // ---- CUDA graphs of replayable regions (see replayable)
+    /** {@code -Drnn4j.cuda.graphs=false} turns graphs off for every engine; {@link #setGraphsEnabled} for one. */
+    public static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
+    /** cuBLAS's workspace while it is captured (its own default on sm_90); fixed, so graphs can keep using it. */
+    static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+    /** Instantiated graphs kept; the least recently replayed goes first. */
+    static final int MAX_GRAPHS = 64;
+    /** Regions seen once but not captured (a region is captured on its second sighting). */
+    static final int MAX_SEEN = 256;
+    private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
+    private boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
+    /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
+    private String graphsUnusable;
+    private boolean capturing;
+    private Driver.DevPtr cublasWorkspace;
+    private final LinkedHashMap<GraphKey, Long> graphs = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<GraphKey, Boolean> seenOnce = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<GraphKey, Boolean> eldest) {
+            return size() > MAX_SEEN;
+        }
+    };
     private final Object stagingLock = new Object();
     /** Tests only: receives launches instead of the driver (see {@link #forArgumentTests}). */
     private final Launcher recorder;
@@ -299,6 +323,14 @@ public final class CudaEngine implements Engine {
         }
 
         cublas = CublasLoader.open(s);
+        Driver.DevPtr ws = new Driver.DevPtr();
+        Driver.check(cuMemAlloc(ws, CUBLAS_WORKSPACE_BYTES), "cuMemAlloc", CUBLAS_WORKSPACE_BYTES + " bytes of cuBLAS workspace");
+        cublasWorkspace = ws;
+        try {
+            cublas.setWorkspace(ws.address(), CUBLAS_WORKSPACE_BYTES);
+        } catch (RuntimeException e) {
+            graphsUnusable = "cublasSetWorkspace failed (" + e.getMessage() + "), and cuBLAS cannot allocate while captured";
+        }
         pool = new DevicePool(new DevicePool.Allocator() {
             @Override
             public long allocate(long bytes) {
@@ -519,10 +551,16 @@ public final class CudaEngine implements Engine {
             staging = null;
             attempt(failures, () -> Driver.check(cuMemFreeHost(host), "cuMemFreeHost", "staging"));
         }
+        attempt(failures, this::destroyGraphs);
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
             attempt(failures, b::close);
+        }
+        if (cublasWorkspace != null) {
+            Driver.DevPtr ws = cublasWorkspace;
+            cublasWorkspace = null;
+            attempt(failures, () -> Driver.check(cuMemFree(ws), "cuMemFree", "cuBLAS workspace"));
         }
         for (Map.Entry<String, CUmodule> e : modules.entrySet()) {
             attempt(failures, () -> Driver.check(cuModuleUnload(e.getValue()), "cuModuleUnload",
@@ -908,6 +946,136 @@ public final class CudaEngine implements Engine {
     void recordEvent(CUevent event) {
         enter();
         Driver.check(cuEventRecord(event, stream), "cuEventRecord");
+    }
+
+    // ================================================================ graphs
+
+    /** A replayable region's shape and the address and length of each of its buffers (0, 0 for null). */
+    private static final class GraphKey {
+        final Object shape;
+        final long[] memory;
+
+        GraphKey(Object shape, long[] memory) {
+            this.shape = shape;
+            this.memory = memory;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof GraphKey k && shape.equals(k.shape) && java.util.Arrays.equals(memory, k.memory);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * shape.hashCode() + java.util.Arrays.hashCode(memory);
+        }
+    }
+
+    /**
+     * The first sighting of a region runs it eagerly; the second captures it into a graph (stream capture
+     * in thread-local mode, so other threads' engines are not disturbed), instantiates it and launches it;
+     * later ones only launch it: one {@code cuGraphLaunch} for the whole region. Pointers are part of the
+     * key, so a replay always runs on the buffers it was captured with, which the caller passed again, open.
+     */
+    @Override
+    public void replayable(Object shape, Buffer[] buffers, Runnable work) {
+        enter();
+        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturing) {
+            work.run();
+            return;
+        }
+        long[] memory = new long[2 * buffers.length];
+        for (int i = 0; i < buffers.length; i++) {
+            if (buffers[i] != null) {
+                CudaBuffer b = own(buffers[i], "buffers[" + i + "]");
+                memory[2 * i] = b.address(0);
+                memory[2 * i + 1] = b.length();
+            }
+        }
+        GraphKey key = new GraphKey(shape, memory);
+        Long exec = graphs.get(key);
+        if (exec == null) {
+            if (seenOnce.put(key, Boolean.TRUE) == null) {
+                work.run();
+                return;
+            }
+            seenOnce.remove(key);
+            exec = capture(work);
+            graphs.put(key, exec);
+            if (graphs.size() > MAX_GRAPHS) {
+                Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
+                long evicted = eldest.next().getValue();
+                eldest.remove();
+                Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+            }
+        }
+        int status = Lib.cuGraphLaunch(exec, streamHandle);
+        if (status != CUresult.CUDA_SUCCESS) {
+            throw Driver.failure(status, "cuGraphLaunch", "a graph of " + shape + " on " + name);
+        }
+    }
+
+    /** Captures what {@code work} queues on the stream into a graph and instantiates it; the graph itself is destroyed. */
+    private long capture(Runnable work) {
+        Driver.check(Lib.cuStreamBeginCapture_v2(streamHandle, CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture_v2", name);
+        capturing = true;
+        long[] graph = new long[1];
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            capturing = false;
+            Lib.cuStreamEndCapture(streamHandle, graph);   // ends the capture; its status is secondary to e
+            if (graph[0] != 0) {
+                Lib.cuGraphDestroy(graph[0]);
+            }
+            throw e;
+        }
+        capturing = false;
+        Driver.check(Lib.cuStreamEndCapture(streamHandle, graph), "cuStreamEndCapture", name);
+        long[] exec = new long[1];
+        try {
+            Driver.check(Lib.cuGraphInstantiateWithFlags(exec, graph[0], 0L), "cuGraphInstantiateWithFlags", name);
+        } finally {
+            Driver.check(Lib.cuGraphDestroy(graph[0]), "cuGraphDestroy", name);
+        }
+        return exec[0];
+    }
+
+    /**
+     * Graphs on or off for this engine (on by default where cuBLAS takes a workspace, unless
+     * {@code -Drnn4j.cuda.graphs=false}); off destroys the graphs kept. Results are the same bits either way.
+     */
+    public void setGraphsEnabled(boolean on) {
+        enter();
+        graphsEnabled = on;
+        if (!on) {
+            destroyGraphs();
+        }
+    }
+
+    /** Whether regions may run as graph replays here; {@link #graphsUnusableReason()} says why not when they cannot. */
+    public boolean graphsEnabled() {
+        return graphsEnabled && graphsUnusable == null;
+    }
+
+    /** Why this engine cannot use graphs, or null. */
+    public String graphsUnusableReason() {
+        return graphsUnusable;
+    }
+
+    private void destroyGraphs() {
+        RuntimeException first = null;
+        for (long exec : graphs.values()) {
+            int status = Lib.cuGraphExecDestroy(exec);
+            if (status != CUresult.CUDA_SUCCESS && first == null) {
+                first = Driver.failure(status, "cuGraphExecDestroy", name);
+            }
+        }
+        graphs.clear();
+        seenOnce.clear();
+        if (first != null) {
+            throw first;
+        }
     }
 
     // ================================================================ launches
