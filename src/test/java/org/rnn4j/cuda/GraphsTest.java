@@ -105,6 +105,19 @@ class GraphsTest {
                 }
             }
             assertTrue(count("cuGraphLaunch") > launches, "the graph path was taken");
+            // new data in the same buffers: the replay reads it (graphs hold pointers, not values)
+            for (int i = 0; i < xs.length; i++) {
+                xs[i] = -0.5f * xs[i] + 0.25f;
+            }
+            x.copyFrom(xs);
+            long before = count("cuGraphLaunch");
+            List<float[]> replayed = step(layer, x, lengths, dY);
+            assertTrue(count("cuGraphLaunch") > before, "replayed on new data");
+            e.setGraphsEnabled(false);
+            List<float[]> eagerAgain = step(layer, x, lengths, dY);
+            for (int k = 0; k < eagerAgain.size(); k++) {
+                assertArrayEquals(eagerAgain.get(k), replayed.get(k), layer + ": result " + k + " on new data");
+            }
         }
     }
 
