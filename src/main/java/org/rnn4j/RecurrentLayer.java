@@ -265,8 +265,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         DirectionState[][] states2 = new DirectionState[cfg.numLayers()][cfg.directions()];
         try (Scope scope = new Scope(device)) {
             Tensor lenT = len == null ? null : scope.track(Tensor.ofInts(device, len, batch));
-            Tensor hN = scope.zeros(states, batch, s);
-            Tensor cN = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, cfg.hiddenSize()) : null;
+            // every state of hN and cN, and every element of the time-major buffers below, is written before it
+            // is read (copies, GEMMs with beta 0, kernels that also write the padded steps)
+            Tensor hN = scope.uninitialized(states, batch, s);
+            Tensor cN = cfg.cell() == CellType.LSTM ? scope.uninitialized(states, batch, cfg.hiddenSize()) : null;
 
             Tensor layerIn = maskedTimeMajor(scope, x, lenT, steps, batch);
             if (checkFinite) {
@@ -275,17 +277,17 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor y = null;
             for (int k = 0; k < cfg.numLayers(); k++) {
                 int in = cfg.layerInputSize(k);
-                y = scope.zeros(steps, batch, outF);
+                y = scope.uninitialized(steps, batch, outF);
                 for (int d = 0; d < cfg.directions(); d++) {
                     int state = k * cfg.directions() + d;
                     Tensor dirIn = layerIn;
                     if (d == 1) {
-                        dirIn = scope.zeros(steps, batch, in);
+                        dirIn = scope.uninitialized(steps, batch, in);
                         engine.reverseSequences(steps, batch, in, buf(lenT), layerIn.buffer(), 0, in,
                                 dirIn.buffer(), 0, in, false);
                     }
                     // a reverse direction writes its own step order into yDir, then reverses it into y
-                    Tensor yDir = d == 0 ? y : scope.zeros(steps, batch, s);
+                    Tensor yDir = d == 0 ? y : scope.uninitialized(steps, batch, s);
                     long yOff = 0;
                     int yLd = d == 0 ? outF : s;
                     DirectionState st = runDirection(scope, weights[k][d], dirIn, steps, batch, lenT,
@@ -312,14 +314,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
                 boolean drop = keep && cfg.dropout() > 0 && k < cfg.numLayers() - 1;
                 if (drop) {
-                    Tensor dropped = scope.zeros(steps, batch, outF);
+                    Tensor dropped = scope.uninitialized(steps, batch, outF);
                     engine.dropout((long) tb * outF, cfg.dropout(), layerSeed(seed, k), y.buffer(), 0, dropped.buffer(), 0);
                     layerIn = dropped;
                 } else {
                     layerIn = y;
                 }
             }
-            Tensor out = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
+            Tensor out = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
             if (keep) {
@@ -356,14 +358,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
         int slots = keep ? steps + 1 : 2;
 
-        Tensor xp = scope.zeros(steps, batch, gh);
+        // written in full before they are read (GEMMs with beta 0, kernels that write every element)
+        Tensor xp = scope.uninitialized(steps, batch, gh);
         // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
         engine.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
                 0f, xp.buffer(), 0, gh);
-        // W_hhᵀ [S, G·H], once per call: the per-step products then read it untransposed
-        Tensor whhT = scope.zeros(s, gh);
-        engine.swapLeadingAxes(gh, s, 1, w.whh().buffer(), 0, whhT.buffer(), 0);
-        Tensor hp = scope.zeros(batch, gh);
+        Tensor hp = scope.uninitialized(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
         if (h0 != null) {
             engine.copy(h0.buffer(), (long) state * batch * s, hs.buffer(), 0, (long) batch * s);
@@ -376,8 +376,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             }
         }
         boolean gated = cell == CellType.LSTM || cell == CellType.GRU;
-        Tensor saved = keep && gated ? scope.zeros(steps, batch, 4 * h)
-                : resetBefore ? scope.zeros(1, batch, 4 * h) : null;
+        Tensor saved = keep && gated ? scope.uninitialized(steps, batch, 4 * h)
+                : resetBefore ? scope.uninitialized(1, batch, 4 * h) : null;
         Tensor m = p == 0 ? null : scope.zeros(keep ? steps : 1, batch, h);
         Tensor fresh = p == 0 ? null : scope.zeros(batch, p);
 
@@ -400,53 +400,60 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.cellClip = cfg.cellClip();
         a.coupled = cfg.coupledInputForget();
         a.relu = cell == CellType.RNN_RELU;
-        for (int t = 0; t < steps; t++) {
-            int prev = keep ? t : t % 2;
-            int next = keep ? t + 1 : (t + 1) % 2;
-            a.step = t;
-            a.xpOff = (long) t * batch * gh;
-            a.hPrevOff = (long) prev * batch * s;
-            a.hNextOff = (long) next * batch * s;
-            a.cPrevOff = (long) prev * batch * h;
-            a.cNextOff = (long) next * batch * h;
-            a.savedOff = keep && saved != null ? (long) t * batch * 4 * h : 0;
-            a.outOff = yOff + (long) t * batch * yLd;
-            if (resetBefore) {
-                // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
-                engine.gemm(false, false, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
-                        0f, hp.buffer(), 0, gh);
-                engine.gruResetBeforeGates(a);
-                engine.gemm(false, false, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
-                        whhT.buffer(), 2L * h, gh, 0f, hp.buffer(), 2L * h, gh);
-                engine.gruResetBeforeOutput(a);
-                continue;
-            }
-            // hp[B, G·H] = h_prev[B, S] · W_hhᵀ
-            engine.gemm(false, false, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
-                    0f, hp.buffer(), 0, gh);
-            switch (cell) {
-                case LSTM -> {
-                    if (p == 0) {
-                        engine.lstmForward(a);
-                    } else {
-                        // the cell writes m = o ⊙ tanh(c); the state is h = m · W_hrᵀ, applied under the mask
-                        long mOff = keep ? (long) t * batch * h : 0;
-                        a.hNext = null;
-                        a.out = m.buffer();
-                        a.outOff = mOff;
-                        a.outLd = h;
-                        engine.lstmForward(a);
-                        engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
-                                0f, fresh.buffer(), 0, p);
-                        engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
-                                hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
-                    }
+        // the time loop depends only on these shapes and buffers: on CUDA, one graph replay where they repeat
+        Object shape = List.of("forward", cell, resetBefore, h, s, p, steps, batch, keep, yOff, yLd, a.cellClip,
+                a.coupled);
+        Buffer[] used = {xp.buffer(), hp.buffer(), hs.buffer(), a.cPrev, a.saved, buf(m), buf(fresh), y.buffer(),
+            a.lengths, a.bih, a.bhh, a.peep, w.whh().buffer(), buf(w.whr())};
+        engine.replayable(shape, used, () -> {
+            for (int t = 0; t < steps; t++) {
+                int prev = keep ? t : t % 2;
+                int next = keep ? t + 1 : (t + 1) % 2;
+                a.step = t;
+                a.xpOff = (long) t * batch * gh;
+                a.hPrevOff = (long) prev * batch * s;
+                a.hNextOff = (long) next * batch * s;
+                a.cPrevOff = (long) prev * batch * h;
+                a.cNextOff = (long) next * batch * h;
+                a.savedOff = keep && saved != null ? (long) t * batch * 4 * h : 0;
+                a.outOff = yOff + (long) t * batch * yLd;
+                if (resetBefore) {
+                    // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
+                    engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                            0f, hp.buffer(), 0, gh);
+                    engine.gruResetBeforeGates(a);
+                    engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                            w.whh().buffer(), 2L * h * s, s, 0f, hp.buffer(), 2L * h, gh);
+                    engine.gruResetBeforeOutput(a);
+                    continue;
                 }
-                case GRU -> engine.gruForward(a);
-                case RNN_TANH, RNN_RELU -> engine.rnnForward(a);
-                default -> throw new IllegalStateException("cell " + cell);
+                // hp[B, G·H] = h_prev[B, S] · W_hhᵀ (cuBLAS reads W_hh transposed in place)
+                engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                        0f, hp.buffer(), 0, gh);
+                switch (cell) {
+                    case LSTM -> {
+                        if (p == 0) {
+                            engine.lstmForward(a);
+                        } else {
+                            // the cell writes m = o ⊙ tanh(c); the state is h = m · W_hrᵀ, applied under the mask
+                            long mOff = keep ? (long) t * batch * h : 0;
+                            a.hNext = null;
+                            a.out = m.buffer();
+                            a.outOff = mOff;
+                            a.outLd = h;
+                            engine.lstmForward(a);
+                            engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
+                                    0f, fresh.buffer(), 0, p);
+                            engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
+                                    hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
+                        }
+                    }
+                    case GRU -> engine.gruForward(a);
+                    case RNN_TANH, RNN_RELU -> engine.rnnForward(a);
+                    default -> throw new IllegalStateException("cell " + cell);
+                }
             }
-        }
+        });
         if (!keep) {
             return new DirectionState(null, hs, cs, null, null);
         }
@@ -525,14 +532,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor dh0 = scope.zeros(states, batch, s);
             Tensor dc0 = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, h) : null;
             // dYk: gradient of layer k's output, time-major
-            Tensor dYk = scope.zeros(steps, batch, outF);
+            Tensor dYk = dY == null ? scope.zeros(steps, batch, outF) : scope.uninitialized(steps, batch, outF);
             if (dY != null) {
                 toTimeMajor(dY, dYk, steps, batch, outF);
             }
             Tensor dX = null;
             for (int k = cfg.numLayers() - 1; k >= 0; k--) {
                 int in = cfg.layerInputSize(k);
-                dX = scope.zeros(steps, batch, in);
+                dX = scope.uninitialized(steps, batch, in);   // direction 0 assigns it in full
                 for (int d = 0; d < cfg.directions(); d++) {
                     int state = k * cfg.directions() + d;
                     backDirection(scope, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
@@ -545,7 +552,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
                 dYk = dX;
             }
-            Tensor dXOut = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
+            Tensor dXOut = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
             fromTimeMajor(dX, dXOut, steps, batch, cfg.inputSize());
             return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
@@ -571,13 +578,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         long dyOff = 0;
         int dyLd = outF;
         if (d == 1) {
-            Tensor dyr = scope.zeros(steps, batch, s);
+            Tensor dyr = scope.uninitialized(steps, batch, s);
             engine.reverseSequences(steps, batch, s, len, dYk.buffer(), s, outF, dyr.buffer(), 0, s, false);
             dyBuf = dyr.buffer();
             dyLd = s;
         }
         // dH[t] = dL/dh_t: the masked output gradient plus dhN at each sample's last step; BPTT adds into it
-        Tensor dH = scope.zeros(steps, batch, s);
+        Tensor dH = scope.uninitialized(steps, batch, s);
         engine.seedStateGrad(steps, batch, s, len, dyBuf, dyOff, dyLd, buf(dhN), (long) state * batch * s,
                 dH.buffer(), 0);
         Tensor dc = null;
@@ -587,8 +594,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 engine.copy(dcN.buffer(), (long) state * batch * h, dc.buffer(), 0, (long) batch * h);
             }
         }
-        Tensor dGx = scope.zeros(steps, batch, gh);
-        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.zeros(steps, batch, gh) : dGx;
+        // the backward kernels write every element of dG, zeros at padded steps
+        Tensor dGx = scope.uninitialized(steps, batch, gh);
+        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.uninitialized(steps, batch, gh) : dGx;
         Tensor dm = p == 0 ? null : scope.zeros(batch, h);
         Tensor tmp = resetBefore ? scope.zeros(batch, h) : null;
 
@@ -609,54 +617,59 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.cellClip = cfg.cellClip();
         a.coupled = cfg.coupledInputForget();
         a.relu = cell == CellType.RNN_RELU;
-        for (int t = steps - 1; t >= 0; t--) {
-            a.step = t;
-            a.hPrevOff = (long) t * batch * s;
-            a.hNextOff = (long) (t + 1) * batch * s;
-            a.cPrevOff = (long) t * batch * h;
-            a.cNextOff = (long) (t + 1) * batch * h;
-            a.savedOff = (long) t * batch * 4 * h;
-            a.dGxOff = (long) t * batch * gh;
-            a.dGhOff = a.dGxOff;
-            a.dh = dH.buffer();
-            a.dhOff = (long) t * batch * s;
-            // the gradient of h_{t-1}: dH[t-1] (already seeded with its own output gradient), or dh0
-            Buffer carry = t > 0 ? dH.buffer() : dh0.buffer();
-            long carryOff = t > 0 ? (long) (t - 1) * batch * s : (long) state * batch * s;
-            a.dhPrev = carry;
-            a.dhPrevOff = carryOff;
-            switch (cell) {
-                case LSTM -> {
-                    if (p > 0) {
-                        // dm[B, H] = dH[t][B, P] · W_hr
-                        engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
-                                0f, dm.buffer(), 0, h);
-                        a.dh = dm.buffer();
-                        a.dhOff = 0;
+        Object shape = List.of("backward", cell, resetBefore, h, s, p, steps, batch, state, a.cellClip, a.coupled);
+        Buffer[] used = {a.saved, a.hPrev, a.cPrev, a.dc, a.dGx, a.dGh, a.tmp, dH.buffer(), buf(dm), dh0.buffer(),
+            a.lengths, a.peep, w.whh().buffer(), buf(w.whr())};
+        engine.replayable(shape, used, () -> {
+            for (int t = steps - 1; t >= 0; t--) {
+                a.step = t;
+                a.hPrevOff = (long) t * batch * s;
+                a.hNextOff = (long) (t + 1) * batch * s;
+                a.cPrevOff = (long) t * batch * h;
+                a.cNextOff = (long) (t + 1) * batch * h;
+                a.savedOff = (long) t * batch * 4 * h;
+                a.dGxOff = (long) t * batch * gh;
+                a.dGhOff = a.dGxOff;
+                a.dh = dH.buffer();
+                a.dhOff = (long) t * batch * s;
+                // the gradient of h_{t-1}: dH[t-1] (already seeded with its own output gradient), or dh0
+                Buffer carry = t > 0 ? dH.buffer() : dh0.buffer();
+                long carryOff = t > 0 ? (long) (t - 1) * batch * s : (long) state * batch * s;
+                a.dhPrev = carry;
+                a.dhPrevOff = carryOff;
+                switch (cell) {
+                    case LSTM -> {
+                        if (p > 0) {
+                            // dm[B, H] = dH[t][B, P] · W_hr
+                            engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
+                                    0f, dm.buffer(), 0, h);
+                            a.dh = dm.buffer();
+                            a.dhOff = 0;
+                        }
+                        engine.lstmBackward(a);
                     }
-                    engine.lstmBackward(a);
-                }
-                case GRU -> {
-                    if (resetBefore) {
-                        engine.gruResetBeforeBackwardOutput(a);
-                        // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
-                        engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
-                                w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
-                        engine.gruResetBeforeBackwardGates(a);
-                        // carry += dG_rz[B, 2H] · W_h(r|z)
-                        engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
-                                w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
-                        continue;
+                    case GRU -> {
+                        if (resetBefore) {
+                            engine.gruResetBeforeBackwardOutput(a);
+                            // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
+                            engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
+                                    w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
+                            engine.gruResetBeforeBackwardGates(a);
+                            // carry += dG_rz[B, 2H] · W_h(r|z)
+                            engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
+                                    w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
+                            continue;
+                        }
+                        engine.gruBackward(a);
                     }
-                    engine.gruBackward(a);
+                    case RNN_TANH, RNN_RELU -> engine.rnnBackward(a);
+                    default -> throw new IllegalStateException("cell " + cell);
                 }
-                case RNN_TANH, RNN_RELU -> engine.rnnBackward(a);
-                default -> throw new IllegalStateException("cell " + cell);
+                // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
+                engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
+                        1f, carry, carryOff, s);
             }
-            // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
-            engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
-                    1f, carry, carryOff, s);
-        }
+        });
         if (dc != null) {
             engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
         }
@@ -677,8 +690,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     1f, w.gwhh().buffer(), 0, s);
         }
         if (w.gbih() != null) {
-            engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
-            engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+            if (dGh == dGx) {
+                // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
+            } else {
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
+                engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+            }
         }
         if (p > 0) {
             // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
@@ -694,7 +712,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dX.buffer(), 0, in);
         } else {
-            Tensor dxr = scope.zeros(steps, batch, in);
+            Tensor dxr = scope.uninitialized(steps, batch, in);
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dxr.buffer(), 0, in);
             engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
@@ -709,14 +727,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
      */
     private Tensor maskedTimeMajor(Scope scope, Tensor x, Tensor lenT, int steps, int batch) {
         int f = cfg.inputSize();
-        Tensor out = scope.zeros(steps, batch, f);
+        Tensor out = scope.uninitialized(steps, batch, f);
         if (lenT == null) {
             toTimeMajor(x, out, steps, batch, f);
             return out;
         }
         Tensor src = x;
         if (cfg.batchFirst()) {
-            src = scope.zeros(steps, batch, f);
+            src = scope.uninitialized(steps, batch, f);
             toTimeMajor(x, src, steps, batch, f);
         }
         // a masked copy: the state-gradient seed with no final-state term is out = (t < len[b] ? src : 0)

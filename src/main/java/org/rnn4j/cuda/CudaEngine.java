@@ -1,6 +1,5 @@
 package org.rnn4j.cuda;
 
-import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
@@ -15,15 +14,10 @@ import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuInit;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemAllocHost;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
-import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -34,7 +28,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.EnumMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -43,13 +37,10 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jcuda.Pointer;
-import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
-import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
-import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream_flags;
@@ -58,6 +49,7 @@ import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 import org.rnn4j.engine.StepArgs;
+import org.rnn4j.cuda.DirectDriver.Lib;
 
 /**
  * The CUDA engine: JCuda's driver API for the context, the stream, module loading and launches;
@@ -98,6 +90,8 @@ public final class CudaEngine implements Engine {
     static final int MAX_SCATTER_PARTS = 256;
     /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
     static final int STAGING_BYTES = 4 << 20;
+    /** Uploads alternate between the staging buffer's two halves. */
+    static final int STAGING_HALF_BYTES = STAGING_BYTES / 2;
     /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
     private static final long SCRATCH_BYTES = 4096;
     private static final long FLAG_OFFSET_BYTES = 2048;
@@ -114,18 +108,36 @@ public final class CudaEngine implements Engine {
 
     // Acquired in open(), in this order; released in reverse by release(). Null / false: not acquired.
     private CUdevice cuDevice;
-    private CUcontext context;
+    private Driver.Context context;
     private boolean contextRetained;
     private Driver.Stream stream;
     private boolean streamCreated;
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
-    private final EnumMap<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
+    /** The raw {@code CUfunction} of each kernel, by ordinal. */
+    private final long[] functions = new long[Kernel.values().length];
     private CublasBinding cublas;
     private DevicePool pool;
     private final Map<Long, Driver.DevPtr> rawBlocks = new ConcurrentHashMap<>();
-    private Pointer stagingHost;
+    private Driver.HostPtr stagingHost;
     private ByteBuffer staging;
+    private final ByteBuffer[] stagingHalves = new ByteBuffer[2];
+    /** Recorded after the copy out of each staging half (raw CUevent handles; 0 until created). */
+    private final long[] stagingEvents = new long[2];
+    private final List<Driver.Event> createdEvents = new ArrayList<>();
     private Driver.DevPtr scratch;
+    // the raw handles and addresses the direct driver calls take (0 until acquired)
+    private long contextHandle;
+    private long streamHandle;
+    private long stagingAddress;
+    private long scratchAddress;
+
+    /**
+     * Each thread's kernel parameter block (see {@link KernelArgs}): an engine is used by one thread at a
+     * time, but not always the same one.
+     */
+    private final ThreadLocal<KernelArgs> launchArgs = ThreadLocal.withInitial(KernelArgs::new);
+    /** The engine whose context this thread last made current, so that {@link #enter} sets it only on a change. */
+    private static final ThreadLocal<CudaEngine> CURRENT = new ThreadLocal<>();
 
     private String deviceName = "?";
     private int ccMajor;
@@ -134,6 +146,29 @@ public final class CudaEngine implements Engine {
     private int driverVersion;
 
     private volatile boolean closed;
+
+    // ---- CUDA graphs of replayable regions (see replayable)
+    /** {@code -Drnn4j.cuda.graphs=false} turns graphs off for every engine; {@link #setGraphsEnabled} for one. */
+    public static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
+    /** cuBLAS's workspace while it is captured (its own default on sm_90); fixed, so graphs can keep using it. */
+    static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+    /** Instantiated graphs kept; the least recently replayed goes first. */
+    static final int MAX_GRAPHS = 64;
+    /** Regions seen once but not captured (a region is captured on its second sighting). */
+    static final int MAX_SEEN = 256;
+    private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
+    private boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
+    /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
+    private String graphsUnusable;
+    private boolean capturing;
+    private Driver.DevPtr cublasWorkspace;
+    private final LinkedHashMap<GraphKey, Long> graphs = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<GraphKey, Boolean> seenOnce = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<GraphKey, Boolean> eldest) {
+            return size() > MAX_SEEN;
+        }
+    };
     private final Object stagingLock = new Object();
     /** Tests only: receives launches instead of the driver (see {@link #forArgumentTests}). */
     private final Launcher recorder;
@@ -253,15 +288,18 @@ public final class CudaEngine implements Engine {
         cuDevice = dev;
         readProperties(dev);
 
-        CUcontext ctx = new CUcontext();
+        DirectDriver.bind();
+        Driver.Context ctx = new Driver.Context();
         Driver.check(cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain", name);
         context = ctx;
+        contextHandle = ctx.handle();
         contextRetained = true;
-        Driver.check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent", name);
+        makeCurrent();
 
         Driver.Stream s = new Driver.Stream();
         Driver.check(cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
         stream = s;
+        streamHandle = s.handle();
         streamCreated = true;
 
         String arch = "sm_" + ccMajor + ccMinor;
@@ -274,17 +312,25 @@ public final class CudaEngine implements Engine {
             modules.put(e.getKey(), module);
         }
         for (Kernel k : Kernel.values()) {
-            CUfunction f = new CUfunction();
+            Driver.Function f = new Driver.Function();
             int status = cuModuleGetFunction(f, modules.get(k.module), k.symbol);
             if (status != CUresult.CUDA_SUCCESS) {
                 throw new IllegalStateException("kernels out of date: cuModuleGetFunction(" + k.symbol + ") in "
                         + Kernel.resource(k.module) + " failed with " + Driver.statusName(status)
                         + " (rebuild them with native/build.sh)");
             }
-            functions.put(k, f);
+            functions[k.ordinal()] = f.handle();
         }
 
         cublas = CublasLoader.open(s);
+        Driver.DevPtr ws = new Driver.DevPtr();
+        Driver.check(cuMemAlloc(ws, CUBLAS_WORKSPACE_BYTES), "cuMemAlloc", CUBLAS_WORKSPACE_BYTES + " bytes of cuBLAS workspace");
+        cublasWorkspace = ws;
+        try {
+            cublas.setWorkspace(ws.address(), CUBLAS_WORKSPACE_BYTES);
+        } catch (RuntimeException e) {
+            graphsUnusable = "cublasSetWorkspace failed (" + e.getMessage() + "), and cuBLAS cannot allocate while captured";
+        }
         pool = new DevicePool(new DevicePool.Allocator() {
             @Override
             public long allocate(long bytes) {
@@ -297,14 +343,23 @@ public final class CudaEngine implements Engine {
             }
         }, !"1".equals(System.getenv(NO_CACHING_ENV)));
 
-        Pointer host = new Pointer();
+        Driver.HostPtr host = new Driver.HostPtr();
         Driver.check(cuMemAllocHost(host, STAGING_BYTES), "cuMemAllocHost", STAGING_BYTES + " bytes of pinned staging");
         stagingHost = host;
+        stagingAddress = host.address();
         staging = host.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.nativeOrder());
+        for (int half = 0; half < 2; half++) {
+            stagingHalves[half] = staging.slice(half * STAGING_HALF_BYTES, STAGING_HALF_BYTES).order(ByteOrder.nativeOrder());
+            Driver.Event e = new Driver.Event();
+            Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate", "staging half " + half);
+            createdEvents.add(e);
+            stagingEvents[half] = e.handle();
+        }
 
         Driver.DevPtr sc = new Driver.DevPtr();
         Driver.check(cuMemAlloc(sc, SCRATCH_BYTES), "cuMemAlloc", SCRATCH_BYTES + " bytes of scratch");
         scratch = sc;
+        scratchAddress = sc.address();
     }
 
     private void readProperties(CUdevice dev) {
@@ -472,7 +527,7 @@ public final class CudaEngine implements Engine {
     private void release() {
         List<RuntimeException> failures = new ArrayList<>();
         if (contextRetained) {
-            attempt(failures, () -> Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent"));
+            attempt(failures, this::makeCurrent);
         }
         if (streamCreated) {
             attempt(failures, () -> Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize"));
@@ -485,23 +540,34 @@ public final class CudaEngine implements Engine {
             scratch = null;
             attempt(failures, () -> Driver.check(cuMemFree(sc), "cuMemFree", "scratch"));
         }
+        for (Driver.Event e : createdEvents) {
+            attempt(failures, () -> Driver.check(cuEventDestroy(e), "cuEventDestroy", "staging"));
+        }
+        createdEvents.clear();
+        java.util.Arrays.fill(stagingEvents, 0L);
         if (stagingHost != null) {
             Pointer host = stagingHost;
             stagingHost = null;
             staging = null;
             attempt(failures, () -> Driver.check(cuMemFreeHost(host), "cuMemFreeHost", "staging"));
         }
+        attempt(failures, this::destroyGraphs);
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
             attempt(failures, b::close);
+        }
+        if (cublasWorkspace != null) {
+            Driver.DevPtr ws = cublasWorkspace;
+            cublasWorkspace = null;
+            attempt(failures, () -> Driver.check(cuMemFree(ws), "cuMemFree", "cuBLAS workspace"));
         }
         for (Map.Entry<String, CUmodule> e : modules.entrySet()) {
             attempt(failures, () -> Driver.check(cuModuleUnload(e.getValue()), "cuModuleUnload",
                     Kernel.resource(e.getKey())));
         }
         modules.clear();
-        functions.clear();
+        java.util.Arrays.fill(functions, 0L);
         if (streamCreated) {
             streamCreated = false;
             attempt(failures, () -> Driver.check(cuStreamDestroy(stream), "cuStreamDestroy"));
@@ -532,10 +598,20 @@ public final class CudaEngine implements Engine {
         if (closed) {
             throw new IllegalStateException("the CUDA engine of " + name + " is closed");
         }
-        if (recorder != null) {
+        if (recorder != null || CURRENT.get() == this) {
             return;
         }
-        Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent", name);
+        makeCurrent();
+    }
+
+    /**
+     * {@code cuCtxSetCurrent} of this engine's context on the calling thread. Only rnn4j's engines set the
+     * context of their threads; code that sets another context on a thread that also runs an engine must
+     * set it back before the engine's next call (the engine sets it only when another engine was last).
+     */
+    private void makeCurrent() {
+        Driver.check(Lib.cuCtxSetCurrent(contextHandle), "cuCtxSetCurrent", name);
+        CURRENT.set(this);
     }
 
     String name() {
@@ -566,7 +642,7 @@ public final class CudaEngine implements Engine {
         int status = cuMemAlloc(p, bytes);
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             // the pool frees its cached blocks next; queued kernels may still use them
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
             throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
         }
         Driver.check(status, "cuMemAlloc", bytes + " bytes");
@@ -612,18 +688,13 @@ public final class CudaEngine implements Engine {
 
     @Override
     public Buffer allocate(DType dtype, long elements) {
-        if (dtype == null) {
-            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
-        }
-        if (elements < 0) {
-            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
-        }
-        enter();
-        CudaBuffer buffer = wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+        CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements, stream), "cuMemsetD32Async",
-                        "zeroing " + buffer);
+                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemsetD32Async", "zeroing " + buffer);
+                }
             } catch (RuntimeException e) {
                 buffer.close();
                 throw e;
@@ -632,13 +703,22 @@ public final class CudaEngine implements Engine {
         return buffer;
     }
 
+    /** A pool block as it is: what the previous user left, or the driver's fresh memory. */
+    @Override
+    public CudaBuffer allocateUninitialized(DType dtype, long elements) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
+        }
+        if (elements < 0) {
+            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        }
+        enter();
+        return wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+    }
+
     /** A buffer of this engine over {@code block}. */
     private CudaBuffer wrap(DType dtype, long elements, DevicePool.Block block) {
-        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.segment);
-        if (block.address != block.segment) {
-            base = base.withByteOffset(block.address - block.segment);   // a block split off a segment
-        }
-        return new CudaBuffer(this, dtype, elements, block, base);
+        return new CudaBuffer(this, dtype, elements, block);
     }
 
     /**
@@ -664,12 +744,12 @@ public final class CudaEngine implements Engine {
         return cb;
     }
 
-    private CUdeviceptr ptr(Buffer b, long off, String arg) {
-        return own(b, arg).at(off);
+    private long ptr(Buffer b, long off, String arg) {
+        return own(b, arg).address(off);
     }
 
     /** As {@link #ptr}, with {@code null} meaning an absent buffer (a null device pointer). */
-    private CUdeviceptr ptrOrNull(Buffer b, long off, String arg) {
+    private long ptrOrNull(Buffer b, long off, String arg) {
         return b == null ? KernelArgs.NULL : ptr(b, off, arg);
     }
 
@@ -728,16 +808,37 @@ public final class CudaEngine implements Engine {
         void move(ByteBuffer staging, int from, int count);
     }
 
+    /**
+     * Small uploads (one staging half) are one copy and one synchronize. Larger ones alternate between the
+     * two halves of the staging buffer: the host fills one half while the copy from the other runs, and
+     * waits (on that half's event) only before refilling a half whose copy may still be running; one
+     * synchronize at the end, since an upload returns when the data is on the device.
+     */
     private void uploadChunks(int n, CudaBuffer dst, long dstOff, Chunk fill) {
-        int perChunk = STAGING_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
+        int perChunk = STAGING_HALF_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
         synchronized (stagingLock) {
-            for (int from = 0; from < n; from += perChunk) {
+            int chunk = 0;
+            for (int from = 0; from < n; from += perChunk, chunk++) {
+                int half = chunk % 2;
                 int count = Math.min(perChunk, n - from);
-                // The previous chunk's copy finished (synchronize below), so the staging buffer is free.
-                fill.move(staging.clear(), from, count);
-                Driver.check(cuMemcpyHtoDAsync(dst.at(dstOff + from), stagingHost, count * CudaBuffer.ELEMENT_BYTES,
-                        stream), "cuMemcpyHtoDAsync", count + " elements to " + dst);
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "upload to " + dst);
+                int status = chunk >= 2 ? Lib.cuEventSynchronize(stagingEvents[half]) : CUresult.CUDA_SUCCESS;
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventSynchronize", "staging half " + half + " of an upload to " + dst);
+                }
+                fill.move(stagingHalves[half].clear(), from, count);
+                status = Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyHtoDAsync", count + " elements to " + dst);
+                }
+                status = Lib.cuEventRecord(stagingEvents[half], streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventRecord", "staging half " + half + " of an upload to " + dst);
+                }
+            }
+            int status = Lib.cuStreamSynchronize(streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuStreamSynchronize", "upload to " + dst);
             }
         }
     }
@@ -747,14 +848,20 @@ public final class CudaEngine implements Engine {
         synchronized (stagingLock) {
             if (n == 0) {
                 // Nothing to copy, but the caller may rely on "download waits for queued work".
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize");
             }
             for (int from = 0; from < n; from += perChunk) {
                 int count = Math.min(perChunk, n - from);
                 // Queued on the stream, so it runs after all work queued before it.
-                Driver.check(cuMemcpyDtoHAsync(stagingHost, src.at(srcOff + from), count * CudaBuffer.ELEMENT_BYTES,
-                        stream), "cuMemcpyDtoHAsync", count + " elements from " + src);
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "download from " + src);
+                int status = Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyDtoHAsync", count + " elements from " + src);
+                }
+                status = Lib.cuStreamSynchronize(streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);
+                }
                 drain.move(staging.clear(), from, count);
             }
         }
@@ -768,8 +875,11 @@ public final class CudaEngine implements Engine {
         checkRange("src", s, srcOff, n);
         checkRange("dst", d, dstOff, n);
         if (n > 0) {
-            Driver.check(cuMemcpyDtoDAsync(d.at(dstOff), s.at(srcOff), n * CudaBuffer.ELEMENT_BYTES, stream),
-                    "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
+                    streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            }
         }
     }
 
@@ -780,15 +890,17 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("dst", d, off, n);
         if (n > 0) {
-            Driver.check(cuMemsetD32Async(d.at(off), Float.floatToRawIntBits(value), n, stream),
-                    "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            int status = Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            }
         }
     }
 
     @Override
     public void synchronize() {
         enter();
-        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", name);
+        Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", name);
     }
 
     /**
@@ -836,7 +948,142 @@ public final class CudaEngine implements Engine {
         Driver.check(cuEventRecord(event, stream), "cuEventRecord");
     }
 
+    // ================================================================ graphs
+
+    /** A replayable region's shape and the address and length of each of its buffers (0, 0 for null). */
+    private static final class GraphKey {
+        final Object shape;
+        final long[] memory;
+
+        GraphKey(Object shape, long[] memory) {
+            this.shape = shape;
+            this.memory = memory;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof GraphKey k && shape.equals(k.shape) && java.util.Arrays.equals(memory, k.memory);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * shape.hashCode() + java.util.Arrays.hashCode(memory);
+        }
+    }
+
+    /**
+     * The first sighting of a region runs it eagerly; the second captures it into a graph (stream capture
+     * in thread-local mode, so other threads' engines are not disturbed), instantiates it and launches it;
+     * later ones only launch it: one {@code cuGraphLaunch} for the whole region. Pointers are part of the
+     * key, so a replay always runs on the buffers it was captured with, which the caller passed again, open.
+     */
+    @Override
+    public void replayable(Object shape, Buffer[] buffers, Runnable work) {
+        enter();
+        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturing) {
+            work.run();
+            return;
+        }
+        long[] memory = new long[2 * buffers.length];
+        for (int i = 0; i < buffers.length; i++) {
+            if (buffers[i] != null) {
+                CudaBuffer b = own(buffers[i], "buffers[" + i + "]");
+                memory[2 * i] = b.address(0);
+                memory[2 * i + 1] = b.length();
+            }
+        }
+        GraphKey key = new GraphKey(shape, memory);
+        Long exec = graphs.get(key);
+        if (exec == null) {
+            if (seenOnce.put(key, Boolean.TRUE) == null) {
+                work.run();
+                return;
+            }
+            seenOnce.remove(key);
+            exec = capture(work);
+            graphs.put(key, exec);
+            if (graphs.size() > MAX_GRAPHS) {
+                Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
+                long evicted = eldest.next().getValue();
+                eldest.remove();
+                Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+            }
+        }
+        int status = Lib.cuGraphLaunch(exec, streamHandle);
+        if (status != CUresult.CUDA_SUCCESS) {
+            throw Driver.failure(status, "cuGraphLaunch", "a graph of " + shape + " on " + name);
+        }
+    }
+
+    /** Captures what {@code work} queues on the stream into a graph and instantiates it; the graph itself is destroyed. */
+    private long capture(Runnable work) {
+        Driver.check(Lib.cuStreamBeginCapture_v2(streamHandle, CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture_v2", name);
+        capturing = true;
+        long[] graph = new long[1];
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            capturing = false;
+            Lib.cuStreamEndCapture(streamHandle, graph);   // ends the capture; its status is secondary to e
+            if (graph[0] != 0) {
+                Lib.cuGraphDestroy(graph[0]);
+            }
+            throw e;
+        }
+        capturing = false;
+        Driver.check(Lib.cuStreamEndCapture(streamHandle, graph), "cuStreamEndCapture", name);
+        long[] exec = new long[1];
+        try {
+            Driver.check(Lib.cuGraphInstantiateWithFlags(exec, graph[0], 0L), "cuGraphInstantiateWithFlags", name);
+        } finally {
+            Driver.check(Lib.cuGraphDestroy(graph[0]), "cuGraphDestroy", name);
+        }
+        return exec[0];
+    }
+
+    /**
+     * Graphs on or off for this engine (on by default where cuBLAS takes a workspace, unless
+     * {@code -Drnn4j.cuda.graphs=false}); off destroys the graphs kept. Results are the same bits either way.
+     */
+    public void setGraphsEnabled(boolean on) {
+        enter();
+        graphsEnabled = on;
+        if (!on) {
+            destroyGraphs();
+        }
+    }
+
+    /** Whether regions may run as graph replays here; {@link #graphsUnusableReason()} says why not when they cannot. */
+    public boolean graphsEnabled() {
+        return graphsEnabled && graphsUnusable == null;
+    }
+
+    /** Why this engine cannot use graphs, or null. */
+    public String graphsUnusableReason() {
+        return graphsUnusable;
+    }
+
+    private void destroyGraphs() {
+        RuntimeException first = null;
+        for (long exec : graphs.values()) {
+            int status = Lib.cuGraphExecDestroy(exec);
+            if (status != CUresult.CUDA_SUCCESS && first == null) {
+                first = Driver.failure(status, "cuGraphExecDestroy", name);
+            }
+        }
+        graphs.clear();
+        seenOnce.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+
     // ================================================================ launches
+
+    /** This thread's parameter block, emptied for the next launch. */
+    private KernelArgs args() {
+        return launchArgs.get().reset();
+    }
 
     /** Launches {@code kernel} on the stream with {@code blocks} × {@value #THREADS} threads; checks the status. */
     private void launch(Kernel kernel, long blocks, KernelArgs args) {
@@ -851,9 +1098,11 @@ public final class CudaEngine implements Engine {
             recorder.launch(kernel, grid, THREADS, args);
             return;
         }
-        int status = cuLaunchKernel(functions.get(kernel), grid, 1, 1, THREADS, 1, 1, 0, stream,
-                args.toPointer(), null);
-        Driver.check(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, streamHandle,
+                args.kernelParams(), 0L);
+        if (status != CUresult.CUDA_SUCCESS) {   // the detail only on failure: no string per launch
+            throw Driver.failure(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        }
     }
 
     /** One thread per work item (kernels that guard {@code i < work} without a grid-stride loop). */
@@ -895,10 +1144,11 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        Runnable sgemm = () -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
-                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+        long first = bb.address(bOff);
+        long second = ab.address(aOff);
+        long out = cb.address(cOff);
         try {
-            sgemm.run();
+            sgemm(g, alpha, first, second, beta, out);
         } catch (CudaException e) {
             // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
             if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
@@ -909,7 +1159,7 @@ public final class CudaEngine implements Engine {
                 throw e;
             }
             try {
-                sgemm.run();
+                sgemm(g, alpha, first, second, beta, out);
             } catch (CudaException again) {
                 CudaException failed = new CudaException(again.call(), again.status(),
                         "after releasing " + released + " cached bytes and retrying");
@@ -919,12 +1169,17 @@ public final class CudaEngine implements Engine {
         }
     }
 
+    private void sgemm(ColumnMajorGemm g, float alpha, long first, long second, float beta, long c) {
+        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
+                beta, c, g.ldc());
+    }
+
     private static final String CUBLAS_ALLOC_FAILED = "CUBLAS_STATUS_ALLOC_FAILED";
 
     /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
     private long syncAndReleaseCached() {
         if (recorder == null) {
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
         }
         return pool.releaseCached();
     }
@@ -943,13 +1198,13 @@ public final class CudaEngine implements Engine {
         for (int r = 0; r < rows; r++) {
             long off = cOff + (long) r * ldc;
             if (beta == 0f) {
-                Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
+                Driver.check(Lib.cuMemsetD32Async(c.address(off), 0, width, streamHandle), "cuMemsetD32Async", "C = 0·C");
             } else {
                 // y = beta·y as axpby(alpha = beta, x = y, beta = 0), which stores beta·y as is
                 // (not 0·y + beta·y, where 0·inf is NaN)
-                CUdeviceptr row = c.at(off);
+                long row = c.address(off);
                 launchGridStride(Kernel.AXPBY, width,
-                        new KernelArgs().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
+                        args().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
             }
         }
     }
@@ -957,74 +1212,126 @@ public final class CudaEngine implements Engine {
     /** Two phases in {@link Engine#ROW_CHUNK}'s order: chunk sums into a pooled workspace, then added in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
+        sumRows(rows, cols, src, srcOff, ld, dst, dstOff, null, 0);
+    }
+
+    /** Phase 1 once, phase 2 into each destination ({@code dst2} may be null here). */
+    @Override
+    public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff,
+                        Buffer dst2, long dst2Off) {
         enter();
-        CUdeviceptr s = ptr(src, srcOff, "src");
-        CUdeviceptr d = ptr(dst, dstOff, "dst");
+        long s = ptr(src, srcOff, "src");
+        long d = ptr(dst, dstOff, "dst");
+        long d2 = ptrOrNull(dst2, dst2Off, "dst2");
         if (rows <= 0 || cols <= 0) {
             return;
         }
         int chunks = (int) ceilDiv(rows, ROW_CHUNK);
         try (CudaBuffer partial = workspace((long) chunks * cols)) {
             launchGridStride(Kernel.SUM_ROWS_CHUNKS, (long) chunks * cols,
-                    new KernelArgs().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.at(0)));
+                    args().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.address(0)));
             addChunkSums(chunks, cols, partial, d);
+            if (dst2 != null) {
+                addChunkSums(chunks, cols, partial, d2);
+            }
         }
     }
 
     /** Phase 2 of the column sums: {@code dst[c] += partial[0, c] + partial[1, c] + …} in chunk order. */
-    private void addChunkSums(int chunks, int cols, CudaBuffer partial, CUdeviceptr dst) {
-        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, new KernelArgs().i32(chunks).i32(cols).ptr(partial.at(0)).ptr(dst));
+    private void addChunkSums(int chunks, int cols, CudaBuffer partial, long dst) {
+        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, args().i32(chunks).i32(cols).ptr(partial.address(0)).ptr(dst));
     }
 
     @Override
     public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).f32(alpha).ptr(ptr(x, xOff, "x")).f32(beta).ptr(ptr(y, yOff, "y"));
+        KernelArgs args = args().i64(n).f32(alpha).ptr(ptr(x, xOff, "x")).f32(beta).ptr(ptr(y, yOff, "y"));
         launchGridStride(Kernel.AXPBY, n, args);
     }
 
     @Override
     public void clamp(long n, Buffer x, long off, float lo, float hi) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(x, off, "x")).f32(lo).f32(hi);
+        KernelArgs args = args().i64(n).ptr(ptr(x, off, "x")).f32(lo).f32(hi);
         launchGridStride(Kernel.CLAMP, n, args);
     }
 
-    /** 256 blocks × 256 threads write one double partial each; the host adds them in order. */
     @Override
     public double sumSquares(long n, Buffer x, long off) {
         enter();
-        CUdeviceptr xp = ptr(x, off, "x");
-        if (n <= 0) {
+        return sumSquaresAt(new long[] {ptr(x, off, "x")}, new long[] {n});
+    }
+
+    @Override
+    public double sumSquares(Buffer[] xs, long[] ns) {
+        enter();
+        if (xs.length != ns.length) {
+            throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
+        }
+        long[] addresses = new long[xs.length];
+        for (int t = 0; t < xs.length; t++) {
+            addresses[t] = ptr(xs[t], 0, "xs[" + t + "]");
+        }
+        return sumSquaresAt(addresses, ns);
+    }
+
+    /**
+     * One rnn4j_sum_squares launch per tensor (256 blocks × 256 threads, one double partial per block) into a
+     * pooled workspace, one copy of all partials and one synchronize; the host adds each tensor's partials in
+     * order and the tensors' sums in order, as {@link Engine#sumSquares(Buffer[], long[])} specifies.
+     */
+    private double sumSquaresAt(long[] addresses, long[] counts) {
+        int tensors = addresses.length;
+        if (tensors == 0) {
             return 0;
         }
+        long partialBytes = SUM_SQUARES_BLOCKS * 8L;
         synchronized (stagingLock) {
-            launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS, new KernelArgs().i64(n).ptr(xp).ptr(scratch));
-            Driver.check(cuMemcpyDtoHAsync(stagingHost, scratch, SUM_SQUARES_BLOCKS * 8L, stream),
-                    "cuMemcpyDtoHAsync", "sumSquares partials");
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "sumSquares");
-            ByteBuffer bytes = staging.clear();
-            double sum = 0;
-            for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
-                sum += bytes.getDouble(i * 8);
+            try (CudaBuffer partials = workspace(tensors * partialBytes / CudaBuffer.ELEMENT_BYTES)) {
+                for (int t = 0; t < tensors; t++) {
+                    if (counts[t] > 0) {
+                        launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS,
+                                args().i64(counts[t]).ptr(addresses[t]).ptr(partials.address(0) + t * partialBytes));
+                    }
+                }
+                int perCopy = (int) (STAGING_BYTES / partialBytes);   // tensors' partials per staging load
+                double sum = 0;
+                for (int first = 0; first < tensors; first += perCopy) {
+                    int n = Math.min(perCopy, tensors - first);
+                    Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, partials.address(0) + first * partialBytes,
+                            n * partialBytes, streamHandle), "cuMemcpyDtoHAsync", "sumSquares partials");
+                    Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "sumSquares");
+                    ByteBuffer bytes = staging.clear();
+                    for (int t = 0; t < n; t++) {
+                        if (counts[first + t] <= 0) {
+                            continue;
+                        }
+                        double tensorSum = 0;
+                        for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
+                            tensorSum += bytes.getDouble((int) (t * partialBytes) + i * 8);
+                        }
+                        sum += tensorSum;
+                    }
+                }
+                return sum;
             }
-            return sum;
         }
     }
 
     @Override
     public boolean hasNonFinite(long n, Buffer x, long off) {
         enter();
-        CUdeviceptr xp = ptr(x, off, "x");
+        long xp = ptr(x, off, "x");
         if (n <= 0) {
             return false;
         }
-        CUdeviceptr flag = scratch.withByteOffset(FLAG_OFFSET_BYTES);
+        long flag = scratchAddress + FLAG_OFFSET_BYTES;
         synchronized (stagingLock) {
-            Driver.check(cuMemsetD32Async(flag, 0, 1, stream), "cuMemsetD32Async", "hasNonFinite flag");
-            launchGridStride(Kernel.NON_FINITE, n, new KernelArgs().i64(n).ptr(xp).ptr(flag));
-            Driver.check(cuMemcpyDtoHAsync(stagingHost, flag, 4, stream), "cuMemcpyDtoHAsync", "hasNonFinite flag");
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "hasNonFinite");
+            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, streamHandle), "cuMemsetD32Async", "hasNonFinite flag");
+            launchGridStride(Kernel.NON_FINITE, n, args().i64(n).ptr(xp).ptr(flag));
+            Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, flag, 4, streamHandle), "cuMemcpyDtoHAsync",
+                    "hasNonFinite flag");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "hasNonFinite");
             return staging.clear().getInt(0) != 0;
         }
     }
@@ -1034,7 +1341,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void swapLeadingAxes(int d0, int d1, int features, Buffer src, long srcOff, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(d0).i32(d1).i32(features)
+        KernelArgs args = args().i32(d0).i32(d1).i32(features)
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.SWAP_LEADING_AXES, (long) d0 * d1 * features, args);
     }
@@ -1044,7 +1351,7 @@ public final class CudaEngine implements Engine {
                                  Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
                                  boolean accumulate) {
         enter();
-        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+        KernelArgs args = args().i32(steps).i32(batch).i32(features)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(src, srcOff, "src")).i32(srcLd).ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
         launchGridStride(Kernel.REVERSE_SEQUENCES, (long) steps * batch * features, args);
@@ -1055,7 +1362,7 @@ public final class CudaEngine implements Engine {
                               Buffer dy, long dyOff, int dyLd, Buffer dhN, long dhNOff,
                               Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+        KernelArgs args = args().i32(steps).i32(batch).i32(features)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptrOrNull(dy, dyOff, "dy")).i32(dyLd).ptr(ptrOrNull(dhN, dhNOff, "dhN"))
                 .ptr(ptr(dst, dstOff, "dst"));
@@ -1067,7 +1374,7 @@ public final class CudaEngine implements Engine {
                              Buffer fresh, long freshOff, Buffer prev, long prevOff,
                              Buffer state, long stateOff, Buffer out, long outOff, int outLd) {
         enter();
-        KernelArgs args = new KernelArgs().i32(batch).i32(features).i32(step)
+        KernelArgs args = args().i32(batch).i32(features).i32(step)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(fresh, freshOff, "fresh")).ptr(ptr(prev, prevOff, "prev"))
                 .ptr(ptr(state, stateOff, "state")).ptr(ptrOrNull(out, outOff, "out")).i32(outLd);
@@ -1077,7 +1384,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).f32(p).u64(seed)
+        KernelArgs args = args().i64(n).f32(p).u64(seed)
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.DROPOUT, n, args);
     }
@@ -1086,7 +1393,7 @@ public final class CudaEngine implements Engine {
     public void gatherRows(int rows, int cols, Buffer indices, long idxOff, Buffer table, long tableOff,
                            Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+        KernelArgs args = args().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(table, tableOff, "table")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.GATHER_ROWS, (long) rows * cols, args);
     }
@@ -1096,7 +1403,7 @@ public final class CudaEngine implements Engine {
                                Buffer table, long tableOff) {
         enter();
         int parts = scatterParts(rows, cols);
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
+        KernelArgs args = args().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(table, tableOff, "table"));
         launchGridStride(Kernel.SCATTER_ADD_ROWS, (long) parts * cols, args);
     }
@@ -1115,7 +1422,7 @@ public final class CudaEngine implements Engine {
 
     /** Maps a (buffer, offset) pair of {@link StepArgs} to a device pointer; {@code null} → null pointer. */
     interface PointerResolver {
-        CUdeviceptr at(Buffer b, long off, String arg);
+        long at(Buffer b, long off, String arg);
     }
 
     /**
@@ -1123,8 +1430,8 @@ public final class CudaEngine implements Engine {
      * {@code (batch, hidden, step, lengths, xp, hp, bih, bhh, peep, hPrev, hNext, cPrev, cNext,
      * out, outLd, saved, dh, dc, dGx, dGh, dhPrev, tmp, cellClip, coupled, relu)}.
      */
-    static KernelArgs cellArgs(StepArgs a, PointerResolver r) {
-        return new KernelArgs()
+    static KernelArgs cellArgs(KernelArgs args, StepArgs a, PointerResolver r) {
+        return args.reset()
                 .i32(a.batch).i32(a.hidden).i32(a.step)
                 .ptr(r.at(a.lengths, 0, "lengths"))
                 .ptr(r.at(a.xp, a.xpOff, "xp"))
@@ -1148,11 +1455,14 @@ public final class CudaEngine implements Engine {
                 .f32(a.cellClip).flag(a.coupled).flag(a.relu);
     }
 
+    /** {@link #ptrOrNull} as the cells' resolver, made once (a method reference per launch would be an object per launch). */
+    private final PointerResolver ownPointers = this::ptrOrNull;
+
     /** One cell kernel over batch × hidden threads, 256 per block. */
     private void cell(Kernel kernel, StepArgs a) {
         enter();
         checkCellIndexRange(a.batch, a.hidden);
-        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(a, this::ptrOrNull));
+        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, ownPointers));
     }
 
     /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */
@@ -1217,16 +1527,16 @@ public final class CudaEngine implements Engine {
     public void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
                                  Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
+        KernelArgs args = args().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
                 .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c"));
-        CUdeviceptr dp = ptr(dPeep, dPeepOff, "dPeep");
+        long dp = ptr(dPeep, dPeepOff, "dPeep");
         if (rows <= 0 || hidden <= 0) {
             return;
         }
         int chunks = (int) ceilDiv(rows, ROW_CHUNK);
         int width = Math.multiplyExact(3, hidden);
         try (CudaBuffer partial = workspace((long) chunks * width)) {
-            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.at(0)));
+            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.address(0)));
             addChunkSums(chunks, width, partial, dp);
         }
     }
@@ -1238,7 +1548,7 @@ public final class CudaEngine implements Engine {
                                     long targetsOff, Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff,
                                     float scale) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(logits, logitsOff, "logits"))
+        KernelArgs args = args().i32(rows).i32(classes).ptr(ptr(logits, logitsOff, "logits"))
                 .ptr(ptr(targets, targetsOff, "targets")).ptr(ptr(loss, lossOff, "loss"))
                 .ptr(ptrOrNull(dLogits, dLogitsOff, "dLogits")).f32(scale);
         launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
@@ -1247,7 +1557,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(src, srcOff, "src"))
+        KernelArgs args = args().i32(rows).i32(classes).ptr(ptr(src, srcOff, "src"))
                 .ptr(ptr(dst, dstOff, "dst"));
         launch(Kernel.SOFTMAX, rows, args);   // one block per row
     }
@@ -1259,7 +1569,7 @@ public final class CudaEngine implements Engine {
         enter();
         float bc1 = (float) (1 - Math.pow(beta1, step));
         float bc2 = (float) (1 - Math.pow(beta2, step));
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+        KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
                 .ptr(ptr(m, 0, "m")).ptr(ptr(v, 0, "v")).f32(lr).f32(beta1).f32(beta2).f32(eps).f32(weightDecay)
                 .flag(decoupled).f32(bc1).f32(bc2);
         launchGridStride(Kernel.ADAM, n, args);
@@ -1269,7 +1579,7 @@ public final class CudaEngine implements Engine {
     public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
                         float weightDecay, boolean nesterov, boolean firstStep) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+        KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
                 .ptr(ptrOrNull(velocity, 0, "velocity")).f32(lr).f32(momentum).f32(weightDecay)
                 .flag(nesterov).flag(firstStep);
         launchGridStride(Kernel.SGD, n, args);
