@@ -138,6 +138,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return group.gradients();
     }
 
+    /** The configuration's mismatches ({@link ModelConfig#mismatches}): what {@code Checkpoint.load} refuses. */
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        return cfg.mismatches(metadata, prefix);
+    }
+
     // ================================================================== training API
 
     /**
@@ -382,22 +388,28 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
         Map<String, Tensor> params = parameters();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : params.entrySet()) {
-            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
-            if (t == null) {
-                problems.add("missing " + prefix + e.getKey());
-            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
-                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", the model "
-                        + Arrays.toString(e.getValue().shape()));
-            }
-        }
+        List<String> problems = weightMismatches(contents, prefix, params);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(file + ": does not match the model, which is left unchanged: " + problems);
         }
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(prefix + e.getKey()).data());
         }
+    }
+
+    /** Each of {@code targets} that {@code contents} lacks under {@code prefix + name}, or holds in another shape. */
+    static List<String> weightMismatches(SafeTensors.Contents contents, String prefix, Map<String, Tensor> targets) {
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : targets.entrySet()) {
+            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
+            if (t == null) {
+                problems.add("missing " + prefix + e.getKey());
+            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
+                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
+                        + Arrays.toString(e.getValue().shape()));
+            }
+        }
+        return problems;
     }
 
     // ================================================================== summary

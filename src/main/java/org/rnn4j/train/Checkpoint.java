@@ -142,8 +142,7 @@ public final class Checkpoint {
 
     /** Checks {@code contents} against {@code target} (configuration, names, shapes), then copies it in. */
     private static void copyInto(Path file, SafeTensors.Contents contents, HasParameters target) {
-        List<String> config = new ArrayList<>();
-        mismatches("", target, contents.metadata(), config);
+        List<String> config = target.configMismatches(contents.metadata(), "");
         if (!config.isEmpty()) {
             throw new IllegalArgumentException("file: " + file + " was saved from a differently configured model, "
                     + "which is left unchanged: " + String.join("; ", config));
@@ -183,14 +182,6 @@ public final class Checkpoint {
         }
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(e.getKey()).data());
-        }
-    }
-
-    private static void mismatches(String prefix, HasParameters model, Map<String, String> meta, List<String> out) {
-        if (model instanceof RecurrentLayer layer) {
-            out.addAll(layer.config().mismatches(meta, prefix));
-        } else if (model instanceof ModuleGroup group) {
-            group.modules().forEach((p, m) -> mismatches(prefix + p + ".", m, meta, out));
         }
     }
 
