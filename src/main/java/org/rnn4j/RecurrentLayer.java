@@ -172,6 +172,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     @Override
+    public Map<String, String> configMetadata() {
+        return cfg.toMetadata();
+    }
+
+    @Override
     public List<String> configMismatches(Map<String, String> metadata, String prefix) {
         return cfg.mismatches(metadata, prefix);
     }

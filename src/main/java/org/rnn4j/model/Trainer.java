@@ -76,7 +76,7 @@ final class Trainer {
                 Metrics metrics = new Metrics(model.config().task());
                 long sequences = 0;
                 for (int i = 0; i < plan.size(); i++) {
-                    Batches.Batch b = model.batch(train, plan.get(i));
+                    Batches.Batch b = model.batch("train", train, plan.get(i), true);
                     opt.setLearningRate(o.schedule.rate(o.learningRate, step, epoch));
                     opt.zeroGrad();
                     SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry, true);

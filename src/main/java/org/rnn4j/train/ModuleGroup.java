@@ -56,6 +56,14 @@ public final class ModuleGroup implements HasParameters {
         return modules;
     }
 
+    /** Each module's configuration under its prefix ({@code lstm.cell}, {@code head.in_features}). */
+    @Override
+    public Map<String, String> configMetadata() {
+        Map<String, String> out = new LinkedHashMap<>();
+        modules.forEach((p, m) -> m.configMetadata().forEach((k, v) -> out.put(p + "." + k, v)));
+        return out;
+    }
+
     /** Each module's mismatches under its prefix. */
     @Override
     public List<String> configMismatches(Map<String, String> metadata, String prefix) {

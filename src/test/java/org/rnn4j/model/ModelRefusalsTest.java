@@ -223,4 +223,35 @@ class ModelRefusalsTest {
             assertTrue(e.getMessage().contains("epochs") && e.getMessage().contains("2"), e.getMessage());
         }
     }
+
+    // ------------------------------------------------------------------ the data path every caller takes
+
+    @Test
+    void everyTrainingPathChecksTheData() {
+        try (SequenceModel classes = SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 4)
+                .recurrent(Lstm.builder(4, 4)).outputs(2).build(cpu);
+             SequenceModel tagger = SequenceModel.builder(Task.TAGGING).embedding(6, 4)
+                     .recurrent(Lstm.builder(4, 4)).outputs(2).build(cpu);
+             SequenceModel dense = SequenceModel.builder(Task.REGRESSION).features(2)
+                     .recurrent(Lstm.builder(2, 4)).outputs(1).build(cpu)) {
+            Map<String, float[]> w = weights(classes);
+            SequenceDataset minusOne = SequenceDataset.classification(List.of(new int[] {1, 2}, new int[] {3}), new int[] {0, -1});
+            assertRefused(() -> ModelGradients.accumulate(classes, minusOne, 0), "label of sequence 1");
+            assertRefused(() -> classes.trainOnBatch(minusOne, 0), "label of sequence 1");
+            SequenceDataset tooLarge = SequenceDataset.classification(List.of(new int[] {1, 9}), new int[] {0});
+            assertRefused(() -> ModelGradients.accumulate(classes, tooLarge, 0), "sequence 0 step 1");
+            SequenceDataset lm = SequenceDataset.languageModel(List.of(new int[] {1, 2, 3}));
+            assertRefused(() -> ModelGradients.accumulate(tagger, lm, 0), "tags");
+            SequenceDataset wide = SequenceDataset.regression(List.<float[][]>of(new float[][] {{0, 1}}),
+                    List.<float[][]>of(new float[][] {{1, 2}}));
+            assertRefused(() -> ModelGradients.accumulate(dense, wide, 0), "1 target values per step");
+            assertSameWeights(w, classes, "refused data");
+            classes.gradients().values().forEach(g -> assertArrayEquals(new float[(int) g.size()], g.toHost(), "gradients"));
+        }
+    }
+
+    private static void assertRefused(org.junit.jupiter.api.function.Executable call, String what) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call, what);
+        assertTrue(e.getMessage().contains(what), e.getMessage());
+    }
 }
