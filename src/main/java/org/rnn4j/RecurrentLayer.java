@@ -248,6 +248,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
+        // read before any weight is: a write from another thread during forward shows as a changed version
+        long[] versions = parameterVersions();
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
         int steps = x.dim(cfg.batchFirst() ? 1 : 0);
         int batch = x.dim(cfg.batchFirst() ? 0 : 1);
@@ -329,6 +331,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     layerIn = y;
                 }
             }
+            requireUnchanged(versions, "forward");
             Tensor out = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
@@ -336,7 +339,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 if (lenT != null) {
                     savedTensors.add(scope.keep(lenT));
                 }
-                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, parameterVersions());
+                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, versions);
             }
             ForwardResult result = new ForwardResult(this, scope.keep(out), scope.keep(hN),
                     cN == null ? null : scope.keep(cN), saved);
@@ -796,6 +799,23 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     private long[] parameterVersions() {
         return params.values().stream().mapToLong(Tensor::version).toArray();
+    }
+
+    /** Refuses a result computed while a parameter was written (an optimizer step or a copy on another thread). */
+    private void requireUnchanged(long[] versions, String operation) {
+        List<String> changed = new ArrayList<>();
+        int i = 0;
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            if (e.getValue().version() != versions[i++]) {
+                changed.add(e.getKey());
+            }
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalStateException(this + ": parameters " + changed + " were written while " + operation
+                    + " ran on thread '" + Thread.currentThread().getName() + "' (an optimizer step, setParameter or "
+                    + "copy on another thread): its result would mix old and new weights; synchronize the writes "
+                    + "with the calls");
+        }
     }
 
     private void toTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {

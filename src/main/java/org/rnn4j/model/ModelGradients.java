@@ -1,7 +1,5 @@
 package org.rnn4j.model;
 
-import java.util.stream.IntStream;
-
 /**
  * One forward and backward pass of a {@link SequenceModel} over a whole dataset as one batch, for
  * trainers outside this package that run the optimizer themselves (data-parallel training on Spark).
@@ -43,8 +41,7 @@ public final class ModelGradients {
         if (data == null) {
             throw new IllegalArgumentException("data: expected a dataset, got null");
         }
-        int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch("data", data, all, true), dropoutSeed, null, false);
+        SequenceModel.StepResult r = model.trainOnAll("data", data, dropoutSeed);
         return new Loss(r.loss(), r.count());
     }
 }

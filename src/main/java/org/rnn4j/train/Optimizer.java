@@ -14,6 +14,7 @@ import org.rnn4j.Tensor;
  */
 public abstract class Optimizer implements AutoCloseable {
     final List<ParameterSet.Pair> pairs;
+    private final List<HasParameters> modules;
     private double lr;
     private long steps;
     private boolean closed;
@@ -21,6 +22,7 @@ public abstract class Optimizer implements AutoCloseable {
     Optimizer(List<? extends HasParameters> modules, double lr) {
         TrainChecks.nonNegativeFloat("lr", lr);
         this.pairs = ParameterSet.collect(modules);
+        this.modules = List.copyOf(modules);
         this.lr = lr;
     }
 
@@ -55,10 +57,12 @@ public abstract class Optimizer implements AutoCloseable {
     /** Releases the state buffers (not the parameters). */
     abstract void releaseState();
 
-    /** Sets every gradient of every parameter to zero. */
+    /** Sets every gradient of every parameter to zero, through each module's own {@code zeroGrad} (and its thread guard). */
     public final void zeroGrad() {
         requireOpen();
-        ParameterSet.zeroGrad(pairs);
+        for (HasParameters m : modules) {
+            m.zeroGrad();
+        }
     }
 
     public final double learningRate() {
