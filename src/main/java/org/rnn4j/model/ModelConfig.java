@@ -74,6 +74,10 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
                 throw new IllegalArgumentException("outputs: expected the vocabulary size " + vocabSize
                         + " for a LANGUAGE_MODEL, got " + outputs);
             }
+            if (padding != Embedding.NO_PADDING && vocabSize < 2) {
+                throw new IllegalArgumentException("vocabSize: expected at least 2 for a LANGUAGE_MODEL with a padding id "
+                        + "(the padding id is never generated), got " + vocabSize);
+            }
             if (recurrent.bidirectional()) {
                 throw new IllegalArgumentException("recurrent: expected a unidirectional layer for a LANGUAGE_MODEL "
                         + "(a reverse direction would read the token it predicts), got bidirectional");
