@@ -40,10 +40,17 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         if (recurrent == null) {
             throw new IllegalArgumentException("recurrent: expected a recurrent layer configuration, got null");
         }
+        if (vocabSize < 0 || (vocabSize == 0 && embeddingDim != 0)) {
+            throw new IllegalArgumentException("vocabSize: expected >= 1 (embedding(vocab, dim)), got " + vocabSize);
+        }
+        if (inputFeatures < 0) {
+            throw new IllegalArgumentException("inputFeatures: expected >= 1 (features(n)), got " + inputFeatures);
+        }
         boolean tokens = vocabSize > 0;
         if (tokens == (inputFeatures > 0)) {
             throw new IllegalArgumentException("inputs: expected either token ids (embedding(vocab, dim)) or features "
-                    + "(features(n)), got " + (tokens ? "both" : "neither"));
+                    + "(features(n)), got " + (tokens ? "both: embedding(" + vocabSize + ", " + embeddingDim
+                    + ") and features(" + inputFeatures + ")" : "neither"));
         }
         int in = tokens ? embeddingDim : inputFeatures;
         if (tokens && embeddingDim < 1) {

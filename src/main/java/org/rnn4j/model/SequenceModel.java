@@ -183,6 +183,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
         options.schedule.checkBase(options.learningRate);
+        if (options.checkpointDir != null) {
+            Checkpoint.requireWritableFolder("checkpoints", options.checkpointDir);
+        }
         return new Trainer(this, train, validation, options).run();
     }
 

@@ -193,6 +193,25 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * Checks, before any training, that checkpoints can be written into {@code dir}: it is a folder (created
+     * if missing) that this process may write.
+     *
+     * @param name the option that gave it, for the message
+     * @throws IllegalArgumentException when {@code dir} is a file or not writable
+     * @throws IOException when it cannot be created
+     */
+    public static void requireWritableFolder(String name, Path dir) throws IOException {
+        if (java.nio.file.Files.exists(dir) && !java.nio.file.Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(name + ": expected a folder for the checkpoints, got the file " + dir);
+        }
+        java.nio.file.Files.createDirectories(dir);
+        if (!java.nio.file.Files.isWritable(dir)) {
+            throw new IllegalArgumentException(name + ": expected a folder this process may write, got " + dir
+                    + ", which it may not");
+        }
+    }
+
     /** Reads a file's tensors and metadata without a model (validated as {@link #load} does). */
     public static SafeTensors.Contents read(Path file) throws IOException {
         return SafeTensors.read(file);

@@ -323,6 +323,23 @@ class ModelRefusalsTest {
         }
     }
 
+    // ------------------------------------------------------------------ messages
+
+    @Test
+    void messagesNameTheValueGivenAndComeBeforeTraining(@TempDir Path dir) throws IOException {
+        assertRefused(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(0, 8).recurrent(Lstm.builder(8, 4))
+                .outputs(2).config(), "vocabSize: expected >= 1");
+        assertRefused(() -> SequenceModel.builder(Task.CLASSIFICATION).features(-1).recurrent(Lstm.builder(8, 4))
+                .outputs(2).config(), "got -1");
+        Path file = Files.createFile(dir.resolve("a-file"));
+        try (SequenceModel m = classifier()) {
+            Map<String, float[]> before = weights(m);
+            assertRefused(() -> m.fit(TaskData.majority(8, 6, 1), null, new FitOptions().epochs(1).checkpoints(file, 1)),
+                    "a-file");
+            assertSameWeights(before, m, "refused fit");
+        }
+    }
+
     private static void assertRefused(org.junit.jupiter.api.function.Executable call, String what) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call, what);
         assertTrue(e.getMessage().contains(what), e.getMessage());
