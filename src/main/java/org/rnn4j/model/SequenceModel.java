@@ -398,10 +398,11 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
         }
         for (String key : metadata.keySet()) {
-            if (key == null || key.startsWith("rnn4j.") || key.equals("format") || configMetadata().containsKey(key)) {
-                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (the model's "
-                        + "configuration, its training state and 'format' are written by save; keys 'rnn4j.*' are "
-                        + "rnn4j's): name it otherwise");
+            if (key == null || key.startsWith(ModelConfig.PREFIX) || key.startsWith("rnn4j.train.") || key.equals("format")
+                    || configMetadata().containsKey(key)) {
+                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (save writes the "
+                        + "model's configuration, 'rnn4j.model.*' and 'rnn.*', fit its training state, 'rnn4j.train.*', "
+                        + "and 'format'): name it otherwise");
             }
         }
         save(file, Map.of(), metadata);
