@@ -51,7 +51,9 @@ import org.rnn4j.train.SafeTensors;
  * so the model runs on either device and its weights, activations and gradients stay there between
  * steps; only token ids, targets and the scalar loss (and, for accuracy and errors, the head's output)
  * cross to the host. Parameters are named as a PyTorch module with submodules {@code embedding},
- * {@code rnn} and {@code head} names them. Not thread-safe.
+ * {@code rnn} and {@code head} names them. Not thread-safe: a call that overlaps another thread's call of the
+ * same model fails with an {@link IllegalStateException} naming both (a call nested in another on the same
+ * thread, as a {@code fit} callback may make, is fine).
  */
 public final class SequenceModel implements HasParameters, AutoCloseable {
 
