@@ -1,6 +1,8 @@
 package org.rnn4j.model;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.rnn4j.RecurrentConfig;
@@ -27,6 +29,9 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
 
     static final String PREFIX = "rnn4j.model.";
     static final String RNN = "rnn.";
+    /** The keys that change what a model with given weights computes. */
+    private static final List<String> SEMANTIC_KEYS = List.of("task", "vocab_size", "embedding_dim", "padding",
+            "input_features", "outputs");
 
     public ModelConfig {
         if (task == null) {
@@ -35,10 +40,17 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         if (recurrent == null) {
             throw new IllegalArgumentException("recurrent: expected a recurrent layer configuration, got null");
         }
+        if (vocabSize < 0 || (vocabSize == 0 && embeddingDim != 0)) {
+            throw new IllegalArgumentException("vocabSize: expected >= 1 (embedding(vocab, dim)), got " + vocabSize);
+        }
+        if (inputFeatures < 0) {
+            throw new IllegalArgumentException("inputFeatures: expected >= 1 (features(n)), got " + inputFeatures);
+        }
         boolean tokens = vocabSize > 0;
         if (tokens == (inputFeatures > 0)) {
             throw new IllegalArgumentException("inputs: expected either token ids (embedding(vocab, dim)) or features "
-                    + "(features(n)), got " + (tokens ? "both" : "neither"));
+                    + "(features(n)), got " + (tokens ? "both: embedding(" + vocabSize + ", " + embeddingDim
+                    + ") and features(" + inputFeatures + ")" : "neither"));
         }
         int in = tokens ? embeddingDim : inputFeatures;
         if (tokens && embeddingDim < 1) {
@@ -68,6 +80,10 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
             if (outputs != vocabSize) {
                 throw new IllegalArgumentException("outputs: expected the vocabulary size " + vocabSize
                         + " for a LANGUAGE_MODEL, got " + outputs);
+            }
+            if (padding != Embedding.NO_PADDING && vocabSize < 2) {
+                throw new IllegalArgumentException("vocabSize: expected at least 2 for a LANGUAGE_MODEL with a padding id "
+                        + "(the padding id is never generated), got " + vocabSize);
             }
             if (recurrent.bidirectional()) {
                 throw new IllegalArgumentException("recurrent: expected a unidirectional layer for a LANGUAGE_MODEL "
@@ -99,6 +115,25 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         m.put(PREFIX + "seed", Long.toString(seed));
         recurrent.toMetadata().forEach((k, v) -> m.put(RNN + k, v));
         return m;
+    }
+
+    /**
+     * The keys of {@code metadata} that describe a different model than this one, naming each field and
+     * both values (the recurrent stack's as {@link RecurrentConfig#mismatches} says); empty when they agree
+     * or the file does not say. {@code dropout} and {@code seed} act in training and initialisation only and
+     * are not compared (as the stack's are not).
+     */
+    public List<String> mismatches(Map<String, String> metadata, String prefix) {
+        List<String> out = new ArrayList<>();
+        Map<String, String> mine = toMetadata();
+        for (String key : SEMANTIC_KEYS) {
+            String theirs = metadata.get(prefix + PREFIX + key);
+            if (theirs != null && !theirs.trim().equals(mine.get(PREFIX + key))) {
+                out.add(prefix + PREFIX + key + ": file " + theirs + ", model " + mine.get(PREFIX + key));
+            }
+        }
+        out.addAll(recurrent.mismatches(metadata, prefix + RNN));
+        return out;
     }
 
     /**

@@ -1,7 +1,5 @@
 package org.rnn4j.model;
 
-import java.util.stream.IntStream;
-
 /**
  * One forward and backward pass of a {@link SequenceModel} over a whole dataset as one batch, for
  * trainers outside this package that run the optimizer themselves (data-parallel training on Spark).
@@ -17,8 +15,22 @@ public final class ModelGradients {
     }
 
     /**
+     * Checks that {@code data} fits a model of configuration {@code cfg} as {@code fit} does (the input kind
+     * and widths, the targets of the task, ids in the vocabulary, classes in range), without
+     * a model: a distributed trainer checks its data before the first step.
+     *
+     * @throws IllegalArgumentException naming {@code name}, the sequence and the step
+     */
+    public static void check(ModelConfig cfg, String name, SequenceDataset data) {
+        if (cfg == null) {
+            throw new IllegalArgumentException("cfg: expected a model configuration, got null");
+        }
+        Batches.check(cfg, name, data, null, true);
+    }
+
+    /**
      * Adds to {@code model}'s gradients the gradient of the mean loss over every sequence of {@code data},
-     * taken as one padded batch in training mode.
+     * taken as one padded batch in training mode, after checking {@code data} as {@link #check} does.
      *
      * @param dropoutSeed seeds the head's dropout masks (unused without dropout)
      */
@@ -29,8 +41,7 @@ public final class ModelGradients {
         if (data == null) {
             throw new IllegalArgumentException("data: expected a dataset, got null");
         }
-        int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false);
+        SequenceModel.StepResult r = model.trainOnAll("data", data, dropoutSeed);
         return new Loss(r.loss(), r.count());
     }
 }

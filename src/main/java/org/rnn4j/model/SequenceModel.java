@@ -18,6 +18,7 @@ import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.ExclusiveUse;
 import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
@@ -50,9 +51,14 @@ import org.rnn4j.train.SafeTensors;
  * so the model runs on either device and its weights, activations and gradients stay there between
  * steps; only token ids, targets and the scalar loss (and, for accuracy and errors, the head's output)
  * cross to the host. Parameters are named as a PyTorch module with submodules {@code embedding},
- * {@code rnn} and {@code head} names them. Not thread-safe.
+ * {@code rnn} and {@code head} names them. Not thread-safe: a call that overlaps another thread's call of the
+ * same model fails with an {@link IllegalStateException} naming both (a call nested in another on the same
+ * thread, as a {@code fit} callback may make, is fine).
  */
 public final class SequenceModel implements HasParameters, AutoCloseable {
+
+    /** The most tokens one {@link #generate} call returns (2^24). */
+    public static final int MAX_GENERATED = 1 << 24;
 
     private final ModelConfig cfg;
     private final Device device;
@@ -61,6 +67,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     private final RecurrentLayer rnn;
     private final Linear head;
     private final ModuleGroup group;
+    /** Fails a call that overlaps another thread's (predict beside trainOnBatch would see training mode). */
+    private final ExclusiveUse use = new ExclusiveUse(this);
     private boolean closed;
 
     /** Builds the model described by {@code cfg} on {@code device}, with freshly initialised weights. */
@@ -138,6 +146,18 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return group.gradients();
     }
 
+    /** {@link ModelConfig#toMetadata()}: what {@link #load} rebuilds the model from. */
+    @Override
+    public Map<String, String> configMetadata() {
+        return cfg.toMetadata();
+    }
+
+    /** The configuration's mismatches ({@link ModelConfig#mismatches}): what {@code Checkpoint.load} refuses. */
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        return cfg.mismatches(metadata, prefix);
+    }
+
     // ================================================================== training API
 
     /**
@@ -151,12 +171,22 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public History fit(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("fit")) {
+            return fitUnguarded(train, validation, options);
+        }
+    }
+
+    private History fitUnguarded(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
         check("train", train, true);
         if (validation != null) {
             check("validation", validation, true);
         }
         if (options == null) {
             throw new IllegalArgumentException("options: expected fit options, got null");
+        }
+        options.schedule.checkBase(options.learningRate);
+        if (options.checkpointDir != null) {
+            Checkpoint.requireWritableFolder("checkpoints", options.checkpointDir);
         }
         return new Trainer(this, train, validation, options).run();
     }
@@ -170,15 +200,30 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * @return the mean loss over the batch's positions
      */
     public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
+        return trainOnAll("batch", batch, dropoutSeed).loss();
+    }
+
+    /** {@link #trainStep} over every sequence of {@code data} as one batch (trainOnBatch, ModelGradients). */
+    StepResult trainOnAll(String name, SequenceDataset data, long dropoutSeed) {
         requireOpen();
-        check("batch", batch, true);
-        int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
-        return trainStep(batch(batch, all), dropoutSeed, null, false).loss();
+        try (ExclusiveUse.Held u = use.enter("trainOnBatch")) {
+            if (data == null) {
+                throw new IllegalArgumentException(name + ": expected a dataset, got null");
+            }
+            int[] all = java.util.stream.IntStream.range(0, data.size()).toArray();
+            return trainStep(batch(name, data, all, true), dropoutSeed, null, false);
+        }
     }
 
     /** The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE. */
     public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("evaluate")) {
+            return evaluateUnguarded(data, batchSize);
+        }
+    }
+
+    private Map<String, Double> evaluateUnguarded(SequenceDataset data, int batchSize) {
         check("data", data, true);
         positive("batchSize", batchSize);
         Metrics metrics = new Metrics(cfg.task());
@@ -186,7 +231,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
-                Batches.Batch b = batch(data, idx);
+                Batches.Batch b = batch("data", data, idx, true);
                 try (Pass pass = new Pass(b, false, 0, null, null);
                      LossResult loss = pass.loss()) {
                     metrics.add(loss.value(), loss.count(), Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null, b);
@@ -207,6 +252,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public List<float[][]> predict(SequenceDataset data, int batchSize) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("predict")) {
+            return predictUnguarded(data, batchSize);
+        }
+    }
+
+    private List<float[][]> predictUnguarded(SequenceDataset data, int batchSize) {
         check("data", data, false);
         positive("batchSize", batchSize);
         float[][][] out = new float[data.size()][][];
@@ -215,7 +266,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
-                Batches.Batch b = batch(data, idx);
+                Batches.Batch b = batch("data", data, idx, false);
                 try (Pass pass = new Pass(b, false, 0, null, null)) {
                     int rows = pass.out.dim(0);
                     if (cfg.task().classes()) {
@@ -272,14 +323,27 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public int[] generate(int[] prefix, int length, double temperature, long seed) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("generate")) {
+            return generateUnguarded(prefix, length, temperature, seed);
+        }
+    }
+
+    private int[] generateUnguarded(int[] prefix, int length, double temperature, long seed) {
         if (cfg.task() != Task.LANGUAGE_MODEL) {
             throw new IllegalStateException("generate: expected a LANGUAGE_MODEL, this model is a " + cfg.task());
         }
         if (prefix == null || prefix.length == 0) {
             throw new IllegalArgumentException("prefix: expected at least one token, got " + (prefix == null ? "null" : "none"));
         }
-        if (length < 0) {
-            throw new IllegalArgumentException("length: expected >= 0, got " + length);
+        if (length < 0 || length > MAX_GENERATED) {
+            throw new IllegalArgumentException("length: expected a count in [0, " + MAX_GENERATED + "] (the tokens are "
+                    + "returned in one array), got " + length);
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (prefix[i] < 0 || prefix[i] >= cfg.vocabSize()) {
+                throw new IllegalArgumentException("prefix[" + i + "]: expected a token id in [0, " + cfg.vocabSize()
+                        + "), got " + prefix[i]);
+            }
         }
         if (Double.isNaN(temperature)) {
             throw new IllegalArgumentException("temperature: expected a number (<= 0 for greedy), got NaN");
@@ -335,12 +399,27 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         if (metadata == null) {
             throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
         }
+        for (String key : metadata.keySet()) {
+            if (key == null || key.startsWith(ModelConfig.PREFIX) || key.startsWith("rnn4j.train.") || key.equals("format")
+                    || configMetadata().containsKey(key)) {
+                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (save writes the "
+                        + "model's configuration, 'rnn4j.model.*' and 'rnn.*', fit its training state, 'rnn4j.train.*', "
+                        + "and 'format'): name it otherwise");
+            }
+        }
         save(file, Map.of(), metadata);
     }
 
     /** {@link #save(Path)} with extra tensors (optimizer state, best weights) and metadata (training state). */
     void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("save")) {
+            saveUnguarded(file, extraTensors, extraMetadata);
+        }
+    }
+
+    private void saveUnguarded(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata)
+            throws IOException {
         if (file == null) {
             throw new IllegalArgumentException("file: expected a path, got null");
         }
@@ -352,7 +431,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         tensors.putAll(extraTensors);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
-        meta.putAll(cfg.toMetadata());
+        meta.putAll(configMetadata());
         meta.putAll(extraMetadata);
         Checkpoint.save(file, tensors, meta);
     }
@@ -382,22 +461,31 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
         Map<String, Tensor> params = parameters();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : params.entrySet()) {
-            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
-            if (t == null) {
-                problems.add("missing " + prefix + e.getKey());
-            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
-                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", the model "
-                        + Arrays.toString(e.getValue().shape()));
-            }
-        }
+        List<String> problems = weightMismatches(contents, prefix, params);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(file + ": does not match the model, which is left unchanged: " + problems);
         }
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(prefix + e.getKey()).data());
         }
+    }
+
+    /** Each of {@code targets} that {@code contents} lacks under {@code prefix + name}, or holds in another shape. */
+    static List<String> weightMismatches(SafeTensors.Contents contents, String prefix, Map<String, Tensor> targets) {
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : targets.entrySet()) {
+            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
+            if (t == null) {
+                problems.add("missing " + prefix + e.getKey());
+            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
+                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
+                        + Arrays.toString(e.getValue().shape()));
+            } else if (t.firstNonFinite() >= 0) {
+                problems.add(prefix + e.getKey() + " holds " + t.data()[t.firstNonFinite()] + " at flat index "
+                        + t.firstNonFinite() + " (non-finite values)");
+            }
+        }
+        return problems;
     }
 
     // ================================================================== summary
@@ -444,8 +532,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== one pass
 
-    Batches.Batch batch(SequenceDataset d, int[] idx) {
-        return Batches.make(d, idx, cfg.padding() == Embedding.NO_PADDING ? 0 : cfg.padding());
+    /** The padded batch of sequences {@code idx} of {@code d}, checked against the model ({@link Batches#make}). */
+    Batches.Batch batch(String name, SequenceDataset d, int[] idx, boolean needTargets) {
+        return Batches.make(cfg, name, d, idx, needTargets);
     }
 
     ModuleGroup group() {
@@ -611,71 +700,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== checks and helpers
 
-    /** Checks that {@code data} fits this model (its kind, ids, widths and targets) before any work. */
+    /** Checks that all of {@code data} fits this model (its kind, ids, widths, values and targets) before any work. */
     private void check(String name, SequenceDataset data, boolean needTargets) {
-        if (data == null) {
-            throw new IllegalArgumentException(name + ": expected a dataset, got null");
-        }
-        if (cfg.tokens() != data.hasTokens()) {
-            throw new IllegalArgumentException(name + ": expected " + (cfg.tokens() ? "token ids" : cfg.inputFeatures()
-                    + " features per step") + " as inputs, got " + data);
-        }
-        if (!cfg.tokens() && data.featureSize() != cfg.inputFeatures()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.inputFeatures() + " features per step, got "
-                    + data.featureSize());
-        }
-        SequenceDataset.Targets want = switch (cfg.task()) {
-            case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
-            case TAGGING -> SequenceDataset.Targets.TAGS;
-            case REGRESSION -> SequenceDataset.Targets.VALUES;
-            case SEQUENCE_REGRESSION -> SequenceDataset.Targets.VALUE;
-            case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
-        };
-        if (needTargets ? data.targets() != want
-                : data.targets() != want && data.targets() != SequenceDataset.Targets.NONE) {
-            throw new IllegalArgumentException(name + ": expected a dataset with " + want.name().toLowerCase(Locale.ROOT)
-                    + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
-                    + factory(cfg.task()) + "), got " + data);
-        }
-        if (!cfg.task().classes() && data.targets() == want && data.targetSize() != cfg.outputs()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per "
-                    + (cfg.task().perStep() ? "step" : "sequence") + ", got " + data.targetSize());
-        }
-        for (int i = 0; i < data.size(); i++) {
-            if (cfg.tokens()) {
-                int[] t = data.tokens(i);
-                for (int j = 0; j < t.length; j++) {
-                    if (t[j] >= cfg.vocabSize()) {
-                        throw new IllegalArgumentException(name + " sequence " + i + " step " + j
-                                + ": expected a token id in [0, " + cfg.vocabSize() + "), got " + t[j]);
-                    }
-                }
-            }
-            if (data.targets() == SequenceDataset.Targets.LABEL) {
-                classIndex(name + " label of sequence " + i, data.label(i));
-            } else if (data.targets() == SequenceDataset.Targets.TAGS) {
-                int[] g = data.tags(i);
-                for (int j = 0; j < g.length; j++) {
-                    classIndex(name + " sequence " + i + " tag " + j, g[j]);
-                }
-            }
-        }
-    }
-
-    private static String factory(Task task) {
-        return switch (task) {
-            case CLASSIFICATION -> "classification";
-            case TAGGING -> "tagging";
-            case REGRESSION -> "regression";
-            case SEQUENCE_REGRESSION -> "sequenceRegression";
-            case LANGUAGE_MODEL -> "languageModel";
-        };
-    }
-
-    private void classIndex(String what, int c) {
-        if (c < 0 || c >= cfg.outputs()) {
-            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + "), got " + c);
-        }
+        Batches.check(cfg, name, data, null, needTargets);
     }
 
     static void positive(String name, int v) {
@@ -738,15 +765,25 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /** Releases every parameter, gradient and workspace. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        try (ExclusiveUse.Held u = use.enter("close")) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (embedding != null) {
+                embedding.close();
+            }
+            rnn.close();
+            head.close();
         }
-        closed = true;
-        if (embedding != null) {
-            embedding.close();
+    }
+
+    /** Zeroes every gradient (never while another thread is in a call of this model). */
+    @Override
+    public void zeroGrad() {
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            group.zeroGrad();
         }
-        rnn.close();
-        head.close();
     }
 
     @Override

@@ -76,7 +76,7 @@ final class Trainer {
                 Metrics metrics = new Metrics(model.config().task());
                 long sequences = 0;
                 for (int i = 0; i < plan.size(); i++) {
-                    Batches.Batch b = model.batch(train, plan.get(i));
+                    Batches.Batch b = model.batch("train", train, plan.get(i), true);
                     opt.setLearningRate(o.schedule.rate(o.learningRate, step, epoch));
                     opt.zeroGrad();
                     SequenceModel.StepResult r = model.trainStep(b, dropoutSeed(step), carry, true);
@@ -185,6 +185,11 @@ final class Trainer {
         meta.put(T + "optimizer", o.optimizer.name());
         meta.put(T + "optimizer_steps", Long.toString(opt.steps()));
         meta.put(T + "seed", Long.toString(o.seed));
+        meta.put(T + "learning_rate", Double.toString(o.learningRate));
+        meta.put(T + "momentum", Double.toString(o.momentum));
+        meta.put(T + "weight_decay", Double.toString(o.weightDecay));
+        meta.put(T + "clip_norm", Double.toString(o.clipNorm));
+        meta.put(T + "batch_size", Integer.toString(o.batchSize));
         meta.put(T + "best_loss", Double.toString(bestLoss));
         meta.put(T + "best_epoch", Integer.toString(bestEpoch));
         meta.put(T + "bad_epochs", Integer.toString(badEpochs));
@@ -193,66 +198,149 @@ final class Trainer {
         model.save(file, extra, meta);
     }
 
+    /**
+     * Restores the run saved in {@code o.resumeFrom}. Everything is read and checked before anything changes
+     * (weights, optimizer state, schedule, counters): the configuration and the options must be the run's
+     * (one rule: a difference is refused, naming it; no value is taken from the file in place of the
+     * options'), and the training state must be in range and consistent with itself and with the data.
+     */
     private void resume(Optimizer opt) throws IOException {
         Path file = o.resumeFrom;
         SafeTensors.Contents contents = Checkpoint.read(file);
         Map<String, String> meta = contents.metadata();
+        String where = "resumeFrom: " + file;
         ModelConfig saved;
         try {
             saved = ModelConfig.fromMetadata(meta);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("resumeFrom: " + file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
         }
         if (!saved.toMetadata().equals(model.config().toMetadata())) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " holds a model configured as " + saved
+            throw new IllegalArgumentException(where + " holds a model configured as " + saved
                     + ", this model is " + model.config());
         }
         if (meta.get(T + "step") == null) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " holds weights only, no training state "
+            throw new IllegalArgumentException(where + " holds weights only, no training state "
                     + "(expected a checkpoint written by fit's checkpoints option)");
         }
-        String kind = meta.get(T + "optimizer");
-        if (!o.optimizer.name().equals(kind)) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with " + kind + ", the options ask for "
-                    + o.optimizer);
+        SavedState s = new SavedState(where, meta);
+        s.same("optimizer", "optimizer", o.optimizer.name());
+        s.same("schedule", "schedule", o.schedule.toString());
+        s.same("seed", "seed", Long.toString(o.seed));
+        s.same("learning_rate", "learning rate", Double.toString(o.learningRate));
+        s.same("momentum", "momentum", Double.toString(o.momentum));
+        s.same("weight_decay", "weight decay", Double.toString(o.weightDecay));
+        s.same("clip_norm", "clip norm", Double.toString(o.clipNorm));
+        s.same("batch_size", "batch size", Integer.toString(o.batchSize));
+        int savedEpoch = (int) s.integer("epoch", 1, Integer.MAX_VALUE);
+        if (savedEpoch >= o.epochs) {
+            throw new IllegalArgumentException(where + " has finished epoch " + savedEpoch + ", and epochs(" + o.epochs
+                    + ") asks for no more: expected epochs > " + savedEpoch + " to continue it");
         }
-        if (!o.schedule.toString().equals(meta.get(T + "schedule"))) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with schedule " + meta.get(T + "schedule")
-                    + ", the options ask for " + o.schedule);
+        long batchesPerEpoch = (train.size() + o.batchSize - 1) / o.batchSize;
+        long savedStep = s.integer("step", 0, Long.MAX_VALUE);
+        if (savedStep != savedEpoch * batchesPerEpoch) {
+            throw new IllegalArgumentException(where + ": " + T + "step: expected " + savedEpoch + " epochs × "
+                    + batchesPerEpoch + " batches = " + savedEpoch * batchesPerEpoch + " steps (" + train.size()
+                    + " sequences in batches of " + o.batchSize + "), got " + savedStep
+                    + ": the file was edited, or the training data is not the run's");
         }
-        if (Long.parseLong(meta.get(T + "seed")) != o.seed) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with seed " + meta.get(T + "seed")
-                    + ", the options ask for " + o.seed);
+        if (s.integer("optimizer_steps", 0, Long.MAX_VALUE) != savedStep) {
+            throw new IllegalArgumentException(where + ": " + T + "optimizer_steps: expected the step count " + savedStep
+                    + ", got " + meta.get(T + "optimizer_steps"));
+        }
+        int savedBestEpoch = (int) s.integer("best_epoch", 0, savedEpoch);
+        int savedBadEpochs = (int) s.integer("bad_epochs", 0, savedEpoch - savedBestEpoch);
+        double savedBestLoss = s.decimal("best_loss");
+        if (savedBestEpoch > 0 ? !Double.isFinite(savedBestLoss) : savedBestLoss != Double.POSITIVE_INFINITY) {
+            throw new IllegalArgumentException(where + ": " + T + "best_loss: expected " + (savedBestEpoch > 0
+                    ? "a finite loss (best epoch " + savedBestEpoch + ")" : "Infinity (no best epoch)") + ", got " + savedBestLoss);
         }
         Map<String, Tensor> state = opt.state();
-        for (Map.Entry<String, Tensor> e : state.entrySet()) {
-            SafeTensors.HostTensor t = contents.tensors().get(OPT + e.getKey());
-            if (t == null || t.data().length != e.getValue().size()) {
-                throw new IllegalArgumentException("resumeFrom: " + file + ": expected optimizer state '" + OPT + e.getKey()
-                        + "' of " + e.getValue().size() + " values, got " + (t == null ? "none" : t.data().length));
-            }
+        List<String> problems = new ArrayList<>(SequenceModel.weightMismatches(contents, OPT, state));
+        boolean hasBest = false;
+        for (String name : contents.tensors().keySet()) {
+            hasBest |= name.startsWith(BEST);
         }
-        model.loadWeights(file, contents, "");
-        for (Map.Entry<String, Tensor> e : state.entrySet()) {
-            e.getValue().copyFrom(contents.tensors().get(OPT + e.getKey()).data());
+        if (hasBest) {
+            problems.addAll(SequenceModel.weightMismatches(contents, BEST, model.parameters()));
         }
-        opt.restoreSteps(Long.parseLong(meta.get(T + "optimizer_steps")));
-        epoch = Integer.parseInt(meta.get(T + "epoch"));
-        step = Long.parseLong(meta.get(T + "step"));
-        bestLoss = Double.parseDouble(meta.get(T + "best_loss"));
-        bestEpoch = Integer.parseInt(meta.get(T + "best_epoch"));
-        badEpochs = Integer.parseInt(meta.get(T + "bad_epochs"));
+        problems.addAll(SequenceModel.weightMismatches(contents, "", model.parameters()));
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(where + ": does not match the model and optimizer, which are left unchanged: "
+                    + problems);
+        }
         Map<String, String> sched = new LinkedHashMap<>();
         meta.forEach((k, v) -> {
             if (k.startsWith(T + "schedule.")) {
                 sched.put(k.substring((T + "schedule.").length()), v);
             }
         });
-        o.schedule.restore(sched);
-        if (contents.tensors().containsKey(BEST + model.parameters().keySet().iterator().next())) {
+        try {
+            o.schedule.restore(sched);   // checks everything before it changes anything
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + T + "schedule." + e.getMessage(), e);
+        }
+        // from here on nothing can fail
+        model.loadWeights(file, contents, "");
+        for (Map.Entry<String, Tensor> e : state.entrySet()) {
+            e.getValue().copyFrom(contents.tensors().get(OPT + e.getKey()).data());
+        }
+        opt.restoreSteps(savedStep);
+        epoch = savedEpoch;
+        step = savedStep;
+        bestLoss = savedBestLoss;
+        bestEpoch = savedBestEpoch;
+        badEpochs = savedBadEpochs;
+        if (hasBest) {
             snapshotBest();
             for (Map.Entry<String, Tensor> e : best.entrySet()) {
                 e.getValue().copyFrom(contents.tensors().get(BEST + e.getKey()).data());
+            }
+        }
+    }
+
+    /** The training-state entries of a checkpoint, read with errors that name the key, the value and the file. */
+    private record SavedState(String where, Map<String, String> meta) {
+        String get(String key) {
+            String v = meta.get(T + key);
+            if (v == null) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected a value in the training state, "
+                        + "got none (the file was edited or written by an older rnn4j)");
+            }
+            return v;
+        }
+
+        /** Refuses a run whose option {@code what} differs from the options'. */
+        void same(String key, String what, String options) {
+            String v = get(key);
+            if (!v.equals(options)) {
+                throw new IllegalArgumentException(where + " was trained with " + what + " " + v + " (" + T + key
+                        + "), the options ask for " + options + ": a resumed run repeats the run's options");
+            }
+        }
+
+        long integer(String key, long min, long max) {
+            String v = get(key);
+            long n;
+            try {
+                n = Long.parseLong(v.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected an integer, got '" + v + "'");
+            }
+            if (n < min || n > max) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected an integer in [" + min + ", " + max
+                        + "], got " + n);
+            }
+            return n;
+        }
+
+        double decimal(String key) {
+            String v = get(key);
+            try {
+                return Double.parseDouble(v.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected a number, got '" + v + "'");
             }
         }
     }

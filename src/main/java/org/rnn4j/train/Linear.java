@@ -38,6 +38,8 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor ones;
     private boolean closed;
     private final ExclusiveUse use = new ExclusiveUse(this);
+    /** The parameters' write versions when forward last ran (backward refuses others), or null before. */
+    private long[] versionsAtForward;
 
     /**
      * @param in input features, ≥ 1
@@ -59,20 +61,24 @@ public final class Linear implements HasParameters, AutoCloseable {
         this.out = out;
         this.device = device;
         this.engine = device.engine();
-        this.weight = Tensor.zeros(device, out, in);
-        this.gradWeight = Tensor.zeros(device, out, in);
-        params.put("weight", weight);
-        grads.put("weight", gradWeight);
-        if (bias) {
-            this.bias = Tensor.zeros(device, out);
-            this.gradBias = Tensor.zeros(device, out);
-            params.put("bias", this.bias);
-            grads.put("bias", gradBias);
-        } else {
-            this.bias = null;
-            this.gradBias = null;
+        // each tensor is registered as soon as it exists, so a failed allocation frees the ones before it
+        try {
+            this.weight = register(params, "weight", out, in);
+            this.gradWeight = register(grads, "weight", out, in);
+            this.bias = bias ? register(params, "bias", out) : null;
+            this.gradBias = bias ? register(grads, "bias", out) : null;
+            resetParameters(seed);
+        } catch (RuntimeException e) {
+            params.values().forEach(Tensor::close);
+            grads.values().forEach(Tensor::close);
+            throw e;
         }
-        resetParameters(seed);
+    }
+
+    private Tensor register(Map<String, Tensor> into, String name, int... shape) {
+        Tensor t = Tensor.zeros(device, shape);
+        into.put(name, t);
+        return t;
     }
 
     /** Re-draws the weights (then the bias) uniformly in ±1/√in from {@code seed}, as PyTorch's defaults. */
@@ -85,6 +91,29 @@ public final class Linear implements HasParameters, AutoCloseable {
                 v[i] = (float) rnd.nextDouble(-bound, bound);
             }
             p.copyFrom(v);
+        }
+    }
+
+    /** {@code module=Linear}, {@code in_features}, {@code out_features} (shapes already say them; a reader sees the kind). */
+    @Override
+    public Map<String, String> configMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("module", "Linear");
+        m.put("in_features", Integer.toString(inFeatures()));
+        m.put("out_features", Integer.toString(outFeatures()));
+        return m;
+    }
+
+    private long[] versions() {
+        return bias == null ? new long[] {weight.version()} : new long[] {weight.version(), bias.version()};
+    }
+
+    /** Zeroes the gradients (guarded like forward and backward: never while another thread is in one). */
+    @Override
+    public void zeroGrad() {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            HasParameters.super.zeroGrad();
         }
     }
 
@@ -125,6 +154,7 @@ public final class Linear implements HasParameters, AutoCloseable {
 
     private Tensor forwardUnguarded(Tensor x) {
         checkInput("x", x, in);
+        versionsAtForward = versions();
         int rows = TrainChecks.leadingRows(x);
         if ((long) rows * out > Tensor.MAX_ELEMENTS) {
             throw new IllegalArgumentException("x: " + rows + " rows of " + Arrays.toString(x.shape()) + " give an output of "
@@ -170,6 +200,11 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor backwardUnguarded(Tensor x, Tensor dY) {
         checkInput("x", x, in);
         checkInput("dY", dY, out);
+        if (versionsAtForward != null && !Arrays.equals(versionsAtForward, versions())) {
+            throw new IllegalStateException(this + ": the weights were written since the last forward (an optimizer "
+                    + "step, a checkpoint load, copyFrom or fill); backward would take dX from the new weights. "
+                    + "Run forward again");
+        }
         int rows = TrainChecks.leadingRows(x);
         int[] expected = x.shape();
         expected[expected.length - 1] = out;
