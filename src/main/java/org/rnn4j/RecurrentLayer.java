@@ -630,8 +630,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             tmp = cell == CellType.GRU && !cfg.resetAfter() ? scope.zeros(batch, h) : null;
         }
 
+        private boolean fresh = true;   // allocated zeroed and not used yet
+
         /** Zeroes what the previous direction left in the buffers that start at zero (nothing allocates). */
         void clear() {
+            if (fresh) {
+                fresh = false;
+                return;
+            }
             for (Tensor t : new Tensor[] {dc, dm, tmp}) {
                 if (t != null) {
                     t.fill(0f);

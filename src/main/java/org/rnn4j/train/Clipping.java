@@ -1,6 +1,7 @@
 package org.rnn4j.train;
 
 import java.util.List;
+import java.util.function.Function;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Buffer;
@@ -21,30 +22,38 @@ public final class Clipping {
         return Math.sqrt(sumOfSquares(ParameterSet.collect(modules)));
     }
 
-    /**
-     * {@code Σ g²} over all gradients, tensor by tensor in order: one {@link Engine#sumSquares(Buffer[], long[])}
-     * (one host synchronize) when they share an engine, as they do in one model.
-     */
+    /** {@code Σ g²} over all gradients, tensor by tensor in order (see {@link #sumOfSquares(List, Function)}). */
     private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
+        return sumOfSquares(pairs, ParameterSet.Pair::grad);
+    }
+
+    /**
+     * {@code Σ x²} over one tensor of each pair (the gradient, or the parameter), tensor by tensor in order: one
+     * {@link Engine#sumSquares(Buffer[], long[])} (one host synchronize) when they share an engine, as they do in
+     * one model. The sum is in double, so it is finite exactly when every element is (float's largest square,
+     * about 1.2e77, is far from double's range).
+     */
+    static double sumOfSquares(List<ParameterSet.Pair> pairs, Function<ParameterSet.Pair, Tensor> which) {
         if (pairs.isEmpty()) {
             return 0;
         }
-        Engine engine = pairs.get(0).grad().engine();
-        Buffer[] grads = new Buffer[pairs.size()];
+        Engine engine = which.apply(pairs.get(0)).engine();
+        Buffer[] xs = new Buffer[pairs.size()];
         long[] sizes = new long[pairs.size()];
         boolean shared = true;
         for (int i = 0; i < pairs.size(); i++) {
-            Tensor g = pairs.get(i).grad();
-            shared &= g.engine() == engine;
-            grads[i] = g.buffer();
-            sizes[i] = g.size();
+            Tensor x = which.apply(pairs.get(i));
+            shared &= x.engine() == engine;
+            xs[i] = x.buffer();
+            sizes[i] = x.size();
         }
         if (shared) {
-            return engine.sumSquares(grads, sizes);
+            return engine.sumSquares(xs, sizes);
         }
         double sum = 0;
         for (ParameterSet.Pair p : pairs) {
-            sum += p.grad().engine().sumSquares(p.grad().size(), p.grad().buffer(), 0);
+            Tensor x = which.apply(p);
+            sum += x.engine().sumSquares(x.size(), x.buffer(), 0);
         }
         return sum;
     }

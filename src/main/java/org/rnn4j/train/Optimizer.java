@@ -40,6 +40,9 @@ public abstract class Optimizer implements AutoCloseable {
             update(i, pairs.get(i), (float) lr, t);
         }
         steps = t;
+        if (Double.isFinite(Clipping.sumOfSquares(pairs, ParameterSet.Pair::param))) {
+            return;   // one reduction and one host synchronize per step; the per-tensor search only on failure
+        }
         for (ParameterSet.Pair p : pairs) {
             if (p.param().engine().hasNonFinite(p.param().size(), p.param().buffer(), 0)) {
                 boolean badGradient = p.grad().engine().hasNonFinite(p.grad().size(), p.grad().buffer(), 0);
