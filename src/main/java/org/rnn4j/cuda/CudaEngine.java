@@ -57,6 +57,7 @@ import org.rnn4j.DType;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.Pointwise;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -872,6 +873,69 @@ public final class CudaEngine implements Engine {
         return a <= 0 ? 0 : (a + b - 1) / b;
     }
 
+    // ================================================================ tensor operations (kernels/tensor.cu)
+
+    @Override
+    public void copyRows(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                         boolean accumulate) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(srcLd)
+                .ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
+        launchGridStride(Kernel.COPY_ROWS, (long) rows * cols, args);
+    }
+
+    @Override
+    public void pointwise(Pointwise f, long n, Buffer x, long xOff, Buffer y, long yOff, long yPeriod,
+                          Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(f.code).i64(n).ptr(ptr(x, xOff, "x"))
+                .ptr(f.binary() ? ptr(y, yOff, "y") : ptrOrNull(y, yOff, "y")).i64(Math.max(1, yPeriod))
+                .ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.POINTWISE, n, args);
+    }
+
+    @Override
+    public void maskedSoftmax(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer src, long srcOff,
+                              Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
+        launch(Kernel.MASKED_SOFTMAX, rows, args);   // one block per row
+    }
+
+    @Override
+    public void maskedSoftmaxBackward(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer y, long yOff,
+                                      Buffer dy, long dyOff, Buffer dx, long dxOff) {
+        enter();
+        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(y, yOff, "y")).ptr(ptr(dy, dyOff, "dy")).ptr(ptr(dx, dxOff, "dx"));
+        launch(Kernel.MASKED_SOFTMAX_BACKWARD, rows, args);   // one block per row
+    }
+
+    /** One {@code cublasSgemmStridedBatched}, with {@link #gemm}'s row-major to column-major swap (strides swap too). */
+    @Override
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                   Buffer a, long aOff, int lda, long strideA, Buffer b, long bOff, int ldb, long strideB,
+                                   float beta, Buffer c, long cOff, int ldc, long strideC, int batch) {
+        enter();
+        CudaBuffer cb = own(c, "c");
+        if (m == 0 || n == 0 || batch == 0) {
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            for (int i = 0; i < batch; i++) {
+                scaleRows(m, n, beta, cb, cOff + i * strideC, ldc);
+            }
+            return;
+        }
+        CudaBuffer ab = own(a, "a");
+        CudaBuffer bb = own(b, "b");
+        ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
+        retryingAfterAllocFailure(() -> cublas.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
+                bb.address(bOff), g.ldFirst(), strideB, ab.address(aOff), g.ldSecond(), strideA,
+                beta, cb.address(cOff), g.ldc(), strideC, batch));
+    }
+
     // ================================================================ dense linear algebra
 
     @Override
@@ -895,8 +959,12 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        Runnable sgemm = () -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
-                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc());
+        retryingAfterAllocFailure(() -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
+                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc()));
+    }
+
+    /** Runs a cuBLAS call; when cuBLAS could not allocate its workspace, frees the pool's cached blocks and tries once more. */
+    private void retryingAfterAllocFailure(Runnable sgemm) {
         try {
             sgemm.run();
         } catch (CudaException e) {
@@ -1242,14 +1310,6 @@ public final class CudaEngine implements Engine {
                 .ptr(ptr(targets, targetsOff, "targets")).ptr(ptr(loss, lossOff, "loss"))
                 .ptr(ptrOrNull(dLogits, dLogitsOff, "dLogits")).f32(scale);
         launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
-    }
-
-    @Override
-    public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
-        enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(src, srcOff, "src"))
-                .ptr(ptr(dst, dstOff, "dst"));
-        launch(Kernel.SOFTMAX, rows, args);   // one block per row
     }
 
     /** The bias corrections {@code 1 − β^step} are computed here in double and passed as floats, as the CPU does. */

@@ -35,6 +35,11 @@ final class JnaCublasBinding implements CublasBinding {
         static native int cublasSgemm_v2(long handle, int transa, int transb, int m, int n, int k,
                                          float[] alpha, long a, int lda, long b, int ldb,
                                          float[] beta, long c, int ldc);
+
+        static native int cublasSgemmStridedBatched(long handle, int transa, int transb, int m, int n, int k,
+                                                    float[] alpha, long a, int lda, long strideA, long b, int ldb,
+                                                    long strideB, float[] beta, long c, int ldc, long strideC,
+                                                    int batchCount);
     }
 
     private static String boundPath;
@@ -179,6 +184,13 @@ final class JnaCublasBinding implements CublasBinding {
                       float beta, long c, int ldc) {
         CublasBinding.check(Lib.cublasSgemm_v2(handle, opA, opB, m, n, k,
                 new float[] {alpha}, a, lda, b, ldb, new float[] {beta}, c, ldc), "cublasSgemm_v2");
+    }
+
+    @Override
+    public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                                    long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
+        CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, new float[] {alpha},
+                a, lda, strideA, b, ldb, strideB, new float[] {beta}, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
     }
 
     @Override
