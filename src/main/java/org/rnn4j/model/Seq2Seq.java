@@ -1,0 +1,555 @@
+package org.rnn4j.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.rnn4j.BackwardResult;
+import org.rnn4j.Device;
+import org.rnn4j.ForwardResult;
+import org.rnn4j.HasParameters;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Tensor;
+import org.rnn4j.TensorOps;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Embedding;
+import org.rnn4j.train.Linear;
+import org.rnn4j.train.LossResult;
+import org.rnn4j.train.Losses;
+import org.rnn4j.train.ModuleGroup;
+
+/**
+ * An encoder–decoder (sequence to sequence) model over token ids, as Keras's {@code lstm_seq2seq} and PyTorch's
+ * seq2seq tutorial build it: a source embedding and any recurrent stack as the encoder, whose final states
+ * become the decoder's initial states; a target embedding and a recurrent stack as the decoder, trained with
+ * teacher forcing (it reads the true previous token); optionally Luong attention over the encoder's outputs;
+ * a linear layer to the target vocabulary.
+ *
+ * <p><b>Bridge.</b> A bidirectional encoder's two directions are <em>summed</em> per layer
+ * ({@code h0[l] = h_n[l fwd] + h_n[l bwd]}, likewise {@code c}), so the decoder has the encoder's layers and hidden
+ * size and no extra parameters. An LSTM state {@code c} passes only from an LSTM encoder to an LSTM decoder
+ * (otherwise the decoder's {@code c0} is zero).
+ *
+ * <p><b>Attention</b> (Luong et al. 2015, global, after the decoder step): scores {@code s = h_t · k_s} with keys
+ * {@code k = y_enc} ({@link Attention#DOT}) or {@code k = W_a y_enc} ({@link Attention#GENERAL}); weights
+ * {@code α = softmax(s)} over the source's own length only (padding is never read); context
+ * {@code c_t = Σ α_s y_enc,s}; output {@code tanh(W_c [c_t; h_t])} into the vocabulary layer.
+ *
+ * <p><b>Tokens.</b> Targets are given without start and end tokens; the decoder reads {@code start, y_1 … y_n}
+ * and learns {@code y_1 … y_n, end}. The loss is the mean cross-entropy over those {@code n + 1} valid steps of
+ * every sample; padding on either side is never read.
+ */
+public final class Seq2Seq implements HasParameters, AutoCloseable {
+
+    /** Luong's score functions, or none (the decoder sees the source only through its initial state). */
+    public enum Attention { NONE, DOT, GENERAL }
+
+    private final Device device;
+    private final Engine engine;
+    private final int sourceVocab;
+    private final int targetVocab;
+    private final int startToken;
+    private final int endToken;
+    private final Attention attention;
+    private final Embedding sourceEmbedding;
+    private final Embedding targetEmbedding;
+    private final RecurrentLayer encoder;
+    private final RecurrentLayer decoder;
+    private final Linear keyProjection;   // GENERAL: W_a, y_enc → decoder hidden; null otherwise
+    private final Linear combine;   // W_c, [context; h] → decoder hidden; null without attention
+    private final Linear output;    // → target vocabulary
+    private final ModuleGroup modules;
+
+    private Seq2Seq(Builder b, Device device) {
+        this.device = device;
+        this.engine = device.engine();
+        this.sourceVocab = b.sourceVocab;
+        this.targetVocab = b.targetVocab;
+        this.startToken = b.startToken;
+        this.endToken = b.endToken;
+        this.attention = b.attention;
+        RecurrentConfig enc = b.encoder.config();
+        RecurrentConfig dec = b.decoder.config();
+        int encOut = enc.outputSize();   // both directions
+        int decHidden = dec.outputSize();
+        Map<String, HasParameters> parts = new LinkedHashMap<>();
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            sourceEmbedding = track(made, new Embedding(sourceVocab, enc.inputSize(), b.seed, device));
+            targetEmbedding = track(made, new Embedding(targetVocab, dec.inputSize(), b.seed + 1, device));
+            encoder = track(made, new RecurrentLayer(enc, device));
+            decoder = track(made, new RecurrentLayer(dec, device));
+            keyProjection = attention == Attention.GENERAL ? track(made, new Linear(encOut, decHidden, false, b.seed + 2, device)) : null;
+            combine = attention == Attention.NONE ? null : track(made, new Linear(encOut + decHidden, decHidden, true, b.seed + 3, device));
+            output = track(made, new Linear(decHidden, targetVocab, true, b.seed + 4, device));
+        } catch (RuntimeException | Error e) {
+            for (AutoCloseable c : made) {
+                closeQuietly(c);
+            }
+            throw e;
+        }
+        parts.put("source_embedding", sourceEmbedding);
+        parts.put("target_embedding", targetEmbedding);
+        parts.put("encoder", encoder);
+        parts.put("decoder", decoder);
+        if (keyProjection != null) {
+            parts.put("attention_keys", keyProjection);
+        }
+        if (combine != null) {
+            parts.put("attention_combine", combine);
+        }
+        parts.put("output", output);
+        this.modules = ModuleGroup.of(parts);
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T t) {
+        made.add(t);
+        return t;
+    }
+
+    public static Builder builder(int sourceVocab, int targetVocab) {
+        return new Builder(sourceVocab, targetVocab);
+    }
+
+    /** The configuration of a {@link Seq2Seq}; {@link #build} checks it as a whole. */
+    public static final class Builder {
+        private final int sourceVocab;
+        private final int targetVocab;
+        private RecurrentConfig.Builder<?> encoder;
+        private RecurrentConfig.Builder<?> decoder;
+        private Attention attention = Attention.NONE;
+        private int startToken = -1;
+        private int endToken = -1;
+        private long seed = 1;
+
+        private Builder(int sourceVocab, int targetVocab) {
+            if (sourceVocab < 1) {
+                throw new IllegalArgumentException("sourceVocab: expected >= 1 ids, got " + sourceVocab);
+            }
+            if (targetVocab < 2) {
+                throw new IllegalArgumentException("targetVocab: expected >= 2 ids (the tokens and an end token), got " + targetVocab);
+            }
+            this.sourceVocab = sourceVocab;
+            this.targetVocab = targetVocab;
+        }
+
+        /** The encoder: any recurrent stack; its input size is the source embedding's size. */
+        public Builder encoder(RecurrentConfig.Builder<?> encoder) {
+            this.encoder = encoder;
+            return this;
+        }
+
+        /** The decoder: unidirectional, the encoder's layers and (per direction) hidden size; its input size is the target embedding's. */
+        public Builder decoder(RecurrentConfig.Builder<?> decoder) {
+            this.decoder = decoder;
+            return this;
+        }
+
+        public Builder attention(Attention attention) {
+            this.attention = attention;
+            return this;
+        }
+
+        /** The target ids the decoder starts from and learns to end with (they may be the same id). */
+        public Builder tokens(int startToken, int endToken) {
+            this.startToken = startToken;
+            this.endToken = endToken;
+            return this;
+        }
+
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        public Seq2Seq build(Device device) {
+            if (device == null) {
+                throw new IllegalArgumentException("device: expected a device, got null");
+            }
+            if (encoder == null || decoder == null) {
+                throw new IllegalArgumentException((encoder == null ? "encoder" : "decoder")
+                        + ": expected a recurrent layer builder, got null");
+            }
+            RecurrentConfig enc = encoder.config();
+            RecurrentConfig dec = decoder.config();
+            if (dec.bidirectional()) {
+                throw new IllegalArgumentException("decoder: expected a unidirectional layer (it generates left to right), got a bidirectional one");
+            }
+            if (enc.batchFirst() || dec.batchFirst()) {
+                throw new IllegalArgumentException("encoder, decoder: expected time-major layers (Seq2Seq lays out its own tensors), got batchFirst");
+            }
+            if (dec.numLayers() != enc.numLayers() || dec.hiddenSize() != enc.hiddenSize() || dec.projSize() != enc.projSize()) {
+                throw new IllegalArgumentException("decoder: expected the encoder's " + enc.numLayers() + " layers of hidden size "
+                        + enc.hiddenSize() + " (its final states become the decoder's initial ones), got " + dec.numLayers()
+                        + " layers of " + dec.hiddenSize());
+            }
+            if (attention == null) {
+                throw new IllegalArgumentException("attention: expected NONE, DOT or GENERAL, got null");
+            }
+            if (attention == Attention.DOT && enc.bidirectional()) {
+                throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
+                        + enc.outputSize() + " wide against " + dec.outputSize() + ": use GENERAL");
+            }
+            for (int[] t : new int[][] {{startToken, 0}, {endToken, 1}}) {
+                if (t[0] < 0 || t[0] >= targetVocab) {
+                    throw new IllegalArgumentException((t[1] == 0 ? "startToken" : "endToken") + ": expected a target id in [0, "
+                            + targetVocab + ") (set with tokens(start, end)), got " + t[0]);
+                }
+            }
+            return new Seq2Seq(this, device);
+        }
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public Map<String, Tensor> parameters() {
+        return modules.parameters();
+    }
+
+    @Override
+    public Map<String, Tensor> gradients() {
+        return modules.gradients();
+    }
+
+    // ------------------------------------------------------------------ training
+
+    /**
+     * Forward with teacher forcing and backward: adds the gradients of the mean per-token cross-entropy to
+     * {@link #gradients()} (they accumulate until {@link #zeroGrad()}) and returns that loss.
+     *
+     * @param sources source id sequences, each of length >= 1, ids in {@code [0, sourceVocab)}
+     * @param targets target id sequences (without start and end tokens), ids in {@code [0, targetVocab)}
+     */
+    public double lossAndGradients(List<int[]> sources, List<int[]> targets) {
+        Batch batch = batch(sources, targets);
+        encoder.train();
+        decoder.train();
+        List<Tensor> owned = new ArrayList<>();
+        try (Encoded enc = encode(batch);
+             ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
+                     batch.targetLengths, enc.h0, enc.c0)) {
+            Attended att = attend(enc, dec.output(), owned);
+            Tensor logits = own(owned, output.forward(att.features));
+            try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
+                Tensor dFeatures = own(owned, output.backward(att.features, loss.gradient()));
+                Tensor[] dEncDec = attendBackward(enc, dec.output(), att, dFeatures, owned);
+                try (BackwardResult dDec = decoder.backward(dec, dEncDec[1], null, null)) {
+                    targetEmbedding.backward(batch.decoderInputs, dDec.dX());
+                    Tensor dhN = own(owned, bridgeBackward(dDec.dh0(), enc.forward.hN()));
+                    Tensor dcN = enc.c0 == null ? null : own(owned, bridgeBackward(dDec.dc0(), enc.forward.cN()));
+                    try (BackwardResult dEnc = encoder.backward(enc.forward, dEncDec[0], dhN, dcN)) {
+                        sourceEmbedding.backward(batch.sourceIds, dEnc.dX());
+                    }
+                }
+                return loss.value();
+            }
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    /** A greedy translation: each sample's tokens (without the end token) and its attention weights per output step. */
+    public record Translation(int[] tokens, float[][] attention) {
+    }
+
+    /**
+     * Greedy decoding, batched: each step feeds the most likely token back, until a sample produced the end token
+     * or {@code maxLength} tokens. Attention weights (one row of the source's length per output token) come with
+     * it when the model has attention, else empty rows.
+     */
+    public List<Translation> translate(List<int[]> sources, int maxLength) {
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
+        }
+        Batch batch = batch(sources, null);
+        int b = batch.size;
+        encoder.eval();
+        decoder.eval();
+        List<List<Integer>> tokens = new ArrayList<>();
+        List<List<float[]>> weights = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            tokens.add(new ArrayList<>());
+            weights.add(new ArrayList<>());
+        }
+        boolean[] done = new boolean[b];
+        int[] previous = new int[b];
+        Arrays.fill(previous, startToken);
+        try (Encoded enc = encode(batch)) {
+            Tensor h = enc.h0 == null ? null : enc.h0.copyTo(device);
+            Tensor c = enc.c0 == null ? null : enc.c0.copyTo(device);
+            try {
+                for (int step = 0; step < maxLength && !allTrue(done); step++) {
+                    List<Tensor> owned = new ArrayList<>();
+                    try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, b)), null, h, c)) {
+                        Attended att = attend(enc, dec.output(), owned);
+                        float[] logits = own(owned, output.forward(att.features)).toHost();   // [1, B, V]
+                        float[] alpha = att.weights == null ? null : att.weights.toHost();    // [B, 1, S]
+                        for (int i = 0; i < b; i++) {
+                            int best = argmax(logits, i * targetVocab, targetVocab);
+                            previous[i] = best;
+                            if (done[i]) {
+                                continue;
+                            }
+                            if (best == endToken) {
+                                done[i] = true;
+                                continue;
+                            }
+                            tokens.get(i).add(best);
+                            weights.get(i).add(alpha == null ? new float[0]
+                                    : Arrays.copyOfRange(alpha, i * batch.sourceSteps, i * batch.sourceSteps + batch.sourceLengths[i]));
+                        }
+                        h = replace(h, dec.hN());
+                        c = dec.cN() == null ? c : replace(c, dec.cN());
+                    } finally {
+                        owned.forEach(Tensor::close);
+                    }
+                }
+            } finally {
+                if (h != null) {
+                    h.close();
+                }
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+        List<Translation> out = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            out.add(new Translation(tokens.get(i).stream().mapToInt(Integer::intValue).toArray(),
+                    weights.get(i).toArray(new float[0][])));
+        }
+        return out;
+    }
+
+    private Tensor replace(Tensor old, Tensor fresh) {
+        Tensor copy = fresh.copyTo(device);
+        if (old != null) {
+            old.close();
+        }
+        return copy;
+    }
+
+    private static boolean allTrue(boolean[] flags) {
+        for (boolean f : flags) {
+            if (!f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int argmax(float[] v, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (v[off + i] > v[off + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    // ------------------------------------------------------------------ the pieces
+
+    /** A batch laid out time-major: source ids {@code [S, B]}, decoder inputs and targets {@code [T, B]} with T = longest target + 1. */
+    private record Batch(int size, int sourceSteps, int[] sourceIds, int[] sourceLengths,
+                         int targetSteps, int[] decoderInputs, int[] decoderTargets, int[] targetLengths) {
+    }
+
+    private Batch batch(List<int[]> sources, List<int[]> targets) {
+        if (sources == null || sources.isEmpty()) {
+            throw new IllegalArgumentException("sources: expected at least one sequence, got " + (sources == null ? "null" : "none"));
+        }
+        if (targets != null && targets.size() != sources.size()) {
+            throw new IllegalArgumentException("targets: expected one per source (" + sources.size() + "), got " + targets.size());
+        }
+        int b = sources.size();
+        int[] srcLen = new int[b];
+        int s = 0;
+        for (int i = 0; i < b; i++) {
+            srcLen[i] = checkIds("sources[" + i + "]", sources.get(i), sourceVocab, 1);
+            s = Math.max(s, srcLen[i]);
+        }
+        int[] srcIds = new int[s * b];
+        for (int i = 0; i < b; i++) {
+            for (int t = 0; t < srcLen[i]; t++) {
+                srcIds[t * b + i] = sources.get(i)[t];
+            }
+        }
+        if (targets == null) {
+            return new Batch(b, s, srcIds, srcLen, 0, null, null, null);
+        }
+        int[] tgtLen = new int[b];
+        int steps = 0;
+        for (int i = 0; i < b; i++) {
+            tgtLen[i] = checkIds("targets[" + i + "]", targets.get(i), targetVocab, 0) + 1;   // + the end token
+            steps = Math.max(steps, tgtLen[i]);
+        }
+        int[] inputs = new int[steps * b];
+        int[] expected = new int[steps * b];
+        for (int i = 0; i < b; i++) {
+            int[] y = targets.get(i);
+            for (int t = 0; t < tgtLen[i]; t++) {
+                inputs[t * b + i] = t == 0 ? startToken : y[t - 1];
+                expected[t * b + i] = t < y.length ? y[t] : endToken;
+            }
+        }
+        return new Batch(b, s, srcIds, srcLen, steps, inputs, expected, tgtLen);
+    }
+
+    private static int checkIds(String name, int[] ids, int vocab, int minLength) {
+        if (ids == null || ids.length < minLength) {
+            throw new IllegalArgumentException(name + ": expected a sequence of at least " + minLength + " ids, got "
+                    + (ids == null ? "null" : "an empty one"));
+        }
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException(name + "[" + t + "]: expected an id in [0, " + vocab + "), got " + ids[t]);
+            }
+        }
+        return ids.length;
+    }
+
+    /** The encoder's forward and the decoder's initial states bridged from it; closes them all. */
+    private final class Encoded implements AutoCloseable {
+        final Batch batch;
+        final Tensor embedded;
+        final ForwardResult forward;
+        final Tensor h0;
+        final Tensor c0;
+
+        Encoded(Batch batch) {
+            this.batch = batch;
+            Tensor e = null;
+            ForwardResult f = null;
+            Tensor h = null;
+            try {
+                e = sourceEmbedding.forward(batch.sourceIds, batch.sourceSteps, batch.size);
+                f = encoder.forward(e, batch.sourceLengths, null, null);
+                h = bridge(f.hN());
+                this.c0 = f.cN() != null && decoder.config().cell() == encoder.config().cell() ? bridge(f.cN()) : null;
+            } catch (RuntimeException | Error ex) {
+                for (AutoCloseable c : new AutoCloseable[] {h, f, e}) {
+                    closeQuietly(c);
+                }
+                throw ex;
+            }
+            this.embedded = e;
+            this.forward = f;
+            this.h0 = h;
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : new AutoCloseable[] {c0, h0, forward, embedded}) {
+                closeQuietly(c);
+            }
+        }
+    }
+
+    private Encoded encode(Batch batch) {
+        return new Encoded(batch);
+    }
+
+    /** {@code [L·dirs, B, H]} → {@code [L, B, H]}: a copy, or the sum of each layer's two directions. */
+    private Tensor bridge(Tensor state) {
+        int dirs = encoder.config().bidirectional() ? 2 : 1;
+        int layers = state.dim(0) / dirs;
+        long block = (long) state.dim(1) * state.dim(2);
+        Tensor out = Tensor.zeros(device, layers, state.dim(1), state.dim(2));
+        for (int l = 0; l < layers; l++) {
+            engine.copy(state.buffer(), l * dirs * block, out.buffer(), l * block, block);
+            if (dirs == 2) {
+                engine.axpby(block, 1f, state.buffer(), (l * 2 + 1) * block, 1f, out.buffer(), l * block);
+            }
+        }
+        return out;
+    }
+
+    /** Its backward: each direction's state gradient is the bridged state's. */
+    private Tensor bridgeBackward(Tensor dBridged, Tensor state) {
+        int dirs = encoder.config().bidirectional() ? 2 : 1;
+        long block = (long) state.dim(1) * state.dim(2);
+        Tensor out = Tensor.zeros(device, state.shape());
+        for (int l = 0; l < state.dim(0); l++) {
+            engine.copy(dBridged.buffer(), (l / dirs) * block, out.buffer(), l * block, block);
+        }
+        return out;
+    }
+
+    /** What the attention step saved for its backward; tensors belong to the caller's list. */
+    private record Attended(Tensor features, Tensor weights, Tensor queries, Tensor keys, Tensor values, Tensor combined) {
+    }
+
+    /** Attention over the encoder's outputs for decoder outputs {@code h [T, B, Hd]}: features {@code [T, B, Hd]} for the output layer. */
+    private Attended attend(Encoded enc, Tensor h, List<Tensor> owned) {
+        if (attention == Attention.NONE) {
+            return new Attended(h, null, null, null, null, null);
+        }
+        Tensor encOut = enc.forward.output();                                                   // [S, B, He]
+        Tensor values = own(owned, TensorOps.transposeLeading(encOut));                         // [B, S, He]
+        Tensor keys = attention == Attention.GENERAL
+                ? own(owned, TensorOps.transposeLeading(own(owned, keyProjection.forward(encOut))))  // [B, S, Hd]
+                : values;
+        Tensor queries = own(owned, TensorOps.transposeLeading(h));                             // [B, T, Hd]
+        Tensor scores = own(owned, TensorOps.bmm(queries, false, keys, true));                  // [B, T, S]
+        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores, enc.batch.sourceLengths));
+        Tensor context = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.bmm(weights, false, values, false))));
+        Tensor combined = own(owned, TensorOps.concat(2, context, h));                          // [T, B, He + Hd]
+        Tensor features = own(owned, TensorOps.tanh(own(owned, combine.forward(combined))));
+        return new Attended(features, weights, queries, keys, values, combined);
+    }
+
+    /** The gradients of the encoder's outputs and of the decoder's outputs, from that of the features. */
+    private Tensor[] attendBackward(Encoded enc, Tensor h, Attended a, Tensor dFeatures, List<Tensor> owned) {
+        if (attention == Attention.NONE) {
+            return new Tensor[] {own(owned, Tensor.zeros(device, enc.forward.output().shape())), dFeatures};
+        }
+        int he = enc.forward.output().dim(2);
+        Tensor dPre = own(owned, TensorOps.tanhBackward(a.features, dFeatures));
+        Tensor dCombined = own(owned, combine.backward(a.combined, dPre));
+        Tensor[] parts = TensorOps.split(dCombined, 2, he, h.dim(2));                           // dContext, dh
+        owned.addAll(Arrays.asList(parts));
+        Tensor dContextB = own(owned, TensorOps.transposeLeading(parts[0]));                    // [B, T, He]
+        Tensor[] dWV = TensorOps.bmmBackward(a.weights, false, a.values, false, dContextB);     // dWeights, dValues
+        owned.addAll(Arrays.asList(dWV));
+        Tensor dScores = own(owned, TensorOps.maskedSoftmaxBackward(a.weights, dWV[0], enc.batch.sourceLengths));
+        Tensor[] dQK = TensorOps.bmmBackward(a.queries, false, a.keys, true, dScores);          // dQueries, dKeys
+        owned.addAll(Arrays.asList(dQK));
+        Tensor dh = own(owned, TensorOps.add(parts[1], own(owned, TensorOps.transposeLeading(dQK[0]))));
+        Tensor dKeys = own(owned, TensorOps.transposeLeading(dQK[1]));                          // [S, B, ·]
+        Tensor dValues = own(owned, TensorOps.transposeLeading(dWV[1]));                        // [S, B, He]
+        Tensor dKeysEnc = attention == Attention.GENERAL ? own(owned, keyProjection.backward(enc.forward.output(), dKeys)) : dKeys;
+        Tensor dEnc = own(owned, TensorOps.add(dValues, dKeysEnc));
+        return new Tensor[] {dEnc, dh};
+    }
+
+    private static Tensor own(List<Tensor> owned, Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // closing after a failure: the first exception is the one to report
+        }
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable c : new AutoCloseable[] {output, combine, keyProjection, decoder, encoder, targetEmbedding, sourceEmbedding}) {
+            closeQuietly(c);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package org.rnn4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.rnn4j.Device;
+import org.rnn4j.Devices;
+import org.rnn4j.Gru;
+import org.rnn4j.Lstm;
+import org.rnn4j.Tensor;
+import org.rnn4j.train.Adam;
+
+/**
+ * {@link Seq2Seq}: learns to reverse id sequences (which needs attention or a good bridge), a whole training step
+ * on the CUDA engine (the stand-in without a GPU) equals the CPU's, padding is never read (a batch translates as
+ * its samples one by one), and bad arguments are refused by name before any work.
+ */
+class Seq2SeqTest {
+    static final int START = 1, END = 2, VOCAB = 10;   // content ids 3 .. 9
+
+    static List<int[]> randomSequences(Random rnd, int count, int minLen, int maxLen) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            out.add(rnd.ints(minLen + rnd.nextInt(maxLen - minLen + 1), 3, VOCAB).toArray());
+        }
+        return out;
+    }
+
+    static int[] reversed(int[] s) {
+        int[] r = new int[s.length];
+        for (int i = 0; i < s.length; i++) {
+            r[i] = s[s.length - 1 - i];
+        }
+        return r;
+    }
+
+    static Seq2Seq.Builder reverser(Seq2Seq.Attention attention, boolean bidirectional) {
+        return Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(8, 24).bidirectional(bidirectional).seed(3))
+                .decoder(Lstm.builder(8, 24).seed(4))
+                .attention(attention).tokens(START, END).seed(5);
+    }
+
+    @Test
+    void learnsToReverseSequencesWithGeneralAttentionAndABidirectionalEncoder() {
+        Random rnd = new Random(1);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 300; step++) {
+                List<int[]> src = randomSequences(rnd, 32, 2, 6);
+                List<int[]> tgt = src.stream().map(Seq2SeqTest::reversed).toList();
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(src, tgt);
+                adam.step();
+                if (step == 0) {
+                    first = loss;
+                }
+                last = loss;
+            }
+            assertTrue(last < first / 10, "loss " + first + " -> " + last);
+            List<int[]> test = randomSequences(new Random(99), 200, 2, 6);
+            List<Seq2Seq.Translation> out = model.translate(test, 10);
+            int exact = 0;
+            for (int i = 0; i < test.size(); i++) {
+                if (java.util.Arrays.equals(reversed(test.get(i)), out.get(i).tokens())) {
+                    exact++;
+                }
+                assertEquals(out.get(i).tokens().length, out.get(i).attention().length, "one attention row per token");
+                for (float[] row : out.get(i).attention()) {
+                    assertEquals(test.get(i).length, row.length, "attention over the source's own length");
+                    double sum = 0;
+                    for (float w : row) {
+                        sum += w;
+                    }
+                    assertEquals(1.0, sum, 1e-5);
+                }
+            }
+            assertTrue(exact >= 180, "exact match " + exact + " / 200");
+        }
+    }
+
+    @Test
+    void aBatchTranslatesAsItsSamplesOneByOne() {
+        Random rnd = new Random(2);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.DOT, false).build(Device.cpu())) {
+            List<int[]> src = randomSequences(rnd, 5, 1, 7);
+            List<Seq2Seq.Translation> together = model.translate(src, 6);
+            for (int i = 0; i < src.size(); i++) {
+                Seq2Seq.Translation alone = model.translate(List.of(src.get(i)), 6).get(0);
+                assertArrayEquals(alone.tokens(), together.get(i).tokens(), "sample " + i);
+                for (int t = 0; t < alone.attention().length; t++) {
+                    assertArrayEquals(alone.attention()[t], together.get(i).attention()[t], 1e-6f, "sample " + i + " step " + t);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aTrainingStepOnCudaEqualsTheCpus() {
+        String unusable = Devices.cudaUnusableReason();
+        assumeTrue(unusable == null, () -> "no usable CUDA device: " + unusable);
+        for (Seq2Seq.Attention attention : Seq2Seq.Attention.values()) {
+            boolean bidirectional = attention != Seq2Seq.Attention.DOT;
+            List<int[]> src = randomSequences(new Random(4), 3, 1, 5);
+            List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
+            Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
+            double cpuLoss;
+            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cpu())) {
+                cpuLoss = model.lossAndGradients(src, tgt);
+                model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
+            }
+            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cuda())) {
+                double gpuLoss = model.lossAndGradients(src, tgt);
+                assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), attention + ": loss");
+                for (Map.Entry<String, Tensor> e : model.gradients().entrySet()) {
+                    float[] want = cpu.get(e.getKey());
+                    float[] got = e.getValue().toHost();
+                    float scale = 0;
+                    for (float w : want) {
+                        scale = Math.max(scale, Math.abs(w));
+                    }
+                    for (int i = 0; i < want.length; i++) {
+                        assertEquals(want[i], got[i], 1e-4f * scale + 1e-3f * Math.abs(want[i]),
+                                attention + ": " + e.getKey() + "[" + i + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aGruDecoderAfterAnLstmEncoderTrainsAndDecodesWithoutLeakingTensors() {
+        try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4, 6)).decoder(Gru.builder(4, 6))
+                .tokens(START, END).build(Device.cpu())) {
+            List<int[]> src = List.of(new int[] {3, 4});
+            List<int[]> tgt = List.of(new int[] {5});
+            double loss = model.lossAndGradients(src, tgt);   // the first call may create the layers' caches
+            model.translate(src, 4);
+            assertTrue(loss > 0 && Double.isFinite(loss));
+            long open = Tensor.openCount();
+            model.lossAndGradients(src, tgt);
+            model.translate(src, 4);
+            assertEquals(open, Tensor.openCount(), "every intermediate tensor closed");
+        }
+    }
+
+    @Test
+    void badArgumentsAreRefusedByNameBeforeAnyWork() {
+        assertMessage("decoder: expected a unidirectional layer", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).bidirectional(true)).tokens(START, END).build(Device.cpu()));
+        assertMessage("decoder: expected the encoder's 1 layers of hidden size 6", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 7)).tokens(START, END).build(Device.cpu()));
+        assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> reverser(Seq2Seq.Attention.DOT, true)
+                .build(Device.cpu()));
+        assertMessage("endToken: expected a target id in [0, 10)", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, 10).build(Device.cpu()));
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            List<int[]> two = List.of(new int[] {3}, new int[] {4});
+            assertMessage("targets: expected one per source (2), got 1", () -> model.lossAndGradients(two, List.of(new int[] {3})));
+            assertMessage("targets[1][0]: expected an id in [0, 10), got 10",
+                    () -> model.lossAndGradients(two, List.of(new int[] {3}, new int[] {10})));
+            assertMessage("sources[0]: expected a sequence of at least 1 ids, got an empty one",
+                    () -> model.translate(List.of(new int[0]), 5));
+            assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.translate(two, 0));
+            assertMessage("sources: expected at least one sequence", () -> model.translate(List.of(), 3));
+        }
+    }
+
+    private static void assertMessage(String start, org.junit.jupiter.api.function.Executable call) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().startsWith(start), () -> "expected '" + start + "...', got '" + e.getMessage() + "'");
+    }
+}
