@@ -67,7 +67,13 @@ struct Config {
     bool deferred = std::getenv("RNN4J_STANDIN_STREAMS") != nullptr
                     && std::strcmp(std::getenv("RNN4J_STANDIN_STREAMS"), "deferred") == 0;
     int fixedOrder = orderFromEnv();
-    bool stats = std::getenv("RNN4J_STANDIN_STATS") != nullptr;
+    bool stats = flag("RNN4J_STANDIN_STATS");
+    bool skipWork = flag("RNN4J_STANDIN_SKIP_WORK");
+
+    static bool flag(const char* name) {
+        const char* v = std::getenv(name);
+        return v != nullptr && *v != 0 && std::strcmp(v, "0") != 0;
+    }
 
     static int orderFromEnv() {
         const char* o = std::getenv("RNN4J_STANDIN_ORDER");
@@ -84,13 +90,56 @@ Config& config() {
     return c;
 }
 
+// Counters by name: each API entry point by its exported name (cuLaunchKernel, cublasSgemm_v2),
+// each kernel by its name (launches, eager or from a graph), and a few totals ("blocks", "copies",
+// "graph nodes"). Always counted; printed at exit with RNN4J_STANDIN_STATS=1, read on demand
+// through rnn4j_standin_count / rnn4j_standin_stats (below).
 struct Stats {
-    std::atomic<long> launches{0}, blocks{0}, gemms{0}, copies{0};
-    ~Stats() {
-        if (config().stats) {
-            std::fprintf(stderr, "[rnn4j stand-in] %ld kernel launches (%ld blocks), %ld SGEMMs, %ld copies\n",
-                         launches.load(), blocks.load(), gemms.load(), copies.load());
+    std::map<std::string, long long> counts;
+    std::map<const char*, long long*> byPointer;   // the same counters, found by a name's address
+
+    void add(const char* name, long long n = 1) {
+        long long*& c = byPointer[name];
+        if (c == nullptr) c = &counts[name];
+        *c += n;
+    }
+    long long get(const char* name) const {
+        auto it = counts.find(name);
+        return it == counts.end() ? 0 : it->second;
+    }
+    void reset() {
+        for (auto& e : counts) e.second = 0;
+    }
+    std::string text() const {
+        std::string out;
+        for (const auto& e : counts) {
+            if (e.second != 0) out += e.first + " " + std::to_string(e.second) + "\n";
         }
+        return out;
+    }
+    void print() const {
+        std::string calls, kernels, totals;
+        long long api = 0, launched = 0;
+        for (const auto& e : counts) {
+            if (e.second == 0) continue;
+            std::string line = "[rnn4j stand-in]   " + e.first + " " + std::to_string(e.second) + "\n";
+            if (e.first.rfind("cu", 0) == 0) {
+                calls += line;
+                api += e.second;
+            } else if (e.first.find(' ') == std::string::npos) {
+                kernels += line;
+                launched += e.second;
+            } else {
+                totals += line;
+            }
+        }
+        std::fprintf(stderr, "[rnn4j stand-in] %lld driver and cuBLAS calls:\n%s[rnn4j stand-in] %lld kernel launches:\n%s%s%s",
+                     api, calls.c_str(), launched, kernels.c_str(), totals.c_str(),
+                     config().skipWork ? "[rnn4j stand-in] (RNN4J_STANDIN_SKIP_WORK: no kernel, GEMM, copy or memset ran)\n" : "");
+        std::fflush(stderr);
+    }
+    ~Stats() {
+        if (config().stats) print();
     }
 };
 Stats stats;
@@ -484,7 +533,22 @@ CUresult entry(bool needContext = true) {
     return CUDA_SUCCESS;
 }
 
+// Counts an API call under its exported name, once: calls one entry point makes to another
+// (cuMemcpyHtoD_v2 to cuMemcpyHtoDAsync_v2) are not counted again.
+thread_local int callDepth = 0;
+struct Call {
+    explicit Call(const char* name) {
+        if (callDepth++ == 0) {
+            std::lock_guard<std::recursive_mutex> g(lock());
+            stats.add(name);
+        }
+    }
+    ~Call() { callDepth--; }
+};
+#define CALL() Call call_(__func__)
+
 #define ENTER(...)                                            \
+    CALL();                                                   \
     std::lock_guard<std::recursive_mutex> guard_(lock());     \
     do {                                                      \
         CUresult e_ = entry(__VA_ARGS__);                     \
@@ -517,7 +581,7 @@ CUresult allocateDevice(CUdeviceptr* out, std::size_t bytes, const char* call) {
     a.total = total;
     a.id = nextAllocationId++;
     fillPattern(base, kRedZone, kCanary);
-    fillPattern(base + kRedZone, bytes, kGarbage);
+    if (!config().skipWork) fillPattern(base + kRedZone, bytes, kGarbage);
     fillPattern(base + kRedZone + bytes, total - kRedZone - bytes, kCanary);
     allocations.erase(a.start);   // a quarantined entry at the same address is gone for good
     allocations[a.start] = a;
@@ -545,7 +609,7 @@ CUresult freeAllocation(const void* p, Kind kind, const char* call) {
     if (kind == Kind::Device) {
         deviceBytes -= a->bytes;
     }
-    fillPattern(reinterpret_cast<void*>(a->start), a->bytes, kPoison);
+    if (!config().skipWork) fillPattern(reinterpret_cast<void*>(a->start), a->bytes, kPoison);
     quarantine.push_back(a->start);
     quarantined += a->total;
     releaseQuarantine(kQuarantineBytes);
@@ -595,16 +659,19 @@ CUresult launch(Function* f, dim3 grid, dim3 block, void** params) {
         }
         touched.push_back(al);
     }
+    const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    stats.add(k->name);
+    stats.add("kernel blocks", (long long)blocks);
+    if (config().skipWork) {
+        return CUDA_SUCCESS;   // checked and counted, not run
+    }
     static unsigned long launchNumber = 0;
     const unsigned long n = launchNumber++;
     const int threadOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)(n % 3);
     const int blockOrder = config().fixedOrder >= 0 ? config().fixedOrder : (int)((n / 3) % 3);
     currentGridDim = grid;
     currentBlockDim = block;
-    const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
     const unsigned threads = block.x * block.y * block.z;
-    stats.launches++;
-    stats.blocks += (long)blocks;
     // Blocks in one of three orders; a grid too large to permute runs forward.
     std::vector<unsigned> blockTurn = blocks <= (1u << 24) ? order((unsigned)blocks, blockOrder) : std::vector<unsigned>();
     for (unsigned long long i = 0; i < blocks; i++) {
@@ -715,8 +782,13 @@ CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op
     return CUDA_SUCCESS;
 }
 
-void countGemm() {
-    stats.gemms++;
+void count(const char* name) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    if (callDepth == 0) stats.add(name);
+}
+
+bool skipWork() {
+    return config().skipWork;
 }
 
 }  // namespace standin
@@ -728,6 +800,7 @@ using namespace standin;
 extern "C" {
 
 STANDIN_API CUresult cuInit(unsigned int flags) {
+    CALL();
     std::lock_guard<std::recursive_mutex> guard(lock());
     if (flags != 0) {
         return report(CUDA_ERROR_INVALID_VALUE, "cuInit", "Flags must be 0, got " + std::to_string(flags));
@@ -741,18 +814,21 @@ STANDIN_API CUresult cuInit(unsigned int flags) {
 }
 
 STANDIN_API CUresult cuDriverGetVersion(int* version) {
+    CALL();
     if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
     *version = kDriverVersion;
     return CUDA_SUCCESS;
 }
 
 STANDIN_API CUresult cuGetErrorName(CUresult error, const char** out) {
+    CALL();
     if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
     *out = errorName(error);
     return *out == nullptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
 STANDIN_API CUresult cuGetErrorString(CUresult error, const char** out) {
+    CALL();
     return cuGetErrorName(error, out);
 }
 
@@ -907,7 +983,7 @@ STANDIN_API CUresult cuMemAllocHost_v2(void** pp, std::size_t bytes) {
     std::size_t total = (bytes + page - 1) / page * page;
     void* m = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
-    fillPattern(m, bytes, kGarbage);
+    if (!config().skipWork) fillPattern(m, bytes, kGarbage);
     Allocation a;
     a.start = reinterpret_cast<std::uintptr_t>(m);
     a.bytes = bytes;
@@ -933,11 +1009,10 @@ STANDIN_API CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, std:
     CUresult r = checkDevice(d, bytes, "cuMemcpyHtoDAsync", "dstDevice");
     if (r == CUDA_SUCCESS) r = checkHost(src, bytes, "cuMemcpyHtoDAsync", "srcHost");
     if (r != CUDA_SUCCESS) return r;
-    stats.copies++;
     return enqueue(stream, "cuMemcpyHtoDAsync", [=] {
         std::string why;
         if (!deviceRange(d, bytes, &why)) return fault("cuMemcpyHtoDAsync", "dstDevice: " + why);
-        std::memcpy(d, src, bytes);
+        if (!config().skipWork) std::memcpy(d, src, bytes);
         return CUDA_SUCCESS;
     });
 }
@@ -948,11 +1023,10 @@ STANDIN_API CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, std::size_
     CUresult r = checkDevice(s, bytes, "cuMemcpyDtoHAsync", "srcDevice");
     if (r == CUDA_SUCCESS) r = checkHost(dst, bytes, "cuMemcpyDtoHAsync", "dstHost");
     if (r != CUDA_SUCCESS) return r;
-    stats.copies++;
     return enqueue(stream, "cuMemcpyDtoHAsync", [=] {
         std::string why;
         if (!deviceRange(s, bytes, &why)) return fault("cuMemcpyDtoHAsync", "srcDevice: " + why);
-        std::memcpy(dst, s, bytes);
+        if (!config().skipWork) std::memcpy(dst, s, bytes);   // skipped: the host buffer keeps what it had
         return CUDA_SUCCESS;
     });
 }
@@ -964,25 +1038,27 @@ STANDIN_API CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, std:
     CUresult r = checkDevice(d, bytes, "cuMemcpyDtoDAsync", "dstDevice");
     if (r == CUDA_SUCCESS) r = checkDevice(s, bytes, "cuMemcpyDtoDAsync", "srcDevice");
     if (r != CUDA_SUCCESS) return r;
-    stats.copies++;
     return enqueue(stream, "cuMemcpyDtoDAsync", [=] {
         std::string why;
         if (!deviceRange(d, bytes, &why) || !deviceRange(s, bytes, &why)) return fault("cuMemcpyDtoDAsync", why);
-        std::memmove(d, s, bytes);
+        if (!config().skipWork) std::memmove(d, s, bytes);
         return CUDA_SUCCESS;
     });
 }
 
 // The synchronous copies run on the legacy stream and return when done.
 STANDIN_API CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, std::size_t bytes) {
+    CALL();
     return cuMemcpyHtoDAsync_v2(dst, src, bytes, nullptr);
 }
 
 STANDIN_API CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, std::size_t bytes) {
+    CALL();
     return cuMemcpyDtoHAsync_v2(dst, src, bytes, nullptr);
 }
 
 STANDIN_API CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, std::size_t bytes) {
+    CALL();
     return cuMemcpyDtoDAsync_v2(dst, src, bytes, nullptr);
 }
 
@@ -997,12 +1073,13 @@ STANDIN_API CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int value, std::
         std::string why;
         if (!deviceRange(d, n * 4, &why)) return fault("cuMemsetD32Async", why);
         std::uint32_t* p = static_cast<std::uint32_t*>(d);
-        std::fill(p, p + n, value);
+        if (!config().skipWork) std::fill(p, p + n, value);
         return CUDA_SUCCESS;
     });
 }
 
 STANDIN_API CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int value, std::size_t n) {
+    CALL();
     return cuMemsetD32Async(dst, value, n, nullptr);
 }
 
@@ -1012,7 +1089,9 @@ STANDIN_API CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, std::
     CUresult r = checkDevice(d, n, "cuMemsetD8Async", "dstDevice");
     if (r != CUDA_SUCCESS) return r;
     return enqueue(stream, "cuMemsetD8Async", [=] {
-        std::memset(d, value, n);
+        std::string why;
+        if (!deviceRange(d, n, &why)) return fault("cuMemsetD8Async", why);
+        if (!config().skipWork) std::memset(d, value, n);
         return CUDA_SUCCESS;
     });
 }
@@ -1128,6 +1207,7 @@ STANDIN_API CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end
 }
 
 STANDIN_API CUresult cuEventElapsedTime(float* ms, CUevent start, CUevent end) {
+    CALL();
     return cuEventElapsedTime_v2(ms, start, end);
 }
 
@@ -1240,6 +1320,38 @@ STANDIN_API CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned g
         for (std::size_t i = 0; i < copied.size(); i++) copied[i] = values[i].data();
         return launch(fn, grid, block, copied.data());
     });
+}
+
+// ---------------------------------------------------------------- the stand-in's own counters
+// Not CUDA: what tests and benchmarks read on demand (native/standin/README.md, "Counters"), e.g.
+// through JNA: NativeLibrary.getInstance("libcuda.so.1").getFunction("rnn4j_standin_count").
+
+/** The counter of that name: calls of an API entry point, launches of a kernel, or a total. */
+STANDIN_API long long rnn4j_standin_count(const char* name) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    return name == nullptr ? 0 : stats.get(name);
+}
+
+/** Every non-zero counter as "name count" lines into buf (NUL-terminated, cut at size); returns the full length. */
+STANDIN_API long long rnn4j_standin_stats(char* buf, std::size_t size) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    const std::string text = stats.text();
+    if (buf != nullptr && size > 0) {
+        std::snprintf(buf, size, "%s", text.c_str());
+    }
+    return (long long)text.size();
+}
+
+/** Sets every counter to 0 (e.g. after warm-up). */
+STANDIN_API void rnn4j_standin_reset_stats() {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    stats.reset();
+}
+
+/** Prints the summary of RNN4J_STANDIN_STATS=1 to stderr now. */
+STANDIN_API void rnn4j_standin_print_stats() {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    stats.print();
 }
 
 }  // extern "C"

@@ -151,7 +151,13 @@ STANDIN_API bool validStream(CUstream stream);
  */
 STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op);
 
-/** Counts for the summary printed at exit with RNN4J_STANDIN_STATS=1. */
-STANDIN_API void countGemm();
+/** Counts a cuBLAS call under its exported name (RNN4J_STANDIN_STATS, rnn4j_standin_count). */
+STANDIN_API void count(const char* api);
+
+/**
+ * RNN4J_STANDIN_SKIP_WORK=1: every call is checked and counted as usual, but no kernel, GEMM,
+ * copy or memset runs (an op checks its ranges, then returns when this is true).
+ */
+STANDIN_API bool skipWork();
 
 }  // namespace standin

@@ -265,8 +265,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         DirectionState[][] states2 = new DirectionState[cfg.numLayers()][cfg.directions()];
         try (Scope scope = new Scope(device)) {
             Tensor lenT = len == null ? null : scope.track(Tensor.ofInts(device, len, batch));
-            Tensor hN = scope.zeros(states, batch, s);
-            Tensor cN = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, cfg.hiddenSize()) : null;
+            // every state of hN and cN, and every element of the time-major buffers below, is written before it
+            // is read (copies, GEMMs with beta 0, kernels that also write the padded steps)
+            Tensor hN = scope.uninitialized(states, batch, s);
+            Tensor cN = cfg.cell() == CellType.LSTM ? scope.uninitialized(states, batch, cfg.hiddenSize()) : null;
 
             Tensor layerIn = maskedTimeMajor(scope, x, lenT, steps, batch);
             if (checkFinite) {
@@ -275,17 +277,17 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor y = null;
             for (int k = 0; k < cfg.numLayers(); k++) {
                 int in = cfg.layerInputSize(k);
-                y = scope.zeros(steps, batch, outF);
+                y = scope.uninitialized(steps, batch, outF);
                 for (int d = 0; d < cfg.directions(); d++) {
                     int state = k * cfg.directions() + d;
                     Tensor dirIn = layerIn;
                     if (d == 1) {
-                        dirIn = scope.zeros(steps, batch, in);
+                        dirIn = scope.uninitialized(steps, batch, in);
                         engine.reverseSequences(steps, batch, in, buf(lenT), layerIn.buffer(), 0, in,
                                 dirIn.buffer(), 0, in, false);
                     }
                     // a reverse direction writes its own step order into yDir, then reverses it into y
-                    Tensor yDir = d == 0 ? y : scope.zeros(steps, batch, s);
+                    Tensor yDir = d == 0 ? y : scope.uninitialized(steps, batch, s);
                     long yOff = 0;
                     int yLd = d == 0 ? outF : s;
                     DirectionState st = runDirection(scope, weights[k][d], dirIn, steps, batch, lenT,
@@ -312,14 +314,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
                 boolean drop = keep && cfg.dropout() > 0 && k < cfg.numLayers() - 1;
                 if (drop) {
-                    Tensor dropped = scope.zeros(steps, batch, outF);
+                    Tensor dropped = scope.uninitialized(steps, batch, outF);
                     engine.dropout((long) tb * outF, cfg.dropout(), layerSeed(seed, k), y.buffer(), 0, dropped.buffer(), 0);
                     layerIn = dropped;
                 } else {
                     layerIn = y;
                 }
             }
-            Tensor out = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
+            Tensor out = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
             if (keep) {
@@ -356,14 +358,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
         int slots = keep ? steps + 1 : 2;
 
-        Tensor xp = scope.zeros(steps, batch, gh);
+        // written in full before they are read (GEMMs with beta 0, kernels that write every element)
+        Tensor xp = scope.uninitialized(steps, batch, gh);
         // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
         engine.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
                 0f, xp.buffer(), 0, gh);
-        // W_hhᵀ [S, G·H], once per call: the per-step products then read it untransposed
-        Tensor whhT = scope.zeros(s, gh);
-        engine.swapLeadingAxes(gh, s, 1, w.whh().buffer(), 0, whhT.buffer(), 0);
-        Tensor hp = scope.zeros(batch, gh);
+        Tensor hp = scope.uninitialized(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
         if (h0 != null) {
             engine.copy(h0.buffer(), (long) state * batch * s, hs.buffer(), 0, (long) batch * s);
@@ -376,8 +376,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             }
         }
         boolean gated = cell == CellType.LSTM || cell == CellType.GRU;
-        Tensor saved = keep && gated ? scope.zeros(steps, batch, 4 * h)
-                : resetBefore ? scope.zeros(1, batch, 4 * h) : null;
+        Tensor saved = keep && gated ? scope.uninitialized(steps, batch, 4 * h)
+                : resetBefore ? scope.uninitialized(1, batch, 4 * h) : null;
         Tensor m = p == 0 ? null : scope.zeros(keep ? steps : 1, batch, h);
         Tensor fresh = p == 0 ? null : scope.zeros(batch, p);
 
@@ -413,16 +413,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             a.outOff = yOff + (long) t * batch * yLd;
             if (resetBefore) {
                 // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
-                engine.gemm(false, false, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
+                engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
                         0f, hp.buffer(), 0, gh);
                 engine.gruResetBeforeGates(a);
-                engine.gemm(false, false, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
-                        whhT.buffer(), 2L * h, gh, 0f, hp.buffer(), 2L * h, gh);
+                engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                        w.whh().buffer(), 2L * h * s, s, 0f, hp.buffer(), 2L * h, gh);
                 engine.gruResetBeforeOutput(a);
                 continue;
             }
-            // hp[B, G·H] = h_prev[B, S] · W_hhᵀ
-            engine.gemm(false, false, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, whhT.buffer(), 0, gh,
+            // hp[B, G·H] = h_prev[B, S] · W_hhᵀ (cuBLAS reads W_hh transposed in place)
+            engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
                     0f, hp.buffer(), 0, gh);
             switch (cell) {
                 case LSTM -> {
@@ -525,14 +525,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor dh0 = scope.zeros(states, batch, s);
             Tensor dc0 = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, h) : null;
             // dYk: gradient of layer k's output, time-major
-            Tensor dYk = scope.zeros(steps, batch, outF);
+            Tensor dYk = dY == null ? scope.zeros(steps, batch, outF) : scope.uninitialized(steps, batch, outF);
             if (dY != null) {
                 toTimeMajor(dY, dYk, steps, batch, outF);
             }
             Tensor dX = null;
             for (int k = cfg.numLayers() - 1; k >= 0; k--) {
                 int in = cfg.layerInputSize(k);
-                dX = scope.zeros(steps, batch, in);
+                dX = scope.uninitialized(steps, batch, in);   // direction 0 assigns it in full
                 for (int d = 0; d < cfg.directions(); d++) {
                     int state = k * cfg.directions() + d;
                     backDirection(scope, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
@@ -545,7 +545,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
                 dYk = dX;
             }
-            Tensor dXOut = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
+            Tensor dXOut = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
             fromTimeMajor(dX, dXOut, steps, batch, cfg.inputSize());
             return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
@@ -571,13 +571,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         long dyOff = 0;
         int dyLd = outF;
         if (d == 1) {
-            Tensor dyr = scope.zeros(steps, batch, s);
+            Tensor dyr = scope.uninitialized(steps, batch, s);
             engine.reverseSequences(steps, batch, s, len, dYk.buffer(), s, outF, dyr.buffer(), 0, s, false);
             dyBuf = dyr.buffer();
             dyLd = s;
         }
         // dH[t] = dL/dh_t: the masked output gradient plus dhN at each sample's last step; BPTT adds into it
-        Tensor dH = scope.zeros(steps, batch, s);
+        Tensor dH = scope.uninitialized(steps, batch, s);
         engine.seedStateGrad(steps, batch, s, len, dyBuf, dyOff, dyLd, buf(dhN), (long) state * batch * s,
                 dH.buffer(), 0);
         Tensor dc = null;
@@ -587,8 +587,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 engine.copy(dcN.buffer(), (long) state * batch * h, dc.buffer(), 0, (long) batch * h);
             }
         }
-        Tensor dGx = scope.zeros(steps, batch, gh);
-        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.zeros(steps, batch, gh) : dGx;
+        // the backward kernels write every element of dG, zeros at padded steps
+        Tensor dGx = scope.uninitialized(steps, batch, gh);
+        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.uninitialized(steps, batch, gh) : dGx;
         Tensor dm = p == 0 ? null : scope.zeros(batch, h);
         Tensor tmp = resetBefore ? scope.zeros(batch, h) : null;
 
@@ -677,8 +678,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     1f, w.gwhh().buffer(), 0, s);
         }
         if (w.gbih() != null) {
-            engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
-            engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+            if (dGh == dGx) {
+                // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
+            } else {
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
+                engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+            }
         }
         if (p > 0) {
             // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
@@ -694,7 +700,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dX.buffer(), 0, in);
         } else {
-            Tensor dxr = scope.zeros(steps, batch, in);
+            Tensor dxr = scope.uninitialized(steps, batch, in);
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dxr.buffer(), 0, in);
             engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
@@ -709,14 +715,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
      */
     private Tensor maskedTimeMajor(Scope scope, Tensor x, Tensor lenT, int steps, int batch) {
         int f = cfg.inputSize();
-        Tensor out = scope.zeros(steps, batch, f);
+        Tensor out = scope.uninitialized(steps, batch, f);
         if (lenT == null) {
             toTimeMajor(x, out, steps, batch, f);
             return out;
         }
         Tensor src = x;
         if (cfg.batchFirst()) {
-            src = scope.zeros(steps, batch, f);
+            src = scope.uninitialized(steps, batch, f);
             toTimeMajor(x, src, steps, batch, f);
         }
         // a masked copy: the state-gradient seed with no final-state term is out = (t < len[b] ? src : 0)

@@ -19,6 +19,11 @@ final class Scope implements AutoCloseable {
         return track(Tensor.zeros(device, shape));
     }
 
+    /** For a tensor written in full before it is read (see {@link org.rnn4j.engine.Engine#allocateUninitialized}). */
+    Tensor uninitialized(int... shape) {
+        return track(Tensor.uninitialized(device, shape));
+    }
+
     Tensor track(Tensor t) {
         owned.add(t);
         return t;

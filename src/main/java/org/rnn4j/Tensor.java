@@ -30,7 +30,7 @@ public final class Tensor implements AutoCloseable {
     /** The most elements one tensor holds: what a Java array holds, so that {@link #toHost()} always can. */
     public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
 
-    private Tensor(Device device, DType dtype, int[] shape) {
+    private Tensor(Device device, DType dtype, int[] shape, boolean zeroed) {
         if (device == null) {
             throw new IllegalArgumentException("device: expected a device, got null");
         }
@@ -41,7 +41,7 @@ public final class Tensor implements AutoCloseable {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.size = checkedSize(shape);
-        this.buffer = device.engine().allocate(dtype, size);
+        this.buffer = zeroed ? device.engine().allocate(dtype, size) : device.engine().allocateUninitialized(dtype, size);
         OPEN.incrementAndGet();
     }
 
@@ -55,12 +55,17 @@ public final class Tensor implements AutoCloseable {
 
     /** A float32 tensor of zeros. */
     public static Tensor zeros(Device device, int... shape) {
-        return new Tensor(device, DType.F32, shape);
+        return new Tensor(device, DType.F32, shape, true);
+    }
+
+    /** A float32 tensor whose contents are undefined, for one that is written in full before it is read ({@link Engine#allocateUninitialized}). */
+    static Tensor uninitialized(Device device, int... shape) {
+        return new Tensor(device, DType.F32, shape, false);
     }
 
     /** An int32 tensor of zeros. */
     public static Tensor zerosInt(Device device, int... shape) {
-        return new Tensor(device, DType.I32, shape);
+        return new Tensor(device, DType.I32, shape, true);
     }
 
     /** A float32 tensor holding a copy of {@code data}, whose length must equal the product of {@code shape}. */
@@ -68,7 +73,7 @@ public final class Tensor implements AutoCloseable {
         if (data == null) {
             throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        Tensor t = new Tensor(device, DType.F32, shape);
+        Tensor t = new Tensor(device, DType.F32, shape, false);   // the upload writes every element
         try {
             t.copyFrom(data);
             t.version = 0;
@@ -84,7 +89,7 @@ public final class Tensor implements AutoCloseable {
         if (data == null) {
             throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        Tensor t = new Tensor(device, DType.I32, shape);
+        Tensor t = new Tensor(device, DType.I32, shape, false);   // the upload writes every element
         try {
             t.checkLength(data.length);
             device.engine().upload(data, 0, t.buffer, 0, data.length);
@@ -171,7 +176,7 @@ public final class Tensor implements AutoCloseable {
         if (target == null) {
             throw new IllegalArgumentException("target: expected a device, got null");
         }
-        Tensor t = new Tensor(target, dtype, shape);
+        Tensor t = new Tensor(target, dtype, shape, false);   // the copy writes every element
         try {
             if (target.equals(device)) {
                 target.engine().copy(buffer(), 0, t.buffer, 0, size);

@@ -49,7 +49,7 @@ public final class TensorOps {
             total = Math.addExact(total, along);
         }
         shape[axis] = total;
-        Tensor out = Tensor.zeros(first.device(), shape);
+        Tensor out = Tensor.uninitialized(first.device(), shape);
         long inner = inner(shape, axis);
         int outer = outer(shape, axis);
         long at = 0;
@@ -104,7 +104,7 @@ public final class TensorOps {
         checkRange(x, axis, start, length);
         int[] shape = x.shape();
         shape[axis] = length;
-        Tensor out = Tensor.zeros(x.device(), shape);
+        Tensor out = Tensor.uninitialized(x.device(), shape);
         long inner = inner(shape, axis);
         int width = Math.toIntExact(length * inner);
         copyBlock(x.engine(), outer(shape, axis), width, x, start * inner, Math.toIntExact(x.dim(axis) * inner),
@@ -139,7 +139,7 @@ public final class TensorOps {
         }
         checkRange(x, 0, index, 1);
         int[] shape = Arrays.copyOfRange(x.shape(), 1, x.rank());
-        Tensor out = Tensor.zeros(x.device(), shape);
+        Tensor out = Tensor.uninitialized(x.device(), shape);
         x.engine().copy(x.buffer(), index * out.size(), out.buffer(), 0, out.size());
         return out;
     }
@@ -186,7 +186,7 @@ public final class TensorOps {
             throw new IllegalArgumentException("shape: expected " + x.size() + " elements (x is "
                     + Arrays.toString(x.shape()) + "), got " + Arrays.toString(shape));
         }
-        Tensor out = Tensor.zeros(x.device(), s);
+        Tensor out = Tensor.uninitialized(x.device(), s);
         x.engine().copy(x.buffer(), 0, out.buffer(), 0, x.size());
         return out;
     }
@@ -201,7 +201,7 @@ public final class TensorOps {
         int features = Math.toIntExact(inner(shape, 1));
         shape[0] = x.dim(1);
         shape[1] = x.dim(0);
-        Tensor out = Tensor.zeros(x.device(), shape);
+        Tensor out = Tensor.uninitialized(x.device(), shape);
         if (out.size() > 0) {
             x.engine().swapLeadingAxes(x.dim(0), x.dim(1), features, x.buffer(), 0, out.buffer(), 0);
         }
@@ -226,7 +226,7 @@ public final class TensorOps {
     /** {@code s · x}; its backward is {@code scale(d, s)}. */
     public static Tensor scale(Tensor x, float s) {
         Checks.usable("x", x, x == null ? null : x.device());
-        Tensor out = Tensor.zeros(x.device(), x.shape());
+        Tensor out = Tensor.uninitialized(x.device(), x.shape());
         x.engine().axpby(x.size(), s, x.buffer(), 0, 0f, out.buffer(), 0);
         return out;
     }
@@ -258,7 +258,7 @@ public final class TensorOps {
     public static Tensor sumLeading(Tensor d, int... trailing) {
         Checks.usable("d", d, d == null ? null : d.device());
         long cols = trailingSize("trailing", d, trailing);
-        Tensor out = Tensor.zeros(d.device(), trailing);
+        Tensor out = Tensor.zeros(d.device(), trailing);   // sumRows adds into it
         if (cols > 0) {
             int rows = Math.toIntExact(d.size() / cols);
             d.engine().sumRows(rows, (int) cols, d.buffer(), 0, (int) cols, out.buffer(), 0);
@@ -280,7 +280,7 @@ public final class TensorOps {
     public static Tensor maskedSoftmax(Tensor x, int[] lengths) {
         Checks.usable("x", x, x == null ? null : x.device());
         int[] len = softmaxLengths(x, lengths);
-        Tensor out = Tensor.zeros(x.device(), x.shape());
+        Tensor out = Tensor.uninitialized(x.device(), x.shape());
         if (x.size() == 0) {
             return out;
         }
@@ -301,7 +301,7 @@ public final class TensorOps {
         Checks.usable("y", y, y == null ? null : y.device());
         sameShape("dy", dy, y);
         int[] len = softmaxLengths(y, lengths);
-        Tensor out = Tensor.zeros(y.device(), y.shape());
+        Tensor out = Tensor.uninitialized(y.device(), y.shape());
         if (y.size() == 0) {
             return out;
         }
@@ -325,7 +325,7 @@ public final class TensorOps {
     public static Tensor bmm(Tensor a, boolean transA, Tensor b, boolean transB) {
         int[] mnk = bmmShape(a, transA, b, transB);
         int batch = a.dim(0), m = mnk[0], n = mnk[1], k = mnk[2];
-        Tensor c = Tensor.zeros(a.device(), batch, m, n);
+        Tensor c = Tensor.uninitialized(a.device(), batch, m, n);
         a.engine().gemmStridedBatched(transA, transB, m, n, k, 1f,
                 a.buffer(), 0, Math.max(1, a.dim(2)), (long) a.dim(1) * a.dim(2),
                 b.buffer(), 0, Math.max(1, b.dim(2)), (long) b.dim(1) * b.dim(2),
@@ -376,7 +376,7 @@ public final class TensorOps {
 
     private static Tensor unary(Pointwise f, Tensor x) {
         Checks.usable("x", x, x == null ? null : x.device());
-        Tensor out = Tensor.zeros(x.device(), x.shape());
+        Tensor out = Tensor.uninitialized(x.device(), x.shape());
         x.engine().pointwise(f, x.size(), x.buffer(), 0, null, 0, x.size(), out.buffer(), 0);
         return out;
     }
@@ -395,7 +395,7 @@ public final class TensorOps {
         } else {
             trailingSize(bn, a, b.shape());
         }
-        Tensor out = Tensor.zeros(a.device(), a.shape());
+        Tensor out = Tensor.uninitialized(a.device(), a.shape());
         if (a.size() > 0) {
             a.engine().pointwise(f, a.size(), a.buffer(), 0, b.buffer(), 0, b.size(), out.buffer(), 0);
         }

@@ -271,4 +271,32 @@ class GpuParityTest {
             }
         }
     }
+
+    /**
+     * Uploads larger than one half of the pinned staging buffer alternate between its two halves, waiting on
+     * a half's event only before refilling it: under deferred streams (the cuda-jna-deferred execution) a
+     * missing wait would overwrite a half before its copy ran, and the data would arrive wrong.
+     */
+    @Test
+    void uploadsOverManyStagingChunksArriveWhole() {
+        org.rnn4j.engine.Engine gpu = gpu().engine();
+        int n = 3_000_003;   // 12 MB: six chunks of CudaEngine's 2 MiB staging halves
+        float[] values = new float[n];
+        int[] ints = new int[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = i * 0.5f - 7f;
+            ints[i] = i ^ 0x5a5a5a;
+        }
+        try (org.rnn4j.engine.Buffer f = gpu.allocateUninitialized(DType.F32, n);
+             org.rnn4j.engine.Buffer k = gpu.allocateUninitialized(DType.I32, n)) {
+            gpu.upload(values, 0, f, 0, n);
+            gpu.upload(ints, 0, k, 0, n);
+            float[] back = new float[n];
+            int[] intsBack = new int[n];
+            gpu.download(f, 0, back, 0, n);
+            gpu.download(k, 0, intsBack, 0, n);
+            assertArrayEquals(values, back, "floats");
+            assertArrayEquals(ints, intsBack, "ints");
+        }
+    }
 }

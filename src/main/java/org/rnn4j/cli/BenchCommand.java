@@ -76,6 +76,16 @@ final class BenchCommand implements Callable<Integer> {
             + "(input GEMM, recurrent GEMMs, pointwise kernels, weight-gradient GEMMs, gaps between launches).")
     boolean phases;
 
+    @Option(names = "--host", description = "Instead: the CUDA engine's host overhead on the stand-in driver in "
+            + "skip-work mode (HostOverheadBench): host µs and driver + cuBLAS calls per forward and training step, "
+            + "I=H=256, B=32, T=25,50,100 for --cell (default lstm,gru,tanh), --warmup (default 200), --repeat "
+            + "(default 50).")
+    boolean host;
+
+    @Option(names = "--baseline", paramLabel = "CLASSPATH",
+            description = "With --host: also time the build on CLASSPATH, alternating with this one.")
+    String baseline;
+
     @Spec
     CommandSpec spec;
 
@@ -83,6 +93,9 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (host) {
+            return hostOverhead(out);
+        }
         int reps = repeat != null ? repeat : quick ? 2 : 5;
         if (reps < 1 || warmup < 0) {
             err.println("--repeat: expected >= 1 and --warmup >= 0, got " + reps + " and " + warmup);
@@ -173,6 +186,18 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    private int hostOverhead(PrintWriter out) throws IOException {
+        boolean cellsGiven = spec.commandLine().getParseResult().hasMatchedOption("--cell");
+        boolean warmupGiven = spec.commandLine().getParseResult().hasMatchedOption("--warmup");
+        try {
+            return HostOverheadBench.run(out, cellsGiven ? cells : HostOverheadBench.DEFAULT_CELLS, 256, 256, 32,
+                    HostOverheadBench.DEFAULT_STEPS, warmupGiven ? warmup : 200, repeat != null ? repeat : 50, baseline);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
     }
 
     /** The --shape and --cell options as workloads, in order. */

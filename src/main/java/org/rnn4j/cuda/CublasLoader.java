@@ -17,8 +17,9 @@ import java.util.Set;
  *
  * <p>Order: {@code RNN4J_CUBLAS} when set (a full path to a {@code libcublas.so.*}, bound through
  * JNA, or {@code jcublas} for JCublas2; an explicit choice is the only one tried); otherwise
- * JCublas2 ({@code libcublas.so.12} on the system loader's path), then JNA with the sonames
- * {@code libcublas.so.13} and {@code libcublas.so.12}, then JNA with the files found in common
+ * JNA with the sonames {@code libcublas.so.13} and {@code libcublas.so.12} (JNA first: a GEMM through
+ * it costs the host well under a microsecond, through JCublas2 several, see {@code kernels/ABI.md}),
+ * then JCublas2 ({@code libcublas.so.12} on the system loader's path), then JNA with the files found in common
  * locations ({@link #commonLocations}): the CUDA toolkit, the distribution's library folder, and
  * the {@code nvidia/*} folders of Python wheels (PyTorch ships cuBLAS there). The first that
  * loads and creates a handle on the engine's stream wins.
@@ -66,10 +67,10 @@ final class CublasLoader {
             }
             return list;
         }
-        list.add(new Candidate("JCublas2 (" + JCublasBinding.LIBRARY + ")", null));
         for (String soname : SONAMES) {
             list.add(new Candidate("JNA " + soname, soname));
         }
+        list.add(new Candidate("JCublas2 (" + JCublasBinding.LIBRARY + ")", null));
         for (Path p : commonLocations(root, env)) {
             list.add(new Candidate("JNA " + p, p.toString()));
         }

@@ -1,7 +1,6 @@
 package org.rnn4j.cuda;
 
 import java.util.concurrent.atomic.AtomicBoolean;
-import jcuda.driver.CUdeviceptr;
 import org.rnn4j.DType;
 import org.rnn4j.engine.Buffer;
 
@@ -18,15 +17,13 @@ final class CudaBuffer implements Buffer {
     private final DType dtype;
     private final long length;
     private final DevicePool.Block block;
-    private final CUdeviceptr base;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    CudaBuffer(CudaEngine engine, DType dtype, long length, DevicePool.Block block, CUdeviceptr base) {
+    CudaBuffer(CudaEngine engine, DType dtype, long length, DevicePool.Block block) {
         this.engine = engine;
         this.dtype = dtype;
         this.length = length;
         this.block = block;
-        this.base = base;
     }
 
     @Override
@@ -44,12 +41,7 @@ final class CudaBuffer implements Buffer {
         return closed.get();
     }
 
-    /** The device pointer to element {@code offset}. */
-    CUdeviceptr at(long offset) {
-        return offset == 0 ? base : base.withByteOffset(offset * ELEMENT_BYTES);
-    }
-
-    /** The raw device address of element {@code offset} (for cuBLAS). */
+    /** The raw device address of element {@code offset} (for launches, copies and cuBLAS). */
     long address(long offset) {
         return block.address + offset * ELEMENT_BYTES;
     }

@@ -1,6 +1,5 @@
 package org.rnn4j.cuda;
 
-import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
@@ -15,15 +14,10 @@ import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuInit;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemAllocHost;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
-import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -34,7 +28,6 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -43,13 +36,10 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jcuda.Pointer;
-import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
-import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
-import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream_flags;
@@ -59,6 +49,7 @@ import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 import org.rnn4j.engine.Pointwise;
 import org.rnn4j.engine.StepArgs;
+import org.rnn4j.cuda.DirectDriver.Lib;
 
 /**
  * The CUDA engine: JCuda's driver API for the context, the stream, module loading and launches;
@@ -99,6 +90,8 @@ public final class CudaEngine implements Engine {
     static final int MAX_SCATTER_PARTS = 256;
     /** Pinned host staging for uploads and downloads; larger copies go in chunks. */
     static final int STAGING_BYTES = 4 << 20;
+    /** Uploads alternate between the staging buffer's two halves. */
+    static final int STAGING_HALF_BYTES = STAGING_BYTES / 2;
     /** Device scratch: 256 double partials of sumSquares, then the int flag of hasNonFinite. */
     private static final long SCRATCH_BYTES = 4096;
     private static final long FLAG_OFFSET_BYTES = 2048;
@@ -115,18 +108,36 @@ public final class CudaEngine implements Engine {
 
     // Acquired in open(), in this order; released in reverse by release(). Null / false: not acquired.
     private CUdevice cuDevice;
-    private CUcontext context;
+    private Driver.Context context;
     private boolean contextRetained;
     private Driver.Stream stream;
     private boolean streamCreated;
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
-    private final EnumMap<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
+    /** The raw {@code CUfunction} of each kernel, by ordinal. */
+    private final long[] functions = new long[Kernel.values().length];
     private CublasBinding cublas;
     private DevicePool pool;
     private final Map<Long, Driver.DevPtr> rawBlocks = new ConcurrentHashMap<>();
-    private Pointer stagingHost;
+    private Driver.HostPtr stagingHost;
     private ByteBuffer staging;
+    private final ByteBuffer[] stagingHalves = new ByteBuffer[2];
+    /** Recorded after the copy out of each staging half (raw CUevent handles; 0 until created). */
+    private final long[] stagingEvents = new long[2];
+    private final List<Driver.Event> createdEvents = new ArrayList<>();
     private Driver.DevPtr scratch;
+    // the raw handles and addresses the direct driver calls take (0 until acquired)
+    private long contextHandle;
+    private long streamHandle;
+    private long stagingAddress;
+    private long scratchAddress;
+
+    /**
+     * Each thread's kernel parameter block (see {@link KernelArgs}): an engine is used by one thread at a
+     * time, but not always the same one.
+     */
+    private final ThreadLocal<KernelArgs> launchArgs = ThreadLocal.withInitial(KernelArgs::new);
+    /** The engine whose context this thread last made current, so that {@link #enter} sets it only on a change. */
+    private static final ThreadLocal<CudaEngine> CURRENT = new ThreadLocal<>();
 
     private String deviceName = "?";
     private int ccMajor;
@@ -254,15 +265,18 @@ public final class CudaEngine implements Engine {
         cuDevice = dev;
         readProperties(dev);
 
-        CUcontext ctx = new CUcontext();
+        DirectDriver.bind();
+        Driver.Context ctx = new Driver.Context();
         Driver.check(cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain", name);
         context = ctx;
+        contextHandle = ctx.handle();
         contextRetained = true;
-        Driver.check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent", name);
+        makeCurrent();
 
         Driver.Stream s = new Driver.Stream();
         Driver.check(cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
         stream = s;
+        streamHandle = s.handle();
         streamCreated = true;
 
         String arch = "sm_" + ccMajor + ccMinor;
@@ -275,14 +289,14 @@ public final class CudaEngine implements Engine {
             modules.put(e.getKey(), module);
         }
         for (Kernel k : Kernel.values()) {
-            CUfunction f = new CUfunction();
+            Driver.Function f = new Driver.Function();
             int status = cuModuleGetFunction(f, modules.get(k.module), k.symbol);
             if (status != CUresult.CUDA_SUCCESS) {
                 throw new IllegalStateException("kernels out of date: cuModuleGetFunction(" + k.symbol + ") in "
                         + Kernel.resource(k.module) + " failed with " + Driver.statusName(status)
                         + " (rebuild them with native/build.sh)");
             }
-            functions.put(k, f);
+            functions[k.ordinal()] = f.handle();
         }
 
         cublas = CublasLoader.open(s);
@@ -298,14 +312,23 @@ public final class CudaEngine implements Engine {
             }
         }, !"1".equals(System.getenv(NO_CACHING_ENV)));
 
-        Pointer host = new Pointer();
+        Driver.HostPtr host = new Driver.HostPtr();
         Driver.check(cuMemAllocHost(host, STAGING_BYTES), "cuMemAllocHost", STAGING_BYTES + " bytes of pinned staging");
         stagingHost = host;
+        stagingAddress = host.address();
         staging = host.getByteBuffer(0, STAGING_BYTES).order(ByteOrder.nativeOrder());
+        for (int half = 0; half < 2; half++) {
+            stagingHalves[half] = staging.slice(half * STAGING_HALF_BYTES, STAGING_HALF_BYTES).order(ByteOrder.nativeOrder());
+            Driver.Event e = new Driver.Event();
+            Driver.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate", "staging half " + half);
+            createdEvents.add(e);
+            stagingEvents[half] = e.handle();
+        }
 
         Driver.DevPtr sc = new Driver.DevPtr();
         Driver.check(cuMemAlloc(sc, SCRATCH_BYTES), "cuMemAlloc", SCRATCH_BYTES + " bytes of scratch");
         scratch = sc;
+        scratchAddress = sc.address();
     }
 
     private void readProperties(CUdevice dev) {
@@ -473,7 +496,7 @@ public final class CudaEngine implements Engine {
     private void release() {
         List<RuntimeException> failures = new ArrayList<>();
         if (contextRetained) {
-            attempt(failures, () -> Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent"));
+            attempt(failures, this::makeCurrent);
         }
         if (streamCreated) {
             attempt(failures, () -> Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize"));
@@ -486,6 +509,11 @@ public final class CudaEngine implements Engine {
             scratch = null;
             attempt(failures, () -> Driver.check(cuMemFree(sc), "cuMemFree", "scratch"));
         }
+        for (Driver.Event e : createdEvents) {
+            attempt(failures, () -> Driver.check(cuEventDestroy(e), "cuEventDestroy", "staging"));
+        }
+        createdEvents.clear();
+        java.util.Arrays.fill(stagingEvents, 0L);
         if (stagingHost != null) {
             Pointer host = stagingHost;
             stagingHost = null;
@@ -502,7 +530,7 @@ public final class CudaEngine implements Engine {
                     Kernel.resource(e.getKey())));
         }
         modules.clear();
-        functions.clear();
+        java.util.Arrays.fill(functions, 0L);
         if (streamCreated) {
             streamCreated = false;
             attempt(failures, () -> Driver.check(cuStreamDestroy(stream), "cuStreamDestroy"));
@@ -533,10 +561,20 @@ public final class CudaEngine implements Engine {
         if (closed) {
             throw new IllegalStateException("the CUDA engine of " + name + " is closed");
         }
-        if (recorder != null) {
+        if (recorder != null || CURRENT.get() == this) {
             return;
         }
-        Driver.check(cuCtxSetCurrent(context), "cuCtxSetCurrent", name);
+        makeCurrent();
+    }
+
+    /**
+     * {@code cuCtxSetCurrent} of this engine's context on the calling thread. Only rnn4j's engines set the
+     * context of their threads; code that sets another context on a thread that also runs an engine must
+     * set it back before the engine's next call (the engine sets it only when another engine was last).
+     */
+    private void makeCurrent() {
+        Driver.check(Lib.cuCtxSetCurrent(contextHandle), "cuCtxSetCurrent", name);
+        CURRENT.set(this);
     }
 
     String name() {
@@ -567,7 +605,7 @@ public final class CudaEngine implements Engine {
         int status = cuMemAlloc(p, bytes);
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             // the pool frees its cached blocks next; queued kernels may still use them
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
             throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
         }
         Driver.check(status, "cuMemAlloc", bytes + " bytes");
@@ -613,17 +651,10 @@ public final class CudaEngine implements Engine {
 
     @Override
     public Buffer allocate(DType dtype, long elements) {
-        if (dtype == null) {
-            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
-        }
-        if (elements < 0) {
-            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
-        }
-        enter();
-        CudaBuffer buffer = wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+        CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                Driver.check(cuMemsetD32Async(buffer.at(0), 0, elements, stream), "cuMemsetD32Async",
+                Driver.check(Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle), "cuMemsetD32Async",
                         "zeroing " + buffer);
             } catch (RuntimeException e) {
                 buffer.close();
@@ -633,13 +664,22 @@ public final class CudaEngine implements Engine {
         return buffer;
     }
 
+    /** A pool block as it is: what the previous user left, or the driver's fresh memory. */
+    @Override
+    public CudaBuffer allocateUninitialized(DType dtype, long elements) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
+        }
+        if (elements < 0) {
+            throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
+        }
+        enter();
+        return wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+    }
+
     /** A buffer of this engine over {@code block}. */
     private CudaBuffer wrap(DType dtype, long elements, DevicePool.Block block) {
-        CUdeviceptr base = recorder != null ? new CUdeviceptr() : rawBlocks.get(block.segment);
-        if (block.address != block.segment) {
-            base = base.withByteOffset(block.address - block.segment);   // a block split off a segment
-        }
-        return new CudaBuffer(this, dtype, elements, block, base);
+        return new CudaBuffer(this, dtype, elements, block);
     }
 
     /**
@@ -665,12 +705,12 @@ public final class CudaEngine implements Engine {
         return cb;
     }
 
-    private CUdeviceptr ptr(Buffer b, long off, String arg) {
-        return own(b, arg).at(off);
+    private long ptr(Buffer b, long off, String arg) {
+        return own(b, arg).address(off);
     }
 
     /** As {@link #ptr}, with {@code null} meaning an absent buffer (a null device pointer). */
-    private CUdeviceptr ptrOrNull(Buffer b, long off, String arg) {
+    private long ptrOrNull(Buffer b, long off, String arg) {
         return b == null ? KernelArgs.NULL : ptr(b, off, arg);
     }
 
@@ -729,17 +769,30 @@ public final class CudaEngine implements Engine {
         void move(ByteBuffer staging, int from, int count);
     }
 
+    /**
+     * Small uploads (one staging half) are one copy and one synchronize. Larger ones alternate between the
+     * two halves of the staging buffer: the host fills one half while the copy from the other runs, and
+     * waits (on that half's event) only before refilling a half whose copy may still be running; one
+     * synchronize at the end, since an upload returns when the data is on the device.
+     */
     private void uploadChunks(int n, CudaBuffer dst, long dstOff, Chunk fill) {
-        int perChunk = STAGING_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
+        int perChunk = STAGING_HALF_BYTES / (int) CudaBuffer.ELEMENT_BYTES;
         synchronized (stagingLock) {
-            for (int from = 0; from < n; from += perChunk) {
+            int chunk = 0;
+            for (int from = 0; from < n; from += perChunk, chunk++) {
+                int half = chunk % 2;
                 int count = Math.min(perChunk, n - from);
-                // The previous chunk's copy finished (synchronize below), so the staging buffer is free.
-                fill.move(staging.clear(), from, count);
-                Driver.check(cuMemcpyHtoDAsync(dst.at(dstOff + from), stagingHost, count * CudaBuffer.ELEMENT_BYTES,
-                        stream), "cuMemcpyHtoDAsync", count + " elements to " + dst);
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "upload to " + dst);
+                if (chunk >= 2) {
+                    Driver.check(Lib.cuEventSynchronize(stagingEvents[half]), "cuEventSynchronize",
+                            "staging half " + half + " of an upload to " + dst);
+                }
+                fill.move(stagingHalves[half].clear(), from, count);
+                Driver.check(Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyHtoDAsync", count + " elements to " + dst);
+                Driver.check(Lib.cuEventRecord(stagingEvents[half], streamHandle), "cuEventRecord",
+                        "staging half " + half + " of an upload to " + dst);
             }
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "upload to " + dst);
         }
     }
 
@@ -748,14 +801,14 @@ public final class CudaEngine implements Engine {
         synchronized (stagingLock) {
             if (n == 0) {
                 // Nothing to copy, but the caller may rely on "download waits for queued work".
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize");
             }
             for (int from = 0; from < n; from += perChunk) {
                 int count = Math.min(perChunk, n - from);
                 // Queued on the stream, so it runs after all work queued before it.
-                Driver.check(cuMemcpyDtoHAsync(stagingHost, src.at(srcOff + from), count * CudaBuffer.ELEMENT_BYTES,
-                        stream), "cuMemcpyDtoHAsync", count + " elements from " + src);
-                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "download from " + src);
+                Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyDtoHAsync", count + " elements from " + src);
+                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "download from " + src);
                 drain.move(staging.clear(), from, count);
             }
         }
@@ -769,7 +822,8 @@ public final class CudaEngine implements Engine {
         checkRange("src", s, srcOff, n);
         checkRange("dst", d, dstOff, n);
         if (n > 0) {
-            Driver.check(cuMemcpyDtoDAsync(d.at(dstOff), s.at(srcOff), n * CudaBuffer.ELEMENT_BYTES, stream),
+            Driver.check(Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
+                    streamHandle),
                     "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
         }
     }
@@ -781,7 +835,7 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("dst", d, off, n);
         if (n > 0) {
-            Driver.check(cuMemsetD32Async(d.at(off), Float.floatToRawIntBits(value), n, stream),
+            Driver.check(Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle),
                     "cuMemsetD32Async", "filling " + n + " elements of " + d);
         }
     }
@@ -789,7 +843,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void synchronize() {
         enter();
-        Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", name);
+        Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", name);
     }
 
     /**
@@ -839,6 +893,11 @@ public final class CudaEngine implements Engine {
 
     // ================================================================ launches
 
+    /** This thread's parameter block, emptied for the next launch. */
+    private KernelArgs args() {
+        return launchArgs.get().reset();
+    }
+
     /** Launches {@code kernel} on the stream with {@code blocks} × {@value #THREADS} threads; checks the status. */
     private void launch(Kernel kernel, long blocks, KernelArgs args) {
         if (blocks <= 0) {
@@ -852,8 +911,8 @@ public final class CudaEngine implements Engine {
             recorder.launch(kernel, grid, THREADS, args);
             return;
         }
-        int status = cuLaunchKernel(functions.get(kernel), grid, 1, 1, THREADS, 1, 1, 0, stream,
-                args.toPointer(), null);
+        int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, streamHandle,
+                args.kernelParams(), 0L);
         Driver.check(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
     }
 
@@ -879,7 +938,7 @@ public final class CudaEngine implements Engine {
     public void copyRows(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
                          boolean accumulate) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(srcLd)
+        KernelArgs args = args().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(srcLd)
                 .ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
         launchGridStride(Kernel.COPY_ROWS, (long) rows * cols, args);
     }
@@ -888,7 +947,7 @@ public final class CudaEngine implements Engine {
     public void pointwise(Pointwise f, long n, Buffer x, long xOff, Buffer y, long yOff, long yPeriod,
                           Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(f.code).i64(n).ptr(ptr(x, xOff, "x"))
+        KernelArgs args = args().i32(f.code).i64(n).ptr(ptr(x, xOff, "x"))
                 .ptr(f.binary() ? ptr(y, yOff, "y") : ptrOrNull(y, yOff, "y")).i64(Math.max(1, yPeriod))
                 .ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.POINTWISE, n, args);
@@ -898,7 +957,7 @@ public final class CudaEngine implements Engine {
     public void maskedSoftmax(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer src, long srcOff,
                               Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+        KernelArgs args = args().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launch(Kernel.MASKED_SOFTMAX, rows, args);   // one block per row
     }
@@ -907,7 +966,7 @@ public final class CudaEngine implements Engine {
     public void maskedSoftmaxBackward(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer y, long yOff,
                                       Buffer dy, long dyOff, Buffer dx, long dxOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+        KernelArgs args = args().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(y, yOff, "y")).ptr(ptr(dy, dyOff, "dy")).ptr(ptr(dx, dxOff, "dx"));
         launch(Kernel.MASKED_SOFTMAX_BACKWARD, rows, args);   // one block per row
     }
@@ -992,7 +1051,7 @@ public final class CudaEngine implements Engine {
     /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
     private long syncAndReleaseCached() {
         if (recorder == null) {
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
         }
         return pool.releaseCached();
     }
@@ -1011,13 +1070,13 @@ public final class CudaEngine implements Engine {
         for (int r = 0; r < rows; r++) {
             long off = cOff + (long) r * ldc;
             if (beta == 0f) {
-                Driver.check(cuMemsetD32Async(c.at(off), 0, width, stream), "cuMemsetD32Async", "C = 0·C");
+                Driver.check(Lib.cuMemsetD32Async(c.address(off), 0, width, streamHandle), "cuMemsetD32Async", "C = 0·C");
             } else {
                 // y = beta·y as axpby(alpha = beta, x = y, beta = 0), which stores beta·y as is
                 // (not 0·y + beta·y, where 0·inf is NaN)
-                CUdeviceptr row = c.at(off);
+                long row = c.address(off);
                 launchGridStride(Kernel.AXPBY, width,
-                        new KernelArgs().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
+                        args().i64(width).f32(beta).ptr(row).f32(0f).ptr(row));
             }
         }
     }
@@ -1025,74 +1084,126 @@ public final class CudaEngine implements Engine {
     /** Two phases in {@link Engine#ROW_CHUNK}'s order: chunk sums into a pooled workspace, then added in order. */
     @Override
     public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff) {
+        sumRows(rows, cols, src, srcOff, ld, dst, dstOff, null, 0);
+    }
+
+    /** Phase 1 once, phase 2 into each destination ({@code dst2} may be null here). */
+    @Override
+    public void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff,
+                        Buffer dst2, long dst2Off) {
         enter();
-        CUdeviceptr s = ptr(src, srcOff, "src");
-        CUdeviceptr d = ptr(dst, dstOff, "dst");
+        long s = ptr(src, srcOff, "src");
+        long d = ptr(dst, dstOff, "dst");
+        long d2 = ptrOrNull(dst2, dst2Off, "dst2");
         if (rows <= 0 || cols <= 0) {
             return;
         }
         int chunks = (int) ceilDiv(rows, ROW_CHUNK);
         try (CudaBuffer partial = workspace((long) chunks * cols)) {
             launchGridStride(Kernel.SUM_ROWS_CHUNKS, (long) chunks * cols,
-                    new KernelArgs().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.at(0)));
+                    args().i32(rows).i32(cols).ptr(s).i32(ld).ptr(partial.address(0)));
             addChunkSums(chunks, cols, partial, d);
+            if (dst2 != null) {
+                addChunkSums(chunks, cols, partial, d2);
+            }
         }
     }
 
     /** Phase 2 of the column sums: {@code dst[c] += partial[0, c] + partial[1, c] + …} in chunk order. */
-    private void addChunkSums(int chunks, int cols, CudaBuffer partial, CUdeviceptr dst) {
-        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, new KernelArgs().i32(chunks).i32(cols).ptr(partial.at(0)).ptr(dst));
+    private void addChunkSums(int chunks, int cols, CudaBuffer partial, long dst) {
+        launchGridStride(Kernel.ADD_CHUNK_SUMS, cols, args().i32(chunks).i32(cols).ptr(partial.address(0)).ptr(dst));
     }
 
     @Override
     public void axpby(long n, float alpha, Buffer x, long xOff, float beta, Buffer y, long yOff) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).f32(alpha).ptr(ptr(x, xOff, "x")).f32(beta).ptr(ptr(y, yOff, "y"));
+        KernelArgs args = args().i64(n).f32(alpha).ptr(ptr(x, xOff, "x")).f32(beta).ptr(ptr(y, yOff, "y"));
         launchGridStride(Kernel.AXPBY, n, args);
     }
 
     @Override
     public void clamp(long n, Buffer x, long off, float lo, float hi) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(x, off, "x")).f32(lo).f32(hi);
+        KernelArgs args = args().i64(n).ptr(ptr(x, off, "x")).f32(lo).f32(hi);
         launchGridStride(Kernel.CLAMP, n, args);
     }
 
-    /** 256 blocks × 256 threads write one double partial each; the host adds them in order. */
     @Override
     public double sumSquares(long n, Buffer x, long off) {
         enter();
-        CUdeviceptr xp = ptr(x, off, "x");
-        if (n <= 0) {
+        return sumSquaresAt(new long[] {ptr(x, off, "x")}, new long[] {n});
+    }
+
+    @Override
+    public double sumSquares(Buffer[] xs, long[] ns) {
+        enter();
+        if (xs.length != ns.length) {
+            throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
+        }
+        long[] addresses = new long[xs.length];
+        for (int t = 0; t < xs.length; t++) {
+            addresses[t] = ptr(xs[t], 0, "xs[" + t + "]");
+        }
+        return sumSquaresAt(addresses, ns);
+    }
+
+    /**
+     * One rnn4j_sum_squares launch per tensor (256 blocks × 256 threads, one double partial per block) into a
+     * pooled workspace, one copy of all partials and one synchronize; the host adds each tensor's partials in
+     * order and the tensors' sums in order, as {@link Engine#sumSquares(Buffer[], long[])} specifies.
+     */
+    private double sumSquaresAt(long[] addresses, long[] counts) {
+        int tensors = addresses.length;
+        if (tensors == 0) {
             return 0;
         }
+        long partialBytes = SUM_SQUARES_BLOCKS * 8L;
         synchronized (stagingLock) {
-            launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS, new KernelArgs().i64(n).ptr(xp).ptr(scratch));
-            Driver.check(cuMemcpyDtoHAsync(stagingHost, scratch, SUM_SQUARES_BLOCKS * 8L, stream),
-                    "cuMemcpyDtoHAsync", "sumSquares partials");
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "sumSquares");
-            ByteBuffer bytes = staging.clear();
-            double sum = 0;
-            for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
-                sum += bytes.getDouble(i * 8);
+            try (CudaBuffer partials = workspace(tensors * partialBytes / CudaBuffer.ELEMENT_BYTES)) {
+                for (int t = 0; t < tensors; t++) {
+                    if (counts[t] > 0) {
+                        launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS,
+                                args().i64(counts[t]).ptr(addresses[t]).ptr(partials.address(0) + t * partialBytes));
+                    }
+                }
+                int perCopy = (int) (STAGING_BYTES / partialBytes);   // tensors' partials per staging load
+                double sum = 0;
+                for (int first = 0; first < tensors; first += perCopy) {
+                    int n = Math.min(perCopy, tensors - first);
+                    Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, partials.address(0) + first * partialBytes,
+                            n * partialBytes, streamHandle), "cuMemcpyDtoHAsync", "sumSquares partials");
+                    Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "sumSquares");
+                    ByteBuffer bytes = staging.clear();
+                    for (int t = 0; t < n; t++) {
+                        if (counts[first + t] <= 0) {
+                            continue;
+                        }
+                        double tensorSum = 0;
+                        for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
+                            tensorSum += bytes.getDouble((int) (t * partialBytes) + i * 8);
+                        }
+                        sum += tensorSum;
+                    }
+                }
+                return sum;
             }
-            return sum;
         }
     }
 
     @Override
     public boolean hasNonFinite(long n, Buffer x, long off) {
         enter();
-        CUdeviceptr xp = ptr(x, off, "x");
+        long xp = ptr(x, off, "x");
         if (n <= 0) {
             return false;
         }
-        CUdeviceptr flag = scratch.withByteOffset(FLAG_OFFSET_BYTES);
+        long flag = scratchAddress + FLAG_OFFSET_BYTES;
         synchronized (stagingLock) {
-            Driver.check(cuMemsetD32Async(flag, 0, 1, stream), "cuMemsetD32Async", "hasNonFinite flag");
-            launchGridStride(Kernel.NON_FINITE, n, new KernelArgs().i64(n).ptr(xp).ptr(flag));
-            Driver.check(cuMemcpyDtoHAsync(stagingHost, flag, 4, stream), "cuMemcpyDtoHAsync", "hasNonFinite flag");
-            Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "hasNonFinite");
+            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, streamHandle), "cuMemsetD32Async", "hasNonFinite flag");
+            launchGridStride(Kernel.NON_FINITE, n, args().i64(n).ptr(xp).ptr(flag));
+            Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, flag, 4, streamHandle), "cuMemcpyDtoHAsync",
+                    "hasNonFinite flag");
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "hasNonFinite");
             return staging.clear().getInt(0) != 0;
         }
     }
@@ -1102,7 +1213,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void swapLeadingAxes(int d0, int d1, int features, Buffer src, long srcOff, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(d0).i32(d1).i32(features)
+        KernelArgs args = args().i32(d0).i32(d1).i32(features)
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.SWAP_LEADING_AXES, (long) d0 * d1 * features, args);
     }
@@ -1112,7 +1223,7 @@ public final class CudaEngine implements Engine {
                                  Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
                                  boolean accumulate) {
         enter();
-        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+        KernelArgs args = args().i32(steps).i32(batch).i32(features)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(src, srcOff, "src")).i32(srcLd).ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
         launchGridStride(Kernel.REVERSE_SEQUENCES, (long) steps * batch * features, args);
@@ -1123,7 +1234,7 @@ public final class CudaEngine implements Engine {
                               Buffer dy, long dyOff, int dyLd, Buffer dhN, long dhNOff,
                               Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(features)
+        KernelArgs args = args().i32(steps).i32(batch).i32(features)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptrOrNull(dy, dyOff, "dy")).i32(dyLd).ptr(ptrOrNull(dhN, dhNOff, "dhN"))
                 .ptr(ptr(dst, dstOff, "dst"));
@@ -1135,7 +1246,7 @@ public final class CudaEngine implements Engine {
                              Buffer fresh, long freshOff, Buffer prev, long prevOff,
                              Buffer state, long stateOff, Buffer out, long outOff, int outLd) {
         enter();
-        KernelArgs args = new KernelArgs().i32(batch).i32(features).i32(step)
+        KernelArgs args = args().i32(batch).i32(features).i32(step)
                 .ptr(ptrOrNull(lengths, 0, "lengths"))
                 .ptr(ptr(fresh, freshOff, "fresh")).ptr(ptr(prev, prevOff, "prev"))
                 .ptr(ptr(state, stateOff, "state")).ptr(ptrOrNull(out, outOff, "out")).i32(outLd);
@@ -1145,7 +1256,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).f32(p).u64(seed)
+        KernelArgs args = args().i64(n).f32(p).u64(seed)
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.DROPOUT, n, args);
     }
@@ -1154,7 +1265,7 @@ public final class CudaEngine implements Engine {
     public void gatherRows(int rows, int cols, Buffer indices, long idxOff, Buffer table, long tableOff,
                            Buffer dst, long dstOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
+        KernelArgs args = args().i32(rows).i32(cols).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(table, tableOff, "table")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.GATHER_ROWS, (long) rows * cols, args);
     }
@@ -1164,7 +1275,7 @@ public final class CudaEngine implements Engine {
                                Buffer table, long tableOff) {
         enter();
         int parts = scatterParts(rows, cols);
-        KernelArgs args = new KernelArgs().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
+        KernelArgs args = args().i32(rows).i32(cols).i32(parts).ptr(ptr(indices, idxOff, "indices"))
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(table, tableOff, "table"));
         launchGridStride(Kernel.SCATTER_ADD_ROWS, (long) parts * cols, args);
     }
@@ -1183,7 +1294,7 @@ public final class CudaEngine implements Engine {
 
     /** Maps a (buffer, offset) pair of {@link StepArgs} to a device pointer; {@code null} → null pointer. */
     interface PointerResolver {
-        CUdeviceptr at(Buffer b, long off, String arg);
+        long at(Buffer b, long off, String arg);
     }
 
     /**
@@ -1191,8 +1302,8 @@ public final class CudaEngine implements Engine {
      * {@code (batch, hidden, step, lengths, xp, hp, bih, bhh, peep, hPrev, hNext, cPrev, cNext,
      * out, outLd, saved, dh, dc, dGx, dGh, dhPrev, tmp, cellClip, coupled, relu)}.
      */
-    static KernelArgs cellArgs(StepArgs a, PointerResolver r) {
-        return new KernelArgs()
+    static KernelArgs cellArgs(KernelArgs args, StepArgs a, PointerResolver r) {
+        return args.reset()
                 .i32(a.batch).i32(a.hidden).i32(a.step)
                 .ptr(r.at(a.lengths, 0, "lengths"))
                 .ptr(r.at(a.xp, a.xpOff, "xp"))
@@ -1220,7 +1331,7 @@ public final class CudaEngine implements Engine {
     private void cell(Kernel kernel, StepArgs a) {
         enter();
         checkCellIndexRange(a.batch, a.hidden);
-        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(a, this::ptrOrNull));
+        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, this::ptrOrNull));
     }
 
     /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */
@@ -1285,16 +1396,16 @@ public final class CudaEngine implements Engine {
     public void lstmPeepholeGrad(int rows, int hidden, Buffer dG, long dGOff, Buffer cPrev, long cPrevOff,
                                  Buffer c, long cOff, Buffer dPeep, long dPeepOff) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
+        KernelArgs args = args().i32(rows).i32(hidden).ptr(ptr(dG, dGOff, "dG"))
                 .ptr(ptr(cPrev, cPrevOff, "cPrev")).ptr(ptr(c, cOff, "c"));
-        CUdeviceptr dp = ptr(dPeep, dPeepOff, "dPeep");
+        long dp = ptr(dPeep, dPeepOff, "dPeep");
         if (rows <= 0 || hidden <= 0) {
             return;
         }
         int chunks = (int) ceilDiv(rows, ROW_CHUNK);
         int width = Math.multiplyExact(3, hidden);
         try (CudaBuffer partial = workspace((long) chunks * width)) {
-            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.at(0)));
+            launchGridStride(Kernel.LSTM_PEEPHOLE_CHUNKS, (long) chunks * width, args.ptr(partial.address(0)));
             addChunkSums(chunks, width, partial, dp);
         }
     }
@@ -1306,7 +1417,7 @@ public final class CudaEngine implements Engine {
                                     long targetsOff, Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff,
                                     float scale) {
         enter();
-        KernelArgs args = new KernelArgs().i32(rows).i32(classes).ptr(ptr(logits, logitsOff, "logits"))
+        KernelArgs args = args().i32(rows).i32(classes).ptr(ptr(logits, logitsOff, "logits"))
                 .ptr(ptr(targets, targetsOff, "targets")).ptr(ptr(loss, lossOff, "loss"))
                 .ptr(ptrOrNull(dLogits, dLogitsOff, "dLogits")).f32(scale);
         launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
@@ -1319,7 +1430,7 @@ public final class CudaEngine implements Engine {
         enter();
         float bc1 = (float) (1 - Math.pow(beta1, step));
         float bc2 = (float) (1 - Math.pow(beta2, step));
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+        KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
                 .ptr(ptr(m, 0, "m")).ptr(ptr(v, 0, "v")).f32(lr).f32(beta1).f32(beta2).f32(eps).f32(weightDecay)
                 .flag(decoupled).f32(bc1).f32(bc2);
         launchGridStride(Kernel.ADAM, n, args);
@@ -1329,7 +1440,7 @@ public final class CudaEngine implements Engine {
     public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
                         float weightDecay, boolean nesterov, boolean firstStep) {
         enter();
-        KernelArgs args = new KernelArgs().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
+        KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
                 .ptr(ptrOrNull(velocity, 0, "velocity")).f32(lr).f32(momentum).f32(weightDecay)
                 .flag(nesterov).flag(firstStep);
         launchGridStride(Kernel.SGD, n, args);

@@ -6,7 +6,10 @@ import java.util.Properties;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import jcuda.Pointer;
+import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
@@ -168,6 +171,34 @@ final class Driver {
     /** A stream whose raw {@code CUstream} handle can be handed to a cuBLAS bound through JNA. */
     static final class Stream extends CUstream {
         long handle() {
+            return getNativePointer();
+        }
+    }
+
+    /** A context whose raw {@code CUcontext} handle the direct driver calls take. */
+    static final class Context extends CUcontext {
+        long handle() {
+            return getNativePointer();
+        }
+    }
+
+    /** A kernel whose raw {@code CUfunction} handle {@code cuLaunchKernel} takes. */
+    static final class Function extends CUfunction {
+        long handle() {
+            return getNativePointer();
+        }
+    }
+
+    /** An event whose raw {@code CUevent} handle the direct calls take. */
+    static final class Event extends CUevent {
+        long handle() {
+            return getNativePointer();
+        }
+    }
+
+    /** Pinned host memory ({@code cuMemAllocHost} fills it) whose raw address the direct copies take. */
+    static final class HostPtr extends Pointer {
+        long address() {
             return getNativePointer();
         }
     }

@@ -1,8 +1,10 @@
 package org.rnn4j.cuda;
 
 import com.sun.jna.Function;
+import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -13,7 +15,9 @@ import java.nio.file.Path;
  * <p>The entry points are JNA <em>direct</em> mappings (static natives registered on
  * {@link Lib}), about as cheap per call as JNI; a class can be registered with one library per
  * JVM, so the first library bound stays bound. Handles, streams and device pointers are passed
- * as {@code long} (pointer-sized on x86-64); alpha and beta as one-element {@code float[]}.
+ * as {@code long} (pointer-sized on x86-64); alpha and beta as the address of two floats in native
+ * memory that each call overwrites (pointer mode host: cuBLAS reads them before the call returns), so
+ * that a call builds no Java object.
  */
 final class JnaCublasBinding implements CublasBinding {
 
@@ -33,12 +37,12 @@ final class JnaCublasBinding implements CublasBinding {
         static native int cublasSetMathMode(long handle, int mode);
 
         static native int cublasSgemm_v2(long handle, int transa, int transb, int m, int n, int k,
-                                         float[] alpha, long a, int lda, long b, int ldb,
-                                         float[] beta, long c, int ldc);
+                                         long alpha, long a, int lda, long b, int ldb,
+                                         long beta, long c, int ldc);
 
         static native int cublasSgemmStridedBatched(long handle, int transa, int transb, int m, int n, int k,
-                                                    float[] alpha, long a, int lda, long strideA, long b, int ldb,
-                                                    long strideB, float[] beta, long c, int ldc, long strideC,
+                                                    long alpha, long a, int lda, long strideA, long b, int ldb,
+                                                    long strideB, long beta, long c, int ldc, long strideC,
                                                     int batchCount);
     }
 
@@ -47,6 +51,9 @@ final class JnaCublasBinding implements CublasBinding {
     private final String path;
     private final String version;
     private long handle;
+    /** alpha at byte 0, beta at byte 4. */
+    private final Memory scalars = new Memory(8);
+    private final long alphaAddress = Pointer.nativeValue(scalars);
 
     private JnaCublasBinding(String path, String version) {
         this.path = path;
@@ -182,15 +189,19 @@ final class JnaCublasBinding implements CublasBinding {
     @Override
     public void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
                       float beta, long c, int ldc) {
+        scalars.setFloat(0, alpha);
+        scalars.setFloat(4, beta);
         CublasBinding.check(Lib.cublasSgemm_v2(handle, opA, opB, m, n, k,
-                new float[] {alpha}, a, lda, b, ldb, new float[] {beta}, c, ldc), "cublasSgemm_v2");
+                alphaAddress, a, lda, b, ldb, alphaAddress + 4, c, ldc), "cublasSgemm_v2");
     }
 
     @Override
     public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
                                     long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
-        CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, new float[] {alpha},
-                a, lda, strideA, b, ldb, strideB, new float[] {beta}, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
+        scalars.setFloat(0, alpha);
+        scalars.setFloat(4, beta);
+        CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, alphaAddress,
+                a, lda, strideA, b, ldb, strideB, alphaAddress + 4, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
     }
 
     @Override

@@ -43,6 +43,17 @@ public interface Engine extends AutoCloseable {
     /** A zero-filled buffer of {@code elements} elements. */
     Buffer allocate(DType dtype, long elements);
 
+    /**
+     * A buffer of {@code elements} elements whose contents are undefined (earlier data, or garbage): for a
+     * buffer the caller writes in full before reading any of it (a GEMM with {@code beta == 0}, an upload,
+     * a kernel that writes every element), so that no engine zero-fills what is overwritten anyway.
+     * Reading an element before writing it is a bug that the stand-in driver's garbage fill shows. Engines
+     * whose memory is zeroed anyway (the CPU's Java arrays) may return {@link #allocate}'s buffer.
+     */
+    default Buffer allocateUninitialized(DType dtype, long elements) {
+        return allocate(dtype, elements);
+    }
+
     void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n);
 
     void upload(int[] src, int srcOff, Buffer dst, long dstOff, int n);
@@ -85,6 +96,17 @@ public interface Engine extends AutoCloseable {
     void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff);
 
     /**
+     * {@link #sumRows} into two destinations ({@code dst} and {@code dst2} each get {@code += Σ_r src[r, c]},
+     * in the same order, so each is bit for bit what its own {@code sumRows} gives), reading {@code src} once
+     * where the engine can: the two bias gradients of a cell whose gate gradient serves both.
+     */
+    default void sumRows(int rows, int cols, Buffer src, long srcOff, int ld, Buffer dst, long dstOff,
+                         Buffer dst2, long dst2Off) {
+        sumRows(rows, cols, src, srcOff, ld, dst, dstOff);
+        sumRows(rows, cols, src, srcOff, ld, dst2, dst2Off);
+    }
+
+    /**
      * {@code y[i] = alpha · x[i] + beta · y[i]} for {@code i < n}; with {@code beta == 0} y is not read
      * and {@code y[i] = alpha · x[i]} (a −0 product stays −0); x may be y (a scale).
      */
@@ -95,6 +117,21 @@ public interface Engine extends AutoCloseable {
 
     /** {@code Σ x[i]²} in double, returned to the host (synchronizes). Deterministic. */
     double sumSquares(long n, Buffer x, long off);
+
+    /**
+     * {@code Σ_t sumSquares(ns[t], xs[t], 0)}, the tensors' sums added in order from 0 (so bit for bit that
+     * loop), with one host synchronize in all where the engine can: the global norm of gradient clipping.
+     */
+    default double sumSquares(Buffer[] xs, long[] ns) {
+        if (xs.length != ns.length) {
+            throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
+        }
+        double sum = 0;
+        for (int t = 0; t < xs.length; t++) {
+            sum += sumSquares(ns[t], xs[t], 0);
+        }
+        return sum;
+    }
 
     /** {@code true} when any of {@code x[off .. off+n)} is NaN or infinite (synchronizes). */
     boolean hasNonFinite(long n, Buffer x, long off);

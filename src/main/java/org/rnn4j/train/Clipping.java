@@ -2,6 +2,9 @@ package org.rnn4j.train;
 
 import java.util.List;
 import org.rnn4j.HasParameters;
+import org.rnn4j.Tensor;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
 
 /**
  * Gradient clipping in place, on the gradients' devices: by global norm (PyTorch's
@@ -15,11 +18,35 @@ public final class Clipping {
      * The L2 norm of all gradients together, {@code √(Σ g²)} (each tensor once).
      */
     public static double globalNorm(List<? extends HasParameters> modules) {
+        return Math.sqrt(sumOfSquares(ParameterSet.collect(modules)));
+    }
+
+    /**
+     * {@code Σ g²} over all gradients, tensor by tensor in order: one {@link Engine#sumSquares(Buffer[], long[])}
+     * (one host synchronize) when they share an engine, as they do in one model.
+     */
+    private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
+        if (pairs.isEmpty()) {
+            return 0;
+        }
+        Engine engine = pairs.get(0).grad().engine();
+        Buffer[] grads = new Buffer[pairs.size()];
+        long[] sizes = new long[pairs.size()];
+        boolean shared = true;
+        for (int i = 0; i < pairs.size(); i++) {
+            Tensor g = pairs.get(i).grad();
+            shared &= g.engine() == engine;
+            grads[i] = g.buffer();
+            sizes[i] = g.size();
+        }
+        if (shared) {
+            return engine.sumSquares(grads, sizes);
+        }
         double sum = 0;
-        for (ParameterSet.Pair p : ParameterSet.collect(modules)) {
+        for (ParameterSet.Pair p : pairs) {
             sum += p.grad().engine().sumSquares(p.grad().size(), p.grad().buffer(), 0);
         }
-        return Math.sqrt(sum);
+        return sum;
     }
 
     /**
@@ -35,11 +62,7 @@ public final class Clipping {
             throw new IllegalArgumentException("maxNorm: expected a finite value > 0, got " + maxNorm);
         }
         List<ParameterSet.Pair> pairs = ParameterSet.collect(modules);
-        double sum = 0;
-        for (ParameterSet.Pair p : pairs) {
-            sum += p.grad().engine().sumSquares(p.grad().size(), p.grad().buffer(), 0);
-        }
-        double norm = Math.sqrt(sum);
+        double norm = Math.sqrt(sumOfSquares(pairs));
         if (!Double.isFinite(norm)) {
             return norm;
         }

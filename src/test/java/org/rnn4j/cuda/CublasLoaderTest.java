@@ -36,13 +36,13 @@ class CublasLoaderTest {
     }
 
     @Test
-    void candidatesTryJCublasThenSonamesThenFiles() throws IOException {
+    void candidatesTrySonamesThenJCublasThenFiles() throws IOException {
         Path wheel = touch("usr/lib/python3.10/site-packages/nvidia/cublas/lib/libcublas.so.12");
         List<CublasLoader.Candidate> c = CublasLoader.candidates(Map.of(), root);
         assertEquals(4, c.size(), c.toString());
-        assertTrue(c.get(0).isJCublas());
-        assertEquals("libcublas.so.13", c.get(1).library());
-        assertEquals("libcublas.so.12", c.get(2).library());
+        assertEquals("libcublas.so.13", c.get(0).library());
+        assertEquals("libcublas.so.12", c.get(1).library());
+        assertTrue(c.get(2).isJCublas());
         assertEquals(wheel.toString(), c.get(3).library());
     }
 

@@ -176,4 +176,59 @@ class CudaExactnessTest {
             assertEquals(cached, gpu.bytesCached());
         }
     }
+
+    /** The two bias gradients of one gate gradient: one phase 1, each destination exactly its own sumRows. */
+    @Test
+    void columnSumsIntoTwoDestinationsAreEachTheirOwnSumBitForBit() {
+        Engine gpu = gpu();
+        SplittableRandom r = new SplittableRandom(11);
+        int rows = 130;
+        int cols = 9;
+        float[] src = new float[rows * cols];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = (float) r.nextDouble(-3, 3);
+        }
+        float[] first = {1f, -2f, 0.5f, 7f, 0f, -0f, 3f, 1e-3f, 9f};
+        float[] second = {-4f, 2f, 0f, 1f, 8f, -1f, 0.25f, 5f, -9f};
+        try (Buffer s = of(gpu, src); Buffer a = of(gpu, first); Buffer b = of(gpu, second);
+             Buffer a1 = of(gpu, first); Buffer b1 = of(gpu, second)) {
+            gpu.sumRows(rows, cols, s, 0, cols, a, 0, b, 0);
+            gpu.sumRows(rows, cols, s, 0, cols, a1, 0);
+            gpu.sumRows(rows, cols, s, 0, cols, b1, 0);
+            assertArrayEquals(host(gpu, a1), host(gpu, a), "first destination");
+            assertArrayEquals(host(gpu, b1), host(gpu, b), "second destination");
+        }
+    }
+
+    /** Clipping's global norm: one launch per tensor, one copy, one synchronize, the same double as the loop. */
+    @Test
+    void sumSquaresOfManyBuffersIsTheLoopOfSingleSumsBitForBit() {
+        Engine gpu = gpu();
+        SplittableRandom r = new SplittableRandom(5);
+        int[] sizes = {3, 0, 70_000, 1, 257};
+        Buffer[] xs = new Buffer[sizes.length];
+        long[] ns = new long[sizes.length];
+        try {
+            for (int t = 0; t < sizes.length; t++) {
+                float[] v = new float[Math.max(sizes[t], 1)];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) r.nextDouble(-2, 2);
+                }
+                xs[t] = of(gpu, v);
+                ns[t] = sizes[t];
+            }
+            double loop = 0;
+            for (int t = 0; t < xs.length; t++) {
+                loop += gpu.sumSquares(ns[t], xs[t], 0);
+            }
+            assertEquals(loop, gpu.sumSquares(xs, ns), 0.0);
+            assertEquals(0.0, gpu.sumSquares(new Buffer[0], new long[0]), 0.0);
+        } finally {
+            for (Buffer b : xs) {
+                if (b != null) {
+                    b.close();
+                }
+            }
+        }
+    }
 }

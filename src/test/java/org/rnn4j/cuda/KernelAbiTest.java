@@ -193,6 +193,24 @@ class KernelAbiTest {
     }
 
     @Test
+    void theParameterBlockPointsEachEntryAtItsValueAndIsReusedInPlace() {
+        KernelArgs args = new KernelArgs();
+        args.reset().i32(-7).f32(1.5f).ptr(0x1234_5678_9abcL).u64(-2L).flag(true);
+        com.sun.jna.Pointer array = new com.sun.jna.Pointer(args.kernelParams());
+        assertEquals(-7, array.getPointer(0).getInt(0));
+        assertEquals(1.5f, array.getPointer(8).getFloat(0));
+        assertEquals(0x1234_5678_9abcL, array.getPointer(16).getLong(0));
+        assertEquals(-2L, array.getPointer(24).getLong(0));
+        assertEquals(1, array.getPointer(32).getInt(0));
+        assertEquals(List.of("int", "float", "ptr", "unsigned long long", "int"), args.types());
+        long before = args.kernelParams();
+        args.reset().ptr(KernelArgs.NULL);
+        assertEquals(before, args.kernelParams(), "one block, built once");
+        assertEquals(0L, array.getPointer(0).getLong(0));
+        assertEquals(List.of("ptr"), args.types());
+    }
+
+    @Test
     void cellArgumentsFollowTheAbiOrderWithNullsAsNullPointers() {
         StepArgs a = new StepArgs();
         a.batch = 2;
@@ -200,7 +218,7 @@ class KernelAbiTest {
         a.xp = f32(40);
         a.xpOff = 3;
         List<String> asked = new ArrayList<>();
-        KernelArgs args = CudaEngine.cellArgs(a, (b, off, name) -> {
+        KernelArgs args = CudaEngine.cellArgs(new KernelArgs(), a, (b, off, name) -> {
             asked.add(name + (b == null ? "=null" : "@" + off));
             return KernelArgs.NULL;
         });

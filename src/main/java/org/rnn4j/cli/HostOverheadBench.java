@@ -1,0 +1,193 @@
+package org.rnn4j.cli;
+
+import com.sun.jna.Function;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.rnn4j.BackwardResult;
+import org.rnn4j.Device;
+import org.rnn4j.ForwardResult;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Tensor;
+
+/**
+ * {@code bench --host}: what the CUDA engine costs the host, measured on the stand-in driver in its
+ * skip-work mode ({@code RNN4J_STANDIN_SKIP_WORK=1}: every call is checked and counted but no kernel,
+ * GEMM, copy or memset runs), so that the time left is rnn4j's, JCuda's, JNA's and the stand-in's
+ * bookkeeping.
+ *
+ * <p>Each shape runs in a child JVM of its own ({@link #main}), so that one shape's JIT state and garbage
+ * do not colour the next: host µs per forward (inference) and per training step (forward + backward
+ * with weight gradients, no update), the median of {@code reps} after {@code warmup} of each; then the
+ * driver + cuBLAS calls of one pass of each, read from the stand-in's counters
+ * ({@code rnn4j_standin_stats}, native/standin/README.md). With {@code --baseline CLASSPATH} each shape
+ * runs once on that class path (an older build) and once on this one, alternately, so that both see
+ * the same machine load.
+ */
+final class HostOverheadBench {
+
+    static final int[] DEFAULT_STEPS = {25, 50, 100};
+    static final List<String> DEFAULT_CELLS = List.of("lstm", "gru", "tanh");
+
+    private HostOverheadBench() {
+    }
+
+    /** The --host run: one row per cell, T and build. */
+    static int run(PrintWriter out, List<String> cells, int in, int hidden, int batch, int[] steps,
+                   int warmup, int reps, String baseline) throws IOException, InterruptedException {
+        List<String> classPaths = new ArrayList<>();
+        if (baseline != null) {
+            classPaths.add(baseline);
+        }
+        classPaths.add(System.getProperty("java.class.path"));
+        out.println("host overhead on the stand-in in skip-work mode: I=" + in + " H=" + hidden + " B=" + batch
+                + ", warm-up " + warmup + ", median of " + reps + "; " + Runtime.getRuntime().availableProcessors()
+                + " CPUs, load average " + loadAverage());
+        out.println();
+        out.println("| cell | T | build | forward µs | training step µs | calls / forward | calls / training step"
+                + " | training step calls by API |");
+        out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |");
+        out.flush();
+        for (String cell : cells) {
+            for (int t : steps) {
+                String shape = Workload.cellName(cell) + "-I" + in + "-H" + hidden + "-B" + batch + "-T" + t;
+                for (int k = 0; k < classPaths.size(); k++) {
+                    String[] f = child(classPaths.get(k), shape, "" + warmup, "" + reps).split("\t");
+                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s |%n", cell, t,
+                            classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4]);
+                    out.flush();
+                }
+            }
+        }
+        out.println();
+        out.println("load average after: " + loadAverage());
+        return 0;
+    }
+
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII).trim();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** Runs {@link #main} in a child JVM on {@code classPath} in skip-work mode; its one line of output. */
+    private static String child(String classPath, String... args) throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", classPath, HostOverheadBench.class.getName()));
+        cmd.addAll(Arrays.asList(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("RNN4J_STANDIN_SKIP_WORK", "1");
+        pb.environment().remove("RNN4J_STANDIN_STATS");
+        Process p = pb.start();
+        String stdout;
+        String stderr;
+        try (InputStream o = p.getInputStream(); InputStream e = p.getErrorStream()) {
+            stdout = new String(o.readAllBytes(), StandardCharsets.UTF_8);
+            stderr = new String(e.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        int rc = p.waitFor();
+        if (rc != 0 || stdout.isBlank()) {
+            throw new IllegalStateException("bench --host: the child for " + String.join(" ", args) + " exited with "
+                    + rc + ": " + stderr.strip());
+        }
+        return stdout.strip();
+    }
+
+    /**
+     * The child: {@code SHAPE WARMUP REPS} prints, tab-separated, the median host µs of a forward and of a
+     * training step, the driver + cuBLAS calls of one forward and of one training step, and the latter by
+     * API name. Uses only the public API and JNA, so it also runs against an older build.
+     */
+    public static void main(String[] args) {
+        Workload w = Workload.parse(args[0]);
+        int warmup = Integer.parseInt(args[1]);
+        int reps = Integer.parseInt(args[2]);
+        Device device = Device.cuda();
+        Counters counters = new Counters();
+        try (RecurrentLayer layer = w.build(device, 1);
+             Tensor x = Tensor.of(device, BenchCommand.uniform(w.steps() * w.batch() * w.in(), 2),
+                     w.steps(), w.batch(), w.in());
+             Tensor dY = Tensor.zeros(device, w.steps(), w.batch(), w.hidden())) {
+            Runnable forward = () -> {
+                try (ForwardResult r = layer.eval().forward(x)) {
+                    device.engine().synchronize();
+                }
+            };
+            Runnable training = () -> {
+                try (ForwardResult r = layer.train().forward(x); BackwardResult g = layer.backward(r, dY, null, null)) {
+                    device.engine().synchronize();
+                }
+            };
+            for (int i = 0; i < warmup; i++) {
+                forward.run();
+                training.run();
+            }
+            double forwardUs = medianMicros(forward, reps);
+            double trainingUs = medianMicros(training, reps);
+            Map<String, Long> forwardCalls = counters.callsOf(forward);
+            Map<String, Long> trainingCalls = counters.callsOf(training);
+            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%n", forwardUs, trainingUs, total(forwardCalls),
+                    total(trainingCalls), trainingCalls);
+        }
+    }
+
+    private static double medianMicros(Runnable pass, int reps) {
+        double[] us = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            pass.run();
+            us[i] = (System.nanoTime() - t0) / 1e3;
+        }
+        return BenchCommand.median(us);
+    }
+
+    private static long total(Map<String, Long> calls) {
+        return calls.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** The stand-in's counters ({@code rnn4j_standin_reset_stats} and {@code _stats} of its libcuda.so.1). */
+    private static final class Counters {
+        private final Function reset;
+        private final Function stats;
+
+        Counters() {
+            NativeLibrary cuda = NativeLibrary.getInstance("libcuda.so.1");
+            try {
+                reset = cuda.getFunction("rnn4j_standin_reset_stats");
+                stats = cuda.getFunction("rnn4j_standin_stats");
+            } catch (UnsatisfiedLinkError e) {
+                throw new IllegalStateException("bench --host needs the stand-in driver (native/standin) as "
+                        + "libcuda.so.1 on LD_LIBRARY_PATH: " + e.getMessage(), e);
+            }
+        }
+
+        /** The driver and cuBLAS calls (names starting with cu) that one run of {@code pass} makes, by name. */
+        Map<String, Long> callsOf(Runnable pass) {
+            reset.invokeVoid(new Object[0]);
+            pass.run();
+            byte[] buf = new byte[1 << 16];
+            stats.invokeLong(new Object[] {buf, (long) buf.length});
+            Map<String, Long> calls = new TreeMap<>();
+            for (String line : Native.toString(buf, "US-ASCII").split("\n")) {
+                int space = line.lastIndexOf(' ');
+                if (line.startsWith("cu") && space > 0) {
+                    calls.put(line.substring(0, space), Long.parseLong(line.substring(space + 1).trim()));
+                }
+            }
+            return calls;
+        }
+    }
+}
