@@ -233,7 +233,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         try (Encoded enc = encode(batch);
              ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
                      batch.targetLengths, enc.h0, enc.c0)) {
-            Attended att = attend(enc, dec.output(), owned);
+            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
             Tensor logits = own(owned, output.forward(att.features));
             try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
                 Tensor dFeatures = own(owned, output.backward(att.features, loss.gradient()));
@@ -255,104 +255,102 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     // ------------------------------------------------------------------ decoding
 
-    /** A greedy translation: each sample's tokens (without the end token) and its attention weights per output step. */
-    public record Translation(int[] tokens, float[][] attention) {
+    /**
+     * One decoded sequence: its tokens (without the end token), the attention weights of each output token over
+     * the source's own length (empty rows without attention), and its score: the sum of the tokens' log
+     * probabilities (the end token's included when it was produced) divided by {@code length^lengthPenalty}.
+     */
+    public record Translation(int[] tokens, float[][] attention, double score) {
+    }
+
+    /** Greedy decoding: {@link #beamSearch} with one beam, the most likely token fed back at each step. */
+    public List<Translation> translate(List<int[]> sources, int maxLength) {
+        return beamSearch(sources, 1, maxLength, 0);
     }
 
     /**
-     * Greedy decoding, batched: each step feeds the most likely token back, until a sample produced the end token
-     * or {@code maxLength} tokens. Attention weights (one row of the source's length per output token) come with
-     * it when the model has attention, else empty rows.
+     * Beam search, batched over the sources and deterministic: each sample keeps the {@code beamWidth} best partial
+     * sequences by summed log probability; a sequence ends with the end token (or at {@code maxLength} tokens);
+     * a sample stops when it has {@code beamWidth} ended sequences, and the best of them by
+     * {@code score / length^lengthPenalty} (Hugging Face's {@code length_penalty}; 0 compares raw sums) is returned.
+     * Ties go to the lower beam, then the lower token id.
      */
-    public List<Translation> translate(List<int[]> sources, int maxLength) {
+    public List<Translation> beamSearch(List<int[]> sources, int beamWidth, int maxLength, double lengthPenalty) {
+        if (beamWidth < 1) {
+            throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
+        }
         if (maxLength < 1) {
             throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
         }
+        if (!Double.isFinite(lengthPenalty)) {
+            throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
+        }
         Batch batch = batch(sources, null);
-        int b = batch.size;
+        int k = beamWidth, rows = batch.size * k;
         encoder.eval();
         decoder.eval();
-        List<List<Integer>> tokens = new ArrayList<>();
-        List<List<float[]>> weights = new ArrayList<>();
-        for (int i = 0; i < b; i++) {
-            tokens.add(new ArrayList<>());
-            weights.add(new ArrayList<>());
-        }
-        boolean[] done = new boolean[b];
-        int[] previous = new int[b];
-        Arrays.fill(previous, startToken);
+        Beams beams = new Beams(batch.size, k, lengthPenalty);
+        List<Tensor> held = new ArrayList<>();
         try (Encoded enc = encode(batch)) {
-            Tensor h = enc.h0 == null ? null : enc.h0.copyTo(device);
-            Tensor c = enc.c0 == null ? null : enc.c0.copyTo(device);
-            try {
-                for (int step = 0; step < maxLength && !allTrue(done); step++) {
-                    List<Tensor> owned = new ArrayList<>();
-                    try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, b)), null, h, c)) {
-                        Attended att = attend(enc, dec.output(), owned);
-                        float[] logits = own(owned, output.forward(att.features)).toHost();   // [1, B, V]
-                        float[] alpha = att.weights == null ? null : att.weights.toHost();    // [B, 1, S]
-                        for (int i = 0; i < b; i++) {
-                            int best = argmax(logits, i * targetVocab, targetVocab);
-                            previous[i] = best;
-                            if (done[i]) {
-                                continue;
-                            }
-                            if (best == endToken) {
-                                done[i] = true;
-                                continue;
-                            }
-                            tokens.get(i).add(best);
-                            weights.get(i).add(alpha == null ? new float[0]
-                                    : Arrays.copyOfRange(alpha, i * batch.sourceSteps, i * batch.sourceSteps + batch.sourceLengths[i]));
-                        }
-                        h = replace(h, dec.hN());
-                        c = dec.cN() == null ? c : replace(c, dec.cN());
-                    } finally {
-                        owned.forEach(Tensor::close);
-                    }
-                }
-            } finally {
-                if (h != null) {
+            // every sample's encoder outputs and initial states repeated for its k beams (row b·k + j)
+            int[] srcLengths = new int[rows];
+            int[] repeat = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                srcLengths[r] = batch.sourceLengths[r / k];
+                repeat[r] = r / k;
+            }
+            Tensor encOut = own(held, gatherSamples(enc.forward.output(), repeat));
+            Tensor h = own(held, gatherSamples(enc.h0, repeat));
+            Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0, repeat));
+            int[] previous = new int[rows];
+            Arrays.fill(previous, startToken);
+            for (int step = 0; step < maxLength && !beams.allDone(); step++) {
+                List<Tensor> owned = new ArrayList<>();
+                try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, rows)), null, h, c)) {
+                    Attended att = attend(encOut, srcLengths, dec.output(), owned);
+                    float[] logits = own(owned, output.forward(att.features)).toHost();        // [1, rows, V]
+                    float[] alpha = att.weights == null ? null : att.weights.toHost();         // [rows, 1, S]
+                    int[] parents = beams.advance(logits, targetVocab, endToken, step + 1 == maxLength,
+                            r -> alpha == null ? new float[0]
+                                    : Arrays.copyOfRange(alpha, r * batch.sourceSteps, r * batch.sourceSteps + srcLengths[r]));
+                    System.arraycopy(beams.lastTokens(), 0, previous, 0, rows);
+                    held.remove(h);
                     h.close();
+                    h = own(held, gatherSamples(dec.hN(), parents));
+                    if (dec.cN() != null) {   // an LSTM decoder carries c, whether or not the encoder gave it one
+                        if (c != null) {
+                            held.remove(c);
+                            c.close();
+                        }
+                        c = own(held, gatherSamples(dec.cN(), parents));
+                    }
+                } finally {
+                    owned.forEach(Tensor::close);
                 }
-                if (c != null) {
-                    c.close();
-                }
             }
+        } finally {
+            held.forEach(Tensor::close);
         }
-        List<Translation> out = new ArrayList<>();
-        for (int i = 0; i < b; i++) {
-            out.add(new Translation(tokens.get(i).stream().mapToInt(Integer::intValue).toArray(),
-                    weights.get(i).toArray(new float[0][])));
-        }
-        return out;
+        return beams.best();
     }
 
-    private Tensor replace(Tensor old, Tensor fresh) {
-        Tensor copy = fresh.copyTo(device);
-        if (old != null) {
-            old.close();
-        }
-        return copy;
-    }
-
-    private static boolean allTrue(boolean[] flags) {
-        for (boolean f : flags) {
-            if (!f) {
-                return false;
+    /** {@code out[:, r, :] = state[:, rows[r], :]} for a {@code [D, N, F]} tensor: beams repeated or reordered, one gather. */
+    private Tensor gatherSamples(Tensor state, int[] rows) {
+        int d = state.dim(0), n = state.dim(1), f = state.dim(2);
+        int[] index = new int[d * rows.length];
+        for (int i = 0; i < d; i++) {
+            for (int r = 0; r < rows.length; r++) {
+                index[i * rows.length + r] = i * n + rows[r];
             }
         }
-        return true;
-    }
-
-    private static int argmax(float[] v, int off, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) {
-            if (v[off + i] > v[off + best]) {
-                best = i;
-            }
+        Tensor out = Tensor.zeros(device, d, rows.length, f);
+        try (Tensor idx = Tensor.ofInts(device, index, index.length)) {
+            engine.gatherRows(index.length, f, idx.buffer(), 0, state.buffer(), 0, out.buffer(), 0);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
         }
-        return best;
     }
 
     // ------------------------------------------------------------------ the pieces
@@ -487,19 +485,21 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private record Attended(Tensor features, Tensor weights, Tensor queries, Tensor keys, Tensor values, Tensor combined) {
     }
 
-    /** Attention over the encoder's outputs for decoder outputs {@code h [T, B, Hd]}: features {@code [T, B, Hd]} for the output layer. */
-    private Attended attend(Encoded enc, Tensor h, List<Tensor> owned) {
+    /**
+     * Attention over the encoder's outputs {@code encOut [S, B, He]} (sample b valid for {@code s < sourceLengths[b]})
+     * for decoder outputs {@code h [T, B, Hd]}: features {@code [T, B, Hd]} for the output layer.
+     */
+    private Attended attend(Tensor encOut, int[] sourceLengths, Tensor h, List<Tensor> owned) {
         if (attention == Attention.NONE) {
             return new Attended(h, null, null, null, null, null);
         }
-        Tensor encOut = enc.forward.output();                                                   // [S, B, He]
         Tensor values = own(owned, TensorOps.transposeLeading(encOut));                         // [B, S, He]
         Tensor keys = attention == Attention.GENERAL
                 ? own(owned, TensorOps.transposeLeading(own(owned, keyProjection.forward(encOut))))  // [B, S, Hd]
                 : values;
         Tensor queries = own(owned, TensorOps.transposeLeading(h));                             // [B, T, Hd]
         Tensor scores = own(owned, TensorOps.bmm(queries, false, keys, true));                  // [B, T, S]
-        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores, enc.batch.sourceLengths));
+        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores, sourceLengths));
         Tensor context = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.bmm(weights, false, values, false))));
         Tensor combined = own(owned, TensorOps.concat(2, context, h));                          // [T, B, He + Hd]
         Tensor features = own(owned, TensorOps.tanh(own(owned, combine.forward(combined))));

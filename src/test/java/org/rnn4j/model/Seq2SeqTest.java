@@ -85,17 +85,47 @@ class Seq2SeqTest {
                 }
             }
             assertTrue(exact >= 180, "exact match " + exact + " / 200");
+
+            List<Seq2Seq.Translation> beam = model.beamSearch(test, 3, 10, 1.0);
+            int beamExact = 0;
+            for (int i = 0; i < test.size(); i++) {
+                beamExact += java.util.Arrays.equals(reversed(test.get(i)), beam.get(i).tokens()) ? 1 : 0;
+            }
+            assertTrue(beamExact >= exact - 2, "beam search exact match " + beamExact + " against greedy " + exact);
+            // a greedy score is the sum of its tokens' log probabilities, the end token's included: the loss of that target
+            for (int i = 0; i < 5; i++) {
+                int[] tokens = out.get(i).tokens();
+                double loss = model.lossAndGradients(List.of(test.get(i)), List.of(tokens));
+                assertEquals(-loss * (tokens.length + 1), out.get(i).score(), 1e-4 * (tokens.length + 1), "sample " + i);
+            }
         }
     }
 
     @Test
-    void aBatchTranslatesAsItsSamplesOneByOne() {
+    void aWiderBeamFindsSequencesAtLeastAsLikelyAsGreedyDecoding() {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            List<int[]> src = randomSequences(new Random(8), 12, 1, 6);
+            List<Seq2Seq.Translation> greedy = model.translate(src, 5);
+            List<Seq2Seq.Translation> beam = model.beamSearch(src, 4, 5, 0);
+            List<Seq2Seq.Translation> again = model.beamSearch(src, 4, 5, 0);
+            for (int i = 0; i < src.size(); i++) {
+                assertTrue(beam.get(i).score() >= greedy.get(i).score() - 1e-9,
+                        "sample " + i + ": beam " + beam.get(i).score() + " < greedy " + greedy.get(i).score());
+                assertArrayEquals(beam.get(i).tokens(), again.get(i).tokens(), "deterministic");
+                assertTrue(beam.get(i).tokens().length <= 5);
+            }
+        }
+    }
+
+    @Test
+    void aBatchIsSearchedAsItsSamplesOneByOne() {
         Random rnd = new Random(2);
         try (Seq2Seq model = reverser(Seq2Seq.Attention.DOT, false).build(Device.cpu())) {
             List<int[]> src = randomSequences(rnd, 5, 1, 7);
-            List<Seq2Seq.Translation> together = model.translate(src, 6);
+            List<Seq2Seq.Translation> together = model.beamSearch(src, 3, 6, 0.5);
             for (int i = 0; i < src.size(); i++) {
-                Seq2Seq.Translation alone = model.translate(List.of(src.get(i)), 6).get(0);
+                Seq2Seq.Translation alone = model.beamSearch(List.of(src.get(i)), 3, 6, 0.5).get(0);
+                assertEquals(alone.score(), together.get(i).score(), 1e-5, "sample " + i);
                 assertArrayEquals(alone.tokens(), together.get(i).tokens(), "sample " + i);
                 for (int t = 0; t < alone.attention().length; t++) {
                     assertArrayEquals(alone.attention()[t], together.get(i).attention()[t], 1e-6f, "sample " + i + " step " + t);
@@ -172,6 +202,7 @@ class Seq2SeqTest {
                     () -> model.translate(List.of(new int[0]), 5));
             assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.translate(two, 0));
             assertMessage("sources: expected at least one sequence", () -> model.translate(List.of(), 3));
+            assertMessage("beamWidth: expected >= 1 beams, got 0", () -> model.beamSearch(two, 0, 5, 0));
         }
     }
 
