@@ -33,7 +33,9 @@ import org.rnn4j.train.ModuleGroup;
  * (otherwise the decoder's {@code c0} is zero).
  *
  * <p><b>Attention</b> (Luong et al. 2015, global, after the decoder step): scores {@code s = h_t · k_s} with keys
- * {@code k = y_enc} ({@link Attention#DOT}) or {@code k = W_a y_enc} ({@link Attention#GENERAL}); weights
+ * {@code k = y_enc} ({@link Attention#DOT}) or {@code k = W_a y_enc} ({@link Attention#GENERAL}), or Bahdanau's additive
+ * score {@code s = vᵀ tanh(W_k y_enc + W_q h_t)} ({@link Attention#BAHDANAU}, on the decoder's output h_t as Luong
+ * places it, rather than on h_{t−1} with the context fed back as input); weights
  * {@code α = softmax(s)} over the source's own length only (padding is never read); context
  * {@code c_t = Σ α_s y_enc,s}; output {@code tanh(W_c [c_t; h_t])} into the vocabulary layer.
  *
@@ -43,8 +45,8 @@ import org.rnn4j.train.ModuleGroup;
  */
 public final class Seq2Seq implements HasParameters, AutoCloseable {
 
-    /** Luong's score functions, or none (the decoder sees the source only through its initial state). */
-    public enum Attention { NONE, DOT, GENERAL }
+    /** Luong's multiplicative scores, Bahdanau's additive one, or none (the decoder sees the source only through its initial state). */
+    public enum Attention { NONE, DOT, GENERAL, BAHDANAU }
 
     private final Device device;
     private final Engine engine;
@@ -57,7 +59,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private final Embedding targetEmbedding;
     private final RecurrentLayer encoder;
     private final RecurrentLayer decoder;
-    private final Linear keyProjection;   // GENERAL: W_a, y_enc → decoder hidden; null otherwise
+    private final Linear keyProjection;    // GENERAL W_a, BAHDANAU W_k: y_enc → decoder hidden; null otherwise
+    private final Linear queryProjection;  // BAHDANAU W_q: h → decoder hidden; null otherwise
+    private final Linear scoreVector;      // BAHDANAU v: → one score; null otherwise
     private final Linear combine;   // W_c, [context; h] → decoder hidden; null without attention
     private final Linear output;    // → target vocabulary
     private final ModuleGroup modules;
@@ -81,7 +85,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             targetEmbedding = track(made, new Embedding(targetVocab, dec.inputSize(), b.seed + 1, device));
             encoder = track(made, new RecurrentLayer(enc, device));
             decoder = track(made, new RecurrentLayer(dec, device));
-            keyProjection = attention == Attention.GENERAL ? track(made, new Linear(encOut, decHidden, false, b.seed + 2, device)) : null;
+            boolean additive = attention == Attention.BAHDANAU;
+            keyProjection = attention == Attention.GENERAL || additive
+                    ? track(made, new Linear(encOut, decHidden, false, b.seed + 2, device)) : null;
+            queryProjection = additive ? track(made, new Linear(decHidden, decHidden, true, b.seed + 5, device)) : null;
+            scoreVector = additive ? track(made, new Linear(decHidden, 1, false, b.seed + 6, device)) : null;
             combine = attention == Attention.NONE ? null : track(made, new Linear(encOut + decHidden, decHidden, true, b.seed + 3, device));
             output = track(made, new Linear(decHidden, targetVocab, true, b.seed + 4, device));
         } catch (RuntimeException | Error e) {
@@ -96,6 +104,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         parts.put("decoder", decoder);
         if (keyProjection != null) {
             parts.put("attention_keys", keyProjection);
+        }
+        if (queryProjection != null) {
+            parts.put("attention_query", queryProjection);
+            parts.put("attention_v", scoreVector);
         }
         if (combine != null) {
             parts.put("attention_combine", combine);
@@ -186,7 +198,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                         + " layers of " + dec.hiddenSize());
             }
             if (attention == null) {
-                throw new IllegalArgumentException("attention: expected NONE, DOT or GENERAL, got null");
+                throw new IllegalArgumentException("attention: expected NONE, DOT, GENERAL or BAHDANAU, got null");
             }
             if (attention == Attention.DOT && enc.bidirectional()) {
                 throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
@@ -482,7 +494,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     }
 
     /** What the attention step saved for its backward; tensors belong to the caller's list. */
-    private record Attended(Tensor features, Tensor weights, Tensor queries, Tensor keys, Tensor values, Tensor combined) {
+    private record Attended(Tensor features, Tensor weights, Tensor values, Tensor combined, Scores scores) {
+    }
+
+    /** Scores {@code [B, T, S]} and what their backward needs: multiplicative queries and keys, or the additive ones and energies. */
+    private record Scores(Tensor scores, Tensor queries, Tensor keys, List<Tensor> energies) {
     }
 
     /**
@@ -491,43 +507,89 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      */
     private Attended attend(Tensor encOut, int[] sourceLengths, Tensor h, List<Tensor> owned) {
         if (attention == Attention.NONE) {
-            return new Attended(h, null, null, null, null, null);
+            return new Attended(h, null, null, null, null);
         }
         Tensor values = own(owned, TensorOps.transposeLeading(encOut));                         // [B, S, He]
+        Scores scores = attention == Attention.BAHDANAU ? additiveScores(encOut, h, owned) : multiplicativeScores(encOut, values, h, owned);
+        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores.scores, sourceLengths));      // [B, T, S]
+        Tensor context = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.bmm(weights, false, values, false))));
+        Tensor combined = own(owned, TensorOps.concat(2, context, h));                          // [T, B, He + Hd]
+        Tensor features = own(owned, TensorOps.tanh(own(owned, combine.forward(combined))));
+        return new Attended(features, weights, values, combined, scores);
+    }
+
+    /** Luong: {@code s[b, t, ·] = q_t · K_b} with {@code q = h}, {@code K = y_enc} or {@code W_a y_enc}, one batched product. */
+    private Scores multiplicativeScores(Tensor encOut, Tensor values, Tensor h, List<Tensor> owned) {
         Tensor keys = attention == Attention.GENERAL
                 ? own(owned, TensorOps.transposeLeading(own(owned, keyProjection.forward(encOut))))  // [B, S, Hd]
                 : values;
         Tensor queries = own(owned, TensorOps.transposeLeading(h));                             // [B, T, Hd]
-        Tensor scores = own(owned, TensorOps.bmm(queries, false, keys, true));                  // [B, T, S]
-        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores, sourceLengths));
-        Tensor context = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.bmm(weights, false, values, false))));
-        Tensor combined = own(owned, TensorOps.concat(2, context, h));                          // [T, B, He + Hd]
-        Tensor features = own(owned, TensorOps.tanh(own(owned, combine.forward(combined))));
-        return new Attended(features, weights, queries, keys, values, combined);
+        return new Scores(own(owned, TensorOps.bmm(queries, false, keys, true)), queries, keys, null);
+    }
+
+    /** Bahdanau: per decoder step t, {@code E_t = tanh(W_k y_enc + W_q h_t)} {@code [S, B, A]} and {@code s[·, t, ·] = v · E_t}. */
+    private Scores additiveScores(Tensor encOut, Tensor h, List<Tensor> owned) {
+        Tensor keys = own(owned, keyProjection.forward(encOut));                                // [S, B, A]
+        Tensor queries = own(owned, queryProjection.forward(h));                                // [T, B, A]
+        int steps = h.dim(0), batch = h.dim(1), sourceSteps = encOut.dim(0);
+        List<Tensor> energies = new ArrayList<>();
+        Tensor[] rows = new Tensor[steps];
+        for (int t = 0; t < steps; t++) {
+            Tensor energy = own(owned, TensorOps.tanh(own(owned, TensorOps.add(keys, own(owned, TensorOps.select(queries, t))))));
+            energies.add(energy);
+            Tensor e = own(owned, scoreVector.forward(energy));                                 // [S, B, 1]
+            rows[t] = own(owned, TensorOps.reshape(own(owned, TensorOps.transposeLeading(e)), batch, 1, sourceSteps));
+        }
+        Tensor scores = steps == 1 ? rows[0] : own(owned, TensorOps.concat(1, rows));
+        return new Scores(scores, queries, keys, energies);
     }
 
     /** The gradients of the encoder's outputs and of the decoder's outputs, from that of the features. */
     private Tensor[] attendBackward(Encoded enc, Tensor h, Attended a, Tensor dFeatures, List<Tensor> owned) {
+        Tensor encOut = enc.forward.output();
         if (attention == Attention.NONE) {
-            return new Tensor[] {own(owned, Tensor.zeros(device, enc.forward.output().shape())), dFeatures};
+            return new Tensor[] {own(owned, Tensor.zeros(device, encOut.shape())), dFeatures};
         }
-        int he = enc.forward.output().dim(2);
         Tensor dPre = own(owned, TensorOps.tanhBackward(a.features, dFeatures));
         Tensor dCombined = own(owned, combine.backward(a.combined, dPre));
-        Tensor[] parts = TensorOps.split(dCombined, 2, he, h.dim(2));                           // dContext, dh
+        Tensor[] parts = TensorOps.split(dCombined, 2, encOut.dim(2), h.dim(2));               // dContext, dh
         owned.addAll(Arrays.asList(parts));
         Tensor dContextB = own(owned, TensorOps.transposeLeading(parts[0]));                    // [B, T, He]
         Tensor[] dWV = TensorOps.bmmBackward(a.weights, false, a.values, false, dContextB);     // dWeights, dValues
         owned.addAll(Arrays.asList(dWV));
         Tensor dScores = own(owned, TensorOps.maskedSoftmaxBackward(a.weights, dWV[0], enc.batch.sourceLengths));
-        Tensor[] dQK = TensorOps.bmmBackward(a.queries, false, a.keys, true, dScores);          // dQueries, dKeys
-        owned.addAll(Arrays.asList(dQK));
-        Tensor dh = own(owned, TensorOps.add(parts[1], own(owned, TensorOps.transposeLeading(dQK[0]))));
-        Tensor dKeys = own(owned, TensorOps.transposeLeading(dQK[1]));                          // [S, B, ·]
+        Tensor[] dKeysH = attention == Attention.BAHDANAU
+                ? additiveScoresBackward(encOut, h, a.scores, dScores, owned)
+                : multiplicativeScoresBackward(encOut, a.scores, dScores, owned);
+        Tensor dh = own(owned, TensorOps.add(parts[1], dKeysH[1]));
         Tensor dValues = own(owned, TensorOps.transposeLeading(dWV[1]));                        // [S, B, He]
-        Tensor dKeysEnc = attention == Attention.GENERAL ? own(owned, keyProjection.backward(enc.forward.output(), dKeys)) : dKeys;
-        Tensor dEnc = own(owned, TensorOps.add(dValues, dKeysEnc));
+        Tensor dEnc = own(owned, TensorOps.add(dValues, dKeysH[0]));
         return new Tensor[] {dEnc, dh};
+    }
+
+    /** {@code {dEncOut through the keys, dh}}. */
+    private Tensor[] multiplicativeScoresBackward(Tensor encOut, Scores sc, Tensor dScores, List<Tensor> owned) {
+        Tensor[] dQK = TensorOps.bmmBackward(sc.queries, false, sc.keys, true, dScores);        // dQueries, dKeys
+        owned.addAll(Arrays.asList(dQK));
+        Tensor dh = own(owned, TensorOps.transposeLeading(dQK[0]));
+        Tensor dKeys = own(owned, TensorOps.transposeLeading(dQK[1]));                          // [S, B, ·]
+        return new Tensor[] {attention == Attention.GENERAL ? own(owned, keyProjection.backward(encOut, dKeys)) : dKeys, dh};
+    }
+
+    private Tensor[] additiveScoresBackward(Tensor encOut, Tensor h, Scores sc, Tensor dScores, List<Tensor> owned) {
+        int steps = h.dim(0), batch = h.dim(1), sourceSteps = encOut.dim(0), width = sc.keys.dim(2);
+        Tensor dKeys = own(owned, Tensor.zeros(device, sc.keys.shape()));                       // [S, B, A]
+        Tensor dQueries = own(owned, Tensor.zeros(device, sc.queries.shape()));                 // [T, B, A]
+        for (int t = 0; t < steps; t++) {
+            Tensor dRow = own(owned, TensorOps.slice(dScores, 1, t, 1));                        // [B, 1, S]
+            Tensor de = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.reshape(dRow, batch, sourceSteps, 1))));
+            Tensor energy = sc.energies.get(t);
+            Tensor dEnergy = own(owned, scoreVector.backward(energy, de));                      // [S, B, A]
+            Tensor dSum = own(owned, TensorOps.tanhBackward(energy, dEnergy));
+            TensorOps.addSliceInto(dKeys, 0, 0, dSum);
+            TensorOps.addSelectedInto(dQueries, t, own(owned, TensorOps.sumLeading(dSum, batch, width)));
+        }
+        return new Tensor[] {own(owned, keyProjection.backward(encOut, dKeys)), own(owned, queryProjection.backward(h, dQueries))};
     }
 
     private static Tensor own(List<Tensor> owned, Tensor t) {
@@ -548,7 +610,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     @Override
     public void close() {
-        for (AutoCloseable c : new AutoCloseable[] {output, combine, keyProjection, decoder, encoder, targetEmbedding, sourceEmbedding}) {
+        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, decoder, encoder, targetEmbedding, sourceEmbedding}) {
             closeQuietly(c);
         }
     }

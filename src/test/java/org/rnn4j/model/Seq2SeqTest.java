@@ -101,6 +101,60 @@ class Seq2SeqTest {
         }
     }
 
+    /**
+     * Central differences of the loss (float, step 3e-2) against the backward at every entry of every attention
+     * parameter and of the encoder's input weights, on a small model whose attention weights are scaled up so that
+     * their gradients stand well above the differences' float resolution (about 4e-6 here); each tensor's largest numeric
+     * gradient must exceed 2e-4, so that a missing term cannot hide below the tolerance.
+     */
+    @Test
+    void attentionGradientsMatchFiniteDifferences() {
+        List<int[]> src = randomSequences(new Random(6), 3, 1, 5);
+        List<int[]> tgt = randomSequences(new Random(7), 3, 0, 4);
+        for (Seq2Seq.Attention attention : List.of(Seq2Seq.Attention.DOT, Seq2Seq.Attention.GENERAL, Seq2Seq.Attention.BAHDANAU)) {
+            try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB)
+                    .encoder(Lstm.builder(4, 6).bidirectional(attention != Seq2Seq.Attention.DOT).seed(3))
+                    .decoder(Lstm.builder(4, 6).seed(4)).attention(attention).tokens(START, END).seed(5).build(Device.cpu())) {
+                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                    if (e.getKey().startsWith("attention_") || e.getKey().startsWith("encoder.")) {
+                        float[] w = e.getValue().toHost();
+                        for (int i = 0; i < w.length; i++) {
+                            w[i] *= 4;
+                        }
+                        e.getValue().copyFrom(w);
+                    }
+                }
+                model.zeroGrad();
+                model.lossAndGradients(src, tgt);
+                Map<String, float[]> grads = new java.util.HashMap<>();
+                model.gradients().forEach((k, v) -> grads.put(k, v.toHost()));   // before the probes add theirs
+                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                    if (!e.getKey().startsWith("attention_") && !e.getKey().startsWith("encoder.weight_ih")) {
+                        continue;
+                    }
+                    float[] grad = grads.get(e.getKey());
+                    float[] w = e.getValue().toHost();
+                    double largest = 0;
+                    for (int i = 0; i < w.length; i++) {
+                        float keep = w[i];
+                        w[i] = keep + 3e-2f;
+                        e.getValue().copyFrom(w);
+                        double up = model.lossAndGradients(src, tgt);
+                        w[i] = keep - 3e-2f;
+                        e.getValue().copyFrom(w);
+                        double down = model.lossAndGradients(src, tgt);
+                        w[i] = keep;
+                        e.getValue().copyFrom(w);
+                        double numeric = (up - down) / 6e-2;
+                        largest = Math.max(largest, Math.abs(numeric));
+                        assertEquals(numeric, grad[i], 4e-5 + 3e-2 * Math.abs(numeric), attention + ": " + e.getKey() + "[" + i + "]");
+                    }
+                    assertTrue(largest > 2e-4, attention + ": " + e.getKey() + " has numeric gradients of at most " + largest);
+                }
+            }
+        }
+    }
+
     @Test
     void aWiderBeamFindsSequencesAtLeastAsLikelyAsGreedyDecoding() {
         try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
@@ -120,7 +174,7 @@ class Seq2SeqTest {
     @Test
     void aBatchIsSearchedAsItsSamplesOneByOne() {
         Random rnd = new Random(2);
-        try (Seq2Seq model = reverser(Seq2Seq.Attention.DOT, false).build(Device.cpu())) {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, false).build(Device.cpu())) {
             List<int[]> src = randomSequences(rnd, 5, 1, 7);
             List<Seq2Seq.Translation> together = model.beamSearch(src, 3, 6, 0.5);
             for (int i = 0; i < src.size(); i++) {
