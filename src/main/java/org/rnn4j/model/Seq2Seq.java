@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import org.rnn4j.BackwardResult;
 import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
@@ -238,20 +239,44 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      * @param targets target id sequences (without start and end tokens), ids in {@code [0, targetVocab)}
      */
     public double lossAndGradients(List<int[]> sources, List<int[]> targets) {
+        return lossAndGradients(sources, targets, 0, 0);
+    }
+
+    /**
+     * As {@link #lossAndGradients(List, List)} with scheduled sampling (Bengio et al. 2015) in its parallel form
+     * (Duckworth et al. 2019): a first teacher-forced pass predicts every step's most likely token; then each
+     * decoder input after the start token is, with probability {@code samplingRate} (drawn from {@code seed}), the
+     * model's own prediction of the previous token instead of the true one, and the loss and gradients come from
+     * a second pass over those inputs (no gradient flows through the choice). Rate 0 is teacher forcing; callers
+     * raise the rate over training as they see fit.
+     */
+    public double lossAndGradients(List<int[]> sources, List<int[]> targets, double samplingRate, long seed) {
+        if (!(samplingRate >= 0 && samplingRate <= 1)) {
+            throw new IllegalArgumentException("samplingRate: expected a probability in [0, 1], got " + samplingRate);
+        }
         Batch batch = batch(sources, targets);
         encoder.train();
         decoder.train();
         List<Tensor> owned = new ArrayList<>();
-        try (Encoded enc = encode(batch);
-             ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
-                     batch.targetLengths, enc.h0, enc.c0)) {
+        try (Encoded enc = encode(batch)) {
+            int[] inputs = samplingRate == 0 ? batch.decoderInputs : sampledInputs(enc, batch, samplingRate, seed);
+            return teacherForced(enc, batch, inputs, owned);
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    /** The decoder over {@code inputs}, attention, loss and the whole backward; the loss. */
+    private double teacherForced(Encoded enc, Batch batch, int[] inputs, List<Tensor> owned) {
+        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(inputs, batch.targetSteps, batch.size)),
+                batch.targetLengths, enc.h0, enc.c0)) {
             Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
             Tensor logits = own(owned, output.forward(att.features));
             try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
                 Tensor dFeatures = own(owned, output.backward(att.features, loss.gradient()));
                 Tensor[] dEncDec = attendBackward(enc, dec.output(), att, dFeatures, owned);
                 try (BackwardResult dDec = decoder.backward(dec, dEncDec[1], null, null)) {
-                    targetEmbedding.backward(batch.decoderInputs, dDec.dX());
+                    targetEmbedding.backward(inputs, dDec.dX());
                     Tensor dhN = own(owned, bridgeBackward(dDec.dh0(), enc.forward.hN()));
                     Tensor dcN = enc.c0 == null ? null : own(owned, bridgeBackward(dDec.dc0(), enc.forward.cN()));
                     try (BackwardResult dEnc = encoder.backward(enc.forward, dEncDec[0], dhN, dcN)) {
@@ -260,7 +285,34 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 }
                 return loss.value();
             }
+        }
+    }
+
+    /** The decoder inputs of scheduled sampling: true tokens, each after the first replaced with probability {@code rate} by the prediction. */
+    private int[] sampledInputs(Encoded enc, Batch batch, double rate, long seed) {
+        List<Tensor> owned = new ArrayList<>();
+        decoder.eval();   // a prediction pass: nothing saved for a backward
+        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
+                batch.targetLengths, enc.h0, enc.c0)) {
+            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
+            float[] logits = own(owned, output.forward(att.features)).toHost();   // [T, B, V]
+            SplittableRandom rnd = new SplittableRandom(seed);
+            int[] inputs = batch.decoderInputs.clone();
+            for (int t = 1; t < batch.targetSteps; t++) {
+                for (int b = 0; b < batch.size; b++) {
+                    if (t < batch.targetLengths[b] && rnd.nextDouble() < rate) {
+                        int row = ((t - 1) * batch.size + b) * targetVocab;
+                        int best = 0;
+                        for (int v = 1; v < targetVocab; v++) {
+                            best = logits[row + v] > logits[row + best] ? v : best;
+                        }
+                        inputs[t * batch.size + b] = best;
+                    }
+                }
+            }
+            return inputs;
         } finally {
+            decoder.train();
             owned.forEach(Tensor::close);
         }
     }

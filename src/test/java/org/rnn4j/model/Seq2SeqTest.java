@@ -172,6 +172,36 @@ class Seq2SeqTest {
     }
 
     @Test
+    void scheduledSamplingIsDeterministicForASeedAndStillLearns() {
+        List<int[]> src = randomSequences(new Random(3), 16, 2, 6);
+        List<int[]> tgt = src.stream().map(Seq2SeqTest::reversed).toList();
+        double[] losses = new double[2];
+        for (int run = 0; run < 2; run++) {
+            try (Seq2Seq model = reverser(Seq2Seq.Attention.DOT, false).build(Device.cpu())) {
+                losses[run] = model.lossAndGradients(src, tgt, 0.5, 77);
+                assertEquals(model.lossAndGradients(src, tgt), model.lossAndGradients(src, tgt, 0, 77), "rate 0 is teacher forcing");
+            }
+        }
+        assertEquals(losses[0], losses[1], "the same seed samples the same inputs");
+        Random rnd = new Random(4);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 200; step++) {
+                List<int[]> s = randomSequences(rnd, 32, 2, 6);
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(s, s.stream().map(Seq2SeqTest::reversed).toList(), 0.25, step);
+                adam.step();
+                first = step == 0 ? loss : first;
+                last = loss;
+            }
+            assertTrue(last < first / 5, "loss " + first + " -> " + last);
+            assertTrue(model.lossAndGradients(src, tgt, 1, 5) > model.lossAndGradients(src, tgt) - 1e-9,
+                    "the model's own inputs are no easier than the true ones");
+        }
+    }
+
+    @Test
     void aBatchIsSearchedAsItsSamplesOneByOne() {
         Random rnd = new Random(2);
         try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, false).build(Device.cpu())) {
@@ -257,6 +287,8 @@ class Seq2SeqTest {
             assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.translate(two, 0));
             assertMessage("sources: expected at least one sequence", () -> model.translate(List.of(), 3));
             assertMessage("beamWidth: expected >= 1 beams, got 0", () -> model.beamSearch(two, 0, 5, 0));
+            assertMessage("samplingRate: expected a probability in [0, 1], got 1.5",
+                    () -> model.lossAndGradients(two, two, 1.5, 0));
         }
     }
 
