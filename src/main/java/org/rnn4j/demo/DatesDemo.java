@@ -28,8 +28,9 @@ import org.rnn4j.train.Adam;
 /**
  * Date normalisation with an encoder–decoder and attention: character sequences such as "leave guangzhou on sep
  * 26th, 1986" or "26.09.1986" become "1986-09-26". The requests are <b>generated in code</b> from templates (not
- * collected from users); the test dates are dates that training never sees, in every template. Reports exact match
- * on them and draws one example's attention weights to {@code dates-attention.png}.
+ * collected from users); the test dates are dates that training never sees. Reports exact match on them in the
+ * training templates, and on a template held out of training entirely (the arrive-on-the-nth-of form), and draws one
+ * example's attention weights to {@code dates-attention.png}.
  */
 public final class DatesDemo {
 
@@ -83,9 +84,15 @@ public final class DatesDemo {
         }
     }
 
-    /** What the run measured on the held-out dates. */
-    public record Result(double exactMatch, double beamExactMatch, int trainExamples, int testExamples, Device device,
-                         double seconds, Path attentionMap) {
+    /** The template no training request uses. */
+    static final int HELD_OUT_TEMPLATE = 3;
+
+    /**
+     * What the run measured on the held-out dates: exact match greedy and with beam search (width 3) in the training
+     * templates, and greedy in the held-out template.
+     */
+    public record Result(double exactMatch, double beamExactMatch, double heldOutTemplateExactMatch, int trainExamples,
+                         int testExamples, Device device, double seconds, Path attentionMap) {
     }
 
     /** Runs the demo; {@code out} receives the report, or nothing when {@code null}. */
@@ -104,14 +111,21 @@ public final class DatesDemo {
         }
         List<String[]> train = new ArrayList<>();
         List<String[]> test = new ArrayList<>();
+        List<String[]> heldOutTemplate = new ArrayList<>();
         for (int i = 0; i < dates.size(); i++) {
-            String[] pair = render(dates.get(i), rnd);
+            int template = rnd.nextInt(TEMPLATES.size() - 1);
+            String[] pair = render(dates.get(i), rnd, template < HELD_OUT_TEMPLATE ? template : template + 1);
             (i < testCount ? test : train).add(pair);
+            if (i < testCount) {
+                heldOutTemplate.add(render(dates.get(i), rnd, HELD_OUT_TEMPLATE));
+            }
         }
         say(out, "== Date normalisation: encoder-decoder (bidirectional LSTM, Luong general attention), characters in, ISO date out ==");
         say(out, "device: " + device + " (" + device.selectionNote() + ")");
         say(out, String.format(Locale.ROOT, "data: requests generated in code from %d templates (not real user requests): "
-                + "%d for training, %d held out whose dates training never sees", TEMPLATES.size(), train.size(), test.size()));
+                + "%d for training in %d of them, %d held out whose dates training never sees, and the same dates in the template "
+                + "training never sees (\"%s\")", TEMPLATES.size(), train.size(), TEMPLATES.size() - 1, test.size(),
+                heldOutTemplate.get(0)[0]));
         for (String[] p : train.subList(0, 3)) {
             say(out, "  e.g. \"" + p[0] + "\" -> " + p[1]);
         }
@@ -137,31 +151,37 @@ public final class DatesDemo {
                     say(out, String.format(Locale.ROOT, "step %4d  loss %.4f  (%.0f s)", step, loss, (System.nanoTime() - start) / 1e9));
                 }
             }
-            List<int[]> testSources = test.stream().map(p -> sourceIds(p[0])).toList();
-            List<Seq2Seq.Translation> greedy = new ArrayList<>();
-            List<Seq2Seq.Translation> beam = new ArrayList<>();
-            for (int i = 0; i < testSources.size(); i += 256) {
-                List<int[]> chunk = testSources.subList(i, Math.min(testSources.size(), i + 256));
-                greedy.addAll(model.translate(chunk, 12));
-                beam.addAll(model.beamSearch(chunk, 3, 12, 1.0));
-            }
+            List<Seq2Seq.Translation> greedy = decode(model, test, 1);
+            List<Seq2Seq.Translation> beam = decode(model, test, 3);
             double exact = exactMatch(test, greedy), beamExact = exactMatch(test, beam);
+            double unseenTemplate = exactMatch(heldOutTemplate, decode(model, heldOutTemplate, 1));
             for (int i = 0; i < 3; i++) {
                 say(out, "  test \"" + test.get(i)[0] + "\" -> " + text(greedy.get(i).tokens()) + "   (expected " + test.get(i)[1] + ")");
             }
             Path png = o.outDir.resolve("dates-attention.png");
             attentionMap(png, test.get(2)[0], text(greedy.get(2).tokens()), greedy.get(2).attention());
             double seconds = (System.nanoTime() - start) / 1e9;
-            say(out, String.format(Locale.ROOT, "held-out exact match: greedy %.4f, beam search (width 3) %.4f on %d requests; "
-                    + "attention map of the third in %s; %.0f s", exact, beamExact, test.size(), png, seconds));
-            return new Result(exact, beamExact, train.size(), test.size(), device, seconds, png);
+            say(out, String.format(Locale.ROOT, "held-out dates, exact match: greedy %.4f, beam search (width 3) %.4f on %d "
+                    + "requests; in the template training never sees: greedy %.4f; attention map of the third in %s; %.0f s",
+                    exact, beamExact, test.size(), unseenTemplate, png, seconds));
+            return new Result(exact, beamExact, unseenTemplate, train.size(), test.size(), device, seconds, png);
         }
     }
 
-    /** A request for {@code date} in a random template, and its ISO form. */
-    static String[] render(LocalDate date, SplittableRandom rnd) {
+    /** A request for {@code date} in template {@code template} (with a random city), and its ISO form. */
+    static String[] render(LocalDate date, SplittableRandom rnd, int template) {
         Object[] a = {date, CITIES[rnd.nextInt(CITIES.length)]};
-        return new String[] {TEMPLATES.get(rnd.nextInt(TEMPLATES.size())).apply(a), date.toString()};
+        return new String[] {TEMPLATES.get(template).apply(a), date.toString()};
+    }
+
+    /** Greedy ({@code beams == 1}) or beam-search translations of the requests, 256 at a time. */
+    private static List<Seq2Seq.Translation> decode(Seq2Seq model, List<String[]> requests, int beams) {
+        List<int[]> sources = requests.stream().map(p -> sourceIds(p[0])).toList();
+        List<Seq2Seq.Translation> out = new ArrayList<>();
+        for (int i = 0; i < sources.size(); i += 256) {
+            out.addAll(model.beamSearch(sources.subList(i, Math.min(sources.size(), i + 256)), beams, 12, 1.0));
+        }
+        return out;
     }
 
     static int[] sourceIds(String s) {

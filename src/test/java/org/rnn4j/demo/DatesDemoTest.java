@@ -21,6 +21,7 @@ class DatesDemoTest {
         assertTrue(r.exactMatch() >= 0.9, "greedy exact match " + r.exactMatch());
         assertTrue(r.beamExactMatch() >= 0.9, "beam exact match " + r.beamExactMatch());
         assertEquals(400, r.testExamples());
+        assertTrue(r.heldOutTemplateExactMatch() >= 0 && r.heldOutTemplateExactMatch() <= 1);
         assertTrue(Files.size(r.attentionMap()) > 500, "a PNG was written");
     }
 
@@ -29,7 +30,7 @@ class DatesDemoTest {
         SplittableRandom rnd = new SplittableRandom(1);
         for (int i = 0; i < 200; i++) {
             LocalDate d = LocalDate.of(1950 + i % 100, 1 + i % 12, 1 + i % 28);
-            String[] p = DatesDemo.render(d, rnd);
+            String[] p = DatesDemo.render(d, rnd, i % DatesDemo.TEMPLATES.size());
             DatesDemo.sourceIds(p[0]);   // throws on a character outside the source alphabet
             assertEquals(d.toString(), DatesDemo.text(DatesDemo.targetIds(p[1])));
         }
