@@ -66,8 +66,21 @@ FLAGS=(-std=c++17 -O2 -fPIC -fvisibility=hidden -ffp-contract=off -fno-fast-math
 "$CXX" "${FLAGS[@]}" -o "$GEN/fatbin_ids" "$HERE/fatbin_ids.cpp"
 "$GEN/fatbin_ids" "$GEN/fatbins.cpp" "${fatbins[@]}"
 
-# One translation unit per kernel file: the source as it is, then its kernels registered by their
-# own signatures (the names are read from the source, the types from the functions).
+# The sources as host C++: `extern __shared__ T name[];` (dynamic shared memory) becomes a pointer
+# to the launch's dynamic shared memory; everything else is as written. <cooperative_groups.h>
+# comes from shim/ (device.h has its content).
+SRC="$GEN/src"
+mkdir -p "$SRC"
+as_host() {
+    sed -E 's/extern[[:space:]]+__shared__[[:space:]]+([A-Za-z_][A-Za-z0-9_ ]*[A-Za-z0-9_])[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*\[[[:space:]]*\][[:space:]]*;/\1* const \2 = reinterpret_cast<\1*>(::standin::dynamicShared);/g' "$1" > "$2"
+}
+for f in "$KERNELS"/*.cu "$KERNELS"/*.cuh "$HERE/checks_test.cpp"; do
+    as_host "$f" "$SRC/$(basename "$f")"
+done
+KFLAGS=(-I "$HERE/shim" "${FLAGS[@]}" -I "$SRC")
+
+# One translation unit per kernel file: the source (as host C++), then its kernels registered by
+# their own signatures (the names are read from the source, the types from the functions).
 objects=()
 for src in "${sources[@]}"; do
     name=$(basename "$src" .cu)
@@ -86,7 +99,7 @@ for src in "${sources[@]}"; do
         echo "static const standin::Module module = {\"$name\", kernels, ${#kernels[@]}, __start_standin_shared, __stop_standin_shared};"
         echo '__attribute__((constructor)) static void registerThis() { standin::registerModule(&module); }'
     } > "$GEN/$name.cpp"
-    "$CXX" "${FLAGS[@]}" -I "$KERNELS" -c -o "$GEN/$name.o" "$GEN/$name.cpp" &
+    "$CXX" "${KFLAGS[@]}" -c -o "$GEN/$name.o" "$GEN/$name.cpp" &
     objects+=("$GEN/$name.o")
 done
 "$CXX" "${FLAGS[@]}" -Wall -Wextra -c -o "$GEN/driver.o" "$HERE/driver.cpp" &
@@ -103,6 +116,6 @@ for major in 12 13; do
         -Wl,--version-script="$GEN/cublas$major.map" -Wl,-z,noexecstack -o "$OUT/libcublas.so.$major" "$HERE/cublas.cpp" \
         -L "$OUT" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN'
 done
-"$CXX" "${FLAGS[@]}" -Wall -Wextra -o "$OUT/checks_test" "$HERE/checks_test.cpp" \
+"$CXX" "${KFLAGS[@]}" -Wall -Wextra -o "$OUT/checks_test" "$SRC/checks_test.cpp" \
     -L "$OUT" -l:libcuda.so.1 -l:libcublas.so.13 -Wl,-rpath,'$ORIGIN'
 say "built libcuda.so.1, libcublas.so.12, libcublas.so.13 in $OUT ($(( SECONDS - start )) s)"

@@ -50,6 +50,8 @@ struct Handle {
     CUstream stream = nullptr;
     int pointerMode = CUBLAS_POINTER_MODE_HOST;
     int mathMode = kDefaultMath;
+    void* workspace = nullptr;   // cublasSetWorkspace's, or null: cuBLAS's own
+    std::size_t workspaceBytes = 0;
 };
 
 std::mutex handlesLock;
@@ -160,6 +162,27 @@ STANDIN_API cublasStatus_t cublasSetPointerMode_v2(Handle* h, int mode) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// The workspace cuBLAS uses instead of its own: device memory, 256-byte aligned; null and 0 give
+// cuBLAS's own back. A GEMM captured into a graph needs one (cuBLAS cannot allocate during a
+// capture, and its own workspace would be shared by every replay); the GEMM checks it is live.
+STANDIN_API cublasStatus_t cublasSetWorkspace_v2(Handle* h, void* workspace, std::size_t bytes) {
+    standin::count(__func__);
+    if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetWorkspace_v2", "not a live handle");
+    if ((workspace == nullptr) != (bytes == 0)) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace null with a size, or a size of 0");
+    }
+    std::string why;
+    if (workspace != nullptr && reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace is not 256-byte aligned");
+    }
+    if (workspace != nullptr && !standin::deviceRange(workspace, bytes, &why)) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSetWorkspace_v2", "workspace: " + why);
+    }
+    h->workspace = workspace;
+    h->workspaceBytes = bytes;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 STANDIN_API cublasStatus_t cublasGetPointerMode_v2(Handle* h, int* mode) {
     standin::count(__func__);
     if (!live(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
@@ -224,18 +247,24 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     const float a = *alpha, b = *beta;   // host mode: read at the call
     const bool readsAB = k > 0 && a != 0.0f;
     CUstream stream = h->stream;
-    CUresult r = standin::enqueue(stream, call, [=]() -> CUresult {
-        std::string why;
-        if (readsAB && !standin::deviceRange(A, span(rowsA, colsA, lda) * sizeof(float), &why)) {
-            return standin::fault(call, "A: " + why);
+    std::vector<standin::Range> touches = {{C, span(m, n, ldc) * sizeof(float), "C"}};
+    if (readsAB) {
+        touches.push_back({A, span(rowsA, colsA, lda) * sizeof(float), "A"});
+        touches.push_back({B, span(rowsB, colsB, ldb) * sizeof(float), "B"});
+    }
+    if (h->workspace != nullptr) {
+        touches.push_back({h->workspace, h->workspaceBytes, "the workspace (cublasSetWorkspace)"});
+    } else if (standin::isCapturing(stream)) {
+        standin::count("SGEMMs captured without cublasSetWorkspace");
+        static bool said = false;
+        if (!said) {
+            said = true;
+            std::fprintf(stderr, "[rnn4j stand-in] %s: captured into a graph on a handle without cublasSetWorkspace "
+                                 "(cuBLAS would use its own workspace, shared by every replay)\n", call);
         }
-        if (readsAB && !standin::deviceRange(B, span(rowsB, colsB, ldb) * sizeof(float), &why)) {
-            return standin::fault(call, "B: " + why);
-        }
-        if (!standin::deviceRange(C, span(m, n, ldc) * sizeof(float), &why)) {
-            return standin::fault(call, "C: " + why);
-        }
-        if (standin::skipWork()) return CUDA_SUCCESS;   // checked and counted, not computed
+    }
+    // The ranges are checked when the GEMM runs (eagerly, queued, or as a graph node).
+    CUresult r = standin::enqueue(stream, call, std::move(touches), [=]() -> CUresult {
         // op(A) copied once into a packed column-major m × k panel, so that the loop over i runs
         // over contiguous memory for either transpose; each C element still sums over p in order.
         std::vector<float> opA(readsAB ? (std::size_t)m * k : 0);
@@ -270,7 +299,7 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
         return CUDA_SUCCESS;
     });
     if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (r != CUDA_SUCCESS) return failed(CUBLAS_STATUS_EXECUTION_FAILED, call, "the stream failed");
+    if (r != CUDA_SUCCESS) return failed(CUBLAS_STATUS_EXECUTION_FAILED, call, "the stream failed (CUresult " + std::to_string((int)r) + ")");
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -8,6 +8,10 @@
 //                                            block has reached the same barrier (call site)
 //   __shared__                               a static in the section standin_shared, poisoned
 //                                            before each block so a read before a write shows
+//   extern __shared__ T name[]               build.sh rewrites it to a pointer to dynamicShared, the
+//                                            launch's dynamic shared memory (poisoned likewise)
+//   cooperative_groups::this_grid().sync()   a grid barrier: every thread of a cooperative launch
+//                                            (all its blocks run at once, see driver.cpp)
 //   __global__, __device__, __host__, ...    nothing, or their host meaning
 #pragma once
 
@@ -27,7 +31,10 @@ extern STANDIN_VISIBLE uint3 currentThreadIdx;
 extern STANDIN_VISIBLE uint3 currentBlockIdx;
 extern STANDIN_VISIBLE dim3 currentBlockDim;
 extern STANDIN_VISIBLE dim3 currentGridDim;
+constexpr unsigned kMaxSharedOptIn = 232448;   // shared memory per block with opt-in (sm_90): 227 KiB
+extern STANDIN_VISIBLE unsigned char dynamicShared[];
 STANDIN_VISIBLE void syncthreads(const char* file, int line);
+STANDIN_VISIBLE void gridSync(const char* file, int line);
 STANDIN_VISIBLE int syncthreadsOr(int predicate, const char* file, int line);
 }  // namespace standin
 
@@ -48,3 +55,22 @@ STANDIN_VISIBLE int syncthreadsOr(int predicate, const char* file, int line);
 // The bounds of this link unit's __shared__ variables (a module's sharedBegin / sharedEnd).
 extern "C" char __start_standin_shared[] __attribute__((weak));
 extern "C" char __stop_standin_shared[] __attribute__((weak));
+
+// The part of <cooperative_groups.h> a grid-synchronizing kernel uses (build.sh puts
+// native/standin/shim/cooperative_groups.h, which includes nothing, before CUDA's own).
+namespace cooperative_groups {
+struct thread_block {
+    void sync(const char* file = __builtin_FILE(), int line = __builtin_LINE()) const { ::standin::syncthreads(file, line); }
+    unsigned long long size() const { return (unsigned long long)blockDim.x * blockDim.y * blockDim.z; }
+    unsigned long long thread_rank() const { return threadIdx.x + (unsigned long long)blockDim.x * (threadIdx.y + (unsigned long long)blockDim.y * threadIdx.z); }
+};
+struct grid_group {
+    void sync(const char* file = __builtin_FILE(), int line = __builtin_LINE()) const { ::standin::gridSync(file, line); }
+    unsigned long long num_blocks() const { return (unsigned long long)gridDim.x * gridDim.y * gridDim.z; }
+    unsigned long long block_rank() const { return blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z); }
+    unsigned long long size() const { return num_blocks() * thread_block().size(); }
+    unsigned long long thread_rank() const { return block_rank() * thread_block().size() + thread_block().thread_rank(); }
+};
+inline grid_group this_grid() { return grid_group(); }
+inline thread_block this_thread_block() { return thread_block(); }
+}  // namespace cooperative_groups

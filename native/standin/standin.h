@@ -145,19 +145,27 @@ STANDIN_API CUcontext currentContext();
 /** Whether a stream handle is 0 (the legacy stream) or a live stream of the current context. */
 STANDIN_API bool validStream(CUstream stream);
 
+/** Device memory that queued work touches: checked against the live allocations when the work runs. */
+struct Range {
+    const void* start;
+    std::size_t bytes;
+    const char* what;   // the argument, e.g. "A" or "dstDevice"
+};
+
 /**
- * Queues work on a stream in call order: run now (synchronous streams, the default) or when the
- * host synchronizes (RNN4J_STANDIN_STREAMS=deferred). A failing op poisons the context.
+ * Issues device work on a stream in call order: run now (synchronous streams, the default), when
+ * the host synchronizes (RNN4J_STANDIN_STREAMS=deferred or adversarial), or, on a capturing
+ * stream, as a node of the capture's graph. When it runs, each range in `touches` must lie in one
+ * live device allocation (else a fault, which poisons the context); then `work` runs, unless
+ * RNN4J_STANDIN_SKIP_WORK=1. Returns the capture statuses (invalidated, implicit) as the driver does.
  */
-STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::function<CUresult()> op);
+STANDIN_API CUresult enqueue(CUstream stream, const char* call, std::vector<Range> touches, std::function<CUresult()> work);
+
+/** Whether the stream takes part in an active stream capture. */
+STANDIN_API bool isCapturing(CUstream stream);
 
 /** Counts a cuBLAS call under its exported name (RNN4J_STANDIN_STATS, rnn4j_standin_count). */
 STANDIN_API void count(const char* api);
 
-/**
- * RNN4J_STANDIN_SKIP_WORK=1: every call is checked and counted as usual, but no kernel, GEMM,
- * copy or memset runs (an op checks its ranges, then returns when this is true).
- */
-STANDIN_API bool skipWork();
 
 }  // namespace standin

@@ -400,53 +400,60 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.cellClip = cfg.cellClip();
         a.coupled = cfg.coupledInputForget();
         a.relu = cell == CellType.RNN_RELU;
-        for (int t = 0; t < steps; t++) {
-            int prev = keep ? t : t % 2;
-            int next = keep ? t + 1 : (t + 1) % 2;
-            a.step = t;
-            a.xpOff = (long) t * batch * gh;
-            a.hPrevOff = (long) prev * batch * s;
-            a.hNextOff = (long) next * batch * s;
-            a.cPrevOff = (long) prev * batch * h;
-            a.cNextOff = (long) next * batch * h;
-            a.savedOff = keep && saved != null ? (long) t * batch * 4 * h : 0;
-            a.outOff = yOff + (long) t * batch * yLd;
-            if (resetBefore) {
-                // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
-                engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
-                        0f, hp.buffer(), 0, gh);
-                engine.gruResetBeforeGates(a);
-                engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
-                        w.whh().buffer(), 2L * h * s, s, 0f, hp.buffer(), 2L * h, gh);
-                engine.gruResetBeforeOutput(a);
-                continue;
-            }
-            // hp[B, G·H] = h_prev[B, S] · W_hhᵀ (cuBLAS reads W_hh transposed in place)
-            engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
-                    0f, hp.buffer(), 0, gh);
-            switch (cell) {
-                case LSTM -> {
-                    if (p == 0) {
-                        engine.lstmForward(a);
-                    } else {
-                        // the cell writes m = o ⊙ tanh(c); the state is h = m · W_hrᵀ, applied under the mask
-                        long mOff = keep ? (long) t * batch * h : 0;
-                        a.hNext = null;
-                        a.out = m.buffer();
-                        a.outOff = mOff;
-                        a.outLd = h;
-                        engine.lstmForward(a);
-                        engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
-                                0f, fresh.buffer(), 0, p);
-                        engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
-                                hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
-                    }
+        // the time loop depends only on these shapes and buffers: on CUDA, one graph replay where they repeat
+        Object shape = List.of("forward", cell, resetBefore, h, s, p, steps, batch, keep, yOff, yLd, a.cellClip,
+                a.coupled);
+        Buffer[] used = {xp.buffer(), hp.buffer(), hs.buffer(), a.cPrev, a.saved, buf(m), buf(fresh), y.buffer(),
+            a.lengths, a.bih, a.bhh, a.peep, w.whh().buffer(), buf(w.whr())};
+        engine.replayable(shape, used, () -> {
+            for (int t = 0; t < steps; t++) {
+                int prev = keep ? t : t % 2;
+                int next = keep ? t + 1 : (t + 1) % 2;
+                a.step = t;
+                a.xpOff = (long) t * batch * gh;
+                a.hPrevOff = (long) prev * batch * s;
+                a.hNextOff = (long) next * batch * s;
+                a.cPrevOff = (long) prev * batch * h;
+                a.cNextOff = (long) next * batch * h;
+                a.savedOff = keep && saved != null ? (long) t * batch * 4 * h : 0;
+                a.outOff = yOff + (long) t * batch * yLd;
+                if (resetBefore) {
+                    // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
+                    engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                            0f, hp.buffer(), 0, gh);
+                    engine.gruResetBeforeGates(a);
+                    engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                            w.whh().buffer(), 2L * h * s, s, 0f, hp.buffer(), 2L * h, gh);
+                    engine.gruResetBeforeOutput(a);
+                    continue;
                 }
-                case GRU -> engine.gruForward(a);
-                case RNN_TANH, RNN_RELU -> engine.rnnForward(a);
-                default -> throw new IllegalStateException("cell " + cell);
+                // hp[B, G·H] = h_prev[B, S] · W_hhᵀ (cuBLAS reads W_hh transposed in place)
+                engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                        0f, hp.buffer(), 0, gh);
+                switch (cell) {
+                    case LSTM -> {
+                        if (p == 0) {
+                            engine.lstmForward(a);
+                        } else {
+                            // the cell writes m = o ⊙ tanh(c); the state is h = m · W_hrᵀ, applied under the mask
+                            long mOff = keep ? (long) t * batch * h : 0;
+                            a.hNext = null;
+                            a.out = m.buffer();
+                            a.outOff = mOff;
+                            a.outLd = h;
+                            engine.lstmForward(a);
+                            engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
+                                    0f, fresh.buffer(), 0, p);
+                            engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
+                                    hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
+                        }
+                    }
+                    case GRU -> engine.gruForward(a);
+                    case RNN_TANH, RNN_RELU -> engine.rnnForward(a);
+                    default -> throw new IllegalStateException("cell " + cell);
+                }
             }
-        }
+        });
         if (!keep) {
             return new DirectionState(null, hs, cs, null, null);
         }
@@ -610,54 +617,59 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.cellClip = cfg.cellClip();
         a.coupled = cfg.coupledInputForget();
         a.relu = cell == CellType.RNN_RELU;
-        for (int t = steps - 1; t >= 0; t--) {
-            a.step = t;
-            a.hPrevOff = (long) t * batch * s;
-            a.hNextOff = (long) (t + 1) * batch * s;
-            a.cPrevOff = (long) t * batch * h;
-            a.cNextOff = (long) (t + 1) * batch * h;
-            a.savedOff = (long) t * batch * 4 * h;
-            a.dGxOff = (long) t * batch * gh;
-            a.dGhOff = a.dGxOff;
-            a.dh = dH.buffer();
-            a.dhOff = (long) t * batch * s;
-            // the gradient of h_{t-1}: dH[t-1] (already seeded with its own output gradient), or dh0
-            Buffer carry = t > 0 ? dH.buffer() : dh0.buffer();
-            long carryOff = t > 0 ? (long) (t - 1) * batch * s : (long) state * batch * s;
-            a.dhPrev = carry;
-            a.dhPrevOff = carryOff;
-            switch (cell) {
-                case LSTM -> {
-                    if (p > 0) {
-                        // dm[B, H] = dH[t][B, P] · W_hr
-                        engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
-                                0f, dm.buffer(), 0, h);
-                        a.dh = dm.buffer();
-                        a.dhOff = 0;
+        Object shape = List.of("backward", cell, resetBefore, h, s, p, steps, batch, state, a.cellClip, a.coupled);
+        Buffer[] used = {a.saved, a.hPrev, a.cPrev, a.dc, a.dGx, a.dGh, a.tmp, dH.buffer(), buf(dm), dh0.buffer(),
+            a.lengths, a.peep, w.whh().buffer(), buf(w.whr())};
+        engine.replayable(shape, used, () -> {
+            for (int t = steps - 1; t >= 0; t--) {
+                a.step = t;
+                a.hPrevOff = (long) t * batch * s;
+                a.hNextOff = (long) (t + 1) * batch * s;
+                a.cPrevOff = (long) t * batch * h;
+                a.cNextOff = (long) (t + 1) * batch * h;
+                a.savedOff = (long) t * batch * 4 * h;
+                a.dGxOff = (long) t * batch * gh;
+                a.dGhOff = a.dGxOff;
+                a.dh = dH.buffer();
+                a.dhOff = (long) t * batch * s;
+                // the gradient of h_{t-1}: dH[t-1] (already seeded with its own output gradient), or dh0
+                Buffer carry = t > 0 ? dH.buffer() : dh0.buffer();
+                long carryOff = t > 0 ? (long) (t - 1) * batch * s : (long) state * batch * s;
+                a.dhPrev = carry;
+                a.dhPrevOff = carryOff;
+                switch (cell) {
+                    case LSTM -> {
+                        if (p > 0) {
+                            // dm[B, H] = dH[t][B, P] · W_hr
+                            engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
+                                    0f, dm.buffer(), 0, h);
+                            a.dh = dm.buffer();
+                            a.dhOff = 0;
+                        }
+                        engine.lstmBackward(a);
                     }
-                    engine.lstmBackward(a);
-                }
-                case GRU -> {
-                    if (resetBefore) {
-                        engine.gruResetBeforeBackwardOutput(a);
-                        // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
-                        engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
-                                w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
-                        engine.gruResetBeforeBackwardGates(a);
-                        // carry += dG_rz[B, 2H] · W_h(r|z)
-                        engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
-                                w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
-                        continue;
+                    case GRU -> {
+                        if (resetBefore) {
+                            engine.gruResetBeforeBackwardOutput(a);
+                            // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
+                            engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
+                                    w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
+                            engine.gruResetBeforeBackwardGates(a);
+                            // carry += dG_rz[B, 2H] · W_h(r|z)
+                            engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
+                                    w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
+                            continue;
+                        }
+                        engine.gruBackward(a);
                     }
-                    engine.gruBackward(a);
+                    case RNN_TANH, RNN_RELU -> engine.rnnBackward(a);
+                    default -> throw new IllegalStateException("cell " + cell);
                 }
-                case RNN_TANH, RNN_RELU -> engine.rnnBackward(a);
-                default -> throw new IllegalStateException("cell " + cell);
+                // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
+                engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
+                        1f, carry, carryOff, s);
             }
-            // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
-            engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
-                    1f, carry, carryOff, s);
-        }
+        });
         if (dc != null) {
             engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
         }

@@ -39,6 +39,8 @@ final class HostOverheadBench {
 
     static final int[] DEFAULT_STEPS = {25, 50, 100};
     static final List<String> DEFAULT_CELLS = List.of("lstm", "gru", "tanh");
+    /** CudaEngine.GRAPHS_PROPERTY, passed on to the children when set (an older build ignores it). */
+    private static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
 
     private HostOverheadBench() {
     }
@@ -86,7 +88,12 @@ final class HostOverheadBench {
     /** Runs {@link #main} in a child JVM on {@code classPath} in skip-work mode; its one line of output. */
     private static String child(String classPath, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", classPath, HostOverheadBench.class.getName()));
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g"));
+        String graphs = System.getProperty(GRAPHS_PROPERTY);
+        if (graphs != null) {
+            cmd.add("-D" + GRAPHS_PROPERTY + "=" + graphs);   // e.g. -Drnn4j.cuda.graphs=false: the eager path
+        }
+        cmd.addAll(List.of("-cp", classPath, HostOverheadBench.class.getName()));
         cmd.addAll(Arrays.asList(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("RNN4J_STANDIN_SKIP_WORK", "1");

@@ -45,6 +45,12 @@ interface CublasBinding extends AutoCloseable {
     /** {@code cublasSetMathMode}. */
     void setMathMode(int mode);
 
+    /**
+     * {@code cublasSetWorkspace}: cuBLAS uses this device memory instead of allocating its own, which it
+     * cannot do while a stream is captured into a graph.
+     */
+    void setWorkspace(long address, long bytes);
+
     /** {@code cublasSgemm}, column-major: {@code C = alpha·op(A)·op(B) + beta·C}. */
     void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
                float beta, long c, int ldc);

@@ -28,6 +28,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -146,6 +147,29 @@ public final class CudaEngine implements Engine {
     private int driverVersion;
 
     private volatile boolean closed;
+
+    // ---- CUDA graphs of replayable regions (see replayable)
+    /** {@code -Drnn4j.cuda.graphs=false} turns graphs off for every engine; {@link #setGraphsEnabled} for one. */
+    public static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
+    /** cuBLAS's workspace while it is captured (its own default on sm_90); fixed, so graphs can keep using it. */
+    static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+    /** Instantiated graphs kept; the least recently replayed goes first. */
+    static final int MAX_GRAPHS = 64;
+    /** Regions seen once but not captured (a region is captured on its second sighting). */
+    static final int MAX_SEEN = 256;
+    private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
+    private boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
+    /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
+    private String graphsUnusable;
+    private boolean capturing;
+    private Driver.DevPtr cublasWorkspace;
+    private final LinkedHashMap<GraphKey, Long> graphs = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<GraphKey, Boolean> seenOnce = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<GraphKey, Boolean> eldest) {
+            return size() > MAX_SEEN;
+        }
+    };
     private final Object stagingLock = new Object();
     /** Tests only: receives launches instead of the driver (see {@link #forArgumentTests}). */
     private final Launcher recorder;
@@ -300,6 +324,14 @@ public final class CudaEngine implements Engine {
         }
 
         cublas = CublasLoader.open(s);
+        Driver.DevPtr ws = new Driver.DevPtr();
+        Driver.check(cuMemAlloc(ws, CUBLAS_WORKSPACE_BYTES), "cuMemAlloc", CUBLAS_WORKSPACE_BYTES + " bytes of cuBLAS workspace");
+        cublasWorkspace = ws;
+        try {
+            cublas.setWorkspace(ws.address(), CUBLAS_WORKSPACE_BYTES);
+        } catch (RuntimeException e) {
+            graphsUnusable = "cublasSetWorkspace failed (" + e.getMessage() + "), and cuBLAS cannot allocate while captured";
+        }
         pool = new DevicePool(new DevicePool.Allocator() {
             @Override
             public long allocate(long bytes) {
@@ -520,10 +552,16 @@ public final class CudaEngine implements Engine {
             staging = null;
             attempt(failures, () -> Driver.check(cuMemFreeHost(host), "cuMemFreeHost", "staging"));
         }
+        attempt(failures, this::destroyGraphs);
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
             attempt(failures, b::close);
+        }
+        if (cublasWorkspace != null) {
+            Driver.DevPtr ws = cublasWorkspace;
+            cublasWorkspace = null;
+            attempt(failures, () -> Driver.check(cuMemFree(ws), "cuMemFree", "cuBLAS workspace"));
         }
         for (Map.Entry<String, CUmodule> e : modules.entrySet()) {
             attempt(failures, () -> Driver.check(cuModuleUnload(e.getValue()), "cuModuleUnload",
@@ -654,8 +692,10 @@ public final class CudaEngine implements Engine {
         CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                Driver.check(Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle), "cuMemsetD32Async",
-                        "zeroing " + buffer);
+                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemsetD32Async", "zeroing " + buffer);
+                }
             } catch (RuntimeException e) {
                 buffer.close();
                 throw e;
@@ -782,17 +822,25 @@ public final class CudaEngine implements Engine {
             for (int from = 0; from < n; from += perChunk, chunk++) {
                 int half = chunk % 2;
                 int count = Math.min(perChunk, n - from);
-                if (chunk >= 2) {
-                    Driver.check(Lib.cuEventSynchronize(stagingEvents[half]), "cuEventSynchronize",
-                            "staging half " + half + " of an upload to " + dst);
+                int status = chunk >= 2 ? Lib.cuEventSynchronize(stagingEvents[half]) : CUresult.CUDA_SUCCESS;
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventSynchronize", "staging half " + half + " of an upload to " + dst);
                 }
                 fill.move(stagingHalves[half].clear(), from, count);
-                Driver.check(Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyHtoDAsync", count + " elements to " + dst);
-                Driver.check(Lib.cuEventRecord(stagingEvents[half], streamHandle), "cuEventRecord",
-                        "staging half " + half + " of an upload to " + dst);
+                status = Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyHtoDAsync", count + " elements to " + dst);
+                }
+                status = Lib.cuEventRecord(stagingEvents[half], streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuEventRecord", "staging half " + half + " of an upload to " + dst);
+                }
             }
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "upload to " + dst);
+            int status = Lib.cuStreamSynchronize(streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuStreamSynchronize", "upload to " + dst);
+            }
         }
     }
 
@@ -806,9 +854,15 @@ public final class CudaEngine implements Engine {
             for (int from = 0; from < n; from += perChunk) {
                 int count = Math.min(perChunk, n - from);
                 // Queued on the stream, so it runs after all work queued before it.
-                Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle), "cuMemcpyDtoHAsync", count + " elements from " + src);
-                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "download from " + src);
+                int status = Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
+                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuMemcpyDtoHAsync", count + " elements from " + src);
+                }
+                status = Lib.cuStreamSynchronize(streamHandle);
+                if (status != CUresult.CUDA_SUCCESS) {
+                    throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);
+                }
                 drain.move(staging.clear(), from, count);
             }
         }
@@ -822,9 +876,11 @@ public final class CudaEngine implements Engine {
         checkRange("src", s, srcOff, n);
         checkRange("dst", d, dstOff, n);
         if (n > 0) {
-            Driver.check(Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
-                    streamHandle),
-                    "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
+                    streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
+            }
         }
     }
 
@@ -835,8 +891,10 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("dst", d, off, n);
         if (n > 0) {
-            Driver.check(Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle),
-                    "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            int status = Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle);
+            if (status != CUresult.CUDA_SUCCESS) {
+                throw Driver.failure(status, "cuMemsetD32Async", "filling " + n + " elements of " + d);
+            }
         }
     }
 
@@ -891,6 +949,136 @@ public final class CudaEngine implements Engine {
         Driver.check(cuEventRecord(event, stream), "cuEventRecord");
     }
 
+    // ================================================================ graphs
+
+    /** A replayable region's shape and the address and length of each of its buffers (0, 0 for null). */
+    private static final class GraphKey {
+        final Object shape;
+        final long[] memory;
+
+        GraphKey(Object shape, long[] memory) {
+            this.shape = shape;
+            this.memory = memory;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof GraphKey k && shape.equals(k.shape) && java.util.Arrays.equals(memory, k.memory);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * shape.hashCode() + java.util.Arrays.hashCode(memory);
+        }
+    }
+
+    /**
+     * The first sighting of a region runs it eagerly; the second captures it into a graph (stream capture
+     * in thread-local mode, so other threads' engines are not disturbed), instantiates it and launches it;
+     * later ones only launch it: one {@code cuGraphLaunch} for the whole region. Pointers are part of the
+     * key, so a replay always runs on the buffers it was captured with, which the caller passed again, open.
+     */
+    @Override
+    public void replayable(Object shape, Buffer[] buffers, Runnable work) {
+        enter();
+        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturing) {
+            work.run();
+            return;
+        }
+        long[] memory = new long[2 * buffers.length];
+        for (int i = 0; i < buffers.length; i++) {
+            if (buffers[i] != null) {
+                CudaBuffer b = own(buffers[i], "buffers[" + i + "]");
+                memory[2 * i] = b.address(0);
+                memory[2 * i + 1] = b.length();
+            }
+        }
+        GraphKey key = new GraphKey(shape, memory);
+        Long exec = graphs.get(key);
+        if (exec == null) {
+            if (seenOnce.put(key, Boolean.TRUE) == null) {
+                work.run();
+                return;
+            }
+            seenOnce.remove(key);
+            exec = capture(work);
+            graphs.put(key, exec);
+            if (graphs.size() > MAX_GRAPHS) {
+                Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
+                long evicted = eldest.next().getValue();
+                eldest.remove();
+                Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+            }
+        }
+        int status = Lib.cuGraphLaunch(exec, streamHandle);
+        if (status != CUresult.CUDA_SUCCESS) {
+            throw Driver.failure(status, "cuGraphLaunch", "a graph of " + shape + " on " + name);
+        }
+    }
+
+    /** Captures what {@code work} queues on the stream into a graph and instantiates it; the graph itself is destroyed. */
+    private long capture(Runnable work) {
+        Driver.check(Lib.cuStreamBeginCapture_v2(streamHandle, CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture_v2", name);
+        capturing = true;
+        long[] graph = new long[1];
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            capturing = false;
+            Lib.cuStreamEndCapture(streamHandle, graph);   // ends the capture; its status is secondary to e
+            if (graph[0] != 0) {
+                Lib.cuGraphDestroy(graph[0]);
+            }
+            throw e;
+        }
+        capturing = false;
+        Driver.check(Lib.cuStreamEndCapture(streamHandle, graph), "cuStreamEndCapture", name);
+        long[] exec = new long[1];
+        try {
+            Driver.check(Lib.cuGraphInstantiateWithFlags(exec, graph[0], 0L), "cuGraphInstantiateWithFlags", name);
+        } finally {
+            Driver.check(Lib.cuGraphDestroy(graph[0]), "cuGraphDestroy", name);
+        }
+        return exec[0];
+    }
+
+    /**
+     * Graphs on or off for this engine (on by default where cuBLAS takes a workspace, unless
+     * {@code -Drnn4j.cuda.graphs=false}); off destroys the graphs kept. Results are the same bits either way.
+     */
+    public void setGraphsEnabled(boolean on) {
+        enter();
+        graphsEnabled = on;
+        if (!on) {
+            destroyGraphs();
+        }
+    }
+
+    /** Whether regions may run as graph replays here; {@link #graphsUnusableReason()} says why not when they cannot. */
+    public boolean graphsEnabled() {
+        return graphsEnabled && graphsUnusable == null;
+    }
+
+    /** Why this engine cannot use graphs, or null. */
+    public String graphsUnusableReason() {
+        return graphsUnusable;
+    }
+
+    private void destroyGraphs() {
+        RuntimeException first = null;
+        for (long exec : graphs.values()) {
+            int status = Lib.cuGraphExecDestroy(exec);
+            if (status != CUresult.CUDA_SUCCESS && first == null) {
+                first = Driver.failure(status, "cuGraphExecDestroy", name);
+            }
+        }
+        graphs.clear();
+        seenOnce.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+
     // ================================================================ launches
 
     /** This thread's parameter block, emptied for the next launch. */
@@ -913,7 +1101,9 @@ public final class CudaEngine implements Engine {
         }
         int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, streamHandle,
                 args.kernelParams(), 0L);
-        Driver.check(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        if (status != CUresult.CUDA_SUCCESS) {   // the detail only on failure: no string per launch
+            throw Driver.failure(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
+        }
     }
 
     /** One thread per work item (kernels that guard {@code i < work} without a grid-stride loop). */
@@ -990,9 +1180,8 @@ public final class CudaEngine implements Engine {
         CudaBuffer ab = own(a, "a");
         CudaBuffer bb = own(b, "b");
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        retryingAfterAllocFailure(() -> cublas.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
-                bb.address(bOff), g.ldFirst(), strideB, ab.address(aOff), g.ldSecond(), strideA,
-                beta, cb.address(cOff), g.ldc(), strideC, batch));
+        sgemmRetryingAfterAllocFailure(g, alpha, bb.address(bOff), strideB, ab.address(aOff), strideA,
+                beta, cb.address(cOff), strideC, batch);
     }
 
     // ================================================================ dense linear algebra
@@ -1018,14 +1207,21 @@ public final class CudaEngine implements Engine {
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        retryingAfterAllocFailure(() -> cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha,
-                bb.address(bOff), g.ldFirst(), ab.address(aOff), g.ldSecond(), beta, cb.address(cOff), g.ldc()));
+        long first = bb.address(bOff);
+        long second = ab.address(aOff);
+        long out = cb.address(cOff);
+        sgemmRetryingAfterAllocFailure(g, alpha, first, 0, second, 0, beta, out, 0, 1);
     }
 
-    /** Runs a cuBLAS call; when cuBLAS could not allocate its workspace, frees the pool's cached blocks and tries once more. */
-    private void retryingAfterAllocFailure(Runnable sgemm) {
+    /**
+     * One cuBLAS product ({@code batch == 1}: {@code cublasSgemm}, strides unused) or {@code batch} strided ones
+     * ({@code cublasSgemmStridedBatched}); when cuBLAS could not allocate its workspace, frees the pool's cached blocks
+     * and tries once more.
+     */
+    private void sgemmRetryingAfterAllocFailure(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second,
+                                                long strideSecond, float beta, long out, long strideOut, int batch) {
         try {
-            sgemm.run();
+            sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
         } catch (CudaException e) {
             // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
             if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
@@ -1036,13 +1232,24 @@ public final class CudaEngine implements Engine {
                 throw e;
             }
             try {
-                sgemm.run();
+                sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
             } catch (CudaException again) {
                 CudaException failed = new CudaException(again.call(), again.status(),
                         "after releasing " + released + " cached bytes and retrying");
                 failed.initCause(again);
                 throw failed;
             }
+        }
+    }
+
+    private void sgemm(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second, long strideSecond,
+                       float beta, long c, long strideC, int batch) {
+        if (batch == 1) {
+            cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
+                    beta, c, g.ldc());
+        } else {
+            cublas.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), strideFirst,
+                    second, g.ldSecond(), strideSecond, beta, c, g.ldc(), strideC, batch);
         }
     }
 
@@ -1327,11 +1534,14 @@ public final class CudaEngine implements Engine {
                 .f32(a.cellClip).flag(a.coupled).flag(a.relu);
     }
 
+    /** {@link #ptrOrNull} as the cells' resolver, made once (a method reference per launch would be an object per launch). */
+    private final PointerResolver ownPointers = this::ptrOrNull;
+
     /** One cell kernel over batch × hidden threads, 256 per block. */
     private void cell(Kernel kernel, StepArgs a) {
         enter();
         checkCellIndexRange(a.batch, a.hidden);
-        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, this::ptrOrNull));
+        launchCovering(kernel, (long) a.batch * a.hidden, cellArgs(launchArgs.get(), a, ownPointers));
     }
 
     /** The cell kernels index threads and gate columns in 32 bits (kernels/ABI.md, "Limits"). */

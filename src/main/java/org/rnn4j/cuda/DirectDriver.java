@@ -43,6 +43,18 @@ final class DirectDriver {
         static native int cuEventRecord(long event, long stream);
 
         static native int cuEventSynchronize(long event);
+
+        static native int cuStreamBeginCapture_v2(long stream, int mode);
+
+        static native int cuStreamEndCapture(long stream, long[] graph);
+
+        static native int cuGraphInstantiateWithFlags(long[] exec, long graph, long flags);
+
+        static native int cuGraphLaunch(long exec, long stream);
+
+        static native int cuGraphExecDestroy(long exec);
+
+        static native int cuGraphDestroy(long graph);
     }
 
     /**

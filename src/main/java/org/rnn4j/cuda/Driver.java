@@ -127,11 +127,19 @@ final class Driver {
         }
     }
 
-    /** As {@link #check(int, String)}, with what the call was doing. */
+    /**
+     * As {@link #check(int, String)}, with what the call was doing. Where the detail is a concatenation on a
+     * per-call path, test the status and throw {@link #failure} instead, so the string is built only then.
+     */
     static void check(int status, String call, String detail) {
         if (status != CUresult.CUDA_SUCCESS) {
-            throw new CudaException(call, statusName(status), detail);
+            throw failure(status, call, detail);
         }
+    }
+
+    /** The exception for a failed {@code call}: its status's name and what it was doing. */
+    static CudaException failure(int status, String call, String detail) {
+        return new CudaException(call, statusName(status), detail);
     }
 
     /**

@@ -89,6 +89,11 @@ final class JCublasBinding implements CublasBinding {
     }
 
     @Override
+    public void setWorkspace(long address, long bytes) {
+        CublasBinding.check(JCublas2.cublasSetWorkspace(handle, new Driver.RawPointer(address), bytes), "cublasSetWorkspace");
+    }
+
+    @Override
     public void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
                       float beta, long c, int ldc) {
         CublasBinding.check(JCublas2.cublasSgemm(handle, opA, opB, m, n, k,

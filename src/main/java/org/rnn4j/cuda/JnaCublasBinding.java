@@ -36,6 +36,8 @@ final class JnaCublasBinding implements CublasBinding {
 
         static native int cublasSetMathMode(long handle, int mode);
 
+        static native int cublasSetWorkspace_v2(long handle, long workspace, long bytes);
+
         static native int cublasSgemm_v2(long handle, int transa, int transb, int m, int n, int k,
                                          long alpha, long a, int lda, long b, int ldb,
                                          long beta, long c, int ldc);
@@ -184,6 +186,11 @@ final class JnaCublasBinding implements CublasBinding {
     @Override
     public void setMathMode(int mode) {
         CublasBinding.check(Lib.cublasSetMathMode(handle, mode), "cublasSetMathMode");
+    }
+
+    @Override
+    public void setWorkspace(long address, long bytes) {
+        CublasBinding.check(Lib.cublasSetWorkspace_v2(handle, address, bytes), "cublasSetWorkspace_v2");
     }
 
     @Override

@@ -77,6 +77,20 @@ public interface Engine extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Queues what {@code work} queues on this engine, where the engine can as the replay of a graph it
+     * captured from {@code work} on an earlier call with an equal {@code shape} and the same
+     * {@code buffers} (the same memory: device address and length). For a region whose launches depend on
+     * nothing else: every size, offset and scalar it passes follows from {@code shape} (which must have
+     * value equality, e.g. a {@code List}), every buffer it reads or writes is among {@code buffers}
+     * ({@code null} entries allowed), and it only launches kernels and GEMMs on this engine (no allocation,
+     * host copy or synchronize). The contents of the buffers may change between calls; the results are the
+     * same bits as running {@code work}. The default runs {@code work}.
+     */
+    default void replayable(Object shape, Buffer[] buffers, Runnable work) {
+        work.run();
+    }
+
     // ---------------------------------------------------------------- dense linear algebra
 
     /**

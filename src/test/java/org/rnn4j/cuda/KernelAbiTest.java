@@ -394,6 +394,7 @@ class KernelAbiTest {
         @Override public void setStream(Driver.Stream stream) { }
         @Override public void setPointerModeHost() { }
         @Override public void setMathMode(int mode) { }
+        @Override public void setWorkspace(long address, long bytes) { }
         @Override public void close() { }
     }
 

@@ -14,8 +14,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The stand-in driver's own checks (native/standin/checks_test.cpp): misuse of memory, launches,
- * barriers, shared memory, streams and cuBLAS comes back as the real libraries' statuses, in both
- * stream modes; and with RNN4J_STANDIN_SKIP_WORK=1 the same checks and counters, without the work.
+ * barriers, shared memory, streams, stream capture, graphs and cuBLAS comes back as the real
+ * libraries' statuses, in the three stream modes (the adversarial one also proves that a missing
+ * event wait gives a wrong answer); and with RNN4J_STANDIN_SKIP_WORK=1 the same checks and counters, without the work.
  * Skipped where the stand-in was not built (no g++ or no nvcc), or outside Maven.
  */
 class StandinChecksTest {
@@ -23,7 +24,7 @@ class StandinChecksTest {
     private static final Path FATBINS = Path.of("target/classes/org/rnn4j/kernels");
 
     @ParameterizedTest(name = "streams {0}")
-    @ValueSource(strings = {"synchronous", "deferred"})
+    @ValueSource(strings = {"synchronous", "deferred", "adversarial"})
     void everyMisuseIsReportedAsTheDriverWould(String streams) throws IOException, InterruptedException {
         run(streams, false, 50);
     }
