@@ -398,6 +398,20 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         return beams.best();
     }
 
+    /**
+     * Decodes {@code sources} ({@code beamWidth} 1 is greedy) and scores the results against {@code targets}:
+     * {@code token_accuracy}, {@code exact_match} and {@code bleu} as {@link SequenceMetrics} defines them.
+     */
+    public Map<String, Double> evaluate(List<int[]> sources, List<int[]> targets, int beamWidth, int maxLength) {
+        batch(sources, targets);   // checks counts and ids before any work
+        List<int[]> predicted = beamSearch(sources, beamWidth, maxLength, 1.0).stream().map(Translation::tokens).toList();
+        Map<String, Double> out = new LinkedHashMap<>();
+        out.put("token_accuracy", SequenceMetrics.tokenAccuracy(predicted, targets));
+        out.put("exact_match", SequenceMetrics.exactMatch(predicted, targets));
+        out.put("bleu", SequenceMetrics.bleu(predicted, targets));
+        return out;
+    }
+
     /** {@code out[:, r, :] = state[:, rows[r], :]} for a {@code [D, N, F]} tensor: beams repeated or reordered, one gather. */
     private Tensor gatherSamples(Tensor state, int[] rows) {
         int d = state.dim(0), n = state.dim(1), f = state.dim(2);

@@ -85,6 +85,9 @@ class Seq2SeqTest {
                 }
             }
             assertTrue(exact >= 180, "exact match " + exact + " / 200");
+            Map<String, Double> metrics = model.evaluate(test, test.stream().map(Seq2SeqTest::reversed).toList(), 1, 10);
+            assertEquals(exact / 200.0, metrics.get("exact_match"), 1e-12);
+            assertTrue(metrics.get("token_accuracy") >= metrics.get("exact_match") && metrics.get("bleu") > 0.8, metrics.toString());
 
             List<Seq2Seq.Translation> beam = model.beamSearch(test, 3, 10, 1.0);
             int beamExact = 0;
