@@ -1,9 +1,12 @@
 package org.rnn4j.model;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.rnn4j.BackwardResult;
@@ -15,6 +18,7 @@ import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import org.rnn4j.TensorOps;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
 import org.rnn4j.train.LossResult;
@@ -75,8 +79,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         this.startToken = b.startToken;
         this.endToken = b.endToken;
         this.attention = b.attention;
-        RecurrentConfig enc = b.encoder.config();
-        RecurrentConfig dec = b.decoder.config();
+        RecurrentConfig enc = b.encoder;
+        RecurrentConfig dec = b.decoder;
         int encOut = enc.outputSize();   // both directions
         int decHidden = dec.outputSize();
         Map<String, HasParameters> parts = new LinkedHashMap<>();
@@ -130,8 +134,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     public static final class Builder {
         private final int sourceVocab;
         private final int targetVocab;
-        private RecurrentConfig.Builder<?> encoder;
-        private RecurrentConfig.Builder<?> decoder;
+        private RecurrentConfig encoder;
+        private RecurrentConfig decoder;
         private Attention attention = Attention.NONE;
         private int startToken = -1;
         private int endToken = -1;
@@ -150,13 +154,13 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
         /** The encoder: any recurrent stack; its input size is the source embedding's size. */
         public Builder encoder(RecurrentConfig.Builder<?> encoder) {
-            this.encoder = encoder;
+            this.encoder = encoder == null ? null : encoder.config();
             return this;
         }
 
         /** The decoder: unidirectional, the encoder's layers and (per direction) hidden size; its input size is the target embedding's. */
         public Builder decoder(RecurrentConfig.Builder<?> decoder) {
-            this.decoder = decoder;
+            this.decoder = decoder == null ? null : decoder.config();
             return this;
         }
 
@@ -185,8 +189,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 throw new IllegalArgumentException((encoder == null ? "encoder" : "decoder")
                         + ": expected a recurrent layer builder, got null");
             }
-            RecurrentConfig enc = encoder.config();
-            RecurrentConfig dec = decoder.config();
+            RecurrentConfig enc = encoder;
+            RecurrentConfig dec = decoder;
             if (dec.bidirectional()) {
                 throw new IllegalArgumentException("decoder: expected a unidirectional layer (it generates left to right), got a bidirectional one");
             }
@@ -227,6 +231,69 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     @Override
     public Map<String, Tensor> gradients() {
         return modules.gradients();
+    }
+
+    // ------------------------------------------------------------------ files and description
+
+    private static final String META = "seq2seq.";
+
+    /** Saves the weights (safetensors, PyTorch's names under each module's prefix) and the whole configuration. */
+    public void save(Path file) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put(META + "source_vocab", Integer.toString(sourceVocab));
+        meta.put(META + "target_vocab", Integer.toString(targetVocab));
+        meta.put(META + "start_token", Integer.toString(startToken));
+        meta.put(META + "end_token", Integer.toString(endToken));
+        meta.put(META + "attention", attention.name());
+        Checkpoint.save(file, modules, meta);
+    }
+
+    /**
+     * The model {@link #save} wrote, rebuilt on {@code device} from the file alone.
+     *
+     * @throws IllegalArgumentException when the file is not a Seq2Seq checkpoint, or its tensors do not match its configuration
+     */
+    public static Seq2Seq load(Path file, Device device) throws IOException {
+        Map<String, String> meta = Checkpoint.read(file).metadata();
+        if (!meta.containsKey(META + "attention")) {
+            throw new IllegalArgumentException("file: expected a Seq2Seq checkpoint (" + META + "* metadata), got " + file
+                    + " without it");
+        }
+        Builder b = builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab"))
+                .attention(Attention.valueOf(meta.get(META + "attention")))
+                .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
+        b.encoder = RecurrentConfig.fromMetadata(meta, "encoder.");
+        b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
+        Seq2Seq model = b.build(device);
+        try {
+            Checkpoint.load(file, model.modules);
+            return model;
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static int intMeta(Map<String, String> meta, String key) {
+        String v = meta.get(META + key);
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("file: expected an integer " + META + key + ", got " + v);
+        }
+    }
+
+    /** One line per module (its parameters and their count), then the total, as Keras's {@code summary()}. */
+    public String summary() {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, attention %s, "
+                + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), attention, sourceVocab, targetVocab));
+        long total = 0;
+        for (Map.Entry<String, HasParameters> m : modules.modules().entrySet()) {
+            long count = m.getValue().parameters().values().stream().mapToLong(Tensor::size).sum();
+            total += count;
+            sb.append(String.format(Locale.ROOT, "  %-20s %,12d%n", m.getKey(), count));
+        }
+        return sb.append(String.format(Locale.ROOT, "  %-20s %,12d parameters%n", "total", total)).toString();
     }
 
     // ------------------------------------------------------------------ training

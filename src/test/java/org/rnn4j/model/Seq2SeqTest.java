@@ -271,6 +271,34 @@ class Seq2SeqTest {
     }
 
     @Test
+    void saveAndLoadFromTheFileAloneGiveTheSameTranslationsAndSummaryCountsEveryParameter(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<int[]> src = randomSequences(new Random(12), 6, 1, 6);
+        java.nio.file.Path file = dir.resolve("s2s.safetensors");
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, true).build(Device.cpu())) {
+            model.save(file);
+            List<Seq2Seq.Translation> before = model.beamSearch(src, 2, 6, 0.5);
+            long parameters = model.parameters().values().stream().mapToLong(Tensor::size).sum();
+            String summary = model.summary();
+            assertTrue(summary.contains("attention BAHDANAU") && summary.contains("attention_query"), summary);
+            assertTrue(summary.contains(String.format(java.util.Locale.ROOT, "%,12d parameters", parameters)), summary);
+            try (Seq2Seq loaded = Seq2Seq.load(file, Device.cpu())) {
+                List<Seq2Seq.Translation> after = loaded.beamSearch(src, 2, 6, 0.5);
+                for (int i = 0; i < src.size(); i++) {
+                    assertArrayEquals(before.get(i).tokens(), after.get(i).tokens());
+                    assertEquals(before.get(i).score(), after.get(i).score());
+                }
+                assertEquals(summary, loaded.summary());
+            }
+        }
+        java.nio.file.Path other = dir.resolve("layer.safetensors");
+        try (org.rnn4j.RecurrentLayer layer = Lstm.builder(2, 3).build(Device.cpu())) {
+            org.rnn4j.train.Checkpoint.save(other, layer);
+        }
+        assertMessage("file: expected a Seq2Seq checkpoint", () -> Seq2Seq.load(other, Device.cpu()));
+    }
+
+    @Test
     void badArgumentsAreRefusedByNameBeforeAnyWork() {
         assertMessage("decoder: expected a unidirectional layer", () -> Seq2Seq.builder(VOCAB, VOCAB)
                 .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).bidirectional(true)).tokens(START, END).build(Device.cpu()));
