@@ -1,6 +1,6 @@
 // train.cu — loss and optimiser kernels.
 //
-// Row kernels (rnn4j_softmax_xent, rnn4j_softmax): one block of 256 threads per row r of a
+// Row kernel rnn4j_softmax_xent: one block of 256 threads per row r of a
 // [rows, classes] matrix (grid = rows). Thread k handles classes k, k+256, ...; the row maximum and
 // the row sum of exp(x − max) are combined by a fixed-order shared-memory tree, so the result does
 // not depend on scheduling. The sum is accumulated in double, as the CPU engine does. The class loop
@@ -13,7 +13,6 @@
 //     exp is expf (≤ 2 ulp) of the float difference x_c − max, as the CPU forms it; sums, log and
 //     the final scale·(p − 1) are in double (the CPU does all of it in double), so loss and
 //     gradient agree with the CPU to a few 1e-7 absolute.
-//   rnn4j_softmax       dst[r, c] = exp(x_c − max) / Σ exp(x − max);  src and dst may alias
 //
 // Element-wise optimisers (grid-stride loop, any 1-D grid), n parameters in place; every float
 // operation in the order CpuEngine.adamStep / sgdStep does it (the build passes -fmad=false, so
@@ -72,34 +71,6 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
             const double p = (double)expf(x[c] - rowMax) * inv;
             d[c] = (float)((double)scale * (p - (c == target ? 1.0 : 0.0)));
         }
-    }
-}
-
-extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax(int rows, int classes, const float* src, float* dst) {
-    __shared__ float shMax[BLOCK];
-    __shared__ double shSum[BLOCK];
-    const int r = blockIdx.x;
-    if (r >= rows) {
-        return;
-    }
-    const float* x = src + (long long)r * classes;                 // [classes]
-    float* y = dst + (long long)r * classes;                       // [classes], may be x
-
-    float m = -INFINITY;
-    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
-        const float v = x[c];
-        m = (v > m || v != v) ? v : m;
-    }
-    const float rowMax = blockMax(m, shMax);
-    double s = 0.0;
-    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
-        s += (double)expf(x[c] - rowMax);
-    }
-    const double inv = 1.0 / blockSum(s, shSum);
-    // Every read of another thread's element happened before the barriers in blockSum, and each
-    // thread below reads only the elements it then overwrites: in place is safe.
-    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
-        y[c] = (float)((double)expf(x[c] - rowMax) * inv);
     }
 }
 

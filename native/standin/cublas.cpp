@@ -303,4 +303,22 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// Strided-batched SGEMM as batchCount SGEMMs queued in order on the handle's stream: each product is
+// checked as cublasSgemm_v2 checks one (its arguments now, its matrices' device ranges when it runs).
+STANDIN_API cublasStatus_t cublasSgemmStridedBatched(Handle* h, cublasOperation_t transa, cublasOperation_t transb,
+                                                     int m, int n, int k, const float* alpha,
+                                                     const float* A, int lda, long long strideA,
+                                                     const float* B, int ldb, long long strideB, const float* beta,
+                                                     float* C, int ldc, long long strideC, int batchCount) {
+    if (batchCount < 0) {
+        return failed(CUBLAS_STATUS_INVALID_VALUE, "cublasSgemmStridedBatched", "batchCount " + std::to_string(batchCount));
+    }
+    for (int i = 0; i < batchCount; i++) {
+        const cublasStatus_t s = cublasSgemm_v2(h, transa, transb, m, n, k, alpha, A + i * strideA, lda,
+                                                B + i * strideB, ldb, beta, C + i * strideC, ldc);
+        if (s != CUBLAS_STATUS_SUCCESS) return s;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 }  // extern "C"

@@ -11,6 +11,7 @@ import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Dropout;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.Pointwise;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -371,6 +372,96 @@ public final class CpuEngine implements Engine {
         return cells;
     }
 
+    // ---------------------------------------------------------------- tensor operations
+
+    @Override
+    public void copyRows(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                         boolean accumulate) {
+        float[] s = floats(src), d = floats(dst);
+        for (int r = 0; r < rows; r++) {
+            int in = (int) (srcOff + (long) r * srcLd), out = (int) (dstOff + (long) r * dstLd);
+            if (accumulate) {
+                for (int c = 0; c < cols; c++) {
+                    d[out + c] += s[in + c];
+                }
+            } else {
+                System.arraycopy(s, in, d, out, cols);
+            }
+        }
+    }
+
+    @Override
+    public void pointwise(Pointwise f, long n, Buffer x, long xOff, Buffer y, long yOff, long yPeriod,
+                          Buffer dst, long dstOff) {
+        float[] xs = floats(x), ys = floats(y), d = floats(dst);
+        int xo = (int) xOff, yo = (int) yOff, o = (int) dstOff, period = (int) yPeriod;
+        for (int i = 0, j = 0; i < n; i++, j = j + 1 == period ? 0 : j + 1) {
+            float v = xs[xo + i];
+            d[o + i] = switch (f) {
+                case ADD -> v + ys[yo + j];
+                case MUL -> v * ys[yo + j];
+                case TANH -> CpuCells.tanh(v);
+                case SIGMOID -> CpuCells.sigmoid(v);
+                case TANH_GRAD -> ys[yo + j] * (1f - v * v);
+                case SIGMOID_GRAD -> ys[yo + j] * v * (1f - v);
+            };
+        }
+    }
+
+    @Override
+    public void maskedSoftmax(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer src, long srcOff,
+                              Buffer dst, long dstOff) {
+        float[] s = floats(src), d = floats(dst);
+        int[] len = ints(lengths);
+        for (int r = 0; r < rows; r++) {
+            int in = (int) (srcOff + (long) r * cols), out = (int) (dstOff + (long) r * cols);
+            int valid = len == null ? cols : len[r / rowsPerLength];
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < valid; c++) {
+                max = Math.max(max, s[in + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < valid; c++) {
+                sum += Math.exp(s[in + c] - max);
+            }
+            for (int c = 0; c < valid; c++) {
+                d[out + c] = (float) (Math.exp(s[in + c] - max) / sum);
+            }
+            Arrays.fill(d, out + valid, out + cols, 0f);
+        }
+    }
+
+    @Override
+    public void maskedSoftmaxBackward(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer y, long yOff,
+                                      Buffer dy, long dyOff, Buffer dx, long dxOff) {
+        float[] ys = floats(y), g = floats(dy), d = floats(dx);
+        int[] len = ints(lengths);
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * cols;
+            int yo = (int) (yOff + row), go = (int) (dyOff + row), o = (int) (dxOff + row);
+            int valid = len == null ? cols : len[r / rowsPerLength];
+            double dot = 0;
+            for (int c = 0; c < valid; c++) {
+                dot += (double) ys[yo + c] * g[go + c];
+            }
+            for (int c = 0; c < valid; c++) {
+                d[o + c] = (float) (ys[yo + c] * (g[go + c] - dot));
+            }
+            Arrays.fill(d, o + valid, o + cols, 0f);
+        }
+    }
+
+    @Override
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                   Buffer a, long aOff, int lda, long strideA, Buffer b, long bOff, int ldb, long strideB,
+                                   float beta, Buffer c, long cOff, int ldc, long strideC, int batch) {
+        float[] as = floats(a), bs = floats(b), cs = floats(c);
+        for (int i = 0; i < batch; i++) {
+            CpuGemm.sgemm(transA, transB, m, n, k, alpha, as, (int) (aOff + i * strideA), lda,
+                    bs, (int) (bOff + i * strideB), ldb, beta, cs, (int) (cOff + i * strideC), ldc);
+        }
+    }
+
     @Override
     public void lstmForward(StepArgs a) {
         CellSteps v = CpuGemm.vectorCells();
@@ -484,25 +575,6 @@ public final class CpuEngine implements Engine {
                     double p = Math.exp(x[row + c] - logSum);
                     d[drow + c] = (float) (scale * (p - (c == target ? 1 : 0)));
                 }
-            }
-        }
-    }
-
-    @Override
-    public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
-        float[] s = floats(src), d = floats(dst);
-        for (int r = 0; r < rows; r++) {
-            int in = (int) srcOff + r * classes, out = (int) dstOff + r * classes;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) {
-                max = Math.max(max, s[in + c]);
-            }
-            double sum = 0;
-            for (int c = 0; c < classes; c++) {
-                sum += Math.exp(s[in + c] - max);
-            }
-            for (int c = 0; c < classes; c++) {
-                d[out + c] = (float) (Math.exp(s[in + c] - max) / sum);
             }
         }
     }

@@ -55,6 +55,13 @@ interface CublasBinding extends AutoCloseable {
     void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
                float beta, long c, int ldc);
 
+    /**
+     * {@code cublasSgemmStridedBatched}, column-major: {@code batch} products of one shape, product i reading
+     * A at {@code a + i·strideA} elements and B, C likewise.
+     */
+    void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                             long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch);
+
     /** {@code cublasDestroy} when a handle was created; idempotent. */
     @Override
     void close();

@@ -48,6 +48,7 @@ import org.rnn4j.DType;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.Pointwise;
 import org.rnn4j.engine.StepArgs;
 import org.rnn4j.cuda.DirectDriver.Lib;
 
@@ -1121,6 +1122,68 @@ public final class CudaEngine implements Engine {
         return a <= 0 ? 0 : (a + b - 1) / b;
     }
 
+    // ================================================================ tensor operations (kernels/tensor.cu)
+
+    @Override
+    public void copyRows(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                         boolean accumulate) {
+        enter();
+        KernelArgs args = args().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(srcLd)
+                .ptr(ptr(dst, dstOff, "dst")).i32(dstLd).flag(accumulate);
+        launchGridStride(Kernel.COPY_ROWS, (long) rows * cols, args);
+    }
+
+    @Override
+    public void pointwise(Pointwise f, long n, Buffer x, long xOff, Buffer y, long yOff, long yPeriod,
+                          Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = args().i32(f.code).i64(n).ptr(ptr(x, xOff, "x"))
+                .ptr(f.binary() ? ptr(y, yOff, "y") : ptrOrNull(y, yOff, "y")).i64(Math.max(1, yPeriod))
+                .ptr(ptr(dst, dstOff, "dst"));
+        launchGridStride(Kernel.POINTWISE, n, args);
+    }
+
+    @Override
+    public void maskedSoftmax(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer src, long srcOff,
+                              Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = args().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
+        launch(Kernel.MASKED_SOFTMAX, rows, args);   // one block per row
+    }
+
+    @Override
+    public void maskedSoftmaxBackward(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer y, long yOff,
+                                      Buffer dy, long dyOff, Buffer dx, long dxOff) {
+        enter();
+        KernelArgs args = args().i32(rows).i32(cols).i32(rowsPerLength).ptr(ptrOrNull(lengths, 0, "lengths"))
+                .ptr(ptr(y, yOff, "y")).ptr(ptr(dy, dyOff, "dy")).ptr(ptr(dx, dxOff, "dx"));
+        launch(Kernel.MASKED_SOFTMAX_BACKWARD, rows, args);   // one block per row
+    }
+
+    /** One {@code cublasSgemmStridedBatched}, with {@link #gemm}'s row-major to column-major swap (strides swap too). */
+    @Override
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                   Buffer a, long aOff, int lda, long strideA, Buffer b, long bOff, int ldb, long strideB,
+                                   float beta, Buffer c, long cOff, int ldc, long strideC, int batch) {
+        enter();
+        CudaBuffer cb = own(c, "c");
+        if (m == 0 || n == 0 || batch == 0) {
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            for (int i = 0; i < batch; i++) {
+                scaleRows(m, n, beta, cb, cOff + i * strideC, ldc);
+            }
+            return;
+        }
+        CudaBuffer ab = own(a, "a");
+        CudaBuffer bb = own(b, "b");
+        ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
+        sgemmRetryingAfterAllocFailure(g, alpha, bb.address(bOff), strideB, ab.address(aOff), strideA,
+                beta, cb.address(cOff), strideC, batch);
+    }
+
     // ================================================================ dense linear algebra
 
     @Override
@@ -1147,8 +1210,18 @@ public final class CudaEngine implements Engine {
         long first = bb.address(bOff);
         long second = ab.address(aOff);
         long out = cb.address(cOff);
+        sgemmRetryingAfterAllocFailure(g, alpha, first, 0, second, 0, beta, out, 0, 1);
+    }
+
+    /**
+     * One cuBLAS product ({@code batch == 1}: {@code cublasSgemm}, strides unused) or {@code batch} strided ones
+     * ({@code cublasSgemmStridedBatched}); when cuBLAS could not allocate its workspace, frees the pool's cached blocks
+     * and tries once more.
+     */
+    private void sgemmRetryingAfterAllocFailure(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second,
+                                                long strideSecond, float beta, long out, long strideOut, int batch) {
         try {
-            sgemm(g, alpha, first, second, beta, out);
+            sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
         } catch (CudaException e) {
             // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
             if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
@@ -1159,7 +1232,7 @@ public final class CudaEngine implements Engine {
                 throw e;
             }
             try {
-                sgemm(g, alpha, first, second, beta, out);
+                sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
             } catch (CudaException again) {
                 CudaException failed = new CudaException(again.call(), again.status(),
                         "after releasing " + released + " cached bytes and retrying");
@@ -1169,9 +1242,15 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    private void sgemm(ColumnMajorGemm g, float alpha, long first, long second, float beta, long c) {
-        cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
-                beta, c, g.ldc());
+    private void sgemm(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second, long strideSecond,
+                       float beta, long c, long strideC, int batch) {
+        if (batch == 1) {
+            cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
+                    beta, c, g.ldc());
+        } else {
+            cublas.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), strideFirst,
+                    second, g.ldSecond(), strideSecond, beta, c, g.ldc(), strideC, batch);
+        }
     }
 
     private static final String CUBLAS_ALLOC_FAILED = "CUBLAS_STATUS_ALLOC_FAILED";
@@ -1552,14 +1631,6 @@ public final class CudaEngine implements Engine {
                 .ptr(ptr(targets, targetsOff, "targets")).ptr(ptr(loss, lossOff, "loss"))
                 .ptr(ptrOrNull(dLogits, dLogitsOff, "dLogits")).f32(scale);
         launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
-    }
-
-    @Override
-    public void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff) {
-        enter();
-        KernelArgs args = args().i32(rows).i32(classes).ptr(ptr(src, srcOff, "src"))
-                .ptr(ptr(dst, dstOff, "dst"));
-        launch(Kernel.SOFTMAX, rows, args);   // one block per row
     }
 
     /** The bias corrections {@code 1 − β^step} are computed here in double and passed as floats, as the CPU does. */

@@ -102,6 +102,15 @@ final class JCublasBinding implements CublasBinding {
     }
 
     @Override
+    public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                                    long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
+        CublasBinding.check(JCublas2.cublasSgemmStridedBatched(handle, opA, opB, m, n, k,
+                Pointer.to(new float[] {alpha}), new Driver.RawPointer(a), lda, strideA,
+                new Driver.RawPointer(b), ldb, strideB, Pointer.to(new float[] {beta}),
+                new Driver.RawPointer(c), ldc, strideC, batch), "cublasSgemmStridedBatched");
+    }
+
+    @Override
     public void close() {
         if (handle != null) {
             cublasHandle h = handle;

@@ -41,6 +41,11 @@ final class JnaCublasBinding implements CublasBinding {
         static native int cublasSgemm_v2(long handle, int transa, int transb, int m, int n, int k,
                                          long alpha, long a, int lda, long b, int ldb,
                                          long beta, long c, int ldc);
+
+        static native int cublasSgemmStridedBatched(long handle, int transa, int transb, int m, int n, int k,
+                                                    long alpha, long a, int lda, long strideA, long b, int ldb,
+                                                    long strideB, long beta, long c, int ldc, long strideC,
+                                                    int batchCount);
     }
 
     private static String boundPath;
@@ -195,6 +200,15 @@ final class JnaCublasBinding implements CublasBinding {
         scalars.setFloat(4, beta);
         CublasBinding.check(Lib.cublasSgemm_v2(handle, opA, opB, m, n, k,
                 alphaAddress, a, lda, b, ldb, alphaAddress + 4, c, ldc), "cublasSgemm_v2");
+    }
+
+    @Override
+    public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                                    long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
+        scalars.setFloat(0, alpha);
+        scalars.setFloat(4, beta);
+        CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, alphaAddress,
+                a, lda, strideA, b, ldb, strideB, alphaAddress + 4, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
     }
 
     @Override

@@ -41,9 +41,12 @@ enum Kernel {
     GATHER_ROWS("sequence", "rnn4j_gather_rows"),
     SCATTER_ADD_ROWS("sequence", "rnn4j_scatter_add_rows"),
     SOFTMAX_XENT("train", "rnn4j_softmax_xent"),
-    SOFTMAX("train", "rnn4j_softmax"),
     ADAM("train", "rnn4j_adam"),
-    SGD("train", "rnn4j_sgd");
+    SGD("train", "rnn4j_sgd"),
+    COPY_ROWS("tensor", "rnn4j_copy_rows"),
+    POINTWISE("tensor", "rnn4j_pointwise"),
+    MASKED_SOFTMAX("tensor", "rnn4j_masked_softmax"),
+    MASKED_SOFTMAX_BACKWARD("tensor", "rnn4j_masked_softmax_backward");
 
     /** Classpath folder of the fatbins ({@code native/build.sh} output, packaged by Maven). */
     static final String RESOURCE_DIR = "org/rnn4j/kernels/";
@@ -56,7 +59,7 @@ enum Kernel {
         this.symbol = symbol;
     }
 
-    /** The module names, in a fixed order: lstm, gru, rnn, sequence, train. */
+    /** The module names, in a fixed order: lstm, gru, rnn, sequence, train, tensor. */
     static Set<String> modules() {
         Set<String> m = new LinkedHashSet<>();
         for (Kernel k : values()) {

@@ -210,6 +210,50 @@ public interface Engine extends AutoCloseable {
     void scatterAddRows(int rows, int cols, Buffer indices, long idxOff, Buffer src, long srcOff,
                         Buffer table, long tableOff);
 
+    // ---------------------------------------------------------------- tensor operations
+
+    /**
+     * A strided block copy, the primitive of concatenate, split, slice and time-step selection:
+     * {@code dst[dstOff + r·dstLd + c] (=|+=) src[srcOff + r·srcLd + c]} for {@code r < rows}, {@code c < cols}
+     * ({@code +=} when {@code accumulate}, the backward of a slice into a gradient). The ranges must not overlap.
+     */
+    void copyRows(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff, int dstLd,
+                  boolean accumulate);
+
+    /**
+     * {@code dst[dstOff + i] = f(x[xOff + i], y[yOff + (i mod yPeriod)])} for {@code i < n}, f one of {@link Pointwise}:
+     * {@code yPeriod == n} pairs elements one to one, a shorter period broadcasts y over the leading axes
+     * (a bias or an attention query added to every source step). {@code y} is {@code null} for the unary
+     * functions. {@code dst} may be {@code x} or {@code y} when {@code yPeriod == n}.
+     */
+    void pointwise(Pointwise f, long n, Buffer x, long xOff, Buffer y, long yOff, long yPeriod, Buffer dst, long dstOff);
+
+    /**
+     * Softmax over the last axis of {@code src [rows, cols]}, masked to a length: row r's valid columns are
+     * {@code c < len(r / rowsPerLength)} with {@code len(i) = lengths[i]} (int32), or {@code cols} when
+     * {@code lengths} is {@code null}; {@code dst[r, c] = exp(x_c − max) / Σ_valid exp(x − max)} over the valid
+     * columns (max and sum over those only, the sum in double), 0 at the others, which are never read. Every
+     * length must be in {@code [1, cols]}. {@code src} and {@code dst} may alias.
+     */
+    void maskedSoftmax(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer src, long srcOff,
+                       Buffer dst, long dstOff);
+
+    /**
+     * Its backward from the output {@code y}: {@code dx[r, c] = y[r, c] · (dy[r, c] − Σ_valid y[r, ·]·dy[r, ·])} on
+     * the valid columns (the sum in double), 0 on the others; masked as {@link #maskedSoftmax}.
+     */
+    void maskedSoftmaxBackward(int rows, int cols, int rowsPerLength, Buffer lengths, Buffer y, long yOff,
+                               Buffer dy, long dyOff, Buffer dx, long dxOff);
+
+    /**
+     * {@code batch} independent {@link #gemm}s of one shape: product {@code i} reads A at {@code aOff + i·strideA},
+     * B at {@code bOff + i·strideB} and writes C at {@code cOff + i·strideC} (cuBLAS's strided-batched GEMM;
+     * attention's scores and contexts over a batch). Exact FP32, row-major, as {@link #gemm}.
+     */
+    void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                            Buffer a, long aOff, int lda, long strideA, Buffer b, long bOff, int ldb, long strideB,
+                            float beta, Buffer c, long cOff, int ldc, long strideC, int batch);
+
     // ---------------------------------------------------------------- fused cells (one step)
 
     /** Fused LSTM pointwise forward of one step; see {@link StepArgs} for the buffers it reads and writes. */
@@ -261,9 +305,6 @@ public interface Engine extends AutoCloseable {
      */
     void softmaxCrossEntropy(int rows, int classes, Buffer logits, long logitsOff, Buffer targets, long targetsOff,
                              Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff, float scale);
-
-    /** Row-wise softmax of {@code [rows, classes]} (for sampling); {@code src} and {@code dst} may alias. */
-    void softmax(int rows, int classes, Buffer src, long srcOff, Buffer dst, long dstOff);
 
     /**
      * One Adam/AdamW update of {@code n} parameters in place (PyTorch's formulas, bias-corrected with

@@ -270,7 +270,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 try (Pass pass = new Pass(b, false, 0, null, null)) {
                     int rows = pass.out.dim(0);
                     if (cfg.task().classes()) {
-                        engine.softmax(rows, width, pass.out.buffer(), 0, pass.out.buffer(), 0);
+                        engine.maskedSoftmax(rows, width, 1, null, pass.out.buffer(), 0, pass.out.buffer(), 0);
                     }
                     float[] host = pass.out.toHost();
                     if (!cfg.task().perStep()) {

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.rnn4j.DType;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Pointwise;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -127,9 +128,12 @@ class KernelAbiTest {
         engine.gatherRows(4, 5, lengths, 0, x, 0, y, 0);
         engine.scatterAddRows(4, 5, lengths, 0, x, 0, y, 0);
         engine.softmaxCrossEntropy(6, 10, x, 0, lengths, 0, y, 0, null, 0, 0.5f);
-        engine.softmax(6, 10, x, 0, y, 0);
         engine.adamStep(100, x, y, x, y, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, true, 3);
         engine.sgdStep(100, x, y, null, 0.1f, 0f, 0f, false, true);
+        engine.copyRows(4, 5, x, 0, 9, y, 3, 7, true);
+        engine.pointwise(Pointwise.MUL, 100, x, 0, y, 0, 10, y, 200);
+        engine.maskedSoftmax(6, 10, 3, lengths, x, 0, y, 0);
+        engine.maskedSoftmaxBackward(6, 10, 3, null, x, 0, y, 100, y, 300);
         record(seen);
 
         Set<Kernel> hostOnly = EnumSet.of(
@@ -147,7 +151,8 @@ class KernelAbiTest {
             assertEquals(expected, l.types(), k.symbol + ": host parameters differ from the kernel's signature");
         }
         assertEquals(6, seen.get(Kernel.SOFTMAX_XENT).grid(), "one block per row");
-        assertEquals(6, seen.get(Kernel.SOFTMAX).grid(), "one block per row");
+        assertEquals(6, seen.get(Kernel.MASKED_SOFTMAX).grid(), "one block per row");
+        assertEquals(6, seen.get(Kernel.MASKED_SOFTMAX_BACKWARD).grid(), "one block per row");
     }
 
     private void record(Map<Kernel, Launch> seen) {
@@ -331,6 +336,7 @@ class KernelAbiTest {
     static class HostCublas implements CublasBinding {
         final Map<Long, float[]> memory = new HashMap<>();
         int calls;
+        int batchedCalls;
 
         private float[] arrayAt(long address, long[] offset) {
             for (Map.Entry<Long, float[]> e : memory.entrySet()) {
@@ -369,6 +375,16 @@ class KernelAbiTest {
                     cs[ci] = (float) (alpha * s + (beta == 0f ? 0 : beta * cs[ci]));
                 }
             }
+        }
+
+        @Override
+        public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                                        long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
+            for (int i = 0; i < batch; i++) {
+                sgemm(opA, opB, m, n, k, alpha, a + 4 * i * strideA, lda, b + 4 * i * strideB, ldb, beta,
+                        c + 4 * i * strideC, ldc);
+            }
+            batchedCalls++;
         }
 
         @Override public String via() { return "host"; }
@@ -429,6 +445,44 @@ class KernelAbiTest {
                     assertEquals(expected[i], c[i], 1e-5f * Math.max(1f, Math.abs(expected[i])),
                             "m=" + m + " n=" + n + " k=" + k + " transA=" + ta + " transB=" + tb + " at " + i);
                 }
+            }
+        }
+        assertTrue(launches.isEmpty());
+    }
+
+    @Test
+    void stridedBatchedGemmIsOneCublasCallWhoseEntriesAreRowMajorProducts() {
+        Random rnd = new Random(7);
+        int batch = 3, m = 4, n = 5, k = 3;
+        for (int flags = 0; flags < 4; flags++) {
+            boolean ta = (flags & 1) != 0;
+            boolean tb = (flags & 2) != 0;
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            int strideA = m * k + 2, strideB = k * n + 1, strideC = m * n + 3;   // gaps between the entries
+            float[] a = random(rnd, batch * strideA);
+            float[] b = random(rnd, batch * strideB);
+            float[] c = random(rnd, batch * strideC);
+            float[] expected = c.clone();
+            for (int p = 0; p < batch; p++) {
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        double sum = 0;
+                        for (int l = 0; l < k; l++) {
+                            float av = ta ? a[p * strideA + l * lda + i] : a[p * strideA + i * lda + l];
+                            float bv = tb ? b[p * strideB + j * ldb + l] : b[p * strideB + l * ldb + j];
+                            sum += (double) av * bv;
+                        }
+                        expected[p * strideC + i * n + j] = (float) (2 * sum);
+                    }
+                }
+            }
+            int before = cublas.batchedCalls;
+            engine.gemmStridedBatched(ta, tb, m, n, k, 2f, hostBacked(a), 0, lda, strideA, hostBacked(b), 0, ldb, strideB,
+                    0f, hostBacked(c), 0, n, strideC, batch);
+            assertEquals(before + 1, cublas.batchedCalls, "one cublasSgemmStridedBatched");
+            for (int i = 0; i < c.length; i++) {
+                assertEquals(expected[i], c[i], 1e-5f * Math.max(1f, Math.abs(expected[i])),
+                        "transA=" + ta + " transB=" + tb + " at " + i);
             }
         }
         assertTrue(launches.isEmpty());

@@ -1,0 +1,750 @@
+package org.rnn4j.model;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.rnn4j.BackwardResult;
+import org.rnn4j.Device;
+import org.rnn4j.ForwardResult;
+import org.rnn4j.HasParameters;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Tensor;
+import org.rnn4j.TensorOps;
+import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Checkpoint;
+import org.rnn4j.train.Embedding;
+import org.rnn4j.train.Linear;
+import org.rnn4j.train.LossResult;
+import org.rnn4j.train.Losses;
+import org.rnn4j.train.ModuleGroup;
+
+/**
+ * An encoder–decoder (sequence to sequence) model over token ids, as Keras's {@code lstm_seq2seq} and PyTorch's
+ * seq2seq tutorial build it: a source embedding and any recurrent stack as the encoder, whose final states
+ * become the decoder's initial states; a target embedding and a recurrent stack as the decoder, trained with
+ * teacher forcing (it reads the true previous token); optionally Luong attention over the encoder's outputs;
+ * a linear layer to the target vocabulary.
+ *
+ * <p><b>Bridge.</b> A bidirectional encoder's two directions are <em>summed</em> per layer
+ * ({@code h0[l] = h_n[l fwd] + h_n[l bwd]}, likewise {@code c}), so the decoder has the encoder's layers and hidden
+ * size and no extra parameters. An LSTM state {@code c} passes only from an LSTM encoder to an LSTM decoder
+ * (otherwise the decoder's {@code c0} is zero).
+ *
+ * <p><b>Attention</b> (Luong et al. 2015, global, after the decoder step): scores {@code s = h_t · k_s} with keys
+ * {@code k = y_enc} ({@link Attention#DOT}) or {@code k = W_a y_enc} ({@link Attention#GENERAL}), or Bahdanau's additive
+ * score {@code s = vᵀ tanh(W_k y_enc + W_q h_t)} ({@link Attention#BAHDANAU}, on the decoder's output h_t as Luong
+ * places it, rather than on h_{t−1} with the context fed back as input); weights
+ * {@code α = softmax(s)} over the source's own length only (padding is never read); context
+ * {@code c_t = Σ α_s y_enc,s}; output {@code tanh(W_c [c_t; h_t])} into the vocabulary layer.
+ *
+ * <p><b>Tokens.</b> Targets are given without start and end tokens; the decoder reads {@code start, y_1 … y_n}
+ * and learns {@code y_1 … y_n, end}. The loss is the mean cross-entropy over those {@code n + 1} valid steps of
+ * every sample; padding on either side is never read.
+ */
+public final class Seq2Seq implements HasParameters, AutoCloseable {
+
+    /** Luong's multiplicative scores, Bahdanau's additive one, or none (the decoder sees the source only through its initial state). */
+    public enum Attention { NONE, DOT, GENERAL, BAHDANAU }
+
+    private final Device device;
+    private final Engine engine;
+    private final int sourceVocab;
+    private final int targetVocab;
+    private final int startToken;
+    private final int endToken;
+    private final Attention attention;
+    private final Embedding sourceEmbedding;
+    private final Embedding targetEmbedding;
+    private final RecurrentLayer encoder;
+    private final RecurrentLayer decoder;
+    private final Linear keyProjection;    // GENERAL W_a, BAHDANAU W_k: y_enc → decoder hidden; null otherwise
+    private final Linear queryProjection;  // BAHDANAU W_q: h → decoder hidden; null otherwise
+    private final Linear scoreVector;      // BAHDANAU v: → one score; null otherwise
+    private final Linear combine;   // W_c, [context; h] → decoder hidden; null without attention
+    private final Linear output;    // → target vocabulary
+    private final ModuleGroup modules;
+
+    private Seq2Seq(Builder b, Device device) {
+        this.device = device;
+        this.engine = device.engine();
+        this.sourceVocab = b.sourceVocab;
+        this.targetVocab = b.targetVocab;
+        this.startToken = b.startToken;
+        this.endToken = b.endToken;
+        this.attention = b.attention;
+        RecurrentConfig enc = b.encoder;
+        RecurrentConfig dec = b.decoder;
+        int encOut = enc.outputSize();   // both directions
+        int decHidden = dec.outputSize();
+        Map<String, HasParameters> parts = new LinkedHashMap<>();
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            sourceEmbedding = track(made, new Embedding(sourceVocab, enc.inputSize(), b.seed, device));
+            targetEmbedding = track(made, new Embedding(targetVocab, dec.inputSize(), b.seed + 1, device));
+            encoder = track(made, new RecurrentLayer(enc, device));
+            decoder = track(made, new RecurrentLayer(dec, device));
+            boolean additive = attention == Attention.BAHDANAU;
+            keyProjection = attention == Attention.GENERAL || additive
+                    ? track(made, new Linear(encOut, decHidden, false, b.seed + 2, device)) : null;
+            queryProjection = additive ? track(made, new Linear(decHidden, decHidden, true, b.seed + 5, device)) : null;
+            scoreVector = additive ? track(made, new Linear(decHidden, 1, false, b.seed + 6, device)) : null;
+            combine = attention == Attention.NONE ? null : track(made, new Linear(encOut + decHidden, decHidden, true, b.seed + 3, device));
+            output = track(made, new Linear(decHidden, targetVocab, true, b.seed + 4, device));
+        } catch (RuntimeException | Error e) {
+            for (AutoCloseable c : made) {
+                closeQuietly(c);
+            }
+            throw e;
+        }
+        parts.put("source_embedding", sourceEmbedding);
+        parts.put("target_embedding", targetEmbedding);
+        parts.put("encoder", encoder);
+        parts.put("decoder", decoder);
+        if (keyProjection != null) {
+            parts.put("attention_keys", keyProjection);
+        }
+        if (queryProjection != null) {
+            parts.put("attention_query", queryProjection);
+            parts.put("attention_v", scoreVector);
+        }
+        if (combine != null) {
+            parts.put("attention_combine", combine);
+        }
+        parts.put("output", output);
+        this.modules = ModuleGroup.of(parts);
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T t) {
+        made.add(t);
+        return t;
+    }
+
+    public static Builder builder(int sourceVocab, int targetVocab) {
+        return new Builder(sourceVocab, targetVocab);
+    }
+
+    /** The configuration of a {@link Seq2Seq}; {@link #build} checks it as a whole. */
+    public static final class Builder {
+        private final int sourceVocab;
+        private final int targetVocab;
+        private RecurrentConfig encoder;
+        private RecurrentConfig decoder;
+        private Attention attention = Attention.NONE;
+        private int startToken = -1;
+        private int endToken = -1;
+        private long seed = 1;
+
+        private Builder(int sourceVocab, int targetVocab) {
+            if (sourceVocab < 1) {
+                throw new IllegalArgumentException("sourceVocab: expected >= 1 ids, got " + sourceVocab);
+            }
+            if (targetVocab < 2) {
+                throw new IllegalArgumentException("targetVocab: expected >= 2 ids (the tokens and an end token), got " + targetVocab);
+            }
+            this.sourceVocab = sourceVocab;
+            this.targetVocab = targetVocab;
+        }
+
+        /** The encoder: any recurrent stack; its input size is the source embedding's size. */
+        public Builder encoder(RecurrentConfig.Builder<?> encoder) {
+            this.encoder = encoder == null ? null : encoder.config();
+            return this;
+        }
+
+        /** The decoder: unidirectional, the encoder's layers and (per direction) hidden size; its input size is the target embedding's. */
+        public Builder decoder(RecurrentConfig.Builder<?> decoder) {
+            this.decoder = decoder == null ? null : decoder.config();
+            return this;
+        }
+
+        public Builder attention(Attention attention) {
+            this.attention = attention;
+            return this;
+        }
+
+        /** The target ids the decoder starts from and learns to end with (they may be the same id). */
+        public Builder tokens(int startToken, int endToken) {
+            this.startToken = startToken;
+            this.endToken = endToken;
+            return this;
+        }
+
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        public Seq2Seq build(Device device) {
+            if (device == null) {
+                throw new IllegalArgumentException("device: expected a device, got null");
+            }
+            if (encoder == null || decoder == null) {
+                throw new IllegalArgumentException((encoder == null ? "encoder" : "decoder")
+                        + ": expected a recurrent layer builder, got null");
+            }
+            RecurrentConfig enc = encoder;
+            RecurrentConfig dec = decoder;
+            if (dec.bidirectional()) {
+                throw new IllegalArgumentException("decoder: expected a unidirectional layer (it generates left to right), got a bidirectional one");
+            }
+            if (enc.batchFirst() || dec.batchFirst()) {
+                throw new IllegalArgumentException("encoder, decoder: expected time-major layers (Seq2Seq lays out its own tensors), got batchFirst");
+            }
+            if (dec.numLayers() != enc.numLayers() || dec.hiddenSize() != enc.hiddenSize() || dec.projSize() != enc.projSize()) {
+                throw new IllegalArgumentException("decoder: expected the encoder's " + enc.numLayers() + " layers of hidden size "
+                        + enc.hiddenSize() + " (its final states become the decoder's initial ones), got " + dec.numLayers()
+                        + " layers of " + dec.hiddenSize());
+            }
+            if (attention == null) {
+                throw new IllegalArgumentException("attention: expected NONE, DOT, GENERAL or BAHDANAU, got null");
+            }
+            if (attention == Attention.DOT && enc.bidirectional()) {
+                throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
+                        + enc.outputSize() + " wide against " + dec.outputSize() + ": use GENERAL");
+            }
+            for (int[] t : new int[][] {{startToken, 0}, {endToken, 1}}) {
+                if (t[0] < 0 || t[0] >= targetVocab) {
+                    throw new IllegalArgumentException((t[1] == 0 ? "startToken" : "endToken") + ": expected a target id in [0, "
+                            + targetVocab + ") (set with tokens(start, end)), got " + t[0]);
+                }
+            }
+            return new Seq2Seq(this, device);
+        }
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public Map<String, Tensor> parameters() {
+        return modules.parameters();
+    }
+
+    @Override
+    public Map<String, Tensor> gradients() {
+        return modules.gradients();
+    }
+
+    // ------------------------------------------------------------------ files and description
+
+    private static final String META = "seq2seq.";
+
+    /** Saves the weights (safetensors, PyTorch's names under each module's prefix) and the whole configuration. */
+    public void save(Path file) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put(META + "source_vocab", Integer.toString(sourceVocab));
+        meta.put(META + "target_vocab", Integer.toString(targetVocab));
+        meta.put(META + "start_token", Integer.toString(startToken));
+        meta.put(META + "end_token", Integer.toString(endToken));
+        meta.put(META + "attention", attention.name());
+        Checkpoint.save(file, modules, meta);
+    }
+
+    /**
+     * The model {@link #save} wrote, rebuilt on {@code device} from the file alone.
+     *
+     * @throws IllegalArgumentException when the file is not a Seq2Seq checkpoint, or its tensors do not match its configuration
+     */
+    public static Seq2Seq load(Path file, Device device) throws IOException {
+        Map<String, String> meta = Checkpoint.read(file).metadata();
+        if (!meta.containsKey(META + "attention")) {
+            throw new IllegalArgumentException("file: expected a Seq2Seq checkpoint (" + META + "* metadata), got " + file
+                    + " without it");
+        }
+        Builder b = builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab"))
+                .attention(Attention.valueOf(meta.get(META + "attention")))
+                .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
+        b.encoder = RecurrentConfig.fromMetadata(meta, "encoder.");
+        b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
+        Seq2Seq model = b.build(device);
+        try {
+            Checkpoint.load(file, model.modules);
+            return model;
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static int intMeta(Map<String, String> meta, String key) {
+        String v = meta.get(META + key);
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("file: expected an integer " + META + key + ", got " + v);
+        }
+    }
+
+    /** One line per module (its parameters and their count), then the total, as Keras's {@code summary()}. */
+    public String summary() {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, attention %s, "
+                + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), attention, sourceVocab, targetVocab));
+        long total = 0;
+        for (Map.Entry<String, HasParameters> m : modules.modules().entrySet()) {
+            long count = m.getValue().parameters().values().stream().mapToLong(Tensor::size).sum();
+            total += count;
+            sb.append(String.format(Locale.ROOT, "  %-20s %,12d%n", m.getKey(), count));
+        }
+        return sb.append(String.format(Locale.ROOT, "  %-20s %,12d parameters%n", "total", total)).toString();
+    }
+
+    // ------------------------------------------------------------------ training
+
+    /**
+     * Forward with teacher forcing and backward: adds the gradients of the mean per-token cross-entropy to
+     * {@link #gradients()} (they accumulate until {@link #zeroGrad()}) and returns that loss.
+     *
+     * @param sources source id sequences, each of length >= 1, ids in {@code [0, sourceVocab)}
+     * @param targets target id sequences (without start and end tokens), ids in {@code [0, targetVocab)}
+     */
+    public double lossAndGradients(List<int[]> sources, List<int[]> targets) {
+        return lossAndGradients(sources, targets, 0, 0);
+    }
+
+    /**
+     * As {@link #lossAndGradients(List, List)} with scheduled sampling (Bengio et al. 2015) in its parallel form
+     * (Duckworth et al. 2019): a first teacher-forced pass predicts every step's most likely token; then each
+     * decoder input after the start token is, with probability {@code samplingRate} (drawn from {@code seed}), the
+     * model's own prediction of the previous token instead of the true one, and the loss and gradients come from
+     * a second pass over those inputs (no gradient flows through the choice). Rate 0 is teacher forcing; callers
+     * raise the rate over training as they see fit.
+     */
+    public double lossAndGradients(List<int[]> sources, List<int[]> targets, double samplingRate, long seed) {
+        if (!(samplingRate >= 0 && samplingRate <= 1)) {
+            throw new IllegalArgumentException("samplingRate: expected a probability in [0, 1], got " + samplingRate);
+        }
+        Batch batch = batch(sources, targets);
+        encoder.train();
+        decoder.train();
+        List<Tensor> owned = new ArrayList<>();
+        try (Encoded enc = encode(batch)) {
+            int[] inputs = samplingRate == 0 ? batch.decoderInputs : sampledInputs(enc, batch, samplingRate, seed);
+            return teacherForced(enc, batch, inputs, owned);
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    /** The decoder over {@code inputs}, attention, loss and the whole backward; the loss. */
+    private double teacherForced(Encoded enc, Batch batch, int[] inputs, List<Tensor> owned) {
+        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(inputs, batch.targetSteps, batch.size)),
+                batch.targetLengths, enc.h0, enc.c0)) {
+            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
+            Tensor logits = own(owned, output.forward(att.features));
+            try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
+                Tensor dFeatures = own(owned, output.backward(att.features, loss.gradient()));
+                Tensor[] dEncDec = attendBackward(enc, dec.output(), att, dFeatures, owned);
+                try (BackwardResult dDec = decoder.backward(dec, dEncDec[1], null, null)) {
+                    targetEmbedding.backward(inputs, dDec.dX());
+                    Tensor dhN = own(owned, bridgeBackward(dDec.dh0(), enc.forward.hN()));
+                    Tensor dcN = enc.c0 == null ? null : own(owned, bridgeBackward(dDec.dc0(), enc.forward.cN()));
+                    try (BackwardResult dEnc = encoder.backward(enc.forward, dEncDec[0], dhN, dcN)) {
+                        sourceEmbedding.backward(batch.sourceIds, dEnc.dX());
+                    }
+                }
+                return loss.value();
+            }
+        }
+    }
+
+    /** The decoder inputs of scheduled sampling: true tokens, each after the first replaced with probability {@code rate} by the prediction. */
+    private int[] sampledInputs(Encoded enc, Batch batch, double rate, long seed) {
+        List<Tensor> owned = new ArrayList<>();
+        decoder.eval();   // a prediction pass: nothing saved for a backward
+        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
+                batch.targetLengths, enc.h0, enc.c0)) {
+            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
+            float[] logits = own(owned, output.forward(att.features)).toHost();   // [T, B, V]
+            SplittableRandom rnd = new SplittableRandom(seed);
+            int[] inputs = batch.decoderInputs.clone();
+            for (int t = 1; t < batch.targetSteps; t++) {
+                for (int b = 0; b < batch.size; b++) {
+                    if (t < batch.targetLengths[b] && rnd.nextDouble() < rate) {
+                        int row = ((t - 1) * batch.size + b) * targetVocab;
+                        int best = 0;
+                        for (int v = 1; v < targetVocab; v++) {
+                            best = logits[row + v] > logits[row + best] ? v : best;
+                        }
+                        inputs[t * batch.size + b] = best;
+                    }
+                }
+            }
+            return inputs;
+        } finally {
+            decoder.train();
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    /**
+     * One decoded sequence: its tokens (without the end token), the attention weights of each output token over
+     * the source's own length (empty rows without attention), and its score: the sum of the tokens' log
+     * probabilities (the end token's included when it was produced) divided by {@code length^lengthPenalty}.
+     */
+    public record Translation(int[] tokens, float[][] attention, double score) {
+    }
+
+    /** Greedy decoding: {@link #beamSearch} with one beam, the most likely token fed back at each step. */
+    public List<Translation> translate(List<int[]> sources, int maxLength) {
+        return beamSearch(sources, 1, maxLength, 0);
+    }
+
+    /**
+     * Beam search, batched over the sources and deterministic: each sample keeps the {@code beamWidth} best partial
+     * sequences by summed log probability; a sequence ends with the end token (or at {@code maxLength} tokens);
+     * a sample stops when it has {@code beamWidth} ended sequences, and the best of them by
+     * {@code score / length^lengthPenalty} (Hugging Face's {@code length_penalty}; 0 compares raw sums) is returned.
+     * Ties go to the lower beam, then the lower token id.
+     */
+    public List<Translation> beamSearch(List<int[]> sources, int beamWidth, int maxLength, double lengthPenalty) {
+        if (beamWidth < 1) {
+            throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
+        }
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
+        }
+        if (!Double.isFinite(lengthPenalty)) {
+            throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
+        }
+        Batch batch = batch(sources, null);
+        int k = beamWidth, rows = batch.size * k;
+        encoder.eval();
+        decoder.eval();
+        Beams beams = new Beams(batch.size, k, lengthPenalty);
+        List<Tensor> held = new ArrayList<>();
+        try (Encoded enc = encode(batch)) {
+            // every sample's encoder outputs and initial states repeated for its k beams (row b·k + j)
+            int[] srcLengths = new int[rows];
+            int[] repeat = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                srcLengths[r] = batch.sourceLengths[r / k];
+                repeat[r] = r / k;
+            }
+            Tensor encOut = own(held, gatherSamples(enc.forward.output(), repeat));
+            Tensor h = own(held, gatherSamples(enc.h0, repeat));
+            Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0, repeat));
+            int[] previous = new int[rows];
+            Arrays.fill(previous, startToken);
+            for (int step = 0; step < maxLength && !beams.allDone(); step++) {
+                List<Tensor> owned = new ArrayList<>();
+                try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, rows)), null, h, c)) {
+                    Attended att = attend(encOut, srcLengths, dec.output(), owned);
+                    float[] logits = own(owned, output.forward(att.features)).toHost();        // [1, rows, V]
+                    float[] alpha = att.weights == null ? null : att.weights.toHost();         // [rows, 1, S]
+                    int[] parents = beams.advance(logits, targetVocab, endToken, step + 1 == maxLength,
+                            r -> alpha == null ? new float[0]
+                                    : Arrays.copyOfRange(alpha, r * batch.sourceSteps, r * batch.sourceSteps + srcLengths[r]));
+                    System.arraycopy(beams.lastTokens(), 0, previous, 0, rows);
+                    held.remove(h);
+                    h.close();
+                    h = own(held, gatherSamples(dec.hN(), parents));
+                    if (dec.cN() != null) {   // an LSTM decoder carries c, whether or not the encoder gave it one
+                        if (c != null) {
+                            held.remove(c);
+                            c.close();
+                        }
+                        c = own(held, gatherSamples(dec.cN(), parents));
+                    }
+                } finally {
+                    owned.forEach(Tensor::close);
+                }
+            }
+        } finally {
+            held.forEach(Tensor::close);
+        }
+        return beams.best();
+    }
+
+    /**
+     * Decodes {@code sources} ({@code beamWidth} 1 is greedy) and scores the results against {@code targets}:
+     * {@code token_accuracy}, {@code exact_match} and {@code bleu} as {@link SequenceMetrics} defines them.
+     */
+    public Map<String, Double> evaluate(List<int[]> sources, List<int[]> targets, int beamWidth, int maxLength) {
+        batch(sources, targets);   // checks counts and ids before any work
+        List<int[]> predicted = beamSearch(sources, beamWidth, maxLength, 1.0).stream().map(Translation::tokens).toList();
+        Map<String, Double> out = new LinkedHashMap<>();
+        out.put("token_accuracy", SequenceMetrics.tokenAccuracy(predicted, targets));
+        out.put("exact_match", SequenceMetrics.exactMatch(predicted, targets));
+        out.put("bleu", SequenceMetrics.bleu(predicted, targets));
+        return out;
+    }
+
+    /** {@code out[:, r, :] = state[:, rows[r], :]} for a {@code [D, N, F]} tensor: beams repeated or reordered, one gather. */
+    private Tensor gatherSamples(Tensor state, int[] rows) {
+        int d = state.dim(0), n = state.dim(1), f = state.dim(2);
+        int[] index = new int[d * rows.length];
+        for (int i = 0; i < d; i++) {
+            for (int r = 0; r < rows.length; r++) {
+                index[i * rows.length + r] = i * n + rows[r];
+            }
+        }
+        Tensor out = Tensor.zeros(device, d, rows.length, f);
+        try (Tensor idx = Tensor.ofInts(device, index, index.length)) {
+            engine.gatherRows(index.length, f, idx.buffer(), 0, state.buffer(), 0, out.buffer(), 0);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ the pieces
+
+    /** A batch laid out time-major: source ids {@code [S, B]}, decoder inputs and targets {@code [T, B]} with T = longest target + 1. */
+    private record Batch(int size, int sourceSteps, int[] sourceIds, int[] sourceLengths,
+                         int targetSteps, int[] decoderInputs, int[] decoderTargets, int[] targetLengths) {
+    }
+
+    private Batch batch(List<int[]> sources, List<int[]> targets) {
+        if (sources == null || sources.isEmpty()) {
+            throw new IllegalArgumentException("sources: expected at least one sequence, got " + (sources == null ? "null" : "none"));
+        }
+        if (targets != null && targets.size() != sources.size()) {
+            throw new IllegalArgumentException("targets: expected one per source (" + sources.size() + "), got " + targets.size());
+        }
+        int b = sources.size();
+        int[] srcLen = new int[b];
+        int s = 0;
+        for (int i = 0; i < b; i++) {
+            srcLen[i] = checkIds("sources[" + i + "]", sources.get(i), sourceVocab, 1);
+            s = Math.max(s, srcLen[i]);
+        }
+        int[] srcIds = new int[s * b];
+        for (int i = 0; i < b; i++) {
+            for (int t = 0; t < srcLen[i]; t++) {
+                srcIds[t * b + i] = sources.get(i)[t];
+            }
+        }
+        if (targets == null) {
+            return new Batch(b, s, srcIds, srcLen, 0, null, null, null);
+        }
+        int[] tgtLen = new int[b];
+        int steps = 0;
+        for (int i = 0; i < b; i++) {
+            tgtLen[i] = checkIds("targets[" + i + "]", targets.get(i), targetVocab, 0) + 1;   // + the end token
+            steps = Math.max(steps, tgtLen[i]);
+        }
+        int[] inputs = new int[steps * b];
+        int[] expected = new int[steps * b];
+        for (int i = 0; i < b; i++) {
+            int[] y = targets.get(i);
+            for (int t = 0; t < tgtLen[i]; t++) {
+                inputs[t * b + i] = t == 0 ? startToken : y[t - 1];
+                expected[t * b + i] = t < y.length ? y[t] : endToken;
+            }
+        }
+        return new Batch(b, s, srcIds, srcLen, steps, inputs, expected, tgtLen);
+    }
+
+    private static int checkIds(String name, int[] ids, int vocab, int minLength) {
+        if (ids == null || ids.length < minLength) {
+            throw new IllegalArgumentException(name + ": expected a sequence of at least " + minLength + " ids, got "
+                    + (ids == null ? "null" : "an empty one"));
+        }
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException(name + "[" + t + "]: expected an id in [0, " + vocab + "), got " + ids[t]);
+            }
+        }
+        return ids.length;
+    }
+
+    /** The encoder's forward and the decoder's initial states bridged from it; closes them all. */
+    private final class Encoded implements AutoCloseable {
+        final Batch batch;
+        final Tensor embedded;
+        final ForwardResult forward;
+        final Tensor h0;
+        final Tensor c0;
+
+        Encoded(Batch batch) {
+            this.batch = batch;
+            Tensor e = null;
+            ForwardResult f = null;
+            Tensor h = null;
+            try {
+                e = sourceEmbedding.forward(batch.sourceIds, batch.sourceSteps, batch.size);
+                f = encoder.forward(e, batch.sourceLengths, null, null);
+                h = bridge(f.hN());
+                this.c0 = f.cN() != null && decoder.config().cell() == encoder.config().cell() ? bridge(f.cN()) : null;
+            } catch (RuntimeException | Error ex) {
+                for (AutoCloseable c : new AutoCloseable[] {h, f, e}) {
+                    closeQuietly(c);
+                }
+                throw ex;
+            }
+            this.embedded = e;
+            this.forward = f;
+            this.h0 = h;
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : new AutoCloseable[] {c0, h0, forward, embedded}) {
+                closeQuietly(c);
+            }
+        }
+    }
+
+    private Encoded encode(Batch batch) {
+        return new Encoded(batch);
+    }
+
+    /** {@code [L·dirs, B, H]} → {@code [L, B, H]}: a copy, or the sum of each layer's two directions. */
+    private Tensor bridge(Tensor state) {
+        int dirs = encoder.config().bidirectional() ? 2 : 1;
+        int layers = state.dim(0) / dirs;
+        long block = (long) state.dim(1) * state.dim(2);
+        Tensor out = Tensor.zeros(device, layers, state.dim(1), state.dim(2));
+        for (int l = 0; l < layers; l++) {
+            engine.copy(state.buffer(), l * dirs * block, out.buffer(), l * block, block);
+            if (dirs == 2) {
+                engine.axpby(block, 1f, state.buffer(), (l * 2 + 1) * block, 1f, out.buffer(), l * block);
+            }
+        }
+        return out;
+    }
+
+    /** Its backward: each direction's state gradient is the bridged state's. */
+    private Tensor bridgeBackward(Tensor dBridged, Tensor state) {
+        int dirs = encoder.config().bidirectional() ? 2 : 1;
+        long block = (long) state.dim(1) * state.dim(2);
+        Tensor out = Tensor.zeros(device, state.shape());
+        for (int l = 0; l < state.dim(0); l++) {
+            engine.copy(dBridged.buffer(), (l / dirs) * block, out.buffer(), l * block, block);
+        }
+        return out;
+    }
+
+    /** What the attention step saved for its backward; tensors belong to the caller's list. */
+    private record Attended(Tensor features, Tensor weights, Tensor values, Tensor combined, Scores scores) {
+    }
+
+    /** Scores {@code [B, T, S]} and what their backward needs: multiplicative queries and keys, or the additive ones and energies. */
+    private record Scores(Tensor scores, Tensor queries, Tensor keys, List<Tensor> energies) {
+    }
+
+    /**
+     * Attention over the encoder's outputs {@code encOut [S, B, He]} (sample b valid for {@code s < sourceLengths[b]})
+     * for decoder outputs {@code h [T, B, Hd]}: features {@code [T, B, Hd]} for the output layer.
+     */
+    private Attended attend(Tensor encOut, int[] sourceLengths, Tensor h, List<Tensor> owned) {
+        if (attention == Attention.NONE) {
+            return new Attended(h, null, null, null, null);
+        }
+        Tensor values = own(owned, TensorOps.transposeLeading(encOut));                         // [B, S, He]
+        Scores scores = attention == Attention.BAHDANAU ? additiveScores(encOut, h, owned) : multiplicativeScores(encOut, values, h, owned);
+        Tensor weights = own(owned, TensorOps.maskedSoftmax(scores.scores, sourceLengths));      // [B, T, S]
+        Tensor context = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.bmm(weights, false, values, false))));
+        Tensor combined = own(owned, TensorOps.concat(2, context, h));                          // [T, B, He + Hd]
+        Tensor features = own(owned, TensorOps.tanh(own(owned, combine.forward(combined))));
+        return new Attended(features, weights, values, combined, scores);
+    }
+
+    /** Luong: {@code s[b, t, ·] = q_t · K_b} with {@code q = h}, {@code K = y_enc} or {@code W_a y_enc}, one batched product. */
+    private Scores multiplicativeScores(Tensor encOut, Tensor values, Tensor h, List<Tensor> owned) {
+        Tensor keys = attention == Attention.GENERAL
+                ? own(owned, TensorOps.transposeLeading(own(owned, keyProjection.forward(encOut))))  // [B, S, Hd]
+                : values;
+        Tensor queries = own(owned, TensorOps.transposeLeading(h));                             // [B, T, Hd]
+        return new Scores(own(owned, TensorOps.bmm(queries, false, keys, true)), queries, keys, null);
+    }
+
+    /** Bahdanau: per decoder step t, {@code E_t = tanh(W_k y_enc + W_q h_t)} {@code [S, B, A]} and {@code s[·, t, ·] = v · E_t}. */
+    private Scores additiveScores(Tensor encOut, Tensor h, List<Tensor> owned) {
+        Tensor keys = own(owned, keyProjection.forward(encOut));                                // [S, B, A]
+        Tensor queries = own(owned, queryProjection.forward(h));                                // [T, B, A]
+        int steps = h.dim(0), batch = h.dim(1), sourceSteps = encOut.dim(0);
+        List<Tensor> energies = new ArrayList<>();
+        Tensor[] rows = new Tensor[steps];
+        for (int t = 0; t < steps; t++) {
+            Tensor energy = own(owned, TensorOps.tanh(own(owned, TensorOps.add(keys, own(owned, TensorOps.select(queries, t))))));
+            energies.add(energy);
+            Tensor e = own(owned, scoreVector.forward(energy));                                 // [S, B, 1]
+            rows[t] = own(owned, TensorOps.reshape(own(owned, TensorOps.transposeLeading(e)), batch, 1, sourceSteps));
+        }
+        Tensor scores = steps == 1 ? rows[0] : own(owned, TensorOps.concat(1, rows));
+        return new Scores(scores, queries, keys, energies);
+    }
+
+    /** The gradients of the encoder's outputs and of the decoder's outputs, from that of the features. */
+    private Tensor[] attendBackward(Encoded enc, Tensor h, Attended a, Tensor dFeatures, List<Tensor> owned) {
+        Tensor encOut = enc.forward.output();
+        if (attention == Attention.NONE) {
+            return new Tensor[] {own(owned, Tensor.zeros(device, encOut.shape())), dFeatures};
+        }
+        Tensor dPre = own(owned, TensorOps.tanhBackward(a.features, dFeatures));
+        Tensor dCombined = own(owned, combine.backward(a.combined, dPre));
+        Tensor[] parts = TensorOps.split(dCombined, 2, encOut.dim(2), h.dim(2));               // dContext, dh
+        owned.addAll(Arrays.asList(parts));
+        Tensor dContextB = own(owned, TensorOps.transposeLeading(parts[0]));                    // [B, T, He]
+        Tensor[] dWV = TensorOps.bmmBackward(a.weights, false, a.values, false, dContextB);     // dWeights, dValues
+        owned.addAll(Arrays.asList(dWV));
+        Tensor dScores = own(owned, TensorOps.maskedSoftmaxBackward(a.weights, dWV[0], enc.batch.sourceLengths));
+        Tensor[] dKeysH = attention == Attention.BAHDANAU
+                ? additiveScoresBackward(encOut, h, a.scores, dScores, owned)
+                : multiplicativeScoresBackward(encOut, a.scores, dScores, owned);
+        Tensor dh = own(owned, TensorOps.add(parts[1], dKeysH[1]));
+        Tensor dValues = own(owned, TensorOps.transposeLeading(dWV[1]));                        // [S, B, He]
+        Tensor dEnc = own(owned, TensorOps.add(dValues, dKeysH[0]));
+        return new Tensor[] {dEnc, dh};
+    }
+
+    /** {@code {dEncOut through the keys, dh}}. */
+    private Tensor[] multiplicativeScoresBackward(Tensor encOut, Scores sc, Tensor dScores, List<Tensor> owned) {
+        Tensor[] dQK = TensorOps.bmmBackward(sc.queries, false, sc.keys, true, dScores);        // dQueries, dKeys
+        owned.addAll(Arrays.asList(dQK));
+        Tensor dh = own(owned, TensorOps.transposeLeading(dQK[0]));
+        Tensor dKeys = own(owned, TensorOps.transposeLeading(dQK[1]));                          // [S, B, ·]
+        return new Tensor[] {attention == Attention.GENERAL ? own(owned, keyProjection.backward(encOut, dKeys)) : dKeys, dh};
+    }
+
+    private Tensor[] additiveScoresBackward(Tensor encOut, Tensor h, Scores sc, Tensor dScores, List<Tensor> owned) {
+        int steps = h.dim(0), batch = h.dim(1), sourceSteps = encOut.dim(0), width = sc.keys.dim(2);
+        Tensor dKeys = own(owned, Tensor.zeros(device, sc.keys.shape()));                       // [S, B, A]
+        Tensor dQueries = own(owned, Tensor.zeros(device, sc.queries.shape()));                 // [T, B, A]
+        for (int t = 0; t < steps; t++) {
+            Tensor dRow = own(owned, TensorOps.slice(dScores, 1, t, 1));                        // [B, 1, S]
+            Tensor de = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.reshape(dRow, batch, sourceSteps, 1))));
+            Tensor energy = sc.energies.get(t);
+            Tensor dEnergy = own(owned, scoreVector.backward(energy, de));                      // [S, B, A]
+            Tensor dSum = own(owned, TensorOps.tanhBackward(energy, dEnergy));
+            TensorOps.addSliceInto(dKeys, 0, 0, dSum);
+            TensorOps.addSelectedInto(dQueries, t, own(owned, TensorOps.sumLeading(dSum, batch, width)));
+        }
+        return new Tensor[] {own(owned, keyProjection.backward(encOut, dKeys)), own(owned, queryProjection.backward(h, dQueries))};
+    }
+
+    private static Tensor own(List<Tensor> owned, Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // closing after a failure: the first exception is the one to report
+        }
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, decoder, encoder, targetEmbedding, sourceEmbedding}) {
+            closeQuietly(c);
+        }
+    }
+}

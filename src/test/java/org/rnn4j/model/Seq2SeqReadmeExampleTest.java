@@ -1,0 +1,20 @@
+package org.rnn4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rnn4j.ReadmeExamples;
+
+/** README.md's sequence-to-sequence example (class Translate) compiles, runs and reverses its input. */
+class Seq2SeqReadmeExampleTest {
+
+    @Test
+    void translateExampleCompilesRunsAndReverses(@TempDir Path dir) throws Exception {
+        List<String> lines = ReadmeExamples.compileAndRun(dir, "Translate");
+        assertTrue(lines.get(0).startsWith("[6, 5, 4, 3] score "), lines.toString());
+        assertTrue(lines.get(1).startsWith("attention of the first output token ["), lines.toString());
+    }
+}

@@ -1,0 +1,330 @@
+package org.rnn4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.rnn4j.Device;
+import org.rnn4j.Devices;
+import org.rnn4j.Gru;
+import org.rnn4j.Lstm;
+import org.rnn4j.Tensor;
+import org.rnn4j.train.Adam;
+
+/**
+ * {@link Seq2Seq}: learns to reverse id sequences (which needs attention or a good bridge), a whole training step
+ * on the CUDA engine (the stand-in without a GPU) equals the CPU's, padding is never read (a batch translates as
+ * its samples one by one), and bad arguments are refused by name before any work.
+ */
+class Seq2SeqTest {
+    static final int START = 1, END = 2, VOCAB = 10;   // content ids 3 .. 9
+
+    static List<int[]> randomSequences(Random rnd, int count, int minLen, int maxLen) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            out.add(rnd.ints(minLen + rnd.nextInt(maxLen - minLen + 1), 3, VOCAB).toArray());
+        }
+        return out;
+    }
+
+    static int[] reversed(int[] s) {
+        int[] r = new int[s.length];
+        for (int i = 0; i < s.length; i++) {
+            r[i] = s[s.length - 1 - i];
+        }
+        return r;
+    }
+
+    static Seq2Seq.Builder reverser(Seq2Seq.Attention attention, boolean bidirectional) {
+        return Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(8, 24).bidirectional(bidirectional).seed(3))
+                .decoder(Lstm.builder(8, 24).seed(4))
+                .attention(attention).tokens(START, END).seed(5);
+    }
+
+    @Test
+    void learnsToReverseSequencesWithGeneralAttentionAndABidirectionalEncoder() {
+        Random rnd = new Random(1);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 300; step++) {
+                List<int[]> src = randomSequences(rnd, 32, 2, 6);
+                List<int[]> tgt = src.stream().map(Seq2SeqTest::reversed).toList();
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(src, tgt);
+                adam.step();
+                if (step == 0) {
+                    first = loss;
+                }
+                last = loss;
+            }
+            assertTrue(last < first / 10, "loss " + first + " -> " + last);
+            List<int[]> test = randomSequences(new Random(99), 200, 2, 6);
+            List<Seq2Seq.Translation> out = model.translate(test, 10);
+            int exact = 0;
+            for (int i = 0; i < test.size(); i++) {
+                if (java.util.Arrays.equals(reversed(test.get(i)), out.get(i).tokens())) {
+                    exact++;
+                }
+                assertEquals(out.get(i).tokens().length, out.get(i).attention().length, "one attention row per token");
+                for (float[] row : out.get(i).attention()) {
+                    assertEquals(test.get(i).length, row.length, "attention over the source's own length");
+                    double sum = 0;
+                    for (float w : row) {
+                        sum += w;
+                    }
+                    assertEquals(1.0, sum, 1e-5);
+                }
+            }
+            assertTrue(exact >= 180, "exact match " + exact + " / 200");
+            Map<String, Double> metrics = model.evaluate(test, test.stream().map(Seq2SeqTest::reversed).toList(), 1, 10);
+            assertEquals(exact / 200.0, metrics.get("exact_match"), 1e-12);
+            assertTrue(metrics.get("token_accuracy") >= metrics.get("exact_match") && metrics.get("bleu") > 0.8, metrics.toString());
+
+            List<Seq2Seq.Translation> beam = model.beamSearch(test, 3, 10, 1.0);
+            int beamExact = 0;
+            for (int i = 0; i < test.size(); i++) {
+                beamExact += java.util.Arrays.equals(reversed(test.get(i)), beam.get(i).tokens()) ? 1 : 0;
+            }
+            assertTrue(beamExact >= exact - 2, "beam search exact match " + beamExact + " against greedy " + exact);
+            // a greedy score is the sum of its tokens' log probabilities, the end token's included: the loss of that target
+            for (int i = 0; i < 5; i++) {
+                int[] tokens = out.get(i).tokens();
+                double loss = model.lossAndGradients(List.of(test.get(i)), List.of(tokens));
+                assertEquals(-loss * (tokens.length + 1), out.get(i).score(), 1e-4 * (tokens.length + 1), "sample " + i);
+            }
+        }
+    }
+
+    /**
+     * Central differences of the loss (float, step 3e-2) against the backward at every entry of every attention
+     * parameter and of the encoder's input weights, on a small model whose attention weights are scaled up so that
+     * their gradients stand well above the differences' float resolution (about 4e-6 here); each tensor's largest numeric
+     * gradient must exceed 2e-4, so that a missing term cannot hide below the tolerance.
+     */
+    @Test
+    void attentionGradientsMatchFiniteDifferences() {
+        List<int[]> src = randomSequences(new Random(6), 3, 1, 5);
+        List<int[]> tgt = randomSequences(new Random(7), 3, 0, 4);
+        for (Seq2Seq.Attention attention : List.of(Seq2Seq.Attention.DOT, Seq2Seq.Attention.GENERAL, Seq2Seq.Attention.BAHDANAU)) {
+            try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB)
+                    .encoder(Lstm.builder(4, 6).bidirectional(attention != Seq2Seq.Attention.DOT).seed(3))
+                    .decoder(Lstm.builder(4, 6).seed(4)).attention(attention).tokens(START, END).seed(5).build(Device.cpu())) {
+                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                    if (e.getKey().startsWith("attention_") || e.getKey().startsWith("encoder.")) {
+                        float[] w = e.getValue().toHost();
+                        for (int i = 0; i < w.length; i++) {
+                            w[i] *= 4;
+                        }
+                        e.getValue().copyFrom(w);
+                    }
+                }
+                model.zeroGrad();
+                model.lossAndGradients(src, tgt);
+                Map<String, float[]> grads = new java.util.HashMap<>();
+                model.gradients().forEach((k, v) -> grads.put(k, v.toHost()));   // before the probes add theirs
+                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+                    if (!e.getKey().startsWith("attention_") && !e.getKey().startsWith("encoder.weight_ih")) {
+                        continue;
+                    }
+                    float[] grad = grads.get(e.getKey());
+                    float[] w = e.getValue().toHost();
+                    double largest = 0;
+                    for (int i = 0; i < w.length; i++) {
+                        float keep = w[i];
+                        w[i] = keep + 3e-2f;
+                        e.getValue().copyFrom(w);
+                        double up = model.lossAndGradients(src, tgt);
+                        w[i] = keep - 3e-2f;
+                        e.getValue().copyFrom(w);
+                        double down = model.lossAndGradients(src, tgt);
+                        w[i] = keep;
+                        e.getValue().copyFrom(w);
+                        double numeric = (up - down) / 6e-2;
+                        largest = Math.max(largest, Math.abs(numeric));
+                        assertEquals(numeric, grad[i], 4e-5 + 3e-2 * Math.abs(numeric), attention + ": " + e.getKey() + "[" + i + "]");
+                    }
+                    assertTrue(largest > 2e-4, attention + ": " + e.getKey() + " has numeric gradients of at most " + largest);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aWiderBeamFindsSequencesAtLeastAsLikelyAsGreedyDecoding() {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            List<int[]> src = randomSequences(new Random(8), 12, 1, 6);
+            List<Seq2Seq.Translation> greedy = model.translate(src, 5);
+            List<Seq2Seq.Translation> beam = model.beamSearch(src, 4, 5, 0);
+            List<Seq2Seq.Translation> again = model.beamSearch(src, 4, 5, 0);
+            for (int i = 0; i < src.size(); i++) {
+                assertTrue(beam.get(i).score() >= greedy.get(i).score() - 1e-9,
+                        "sample " + i + ": beam " + beam.get(i).score() + " < greedy " + greedy.get(i).score());
+                assertArrayEquals(beam.get(i).tokens(), again.get(i).tokens(), "deterministic");
+                assertTrue(beam.get(i).tokens().length <= 5);
+            }
+        }
+    }
+
+    @Test
+    void scheduledSamplingIsDeterministicForASeedAndStillLearns() {
+        List<int[]> src = randomSequences(new Random(3), 16, 2, 6);
+        List<int[]> tgt = src.stream().map(Seq2SeqTest::reversed).toList();
+        double[] losses = new double[2];
+        for (int run = 0; run < 2; run++) {
+            try (Seq2Seq model = reverser(Seq2Seq.Attention.DOT, false).build(Device.cpu())) {
+                losses[run] = model.lossAndGradients(src, tgt, 0.5, 77);
+                assertEquals(model.lossAndGradients(src, tgt), model.lossAndGradients(src, tgt, 0, 77), "rate 0 is teacher forcing");
+            }
+        }
+        assertEquals(losses[0], losses[1], "the same seed samples the same inputs");
+        Random rnd = new Random(4);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 200; step++) {
+                List<int[]> s = randomSequences(rnd, 32, 2, 6);
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(s, s.stream().map(Seq2SeqTest::reversed).toList(), 0.25, step);
+                adam.step();
+                first = step == 0 ? loss : first;
+                last = loss;
+            }
+            assertTrue(last < first / 5, "loss " + first + " -> " + last);
+            assertTrue(model.lossAndGradients(src, tgt, 1, 5) > model.lossAndGradients(src, tgt) - 1e-9,
+                    "the model's own inputs are no easier than the true ones");
+        }
+    }
+
+    @Test
+    void aBatchIsSearchedAsItsSamplesOneByOne() {
+        Random rnd = new Random(2);
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, false).build(Device.cpu())) {
+            List<int[]> src = randomSequences(rnd, 5, 1, 7);
+            List<Seq2Seq.Translation> together = model.beamSearch(src, 3, 6, 0.5);
+            for (int i = 0; i < src.size(); i++) {
+                Seq2Seq.Translation alone = model.beamSearch(List.of(src.get(i)), 3, 6, 0.5).get(0);
+                assertEquals(alone.score(), together.get(i).score(), 1e-5, "sample " + i);
+                assertArrayEquals(alone.tokens(), together.get(i).tokens(), "sample " + i);
+                for (int t = 0; t < alone.attention().length; t++) {
+                    assertArrayEquals(alone.attention()[t], together.get(i).attention()[t], 1e-6f, "sample " + i + " step " + t);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aTrainingStepOnCudaEqualsTheCpus() {
+        String unusable = Devices.cudaUnusableReason();
+        assumeTrue(unusable == null, () -> "no usable CUDA device: " + unusable);
+        for (Seq2Seq.Attention attention : Seq2Seq.Attention.values()) {
+            boolean bidirectional = attention != Seq2Seq.Attention.DOT;
+            List<int[]> src = randomSequences(new Random(4), 3, 1, 5);
+            List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
+            Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
+            double cpuLoss;
+            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cpu())) {
+                cpuLoss = model.lossAndGradients(src, tgt);
+                model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
+            }
+            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cuda())) {
+                double gpuLoss = model.lossAndGradients(src, tgt);
+                assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), attention + ": loss");
+                for (Map.Entry<String, Tensor> e : model.gradients().entrySet()) {
+                    float[] want = cpu.get(e.getKey());
+                    float[] got = e.getValue().toHost();
+                    float scale = 0;
+                    for (float w : want) {
+                        scale = Math.max(scale, Math.abs(w));
+                    }
+                    for (int i = 0; i < want.length; i++) {
+                        assertEquals(want[i], got[i], 1e-4f * scale + 1e-3f * Math.abs(want[i]),
+                                attention + ": " + e.getKey() + "[" + i + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aGruDecoderAfterAnLstmEncoderTrainsAndDecodesWithoutLeakingTensors() {
+        try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4, 6)).decoder(Gru.builder(4, 6))
+                .tokens(START, END).build(Device.cpu())) {
+            List<int[]> src = List.of(new int[] {3, 4});
+            List<int[]> tgt = List.of(new int[] {5});
+            double loss = model.lossAndGradients(src, tgt);   // the first call may create the layers' caches
+            model.translate(src, 4);
+            assertTrue(loss > 0 && Double.isFinite(loss));
+            long open = Tensor.openCount();
+            model.lossAndGradients(src, tgt);
+            model.translate(src, 4);
+            assertEquals(open, Tensor.openCount(), "every intermediate tensor closed");
+        }
+    }
+
+    @Test
+    void saveAndLoadFromTheFileAloneGiveTheSameTranslationsAndSummaryCountsEveryParameter(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<int[]> src = randomSequences(new Random(12), 6, 1, 6);
+        java.nio.file.Path file = dir.resolve("s2s.safetensors");
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, true).build(Device.cpu())) {
+            model.save(file);
+            List<Seq2Seq.Translation> before = model.beamSearch(src, 2, 6, 0.5);
+            long parameters = model.parameters().values().stream().mapToLong(Tensor::size).sum();
+            String summary = model.summary();
+            assertTrue(summary.contains("attention BAHDANAU") && summary.contains("attention_query"), summary);
+            assertTrue(summary.contains(String.format(java.util.Locale.ROOT, "%,12d parameters", parameters)), summary);
+            try (Seq2Seq loaded = Seq2Seq.load(file, Device.cpu())) {
+                List<Seq2Seq.Translation> after = loaded.beamSearch(src, 2, 6, 0.5);
+                for (int i = 0; i < src.size(); i++) {
+                    assertArrayEquals(before.get(i).tokens(), after.get(i).tokens());
+                    assertEquals(before.get(i).score(), after.get(i).score());
+                }
+                assertEquals(summary, loaded.summary());
+            }
+        }
+        java.nio.file.Path other = dir.resolve("layer.safetensors");
+        try (org.rnn4j.RecurrentLayer layer = Lstm.builder(2, 3).build(Device.cpu())) {
+            org.rnn4j.train.Checkpoint.save(other, layer);
+        }
+        assertMessage("file: expected a Seq2Seq checkpoint", () -> Seq2Seq.load(other, Device.cpu()));
+    }
+
+    @Test
+    void badArgumentsAreRefusedByNameBeforeAnyWork() {
+        assertMessage("decoder: expected a unidirectional layer", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).bidirectional(true)).tokens(START, END).build(Device.cpu()));
+        assertMessage("decoder: expected the encoder's 1 layers of hidden size 6", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 7)).tokens(START, END).build(Device.cpu()));
+        assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> reverser(Seq2Seq.Attention.DOT, true)
+                .build(Device.cpu()));
+        assertMessage("endToken: expected a target id in [0, 10)", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, 10).build(Device.cpu()));
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            List<int[]> two = List.of(new int[] {3}, new int[] {4});
+            assertMessage("targets: expected one per source (2), got 1", () -> model.lossAndGradients(two, List.of(new int[] {3})));
+            assertMessage("targets[1][0]: expected an id in [0, 10), got 10",
+                    () -> model.lossAndGradients(two, List.of(new int[] {3}, new int[] {10})));
+            assertMessage("sources[0]: expected a sequence of at least 1 ids, got an empty one",
+                    () -> model.translate(List.of(new int[0]), 5));
+            assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.translate(two, 0));
+            assertMessage("sources: expected at least one sequence", () -> model.translate(List.of(), 3));
+            assertMessage("beamWidth: expected >= 1 beams, got 0", () -> model.beamSearch(two, 0, 5, 0));
+            assertMessage("samplingRate: expected a probability in [0, 1], got 1.5",
+                    () -> model.lossAndGradients(two, two, 1.5, 0));
+        }
+    }
+
+    private static void assertMessage(String start, org.junit.jupiter.api.function.Executable call) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().startsWith(start), () -> "expected '" + start + "...', got '" + e.getMessage() + "'");
+    }
+}
