@@ -66,7 +66,8 @@ mvn -q dependency:copy \
     -DoutputDirectory=target/bundle-tools
 CONSOLE=target/bundle-tools/junit-platform-console-standalone-$JUNIT_CONSOLE_VERSION.jar
 
-MAIN_JAR=$(ls target/rnn4j-*.jar | grep -v -e '-sources' -e '-tests' | head -n 1)
+# the library jar itself: no classifier (-sources, -javadoc after an install) and not rnn4j-cli.jar
+MAIN_JAR=$(ls target/rnn4j-*.jar | grep -E '/rnn4j-[0-9][0-9.]*(-SNAPSHOT)?\.jar$' | head -n 1)
 if [[ -z "$MAIN_JAR" ]]; then
     echo "[bundle] mvn package made no target/rnn4j-*.jar" >&2
     exit 1
