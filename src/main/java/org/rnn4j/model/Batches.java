@@ -27,7 +27,8 @@ final class Batches {
                  int[] labels,       // [B] for classification, or null
                  int[] positions,    // [N] valid positions t·B + b in time-major order, for per-step tasks
                  int[] stepTargets,  // [N] a class per valid position (tagging, language model), or null
-                 float[] values) {   // [N·O] per-step or [B·O] per-sequence regression targets, or null
+                 float[] values,     // [N·O] per-step or [B·O] per-sequence regression targets, or null
+                 float[] weights) {  // [B] sample weights, or null (all 1)
     }
 
     static int[] permutation(int n, SplittableRandom rnd) {
@@ -152,7 +153,7 @@ final class Batches {
                 positions[r] = t * batch + b;
                 int i = indices[b];
                 if (kind == SequenceDataset.Targets.TAGS) {
-                    stepTargets[r] = d.tags(i)[t];
+                    stepTargets[r] = d.tagRow(i)[t];
                 } else if (kind == SequenceDataset.Targets.NEXT_TOKEN) {
                     stepTargets[r] = d.tokens(i)[t + 1];
                 } else if (kind == SequenceDataset.Targets.VALUES) {
@@ -161,6 +162,13 @@ final class Batches {
                 r++;
             }
         }
-        return new Batch(steps, batch, indices, lengths, ids, x, labels, positions, stepTargets, values);
+        float[] weights = null;
+        if (d.weighted()) {
+            weights = new float[batch];
+            for (int b = 0; b < batch; b++) {
+                weights[b] = d.weight(indices[b]);
+            }
+        }
+        return new Batch(steps, batch, indices, lengths, ids, x, labels, positions, stepTargets, values, weights);
     }
 }

@@ -29,8 +29,12 @@ public final class ModelGradients {
         if (data == null) {
             throw new IllegalArgumentException("data: expected a dataset, got null");
         }
+        if (data.weighted()) {
+            throw new IllegalArgumentException("data: expected a dataset without sample weights (the parts of a global "
+                    + "batch are combined by their term counts), got " + data);
+        }
         int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false);
+        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false, null);
         return new Loss(r.loss(), r.count());
     }
 }
