@@ -975,7 +975,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
         /**
          * Seeds the embedding, the head, the head dropout and, unless its builder was given a {@code seed} of its
-         * own, the recurrent stack (from {@link #stackSeed}), so that models of one shape with different seeds
+         * own, the recurrent stack (from {@link SequenceModel#stackSeed}), so that models of one shape with different seeds
          * start different throughout. Default 0.
          */
         public Builder seed(long seed) {
