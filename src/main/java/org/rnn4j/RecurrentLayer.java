@@ -188,6 +188,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         return this;
     }
 
+    @Override
+    public Map<String, String> configMetadata() {
+        return cfg.toMetadata();
+    }
+
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        return cfg.mismatches(metadata, prefix);
+    }
+
     /** Parameters by PyTorch name, in {@code state_dict} order (read-only map; the tensors are live). */
     @Override
     public Map<String, Tensor> parameters() {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 
@@ -96,8 +97,93 @@ final class Batches {
         return out;
     }
 
-    /** The padded batch of sequences {@code indices}; token inputs are padded with {@code padId}. */
-    static Batch make(SequenceDataset d, int[] indices, int padId) {
+    /**
+     * Checks that sequences {@code indices} of {@code data} (all of them for {@code null}) fit a model of
+     * {@code cfg}: the input kind and width, the task's targets (or none, unless {@code needTargets}), token
+     * ids in the vocabulary, classes in range (a {@link SequenceDataset} holds only finite values). Every path into a model
+     * step comes through here ({@link #make}), so {@code fit}, {@code trainOnBatch}, {@code evaluate},
+     * {@code predict} and {@link ModelGradients} refuse the same data with the same messages.
+     *
+     * @throws IllegalArgumentException naming {@code name}, the sequence and the step
+     */
+    static void check(ModelConfig cfg, String name, SequenceDataset data, int[] indices, boolean needTargets) {
+        if (data == null) {
+            throw new IllegalArgumentException(name + ": expected a dataset, got null");
+        }
+        if (cfg.tokens() != data.hasTokens()) {
+            throw new IllegalArgumentException(name + ": expected " + (cfg.tokens() ? "token ids" : cfg.inputFeatures()
+                    + " features per step") + " as inputs, got " + data);
+        }
+        if (!cfg.tokens() && data.featureSize() != cfg.inputFeatures()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.inputFeatures() + " features per step, got "
+                    + data.featureSize());
+        }
+        SequenceDataset.Targets want = switch (cfg.task()) {
+            case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
+            case TAGGING -> SequenceDataset.Targets.TAGS;
+            case REGRESSION -> SequenceDataset.Targets.VALUES;
+            case SEQUENCE_REGRESSION -> SequenceDataset.Targets.VALUE;
+            case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
+        };
+        if (needTargets ? data.targets() != want
+                : data.targets() != want && data.targets() != SequenceDataset.Targets.NONE) {
+            throw new IllegalArgumentException(name + ": expected a dataset with " + want.name().toLowerCase(Locale.ROOT)
+                    + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
+                    + factory(cfg.task()) + "), got " + data);
+        }
+        if (!cfg.task().classes() && data.targets() == want && data.targetSize() != cfg.outputs()) {
+            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per "
+                    + (cfg.task().perStep() ? "step" : "sequence") + ", got " + data.targetSize());
+        }
+        int n = indices == null ? data.size() : indices.length;
+        for (int k = 0; k < n; k++) {
+            int i = indices == null ? k : indices[k];
+            String seq = name + " sequence " + i;
+            if (cfg.tokens()) {
+                int[] t = data.tokens(i);
+                for (int j = 0; j < t.length; j++) {
+                    if (t[j] >= cfg.vocabSize()) {
+                        throw new IllegalArgumentException(seq + " step " + j + ": expected a token id in [0, "
+                                + cfg.vocabSize() + "), got " + t[j]);
+                    }
+                }
+            }
+            if (data.targets() == SequenceDataset.Targets.LABEL) {
+                classIndex(cfg, name + " label of sequence " + i, data.label(i));
+            } else if (data.targets() == SequenceDataset.Targets.TAGS) {
+                int[] g = data.tagRow(i);
+                for (int j = 0; j < g.length; j++) {
+                    classIndex(cfg, seq + " tag " + j, g[j]);
+                }
+            }
+        }
+    }
+
+    private static String factory(Task task) {
+        return switch (task) {
+            case CLASSIFICATION -> "classification";
+            case TAGGING -> "tagging";
+            case REGRESSION -> "regression";
+            case SEQUENCE_REGRESSION -> "sequenceRegression";
+            case LANGUAGE_MODEL -> "languageModel";
+        };
+    }
+
+    private static void classIndex(ModelConfig cfg, String what, int c) {
+        if ((c < 0 || c >= cfg.outputs()) && c != cfg.ignoreIndex()) {
+            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + ")"
+                    + (cfg.ignoreIndex() != ModelConfig.NO_IGNORE ? " or the ignore index " + cfg.ignoreIndex() : "")
+                    + ", got " + c);
+        }
+    }
+
+    /**
+     * The padded batch of sequences {@code indices} of {@code d}, after {@link #check}ing them against
+     * {@code cfg}; token inputs are padded with the model's padding id (0 without one).
+     */
+    static Batch make(ModelConfig cfg, String name, SequenceDataset d, int[] indices, boolean needTargets) {
+        check(cfg, name, d, indices, needTargets);
+        int padId = cfg.padding() == org.rnn4j.train.Embedding.NO_PADDING ? 0 : cfg.padding();
         int batch = indices.length;
         int[] lengths = new int[batch];
         int steps = 0;
@@ -105,14 +191,20 @@ final class Batches {
             lengths[b] = d.length(indices[b]);
             steps = Math.max(steps, lengths[b]);
         }
+        int f = d.featureSize();
+        long cells = (long) steps * batch * Math.max(1, f);
+        if (cells > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(name + ": expected a padded batch of at most " + (Integer.MAX_VALUE - 8)
+                    + " values, got " + steps + " steps × " + batch + " sequences" + (f > 1 ? " × " + f + " features" : "")
+                    + " = " + cells + " (use smaller batches)");
+        }
         int[] ids = null;
         float[] x = null;
-        int f = d.featureSize();
         if (d.hasTokens()) {
             ids = new int[steps * batch];
             Arrays.fill(ids, padId);
         } else {
-            x = new float[Math.multiplyExact(steps * batch, f)];
+            x = new float[steps * batch * f];
         }
         int n = 0;
         for (int b = 0; b < batch; b++) {

@@ -28,6 +28,7 @@ public final class EarlyStopping implements Callback {
     private int bestEpoch;
     private int wait;
     private boolean max;
+    private int beganAt;   // the epoch count when training began: a restored state must lie within it
 
     /** Watches {@code monitor}, with patience 0 (stop at the first epoch that does not improve), minDelta 0, mode AUTO. */
     public EarlyStopping(String monitor) {
@@ -90,6 +91,7 @@ public final class EarlyStopping implements Callback {
         best = max ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
         bestEpoch = 0;
         wait = 0;
+        beganAt = run.epoch();
     }
 
     @Override
@@ -128,11 +130,38 @@ public final class EarlyStopping implements Callback {
         return m;
     }
 
+    /** Takes back {@link #state()}, after checking it fits the run's epochs (nothing changes otherwise). */
     @Override
     public void restore(Map<String, String> state) {
-        best = Double.parseDouble(state.get("best"));
-        bestEpoch = Integer.parseInt(state.get("best_epoch"));
-        wait = Integer.parseInt(state.get("wait"));
+        int e = (int) integer(state, "best_epoch", 0, beganAt);
+        int w = (int) integer(state, "wait", 0, beganAt - e);
+        double b;
+        try {
+            b = Double.parseDouble(String.valueOf(state.get("best")));
+        } catch (NumberFormatException ex) {
+            throw new IllegalArgumentException("best: expected a number, got '" + state.get("best") + "'");
+        }
+        if (e > 0 == Double.isInfinite(b)) {
+            throw new IllegalArgumentException("best: expected " + (e > 0 ? "a finite value (best epoch " + e + ")"
+                    : "an infinity (no best epoch)") + ", got " + b);
+        }
+        best = b;
+        bestEpoch = e;
+        wait = w;
+    }
+
+    private static long integer(Map<String, String> state, String key, long min, long max) {
+        String v = state.get(key);
+        long n;
+        try {
+            n = Long.parseLong(String.valueOf(v).trim());
+        } catch (NumberFormatException ex) {
+            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
+        }
+        if (n < min || n > max) {
+            throw new IllegalArgumentException(key + ": expected an integer in [" + min + ", " + max + "], got " + n);
+        }
+        return n;
     }
 
     @Override

@@ -1,6 +1,8 @@
 package org.rnn4j.model;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.rnn4j.RecurrentConfig;
@@ -32,6 +34,9 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
 
     static final String PREFIX = "rnn4j.model.";
     static final String RNN = "rnn.";
+    /** The keys that change what a model with given weights computes. */
+    private static final List<String> SEMANTIC_KEYS = List.of("task", "vocab_size", "embedding_dim", "padding",
+            "input_features", "outputs");
 
     public ModelConfig {
         if (ignoreIndex != NO_IGNORE && !(task == Task.CLASSIFICATION || task == Task.TAGGING)) {
@@ -111,6 +116,25 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         }
         recurrent.toMetadata().forEach((k, v) -> m.put(RNN + k, v));
         return m;
+    }
+
+    /**
+     * The keys of {@code metadata} that describe a different model than this one, naming each field and
+     * both values (the recurrent stack's as {@link RecurrentConfig#mismatches} says); empty when they agree
+     * or the file does not say. {@code dropout} and {@code seed} act in training and initialisation only and
+     * are not compared (as the stack's are not).
+     */
+    public List<String> mismatches(Map<String, String> metadata, String prefix) {
+        List<String> out = new ArrayList<>();
+        Map<String, String> mine = toMetadata();
+        for (String key : SEMANTIC_KEYS) {
+            String theirs = metadata.get(prefix + PREFIX + key);
+            if (theirs != null && !theirs.trim().equals(mine.get(PREFIX + key))) {
+                out.add(prefix + PREFIX + key + ": file " + theirs + ", model " + mine.get(PREFIX + key));
+            }
+        }
+        out.addAll(recurrent.mismatches(metadata, prefix + RNN));
+        return out;
     }
 
     /**

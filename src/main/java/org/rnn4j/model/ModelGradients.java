@@ -17,8 +17,22 @@ public final class ModelGradients {
     }
 
     /**
+     * Checks that {@code data} fits a model of configuration {@code cfg} as {@code fit} does (the input kind
+     * and widths, the targets of the task, ids in the vocabulary, classes in range), without
+     * a model: a distributed trainer checks its data before the first step.
+     *
+     * @throws IllegalArgumentException naming {@code name}, the sequence and the step
+     */
+    public static void check(ModelConfig cfg, String name, SequenceDataset data) {
+        if (cfg == null) {
+            throw new IllegalArgumentException("cfg: expected a model configuration, got null");
+        }
+        Batches.check(cfg, name, data, null, true);
+    }
+
+    /**
      * Adds to {@code model}'s gradients the gradient of the mean loss over every sequence of {@code data},
-     * taken as one padded batch in training mode.
+     * taken as one padded batch in training mode, after checking {@code data} as {@link #check} does.
      *
      * @param dropoutSeed seeds the head's dropout masks (unused without dropout)
      */
@@ -34,7 +48,7 @@ public final class ModelGradients {
                     + "batch are combined by their term counts), got " + data);
         }
         int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch(data, all), dropoutSeed, null, false, null);
+        SequenceModel.StepResult r = model.trainStep(model.batch("data", data, all, true), dropoutSeed, null, false, null);
         return new Loss(r.loss(), r.count());
     }
 }

@@ -139,6 +139,18 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return group.gradients();
     }
 
+    /** {@link ModelConfig#toMetadata()}: what {@link #load} rebuilds the model from. */
+    @Override
+    public Map<String, String> configMetadata() {
+        return cfg.toMetadata();
+    }
+
+    /** The configuration's mismatches ({@link ModelConfig#mismatches}): what {@code Checkpoint.load} refuses. */
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        return cfg.mismatches(metadata, prefix);
+    }
+
     // ================================================================== training API
 
     /**
@@ -207,9 +219,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
         requireOpen();
-        check("batch", batch, true);
         int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
-        return trainStep(batch(batch, all), dropoutSeed, null, false, null).loss();
+        return trainStep(batch("batch", batch, all, true), dropoutSeed, null, false, null).loss();
     }
 
     /**
@@ -233,7 +244,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
-                Batches.Batch b = batch(data, idx);
+                Batches.Batch b = batch("data", data, idx, true);
                 try (Pass pass = new Pass(b, false, 0, null, null);
                      LossResult loss = pass.loss(null)) {
                     metrics.add(loss.value(), loss.weight(), withOutput ? pass.out.toHost() : null, b);
@@ -262,7 +273,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
-                Batches.Batch b = batch(data, idx);
+                Batches.Batch b = batch("data", data, idx, false);
                 try (Pass pass = new Pass(b, false, 0, null, null)) {
                     int rows = pass.out.dim(0);
                     if (cfg.task().classes()) {
@@ -399,7 +410,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         tensors.putAll(extraTensors);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
-        meta.putAll(cfg.toMetadata());
+        meta.putAll(configMetadata());
         meta.putAll(extraMetadata);
         Checkpoint.save(file, tensors, meta);
     }
@@ -429,22 +440,28 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
         Map<String, Tensor> params = parameters();
-        List<String> problems = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : params.entrySet()) {
-            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
-            if (t == null) {
-                problems.add("missing " + prefix + e.getKey());
-            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
-                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", the model "
-                        + Arrays.toString(e.getValue().shape()));
-            }
-        }
+        List<String> problems = weightMismatches(contents, prefix, params);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(file + ": does not match the model, which is left unchanged: " + problems);
         }
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(prefix + e.getKey()).data());
         }
+    }
+
+    /** Each of {@code targets} that {@code contents} lacks under {@code prefix + name}, or holds in another shape. */
+    static List<String> weightMismatches(SafeTensors.Contents contents, String prefix, Map<String, Tensor> targets) {
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : targets.entrySet()) {
+            SafeTensors.HostTensor t = contents.tensors().get(prefix + e.getKey());
+            if (t == null) {
+                problems.add("missing " + prefix + e.getKey());
+            } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
+                problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
+                        + Arrays.toString(e.getValue().shape()));
+            }
+        }
+        return problems;
     }
 
     // ================================================================== summary
@@ -562,9 +579,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== one pass
 
-    /** The padded batch of sequences {@code idx}, with targets equal to the ignore index set to −1 (ignored). */
-    Batches.Batch batch(SequenceDataset d, int[] idx) {
-        Batches.Batch b = Batches.make(d, idx, cfg.padding() == Embedding.NO_PADDING ? 0 : cfg.padding());
+    /**
+     * The padded batch of sequences {@code idx} of {@code d}, checked against the model ({@link Batches#make}),
+     * with targets equal to the ignore index set to −1 (ignored).
+     */
+    Batches.Batch batch(String name, SequenceDataset d, int[] idx, boolean needTargets) {
+        Batches.Batch b = Batches.make(cfg, name, d, idx, needTargets);
         if (cfg.ignoreIndex() != ModelConfig.NO_IGNORE) {
             for (int[] targets : new int[][] {b.labels(), b.stepTargets()}) {
                 if (targets != null) {
@@ -755,73 +775,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== checks and helpers
 
-    /** Checks that {@code data} fits this model (its kind, ids, widths and targets) before any work. */
+    /** Checks that all of {@code data} fits this model (its kind, ids, widths, values and targets) before any work. */
     private void check(String name, SequenceDataset data, boolean needTargets) {
-        if (data == null) {
-            throw new IllegalArgumentException(name + ": expected a dataset, got null");
-        }
-        if (cfg.tokens() != data.hasTokens()) {
-            throw new IllegalArgumentException(name + ": expected " + (cfg.tokens() ? "token ids" : cfg.inputFeatures()
-                    + " features per step") + " as inputs, got " + data);
-        }
-        if (!cfg.tokens() && data.featureSize() != cfg.inputFeatures()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.inputFeatures() + " features per step, got "
-                    + data.featureSize());
-        }
-        SequenceDataset.Targets want = switch (cfg.task()) {
-            case CLASSIFICATION -> SequenceDataset.Targets.LABEL;
-            case TAGGING -> SequenceDataset.Targets.TAGS;
-            case REGRESSION -> SequenceDataset.Targets.VALUES;
-            case SEQUENCE_REGRESSION -> SequenceDataset.Targets.VALUE;
-            case LANGUAGE_MODEL -> SequenceDataset.Targets.NEXT_TOKEN;
-        };
-        if (needTargets ? data.targets() != want
-                : data.targets() != want && data.targets() != SequenceDataset.Targets.NONE) {
-            throw new IllegalArgumentException(name + ": expected a dataset with " + want.name().toLowerCase(Locale.ROOT)
-                    + " targets for a " + cfg.task() + " model (e.g. SequenceDataset."
-                    + factory(cfg.task()) + "), got " + data);
-        }
-        if (!cfg.task().classes() && data.targets() == want && data.targetSize() != cfg.outputs()) {
-            throw new IllegalArgumentException(name + ": expected " + cfg.outputs() + " target values per "
-                    + (cfg.task().perStep() ? "step" : "sequence") + ", got " + data.targetSize());
-        }
-        for (int i = 0; i < data.size(); i++) {
-            if (cfg.tokens()) {
-                int[] t = data.tokens(i);
-                for (int j = 0; j < t.length; j++) {
-                    if (t[j] >= cfg.vocabSize()) {
-                        throw new IllegalArgumentException(name + " sequence " + i + " step " + j
-                                + ": expected a token id in [0, " + cfg.vocabSize() + "), got " + t[j]);
-                    }
-                }
-            }
-            if (data.targets() == SequenceDataset.Targets.LABEL) {
-                classIndex(name + " label of sequence " + i, data.label(i));
-            } else if (data.targets() == SequenceDataset.Targets.TAGS) {
-                int[] g = data.tagRow(i);
-                for (int j = 0; j < g.length; j++) {
-                    classIndex(name + " sequence " + i + " tag " + j, g[j]);
-                }
-            }
-        }
-    }
-
-    private static String factory(Task task) {
-        return switch (task) {
-            case CLASSIFICATION -> "classification";
-            case TAGGING -> "tagging";
-            case REGRESSION -> "regression";
-            case SEQUENCE_REGRESSION -> "sequenceRegression";
-            case LANGUAGE_MODEL -> "languageModel";
-        };
-    }
-
-    private void classIndex(String what, int c) {
-        if ((c < 0 || c >= cfg.outputs()) && c != cfg.ignoreIndex()) {
-            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + ")"
-                    + (cfg.ignoreIndex() != ModelConfig.NO_IGNORE ? " or the ignore index " + cfg.ignoreIndex() : "")
-                    + ", got " + c);
-        }
+        Batches.check(cfg, name, data, null, needTargets);
     }
 
     static void positive(String name, int v) {

@@ -43,6 +43,9 @@ final class Trainer implements TrainingRun {
         long step;            // optimizer steps taken
         double bestLoss = Double.POSITIVE_INFINITY;   // the monitored loss, for History.bestEpoch
         int bestEpoch;
+        int startEpoch;       // where the current fit began: its steps all have its batch size
+        long startStep;
+        int lastEpochSteps;   // steps of the last epoch (fewer than the batches when stopped inside it)
 
         Continuation(SequenceModel model, FitOptions o) {
             List<HasParameters> modules = List.of(model.group());
@@ -75,6 +78,7 @@ final class Trainer implements TrainingRun {
     private final Map<String, Map<String, Tensor>> snapshots = new LinkedHashMap<>();
     private Continuation s;
     private Map<String, String> resumedMeta;   // the checkpoint's metadata, for the callbacks' state
+    private Runnable pendingResume;            // puts a checked checkpoint in place, once the callbacks have their state
     private boolean stop;
     private int batchesPerEpoch;
     private long epochStart;
@@ -119,8 +123,11 @@ final class Trainer implements TrainingRun {
             }
             batchesPerEpoch = (train.size() + o.batchSize - 1) / o.batchSize;
             callbacks.forEach(c -> c.onTrainBegin(this));
-            if (resumedMeta != null) {
+            if (pendingResume != null) {
                 restoreCallbacks();
+                pendingResume.run();
+                pendingResume = null;
+                model.continuation(s);
             }
             boolean withOutput = Metrics.needsOutput(model.config().task(), o.metrics);
             Optimizer opt = s.optimizer;
@@ -136,9 +143,10 @@ final class Trainer implements TrainingRun {
                     carry.close();
                 }
                 Metrics metrics = new Metrics(model.config().task(), o.metrics);
+                int stepsThisEpoch = 0;
                 for (int i = 0; i < plan.size() && !stop; i++) {
                     int batch = i + 1;
-                    current = model.batch(train, plan.get(i));
+                    current = model.batch("train", train, plan.get(i), true);
                     callbacks.forEach(c -> c.onBatchBegin(this, batch));
                     opt.setLearningRate(o.schedule.rate(o.learningRate, s.step, epoch));
                     opt.zeroGrad();
@@ -155,12 +163,14 @@ final class Trainer implements TrainingRun {
                     }
                     opt.step();
                     s.step++;
+                    stepsThisEpoch++;
                     metrics.add(r.loss(), r.weight(), r.out(), current);
                     sequences += current.batch();
                     Map<String, Double> running = metrics.values();
                     callbacks.forEach(c -> c.onBatchEnd(this, batch, running));
                 }
                 current = null;
+                s.lastEpochSteps = stepsThisEpoch;
                 Map<String, Double> trainMetrics = metrics.values();
                 Map<String, Double> valMetrics = validation == null ? Map.of()
                         : model.evaluate(validation, o.batchSize, o.metrics);
@@ -195,6 +205,9 @@ final class Trainer implements TrainingRun {
             described.initCause(e);
             throw described;
         } finally {
+            if (pendingResume != null && s != null) {   // a refused resume: the model keeps its own state
+                s.close();
+            }
             snapshots.values().forEach(m -> m.values().forEach(Tensor::close));
             snapshots.clear();
         }
@@ -222,12 +235,13 @@ final class Trainer implements TrainingRun {
         if (o.resumeFrom != null) {
             Continuation c = new Continuation(model, o);
             try {
-                resume(c);
+                pendingResume = resume(c);
             } catch (IOException | RuntimeException e) {
                 c.close();
                 throw e;
             }
-            model.continuation(c);
+            s = c;   // the model takes it once the checkpoint is in place
+            return;
         } else if (previous == null) {
             model.continuation(new Continuation(model, o));
             o.schedule.reset();
@@ -239,6 +253,8 @@ final class Trainer implements TrainingRun {
                     + ", the options ask for " + want + "; call resetTraining() to start over with another optimizer");
         }
         s = model.continuation();
+        s.startEpoch = s.epoch;
+        s.startStep = s.step;
     }
 
     /** A dropout seed per optimizer step, a pure function of the run's seed. */
@@ -377,6 +393,15 @@ final class Trainer implements TrainingRun {
         meta.put(T + "optimizer", o.optimizer.name());
         meta.put(T + "optimizer_steps", Long.toString(s.optimizer.steps()));
         meta.put(T + "seed", Long.toString(o.seed));
+        meta.put(T + "learning_rate", Double.toString(o.learningRate));
+        meta.put(T + "momentum", Double.toString(o.momentum));
+        meta.put(T + "weight_decay", Double.toString(o.weightDecay));
+        meta.put(T + "clip_norm", Double.toString(o.clipNorm));
+        meta.put(T + "batch_size", Integer.toString(o.batchSize));
+        // where this run of batch_size-sized steps began (a continued fit may have used another batch size before)
+        meta.put(T + "fit_start_epoch", Integer.toString(s.startEpoch));
+        meta.put(T + "fit_start_step", Long.toString(s.startStep));
+        meta.put(T + "last_epoch_steps", Integer.toString(s.lastEpochSteps));
         meta.put(T + "best_loss", Double.toString(s.bestLoss));
         meta.put(T + "best_epoch", Integer.toString(s.bestEpoch));
         meta.put(T + "rnn_dropout_calls", Long.toString(model.recurrent().dropoutCalls()));
@@ -394,85 +419,132 @@ final class Trainer implements TrainingRun {
         model.save(file, extra, meta);
     }
 
-    private void resume(Continuation c) throws IOException {
+    /**
+     * Reads and checks the run saved in {@code o.resumeFrom} into {@code c}'s counters, and returns what puts
+     * the rest in place (weights, optimizer state, dropout count, snapshots), run once the callbacks have taken
+     * their state. Everything is checked before the model changes: the configuration and the options must be
+     * the run's (one rule: a difference is refused, naming it; no value is taken from the file in place of the
+     * options'), and the training state must be in range and consistent with itself and with the data.
+     */
+    private Runnable resume(Continuation c) throws IOException {
         Path file = o.resumeFrom;
         SafeTensors.Contents contents = Checkpoint.read(file);
         Map<String, String> meta = contents.metadata();
+        String where = "resumeFrom: " + file;
         ModelConfig saved;
         try {
             saved = ModelConfig.fromMetadata(meta);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("resumeFrom: " + file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
         }
         if (!saved.toMetadata().equals(model.config().toMetadata())) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " holds a model configured as " + saved
+            throw new IllegalArgumentException(where + " holds a model configured as " + saved
                     + ", this model is " + model.config());
         }
         if (meta.get(T + "step") == null) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " holds weights only, no training state "
+            throw new IllegalArgumentException(where + " holds weights only, no training state "
                     + "(expected a checkpoint written by fit's checkpoints option)");
         }
-        String kind = meta.get(T + "optimizer");
-        if (!o.optimizer.name().equals(kind)) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with " + kind + ", the options ask for "
-                    + o.optimizer);
+        SavedState st = new SavedState(where, meta);
+        st.same("optimizer", "optimizer", o.optimizer.name());
+        st.same("schedule", "schedule", o.schedule.toString());
+        st.same("seed", "seed", Long.toString(o.seed));
+        st.same("learning_rate", "learning rate", Double.toString(o.learningRate));
+        st.same("momentum", "momentum", Double.toString(o.momentum));
+        st.same("weight_decay", "weight decay", Double.toString(o.weightDecay));
+        st.same("clip_norm", "clip norm", Double.toString(o.clipNorm));
+        st.same("batch_size", "batch size", Integer.toString(o.batchSize));
+        int savedEpoch = (int) st.integer("epoch", 1, Integer.MAX_VALUE);
+        if (savedEpoch >= o.epochs) {
+            throw new IllegalArgumentException(where + " has finished epoch " + savedEpoch + ", and epochs(" + o.epochs
+                    + ") asks for no more: expected epochs > " + savedEpoch + " to continue it");
         }
-        if (!o.schedule.toString().equals(meta.get(T + "schedule"))) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with schedule " + meta.get(T + "schedule")
-                    + ", the options ask for " + o.schedule);
+        long batches = (train.size() + o.batchSize - 1) / o.batchSize;
+        long savedStep = st.integer("step", 0, Long.MAX_VALUE);
+        int startEpoch = (int) st.optionalInteger("fit_start_epoch", 0, savedEpoch - 1, 0);
+        long startStep = st.optionalInteger("fit_start_step", 0, savedStep, 0);
+        int lastSteps = (int) st.optionalInteger("last_epoch_steps", 1, batches, batches);
+        long expected = startStep + (savedEpoch - startEpoch - 1) * batches + lastSteps;
+        if (savedStep != expected) {
+            throw new IllegalArgumentException(where + ": " + T + "step: expected " + startStep + " + "
+                    + (savedEpoch - startEpoch - 1) + " epochs × " + batches + " batches + " + lastSteps + " = " + expected
+                    + " steps (" + train.size() + " sequences in batches of " + o.batchSize + "), got " + savedStep
+                    + ": the file was edited, or the training data is not the run's");
         }
-        if (Long.parseLong(meta.get(T + "seed")) != o.seed) {
-            throw new IllegalArgumentException("resumeFrom: " + file + " was trained with seed " + meta.get(T + "seed")
-                    + ", the options ask for " + o.seed);
+        if (st.integer("optimizer_steps", 0, Long.MAX_VALUE) != savedStep) {
+            throw new IllegalArgumentException(where + ": " + T + "optimizer_steps: expected the step count " + savedStep
+                    + ", got " + meta.get(T + "optimizer_steps"));
         }
+        int savedBestEpoch = (int) st.integer("best_epoch", 0, savedEpoch);
+        double savedBestLoss = st.decimal("best_loss");
+        if (savedBestEpoch > 0 ? !Double.isFinite(savedBestLoss) : savedBestLoss != Double.POSITIVE_INFINITY) {
+            throw new IllegalArgumentException(where + ": " + T + "best_loss: expected " + (savedBestEpoch > 0
+                    ? "a finite loss (best epoch " + savedBestEpoch + ")" : "Infinity (no best epoch)") + ", got " + savedBestLoss);
+        }
+        long dropoutCalls = st.optionalInteger("rnn_dropout_calls", 0, Long.MAX_VALUE, 0);
         Map<String, Tensor> state = c.optimizer.state();
-        for (Map.Entry<String, Tensor> e : state.entrySet()) {
-            SafeTensors.HostTensor t = contents.tensors().get(OPT + e.getKey());
-            if (t == null || t.data().length != e.getValue().size()) {
-                throw new IllegalArgumentException("resumeFrom: " + file + ": expected optimizer state '" + OPT + e.getKey()
-                        + "' of " + e.getValue().size() + " values, got " + (t == null ? "none" : t.data().length));
+        List<String> problems = new ArrayList<>(SequenceModel.weightMismatches(contents, OPT, state));
+        String names = meta.getOrDefault(T + "snapshots", "");
+        List<String> snapshotNames = names.isEmpty() ? List.of() : List.of(names.split(","));
+        for (String name : snapshotNames) {
+            problems.addAll(SequenceModel.weightMismatches(contents, SNAPSHOT + name + ".", model.parameters()));
+        }
+        problems.addAll(SequenceModel.weightMismatches(contents, "", model.parameters()));
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(where + ": does not match the model and optimizer, which are left unchanged: "
+                    + problems);
+        }
+        for (int i = 0; i < callbacks.size(); i++) {
+            String cls = meta.get(CALLBACK + i + ".class");
+            if (cls != null && !cls.equals(callbacks.get(i).getClass().getName())) {
+                throw new IllegalArgumentException(where + " saved the state of callback " + i + " as a " + cls
+                        + ", the options have a " + callbacks.get(i).getClass().getName() + " there");
             }
         }
-        model.loadWeights(file, contents, "");
-        for (Map.Entry<String, Tensor> e : state.entrySet()) {
-            e.getValue().copyFrom(contents.tensors().get(OPT + e.getKey()).data());
-        }
-        c.optimizer.restoreSteps(Long.parseLong(meta.get(T + "optimizer_steps")));
-        c.epoch = Integer.parseInt(meta.get(T + "epoch"));
-        c.step = Long.parseLong(meta.get(T + "step"));
-        c.bestLoss = Double.parseDouble(meta.get(T + "best_loss"));
-        c.bestEpoch = Integer.parseInt(meta.get(T + "best_epoch"));
-        String calls = meta.get(T + "rnn_dropout_calls");
-        model.recurrent().restoreDropoutCalls(calls == null ? 0 : Long.parseLong(calls));
         Map<String, String> sched = new LinkedHashMap<>();
         meta.forEach((k, v) -> {
             if (k.startsWith(T + "schedule.")) {
                 sched.put(k.substring((T + "schedule.").length()), v);
             }
         });
-        o.schedule.restore(sched);
-        String names = meta.getOrDefault(T + "snapshots", "");
-        for (String name : names.isEmpty() ? new String[0] : names.split(",")) {
-            snapshotWeights(name);
-            for (Map.Entry<String, Tensor> e : snapshots.get(name).entrySet()) {
-                e.getValue().copyFrom(contents.tensors().get(SNAPSHOT + name + "." + e.getKey()).data());
-            }
+        try {
+            o.schedule.restore(sched);   // checks everything before it changes anything
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + T + "schedule." + e.getMessage(), e);
         }
+        c.epoch = savedEpoch;
+        c.step = savedStep;
+        c.startEpoch = startEpoch;
+        c.startStep = startStep;
+        c.lastEpochSteps = lastSteps;
+        c.bestLoss = savedBestLoss;
+        c.bestEpoch = savedBestEpoch;
         resumedMeta = meta;
+        return () -> {   // from here on nothing can fail
+            model.loadWeights(file, contents, "");
+            for (Map.Entry<String, Tensor> e : state.entrySet()) {
+                e.getValue().copyFrom(contents.tensors().get(OPT + e.getKey()).data());
+            }
+            c.optimizer.restoreSteps(savedStep);
+            model.recurrent().restoreDropoutCalls(dropoutCalls);
+            for (String name : snapshotNames) {
+                snapshotWeights(name);
+                for (Map.Entry<String, Tensor> e : snapshots.get(name).entrySet()) {
+                    e.getValue().copyFrom(contents.tensors().get(SNAPSHOT + name + "." + e.getKey()).data());
+                }
+            }
+        };
     }
 
-    /** Gives each callback the state the checkpoint saved for it (after its {@code onTrainBegin}). */
+    /**
+     * Gives each callback the state the checkpoint saved for it, after its {@code onTrainBegin} and before the
+     * model changes; a state a callback refuses is refused naming its key.
+     */
     private void restoreCallbacks() {
         for (int i = 0; i < callbacks.size(); i++) {
             String at = CALLBACK + i + ".";
-            String cls = resumedMeta.get(at + "class");
-            if (cls == null) {
+            if (resumedMeta.get(at + "class") == null) {
                 continue;
-            }
-            Callback cb = callbacks.get(i);
-            if (!cls.equals(cb.getClass().getName())) {
-                throw new IllegalArgumentException("resumeFrom: " + o.resumeFrom + " saved the state of callback " + i
-                        + " as a " + cls + ", the options have a " + cb.getClass().getName() + " there");
             }
             Map<String, String> state = new LinkedHashMap<>();
             resumedMeta.forEach((k, v) -> {
@@ -480,7 +552,61 @@ final class Trainer implements TrainingRun {
                     state.put(k.substring(at.length()), v);
                 }
             });
-            cb.restore(state);
+            try {
+                callbacks.get(i).restore(state);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("resumeFrom: " + o.resumeFrom + ": " + at + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The training-state entries of a checkpoint, read with errors that name the key, the value and the file. */
+    private record SavedState(String where, Map<String, String> meta) {
+        String get(String key) {
+            String v = meta.get(T + key);
+            if (v == null) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected a value in the training state, "
+                        + "got none (the file was edited or written by an older rnn4j)");
+            }
+            return v;
+        }
+
+        /** Refuses a run whose option {@code what} differs from the options'. */
+        void same(String key, String what, String options) {
+            String v = get(key);
+            if (!v.equals(options)) {
+                throw new IllegalArgumentException(where + " was trained with " + what + " " + v + " (" + T + key
+                        + "), the options ask for " + options + ": a resumed run repeats the run's options");
+            }
+        }
+
+        long integer(String key, long min, long max) {
+            String v = get(key);
+            long n;
+            try {
+                n = Long.parseLong(v.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected an integer, got '" + v + "'");
+            }
+            if (n < min || n > max) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected an integer in [" + min + ", " + max
+                        + "], got " + n);
+            }
+            return n;
+        }
+
+        /** {@link #integer}, or {@code absent} for a file from before the key existed. */
+        long optionalInteger(String key, long min, long max, long absent) {
+            return meta.containsKey(T + key) ? integer(key, min, max) : absent;
+        }
+
+        double decimal(String key) {
+            String v = get(key);
+            try {
+                return Double.parseDouble(v.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(where + ": " + T + key + ": expected a number, got '" + v + "'");
+            }
         }
     }
 }

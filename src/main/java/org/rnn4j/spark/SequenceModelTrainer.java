@@ -1,7 +1,10 @@
 package org.rnn4j.spark;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -41,12 +44,41 @@ public final class SequenceModelTrainer {
         if (options == null) {
             throw new IllegalArgumentException("options: expected train options, got null");
         }
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected an RDD of sequences, got null");
+        }
+        check(data, model.config());
         Replica.Factory<Sequence> factory = factory(model.config(), options.seed);
         try (SparkTrainer<Sequence> trainer = new SparkTrainer<>(sc, factory, options)) {
             copy(model, trainer.model());
             SparkTrainer.Result result = trainer.fit(data);
             copy(trainer.model(), model);
             return result;
+        }
+    }
+
+    /**
+     * Checks every partition of {@code data} against a model of {@code cfg} as {@code fit} checks its data, in
+     * one job before the first step: the problems come back to the driver as results (not as failed tasks,
+     * which Spark would retry), and the first one is thrown here with {@code fit}'s message.
+     */
+    static void check(JavaRDD<Sequence> data, ModelConfig cfg) {
+        HashMap<String, String> meta = new HashMap<>(cfg.toMetadata());
+        List<String> problems = data.mapPartitionsWithIndex((Integer p, Iterator<Sequence> it) -> {
+            List<Sequence> part = new ArrayList<>();
+            it.forEachRemaining(part::add);
+            try {
+                if (!part.isEmpty()) {
+                    ModelGradients.check(ModelConfig.fromMetadata(meta), "data partition " + p, Sequence.toDataset(part));
+                }
+                return Collections.emptyIterator();
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                return List.of(m.startsWith("data partition ") ? m : "data partition " + p + ": " + m).iterator();
+            }
+        }, false).take(1);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(problems.get(0));
         }
     }
 

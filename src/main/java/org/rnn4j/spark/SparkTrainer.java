@@ -435,6 +435,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         optimizer.state().forEach((name, t) -> tensors.put(OPT + name, t));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
+        meta.putAll(master.module().configMetadata());
         meta.put(META + "step", Long.toString(step));
         meta.put(META + "optimizer_steps", Long.toString(optimizer.steps()));
         meta.put(META + "seed", Long.toString(options.seed));
@@ -457,7 +458,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         expectSame(file, meta, "average_every", Integer.toString(options.averageEvery));
         Map<String, Tensor> targets = new LinkedHashMap<>(master.module().parameters());
         optimizer.state().forEach((name, t) -> targets.put(OPT + name, t));
-        List<String> problems = new ArrayList<>();
+        List<String> problems = new ArrayList<>(master.module().configMismatches(meta, ""));
         for (Map.Entry<String, Tensor> e : targets.entrySet()) {
             SafeTensors.HostTensor t = contents.tensors().get(e.getKey());
             if (t == null || !Arrays.equals(t.shape(), e.getValue().shape())) {

@@ -61,7 +61,7 @@ public final class Checkpoint {
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
-        describe("", model, meta);
+        meta.putAll(model.configMetadata());
         if (extraMetadata != null) {
             meta.putAll(extraMetadata);
         }
@@ -142,8 +142,7 @@ public final class Checkpoint {
 
     /** Checks {@code contents} against {@code target} (configuration, names, shapes), then copies it in. */
     private static void copyInto(Path file, SafeTensors.Contents contents, HasParameters target) {
-        List<String> config = new ArrayList<>();
-        mismatches("", target, contents.metadata(), config);
+        List<String> config = target.configMismatches(contents.metadata(), "");
         if (!config.isEmpty()) {
             throw new IllegalArgumentException("file: " + file + " was saved from a differently configured model, "
                     + "which is left unchanged: " + String.join("; ", config));
@@ -186,29 +185,9 @@ public final class Checkpoint {
         }
     }
 
-    private static void mismatches(String prefix, HasParameters model, Map<String, String> meta, List<String> out) {
-        if (model instanceof RecurrentLayer layer) {
-            out.addAll(layer.config().mismatches(meta, prefix));
-        } else if (model instanceof ModuleGroup group) {
-            group.modules().forEach((p, m) -> mismatches(prefix + p + ".", m, meta, out));
-        }
-    }
-
     /** Reads a file's tensors and metadata without a model (validated as {@link #load} does). */
     public static SafeTensors.Contents read(Path file) throws IOException {
         return SafeTensors.read(file);
-    }
-
-    private static void describe(String prefix, HasParameters model, Map<String, String> meta) {
-        if (model instanceof RecurrentLayer layer) {
-            layer.config().toMetadata().forEach((k, v) -> meta.put(prefix + k, v));
-        } else if (model instanceof Linear linear) {
-            meta.put(prefix + "module", "Linear");
-            meta.put(prefix + "in_features", Integer.toString(linear.inFeatures()));
-            meta.put(prefix + "out_features", Integer.toString(linear.outFeatures()));
-        } else if (model instanceof ModuleGroup group) {
-            group.modules().forEach((p, m) -> describe(prefix + p + ".", m, meta));
-        }
     }
 
     /** A hint when the names differ only by a module prefix (a bare layer's file loaded into a group, or back). */

@@ -88,6 +88,16 @@ public final class Linear implements HasParameters, AutoCloseable {
         }
     }
 
+    /** {@code module=Linear}, {@code in_features}, {@code out_features} (shapes already say them; a reader sees the kind). */
+    @Override
+    public Map<String, String> configMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("module", "Linear");
+        m.put("in_features", Integer.toString(inFeatures()));
+        m.put("out_features", Integer.toString(outFeatures()));
+        return m;
+    }
+
     public int inFeatures() {
         return in;
     }

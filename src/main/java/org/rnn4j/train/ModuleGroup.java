@@ -1,7 +1,9 @@
 package org.rnn4j.train;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
@@ -52,6 +54,22 @@ public final class ModuleGroup implements HasParameters {
     /** The modules by prefix, in order. */
     public Map<String, HasParameters> modules() {
         return modules;
+    }
+
+    /** Each module's configuration under its prefix ({@code lstm.cell}, {@code head.in_features}). */
+    @Override
+    public Map<String, String> configMetadata() {
+        Map<String, String> out = new LinkedHashMap<>();
+        modules.forEach((p, m) -> m.configMetadata().forEach((k, v) -> out.put(p + "." + k, v)));
+        return out;
+    }
+
+    /** Each module's mismatches under its prefix. */
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        List<String> out = new ArrayList<>();
+        modules.forEach((p, m) -> out.addAll(m.configMismatches(metadata, prefix + p + ".")));
+        return out;
     }
 
     @Override

@@ -44,8 +44,14 @@ import java.util.zip.CRC32C;
  * every stored digest and refuses a mismatch, naming the tensor: any single-bit flip, and any burst of up
  * to 32 bits, in a tensor's data is caught. The digest entries are reserved (a caller's metadata may not
  * use the prefix) and are not returned in {@link Contents#metadata()}. A file without digests (written by
- * PyTorch or an older rnn4j) is read with the structural checks only; a file with some digests must have
- * one for every tensor.
+ * PyTorch) is read with the structural checks only; a file with some digests must have one for every
+ * tensor, and one of its header.
+ *
+ * <p>The header's digest, {@code crc32c:__metadata__}, covers everything else the header says: every
+ * metadata entry but itself (the tensors' digests included) and every tensor's name, dtype, shape and
+ * offsets, so an edited configuration or training state, or two tensors' names swapped, are refused as
+ * damage. It is taken over a canonical form (metadata sorted by key, tensors by offset, each string
+ * length-prefixed UTF-8), so a reader that rewrites the JSON in another order or spacing keeps it valid.
  *
  * <p>{@link #write} is atomic: it writes a temporary file in the target's directory, forces it to
  * disk, then renames it over the target, so a failure leaves the previous file as it was. A replaced file
@@ -59,6 +65,8 @@ public final class SafeTensors {
     /** Metadata key prefix of the per-tensor CRC-32C digests. */
     public static final String DIGEST_PREFIX = "crc32c:";
     private static final String NO_DIGEST = "00000000";
+    /** Metadata key of the header's digest (no tensor may be named {@value #METADATA}). */
+    static final String HEADER_DIGEST = DIGEST_PREFIX + METADATA;
 
     private SafeTensors() {
     }
@@ -129,6 +137,7 @@ public final class SafeTensors {
         for (String name : shapes.keySet()) {
             meta.put(DIGEST_PREFIX + name, NO_DIGEST);
         }
+        meta.put(HEADER_DIGEST, NO_DIGEST);
         int headerLength = header(shapes, meta).length;
         writeAtomically(file, ch -> {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(headerLength).flip();
@@ -155,6 +164,14 @@ public final class SafeTensors {
                 }
                 meta.put(DIGEST_PREFIX + e.getKey(), hex(crc));
             }
+            List<Entry> entries = new ArrayList<>();
+            long offset = 0;
+            for (Map.Entry<String, int[]> e : shapes.entrySet()) {
+                long bytes = 4 * elements(e.getValue());
+                entries.add(new Entry(e.getKey(), "F32", e.getValue(), offset, offset + bytes));
+                offset += bytes;
+            }
+            meta.put(HEADER_DIGEST, headerDigest(meta, entries));
             byte[] header = header(shapes, meta);
             if (header.length != headerLength) {
                 throw new IllegalStateException("header length changed from " + headerLength + " to " + header.length);
@@ -164,6 +181,34 @@ public final class SafeTensors {
                 ch.write(h, 8 + h.position());
             }
         });
+    }
+
+    /** The CRC-32C of the header's canonical form: metadata but {@link #HEADER_DIGEST} by key, tensors by offset. */
+    private static String headerDigest(Map<String, String> metadata, List<Entry> entries) {
+        CRC32C crc = new CRC32C();
+        List<String> keys = new ArrayList<>(metadata.keySet());
+        keys.remove(HEADER_DIGEST);
+        Collections.sort(keys);
+        for (String k : keys) {
+            update(crc, k);
+            update(crc, metadata.get(k));
+        }
+        List<Entry> byOffset = new ArrayList<>(entries);
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        for (Entry e : byOffset) {
+            update(crc, e.name());
+            update(crc, e.dtype());
+            update(crc, Arrays.toString(e.shape()));
+            update(crc, e.begin() + "," + e.end());
+        }
+        return hex(crc);
+    }
+
+    /** A length-prefixed string, so that no two different sequences of strings digest the same bytes. */
+    private static void update(CRC32C crc, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        crc.update(ByteBuffer.allocate(4).putInt(b.length).flip());
+        crc.update(b);
     }
 
     private static String hex(CRC32C crc) {
@@ -399,6 +444,7 @@ public final class SafeTensors {
                     entries.add(entry(file, name, e.getValue()));
                 }
             }
+            checkHeaderDigest(file, metadata, entries);
             // the spans must tile [0, dataLen) exactly
             List<Entry> byOffset = new ArrayList<>(entries);
             byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
@@ -438,13 +484,33 @@ public final class SafeTensors {
         }
     }
 
+    /** Refuses a header whose digest does not match it, or a file with tensor digests and no header digest. */
+    private static void checkHeaderDigest(Path file, Map<String, String> metadata, List<Entry> entries) throws IOException {
+        String stored = metadata.get(HEADER_DIGEST);
+        if (stored == null) {
+            for (String k : metadata.keySet()) {
+                if (k.startsWith(DIGEST_PREFIX)) {
+                    throw corrupt(file, "the header has tensor digests (" + k + ") but no " + HEADER_DIGEST
+                            + " digest of its own: it was damaged or edited");
+                }
+            }
+            return;
+        }
+        String computed = headerDigest(metadata, entries);
+        if (!stored.equals(computed)) {
+            throw corrupt(file, "the header does not match its stored CRC-32C " + stored + " (computed " + computed
+                    + "): its metadata or tensor names, shapes or offsets were damaged or edited after it was written");
+        }
+    }
+
     /**
      * Takes the digest entries out of {@code metadata}: none (an unchecked file), or exactly one well-formed
-     * digest per tensor.
+     * digest per tensor (the header's own was checked by {@link #checkHeaderDigest}).
      */
     private static Map<String, String> digests(Path file, Map<String, String> metadata, List<Entry> entries)
             throws IOException {
         Map<String, String> digests = new LinkedHashMap<>();
+        metadata.remove(HEADER_DIGEST);
         metadata.entrySet().removeIf(e -> {
             if (e.getKey().startsWith(DIGEST_PREFIX)) {
                 digests.put(e.getKey().substring(DIGEST_PREFIX.length()), e.getValue());

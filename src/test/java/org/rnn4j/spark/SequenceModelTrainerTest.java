@@ -81,6 +81,46 @@ class SequenceModelTrainerTest {
     }
 
     @Test
+    void badDataIsRefusedOnTheDriverBeforeTheFirstStepWithFitsMessages() {
+        TrainOptions o = new TrainOptions().batchSize(4).adam(1e-2).seed(4).steps(2);
+        List<Sequence> minusOne = new ArrayList<>(data(8, 1));
+        minusOne.set(5, Sequence.classification(new int[] {1, 2}, -1));
+        List<Sequence> tooLarge = new ArrayList<>(data(8, 1));
+        tooLarge.set(2, Sequence.classification(new int[] {1, 12}, 0));
+        List<Sequence> otherTask = List.of(Sequence.tagging(new int[] {1, 2}, new int[] {0, 1}));
+        List<Sequence> nan = List.of(Sequence.regression(new float[][] {{Float.NaN}}, new float[][] {{1}}));
+        for (List<Sequence> bad : List.of(minusOne, tooLarge, otherTask, nan)) {
+            try (SequenceModel m = model(Device.cpu())) {
+                Map<String, float[]> before = SparkTrainerTest.snapshot(m);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> SequenceModelTrainer.fit(sc, m, sc.parallelize(bad, 2), o), bad::toString);
+                assertTrue(e.getMessage().startsWith("data partition "), e.getMessage());
+                assertTrue(e.getMessage().contains("expected"), e.getMessage());
+                Map<String, float[]> after = SparkTrainerTest.snapshot(m);
+                before.forEach((k, v) -> Close.assertClose(k, v, after.get(k), 0, 0));
+            }
+        }
+    }
+
+    @Test
+    void aCheckpointResumesOnlyIntoTheModelItWasWrittenFrom(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws IOException {
+        TrainOptions o = new TrainOptions().batchSize(4).adam(1e-2).seed(4).steps(1).checkpoints(dir, 1);
+        try (SequenceModel m = model(Device.cpu())) {
+            SequenceModelTrainer.fit(sc, m, sc.parallelize(data(8, 1), 2), o);
+        }
+        java.nio.file.Path file = SparkTrainer.latestCheckpoint(dir);
+        assertTrue(org.rnn4j.train.Checkpoint.read(file).metadata().containsKey("rnn.cell"), "the configuration is saved");
+        try (SequenceModel other = SequenceModel.builder(Task.CLASSIFICATION).embedding(10, 4)
+                .recurrent(Lstm.builder(4, 6).cellClip(1)).outputs(3).build(Device.cpu())) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SequenceModelTrainer.fit(sc,
+                    other, sc.parallelize(data(8, 1), 2), new TrainOptions().batchSize(4).adam(1e-2).seed(4).steps(2)
+                            .resumeFrom(file)));
+            assertTrue(e.getMessage().contains("cell_clip"), e.getMessage());
+        }
+    }
+
+    @Test
     void aSequenceOfAnotherKindIsNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sequence.toDataset(
                 List.of(Sequence.classification(new int[] {1, 2}, 0), Sequence.languageModel(new int[] {1, 2}))));
