@@ -219,6 +219,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
         requireOpen();
+        if (batch == null) {
+            throw new IllegalArgumentException("batch: expected a dataset, got null");
+        }
         int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
         return trainStep(batch("batch", batch, all, true), dropoutSeed, null, false, null).loss();
     }

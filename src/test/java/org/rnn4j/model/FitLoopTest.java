@@ -95,6 +95,43 @@ class FitLoopTest {
     }
 
     @Test
+    void aContinuedRunWithAnotherBatchSizeOrAStopInsideAnEpochResumes(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(48, 6, 1);
+        Map<String, float[]> expected;
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, new FitOptions().epochs(2).batchSize(16).adam(1e-2).seed(7));
+            m.fit(train, null, new FitOptions().epochs(4).batchSize(8).adam(1e-2).seed(7).checkpoints(dir.resolve("a"), 1));
+            assertEquals(2 * 3 + 2 * 6, m.stepsTrained());
+            expected = weights(m);
+        }
+        Path third = dir.resolve("a/epoch-0003.safetensors");
+        try (SequenceModel m = SequenceModel.load(third, cpu)) {
+            m.fit(train, null, new FitOptions().epochs(4).batchSize(8).adam(1e-2).seed(7).resumeFrom(third));
+            assertSameWeights(expected, m, "after resuming a continued run");
+        }
+        Callback stopInEpoch2 = new Callback() {
+            @Override
+            public void onBatchEnd(TrainingRun run, int batch, Map<String, Double> metrics) {
+                if (run.epoch() == 1 && batch == 1) {
+                    run.stop();
+                }
+            }
+        };
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, new FitOptions().epochs(3).batchSize(16).adam(1e-2).seed(7)
+                    .callbacks(stopInEpoch2, new ModelCheckpoint(dir.resolve("b"), 1)));
+            assertEquals(2, m.epochsTrained());
+            assertEquals(4, m.stepsTrained());
+        }
+        Path stopped = dir.resolve("b/epoch-0002.safetensors");
+        try (SequenceModel m = SequenceModel.load(stopped, cpu)) {
+            History h = m.fit(train, null, new FitOptions().epochs(3).batchSize(16).adam(1e-2).seed(7).resumeFrom(stopped));
+            assertEquals(3, h.last().epoch());
+            assertEquals(7, m.stepsTrained());
+        }
+    }
+
+    @Test
     void callbacksSeeEveryHookInOrderAndCanStop() throws Exception {
         SequenceDataset train = TaskData.majority(40, 6, 1);   // 3 batches of 16
         List<String> seen = new ArrayList<>();
