@@ -140,6 +140,18 @@ final class Metrics {
         return task != Task.LANGUAGE_MODEL || !custom.isEmpty();
     }
 
+    /** The names {@link #values()} has for {@code task} with {@code custom} metrics, in its order. */
+    static List<String> names(Task task, List<Metric> custom) {
+        List<String> names = new java.util.ArrayList<>(List.of("loss"));
+        switch (task) {
+            case CLASSIFICATION, TAGGING -> names.add("accuracy");
+            case LANGUAGE_MODEL -> names.add("perplexity");
+            case REGRESSION, SEQUENCE_REGRESSION -> names.addAll(List.of("rmse", "mae"));
+        }
+        custom.forEach(m -> names.add(m.name()));
+        return names;
+    }
+
     /** Whether larger values of the metric {@code name} (without {@code val_}) are better. */
     static boolean higherIsBetter(String name, List<Metric> custom) {
         if (name.equals("accuracy")) {

@@ -160,8 +160,10 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      *
      * <p>A second {@code fit} continues the first, as in Keras: the optimizer's state (Adam's moments, its step
      * count), the epoch and step counts (so {@link FitOptions#epochs} is the epoch to train up to, as Keras's
-     * {@code epochs} with {@code initial_epoch}) and the schedule's position go on; {@link #resetTraining()}
-     * starts over (the weights stay). {@link FitOptions#resumeFrom} replaces that state with a checkpoint's.
+     * {@code epochs} with {@code initial_epoch}) and with them the schedule's position go on (a schedule that
+     * learns, such as {@code reduceOnPlateau}, keeps what it learnt when the same one is passed again); another
+     * optimizer is refused; {@link #resetTraining()} starts over (the weights stay). {@link FitOptions#resumeFrom}
+     * replaces that state with a checkpoint's.
      *
      * @throws IllegalArgumentException when the data does not fit the model (names the sequence), or the options
      *         cannot continue this model's training (another optimizer; no epochs left)

@@ -311,15 +311,7 @@ final class Trainer implements TrainingRun {
         }
         boolean val = metric.startsWith("val_");
         String name = val ? metric.substring(4) : metric;
-        List<String> names = new ArrayList<>(List.of("loss", switch (model.config().task()) {
-            case CLASSIFICATION, TAGGING -> "accuracy";
-            case LANGUAGE_MODEL -> "perplexity";
-            case REGRESSION, SEQUENCE_REGRESSION -> "rmse";
-        }));
-        if (!model.config().task().classes()) {
-            names.add("mae");
-        }
-        o.metrics.forEach(m -> names.add(m.name()));
+        List<String> names = Metrics.names(model.config().task(), o.metrics);
         if (!names.contains(name) || val && validation == null) {
             List<String> all = new ArrayList<>(names);
             if (validation != null) {
