@@ -35,6 +35,8 @@ public final class ModelGradients {
      * taken as one padded batch in training mode, after checking {@code data} as {@link #check} does.
      *
      * @param dropoutSeed seeds the head's dropout masks (unused without dropout)
+     * @throws IllegalArgumentException for data that does not fit, or with sample weights (a weighted mean does not
+     *         combine by term counts)
      */
     public static Loss accumulate(SequenceModel model, SequenceDataset data, long dropoutSeed) {
         if (model == null) {

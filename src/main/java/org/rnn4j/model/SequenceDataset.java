@@ -351,7 +351,7 @@ public final class SequenceDataset {
     @Override
     public String toString() {
         return "SequenceDataset(" + size() + " sequences of " + (tokens != null ? "tokens" : features + " features")
-                + ", targets " + targets.name().toLowerCase(java.util.Locale.ROOT) + ")";
+                + ", targets " + targets.name().toLowerCase(java.util.Locale.ROOT) + (weights != null ? ", sample weights" : "") + ")";
     }
 
     // ------------------------------------------------------------------ checks and copies

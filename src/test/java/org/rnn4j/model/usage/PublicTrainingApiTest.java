@@ -191,6 +191,14 @@ class PublicTrainingApiTest {
         for (String p : a.keySet()) {
             Close.assertClose(p, b.get(p), a.get(p), 1e-6, 1e-5);
         }
+        try (SequenceModel m = classifier(Integer.MIN_VALUE)) {
+            assertEquals(m.evaluate(d.subset(kept), 4).get("loss"), m.evaluate(weighted, 5).get("loss"), 1e-6,
+                    "evaluate weighs the loss too");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> org.rnn4j.model.ModelGradients.accumulate(m, weighted, 1));
+            assertTrue(e.getMessage().contains("without sample weights") && e.getMessage().contains("sample weights)"),
+                    e.getMessage());
+        }
         // weight 2 on every sequence is the plain mean again
         double[] two = new double[12];
         Arrays.fill(two, 2);
