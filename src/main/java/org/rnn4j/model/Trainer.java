@@ -59,7 +59,12 @@ final class Trainer implements TrainingRun {
             this.momentum = o.momentum;
         }
 
-        String describe() {
+        /** Whether {@code o} asks for this optimizer, so that its state can go on. */
+        boolean sameOptimizer(FitOptions o) {
+            return kind == o.optimizer && weightDecay == o.weightDecay && momentum == o.momentum;
+        }
+
+        static String describe(FitOptions.OptimizerKind kind, double weightDecay, double momentum) {
             return kind + (kind == FitOptions.OptimizerKind.ADAMW ? " (weight decay " + weightDecay + ")"
                     : kind == FitOptions.OptimizerKind.SGD ? " (momentum " + momentum + ")" : "");
         }
@@ -245,12 +250,11 @@ final class Trainer implements TrainingRun {
         } else if (previous == null) {
             model.continuation(new Continuation(model, o));
             o.schedule.reset();
-        } else if (previous.kind != o.optimizer || previous.weightDecay != o.weightDecay || previous.momentum != o.momentum) {
-            Continuation asked = new Continuation(model, o);
-            String want = asked.describe();
-            asked.close();
-            throw new IllegalArgumentException("options: this model's training continues with " + previous.describe()
-                    + ", the options ask for " + want + "; call resetTraining() to start over with another optimizer");
+        } else if (!previous.sameOptimizer(o)) {
+            throw new IllegalArgumentException("options: this model's training continues with "
+                    + Continuation.describe(previous.kind, previous.weightDecay, previous.momentum) + ", the options ask for "
+                    + Continuation.describe(o.optimizer, o.weightDecay, o.momentum)
+                    + "; call resetTraining() to start over with another optimizer");
         }
         s = model.continuation();
         s.startEpoch = s.epoch;
