@@ -4,12 +4,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What {@link SequenceModel#fit} measured: one entry per epoch run (a resumed run lists only its own),
- * the best epoch by the monitored loss, and whether early stopping ended the run.
+ * What {@link SequenceModel#fit} measured: one entry per epoch this call ran (a continued or resumed run
+ * lists only its own), the best epoch by the monitored loss, and whether a stop ended the run.
  *
  * @param epochs one entry per epoch, in order
- * @param bestEpoch the epoch (from 1) with the lowest monitored loss among those run
- * @param stoppedEarly whether early stopping ended the run before the last epoch
+ * @param bestEpoch the epoch (from 1) with the lowest monitored loss (the validation loss, else the training
+ *        loss) in the model's training so far
+ * @param stoppedEarly whether a callback stopped the run (early stopping, {@link TrainingRun#stop()})
  */
 public record History(List<Epoch> epochs, int bestEpoch, boolean stoppedEarly) {
 
