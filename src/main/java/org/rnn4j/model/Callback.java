@@ -45,7 +45,11 @@ public interface Callback {
         return Map.of();
     }
 
-    /** Takes back what {@link #state()} returned, when a run resumes from a checkpoint. */
+    /**
+     * Takes back what {@link #state()} returned, when a run resumes from a checkpoint: after
+     * {@link #onTrainBegin}, before the checkpoint's weights are put in place. Check everything before changing
+     * anything; an {@code IllegalArgumentException} refuses the resume, naming the key.
+     */
     default void restore(Map<String, String> state) {
     }
 }
