@@ -34,7 +34,10 @@ public final class FitOptions {
     List<Metric> metrics = List.of();
     float[] classWeights;
 
-    /** Passes over the training data, ≥ 1 (a resumed run continues up to this epoch). */
+    /**
+     * The epoch to train up to, ≥ 1: a first {@code fit} runs this many passes over the data, a continued or
+     * resumed one the rest (Keras's {@code epochs} with {@code initial_epoch}; {@link SequenceModel#epochsTrained()}).
+     */
     public FitOptions epochs(int epochs) {
         if (epochs < 1) {
             throw new IllegalArgumentException("epochs: expected >= 1, got " + epochs);
