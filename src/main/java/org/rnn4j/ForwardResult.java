@@ -17,6 +17,10 @@ public final class ForwardResult implements AutoCloseable {
     boolean retained;
     /** Set when a backward released {@link #saved}, so that a second one says why it cannot run. */
     boolean backwardDone;
+    /** Set while a backward on this result may have added parameter gradients (its scratch is allocated). */
+    boolean gradientsTouched;
+    /** What made a backward fail after it had begun adding gradients (the result is then spent), or null. */
+    String failedPartWay;
 
     ForwardResult(RecurrentLayer layer, Tensor output, Tensor hN, Tensor cN, Saved saved) {
         this.layer = layer;

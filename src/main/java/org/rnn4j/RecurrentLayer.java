@@ -265,6 +265,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
+        // read before any weight is: a write from another thread during forward shows as a changed version
+        long[] versions = parameterVersions();
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
         int steps = x.dim(cfg.batchFirst() ? 1 : 0);
         int batch = x.dim(cfg.batchFirst() ? 0 : 1);
@@ -346,6 +348,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     layerIn = y;
                 }
             }
+            requireUnchanged(versions, "forward");
             Tensor out = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
@@ -353,7 +356,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 if (lenT != null) {
                     savedTensors.add(scope.keep(lenT));
                 }
-                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, parameterVersions());
+                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, versions);
             }
             ForwardResult result = new ForwardResult(this, scope.keep(out), scope.keep(hN),
                     cN == null ? null : scope.keep(cN), saved);
@@ -494,7 +497,21 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     public BackwardResult backward(ForwardResult fwd, Tensor dY, Tensor dhN, Tensor dcN) {
         requireOpen();
         try (ExclusiveUse.Held u = use.enter("backward")) {
-            BackwardResult r = backwardUnguarded(fwd, dY, dhN, dcN);
+            BackwardResult r;
+            try {
+                r = backwardUnguarded(fwd, dY, dhN, dcN);
+            } catch (RuntimeException e) {
+                if (fwd != null && fwd.gradientsTouched) {
+                    // part of the gradients may have been added: a retry would add them twice
+                    fwd.releaseSaved();
+                    fwd.failedPartWay = e.toString();
+                }
+                throw e;
+            } finally {
+                if (fwd != null) {
+                    fwd.gradientsTouched = false;
+                }
+            }
             if (!fwd.retained) {
                 fwd.releaseSaved();
                 fwd.backwardDone = true;
@@ -511,6 +528,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("fwd: expected a result of this layer's forward, got another layer's");
         }
         if (fwd.saved == null) {
+            if (fwd.failedPartWay != null) {
+                throw new IllegalStateException("fwd: an earlier backward on this forward result failed part-way ("
+                        + fwd.failedPartWay + ") after adding some parameter gradients; zero the gradients "
+                        + "(zeroGrad) and run forward again");
+            }
             if (fwd.backwardDone) {
                 throw new IllegalStateException("fwd: backward already ran on this forward result, and its saved "
                         + "activations were released; a second backward would add the gradients twice. Call "
@@ -549,40 +571,83 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
         Buffer len = buf(sv.lengthsOnDevice);
         try (Scope scope = new Scope(device)) {
+            // Everything is allocated before the first parameter gradient is added: running out of memory
+            // leaves the gradients as they were and the forward result ready for another backward.
             Tensor dh0 = scope.zeros(states, batch, s);
             Tensor dc0 = cfg.cell() == CellType.LSTM ? scope.zeros(states, batch, h) : null;
-            // dYk: gradient of layer k's output, time-major
-            Tensor dYk = scope.zeros(steps, batch, outF);
-            if (dY != null) {
-                toTimeMajor(dY, dYk, steps, batch, outF);
-            }
-            Tensor dX = null;
-            for (int k = cfg.numLayers() - 1; k >= 0; k--) {
-                int in = cfg.layerInputSize(k);
-                dX = scope.zeros(steps, batch, in);
-                for (int d = 0; d < cfg.directions(); d++) {
-                    int state = k * cfg.directions() + d;
-                    backDirection(scope, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
-                            state, dX, dh0, dc0);
-                }
-                if (k > 0 && cfg.dropout() > 0) {
-                    // the mask is regenerated from the seed: its backward is the same operation
-                    engine.dropout((long) steps * batch * in, cfg.dropout(), layerSeed(sv.dropoutSeed, k - 1),
-                            dX.buffer(), 0, dX.buffer(), 0);
-                }
-                dYk = dX;
+            Tensor dYTop = scope.zeros(steps, batch, outF);   // the last layer's output gradient, time-major
+            Tensor[] dXs = new Tensor[cfg.numLayers()];        // layer k's input gradient, time-major
+            Tensor[] dXReversed = new Tensor[cfg.numLayers()]; // the reverse direction's share, in its step order
+            for (int k = 0; k < cfg.numLayers(); k++) {
+                dXs[k] = scope.zeros(steps, batch, cfg.layerInputSize(k));
+                dXReversed[k] = cfg.directions() == 2 ? scope.zeros(steps, batch, cfg.layerInputSize(k)) : null;
             }
             Tensor dXOut = scope.zeros(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
-            fromTimeMajor(dX, dXOut, steps, batch, cfg.inputSize());
+            DirectionScratch scratch = new DirectionScratch(scope, steps, batch);
+            if (dY != null) {
+                toTimeMajor(dY, dYTop, steps, batch, outF);
+            }
+            fwd.gradientsTouched = true;
+            Tensor dYk = dYTop;
+            for (int k = cfg.numLayers() - 1; k >= 0; k--) {
+                Tensor dX = dXs[k];
+                for (int d = 0; d < cfg.directions(); d++) {
+                    int state = k * cfg.directions() + d;
+                    scratch.clear();
+                    backDirection(scratch, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
+                            state, dX, dXReversed[k], dh0, dc0);
+                }
+                if (k > 0 && cfg.dropout() > 0) {
+                    // the mask is regenerated from the seed: its backward is the same operation
+                    engine.dropout((long) steps * batch * cfg.layerInputSize(k), cfg.dropout(),
+                            layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0, dX.buffer(), 0);
+                }
+                dYk = dX;
+            }
+            fromTimeMajor(dXs[0], dXOut, steps, batch, cfg.inputSize());
             return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
         }
     }
 
+    /** One layer-direction's work buffers for BPTT, allocated once per backward and cleared for each direction. */
+    private final class DirectionScratch {
+        final Tensor dyReversed;   // [T, B, S] the reverse direction's output gradient in its step order
+        final Tensor dH;           // [T, B, S] dL/dh_t
+        final Tensor dc;           // [B, H] dL/dc (LSTM)
+        final Tensor dGx;          // [T, B, G·H] gate gradients (input side)
+        final Tensor dGh;          // [T, B, G·H] gate gradients (recurrent side; dGx unless reset-after GRU)
+        final Tensor dm;           // [B, H] before the projection (LSTMP)
+        final Tensor tmp;          // [B, H] d(r ⊙ h_prev) (reset-before GRU)
+
+        DirectionScratch(Scope scope, int steps, int batch) {
+            CellType cell = cfg.cell();
+            int h = cfg.hiddenSize();
+            int s = cfg.stateSize();
+            int gh = cell.gates() * h;
+            dyReversed = cfg.directions() == 2 ? scope.zeros(steps, batch, s) : null;
+            dH = scope.zeros(steps, batch, s);
+            dc = cell == CellType.LSTM ? scope.zeros(batch, h) : null;
+            dGx = scope.zeros(steps, batch, gh);
+            dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.zeros(steps, batch, gh) : dGx;
+            dm = cfg.projSize() == 0 ? null : scope.zeros(batch, h);
+            tmp = cell == CellType.GRU && !cfg.resetAfter() ? scope.zeros(batch, h) : null;
+        }
+
+        /** Zeroes what the previous direction left (nothing allocates). */
+        void clear() {
+            for (Tensor t : new Tensor[] {dyReversed, dH, dc, dGx, dGh, dm, tmp}) {
+                if (t != null) {
+                    t.fill(0f);
+                }
+            }
+        }
+    }
+
     /** BPTT of one layer-direction; adds its share of {@code dX} (the forward direction assigns first). */
-    private void backDirection(Scope scope, Weights w, DirectionState st, int steps, int batch, Buffer len,
+    private void backDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
                                Tensor dYk, int d, Tensor dhN, Tensor dcN, int state,
-                               Tensor dX, Tensor dh0, Tensor dc0) {
+                               Tensor dX, Tensor dxr, Tensor dh0, Tensor dc0) {
         CellType cell = cfg.cell();
         int h = cfg.hiddenSize();
         int s = cfg.stateSize();
@@ -598,26 +663,25 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         long dyOff = 0;
         int dyLd = outF;
         if (d == 1) {
-            Tensor dyr = scope.zeros(steps, batch, s);
+            Tensor dyr = scratch.dyReversed;
             engine.reverseSequences(steps, batch, s, len, dYk.buffer(), s, outF, dyr.buffer(), 0, s, false);
             dyBuf = dyr.buffer();
             dyLd = s;
         }
         // dH[t] = dL/dh_t: the masked output gradient plus dhN at each sample's last step; BPTT adds into it
-        Tensor dH = scope.zeros(steps, batch, s);
+        Tensor dH = scratch.dH;
         engine.seedStateGrad(steps, batch, s, len, dyBuf, dyOff, dyLd, buf(dhN), (long) state * batch * s,
                 dH.buffer(), 0);
-        Tensor dc = null;
+        Tensor dc = scratch.dc;
         if (cell == CellType.LSTM) {
-            dc = scope.zeros(batch, h);
             if (dcN != null) {
                 engine.copy(dcN.buffer(), (long) state * batch * h, dc.buffer(), 0, (long) batch * h);
             }
         }
-        Tensor dGx = scope.zeros(steps, batch, gh);
-        Tensor dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.zeros(steps, batch, gh) : dGx;
-        Tensor dm = p == 0 ? null : scope.zeros(batch, h);
-        Tensor tmp = resetBefore ? scope.zeros(batch, h) : null;
+        Tensor dGx = scratch.dGx;
+        Tensor dGh = scratch.dGh;
+        Tensor dm = scratch.dm;
+        Tensor tmp = scratch.tmp;
 
         StepArgs a = new StepArgs();
         a.batch = batch;
@@ -721,7 +785,6 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dX.buffer(), 0, in);
         } else {
-            Tensor dxr = scope.zeros(steps, batch, in);
             engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dxr.buffer(), 0, in);
             engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
@@ -753,6 +816,23 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     private long[] parameterVersions() {
         return params.values().stream().mapToLong(Tensor::version).toArray();
+    }
+
+    /** Refuses a result computed while a parameter was written (an optimizer step or a copy on another thread). */
+    private void requireUnchanged(long[] versions, String operation) {
+        List<String> changed = new ArrayList<>();
+        int i = 0;
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            if (e.getValue().version() != versions[i++]) {
+                changed.add(e.getKey());
+            }
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalStateException(this + ": parameters " + changed + " were written while " + operation
+                    + " ran on thread '" + Thread.currentThread().getName() + "' (an optimizer step, setParameter or "
+                    + "copy on another thread): its result would mix old and new weights; synchronize the writes "
+                    + "with the calls");
+        }
     }
 
     private void toTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {

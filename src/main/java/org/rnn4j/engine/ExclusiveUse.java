@@ -6,11 +6,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * Fails fast when two threads use one object at once. Layers accumulate gradients with plain
  * read-add-write passes and keep per-call workspaces, so two overlapping calls would lose updates
  * without a word; instead the second call gets an {@link IllegalStateException} naming the object,
- * both threads and both operations. Calls from different threads that do not overlap are fine.
+ * both threads and both operations. Calls from different threads that do not overlap are fine, and so
+ * is a call nested in another on the same thread (a callback of {@code fit} that calls {@code predict}).
  */
 public final class ExclusiveUse {
     private final Object owner;
     private final AtomicReference<Use> current = new AtomicReference<>();
+    /** Calls nested in the current one, on its thread (only that thread reads or writes it). */
+    private int nested;
 
     private record Use(Thread thread, String operation) {
     }
@@ -32,6 +35,11 @@ public final class ExclusiveUse {
      * @throws IllegalStateException when another call is running on this object
      */
     public Held enter(String operation) {
+        Use held = current.get();
+        if (held != null && held.thread() == Thread.currentThread()) {
+            nested++;
+            return () -> nested--;
+        }
         Use mine = new Use(Thread.currentThread(), operation);
         if (!current.compareAndSet(null, mine)) {
             Use other = current.get();

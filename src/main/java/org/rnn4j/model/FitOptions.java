@@ -83,14 +83,17 @@ public final class FitOptions {
     }
 
     private FitOptions optimizer(OptimizerKind kind, double lr, double weightDecay, double momentum) {
-        if (!(lr > 0) || Double.isInfinite(lr)) {
-            throw new IllegalArgumentException("lr: expected a finite value > 0, got " + lr);
+        // the optimizer runs in float32: a setting it cannot hold (overflows, or rounds to 0 or 1) is refused now
+        if (!(lr > 0) || !Float.isFinite((float) lr) || (float) lr == 0) {
+            throw new IllegalArgumentException("lr: expected a value > 0 that float32 holds (" + Float.MIN_VALUE + " to "
+                    + Float.MAX_VALUE + "), got " + lr);
         }
-        if (!(weightDecay >= 0)) {
-            throw new IllegalArgumentException("weightDecay: expected >= 0, got " + weightDecay);
+        if (!(weightDecay >= 0) || !Float.isFinite((float) weightDecay)) {
+            throw new IllegalArgumentException("weightDecay: expected a value >= 0 that float32 holds (at most "
+                    + Float.MAX_VALUE + "), got " + weightDecay);
         }
-        if (!(momentum >= 0 && momentum < 1)) {
-            throw new IllegalArgumentException("momentum: expected a value in [0, 1), got " + momentum);
+        if (!(momentum >= 0 && (float) momentum < 1)) {
+            throw new IllegalArgumentException("momentum: expected a value in [0, 1) as float32, got " + momentum);
         }
         this.optimizer = kind;
         this.learningRate = lr;

@@ -1,7 +1,5 @@
 package org.rnn4j.model;
 
-import java.util.stream.IntStream;
-
 /**
  * One forward and backward pass of a {@link SequenceModel} over a whole dataset as one batch, for
  * trainers outside this package that run the optimizer themselves (data-parallel training on Spark).
@@ -49,8 +47,7 @@ public final class ModelGradients {
             throw new IllegalArgumentException("data: expected a dataset without sample weights (the parts of a global "
                     + "batch are combined by their term counts), got " + data);
         }
-        int[] all = IntStream.range(0, data.size()).toArray();
-        SequenceModel.StepResult r = model.trainStep(model.batch("data", data, all, true), dropoutSeed, null, false, null);
+        SequenceModel.StepResult r = model.trainOnAll("data", data, dropoutSeed);
         return new Loss(r.loss(), r.count());
     }
 }

@@ -18,6 +18,7 @@ import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.ExclusiveUse;
 import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
@@ -62,6 +63,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     private final Linear head;
     private final ModuleGroup group;
     private Trainer.Continuation training;   // what fit continues from: optimizer state, epoch and step counts
+    /** Fails a call that overlaps another thread's (predict beside trainOnBatch would see training mode). */
+    private final ExclusiveUse use = new ExclusiveUse(this);
     private boolean closed;
 
     /** Builds the model described by {@code cfg} on {@code device}, with freshly initialised weights. */
@@ -173,6 +176,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public History fit(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("fit")) {
+            return fitUnguarded(train, validation, options);
+        }
+    }
+
+    private History fitUnguarded(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
         check("train", train, true);
         if (validation != null) {
             check("validation", validation, true);
@@ -186,7 +195,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /** Forgets the optimizer state and the epoch and step counts, so that the next {@code fit} starts over (the weights stay). */
     public void resetTraining() {
         requireOpen();
-        continuation(null);
+        try (ExclusiveUse.Held u = use.enter("resetTraining")) {
+            continuation(null);
+        }
     }
 
     /** Epochs trained so far (what the next {@code fit} continues from; 0 after {@link #resetTraining()}). */
@@ -220,12 +231,19 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * @return the mean loss over the batch's positions
      */
     public double trainOnBatch(SequenceDataset batch, long dropoutSeed) {
+        return trainOnAll("batch", batch, dropoutSeed).loss();
+    }
+
+    /** {@link #trainStep} over every sequence of {@code data} as one batch (trainOnBatch, ModelGradients). */
+    StepResult trainOnAll(String name, SequenceDataset data, long dropoutSeed) {
         requireOpen();
-        if (batch == null) {
-            throw new IllegalArgumentException("batch: expected a dataset, got null");
+        try (ExclusiveUse.Held u = use.enter("trainOnBatch")) {
+            if (data == null) {
+                throw new IllegalArgumentException(name + ": expected a dataset, got null");
+            }
+            int[] all = java.util.stream.IntStream.range(0, data.size()).toArray();
+            return trainStep(batch(name, data, all, true), dropoutSeed, null, false, null);
         }
-        int[] all = java.util.stream.IntStream.range(0, batch.size()).toArray();
-        return trainStep(batch("batch", batch, all, true), dropoutSeed, null, false, null).loss();
     }
 
     /**
@@ -234,6 +252,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public Map<String, Double> evaluate(SequenceDataset data, int batchSize, Metric... metrics) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("evaluate")) {
+            return evaluateUnguarded(data, batchSize, metrics);
+        }
+    }
+
+    private Map<String, Double> evaluateUnguarded(SequenceDataset data, int batchSize, Metric... metrics) {
         check("data", data, true);
         positive("batchSize", batchSize);
         if (metrics == null) {
@@ -270,6 +294,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public List<float[][]> predict(SequenceDataset data, int batchSize) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("predict")) {
+            return predictUnguarded(data, batchSize);
+        }
+    }
+
+    private List<float[][]> predictUnguarded(SequenceDataset data, int batchSize) {
         check("data", data, false);
         positive("batchSize", batchSize);
         float[][][] out = new float[data.size()][][];
@@ -335,6 +365,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     public int[] generate(int[] prefix, int length, double temperature, long seed) {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("generate")) {
+            return generateUnguarded(prefix, length, temperature, seed);
+        }
+    }
+
+    private int[] generateUnguarded(int[] prefix, int length, double temperature, long seed) {
         if (cfg.task() != Task.LANGUAGE_MODEL) {
             throw new IllegalStateException("generate: expected a LANGUAGE_MODEL, this model is a " + cfg.task());
         }
@@ -404,6 +440,13 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /** {@link #save(Path)} with extra tensors (optimizer state, best weights) and metadata (training state). */
     void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
         requireOpen();
+        try (ExclusiveUse.Held u = use.enter("save")) {
+            saveUnguarded(file, extraTensors, extraMetadata);
+        }
+    }
+
+    private void saveUnguarded(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata)
+            throws IOException {
         if (file == null) {
             throw new IllegalArgumentException("file: expected a path, got null");
         }
@@ -845,16 +888,26 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /** Releases every parameter, gradient and workspace. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        try (ExclusiveUse.Held u = use.enter("close")) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            continuation(null);
+            if (embedding != null) {
+                embedding.close();
+            }
+            rnn.close();
+            head.close();
         }
-        closed = true;
-        continuation(null);
-        if (embedding != null) {
-            embedding.close();
+    }
+
+    /** Zeroes every gradient (never while another thread is in a call of this model). */
+    @Override
+    public void zeroGrad() {
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            group.zeroGrad();
         }
-        rnn.close();
-        head.close();
     }
 
     @Override

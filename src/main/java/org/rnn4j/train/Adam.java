@@ -42,14 +42,10 @@ public final class Adam extends Optimizer {
     public Adam(List<? extends HasParameters> modules, double lr, double beta1, double beta2, double eps,
                 double weightDecay, boolean decoupled) {
         super(modules, lr);
-        beta("beta1", beta1);
-        beta("beta2", beta2);
-        TrainChecks.nonNegative("eps", eps);
-        TrainChecks.nonNegative("weightDecay", weightDecay);
-        this.beta1 = (float) beta1;
-        this.beta2 = (float) beta2;
-        this.eps = (float) eps;
-        this.weightDecay = (float) weightDecay;
+        this.beta1 = TrainChecks.unitFloat("beta1", beta1);
+        this.beta2 = TrainChecks.unitFloat("beta2", beta2);
+        this.eps = TrainChecks.nonNegativeFloat("eps", eps);
+        this.weightDecay = TrainChecks.nonNegativeFloat("weightDecay", weightDecay);
         this.decoupled = decoupled;
         this.m = ParameterSet.zerosLike(pairs);
         Tensor[] second;
@@ -60,12 +56,6 @@ public final class Adam extends Optimizer {
             throw e;
         }
         this.v = second;
-    }
-
-    private static void beta(String name, double b) {
-        if (!(b >= 0 && b < 1)) {
-            throw new IllegalArgumentException(name + ": expected a value in [0, 1), got " + b);
-        }
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.util.SplittableRandom;
 import org.rnn4j.Device;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.ExclusiveUse;
 
 /**
  * A learned embedding table, PyTorch's {@code nn.Embedding}: {@code weight [V, E]}, initialised
@@ -30,6 +31,7 @@ public final class Embedding implements HasParameters, AutoCloseable {
     private final Device device;
     private final Tensor weight;
     private final Tensor grad;
+    private final ExclusiveUse use = new ExclusiveUse(this);
 
     /** An embedding without a padding id. */
     public Embedding(int vocab, int dim, long seed, Device device) {
@@ -97,6 +99,12 @@ public final class Embedding implements HasParameters, AutoCloseable {
 
     /** {@code out[t, b, :] = weight[ids[t·B + b], :]}, shape {@code [T, B, E]}; the caller closes it. */
     public Tensor forward(int[] ids, int steps, int batch) {
+        try (ExclusiveUse.Held u = use.enter("forward")) {
+            return forwardUnguarded(ids, steps, batch);
+        }
+    }
+
+    private Tensor forwardUnguarded(int[] ids, int steps, int batch) {
         check(ids, steps, batch);
         Tensor out = Tensor.zeros(device, steps, batch, dim);
         try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
@@ -116,6 +124,20 @@ public final class Embedding implements HasParameters, AutoCloseable {
      * @param dOut {@code [T, B, E]} (or any shape of {@code ids.length} rows of E), on this embedding's device
      */
     public void backward(int[] ids, Tensor dOut) {
+        try (ExclusiveUse.Held u = use.enter("backward")) {
+            backwardUnguarded(ids, dOut);
+        }
+    }
+
+    /** Zeroes the gradient (never while another thread is in forward or backward). */
+    @Override
+    public void zeroGrad() {
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            grad.fill(0f);
+        }
+    }
+
+    private void backwardUnguarded(int[] ids, Tensor dOut) {
         TrainChecks.usable("dOut", dOut, device);
         if (ids == null) {
             throw new IllegalArgumentException("ids: expected the ids given to forward, got null");
@@ -169,8 +191,10 @@ public final class Embedding implements HasParameters, AutoCloseable {
 
     @Override
     public void close() {
-        weight.close();
-        grad.close();
+        try (ExclusiveUse.Held u = use.enter("close")) {
+            weight.close();
+            grad.close();
+        }
     }
 
     @Override

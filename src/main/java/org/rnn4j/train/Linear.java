@@ -38,6 +38,8 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor ones;
     private boolean closed;
     private final ExclusiveUse use = new ExclusiveUse(this);
+    /** The parameters' write versions when forward last ran (backward refuses others), or null before. */
+    private long[] versionsAtForward;
 
     /**
      * @param in input features, ≥ 1
@@ -98,6 +100,19 @@ public final class Linear implements HasParameters, AutoCloseable {
         return m;
     }
 
+    private long[] versions() {
+        return bias == null ? new long[] {weight.version()} : new long[] {weight.version(), bias.version()};
+    }
+
+    /** Zeroes the gradients (guarded like forward and backward: never while another thread is in one). */
+    @Override
+    public void zeroGrad() {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            HasParameters.super.zeroGrad();
+        }
+    }
+
     public int inFeatures() {
         return in;
     }
@@ -135,6 +150,7 @@ public final class Linear implements HasParameters, AutoCloseable {
 
     private Tensor forwardUnguarded(Tensor x) {
         checkInput("x", x, in);
+        versionsAtForward = versions();
         int rows = TrainChecks.leadingRows(x);
         if ((long) rows * out > Tensor.MAX_ELEMENTS) {
             throw new IllegalArgumentException("x: " + rows + " rows of " + Arrays.toString(x.shape()) + " give an output of "
@@ -180,6 +196,11 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor backwardUnguarded(Tensor x, Tensor dY) {
         checkInput("x", x, in);
         checkInput("dY", dY, out);
+        if (versionsAtForward != null && !Arrays.equals(versionsAtForward, versions())) {
+            throw new IllegalStateException(this + ": the weights were written since the last forward (an optimizer "
+                    + "step, a checkpoint load, copyFrom or fill); backward would take dX from the new weights. "
+                    + "Run forward again");
+        }
         int rows = TrainChecks.leadingRows(x);
         int[] expected = x.shape();
         expected[expected.length - 1] = out;

@@ -64,6 +64,12 @@ public final class ModuleGroup implements HasParameters {
         return out;
     }
 
+    /** Each module's own {@code zeroGrad} (so each module's thread guard applies). */
+    @Override
+    public void zeroGrad() {
+        modules.values().forEach(HasParameters::zeroGrad);
+    }
+
     /** Each module's mismatches under its prefix. */
     @Override
     public List<String> configMismatches(Map<String, String> metadata, String prefix) {

@@ -14,17 +14,25 @@ import org.rnn4j.Tensor;
  */
 public abstract class Optimizer implements AutoCloseable {
     final List<ParameterSet.Pair> pairs;
+    private final List<HasParameters> modules;
     private double lr;
     private long steps;
     private boolean closed;
 
     Optimizer(List<? extends HasParameters> modules, double lr) {
-        TrainChecks.nonNegative("lr", lr);
+        TrainChecks.nonNegativeFloat("lr", lr);
         this.pairs = ParameterSet.collect(modules);
+        this.modules = List.copyOf(modules);
         this.lr = lr;
     }
 
-    /** One update of every parameter from its current gradient. */
+    /**
+     * One update of every parameter from its current gradient.
+     *
+     * @throws IllegalStateException when the update left a parameter NaN or infinite (a learning rate or
+     *         gradient too large for float32), naming it; the step is counted and the parameters are as it
+     *         left them, so the run must not go on from them
+     */
     public final void step() {
         requireOpen();
         long t = steps + 1;
@@ -32,6 +40,15 @@ public abstract class Optimizer implements AutoCloseable {
             update(i, pairs.get(i), (float) lr, t);
         }
         steps = t;
+        for (ParameterSet.Pair p : pairs) {
+            if (p.param().engine().hasNonFinite(p.param().size(), p.param().buffer(), 0)) {
+                boolean badGradient = p.grad().engine().hasNonFinite(p.grad().size(), p.grad().buffer(), 0);
+                throw new IllegalStateException(String.format(java.util.Locale.ROOT, "step %d: parameter '%s' is "
+                        + "non-finite after the update (learning rate %g, %s gradient): lower the learning rate or "
+                        + "clip the gradients, and restart from finite weights", t, p.name(), lr,
+                        badGradient ? "a non-finite" : "a finite"));
+            }
+        }
     }
 
     /** Updates tensor {@code index} of {@link #pairs} in place; {@code step} counts from 1. */
@@ -40,10 +57,12 @@ public abstract class Optimizer implements AutoCloseable {
     /** Releases the state buffers (not the parameters). */
     abstract void releaseState();
 
-    /** Sets every gradient of every parameter to zero. */
+    /** Sets every gradient of every parameter to zero, through each module's own {@code zeroGrad} (and its thread guard). */
     public final void zeroGrad() {
         requireOpen();
-        ParameterSet.zeroGrad(pairs);
+        for (HasParameters m : modules) {
+            m.zeroGrad();
+        }
     }
 
     public final double learningRate() {
@@ -52,7 +71,7 @@ public abstract class Optimizer implements AutoCloseable {
 
     /** Changes the learning rate for the following steps (a schedule calls this between steps). */
     public final void setLearningRate(double learningRate) {
-        TrainChecks.nonNegative("learningRate", learningRate);
+        TrainChecks.nonNegativeFloat("learningRate", learningRate);
         this.lr = learningRate;
     }
 

@@ -49,12 +49,6 @@ final class ParameterSet {
         return Collections.unmodifiableList(pairs);
     }
 
-    static void zeroGrad(List<Pair> pairs) {
-        for (Pair p : pairs) {
-            p.grad().fill(0f);
-        }
-    }
-
     static Tensor[] zerosLike(List<Pair> pairs) {
         Tensor[] out = new Tensor[pairs.size()];
         try {

@@ -30,15 +30,11 @@ public final class Sgd extends Optimizer {
      */
     public Sgd(List<? extends HasParameters> modules, double lr, double momentum, double weightDecay, boolean nesterov) {
         super(modules, lr);
-        if (!(momentum >= 0 && momentum < 1)) {
-            throw new IllegalArgumentException("momentum: expected a value in [0, 1), got " + momentum);
-        }
-        TrainChecks.nonNegative("weightDecay", weightDecay);
+        this.momentum = TrainChecks.unitFloat("momentum", momentum);
+        this.weightDecay = TrainChecks.nonNegativeFloat("weightDecay", weightDecay);
         if (nesterov && momentum == 0) {
             throw new IllegalArgumentException("nesterov: expected momentum > 0 with Nesterov momentum, got momentum 0");
         }
-        this.momentum = (float) momentum;
-        this.weightDecay = (float) weightDecay;
         this.nesterov = nesterov;
         this.velocity = momentum == 0 ? null : ParameterSet.zerosLike(pairs);
     }

@@ -46,6 +46,29 @@ final class TrainChecks {
         }
     }
 
+    /**
+     * An optimizer setting ≥ 0 that the update will use as float32: refused when it is not finite there
+     * (above 3.4e38) or rounds to 0 (below 1.4e-45), which would ruin or freeze every parameter.
+     */
+    static float nonNegativeFloat(String name, double value) {
+        nonNegative(name, value);
+        float f = (float) value;
+        if (Float.isInfinite(f) || (value > 0 && f == 0)) {
+            throw new IllegalArgumentException(name + ": expected a value >= 0 that float32 holds (0 or "
+                    + Float.MIN_VALUE + " to " + Float.MAX_VALUE + "), got " + value + ", which is " + f + " as float32");
+        }
+        return f;
+    }
+
+    /** A decay factor in [0, 1) as float32 (1 − 1e-9 is 1.0 there). */
+    static float unitFloat(String name, double value) {
+        if (!(value >= 0 && (float) value < 1)) {
+            throw new IllegalArgumentException(name + ": expected a value in [0, 1), got " + value
+                    + ((value >= 0 && value < 1) ? ", which is " + (float) value + " as float32 (the update's precision)" : ""));
+        }
+        return (float) value;
+    }
+
     /** Product of all dimensions but the last. */
     static int leadingRows(Tensor t) {
         long rows = 1;

@@ -251,6 +251,34 @@ class ModelRefusalsTest {
         }
     }
 
+    @Test
+    void aPaddedBatchTooLargeForAnArrayIsRefusedByName() {
+        // one long sequence pads 2,048 short ones to 2^20 steps each: T·B = 2^31 overflows an int
+        List<int[]> seqs = new java.util.ArrayList<>();
+        seqs.add(new int[1 << 20]);
+        for (int i = 0; i < 2047; i++) {
+            seqs.add(new int[] {1});
+        }
+        SequenceDataset data = SequenceDataset.classification(seqs, new int[2048]);
+        try (SequenceModel m = classifier()) {
+            assertRefused(() -> m.trainOnBatch(data, 0), "padded batch");
+        }
+    }
+
+    @Test
+    void fitRefusesOptimizerSettingsOutsideFloat32AndStopsWhenAStepRuinsTheWeights() {
+        assertRefused(() -> new FitOptions().adam(1e39), "lr");
+        assertRefused(() -> new FitOptions().adam(1e-50), "lr");
+        assertRefused(() -> new FitOptions().sgd(0.1, 1 - 1e-9), "momentum");
+        assertRefused(() -> new FitOptions().adamW(1e-3, 1e39), "weightDecay");
+        SequenceDataset oneBatch = TaskData.majority(8, 6, 1);
+        try (SequenceModel m = classifier()) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.fit(oneBatch, null,
+                    new FitOptions().epochs(1).batchSize(8).adamW(3e38, 10)));
+            assertTrue(e.getMessage().contains("non-finite"), e.getMessage());
+        }
+    }
+
     private static void assertRefused(org.junit.jupiter.api.function.Executable call, String what) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call, what);
         assertTrue(e.getMessage().contains(what), e.getMessage());
