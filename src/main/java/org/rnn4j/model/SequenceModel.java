@@ -561,7 +561,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * (Adam's two moments; SGD with momentum needs half of it, without momentum none) and the activations of
      * one training step at its peak (what the forward keeps for BPTT, the input projections, and the backward's
      * workspaces), for {@code batch} sequences padded to {@code steps}. An estimate from the layer's buffer
-     * shapes (held within a factor of 1.5 of a counted step by a test); the engine's caching allocator may hold more.
+     * shapes (a test holds it within 20% of the bytes a CPU step allocates); the engine's caching allocator may hold more.
      *
      * @param parameters bytes of the weights
      * @param gradients bytes of their gradients
@@ -584,34 +584,41 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         for (Tensor t : parameters().values()) {
             params += t.size();
         }
+        // Floats of one step at its peak: what the forward keeps for BPTT, plus the larger of the forward's
+        // transients (input projections, undropped outputs) and the backward's workspaces (input and output
+        // gradients, one direction's scratch), as RecurrentLayer allocates them; then the embedding and the head.
         RecurrentConfig rc = rnn.config();
         long tb = (long) steps * batch;
         long h = rc.hiddenSize();
         long st = rc.stateSize();
         long gh = (long) rc.cell().gates() * h;
         long outF = rc.outputSize();
+        int dirs = rc.directions();
         boolean lstm = rc.cell() == org.rnn4j.CellType.LSTM;
-        boolean gated = rc.cell() != org.rnn4j.CellType.RNN_TANH && rc.cell() != org.rnn4j.CellType.RNN_RELU;
-        long in0 = rc.inputSize();
-        long f = (cfg.tokens() ? tb * (1 + in0) : tb * in0) + tb * in0;   // the inputs and their masked time-major copy
+        boolean gated = lstm || rc.cell() == org.rnn4j.CellType.GRU;
+        boolean resetAfterGru = rc.cell() == org.rnn4j.CellType.GRU && rc.resetAfter();
+        long kept = tb * rc.inputSize() + tb * outF;     // the masked input copy, the output
+        long forward = tb * outF;                         // the last layer's time-major output
+        long backward = tb * outF + tb * rc.inputSize()   // the output gradient, the input gradient
+                + tb * (st * dirs + gh * (resetAfterGru ? 2 : 1));   // one direction's scratch (dH, dG, reversed dY)
         for (int k = 0; k < rc.numLayers(); k++) {
             long in = rc.layerInputSize(k);
-            f += 2 * tb * outF;   // the layer's output and its backward gradient
-            if (rc.dropout() > 0 && k < rc.numLayers() - 1) {
-                f += tb * outF;
+            boolean dropped = rc.dropout() > 0 && k < rc.numLayers() - 1;
+            if (k < rc.numLayers() - 1) {
+                kept += tb * outF;                        // the next layer's input (dropped out, or as is)
+                forward += dropped ? tb * outF : 0;       // the output before dropout
             }
-            f += tb * in;         // the gradient of its input
-            for (int d = 0; d < rc.directions(); d++) {
-                f += tb * gh + (tb + batch) * st;                          // input projection, states
-                f += (lstm ? (tb + batch) * h : 0) + (gated ? tb * 4 * h : 0) + (rc.projSize() > 0 ? tb * h : 0);
-                f += tb * gh * (rc.cell() == org.rnn4j.CellType.GRU && rc.resetAfter() ? 2 : 1) + tb * st;  // dG, dH
-                if (d == 1) {
-                    f += 2 * (tb * in + tb * st);   // reversed input and output, and their gradients
-                }
+            backward += tb * in * dirs;                   // the layer's input gradient (and the reverse share)
+            for (int d = 0; d < dirs; d++) {
+                kept += (tb + batch) * st + (lstm ? (tb + batch) * h : 0) + (gated ? tb * 4 * h : 0)
+                        + (rc.projSize() > 0 ? tb * h : 0) + (d == 1 ? tb * in : 0);   // states, gates, reversed input
+                forward += tb * gh + (d == 1 ? tb * st : 0);   // input projection, reversed output
             }
         }
         long rows = cfg.task().perStep() ? tb : batch;
-        f += tb * outF + 2 * rows * (cfg.featureSize() + cfg.outputs());   // stack output; head input, output, gradients
+        long model = (cfg.tokens() ? tb * (1 + cfg.embeddingDim()) : tb * rc.inputSize())   // ids and embeddings, or features
+                + 2 * rows * (cfg.featureSize() + cfg.outputs());   // the head's input, output and their gradients
+        long f = model + kept + Math.max(forward, backward + (cfg.task().perStep() ? tb * outF : 0));
         return new MemoryEstimate(4 * params, 4 * params, 8 * params, 4 * f);
     }
 
