@@ -50,6 +50,10 @@ public final class RecurrentConfig {
         if (!(dropout >= 0 && dropout < 1)) {
             throw new IllegalArgumentException("dropout: expected a probability in [0, 1), got " + dropout);
         }
+        if (dropout > 0 && numLayers == 1) {
+            throw new IllegalArgumentException("dropout: expected 0 with numLayers 1 (it acts between stacked layers "
+                    + "only, so it would do nothing; PyTorch warns), got " + dropout);
+        }
         if (projSize < 0 || (projSize > 0 && projSize >= hiddenSize)) {
             throw new IllegalArgumentException("projSize: expected 0 (off) or in [1, hiddenSize=" + hiddenSize
                     + "), got " + projSize);

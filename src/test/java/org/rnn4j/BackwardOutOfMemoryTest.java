@@ -106,4 +106,55 @@ class BackwardOutOfMemoryTest {
         }
         assertTrue(failures > 0, "no budget made backward run out of memory: the test did not test anything");
     }
+
+    @Test
+    void constructorsAndLoadersThatRunOutOfMemoryLeakNothing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        String reason = Devices.cudaUnusableReason();
+        assumeTrue(reason == null, reason);
+        Device device = Device.cuda();
+        org.rnn4j.cuda.CudaEngine engine = (org.rnn4j.cuda.CudaEngine) device.engine();
+        java.nio.file.Path file = dir.resolve("m.safetensors");
+        java.util.function.Supplier<org.rnn4j.model.SequenceModel.Builder> model = () -> org.rnn4j.model.SequenceModel
+                .builder(org.rnn4j.model.Task.CLASSIFICATION).embedding(4000, 256).recurrent(Lstm.builder(256, 256))
+                .outputs(4000);
+        try (org.rnn4j.model.SequenceModel m = model.get().build(Device.cpu())) {
+            m.save(file);
+        }
+        List<Tensor> bulk = new ArrayList<>();
+        List<Tensor> chunks = new ArrayList<>();
+        int failures = 0;
+        try {
+            // each needs about 4 MiB per tensor, 10 tensors; give back 0 .. 48 chunks of 256 KiB
+            for (int budget = 0; budget <= 48; budget += 3) {
+                fill(device, bulk, chunks);
+                for (int i = 0; i < budget && !chunks.isEmpty(); i++) {
+                    chunks.remove(chunks.size() - 1).close();
+                }
+                long before = engine.bytesInUse();
+                for (int what = 0; what < 3; what++) {
+                    try {
+                        switch (what) {
+                            case 0 -> new org.rnn4j.train.Linear(1024, 1024, true, 1, device).close();
+                            case 1 -> org.rnn4j.model.SequenceModel.load(file, device).close();
+                            default -> model.get().build(device).close();
+                        }
+                    } catch (RuntimeException e) {
+                        if (!outOfMemory(e)) {
+                            throw e;
+                        }
+                        failures++;
+                    }
+                    assertTrue(before == engine.bytesInUse(), "budget " + budget + ", case " + what + ": "
+                            + (engine.bytesInUse() - before) + " bytes left allocated");
+                }
+                chunks.forEach(Tensor::close);
+                chunks.clear();
+            }
+        } finally {
+            chunks.forEach(Tensor::close);
+            bulk.forEach(Tensor::close);
+        }
+        assertTrue(failures > 0, "nothing ran out of memory: the test did not test anything");
+    }
 }

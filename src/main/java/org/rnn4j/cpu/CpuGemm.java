@@ -485,21 +485,30 @@ public final class CpuGemm {
     }
 
     static int intProp(String name, int def) {
-        try {
-            String v = System.getProperty(name);
-            return v == null ? def : Integer.parseInt(v.trim());
-        } catch (RuntimeException e) {
-            return def;
-        }
+        return (int) longProp(name, def, Integer.MIN_VALUE, Integer.MAX_VALUE);
     }
 
     private static long longProp(String name, long def) {
-        try {
-            String v = System.getProperty(name);
-            return v == null ? def : Long.parseLong(v.trim());
-        } catch (RuntimeException e) {
+        return longProp(name, def, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /** The property as a number, or {@code def} when it is unset or (with a warning saying so) malformed. */
+    private static long longProp(String name, long def, long min, long max) {
+        String v = System.getProperty(name);
+        if (v == null) {
             return def;
         }
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // warned below
+        }
+        System.getLogger("org.rnn4j.cpu").log(System.Logger.Level.WARNING, "-D" + name + "=" + v
+                + " is not an integer in [" + min + ", " + max + "]; using the default " + def);
+        return def;
     }
 
     private static int ceilDiv(int x, int y) {

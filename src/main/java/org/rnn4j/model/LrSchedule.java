@@ -47,6 +47,21 @@ public abstract class LrSchedule {
     public void restore(Map<String, String> state) {
     }
 
+    /**
+     * Refuses a schedule that cannot work with base rate {@code base} (a floor above it, which would make
+     * the rate climb); {@code fit} calls this before training.
+     */
+    void checkBase(double base) {
+    }
+
+    /** Refuses a floor {@code minLr} above the base rate. */
+    static void floorBelow(double minLr, double base) {
+        if (minLr > base) {
+            throw new IllegalArgumentException("minLr: expected at most the base learning rate " + base + ", got " + minLr
+                    + " (the rate would climb to it)");
+        }
+    }
+
     /** Forgets what earlier epochs told it: {@code fit} calls this when a run starts (not when it resumes). */
     public void reset() {
     }
@@ -111,6 +126,11 @@ public abstract class LrSchedule {
             }
 
             @Override
+            void checkBase(double base) {
+                floorBelow(minLr, base);
+            }
+
+            @Override
             public String toString() {
                 return String.format(Locale.ROOT, "cosine(warm-up %d, total %d steps, min %g)", warmupSteps, totalSteps, minLr);
             }
@@ -162,6 +182,11 @@ public abstract class LrSchedule {
                 scale *= factor;
                 bad = 0;
             }
+        }
+
+        @Override
+        void checkBase(double base) {
+            floorBelow(minLr, base);
         }
 
         @Override

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.rnn4j.train.Checkpoint;
 
 /**
  * Writes {@code dir/epoch-NNNN.safetensors} every {@code everyEpochs} epochs, after the last one and after
@@ -23,6 +24,16 @@ public final class ModelCheckpoint implements Callback {
         }
         this.dir = dir;
         this.everyEpochs = everyEpochs;
+    }
+
+    /** Refuses, before the first step, a folder that is a file or cannot be written. */
+    @Override
+    public void onTrainBegin(TrainingRun run) {
+        try {
+            Checkpoint.requireWritableFolder("checkpoints", dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoints " + dir + ": " + e.getMessage(), e);
+        }
     }
 
     /** The file of epoch {@code epoch}. */

@@ -49,10 +49,17 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         if (recurrent == null) {
             throw new IllegalArgumentException("recurrent: expected a recurrent layer configuration, got null");
         }
+        if (vocabSize < 0 || (vocabSize == 0 && embeddingDim != 0)) {
+            throw new IllegalArgumentException("vocabSize: expected >= 1 (embedding(vocab, dim)), got " + vocabSize);
+        }
+        if (inputFeatures < 0) {
+            throw new IllegalArgumentException("inputFeatures: expected >= 1 (features(n)), got " + inputFeatures);
+        }
         boolean tokens = vocabSize > 0;
         if (tokens == (inputFeatures > 0)) {
             throw new IllegalArgumentException("inputs: expected either token ids (embedding(vocab, dim)) or features "
-                    + "(features(n)), got " + (tokens ? "both" : "neither"));
+                    + "(features(n)), got " + (tokens ? "both: embedding(" + vocabSize + ", " + embeddingDim
+                    + ") and features(" + inputFeatures + ")" : "neither"));
         }
         int in = tokens ? embeddingDim : inputFeatures;
         if (tokens && embeddingDim < 1) {
@@ -82,6 +89,10 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
             if (outputs != vocabSize) {
                 throw new IllegalArgumentException("outputs: expected the vocabulary size " + vocabSize
                         + " for a LANGUAGE_MODEL, got " + outputs);
+            }
+            if (padding != Embedding.NO_PADDING && vocabSize < 2) {
+                throw new IllegalArgumentException("vocabSize: expected at least 2 for a LANGUAGE_MODEL with a padding id "
+                        + "(the padding id is never generated), got " + vocabSize);
             }
             if (recurrent.bidirectional()) {
                 throw new IllegalArgumentException("recurrent: expected a unidirectional layer for a LANGUAGE_MODEL "

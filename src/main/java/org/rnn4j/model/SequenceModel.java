@@ -55,6 +55,9 @@ import org.rnn4j.train.SafeTensors;
  */
 public final class SequenceModel implements HasParameters, AutoCloseable {
 
+    /** The most tokens one {@link #generate} call returns (2^24). */
+    public static final int MAX_GENERATED = 1 << 24;
+
     private final ModelConfig cfg;
     private final Device device;
     private final Engine engine;
@@ -189,6 +192,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         if (options == null) {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
+        options.schedule.checkBase(options.learningRate);
         return new Trainer(this, train, validation, options).run();
     }
 
@@ -377,8 +381,15 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         if (prefix == null || prefix.length == 0) {
             throw new IllegalArgumentException("prefix: expected at least one token, got " + (prefix == null ? "null" : "none"));
         }
-        if (length < 0) {
-            throw new IllegalArgumentException("length: expected >= 0, got " + length);
+        if (length < 0 || length > MAX_GENERATED) {
+            throw new IllegalArgumentException("length: expected a count in [0, " + MAX_GENERATED + "] (the tokens are "
+                    + "returned in one array), got " + length);
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (prefix[i] < 0 || prefix[i] >= cfg.vocabSize()) {
+                throw new IllegalArgumentException("prefix[" + i + "]: expected a token id in [0, " + cfg.vocabSize()
+                        + "), got " + prefix[i]);
+            }
         }
         if (Double.isNaN(temperature)) {
             throw new IllegalArgumentException("temperature: expected a number (<= 0 for greedy), got NaN");
@@ -433,6 +444,13 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     public void save(Path file, Map<String, String> metadata) throws IOException {
         if (metadata == null) {
             throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
+        }
+        for (String key : metadata.keySet()) {
+            if (key == null || key.startsWith("rnn4j.") || key.equals("format") || configMetadata().containsKey(key)) {
+                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (the model's "
+                        + "configuration, its training state and 'format' are written by save; keys 'rnn4j.*' are "
+                        + "rnn4j's): name it otherwise");
+            }
         }
         save(file, Map.of(), metadata);
     }
@@ -507,6 +525,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
                 problems.add(prefix + e.getKey() + " has shape " + Arrays.toString(t.shape()) + ", expected "
                         + Arrays.toString(e.getValue().shape()));
+            } else if (t.firstNonFinite() >= 0) {
+                problems.add(prefix + e.getKey() + " holds " + t.data()[t.firstNonFinite()] + " at flat index "
+                        + t.firstNonFinite() + " (non-finite values)");
             }
         }
         return problems;

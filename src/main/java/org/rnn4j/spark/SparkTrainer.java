@@ -79,6 +79,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         if (options == null) {
             throw new IllegalArgumentException("options: expected train options, got null");
         }
+        requireSerializable(factory);
         this.sc = sc;
         this.factory = factory;
         this.options = options;
@@ -88,6 +89,16 @@ public final class SparkTrainer<E> implements AutoCloseable {
         } catch (RuntimeException e) {
             master.close();
             throw e;
+        }
+    }
+
+    /** Refuses, on the driver, a factory that Spark could not send to the executors (it would fail there, late). */
+    private static void requireSerializable(Replica.Factory<?> factory) {
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream())) {
+            out.writeObject(factory);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("factory: expected a serializable factory (Spark sends it to the "
+                    + "executors), got one that is not: " + e, e);
         }
     }
 
@@ -137,6 +148,9 @@ public final class SparkTrainer<E> implements AutoCloseable {
     public Result fit(JavaRDD<E> data) throws IOException {
         if (data == null) {
             throw new IllegalArgumentException("data: expected an RDD of examples, got null");
+        }
+        if (options.checkpointDir != null) {
+            Checkpoint.requireWritableFolder("checkpoints", Path.of(options.checkpointDir));
         }
         if (options.resumeFrom != null) {
             resume(Path.of(options.resumeFrom));

@@ -127,8 +127,8 @@ public final class TrainOptions implements Serializable {
      * scheduling, else the CPU), or a fixed {@code cpu}, {@code cuda:N}.
      */
     public TrainOptions executorDevice(String spec) {
-        if (spec == null || spec.isBlank()) {
-            throw new IllegalArgumentException("spec: expected auto, cpu or cuda:N, got '" + spec + "'");
+        if (spec == null || !spec.trim().toLowerCase(Locale.ROOT).matches("auto|cpu|cuda|gpu|cuda:[0-9]+")) {
+            throw new IllegalArgumentException("spec: expected auto, cpu, cuda or cuda:N, got '" + spec + "'");
         }
         this.executorDevice = spec.trim().toLowerCase(Locale.ROOT);
         return this;

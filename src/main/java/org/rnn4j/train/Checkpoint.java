@@ -40,7 +40,8 @@ import org.rnn4j.Tensor;
  *
  * <p>{@link #save} is atomic (temporary file, fsync, rename): a failure leaves the previous file intact.
  * {@link #load} reads and validates the whole file and compares every name and shape with the target
- * before it copies anything, so a corrupt, truncated or mismatched file leaves the model unchanged.
+ * before it copies anything, so a corrupt, truncated or mismatched file, or one holding NaN or infinite
+ * weights (which would predict nonsense without a word), leaves the model unchanged.
  */
 public final class Checkpoint {
     private Checkpoint() {
@@ -150,6 +151,7 @@ public final class Checkpoint {
         Map<String, Tensor> params = target.parameters();
         List<String> missing = new ArrayList<>();
         List<String> wrongShape = new ArrayList<>();
+        List<String> nonFinite = new ArrayList<>();
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             SafeTensors.HostTensor t = contents.tensors().get(e.getKey());
             if (t == null) {
@@ -157,6 +159,9 @@ public final class Checkpoint {
             } else if (!Arrays.equals(t.shape(), e.getValue().shape())) {
                 wrongShape.add(e.getKey() + " (file " + Arrays.toString(t.shape()) + ", model "
                         + Arrays.toString(e.getValue().shape()) + ")");
+            } else if (t.firstNonFinite() >= 0) {
+                nonFinite.add(e.getKey() + " (holds " + t.data()[t.firstNonFinite()] + " at flat index "
+                        + t.firstNonFinite() + ": non-finite weights)");
             }
         }
         List<String> unexpected = new ArrayList<>();
@@ -165,7 +170,7 @@ public final class Checkpoint {
                 unexpected.add(name);
             }
         }
-        if (!missing.isEmpty() || !unexpected.isEmpty() || !wrongShape.isEmpty()) {
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !wrongShape.isEmpty() || !nonFinite.isEmpty()) {
             StringBuilder m = new StringBuilder(file + ": does not match the model, which is left unchanged:");
             if (!missing.isEmpty()) {
                 m.append(" missing ").append(missing).append(';');
@@ -176,12 +181,34 @@ public final class Checkpoint {
             if (!wrongShape.isEmpty()) {
                 m.append(" wrong shape ").append(wrongShape).append(';');
             }
+            if (!nonFinite.isEmpty()) {
+                m.append(" non-finite ").append(nonFinite).append(';');
+            }
             m.setLength(m.length() - 1);
             String hint = hint(missing, unexpected);
             throw new IllegalArgumentException(m + hint);
         }
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             e.getValue().copyFrom(contents.tensors().get(e.getKey()).data());
+        }
+    }
+
+    /**
+     * Checks, before any training, that checkpoints can be written into {@code dir}: it is a folder (created
+     * if missing) that this process may write.
+     *
+     * @param name the option that gave it, for the message
+     * @throws IllegalArgumentException when {@code dir} is a file or not writable
+     * @throws IOException when it cannot be created
+     */
+    public static void requireWritableFolder(String name, Path dir) throws IOException {
+        if (java.nio.file.Files.exists(dir) && !java.nio.file.Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(name + ": expected a folder for the checkpoints, got the file " + dir);
+        }
+        java.nio.file.Files.createDirectories(dir);
+        if (!java.nio.file.Files.isWritable(dir)) {
+            throw new IllegalArgumentException(name + ": expected a folder this process may write, got " + dir
+                    + ", which it may not");
         }
     }
 

@@ -61,20 +61,24 @@ public final class Linear implements HasParameters, AutoCloseable {
         this.out = out;
         this.device = device;
         this.engine = device.engine();
-        this.weight = Tensor.zeros(device, out, in);
-        this.gradWeight = Tensor.zeros(device, out, in);
-        params.put("weight", weight);
-        grads.put("weight", gradWeight);
-        if (bias) {
-            this.bias = Tensor.zeros(device, out);
-            this.gradBias = Tensor.zeros(device, out);
-            params.put("bias", this.bias);
-            grads.put("bias", gradBias);
-        } else {
-            this.bias = null;
-            this.gradBias = null;
+        // each tensor is registered as soon as it exists, so a failed allocation frees the ones before it
+        try {
+            this.weight = register(params, "weight", out, in);
+            this.gradWeight = register(grads, "weight", out, in);
+            this.bias = bias ? register(params, "bias", out) : null;
+            this.gradBias = bias ? register(grads, "bias", out) : null;
+            resetParameters(seed);
+        } catch (RuntimeException e) {
+            params.values().forEach(Tensor::close);
+            grads.values().forEach(Tensor::close);
+            throw e;
         }
-        resetParameters(seed);
+    }
+
+    private Tensor register(Map<String, Tensor> into, String name, int... shape) {
+        Tensor t = Tensor.zeros(device, shape);
+        into.put(name, t);
+        return t;
     }
 
     /** Re-draws the weights (then the bias) uniformly in ±1/√in from {@code seed}, as PyTorch's defaults. */

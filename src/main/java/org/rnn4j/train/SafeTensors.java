@@ -89,6 +89,16 @@ public final class SafeTensors {
                         + ", got " + data.length);
             }
         }
+
+        /** The index of the first NaN or infinite value, or −1 when all are finite. */
+        public int firstNonFinite() {
+            for (int i = 0; i < data.length; i++) {
+                if (!Float.isFinite(data[i])) {
+                    return i;
+                }
+            }
+            return -1;
+        }
     }
 
     /** What a file holds: tensors in file-header order, and the {@code __metadata__} map (empty when absent). */

@@ -319,6 +319,16 @@ class FitLoopTest {
         assertTrue(text.contains("epoch 1/2 [") && text.contains("epoch 2/2 [") && text.contains("saved "
                 + dir.resolve("epoch-0002.safetensors")), text);
         assertTrue(Files.exists(dir.resolve("epoch-0001.safetensors")));
+        // a folder that is a file is refused before the first step, through either way of asking
+        Path file = dir.resolve("epoch-0001.safetensors");
+        for (FitOptions o : List.of(new FitOptions().checkpoints(file, 1), new FitOptions().callbacks(new ModelCheckpoint(file, 1)))) {
+            try (SequenceModel m = classifier()) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> m.fit(TaskData.majority(32, 6, 1), null, o.epochs(1).batchSize(16)));
+                assertTrue(e.getMessage().contains("checkpoints: expected a folder"), e.getMessage());
+                assertEquals(0, m.stepsTrained());
+            }
+        }
     }
 
     @Test

@@ -279,6 +279,68 @@ class ModelRefusalsTest {
         }
     }
 
+    // ------------------------------------------------------------------ smaller ways to a wrong answer
+
+    @Test
+    void generateRefusesWhatItCannotAnswer() {
+        assertRefused(() -> SequenceModel.builder(Task.LANGUAGE_MODEL).embedding(1, 4, 0)
+                .recurrent(Lstm.builder(4, 4)).build(cpu), "vocabSize");
+        try (SequenceModel lm = SequenceModel.builder(Task.LANGUAGE_MODEL).embedding(5, 4, 0)
+                .recurrent(Lstm.builder(4, 4)).build(cpu)) {
+            assertRefused(() -> lm.generate(new int[] {1}, Integer.MAX_VALUE - 8, 1, 0), "length");
+            assertRefused(() -> lm.generate(new int[] {1, 7}, 3, 1, 0), "prefix[1]");
+        }
+    }
+
+    @Test
+    void nonFiniteWeightsInAFileAreRefused(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("nan.safetensors");
+        try (SequenceModel m = classifier()) {
+            m.save(file);
+            SafeTensors.Contents c = Checkpoint.read(file);
+            Map<String, SafeTensors.HostTensor> tensors = new LinkedHashMap<>(c.tensors());
+            float[] w = tensors.get("head.weight").data().clone();
+            w[3] = Float.NaN;
+            tensors.put("head.weight", new SafeTensors.HostTensor(tensors.get("head.weight").shape(), w));
+            SafeTensors.write(file, tensors, c.metadata());
+            assertRefused(() -> SequenceModel.load(file, cpu), "head.weight");
+            Map<String, float[]> before = weights(m);
+            assertRefused(() -> Checkpoint.load(file, m), "head.weight");
+            assertSameWeights(before, m, "refused load");
+        }
+    }
+
+    @Test
+    void optionsThatWouldBeIgnoredOrTurnedAroundAreRefused(@TempDir Path dir) {
+        // dropout between stacked layers with one layer does nothing (PyTorch warns)
+        assertRefused(() -> Lstm.builder(4, 4).dropout(0.3).config(), "dropout");
+        // a cosine floor above the base rate would climb to it
+        try (SequenceModel m = classifier()) {
+            assertRefused(() -> m.fit(TaskData.majority(8, 6, 1), null, new FitOptions().epochs(1).adam(1e-3)
+                    .schedule(LrSchedule.cosine(0, 10, 0.5))), "minLr");
+            // the caller's metadata may not override the configuration
+            assertRefused(() -> m.save(dir.resolve("m.safetensors"), Map.of("rnn4j.model.dropout", "0.9")), "rnn4j.model.dropout");
+            assertRefused(() -> m.save(dir.resolve("m.safetensors"), Map.of("rnn.cell_clip", "3")), "rnn.cell_clip");
+        }
+    }
+
+    // ------------------------------------------------------------------ messages
+
+    @Test
+    void messagesNameTheValueGivenAndComeBeforeTraining(@TempDir Path dir) throws IOException {
+        assertRefused(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(0, 8).recurrent(Lstm.builder(8, 4))
+                .outputs(2).config(), "vocabSize: expected >= 1");
+        assertRefused(() -> SequenceModel.builder(Task.CLASSIFICATION).features(-1).recurrent(Lstm.builder(8, 4))
+                .outputs(2).config(), "got -1");
+        Path file = Files.createFile(dir.resolve("a-file"));
+        try (SequenceModel m = classifier()) {
+            Map<String, float[]> before = weights(m);
+            assertRefused(() -> m.fit(TaskData.majority(8, 6, 1), null, new FitOptions().epochs(1).checkpoints(file, 1)),
+                    "a-file");
+            assertSameWeights(before, m, "refused fit");
+        }
+    }
+
     private static void assertRefused(org.junit.jupiter.api.function.Executable call, String what) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call, what);
         assertTrue(e.getMessage().contains(what), e.getMessage());

@@ -121,6 +121,27 @@ class SequenceModelTrainerTest {
     }
 
     @Test
+    void optionsThatWouldFailOnTheExecutorsAreRefusedOnTheDriver(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws IOException {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TrainOptions().executorDevice("tpu"));
+        assertTrue(e.getMessage().contains("'tpu'"), e.getMessage());
+        Object notSerializable = new Object();
+        Replica.Factory<Sequence> factory = device -> {
+            notSerializable.hashCode();
+            return null;
+        };
+        e = assertThrows(IllegalArgumentException.class, () -> new SparkTrainer<>(sc, factory, new TrainOptions()));
+        assertTrue(e.getMessage().startsWith("factory: ") && e.getMessage().contains("serializ"), e.getMessage());
+        java.nio.file.Path file = java.nio.file.Files.createFile(dir.resolve("a-file"));
+        try (SequenceModel m = model(Device.cpu())) {
+            e = assertThrows(IllegalArgumentException.class, () -> SequenceModelTrainer.fit(sc, m,
+                    sc.parallelize(data(8, 1), 2), new TrainOptions().batchSize(4).steps(2).checkpoints(file, 1)));
+            assertTrue(e.getMessage().contains("a-file"), e.getMessage());
+        }
+    }
+
+    @Test
     void aSequenceOfAnotherKindIsNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sequence.toDataset(
                 List.of(Sequence.classification(new int[] {1, 2}, 0), Sequence.languageModel(new int[] {1, 2}))));
