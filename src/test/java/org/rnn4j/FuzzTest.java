@@ -438,6 +438,337 @@ class FuzzTest {
         }
     }
 
+    // ================================================================== the model layer
+
+    /**
+     * What the model-layer fuzzers saw: inputs tried, and how each bad one was met (a clear refusal naming
+     * the problem, a vague one, the wrong exception type, or silence); good inputs must be answered.
+     * Appended to the file named by the environment variable {@code RNN4J_FUZZ_REPORT} when set (tests print nothing).
+     */
+    private static final class Tally {
+        final String name;
+        int tried;
+        int answered;
+        int clear;
+        int vague;
+        int wrongType;
+        int silent;
+        final List<String> problems = new ArrayList<>();
+
+        Tally(String name) {
+            this.name = name;
+        }
+
+        /** Runs {@code call}; {@code expected} is null for a good input, else a substring the refusal must name. */
+        void run(String what, String expected, ThrowingRunnable call) {
+            run(what, expected, false, call);
+        }
+
+        /**
+         * As {@link #run(String, String, ThrowingRunnable)}; with {@code mayPass} a bad input may also be
+         * answered (the call itself asserts that the answer is right).
+         */
+        void run(String what, String expected, boolean mayPass, ThrowingRunnable call) {
+            tried++;
+            try {
+                call.run();
+                if (expected == null || mayPass) {
+                    answered++;
+                } else {
+                    silent++;
+                    problems.add(what + ": accepted, expected a refusal naming '" + expected + "'");
+                }
+            } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+                if (expected == null) {
+                    wrongType++;
+                    problems.add(what + ": a good input was refused: " + e);
+                } else if (String.valueOf(e.getMessage()).contains(expected)) {
+                    clear++;
+                } else {
+                    vague++;
+                    problems.add(what + ": refused without naming '" + expected + "': " + e.getMessage());
+                }
+            } catch (AssertionError e) {
+                silent++;   // answered, but wrongly
+                problems.add(what + ": " + e.getMessage());
+            } catch (RuntimeException | Error e) {
+                wrongType++;
+                problems.add(what + ": " + e);
+            }
+        }
+
+        void check() throws IOException {
+            String line = String.format(java.util.Locale.ROOT, "%s: %d inputs tried, %d answered, %d refused clearly, "
+                    + "%d vaguely, %d with the wrong type, %d accepted silently%n", name, tried, answered, clear, vague,
+                    wrongType, silent);
+            String report = System.getenv("RNN4J_FUZZ_REPORT");
+            if (report != null) {
+                Files.writeString(Path.of(report), line, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.APPEND);
+            }
+            assertTrue(problems.isEmpty(), line + String.join("\n", problems.subList(0, Math.min(10, problems.size()))));
+        }
+    }
+
+    interface ThrowingRunnable {
+        void run() throws IOException;
+    }
+
+    private static org.rnn4j.model.SequenceModel.Builder randomModel(SplittableRandom r) {
+        org.rnn4j.model.Task task = org.rnn4j.model.Task.values()[r.nextInt(org.rnn4j.model.Task.values().length)];
+        boolean tokens = task == org.rnn4j.model.Task.LANGUAGE_MODEL || r.nextBoolean();
+        int in = 2 + r.nextInt(2);
+        org.rnn4j.model.SequenceModel.Builder b = org.rnn4j.model.SequenceModel.builder(task);
+        if (tokens) {
+            b.embedding(3 + r.nextInt(4), in, r.nextBoolean() ? 0 : -1);
+        } else {
+            b.features(in);
+        }
+        RecurrentConfig.Builder<?> rnn = r.nextBoolean() ? Lstm.builder(in, 2 + r.nextInt(2)).cellClip(r.nextInt(3))
+                : Gru.builder(in, 2 + r.nextInt(2)).resetAfter(r.nextBoolean());
+        return b.recurrent(rnn.seed(r.nextLong())).dropout(r.nextBoolean() ? 0 : 0.25)
+                .outputs(task == org.rnn4j.model.Task.LANGUAGE_MODEL ? 0 : 1 + r.nextInt(3)).seed(r.nextLong());
+    }
+
+    /** Sequences fitting {@code cfg}, or with one defect, as {@link org.rnn4j.spark.Sequence}s (the Spark path). */
+    private record FuzzData(List<org.rnn4j.spark.Sequence> sequences, String expected) {
+    }
+
+    private static FuzzData randomData(SplittableRandom r, org.rnn4j.model.ModelConfig cfg) {
+        int defect = r.nextInt(10);   // 0..5 a defect, else none
+        int n = 1 + r.nextInt(4);
+        int bad = r.nextInt(n);
+        int features = cfg.tokens() ? 2 : cfg.inputFeatures();
+        org.rnn4j.model.Task task = cfg.task();
+        if (defect == 4) {   // another task's sequences
+            task = task == org.rnn4j.model.Task.TAGGING ? org.rnn4j.model.Task.CLASSIFICATION : org.rnn4j.model.Task.TAGGING;
+        }
+        boolean tokens = defect == 3 ? !cfg.tokens() : cfg.tokens();
+        if (defect == 5 && !cfg.tokens()) {
+            features++;
+        }
+        List<org.rnn4j.spark.Sequence> out = new ArrayList<>();
+        String expected = null;
+        for (int i = 0; i < n; i++) {
+            int len = 2 + r.nextInt(3);
+            int vocab = Math.max(cfg.vocabSize(), 3);
+            int[] ids = r.ints(len, 0, vocab).toArray();
+            float[][] x = new float[len][features];
+            float[][] y = new float[len][cfg.outputs() + (defect == 2 ? 1 : 0)];
+            int classes = cfg.outputs();
+            int label = r.nextInt(classes);
+            int[] tags = r.ints(len, 0, classes).toArray();
+            if (i == bad && defect == 0 && tokens) {
+                ids[r.nextInt(len)] = vocab;
+                expected = "expected a token id";
+            }
+            if (i == bad && defect == 1 && task == cfg.task()
+                    && (task == org.rnn4j.model.Task.CLASSIFICATION || task == org.rnn4j.model.Task.TAGGING)) {
+                label = r.nextBoolean() ? -1 : classes;
+                tags[r.nextInt(len)] = label;
+                expected = "expected a class";
+            }
+            out.add(switch (task) {
+                case CLASSIFICATION -> tokens ? org.rnn4j.spark.Sequence.classification(ids, label)
+                        : org.rnn4j.spark.Sequence.classificationOfFeatures(x, label);
+                case TAGGING -> org.rnn4j.spark.Sequence.tagging(ids, tags);
+                case LANGUAGE_MODEL -> org.rnn4j.spark.Sequence.languageModel(ids);
+                case REGRESSION, SEQUENCE_REGRESSION -> org.rnn4j.spark.Sequence.regression(x, y);
+            });
+        }
+        // the kind of data comes first (inputs, width, targets), then the value defect planted above
+        org.rnn4j.model.Task dataTask = task == org.rnn4j.model.Task.SEQUENCE_REGRESSION ? org.rnn4j.model.Task.REGRESSION : task;
+        boolean dataTokens = task == org.rnn4j.model.Task.CLASSIFICATION ? tokens : !task.name().contains("REGRESSION");
+        if (dataTokens != cfg.tokens()) {
+            expected = "as inputs";
+        } else if (!cfg.tokens() && features != cfg.inputFeatures()) {
+            expected = "features per step";
+        } else if (dataTask != cfg.task()) {
+            expected = "targets for a " + cfg.task();
+        } else if (defect == 2 && dataTask == org.rnn4j.model.Task.REGRESSION) {
+            expected = "target values";
+        }
+        return new FuzzData(out, expected);
+    }
+
+    @ParameterizedTest
+    @MethodSource("devices")
+    void randomMisuseOfTheModelLayerAndSparksDataPathIsRefusedClearlyOrAnswered(String deviceName) throws IOException {
+        Device device = deviceName.equals("cpu") ? Device.cpu() : Device.cuda();
+        SplittableRandom r = new SplittableRandom(SEED + 3);
+        org.apache.spark.api.java.JavaSparkContext sc = org.rnn4j.spark.SparkTestContext.shared();
+        long end = System.nanoTime() + 2 * BUDGET_NANOS;
+        Tally model = new Tally("model layer (" + deviceName + ")");
+        Tally spark = new Tally("Spark data path (" + deviceName + ")");
+        for (int c = 0; c < MAX_CASES && System.nanoTime() < end; c++) {
+            org.rnn4j.model.ModelConfig cfg = randomModel(r).config();
+            FuzzData data = randomData(r, cfg);
+            String what = "case " + c + ": " + cfg + " on " + data.sequences();
+            int seed = c;
+            try (org.rnn4j.model.SequenceModel m = new org.rnn4j.model.SequenceModel(cfg, device)) {
+                org.rnn4j.model.SequenceDataset ds;
+                try {
+                    ds = org.rnn4j.spark.Sequence.toDataset(data.sequences());
+                } catch (IllegalArgumentException e) {
+                    continue;   // a dataset that SequenceDataset itself refuses (covered by its own tests)
+                }
+                String expected = data.expected();
+                int call = r.nextInt(5);
+                model.run(what + " call " + call, expected, () -> {
+                    switch (call) {
+                        case 0 -> m.fit(ds, null, new org.rnn4j.model.FitOptions().epochs(1).batchSize(2).seed(seed));
+                        case 1 -> assertTrue(Double.isFinite(m.trainOnBatch(ds, seed)), "loss");
+                        case 2 -> m.evaluate(ds, 2).values().forEach(v -> assertTrue(Double.isFinite(v), "metric " + v));
+                        case 3 -> assertTrue(Double.isFinite(org.rnn4j.model.ModelGradients.accumulate(m, ds, seed).mean()));
+                        default -> {
+                            org.rnn4j.model.ModelGradients.check(cfg, "data", ds);
+                            m.predict(ds, 2);
+                        }
+                    }
+                });
+                if (c % 8 == 0) {
+                    // the whole Spark path: the driver's check job, then training on the executors
+                    Map<String, float[]> before = snapshot(m);
+                    spark.run(what, expected, () -> org.rnn4j.spark.SequenceModelTrainer.fit(sc, m,
+                            sc.parallelize(data.sequences(), 2), new org.rnn4j.spark.TrainOptions().batchSize(2).steps(1)));
+                    if (expected != null) {
+                        Map<String, float[]> after = snapshot(m);
+                        before.forEach((k, v) -> Close.assertClose(what + ": refused, yet " + k + " changed", v,
+                                after.get(k), 0, 0));
+                    }
+                }
+            }
+        }
+        model.check();
+        spark.check();
+    }
+
+    /**
+     * A saved model's header, damaged: random single-bit flips of the length and JSON, and edits that
+     * keep the JSON valid (a metadata value changed, an entry dropped, two tensor names swapped, a shape
+     * changed). Every one is refused, or loads the identical model.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void headerBitFlipsAndFieldEditsAreRefusedOrLoadTheIdenticalModel(String deviceName) throws IOException {
+        Device device = deviceName.equals("cpu") ? Device.cpu() : Device.cuda();
+        SplittableRandom r = new SplittableRandom(SEED + 4);
+        long end = System.nanoTime() + BUDGET_NANOS;
+        Tally tally = new Tally("checkpoint header (" + deviceName + ")");
+        Path good = dir.resolve("model.safetensors");
+        Path bad = dir.resolve("edited.safetensors");
+        for (int c = 0; c < MAX_CASES && System.nanoTime() < end; c++) {
+            try (org.rnn4j.model.SequenceModel m = randomModel(r).build(device)) {
+                m.save(good);
+                byte[] raw = Files.readAllBytes(good);
+                long n = java.nio.ByteBuffer.wrap(raw, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+                String header = new String(raw, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8);
+                byte[] data = Arrays.copyOfRange(raw, 8 + (int) n, raw.length);
+                String how;
+                byte[] out;
+                if (r.nextBoolean()) {
+                    out = raw.clone();
+                    int bit = r.nextInt(8 * (8 + (int) n));
+                    out[bit / 8] ^= (byte) (1 << (bit % 8));
+                    how = "header bit " + bit + " flipped";
+                } else {
+                    String[] edit = editHeader(r, header);
+                    how = edit[0];
+                    out = withHeader(edit[1], data);
+                }
+                if (Arrays.equals(out, raw)) {
+                    continue;   // an edit that changed nothing
+                }
+                Files.write(bad, out);
+                String what = "case " + c + " (" + how + "): " + m.config();
+                tally.run(what, bad.toString(), true, () -> {
+                    try (org.rnn4j.model.SequenceModel loaded = org.rnn4j.model.SequenceModel.load(bad, device)) {
+                        // it loaded: then it must be the identical model (else AssertionError: counted as wrong)
+                        assertEquals(m.config().toMetadata(), loaded.config().toMetadata(), what + ": configuration");
+                        Map<String, float[]> want = snapshot(m);
+                        Map<String, float[]> got = snapshot(loaded);
+                        for (String k : want.keySet()) {
+                            Close.assertClose(what + ": " + k, want.get(k), got.get(k), 0, 0);
+                        }
+                    }
+                });
+            }
+        }
+        tally.check();
+    }
+
+    /** A JSON-preserving edit of a safetensors header: {how, new header}. */
+    private static String[] editHeader(SplittableRandom r, String header) {
+        java.util.regex.Matcher meta = java.util.regex.Pattern.compile("\"([^\"]+)\":\"([^\"]*)\"").matcher(header);
+        List<int[]> entries = new ArrayList<>();
+        while (meta.find()) {
+            entries.add(new int[] {meta.start(), meta.end(), meta.start(2), meta.end(2)});
+        }
+        java.util.regex.Matcher names = java.util.regex.Pattern.compile("\"([^\"]+)\":\\{\"dtype\"").matcher(header);
+        List<int[]> tensors = new ArrayList<>();
+        while (names.find()) {
+            tensors.add(new int[] {names.start(1), names.end(1)});
+        }
+        switch (r.nextInt(4)) {
+            case 0 -> {
+                int[] e = entries.get(r.nextInt(entries.size()));
+                String old = header.substring(e[2], e[3]);
+                String[] choices = {"", "0", "1", "-3", "999", "NaN", "true", "false", "0.5", old + "0", "LSTM", "GRU"};
+                String now = choices[r.nextInt(choices.length)];
+                now = now.equals(old) ? old + "0" : now;
+                return new String[] {"value '" + old + "' -> '" + now + "'",
+                        header.substring(0, e[2]) + now + header.substring(e[3])};
+            }
+            case 1 -> {
+                int[] e = entries.get(r.nextInt(entries.size()));
+                String cut = header.substring(e[0], e[1]);
+                String rest = header.substring(0, e[0]) + header.substring(e[1]);
+                return new String[] {"entry " + cut + " removed", rest.replace(",,", ",").replace("{,", "{").replace(",}", "}")};
+            }
+            case 2 -> {
+                if (tensors.size() < 2) {
+                    return new String[] {"unchanged", header};
+                }
+                int i = r.nextInt(tensors.size());
+                int j = (i + 1 + r.nextInt(tensors.size() - 1)) % tensors.size();
+                int[] a = tensors.get(i);
+                int[] b = tensors.get(j);
+                if (a[0] > b[0]) {
+                    int[] t = a;
+                    a = b;
+                    b = t;
+                }
+                String na = header.substring(a[0], a[1]);
+                String nb = header.substring(b[0], b[1]);
+                return new String[] {"names " + na + " <-> " + nb, header.substring(0, a[0]) + nb
+                        + header.substring(a[1], b[0]) + na + header.substring(b[1])};
+            }
+            default -> {
+                java.util.regex.Matcher shape = java.util.regex.Pattern.compile("\"shape\":\\[(\\d+)").matcher(header);
+                List<int[]> dims = new ArrayList<>();
+                while (shape.find()) {
+                    dims.add(new int[] {shape.start(1), shape.end(1)});
+                }
+                int[] d = dims.get(r.nextInt(dims.size()));
+                int v = Integer.parseInt(header.substring(d[0], d[1]));
+                return new String[] {"a dimension " + v + " -> " + (v + 1),
+                        header.substring(0, d[0]) + (v + 1) + header.substring(d[1])};
+            }
+        }
+    }
+
+    /** A safetensors file with {@code header} (trimmed, re-padded to 8 bytes, its length re-written) before {@code data}. */
+    private static byte[] withHeader(String header, byte[] data) {
+        byte[] h = header.trim().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int padded = (h.length + 7) / 8 * 8;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + padded + data.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(padded).put(h);
+        for (int i = h.length; i < padded; i++) {
+            b.put((byte) ' ');
+        }
+        return b.put(data).array();
+    }
+
     private static Map<String, float[]> snapshot(HasParameters m) {
         Map<String, float[]> out = new java.util.LinkedHashMap<>();
         m.parameters().forEach((k, v) -> out.put(k, v.toHost()));

@@ -51,7 +51,9 @@ import org.rnn4j.train.SafeTensors;
  * so the model runs on either device and its weights, activations and gradients stay there between
  * steps; only token ids, targets and the scalar loss (and, for accuracy and errors, the head's output)
  * cross to the host. Parameters are named as a PyTorch module with submodules {@code embedding},
- * {@code rnn} and {@code head} names them. Not thread-safe.
+ * {@code rnn} and {@code head} names them. Not thread-safe: a call that overlaps another thread's call of the
+ * same model fails with an {@link IllegalStateException} naming both (a call nested in another on the same
+ * thread, as a {@code fit} callback may make, is fine).
  */
 public final class SequenceModel implements HasParameters, AutoCloseable {
 
@@ -446,10 +448,11 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("metadata: expected a map (may be empty), got null");
         }
         for (String key : metadata.keySet()) {
-            if (key == null || key.startsWith("rnn4j.") || key.equals("format") || configMetadata().containsKey(key)) {
-                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (the model's "
-                        + "configuration, its training state and 'format' are written by save; keys 'rnn4j.*' are "
-                        + "rnn4j's): name it otherwise");
+            if (key == null || key.startsWith(ModelConfig.PREFIX) || key.startsWith("rnn4j.train.") || key.equals("format")
+                    || configMetadata().containsKey(key)) {
+                throw new IllegalArgumentException("metadata: the key '" + key + "' is reserved (save writes the "
+                        + "model's configuration, 'rnn4j.model.*' and 'rnn.*', fit its training state, 'rnn4j.train.*', "
+                        + "and 'format'): name it otherwise");
             }
         }
         save(file, Map.of(), metadata);

@@ -19,6 +19,9 @@ import org.rnn4j.engine.ExclusiveUse;
  * receives a gradient, so filling padded positions with it changes nothing. Both forward and backward
  * check every id on the host before anything is queued: an id outside the table would otherwise read
  * or write outside the device buffer.
+ *
+ * <p>Not thread-safe: a call overlapping another thread's on the same embedding fails with an
+ * {@link IllegalStateException} naming both (two backwards would lose each other's updates).
  */
 public final class Embedding implements HasParameters, AutoCloseable {
 

@@ -8,13 +8,13 @@ import org.apache.spark.api.java.JavaSparkContext;
  * takes seconds): {@code local[2,3]}, two task threads and up to three attempts per task; no UI,
  * loopback only, few partitions. Stopped when the test JVM exits.
  */
-final class SparkTestContext {
+public final class SparkTestContext {
     private static JavaSparkContext shared;
 
     private SparkTestContext() {
     }
 
-    static synchronized JavaSparkContext shared() {
+    public static synchronized JavaSparkContext shared() {
         if (shared == null) {
             SparkConf conf = new SparkConf().setMaster("local[2,3]").setAppName("rnn4j-test")
                     .set("spark.ui.enabled", "false")
