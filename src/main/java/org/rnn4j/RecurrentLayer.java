@@ -605,6 +605,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
                 dYk = dX;
             }
+            // a write from another thread during backward: the gradients just added mix old and new weights
+            requireUnchanged(sv.parameterVersions, "backward");
             fromTimeMajor(dXs[0], dXOut, steps, batch, cfg.inputSize());
             return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
         }

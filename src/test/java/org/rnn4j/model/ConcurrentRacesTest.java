@@ -118,6 +118,35 @@ class ConcurrentRacesTest {
     }
 
     @Test
+    void aWriteDuringBackwardIsRefusedAndTheResultSpent() throws InterruptedException {
+        SplittableRandom r = new SplittableRandom(2);
+        try (RecurrentLayer layer = Lstm.builder(16, 32).seed(2).build(cpu);
+             Tensor x = Tensor.of(cpu, uniform(r, 60 * 8 * 16), 60, 8, 16)) {
+            float[] w0 = layer.parameters().get("weight_hh_l0").toHost();
+            float[] w1 = uniform(r, w0.length);
+            Map<String, float[]> withW0 = gradsOf(layer, w0, x);
+            for (int trial = 0; trial < TRIALS; trial++) {
+                layer.setParameter("weight_hh_l0", w0);
+                layer.zeroGrad();
+                try (ForwardResult f = layer.forward(x)) {
+                    Throwable[] t = race(() -> layer.backward(f, f.output(), null, null).close(),
+                            () -> layer.parameters().get("weight_hh_l0").copyFrom(w1));
+                    if (t[0] != null) {
+                        assertTrue(t[0].getMessage().contains("weight_hh_l0"), t[0].getMessage());
+                        // spent: a retry is refused rather than adding (mixed) gradients again
+                        assertThrows(IllegalStateException.class, () -> layer.backward(f, f.output(), null, null));
+                        continue;
+                    }
+                }
+                // accepted: the write came after the backward, which ran on w0 throughout
+                Map<String, float[]> got = host(layer.gradients());
+                int tr = trial;
+                withW0.forEach((k, v) -> assertArrayEquals(v, got.get(k), 0f, "trial " + tr + ": " + k));
+            }
+        }
+    }
+
+    @Test
     void zeroGradOfAnOptimizerNeverTearsTheGradients() throws InterruptedException {
         SplittableRandom r = new SplittableRandom(3);
         try (RecurrentLayer layer = Lstm.builder(16, 32).seed(2).build(cpu);
