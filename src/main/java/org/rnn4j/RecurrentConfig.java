@@ -446,6 +446,7 @@ public final class RecurrentConfig {
         private boolean batchFirst;
         private float dropout;
         private long seed;
+        private boolean seedSet;
         int projSize;
         boolean peepholes;
         float cellClip;
@@ -489,10 +490,16 @@ public final class RecurrentConfig {
             return self();
         }
 
-        /** Seeds the initial weights and the dropout masks. */
+        /** Seeds the initial weights and the dropout masks (default 0). */
         public B seed(long seed) {
             this.seed = seed;
+            this.seedSet = true;
             return self();
+        }
+
+        /** Whether {@link #seed} was called (a model seeds an unseeded stack from its own seed). */
+        public boolean hasSeed() {
+            return seedSet;
         }
 
         public RecurrentConfig config() {

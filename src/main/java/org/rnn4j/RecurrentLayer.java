@@ -163,6 +163,23 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     /**
+     * Training-mode forwards so far: the inter-layer dropout masks of the next one are drawn from this
+     * count and the seed. A resumable checkpoint saves it ({@link #restoreDropoutCalls}) so that a resumed
+     * run draws the masks the uninterrupted run would have.
+     */
+    public long dropoutCalls() {
+        return trainingForwards;
+    }
+
+    /** Sets the count {@link #dropoutCalls()} reports, as saved by a checkpoint. */
+    public void restoreDropoutCalls(long calls) {
+        if (calls < 0) {
+            throw new IllegalArgumentException("calls: expected >= 0, got " + calls);
+        }
+        trainingForwards = calls;
+    }
+
+    /**
      * When on, forward refuses inputs and initial states containing NaN or infinity (costs one pass over
      * them). Padded steps of {@code x} are not checked: they are never read.
      */

@@ -133,7 +133,7 @@ public final class SlotsDemo {
             SequenceDataset trainSet = dataset(train, vocab, tagIds, 0.05, new SplittableRandom(o.seed + 2));
             SequenceDataset[] parts = trainSet.split(0.1, o.seed);
             History h = model.fit(parts[0], parts[1], new FitOptions().epochs(o.epochs).batchSize(32).adam(5e-3)
-                    .seed(o.seed).earlyStopping(2, true).progress(out));
+                    .seed(o.seed).earlyStopping(3, true).progress(out));   // 3 stops where the recorded run's 2 did before patience counted as Keras counts it
             SequenceDataset testSet = dataset(test, vocab, tagIds, 0, null);
             List<int[]> predicted = model.predictClasses(testSet, 128);
             Map<String, Double> f1 = spanF1(test, predicted, tagNames);

@@ -28,7 +28,8 @@ final class Batches {
                  int[] labels,       // [B] for classification, or null
                  int[] positions,    // [N] valid positions t·B + b in time-major order, for per-step tasks
                  int[] stepTargets,  // [N] a class per valid position (tagging, language model), or null
-                 float[] values) {   // [N·O] per-step or [B·O] per-sequence regression targets, or null
+                 float[] values,     // [N·O] per-step or [B·O] per-sequence regression targets, or null
+                 float[] weights) {  // [B] sample weights, or null (all 1)
     }
 
     static int[] permutation(int n, SplittableRandom rnd) {
@@ -150,7 +151,7 @@ final class Batches {
             if (data.targets() == SequenceDataset.Targets.LABEL) {
                 classIndex(cfg, name + " label of sequence " + i, data.label(i));
             } else if (data.targets() == SequenceDataset.Targets.TAGS) {
-                int[] g = data.tags(i);
+                int[] g = data.tagRow(i);
                 for (int j = 0; j < g.length; j++) {
                     classIndex(cfg, seq + " tag " + j, g[j]);
                 }
@@ -169,8 +170,10 @@ final class Batches {
     }
 
     private static void classIndex(ModelConfig cfg, String what, int c) {
-        if (c < 0 || c >= cfg.outputs()) {
-            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + "), got " + c);
+        if ((c < 0 || c >= cfg.outputs()) && c != cfg.ignoreIndex()) {
+            throw new IllegalArgumentException(what + ": expected a class in [0, " + cfg.outputs() + ")"
+                    + (cfg.ignoreIndex() != ModelConfig.NO_IGNORE ? " or the ignore index " + cfg.ignoreIndex() : "")
+                    + ", got " + c);
         }
     }
 
@@ -242,7 +245,7 @@ final class Batches {
                 positions[r] = t * batch + b;
                 int i = indices[b];
                 if (kind == SequenceDataset.Targets.TAGS) {
-                    stepTargets[r] = d.tags(i)[t];
+                    stepTargets[r] = d.tagRow(i)[t];
                 } else if (kind == SequenceDataset.Targets.NEXT_TOKEN) {
                     stepTargets[r] = d.tokens(i)[t + 1];
                 } else if (kind == SequenceDataset.Targets.VALUES) {
@@ -251,6 +254,13 @@ final class Batches {
                 r++;
             }
         }
-        return new Batch(steps, batch, indices, lengths, ids, x, labels, positions, stepTargets, values);
+        float[] weights = null;
+        if (d.weighted()) {
+            weights = new float[batch];
+            for (int b = 0; b < batch; b++) {
+                weights[b] = d.weight(indices[b]);
+            }
+        }
+        return new Batch(steps, batch, indices, lengths, ids, x, labels, positions, stepTargets, values, weights);
     }
 }

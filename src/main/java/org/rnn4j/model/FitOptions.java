@@ -2,11 +2,13 @@ package org.rnn4j.model;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * How {@link SequenceModel#fit} trains, with Keras-like defaults: 10 epochs, batches of 32 shuffled from
  * seed 0 and bucketed by length, Adam with learning rate 1e-3, gradient clipping at global norm 1.0, a
- * constant rate, no early stopping, no checkpoints, no progress output.
+ * constant rate, no callbacks (no early stopping, no checkpoints, no progress output), no custom metrics,
+ * no class weights.
  */
 public final class FitOptions {
     /** The optimizers {@code fit} can build (their state goes into checkpoints). */
@@ -24,13 +26,18 @@ public final class FitOptions {
     LrSchedule schedule = LrSchedule.constant();
     int patience = -1;
     boolean restoreBest = true;
-    Path checkpointDir;
-    int checkpointEvery;
+    ModelCheckpoint checkpoints;
     Path resumeFrom;
     PrintStream progress;
     boolean stateful;
+    List<Callback> callbacks = List.of();
+    List<Metric> metrics = List.of();
+    float[] classWeights;
 
-    /** Passes over the training data, ≥ 1 (a resumed run continues up to this epoch). */
+    /**
+     * The epoch to train up to, ≥ 1: a first {@code fit} runs this many passes over the data, a continued or
+     * resumed one the rest (Keras's {@code epochs} with {@code initial_epoch}; {@link SequenceModel#epochsTrained()}).
+     */
     public FitOptions epochs(int epochs) {
         if (epochs < 1) {
             throw new IllegalArgumentException("epochs: expected >= 1, got " + epochs);
@@ -114,8 +121,9 @@ public final class FitOptions {
     }
 
     /**
-     * Stops when the validation loss (the training loss without validation data) has not improved for
-     * {@code patience} epochs and, with {@code restoreBest}, puts back the weights of the best epoch.
+     * Shorthand for an {@link EarlyStopping} on {@code val_loss} ({@code loss} without validation data): stops
+     * once it has not improved for {@code patience} epochs (at least one) and, with {@code restoreBest}, puts
+     * back the weights of the best epoch. Other metrics, {@code minDelta} and the mode: {@link #callbacks}.
      */
     public FitOptions earlyStopping(int patience, boolean restoreBest) {
         if (patience < 0) {
@@ -127,18 +135,11 @@ public final class FitOptions {
     }
 
     /**
-     * Writes {@code dir/epoch-NNNN.safetensors} every {@code everyEpochs} epochs (and after the last):
-     * configuration, weights, optimizer state, schedule and step, enough for {@link #resumeFrom}.
+     * Shorthand for a {@link ModelCheckpoint}: writes {@code dir/epoch-NNNN.safetensors} every
+     * {@code everyEpochs} epochs (and after the last), enough for {@link #resumeFrom}.
      */
     public FitOptions checkpoints(Path dir, int everyEpochs) {
-        if (dir == null) {
-            throw new IllegalArgumentException("dir: expected a folder, got null");
-        }
-        if (everyEpochs < 1) {
-            throw new IllegalArgumentException("everyEpochs: expected >= 1, got " + everyEpochs);
-        }
-        this.checkpointDir = dir;
-        this.checkpointEvery = everyEpochs;
+        this.checkpoints = new ModelCheckpoint(dir, everyEpochs);
         return this;
     }
 
@@ -155,9 +156,55 @@ public final class FitOptions {
         return this;
     }
 
-    /** Where the progress bar and the per-epoch lines go; {@code null} (default) prints nothing. */
+    /**
+     * Where the {@link ProgressBar} and the callbacks' lines ({@link TrainingRun#log}) go; {@code null}
+     * (default) prints nothing.
+     */
     public FitOptions progress(PrintStream out) {
         this.progress = out;
+        return this;
+    }
+
+    /** Callbacks, called in this order (before those the shorthands add); replaces earlier ones. */
+    public FitOptions callbacks(Callback... callbacks) {
+        if (callbacks == null) {
+            throw new IllegalArgumentException("callbacks: expected callbacks (may be none), got null");
+        }
+        for (int i = 0; i < callbacks.length; i++) {
+            if (callbacks[i] == null) {
+                throw new IllegalArgumentException("callbacks[" + i + "]: expected a callback, got null");
+            }
+        }
+        this.callbacks = List.of(callbacks);
+        return this;
+    }
+
+    /** Custom metrics, computed on the training batches and the validation data each epoch (Keras's {@code metrics}). */
+    public FitOptions metrics(Metric... metrics) {
+        if (metrics == null) {
+            throw new IllegalArgumentException("metrics: expected metrics (may be none), got null");
+        }
+        this.metrics = Metrics.checked(List.of(metrics));
+        return this;
+    }
+
+    /**
+     * A weight per class for the training loss (Keras's {@code class_weight}, PyTorch's {@code weight}): each
+     * term counts its target class's weight, the mean dividing by their sum; classification, tagging and
+     * language models. {@code evaluate} and the validation loss stay unweighted by class, as in Keras.
+     */
+    public FitOptions classWeights(double... weights) {
+        if (weights == null || weights.length == 0) {
+            throw new IllegalArgumentException("weights: expected a weight per class, got " + (weights == null ? "null" : "none"));
+        }
+        float[] w = new float[weights.length];
+        for (int i = 0; i < w.length; i++) {
+            if (!(weights[i] >= 0) || Double.isInfinite(weights[i])) {
+                throw new IllegalArgumentException("weights[" + i + "]: expected a finite weight >= 0, got " + weights[i]);
+            }
+            w[i] = (float) weights[i];
+        }
+        this.classWeights = w;
         return this;
     }
 

@@ -15,10 +15,20 @@ import java.util.Map;
  *   <li>{@link #reduceOnPlateau(double, int, double)}: multiplied by {@code factor} when the validation
  *       loss has not improved for {@code patience} epochs (PyTorch's {@code ReduceLROnPlateau}).</li>
  * </ul>
+ * A custom schedule extends this class: {@link #rate} is all it must give; a schedule that learns from
+ * the epochs ({@link #epochEnd}) also returns what it learnt from {@link #state} and takes it back in
+ * {@link #restore}, so that a resumed run continues it. Its {@link #toString()} names it in checkpoints (a
+ * run resumes only with the schedule it was saved with); the default is the class name.
  */
 public abstract class LrSchedule {
 
-    LrSchedule() {
+    /** For subclasses. */
+    protected LrSchedule() {
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getName();
     }
 
     /** The rate for optimizer step {@code step} (from 0) of epoch {@code epoch} (from 0). */

@@ -23,9 +23,14 @@ import org.rnn4j.train.Embedding;
  * @param dropout dropout on the recurrent features before the head, in [0, 1)
  * @param outputs classes (classification, tagging, language model: the vocabulary) or values per step (regression)
  * @param seed seeds the embedding, the head and the head dropout
+ * @param ignoreIndex a class target (label or tag) that counts nowhere: not in the loss, its gradient or
+ *        the metrics (PyTorch's {@code ignore_index}, e.g. −100); {@link #NO_IGNORE} for none
  */
 public record ModelConfig(Task task, int vocabSize, int embeddingDim, int padding, int inputFeatures,
-                          RecurrentConfig recurrent, float dropout, int outputs, long seed) {
+                          RecurrentConfig recurrent, float dropout, int outputs, long seed, int ignoreIndex) {
+
+    /** {@link #ignoreIndex()} when every target counts. */
+    public static final int NO_IGNORE = Integer.MIN_VALUE;
 
     static final String PREFIX = "rnn4j.model.";
     static final String RNN = "rnn.";
@@ -34,6 +39,10 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
             "input_features", "outputs");
 
     public ModelConfig {
+        if (ignoreIndex != NO_IGNORE && !(task == Task.CLASSIFICATION || task == Task.TAGGING)) {
+            throw new IllegalArgumentException("ignoreIndex: applies to CLASSIFICATION and TAGGING targets, this model is a "
+                    + task);
+        }
         if (task == null) {
             throw new IllegalArgumentException("task: expected a task, got null");
         }
@@ -113,6 +122,9 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
         m.put(PREFIX + "dropout", Float.toString(dropout));
         m.put(PREFIX + "outputs", Integer.toString(outputs));
         m.put(PREFIX + "seed", Long.toString(seed));
+        if (ignoreIndex != NO_IGNORE) {
+            m.put(PREFIX + "ignore_index", Integer.toString(ignoreIndex));
+        }
         recurrent.toMetadata().forEach((k, v) -> m.put(RNN + k, v));
         return m;
     }
@@ -151,7 +163,8 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
                 integer(meta, PREFIX + "padding"), integer(meta, PREFIX + "input_features"),
                 RecurrentConfig.fromMetadata(meta, RNN),
                 Float.parseFloat(get(meta, PREFIX + "dropout")), integer(meta, PREFIX + "outputs"),
-                Long.parseLong(get(meta, PREFIX + "seed")));
+                Long.parseLong(get(meta, PREFIX + "seed")),
+                meta.containsKey(PREFIX + "ignore_index") ? integer(meta, PREFIX + "ignore_index") : NO_IGNORE);
     }
 
     private static String get(Map<String, String> meta, String key) {
@@ -172,8 +185,9 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "%s: %s -> %s%s -> Linear(%d -> %d)", task,
+        return String.format(Locale.ROOT, "%s: %s -> %s%s -> Linear(%d -> %d)%s", task,
                 tokens() ? "Embedding(" + vocabSize + ", " + embeddingDim + ")" : inputFeatures + " features", recurrent,
-                dropout > 0 ? " -> Dropout(" + dropout + ")" : "", featureSize(), outputs);
+                dropout > 0 ? " -> Dropout(" + dropout + ")" : "", featureSize(), outputs,
+                ignoreIndex != NO_IGNORE ? ", ignoring target " + ignoreIndex : "");
     }
 }

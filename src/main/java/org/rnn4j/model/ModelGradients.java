@@ -33,6 +33,8 @@ public final class ModelGradients {
      * taken as one padded batch in training mode, after checking {@code data} as {@link #check} does.
      *
      * @param dropoutSeed seeds the head's dropout masks (unused without dropout)
+     * @throws IllegalArgumentException for data that does not fit, or with sample weights (a weighted mean does not
+     *         combine by term counts)
      */
     public static Loss accumulate(SequenceModel model, SequenceDataset data, long dropoutSeed) {
         if (model == null) {
@@ -40,6 +42,10 @@ public final class ModelGradients {
         }
         if (data == null) {
             throw new IllegalArgumentException("data: expected a dataset, got null");
+        }
+        if (data.weighted()) {
+            throw new IllegalArgumentException("data: expected a dataset without sample weights (the parts of a global "
+                    + "batch are combined by their term counts), got " + data);
         }
         SequenceModel.StepResult r = model.trainOnAll("data", data, dropoutSeed);
         return new Loss(r.loss(), r.count());

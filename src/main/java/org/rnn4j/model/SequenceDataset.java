@@ -24,10 +24,12 @@ public final class SequenceDataset {
     private final int[] labels;
     private final List<int[]> tags;
     private final List<float[]> values;
+    private final float[] weights;  // a sample weight per sequence, or null (all 1)
 
     private SequenceDataset(Targets targets, int features, int outputs, List<int[]> tokens, List<float[]> inputs,
-                            int[] labels, List<int[]> tags, List<float[]> values) {
+                            int[] labels, List<int[]> tags, List<float[]> values, float[] weights) {
         this.targets = targets;
+        this.weights = weights;
         this.features = features;
         this.outputs = outputs;
         this.tokens = tokens;
@@ -46,7 +48,7 @@ public final class SequenceDataset {
     public static SequenceDataset classification(List<int[]> tokens, int[] labels) {
         List<int[]> t = copyTokens("tokens", tokens, 1);
         sameCount("labels", labels == null ? -1 : labels.length, t.size());
-        return new SequenceDataset(Targets.LABEL, 0, 0, t, null, labels.clone(), null, null);
+        return new SequenceDataset(Targets.LABEL, 0, 0, t, null, labels.clone(), null, null, null);
     }
 
     /** Feature sequences ({@code [length][F]} each) with one class per sequence. */
@@ -54,20 +56,34 @@ public final class SequenceDataset {
         int f = width("features", features);
         List<float[]> x = copyRows("features", features, f);
         sameCount("labels", labels == null ? -1 : labels.length, x.size());
-        return new SequenceDataset(Targets.LABEL, f, 0, null, x, labels.clone(), null, null);
+        return new SequenceDataset(Targets.LABEL, f, 0, null, x, labels.clone(), null, null, null);
     }
 
     /** Token sequences with one class per token (tagging); {@code tags.get(i)} is as long as {@code tokens.get(i)}. */
     public static SequenceDataset tagging(List<int[]> tokens, List<int[]> tags) {
         List<int[]> t = copyTokens("tokens", tokens, 1);
-        sameCount("tags", tags == null ? -1 : tags.size(), t.size());
+        return new SequenceDataset(Targets.TAGS, 0, 0, t, null, null, copyTags(tags, t.stream().mapToInt(s -> s.length).toArray()),
+                null, null);
+    }
+
+    /** A copy of {@code tags}, checked to hold one row per sequence, as long as that sequence. */
+    private static List<int[]> copyTags(List<int[]> tags, int[] lengths) {
+        sameCount("tags", tags == null ? -1 : tags.size(), lengths.length);
         List<int[]> g = new ArrayList<>();
-        for (int i = 0; i < t.size(); i++) {
+        for (int i = 0; i < lengths.length; i++) {
             int[] row = tags.get(i);
-            sameCount("tags[" + i + "]", row == null ? -1 : row.length, t.get(i).length);
+            sameCount("tags[" + i + "]", row == null ? -1 : row.length, lengths[i]);
             g.add(row.clone());
         }
-        return new SequenceDataset(Targets.TAGS, 0, 0, t, null, null, Collections.unmodifiableList(g), null);
+        return Collections.unmodifiableList(g);
+    }
+
+    /** Feature sequences ({@code [length][F]} each) with one class per step (tagging of dense inputs). */
+    public static SequenceDataset taggingOfFeatures(List<float[][]> features, List<int[]> tags) {
+        int f = width("features", features);
+        List<float[]> x = copyRows("features", features, f);
+        return new SequenceDataset(Targets.TAGS, f, 0, null, x, null, copyTags(tags, features.stream().mapToInt(s -> s.length).toArray()),
+                null, null);
     }
 
     /**
@@ -83,7 +99,7 @@ public final class SequenceDataset {
         for (int i = 0; i < x.size(); i++) {
             sameCount("targets[" + i + "] (steps)", targets.get(i).length, inputs.get(i).length);
         }
-        return new SequenceDataset(Targets.VALUES, f, o, null, x, null, null, y);
+        return new SequenceDataset(Targets.VALUES, f, o, null, x, null, null, y, null);
     }
 
     /**
@@ -99,23 +115,23 @@ public final class SequenceDataset {
             rows.add(new float[][] {t});
         }
         int o = width("targets", rows);
-        return new SequenceDataset(Targets.VALUE, f, o, null, x, null, null, copyRows("targets", rows, o));
+        return new SequenceDataset(Targets.VALUE, f, o, null, x, null, null, copyRows("targets", rows, o), null);
     }
 
     /** Token sequences for a next-token language model: each of length ≥ 2 is input {@code [0, n−1)} and target {@code [1, n)}. */
     public static SequenceDataset languageModel(List<int[]> sequences) {
-        return new SequenceDataset(Targets.NEXT_TOKEN, 0, 0, copyTokens("sequences", sequences, 2), null, null, null, null);
+        return new SequenceDataset(Targets.NEXT_TOKEN, 0, 0, copyTokens("sequences", sequences, 2), null, null, null, null, null);
     }
 
     /** Token sequences without targets, for {@link SequenceModel#predict}. */
     public static SequenceDataset ofTokens(List<int[]> tokens) {
-        return new SequenceDataset(Targets.NONE, 0, 0, copyTokens("tokens", tokens, 1), null, null, null, null);
+        return new SequenceDataset(Targets.NONE, 0, 0, copyTokens("tokens", tokens, 1), null, null, null, null, null);
     }
 
     /** Feature sequences ({@code [length][F]} each) without targets, for {@link SequenceModel#predict}. */
     public static SequenceDataset ofFeatures(List<float[][]> features) {
         int f = width("features", features);
-        return new SequenceDataset(Targets.NONE, f, 0, null, copyRows("features", features, f), null, null, null);
+        return new SequenceDataset(Targets.NONE, f, 0, null, copyRows("features", features, f), null, null, null, null);
     }
 
     // ------------------------------------------------------------------ views
@@ -146,6 +162,76 @@ public final class SequenceDataset {
         return outputs;
     }
 
+    /** The input length of every sequence ({@link #length(int)}), in dataset order. */
+    public int[] lengths() {
+        int[] out = new int[size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = length(i);
+        }
+        return out;
+    }
+
+    /** Whether the targets are one class per sequence ({@link #classification}). */
+    public boolean hasLabels() {
+        return targets == Targets.LABEL;
+    }
+
+    /** Whether the targets are one class per step ({@link #tagging}, {@link #taggingOfFeatures}). */
+    public boolean hasTags() {
+        return targets == Targets.TAGS;
+    }
+
+    /** The class of every sequence, in dataset order (a copy), e.g. for a confusion matrix against {@code predictClasses}. */
+    public int[] labels() {
+        requireTargets(Targets.LABEL, "labels");
+        return labels.clone();
+    }
+
+    /** The class of sequence {@code i}. */
+    public int label(int i) {
+        requireTargets(Targets.LABEL, "label");
+        return labels[i];
+    }
+
+    /** The class of every step of sequence {@code i} (a copy). */
+    public int[] tags(int i) {
+        requireTargets(Targets.TAGS, "tags");
+        return tags.get(i).clone();
+    }
+
+    /** The sample weight of every sequence (a copy), or {@code null} when none were given (all count 1). */
+    public float[] sampleWeights() {
+        return weights == null ? null : weights.clone();
+    }
+
+    /**
+     * This dataset with a weight per sequence (Keras's {@code sample_weight}), for classification and tagging:
+     * each sequence's terms of the loss count {@code weights[i]} times, the mean dividing by the sum of the
+     * weights, in {@code fit} and {@code evaluate}. Accuracy and custom metrics stay unweighted.
+     */
+    public SequenceDataset withSampleWeights(double[] weights) {
+        if (targets != Targets.LABEL && targets != Targets.TAGS) {
+            throw new IllegalArgumentException("weights: sample weights apply to classification and tagging datasets, this is "
+                    + this);
+        }
+        sameCount("weights", weights == null ? -1 : weights.length, size());
+        float[] w = new float[size()];
+        for (int i = 0; i < w.length; i++) {
+            if (!(weights[i] >= 0) || Double.isInfinite(weights[i])) {
+                throw new IllegalArgumentException("weights[" + i + "]: expected a finite weight >= 0, got " + weights[i]);
+            }
+            w[i] = (float) weights[i];
+        }
+        return new SequenceDataset(targets, features, outputs, tokens, inputs, labels, tags, values, w);
+    }
+
+    private void requireTargets(Targets want, String what) {
+        if (targets != want) {
+            throw new IllegalStateException(what + ": this dataset has " + targets.name().toLowerCase(java.util.Locale.ROOT)
+                    + " targets, not " + want.name().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
     Targets targets() {
         return targets;
     }
@@ -158,12 +244,18 @@ public final class SequenceDataset {
         return inputs.get(i);
     }
 
-    int label(int i) {
-        return labels[i];
+    /** Sequence {@code i}'s tags without a copy (for batching). */
+    int[] tagRow(int i) {
+        return tags.get(i);
     }
 
-    int[] tags(int i) {
-        return tags.get(i);
+    /** The sample weight of sequence {@code i} (1 without weights). */
+    float weight(int i) {
+        return weights == null ? 1f : weights[i];
+    }
+
+    boolean weighted() {
+        return weights != null;
     }
 
     float[] values(int i) {
@@ -190,8 +282,15 @@ public final class SequenceDataset {
                 l[j] = labels[indices[j]];
             }
         }
+        float[] w = null;
+        if (weights != null) {
+            w = new float[indices.length];
+            for (int j = 0; j < indices.length; j++) {
+                w[j] = weights[indices[j]];
+            }
+        }
         return new SequenceDataset(targets, features, outputs, t, x, l, tags == null ? null : pick(tags, indices),
-                values == null ? null : pick(values, indices));
+                values == null ? null : pick(values, indices), w);
     }
 
     /**
@@ -209,10 +308,50 @@ public final class SequenceDataset {
                 subset(java.util.Arrays.copyOfRange(order, 0, held))};
     }
 
+    /**
+     * {@link #split} keeping each class's share in both parts (scikit-learn's {@code stratify=y}), for a
+     * classification dataset: of the {@code n_c} sequences of class {@code c}, {@code round(n_c · fraction)}
+     * go to the held-out part (element 1), chosen at random from {@code seed}; both parts come shuffled.
+     */
+    public SequenceDataset[] splitStratified(double fraction, long seed) {
+        requireTargets(Targets.LABEL, "splitStratified");
+        if (!(fraction > 0 && fraction < 1)) {
+            throw new IllegalArgumentException("fraction: expected a value in (0, 1), got " + fraction);
+        }
+        java.util.Map<Integer, Integer> perClass = new java.util.HashMap<>();
+        for (int c : labels) {
+            perClass.merge(c, 1, Integer::sum);
+        }
+        java.util.Map<Integer, Integer> quota = new java.util.HashMap<>();
+        int held = 0;
+        for (java.util.Map.Entry<Integer, Integer> e : perClass.entrySet()) {
+            int q = (int) Math.round(e.getValue() * fraction);
+            quota.put(e.getKey(), q);
+            held += q;
+        }
+        if (held < 1 || held >= size()) {
+            throw new IllegalArgumentException("fraction: expected a value leaving both parts non-empty for classes of "
+                    + new java.util.TreeMap<>(perClass) + " sequences, got " + fraction);
+        }
+        int[] order = Batches.permutation(size(), new SplittableRandom(seed));
+        int[] out = new int[held];
+        int[] rest = new int[size() - held];
+        int o = 0;
+        int r = 0;
+        for (int i : order) {
+            if (quota.merge(labels[i], -1, Integer::sum) >= 0) {
+                out[o++] = i;
+            } else {
+                rest[r++] = i;
+            }
+        }
+        return new SequenceDataset[] {subset(rest), subset(out)};
+    }
+
     @Override
     public String toString() {
         return "SequenceDataset(" + size() + " sequences of " + (tokens != null ? "tokens" : features + " features")
-                + ", targets " + targets.name().toLowerCase(java.util.Locale.ROOT) + ")";
+                + ", targets " + targets.name().toLowerCase(java.util.Locale.ROOT) + (weights != null ? ", sample weights" : "") + ")";
     }
 
     // ------------------------------------------------------------------ checks and copies

@@ -67,6 +67,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     private final RecurrentLayer rnn;
     private final Linear head;
     private final ModuleGroup group;
+    private Trainer.Continuation training;   // what fit continues from: optimizer state, epoch and step counts
     /** Fails a call that overlaps another thread's (predict beside trainOnBatch would see training mode). */
     private final ExclusiveUse use = new ExclusiveUse(this);
     private boolean closed;
@@ -162,11 +163,20 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     /**
      * Trains on {@code train}, evaluating on {@code validation} (may be {@code null}) after each epoch;
-     * see {@link FitOptions} for batching, the optimizer, clipping, schedules, early stopping, checkpoints
-     * and resuming.
+     * see {@link FitOptions} for batching, the optimizer, clipping, schedules, callbacks, metrics, weights,
+     * checkpoints and resuming.
      *
-     * @throws IllegalArgumentException when the data does not fit the model (names the sequence)
+     * <p>A second {@code fit} continues the first, as in Keras: the optimizer's state (Adam's moments, its step
+     * count), the epoch and step counts (so {@link FitOptions#epochs} is the epoch to train up to, as Keras's
+     * {@code epochs} with {@code initial_epoch}) and with them the schedule's position go on (a schedule that
+     * learns, such as {@code reduceOnPlateau}, keeps what it learnt when the same one is passed again); another
+     * optimizer is refused; {@link #resetTraining()} starts over (the weights stay). {@link FitOptions#resumeFrom}
+     * replaces that state with a checkpoint's.
+     *
+     * @throws IllegalArgumentException when the data does not fit the model (names the sequence), or the options
+     *         cannot continue this model's training (another optimizer; no epochs left)
      * @throws IllegalStateException when the loss becomes NaN or infinite (names the step)
+     * @throws OutOfMemoryError when the Java heap runs out, saying for which batch and the estimated need
      * @throws IOException when a checkpoint cannot be written or the one to resume from cannot be read
      */
     public History fit(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
@@ -185,10 +195,37 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
         options.schedule.checkBase(options.learningRate);
-        if (options.checkpointDir != null) {
-            Checkpoint.requireWritableFolder("checkpoints", options.checkpointDir);
-        }
         return new Trainer(this, train, validation, options).run();
+    }
+
+    /** Forgets the optimizer state and the epoch and step counts, so that the next {@code fit} starts over (the weights stay). */
+    public void resetTraining() {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("resetTraining")) {
+            continuation(null);
+        }
+    }
+
+    /** Epochs trained so far (what the next {@code fit} continues from; 0 after {@link #resetTraining()}). */
+    public int epochsTrained() {
+        return training == null ? 0 : training.epoch;
+    }
+
+    /** Optimizer steps taken so far, counted as {@link #epochsTrained()}. */
+    public long stepsTrained() {
+        return training == null ? 0 : training.step;
+    }
+
+    Trainer.Continuation continuation() {
+        return training;
+    }
+
+    /** Replaces the training state, releasing the previous one's optimizer. */
+    void continuation(Trainer.Continuation next) {
+        if (training != null && training != next) {
+            training.close();
+        }
+        training = next;
     }
 
     /**
@@ -211,30 +248,41 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 throw new IllegalArgumentException(name + ": expected a dataset, got null");
             }
             int[] all = java.util.stream.IntStream.range(0, data.size()).toArray();
-            return trainStep(batch(name, data, all, true), dropoutSeed, null, false);
+            return trainStep(batch(name, data, all, true), dropoutSeed, null, false, null);
         }
     }
 
-    /** The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE. */
-    public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
+    /**
+     * The metrics on {@code data} in inference mode: loss and accuracy, perplexity or RMSE and MAE, and the
+     * given custom {@code metrics}. With sample weights in {@code data} the loss is their weighted mean.
+     */
+    public Map<String, Double> evaluate(SequenceDataset data, int batchSize, Metric... metrics) {
         requireOpen();
         try (ExclusiveUse.Held u = use.enter("evaluate")) {
-            return evaluateUnguarded(data, batchSize);
+            return evaluateUnguarded(data, batchSize, metrics);
         }
     }
 
-    private Map<String, Double> evaluateUnguarded(SequenceDataset data, int batchSize) {
+    private Map<String, Double> evaluateUnguarded(SequenceDataset data, int batchSize, Metric... metrics) {
         check("data", data, true);
         positive("batchSize", batchSize);
-        Metrics metrics = new Metrics(cfg.task());
+        if (metrics == null) {
+            throw new IllegalArgumentException("metrics: expected custom metrics (may be none), got null");
+        }
+        return evaluate(data, batchSize, Metrics.checked(List.of(metrics)));
+    }
+
+    Map<String, Double> evaluate(SequenceDataset data, int batchSize, List<Metric> custom) {
+        Metrics metrics = new Metrics(cfg.task(), custom);
+        boolean withOutput = Metrics.needsOutput(cfg.task(), custom);
         boolean wasTraining = rnn.isTraining();
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
                 Batches.Batch b = batch("data", data, idx, true);
                 try (Pass pass = new Pass(b, false, 0, null, null);
-                     LossResult loss = pass.loss()) {
-                    metrics.add(loss.value(), loss.count(), Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null, b);
+                     LossResult loss = pass.loss(null)) {
+                    metrics.add(loss.value(), loss.weight(), withOutput ? pass.out.toHost() : null, b);
                 }
             }
         } finally {
@@ -520,6 +568,84 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         return s.toString();
     }
 
+    /**
+     * {@link #summary()} followed by what training a batch of {@code batch} sequences of {@code steps} steps
+     * needs on the model's device: see {@link #memoryEstimate}.
+     */
+    public String summary(int batch, int steps) {
+        MemoryEstimate m = memoryEstimate(batch, steps);
+        return summary() + String.format(Locale.ROOT, "training a batch of %d × %d steps needs about %,d bytes: "
+                        + "parameters %,d, gradients %,d, Adam's moments %,d (SGD with momentum half, without none), "
+                        + "activations %,d%n", batch, steps, m.total(), m.parameters(), m.gradients(), m.optimizer(),
+                m.activations());
+    }
+
+    /**
+     * Bytes that training needs on the device, float32: parameters, their gradients, the optimizer's state
+     * (Adam's two moments; SGD with momentum needs half of it, without momentum none) and the activations of
+     * one training step at its peak (what the forward keeps for BPTT, the input projections, and the backward's
+     * workspaces), for {@code batch} sequences padded to {@code steps}. An estimate from the layer's buffer
+     * shapes (a test holds it within 20% of the bytes a CPU step allocates); the engine's caching allocator may hold more.
+     *
+     * @param parameters bytes of the weights
+     * @param gradients bytes of their gradients
+     * @param optimizer bytes of Adam's moments
+     * @param activations peak bytes of one step's activations
+     */
+    public record MemoryEstimate(long parameters, long gradients, long optimizer, long activations) {
+        /** The sum. */
+        public long total() {
+            return parameters + gradients + optimizer + activations;
+        }
+    }
+
+    /** See {@link MemoryEstimate}. */
+    public MemoryEstimate memoryEstimate(int batch, int steps) {
+        requireOpen();
+        positive("batch", batch);
+        positive("steps", steps);
+        long params = 0;
+        for (Tensor t : parameters().values()) {
+            params += t.size();
+        }
+        // Floats of one step at its peak: what the forward keeps for BPTT, plus the larger of the forward's
+        // transients (input projections, undropped outputs) and the backward's workspaces (input and output
+        // gradients, one direction's scratch), as RecurrentLayer allocates them; then the embedding and the head.
+        RecurrentConfig rc = rnn.config();
+        long tb = (long) steps * batch;
+        long h = rc.hiddenSize();
+        long st = rc.stateSize();
+        long gh = (long) rc.cell().gates() * h;
+        long outF = rc.outputSize();
+        int dirs = rc.directions();
+        boolean lstm = rc.cell() == org.rnn4j.CellType.LSTM;
+        boolean gated = lstm || rc.cell() == org.rnn4j.CellType.GRU;
+        boolean resetAfterGru = rc.cell() == org.rnn4j.CellType.GRU && rc.resetAfter();
+        long kept = tb * rc.inputSize() + tb * outF;     // the masked input copy, the output
+        long forward = tb * outF;                         // the last layer's time-major output
+        long backward = tb * outF + tb * rc.inputSize()   // the output gradient, the input gradient
+                + tb * (st * dirs + gh * (resetAfterGru ? 2 : 1));   // one direction's scratch (dH, dG, reversed dY)
+        for (int k = 0; k < rc.numLayers(); k++) {
+            long in = rc.layerInputSize(k);
+            boolean dropped = rc.dropout() > 0 && k < rc.numLayers() - 1;
+            if (k < rc.numLayers() - 1) {
+                kept += tb * outF;                        // the next layer's input (dropped out, or as is)
+                forward += dropped ? tb * outF : 0;       // the output before dropout
+            }
+            backward += tb * in * dirs;                   // the layer's input gradient (and the reverse share)
+            for (int d = 0; d < dirs; d++) {
+                kept += (tb + batch) * st + (lstm ? (tb + batch) * h : 0) + (gated ? tb * 4 * h : 0)
+                        + (rc.projSize() > 0 ? tb * h : 0) + (d == 1 ? tb * in : 0);   // states, gates, reversed input
+                forward += tb * gh + (d == 1 ? tb * st : 0);   // input projection, reversed output
+            }
+        }
+        long rows = cfg.task().perStep() ? tb : batch;
+        long model = (cfg.tokens() ? tb * (1 + cfg.embeddingDim()) : tb * rc.inputSize())   // ids and embeddings, or features
+                + 2 * rows * (cfg.featureSize() + cfg.outputs());   // the head's input, output and their gradients
+        long f = model + kept + Math.max(forward, backward + (cfg.task().perStep() ? tb * outF : 0));
+        return new MemoryEstimate(4 * params, 4 * params, 8 * params, 4 * f);
+    }
+
     private static long line(StringBuilder s, String row, String name, String shape, HasParameters m) {
         long n = 0;
         for (Tensor t : m.parameters().values()) {
@@ -532,9 +658,24 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== one pass
 
-    /** The padded batch of sequences {@code idx} of {@code d}, checked against the model ({@link Batches#make}). */
+    /**
+     * The padded batch of sequences {@code idx} of {@code d}, checked against the model ({@link Batches#make}),
+     * with targets equal to the ignore index set to −1 (ignored).
+     */
     Batches.Batch batch(String name, SequenceDataset d, int[] idx, boolean needTargets) {
-        return Batches.make(cfg, name, d, idx, needTargets);
+        Batches.Batch b = Batches.make(cfg, name, d, idx, needTargets);
+        if (cfg.ignoreIndex() != ModelConfig.NO_IGNORE) {
+            for (int[] targets : new int[][] {b.labels(), b.stepTargets()}) {
+                if (targets != null) {
+                    for (int i = 0; i < targets.length; i++) {
+                        if (targets[i] == cfg.ignoreIndex()) {
+                            targets[i] = -1;
+                        }
+                    }
+                }
+            }
+        }
+        return b;
     }
 
     ModuleGroup group() {
@@ -544,22 +685,23 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /**
      * One training step's forward and backward over a batch, accumulating gradients: returns the mean
      * loss, its count and (when the metric needs it) the head's output on the host. With {@code carry},
-     * the forward starts from its states and they are replaced by this batch's final states.
+     * the forward starts from its states and they are replaced by this batch's final states. With
+     * {@code classWeights} (one per class) or sample weights in the batch, the loss is their weighted mean.
      */
-    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput) {
+    StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput, float[] classWeights) {
         rnn.train();
         try (Pass pass = new Pass(b, true, dropoutSeed, carry == null ? null : carry.h, carry == null ? null : carry.c);
-             LossResult loss = pass.loss()) {
+             LossResult loss = pass.loss(classWeights)) {
             pass.backward(loss.gradient());
             if (carry != null) {
                 carry.replace(pass.fwd);
             }
-            return new StepResult(loss.value(), loss.count(),
-                    withOutput && Metrics.needsOutput(cfg.task()) ? pass.out.toHost() : null);
+            return new StepResult(loss.value(), loss.count(), loss.weight(), withOutput ? pass.out.toHost() : null);
         }
     }
 
-    record StepResult(double loss, long count, float[] out) {
+    /** One step's mean loss, the number of terms and their total weight (the count without weights), and the output. */
+    record StepResult(double loss, long count, double weight, float[] out) {
     }
 
     /** Final states carried from batch to batch (stateful training), detached copies. */
@@ -644,10 +786,22 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             return f;
         }
 
-        LossResult loss() {
+        LossResult loss(float[] classWeights) {
             return switch (cfg.task()) {
-                case CLASSIFICATION -> Losses.crossEntropyLastStep(out, b.labels());
-                case TAGGING, LANGUAGE_MODEL -> Losses.crossEntropyLastStep(out, b.stepTargets());
+                case CLASSIFICATION, TAGGING, LANGUAGE_MODEL -> {
+                    int[] targets = cfg.task() == Task.CLASSIFICATION ? b.labels() : b.stepTargets();
+                    if (classWeights == null && b.weights() == null) {
+                        yield Losses.crossEntropyLastStep(out, targets);
+                    }
+                    // row r's weight: its target's class weight times its sequence's sample weight
+                    float[] w = new float[targets.length];
+                    for (int r = 0; r < w.length; r++) {
+                        int seq = cfg.task().perStep() ? b.positions()[r] % b.batch() : r;
+                        w[r] = (classWeights == null || targets[r] < 0 ? 1f : classWeights[targets[r]])
+                                * (b.weights() == null ? 1f : b.weights()[seq]);
+                    }
+                    yield Losses.crossEntropyWeighted(out, targets, w);
+                }
                 case REGRESSION, SEQUENCE_REGRESSION -> {
                     try (Tensor target = Tensor.of(device, b.values(), out.shape())) {
                         yield Losses.mse(out, target);
@@ -770,6 +924,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 return;
             }
             closed = true;
+            continuation(null);
             if (embedding != null) {
                 embedding.close();
             }
@@ -793,6 +948,14 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
     // ================================================================== builder
 
+    /**
+     * The seed a model with seed {@code modelSeed} gives a recurrent stack whose builder has none (the
+     * embedding takes {@code modelSeed}, the head {@code modelSeed + 1}).
+     */
+    public static long stackSeed(long modelSeed) {
+        return modelSeed * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L;
+    }
+
     /** Builds a {@link ModelConfig} and the model, e.g. {@code builder(TAGGING).embedding(v, 32).recurrent(Lstm.builder(32, 64)).outputs(9)}. */
     public static final class Builder {
         private final Task task;
@@ -801,9 +964,11 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         private int padding = Embedding.NO_PADDING;
         private int features;
         private RecurrentConfig recurrent;
+        private boolean recurrentSeeded;
         private double dropout;
         private int outputs;
         private long seed;
+        private int ignoreIndex = ModelConfig.NO_IGNORE;
 
         Builder(Task task) {
             if (task == null) {
@@ -837,6 +1002,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 throw new IllegalArgumentException("builder: expected a recurrent layer builder, got null");
             }
             this.recurrent = builder.config();
+            this.recurrentSeeded = builder.hasSeed();
             return this;
         }
 
@@ -852,16 +1018,35 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             return this;
         }
 
-        /** Seeds the embedding, the head and the head dropout (the stack has its own {@code seed}). */
+        /**
+         * Seeds the embedding, the head, the head dropout and, unless its builder was given a {@code seed} of its
+         * own, the recurrent stack (from {@link SequenceModel#stackSeed}), so that models of one shape with different seeds
+         * start different throughout. Default 0.
+         */
         public Builder seed(long seed) {
             this.seed = seed;
+            return this;
+        }
+
+        /**
+         * A class target (label or tag) that counts nowhere, not in the loss or the metrics (PyTorch's
+         * {@code ignore_index}; e.g. −100 for the sub-word pieces of a tagged word). Classification and tagging.
+         */
+        public Builder ignoreIndex(int index) {
+            this.ignoreIndex = index;
             return this;
         }
 
         /** The configuration, validated. */
         public ModelConfig config() {
             int out = outputs == 0 && task == Task.LANGUAGE_MODEL ? vocab : outputs;
-            return new ModelConfig(task, vocab, embeddingDim, padding, features, recurrent, (float) dropout, out, seed);
+            RecurrentConfig rc = recurrent;
+            if (rc != null && !recurrentSeeded) {
+                Map<String, String> m = new LinkedHashMap<>(rc.toMetadata());
+                m.put("seed", Long.toString(stackSeed(seed)));
+                rc = RecurrentConfig.fromMetadata(m, "");
+            }
+            return new ModelConfig(task, vocab, embeddingDim, padding, features, rc, (float) dropout, out, seed, ignoreIndex);
         }
 
         public SequenceModel build(Device device) {

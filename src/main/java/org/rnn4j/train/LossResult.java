@@ -7,11 +7,13 @@ public final class LossResult implements AutoCloseable {
     private final double value;
     private final Tensor gradient;
     private final long count;
+    private final double weight;
 
-    LossResult(double value, Tensor gradient, long count) {
+    LossResult(double value, Tensor gradient, long count, double weight) {
         this.value = value;
         this.gradient = gradient;
         this.count = count;
+        this.weight = weight;
     }
 
     /** The loss, a mean over {@link #count()} terms. */
@@ -27,6 +29,11 @@ public final class LossResult implements AutoCloseable {
     /** How many terms the mean was taken over (valid positions, or elements for MSE). */
     public long count() {
         return count;
+    }
+
+    /** The sum of the terms' weights the mean divides by: {@link #count()} for an unweighted loss. */
+    public double weight() {
+        return weight;
     }
 
     @Override

@@ -15,6 +15,8 @@ import org.rnn4j.engine.Engine;
  *       {@code F.cross_entropy} over the packed positions);</li>
  *   <li>{@link #crossEntropyLastStep}: the same over {@code [B, C]} logits, e.g. of the last valid step
  *       (see {@link LastStep#gather});</li>
+ *   <li>{@link #crossEntropyWeighted}: the same with a weight per row, a weighted mean (PyTorch's
+ *       {@code weight=} for class weights, Keras's {@code sample_weight});</li>
  *   <li>{@link #mse}: mean squared error over all elements ({@code F.mse_loss}).</li>
  * </ul>
  * A negative target is ignored (PyTorch's {@code ignore_index}), and so are padded steps
@@ -79,6 +81,97 @@ public final class Losses {
     }
 
     /**
+     * Softmax cross-entropy of one prediction per row with a weight per row:
+     * {@code L = Σ w_r·l_r / Σ w_r} over the rows whose target is not negative, and
+     * {@code dL/dlogits[r] = w_r (softmax_r − onehot_r) / Σ w}. Class weights are {@code w_r = weight[target_r]}
+     * (PyTorch's {@code F.cross_entropy(weight=...)} gives the same value). A zero weight sum gives 0 with a
+     * zero gradient. The rows are grouped by weight on the device (gathered so that each group is contiguous,
+     * scaled, scattered back), so the cost is one pass over the logits and two small launches per distinct weight.
+     *
+     * @param logits {@code [R, C]}
+     * @param targets {@code R} class indices in {@code [0, C)}, or negative to ignore
+     * @param weights {@code R} finite weights {@code >= 0}
+     * @return the weighted mean; {@link LossResult#count()} counts the rows, {@link LossResult#weight()} sums their weights
+     */
+    public static LossResult crossEntropyWeighted(Tensor logits, int[] targets, float[] weights) {
+        TrainChecks.usable("logits", logits, null);
+        if (logits.rank() != 2) {
+            throw new IllegalArgumentException("logits: expected shape [R, C], got " + Arrays.toString(logits.shape()));
+        }
+        int rows = logits.dim(0);
+        int classes = logits.dim(1);
+        int[] masked = maskTargets(targets, 1, rows, classes, null, false);
+        if (weights == null || weights.length != rows) {
+            throw new IllegalArgumentException("weights: expected " + rows + " entries (one per row), got "
+                    + (weights == null ? "null" : weights.length));
+        }
+        // the counted rows, grouped by weight (ties in row order)
+        Integer[] order = java.util.stream.IntStream.range(0, rows).filter(r -> masked[r] >= 0).boxed().toArray(Integer[]::new);
+        double total = 0;
+        for (int r : order) {
+            if (!(weights[r] >= 0) || Float.isInfinite(weights[r])) {
+                throw new IllegalArgumentException("weights[" + r + "]: expected a finite weight >= 0, got " + weights[r]);
+            }
+            total += weights[r];
+        }
+        Arrays.sort(order, java.util.Comparator.comparingDouble(r -> weights[r]));
+        int n = order.length;
+        Device device = logits.device();
+        Engine engine = device.engine();
+        Tensor grad = Tensor.zeros(device, logits.shape());
+        if (n == 0 || total == 0) {
+            return new LossResult(0, grad, n, 0);
+        }
+        int[] perm = new int[n];
+        int[] permTargets = new int[n];
+        int groups = 0;
+        for (int i = 0; i < n; i++) {
+            perm[i] = order[i];
+            permTargets[i] = masked[order[i]];
+            if (i == 0 || weights[order[i]] != weights[order[i - 1]]) {
+                groups++;
+            }
+        }
+        try (Tensor idx = Tensor.ofInts(device, perm, n);
+             Tensor tg = Tensor.ofInts(device, permTargets, n);
+             Tensor sorted = Tensor.zeros(device, n, classes);
+             Tensor sortedGrad = Tensor.zeros(device, n, classes);
+             Tensor loss = Tensor.zeros(device, n);
+             Tensor sums = Tensor.zeros(device, groups)) {
+            engine.gatherRows(n, classes, idx.buffer(), 0, logits.buffer(), 0, sorted.buffer(), 0);
+            // loss[i] = l_{perm[i]}; sortedGrad[i] = softmax − onehot, unscaled
+            engine.softmaxCrossEntropy(n, classes, sorted.buffer(), 0, tg.buffer(), 0, loss.buffer(), 0,
+                    sortedGrad.buffer(), 0, 1f);
+            float[] groupWeight = new float[groups];
+            int g = 0;
+            for (int start = 0; start < n; g++) {
+                float w = weights[perm[start]];
+                int end = start;
+                while (end < n && weights[perm[end]] == w) {
+                    end++;
+                }
+                groupWeight[g] = w;
+                long off = (long) start * classes;
+                engine.axpby((long) (end - start) * classes, (float) (w / total), sortedGrad.buffer(), off, 0f,
+                        sortedGrad.buffer(), off);
+                engine.sumRows(end - start, 1, loss.buffer(), start, 1, sums.buffer(), g);
+                start = end;
+            }
+            engine.scatterAddRows(n, classes, idx.buffer(), 0, sortedGrad.buffer(), 0, grad.buffer(), 0);
+            float[] s = new float[groups];
+            engine.download(sums.buffer(), 0, s, 0, groups);
+            double value = 0;
+            for (int i = 0; i < groups; i++) {
+                value += (double) groupWeight[i] * s[i];
+            }
+            return new LossResult(value / total, grad, n, total);
+        } catch (RuntimeException e) {
+            grad.close();
+            throw e;
+        }
+    }
+
+    /**
      * Mean squared error over all elements, {@code L = Σ (pred − target)² / n}, with
      * {@code dL/dpred = 2 (pred − target) / n}.
      *
@@ -93,7 +186,7 @@ public final class Losses {
         long n = pred.size();
         Tensor grad = Tensor.zeros(device, pred.shape());
         if (n == 0) {
-            return new LossResult(0, grad, 0);
+            return new LossResult(0, grad, 0, 0);
         }
         try (Tensor diff = Tensor.zeros(device, pred.shape())) {
             // diff = pred − target
@@ -102,7 +195,7 @@ public final class Losses {
             double value = engine.sumSquares(n, diff.buffer(), 0) / n;
             // grad = 2/n · diff
             engine.axpby(n, (float) (2.0 / n), diff.buffer(), 0, 0f, grad.buffer(), 0);
-            return new LossResult(value, grad, n);
+            return new LossResult(value, grad, n, n);
         } catch (RuntimeException e) {
             grad.close();
             throw e;
@@ -122,7 +215,7 @@ public final class Losses {
         Engine engine = device.engine();
         Tensor grad = Tensor.zeros(device, logits.shape());
         if (rows == 0 || count == 0) {
-            return new LossResult(0, grad, count);
+            return new LossResult(0, grad, count, count);
         }
         try (Tensor tg = Tensor.ofInts(device, masked, rows);
              Tensor loss = Tensor.zeros(device, rows);
@@ -135,7 +228,7 @@ public final class Losses {
             engine.sumRows(rows, 1, loss.buffer(), 0, 1, sum.buffer(), 0);
             float[] total = new float[1];
             engine.download(sum.buffer(), 0, total, 0, 1);
-            return new LossResult(total[0] / (double) count, grad, count);
+            return new LossResult(total[0] / (double) count, grad, count, count);
         } catch (RuntimeException e) {
             grad.close();
             throw e;

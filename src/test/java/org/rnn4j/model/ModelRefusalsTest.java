@@ -158,7 +158,8 @@ class ModelRefusalsTest {
         edits.put("rnn4j.train.epoch", m -> m.put("rnn4j.train.epoch", "-3"));
         edits.put("rnn4j.train.step", m -> m.put("rnn4j.train.step", "5"));
         edits.put("rnn4j.train.optimizer_steps", m -> m.put("rnn4j.train.optimizer_steps", "2"));
-        edits.put("rnn4j.train.bad_epochs", m -> m.put("rnn4j.train.bad_epochs", "7"));
+        edits.put("rnn4j.train.callback.0.wait", m -> m.put("rnn4j.train.callback.0.wait", "7"));   // EarlyStopping's
+        edits.put("rnn4j.train.rnn_dropout_calls", m -> m.put("rnn4j.train.rnn_dropout_calls", "-1"));
         edits.put("rnn4j.train.best_epoch", m -> m.put("rnn4j.train.best_epoch", "3"));
         edits.put("rnn4j.train.best_loss", m -> m.remove("rnn4j.train.best_loss"));
         edits.put("rnn4j.train.seed", m -> m.put("rnn4j.train.seed", "x7"));
@@ -177,12 +178,12 @@ class ModelRefusalsTest {
         // a checkpoint without the best weights it says it has
         Path file = dir.resolve("no-best.safetensors");
         Files.copy(good, file);
-        rewrite(file, m -> { }, List.of("best.head.weight"));
+        rewrite(file, m -> { }, List.of("snapshot.best_loss.head.weight"));
         try (SequenceModel m = classifier()) {
             Map<String, float[]> w = weights(m);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> m.fit(train, null, options().earlyStopping(5, true).resumeFrom(file)));
-            assertTrue(e.getMessage().contains("best.head.weight"), e.getMessage());
+            assertTrue(e.getMessage().contains("snapshot.best_loss.head.weight"), e.getMessage());
             assertSameWeights(w, m, "refused resume (best weights)");
         }
     }

@@ -66,4 +66,28 @@ class SequenceModelDevicesTest {
             assertEquals(open, Tensor.openCount(), task + ": tensors left open on " + name);
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("devices")
+    void weightedLossesTrainAsOnTheCpu(String name) throws Exception {
+        Device device = Device.parse(name);
+        double[] w = new double[24];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = i % 3 == 0 ? 0 : 0.5 * (i % 4);
+        }
+        for (Task task : new Task[] {Task.CLASSIFICATION, Task.TAGGING}) {
+            SequenceDataset d = data(task).withSampleWeights(w);
+            FitOptions o = new FitOptions().epochs(2).batchSize(8).adam(1e-2).seed(3).classWeights(0.25, 2);
+            try (SequenceModel cpu = builder(task).build(Device.cpu());
+                 SequenceModel dev = builder(task).build(device)) {
+                cpu.fit(d, null, o);
+                dev.fit(d, null, o);
+                assertEquals(cpu.evaluate(d, 8).get("loss"), dev.evaluate(d, 8).get("loss"), 1e-4, task + " on " + name);
+                for (String p : cpu.parameters().keySet()) {
+                    Close.assertClose(task + " " + p, cpu.parameters().get(p).toHost(), dev.parameters().get(p).toHost(),
+                            1e-4, 1e-3);
+                }
+            }
+        }
+    }
 }

@@ -87,6 +87,66 @@ class LossesTest {
 
     @ParameterizedTest
     @MethodSource("devices")
+    void weightedCrossEntropyIsTheWeightedMean(Device device) {
+        int rows = 9, c = 4;
+        float[] logits = uniform(13, rows * c, -3, 3);
+        int[] targets = {0, 1, 2, 3, -1, 1, 0, 2, 3};
+        float[] weights = {0.5f, 2f, 0f, 0.5f, 7f, 2f, 1.25f, 0.5f, 2f};   // repeated values form groups; row 4 ignored
+        double total = 0;
+        double sum = 0;
+        double[] grad = new double[rows * c];
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] < 0) {
+                continue;
+            }
+            total += weights[r];
+        }
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] < 0) {
+                continue;
+            }
+            double z = 0;
+            for (int k = 0; k < c; k++) {
+                z += Math.exp(logits[r * c + k]);
+            }
+            sum += weights[r] * (Math.log(z) - logits[r * c + targets[r]]);
+            for (int k = 0; k < c; k++) {
+                grad[r * c + k] = weights[r] * (Math.exp(logits[r * c + k]) / z - (k == targets[r] ? 1 : 0)) / total;
+            }
+        }
+        try (Tensor x = Tensor.of(device, logits, rows, c);
+             LossResult loss = Losses.crossEntropyWeighted(x, targets, weights)) {
+            assertEquals(8, loss.count());
+            assertEquals(total, loss.weight(), 1e-9);
+            assertEquals(sum / total, loss.value(), 1e-6 * Math.abs(sum / total));
+            assertClose("dLogits", grad, loss.gradient().toHost(), 1e-6, 0);
+        }
+        // equal weights are the plain mean
+        float[] ones = new float[rows];
+        java.util.Arrays.fill(ones, 3f);
+        try (Tensor x = Tensor.of(device, logits, rows, c);
+             LossResult w = Losses.crossEntropyWeighted(x, targets, ones);
+             LossResult plain = Losses.crossEntropyLastStep(x, targets)) {
+            assertEquals(plain.value(), w.value(), 1e-6 * plain.value());
+            assertClose("dLogits", plain.gradient().toHost(), w.gradient().toHost(), 1e-7, 0);
+        }
+        try (Tensor x = Tensor.of(device, logits, rows, c)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Losses.crossEntropyWeighted(x, targets, new float[] {1f}));
+            assertTrue(e.getMessage().startsWith("weights: expected 9 entries"), e.getMessage());
+            float[] bad = weights.clone();
+            bad[1] = -1f;
+            e = assertThrows(IllegalArgumentException.class, () -> Losses.crossEntropyWeighted(x, targets, bad));
+            assertTrue(e.getMessage().startsWith("weights[1]"), e.getMessage());
+            try (LossResult none = Losses.crossEntropyWeighted(x, targets, new float[rows])) {
+                assertEquals(0, none.value());
+                assertEquals(0, none.weight());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("devices")
     void perStepWithoutLengthsIsTheMeanOverAllPositions(Device device) {
         int t = 3, b = 2, c = 4;
         float[] logits = uniform(5, t * b * c, -2, 2);

@@ -5,50 +5,52 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The progress of {@code fit}, Keras-style: on a terminal one line per epoch redrawn in place
- * ({@code epoch 3/10 [=====>    ] 12/40  loss 0.4123  accuracy 0.871  2310 seq/s}); when the output is
- * redirected, only the finished epoch's line; a run of more than 20 epochs keeps about ten of those
- * lines. Nothing at all without an output stream.
+ * The progress of {@code fit}, Keras-style ({@code ProgbarLogger}): on a terminal one line per epoch
+ * redrawn in place ({@code epoch 3/10 [=====>    ] 12/40  loss 0.4123  accuracy 0.871  2310 seq/s}); when
+ * the output is redirected, only the finished epoch's line; a run of more than 20 epochs keeps about ten of
+ * those lines. {@link FitOptions#progress} adds one.
  */
-final class Progress {
+public final class ProgressBar implements Callback {
     private static final int BAR = 24;
     private final PrintStream out;
     private final boolean terminal = System.console() != null;
     private long lastDraw;
 
-    Progress(PrintStream out) {
+    public ProgressBar(PrintStream out) {
+        if (out == null) {
+            throw new IllegalArgumentException("out: expected a stream, got null");
+        }
         this.out = out;
     }
 
-    void step(int epoch, int epochs, int done, int total, Map<String, Double> metrics, double seqPerSecond) {
-        if (out == null || !terminal) {
+    @Override
+    public void onBatchEnd(TrainingRun run, int batch, Map<String, Double> metrics) {
+        if (!terminal) {
             return;
         }
         long now = System.nanoTime();
-        if (done < total && now - lastDraw < 100_000_000L) {
+        int total = run.batchesPerEpoch();
+        if (batch < total && now - lastDraw < 100_000_000L) {
             return;
         }
         lastDraw = now;
-        out.print("\r" + line(epoch, epochs, done, total, metrics, seqPerSecond, Map.of()));
+        out.print("\r" + line(run.epoch() + 1, run.epochs(), batch, total, metrics, run.sequencesPerSecond(), Map.of()));
         out.flush();
     }
 
-    void epochEnd(int epoch, int epochs, int total, Map<String, Double> metrics, double seqPerSecond,
-                  Map<String, Double> validation, double lr) {
+    @Override
+    public void onEpochEnd(TrainingRun run, History.Epoch e) {
+        int epochs = run.epochs();
+        int epoch = e.epoch();
         // a long run keeps about ten lines: the first epoch, every tenth of the run, and the last
         boolean keep = epochs <= 20 || epoch == 1 || epoch == epochs || epoch % (epochs / 10) == 0;
-        if (out == null || !keep) {
+        if (!keep) {
             return;
         }
-        String line = line(epoch, epochs, total, total, metrics, seqPerSecond, validation)
-                + String.format(Locale.ROOT, "  lr %.2e", lr);
+        int total = run.batchesPerEpoch();
+        String line = line(epoch, epochs, total, total, e.train(), e.sequencesPerSecond(), e.validation())
+                + String.format(Locale.ROOT, "  lr %.2e", e.learningRate());
         out.println(terminal ? "\r" + line : line);
-    }
-
-    void println(String line) {
-        if (out != null) {
-            out.println(line);
-        }
     }
 
     private static String line(int epoch, int epochs, int done, int total, Map<String, Double> metrics,
