@@ -149,7 +149,11 @@ public final class CudaEngine implements Engine {
     private volatile boolean closed;
 
     // ---- CUDA graphs of replayable regions (see replayable)
-    /** {@code -Drnn4j.cuda.graphs=false} turns graphs off for every engine; {@link #setGraphsEnabled} for one. */
+    /**
+     * {@code -Drnn4j.cuda.graphs=true} turns graphs on for every engine; {@link #setGraphsEnabled} for one. Off by
+     * default: a capture records everything queued on the engine's stream, so another thread's work on the same
+     * engine during it (Spark's local executors share one device) would be captured instead of run.
+     */
     public static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
     /** cuBLAS's workspace while it is captured (its own default on sm_90); fixed, so graphs can keep using it. */
     static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
@@ -158,7 +162,7 @@ public final class CudaEngine implements Engine {
     /** Regions seen once but not captured (a region is captured on its second sighting). */
     static final int MAX_SEEN = 256;
     private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
-    private boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
+    private boolean graphsEnabled = "true".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "false").trim());
     /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
     private String graphsUnusable;
     private boolean capturing;
@@ -1043,8 +1047,9 @@ public final class CudaEngine implements Engine {
     }
 
     /**
-     * Graphs on or off for this engine (on by default where cuBLAS takes a workspace, unless
-     * {@code -Drnn4j.cuda.graphs=false}); off destroys the graphs kept. Results are the same bits either way.
+     * Graphs on or off for this engine (off by default, see {@link #GRAPHS_PROPERTY}; on only where cuBLAS takes a
+     * workspace), for an engine that one thread uses; off destroys the graphs kept. Results are the same bits
+     * either way.
      */
     public void setGraphsEnabled(boolean on) {
         enter();

@@ -53,9 +53,11 @@ final class JnaCublasBinding implements CublasBinding {
     private final String path;
     private final String version;
     private long handle;
-    /** alpha at byte 0, beta at byte 4. */
-    private final Memory scalars = new Memory(8);
-    private final long alphaAddress = Pointer.nativeValue(scalars);
+    /**
+     * alpha at byte 0, beta at byte 4, one pair per calling thread: cuBLAS reads them (host pointer mode) during
+     * the call, and two threads sharing an engine (Spark's local executors) must not overwrite each other's.
+     */
+    private static final ThreadLocal<Memory> SCALARS = ThreadLocal.withInitial(() -> new Memory(8));
 
     private JnaCublasBinding(String path, String version) {
         this.path = path;
@@ -193,11 +195,18 @@ final class JnaCublasBinding implements CublasBinding {
         CublasBinding.check(Lib.cublasSetWorkspace_v2(handle, address, bytes), "cublasSetWorkspace_v2");
     }
 
+    /** This thread's alpha and beta, stored: the address of alpha (beta follows). */
+    private static long scalars(float alpha, float beta) {
+        Memory m = SCALARS.get();
+        m.setFloat(0, alpha);
+        m.setFloat(4, beta);
+        return Pointer.nativeValue(m);
+    }
+
     @Override
     public void sgemm(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
                       float beta, long c, int ldc) {
-        scalars.setFloat(0, alpha);
-        scalars.setFloat(4, beta);
+        long alphaAddress = scalars(alpha, beta);
         CublasBinding.check(Lib.cublasSgemm_v2(handle, opA, opB, m, n, k,
                 alphaAddress, a, lda, b, ldb, alphaAddress + 4, c, ldc), "cublasSgemm_v2");
     }
@@ -205,8 +214,7 @@ final class JnaCublasBinding implements CublasBinding {
     @Override
     public void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
                                     long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch) {
-        scalars.setFloat(0, alpha);
-        scalars.setFloat(4, beta);
+        long alphaAddress = scalars(alpha, beta);
         CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, alphaAddress,
                 a, lda, strideA, b, ldb, strideB, alphaAddress + 4, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
     }

@@ -40,13 +40,14 @@ class GraphsTest {
         // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
         // gives them; with every buffer its own allocation they do not
         assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
+        e.setGraphsEnabled(true);   // off by default (CudaEngine.GRAPHS_PROPERTY)
         return e;
     }
 
     @AfterEach
-    void graphsBackOn() {
+    void graphsBackToTheDefault() {
         if (Devices.cudaUnusableReason() == null) {
-            ((CudaEngine) Device.cuda().engine()).setGraphsEnabled(true);
+            ((CudaEngine) Device.cuda().engine()).setGraphsEnabled(false);
         }
     }
 
