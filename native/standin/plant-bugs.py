@@ -83,10 +83,7 @@ BUGS = [
     Bug("gemm-ld", "GEMM mapping: lda and ldb swapped",
         "src/main/java/org/rnn4j/cuda/ColumnMajorGemm.java",
         "n, m, k, ldb, lda, ldc);", "n, m, k, lda, ldb, ldc);"),
-    Bug("offset-bytes-kernel", "CudaBuffer.at offsets kernel pointers by elements as if they were bytes",
-        "src/main/java/org/rnn4j/cuda/CudaBuffer.java",
-        "base.withByteOffset(offset * ELEMENT_BYTES)", "base.withByteOffset(offset)"),
-    Bug("offset-bytes-cublas", "CudaBuffer.address (cuBLAS pointers) offsets by elements as if they were bytes",
+    Bug("offset-bytes-cublas", "CudaBuffer.address (kernel and cuBLAS pointers) offsets by elements as if they were bytes",
         "src/main/java/org/rnn4j/cuda/CudaBuffer.java",
         "return block.address + offset * ELEMENT_BYTES;", "return block.address + offset;"),
     Bug("lstm-mask", "LSTM forward ignores valid(lengths, b, step): padded steps update the state",
@@ -98,14 +95,17 @@ BUGS = [
         "if (false) {\n        dGx[gates + GATE_I * H] = 0.0f;"),
     Bug("allocate-unzeroed", "CudaEngine.allocate without its zeroing memset (fresh memory read before written)",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        "if (elements > 0) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0)",
-        "if (false) {\n            try {\n                Driver.check(cuMemsetD32Async(buffer.at(0)"),
+        "if (elements > 0) {\n            try {\n                int status = Lib.cuMemsetD32Async(buffer.address(0)",
+        "if (false) {\n            try {\n                int status = Lib.cuMemsetD32Async(buffer.address(0)"),
     Bug("lstm-reads-output", "LSTM forward reads c from cNext, its output, before writing it (instead of cPrev)",
         "kernels/lstm.cu",
         "const float cp = cPrev[state];", "const float cp = cNext[state];"),
     Bug("download-no-sync", "download reads the pinned staging buffer without cuStreamSynchronize",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        '                Driver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "download from " + src);\n',
+        '                status = Lib.cuStreamSynchronize(streamHandle);\n'
+        '                if (status != CUresult.CUDA_SUCCESS) {\n'
+        '                    throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);\n'
+        '                }\n',
         "", execution="cuda-jna-deferred"),
     Bug("grid-short", "cell launches: grid of floor(work / 256) blocks, one too few unless a multiple of 256",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
@@ -123,7 +123,7 @@ BUGS = [
         tests="LossesTest"),
     Bug("nonfinite-flag", "hasNonFinite does not reset its device flag (stale or garbage flag read)",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        '            Driver.check(cuMemsetD32Async(flag, 0, 1, stream), "cuMemsetD32Async", "hasNonFinite flag");\n',
+        '            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, streamHandle), "cuMemsetD32Async", "hasNonFinite flag");\n',
         "", tests=PARITY),
     # Stand-in level (native/standin/checks_test.cpp's correct use, broken): what the stand-in catches
     # in streams and graphs before the engine uses them; the engine-level forms wait for #19's graphs
