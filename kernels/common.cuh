@@ -152,3 +152,22 @@ __device__ __forceinline__ double blockSum(double v, double* sh) {
     __syncthreads();
     return r;
 }
+
+// The shift and normaliser of a softmax over x[0 .. n) by one block, shared by train.cu's cross-entropy and
+// tensor.cu's masked softmax: *rowMax = max x (a NaN wins) and the return value Σ expf(x_c − max) in double,
+// both by fixed-order trees.
+__device__ __forceinline__ double blockSoftmaxSum(const float* x, long long n, float* rowMax, float* shMax,
+                                                  double* shSum) {
+    float m = -INFINITY;
+    for (long long c = threadIdx.x; c < n; c += BLOCK) {
+        const float v = x[c];
+        m = (v > m || v != v) ? v : m;
+    }
+    const float mx = blockMax(m, shMax);
+    double s = 0.0;
+    for (long long c = threadIdx.x; c < n; c += BLOCK) {
+        s += (double)expf(x[c] - mx);
+    }
+    *rowMax = mx;
+    return blockSum(s, shSum);
+}

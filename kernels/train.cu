@@ -50,17 +50,8 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
         return;
     }
 
-    float m = -INFINITY;
-    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
-        const float v = x[c];
-        m = (v > m || v != v) ? v : m;
-    }
-    const float rowMax = blockMax(m, shMax);
-    double s = 0.0;
-    for (long long c = threadIdx.x; c < classes; c += BLOCK) {
-        s += (double)expf(x[c] - rowMax);
-    }
-    const double sum = blockSum(s, shSum);
+    float rowMax;
+    const double sum = blockSoftmaxSum(x, classes, &rowMax, shMax, shSum);
     const double logSum = log(sum) + (double)rowMax;
     if (threadIdx.x == 0) {
         loss[r] = (float)(logSum - (double)x[target]);
