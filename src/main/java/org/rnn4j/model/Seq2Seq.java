@@ -452,17 +452,38 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         if (beamWidth < 1) {
             throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
         }
-        if (maxLength < 1) {
-            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
-        }
         if (!Double.isFinite(lengthPenalty)) {
             throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
         }
+        return decode(sources, beamWidth, maxLength, size -> new Beams(size, beamWidth, lengthPenalty));
+    }
+
+    /**
+     * Temperature sampling (generation): each next token drawn from {@code softmax(logits / temperature)} until the end
+     * token or {@code maxLength} tokens; below 1 the draws lean to the likely tokens, above 1 to the unlikely ones.
+     * Deterministic for a seed: sample {@code i} draws from the {@code i}-th stream split from {@code seed}. The score
+     * is the sum of the model's own log probabilities (temperature 1) of the drawn tokens, the end token's included.
+     *
+     * @throws IllegalArgumentException for a temperature that is not a finite number {@code > 0} ({@link #translate} is greedy)
+     */
+    public List<Translation> sample(List<int[]> sources, int maxLength, double temperature, long seed) {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature: expected a finite temperature > 0 (translate(...) is greedy), got "
+                    + temperature);
+        }
+        return decode(sources, 1, maxLength, size -> new Sampling(size, temperature, seed));
+    }
+
+    /** The decoding loop of {@link #beamSearch} and {@link #sample}: {@code width} decoder rows per source, {@code search} choosing the tokens. */
+    private List<Translation> decode(List<int[]> sources, int width, int maxLength, java.util.function.IntFunction<Search> search) {
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
+        }
         Batch batch = batch(sources, null);
-        int k = beamWidth, rows = batch.size * k;
+        int k = width, rows = batch.size * k;
         encoder.eval();
         decoder.eval();
-        Beams beams = new Beams(batch.size, k, lengthPenalty);
+        Search chooser = search.apply(batch.size);
         List<Tensor> held = new ArrayList<>();
         try (Encoded enc = encode(batch)) {
             // every sample's encoder outputs and initial states repeated for its k beams (row b·k + j)
@@ -477,16 +498,16 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0(), repeat));
             int[] previous = new int[rows];
             Arrays.fill(previous, startToken);
-            for (int step = 0; step < maxLength && !beams.allDone(); step++) {
+            for (int step = 0; step < maxLength && !chooser.allDone(); step++) {
                 List<Tensor> owned = new ArrayList<>();
                 try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, rows)), null, h, c)) {
                     Attended att = attend(encOut, srcLengths, dec.output(), owned);
                     float[] logits = own(owned, output.forward(att.features)).toHost();        // [1, rows, V]
                     float[] alpha = att.weights == null ? null : att.weights.toHost();         // [rows, 1, S]
-                    int[] parents = beams.advance(logits, targetVocab, endToken, step + 1 == maxLength,
+                    int[] parents = chooser.advance(logits, targetVocab, endToken, step + 1 == maxLength,
                             r -> alpha == null ? new float[0]
                                     : Arrays.copyOfRange(alpha, r * batch.sourceSteps, r * batch.sourceSteps + srcLengths[r]));
-                    System.arraycopy(beams.lastTokens(), 0, previous, 0, rows);
+                    System.arraycopy(chooser.lastTokens(), 0, previous, 0, rows);
                     held.remove(h);
                     h.close();
                     h = own(held, gatherSamples(dec.hN(), parents));
@@ -504,7 +525,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         } finally {
             held.forEach(Tensor::close);
         }
-        return beams.best();
+        return chooser.best();
     }
 
     /**

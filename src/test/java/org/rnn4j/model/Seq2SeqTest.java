@@ -240,6 +240,76 @@ class Seq2SeqTest {
         }
     }
 
+    /**
+     * Temperature sampling: one-token samples of a source repeated 6,000 times come out with the frequencies
+     * {@code p(v)^(1/T) / Σ p(u)^(1/T)} (each sample's score is its token's log probability {@code log p(v)}), at
+     * T = 0.5 and T = 2, within 5 standard deviations; a seed gives the same samples again, another seed others; a
+     * tiny temperature is greedy decoding; a whole sample's score is minus the loss of its tokens.
+     */
+    @Test
+    void temperatureSamplingDrawsFromTheSharpenedOrFlattenedDistributionAndIsDeterministicForASeed() {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            Tensor w = model.parameters().get("output.weight");
+            float[] sharper = w.toHost();
+            for (int i = 0; i < sharper.length; i++) {
+                sharper[i] *= 6;   // an untrained model's distribution is close to uniform: make the temperature show
+            }
+            w.copyFrom(sharper);
+            List<int[]> same = java.util.Collections.nCopies(6000, new int[] {3, 7, 5});
+            for (double temperature : new double[] {0.5, 2}) {
+                List<Seq2Seq.Translation> drawn = model.sample(same, 1, temperature, 11);
+                double[] logP = new double[VOCAB];
+                java.util.Arrays.fill(logP, Double.NaN);
+                int[] count = new int[VOCAB];
+                for (Seq2Seq.Translation t : drawn) {
+                    int token = t.tokens().length == 0 ? END : t.tokens()[0];
+                    count[token]++;
+                    logP[token] = t.score();
+                }
+                double norm = 0;
+                for (int v = 0; v < VOCAB; v++) {
+                    assertTrue(count[v] > 0, "T=" + temperature + ": token " + v + " never drawn: " + java.util.Arrays.toString(count));
+                    norm += Math.exp(logP[v] / temperature);
+                }
+                double largest = 0;
+                double largestModel = 0;
+                for (int v = 0; v < VOCAB; v++) {
+                    double p = Math.exp(logP[v] / temperature) / norm;
+                    double sd = Math.sqrt(6000 * p * (1 - p));
+                    assertEquals(6000 * p, count[v], 5 * sd + 1, "T=" + temperature + ": token " + v);
+                    largest = Math.max(largest, p);
+                    largestModel = Math.max(largestModel, Math.exp(logP[v]));
+                }
+                assertTrue(temperature < 1 ? largest > largestModel + 0.02 : largest < largestModel - 0.02,
+                        "T=" + temperature + ": largest share " + largest + " against the model's " + largestModel);
+            }
+            List<int[]> src = randomSequences(new Random(21), 8, 1, 6);
+            List<Seq2Seq.Translation> a = model.sample(src, 8, 1.0, 5);
+            List<Seq2Seq.Translation> b = model.sample(src, 8, 1.0, 5);
+            List<Seq2Seq.Translation> other = model.sample(src, 8, 1.0, 6);
+            boolean differs = false;
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(a.get(i).tokens(), b.get(i).tokens(), "sample " + i + ": the same seed");
+                assertEquals(a.get(i).score(), b.get(i).score());
+                differs |= !java.util.Arrays.equals(a.get(i).tokens(), other.get(i).tokens());
+                if (a.get(i).tokens().length < 8) {   // ended with the end token: its log probability is in the score
+                    double loss = model.lossAndGradients(List.of(src.get(i)), List.of(a.get(i).tokens()));
+                    assertEquals(-loss * (a.get(i).tokens().length + 1), a.get(i).score(), 1e-4 * (a.get(i).tokens().length + 1));
+                }
+            }
+            assertTrue(differs, "another seed draws other samples");
+            List<Seq2Seq.Translation> greedy = model.translate(src, 8);
+            List<Seq2Seq.Translation> cold = model.sample(src, 8, 1e-6, 1);
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(greedy.get(i).tokens(), cold.get(i).tokens(), "sample " + i + " at temperature 1e-6");
+            }
+            for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+                assertMessage("temperature: expected a finite temperature > 0", () -> model.sample(src, 8, bad, 1));
+            }
+            assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.sample(src, 0, 1, 1));
+        }
+    }
+
     @Test
     void aBatchIsSearchedAsItsSamplesOneByOne() {
         Random rnd = new Random(2);
@@ -277,11 +347,18 @@ class Seq2SeqTest {
         List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
         Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
         double cpuLoss;
+        List<Seq2Seq.Translation> cpuSamples;
         try (Seq2Seq model = builder.build(Device.cpu())) {
             cpuLoss = model.lossAndGradients(src, tgt);
             model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
+            cpuSamples = model.sample(src, 6, 1.0, 3);
         }
         try (Seq2Seq model = builder.build(Device.cuda())) {
+            List<Seq2Seq.Translation> samples = model.sample(src, 6, 1.0, 3);
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(cpuSamples.get(i).tokens(), samples.get(i).tokens(), label + ": sample " + i);
+                assertEquals(cpuSamples.get(i).score(), samples.get(i).score(), 1e-4, label + ": sample " + i);
+            }
             double gpuLoss = model.lossAndGradients(src, tgt);
             assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), label + ": loss");
             assertEquals(cpu.keySet(), model.gradients().keySet(), label);
