@@ -195,6 +195,29 @@ class Seq2SeqTest {
     }
 
     @Test
+    void theConcatProjectBridgeLearnsToReverseIntoAWiderDecoder() {
+        Random rnd = new Random(9);
+        try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(8, 16).bidirectional(true).seed(3))
+                .decoder(Lstm.builder(8, 32).seed(4)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(5).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 200; step++) {
+                List<int[]> s = randomSequences(rnd, 32, 2, 6);
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(s, s.stream().map(Seq2SeqTest::reversed).toList());
+                adam.step();
+                first = step == 0 ? loss : first;
+                last = loss;
+            }
+            assertTrue(last < first / 5, "loss " + first + " -> " + last);
+            List<int[]> test = randomSequences(new Random(98), 100, 2, 6);
+            double exact = model.evaluate(test, test.stream().map(Seq2SeqTest::reversed).toList(), 1, 10).get("exact_match");
+            assertTrue(exact >= 0.8, "exact match " + exact);
+        }
+    }
+
+    @Test
     void aWiderBeamFindsSequencesAtLeastAsLikelyAsGreedyDecoding() {
         try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
             List<int[]> src = randomSequences(new Random(8), 12, 1, 6);
