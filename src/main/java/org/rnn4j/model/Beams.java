@@ -13,7 +13,7 @@ import java.util.function.IntFunction;
  * {@code width} that do not end (ending ones met before them are set aside as ended), and says which row each
  * new hypothesis continues, so that the caller reorders the decoder's states.
  */
-final class Beams {
+final class Beams extends Search {
 
     /** A hypothesis: its tokens, one attention row per token, the sum of log probabilities, and whether it ended with the end token. */
     private record Hypothesis(int[] tokens, List<float[]> attention, double logProb, boolean ended) {
@@ -34,40 +34,20 @@ final class Beams {
     private final double lengthPenalty;
     private final Hypothesis[][] live;
     private final List<List<Hypothesis>> ended = new ArrayList<>();
-    private final boolean[] done;
-    private final int[] lastTokens;
 
     Beams(int batch, int width, double lengthPenalty) {
+        super(batch, batch * width);
         this.batch = batch;
         this.width = width;
         this.lengthPenalty = lengthPenalty;
         this.live = new Hypothesis[batch][width];
-        this.done = new boolean[batch];
-        this.lastTokens = new int[batch * width];
         for (int b = 0; b < batch; b++) {
             live[b][0] = new Hypothesis(new int[0], List.of(), 0, false);   // one start per sample, not width copies
             ended.add(new ArrayList<>());
         }
     }
 
-    boolean allDone() {
-        for (boolean d : done) {
-            if (!d) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** The token each row feeds to the decoder next. */
-    int[] lastTokens() {
-        return lastTokens;
-    }
-
-    /**
-     * One step from {@code logits [batch·width, vocab]}; {@code attention.apply(row)} is that row's attention over its
-     * source. With {@code last} every live hypothesis ends here (the length limit). Returns the parent row of each row.
-     */
+    @Override
     int[] advance(float[] logits, int vocab, int endToken, boolean last, IntFunction<float[]> attention) {
         int[] parents = new int[batch * width];
         for (int b = 0; b < batch; b++) {
@@ -122,6 +102,7 @@ final class Beams {
     }
 
     /** Each sample's best ended hypothesis by {@code logProb / length^lengthPenalty}; the first of equals. */
+    @Override
     List<Seq2Seq.Translation> best() {
         List<Seq2Seq.Translation> out = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
@@ -135,23 +116,6 @@ final class Beams {
                 }
             }
             out.add(new Seq2Seq.Translation(best.tokens, best.attention.toArray(new float[0][]), bestScore));
-        }
-        return out;
-    }
-
-    private static double[] logSoftmax(float[] x, int off, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[off + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(x[off + i] - max);
-        }
-        double logSum = max + Math.log(sum);
-        double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = x[off + i] - logSum;
         }
         return out;
     }

@@ -32,10 +32,13 @@ import org.rnn4j.train.ModuleGroup;
  * teacher forcing (it reads the true previous token); optionally Luong attention over the encoder's outputs;
  * a linear layer to the target vocabulary.
  *
- * <p><b>Bridge.</b> A bidirectional encoder's two directions are <em>summed</em> per layer
- * ({@code h0[l] = h_n[l fwd] + h_n[l bwd]}, likewise {@code c}), so the decoder has the encoder's layers and hidden
- * size and no extra parameters. An LSTM state {@code c} passes only from an LSTM encoder to an LSTM decoder
- * (otherwise the decoder's {@code c0} is zero).
+ * <p><b>Bridge</b> ({@link Bridge}): by default ({@link Bridge#SUM}) a bidirectional encoder's two directions are
+ * <em>summed</em> per layer ({@code h0[l] = h_n[l fwd] + h_n[l bwd]}, likewise {@code c}), so the decoder has the
+ * encoder's layers and hidden size and no extra parameters. {@link Bridge#CONCAT_PROJECT} concatenates each layer's
+ * directions and projects them to the decoder's width ({@code h0[l] = tanh(W_h [h_n[l fwd]; h_n[l bwd]] + b_h)},
+ * likewise {@code c} with its own {@code W_c}; one projection for all layers, as OpenNMT's bridge), so the decoder
+ * needs only the encoder's number of layers. An LSTM state {@code c} passes only from an LSTM encoder to an LSTM
+ * decoder (otherwise the decoder's {@code c0} is zero).
  *
  * <p><b>Attention</b> (Luong et al. 2015, global, after the decoder step): scores {@code s = h_t · k_s} with keys
  * {@code k = y_enc} ({@link Attention#DOT}) or {@code k = W_a y_enc} ({@link Attention#GENERAL}), or Bahdanau's additive
@@ -53,6 +56,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** Luong's multiplicative scores, Bahdanau's additive one, or none (the decoder sees the source only through its initial state). */
     public enum Attention { NONE, DOT, GENERAL, BAHDANAU }
 
+    /** How the encoder's final states become the decoder's initial ones (see the class comment); {@link #SUM} by default. */
+    public enum Bridge { SUM, CONCAT_PROJECT }
+
     private final Device device;
     private final Engine engine;
     private final int sourceVocab;
@@ -60,10 +66,13 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private final int startToken;
     private final int endToken;
     private final Attention attention;
+    private final Bridge bridge;
     private final Embedding sourceEmbedding;
     private final Embedding targetEmbedding;
     private final RecurrentLayer encoder;
     private final RecurrentLayer decoder;
+    private final Linear bridgeH;          // CONCAT_PROJECT: [h fwd; h bwd] → decoder h; null otherwise
+    private final Linear bridgeC;          // CONCAT_PROJECT between LSTMs: [c fwd; c bwd] → decoder c; null otherwise
     private final Linear keyProjection;    // GENERAL W_a, BAHDANAU W_k: y_enc → decoder hidden; null otherwise
     private final Linear queryProjection;  // BAHDANAU W_q: h → decoder hidden; null otherwise
     private final Linear scoreVector;      // BAHDANAU v: → one score; null otherwise
@@ -79,6 +88,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         this.startToken = b.startToken;
         this.endToken = b.endToken;
         this.attention = b.attention;
+        this.bridge = b.bridge;
         RecurrentConfig enc = b.encoder;
         RecurrentConfig dec = b.decoder;
         int encOut = enc.outputSize();   // both directions
@@ -90,6 +100,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             targetEmbedding = track(made, new Embedding(targetVocab, dec.inputSize(), b.seed + 1, device));
             encoder = track(made, new RecurrentLayer(enc, device));
             decoder = track(made, new RecurrentLayer(dec, device));
+            int dirs = enc.bidirectional() ? 2 : 1;
+            boolean project = bridge == Bridge.CONCAT_PROJECT;
+            bridgeH = project ? track(made, new Linear(encOut, decHidden, true, b.seed + 7, device)) : null;
+            bridgeC = project && passesCellState(enc, dec)
+                    ? track(made, new Linear(dirs * enc.hiddenSize(), dec.hiddenSize(), true, b.seed + 8, device)) : null;
             boolean additive = attention == Attention.BAHDANAU;
             keyProjection = attention == Attention.GENERAL || additive
                     ? track(made, new Linear(encOut, decHidden, false, b.seed + 2, device)) : null;
@@ -107,6 +122,12 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         parts.put("target_embedding", targetEmbedding);
         parts.put("encoder", encoder);
         parts.put("decoder", decoder);
+        if (bridgeH != null) {
+            parts.put("bridge_h", bridgeH);
+        }
+        if (bridgeC != null) {
+            parts.put("bridge_c", bridgeC);
+        }
         if (keyProjection != null) {
             parts.put("attention_keys", keyProjection);
         }
@@ -119,6 +140,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         }
         parts.put("output", output);
         this.modules = ModuleGroup.of(parts);
+    }
+
+    /** Whether the encoder's final {@code c} reaches the decoder: only from an LSTM to an LSTM. */
+    private static boolean passesCellState(RecurrentConfig enc, RecurrentConfig dec) {
+        return enc.cell() == org.rnn4j.CellType.LSTM && dec.cell() == org.rnn4j.CellType.LSTM;
     }
 
     private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T t) {
@@ -137,6 +163,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         private RecurrentConfig encoder;
         private RecurrentConfig decoder;
         private Attention attention = Attention.NONE;
+        private Bridge bridge = Bridge.SUM;
         private int startToken = -1;
         private int endToken = -1;
         private long seed = 1;
@@ -158,7 +185,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             return this;
         }
 
-        /** The decoder: unidirectional, the encoder's layers and (per direction) hidden size; its input size is the target embedding's. */
+        /**
+         * The decoder: unidirectional, with the encoder's layers and (with the {@link Bridge#SUM} bridge) its hidden size per
+         * direction; its input size is the target embedding's.
+         */
         public Builder decoder(RecurrentConfig.Builder<?> decoder) {
             this.decoder = decoder == null ? null : decoder.config();
             return this;
@@ -166,6 +196,12 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
         public Builder attention(Attention attention) {
             this.attention = attention;
+            return this;
+        }
+
+        /** How the encoder's final states reach the decoder: {@link Bridge#SUM} (the default) or {@link Bridge#CONCAT_PROJECT}. */
+        public Builder bridge(Bridge bridge) {
+            this.bridge = bridge;
             return this;
         }
 
@@ -197,15 +233,19 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             if (enc.batchFirst() || dec.batchFirst()) {
                 throw new IllegalArgumentException("encoder, decoder: expected time-major layers (Seq2Seq lays out its own tensors), got batchFirst");
             }
-            if (dec.numLayers() != enc.numLayers() || dec.hiddenSize() != enc.hiddenSize() || dec.projSize() != enc.projSize()) {
+            if (bridge == null) {
+                throw new IllegalArgumentException("bridge: expected SUM or CONCAT_PROJECT, got null");
+            }
+            if (dec.numLayers() != enc.numLayers() || bridge == Bridge.SUM
+                    && (dec.hiddenSize() != enc.hiddenSize() || dec.projSize() != enc.projSize())) {
                 throw new IllegalArgumentException("decoder: expected the encoder's " + enc.numLayers() + " layers of hidden size "
                         + enc.hiddenSize() + " (its final states become the decoder's initial ones), got " + dec.numLayers()
-                        + " layers of " + dec.hiddenSize());
+                        + " layers of " + dec.hiddenSize() + (bridge == Bridge.SUM ? " (Bridge.CONCAT_PROJECT projects other sizes)" : ""));
             }
             if (attention == null) {
                 throw new IllegalArgumentException("attention: expected NONE, DOT, GENERAL or BAHDANAU, got null");
             }
-            if (attention == Attention.DOT && enc.bidirectional()) {
+            if (attention == Attention.DOT && enc.outputSize() != dec.outputSize()) {
                 throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
                         + enc.outputSize() + " wide against " + dec.outputSize() + ": use GENERAL");
             }
@@ -245,6 +285,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         meta.put(META + "start_token", Integer.toString(startToken));
         meta.put(META + "end_token", Integer.toString(endToken));
         meta.put(META + "attention", attention.name());
+        meta.put(META + "bridge", bridge.name());
         Checkpoint.save(file, modules, meta);
     }
 
@@ -261,6 +302,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         }
         Builder b = builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab"))
                 .attention(Attention.valueOf(meta.get(META + "attention")))
+                .bridge(Bridge.valueOf(meta.getOrDefault(META + "bridge", Bridge.SUM.name())))   // files before the bridge choice summed
                 .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
         b.encoder = RecurrentConfig.fromMetadata(meta, "encoder.");
         b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
@@ -285,8 +327,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** One line per module (its parameters and their count), then the total, as Keras's {@code summary()}. */
     public String summary() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, attention %s, "
-                + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), attention, sourceVocab, targetVocab));
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, bridge %s, attention %s, "
+                + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), bridge, attention, sourceVocab, targetVocab));
         long total = 0;
         for (Map.Entry<String, HasParameters> m : modules.modules().entrySet()) {
             long count = m.getValue().parameters().values().stream().mapToLong(Tensor::size).sum();
@@ -336,7 +378,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** The decoder over {@code inputs}, attention, loss and the whole backward; the loss. */
     private double teacherForced(Encoded enc, Batch batch, int[] inputs, List<Tensor> owned) {
         try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(inputs, batch.targetSteps, batch.size)),
-                batch.targetLengths, enc.h0, enc.c0)) {
+                batch.targetLengths, enc.h0.state(), enc.c0())) {
             Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
             Tensor logits = own(owned, output.forward(att.features));
             try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
@@ -344,8 +386,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 Tensor[] dEncDec = attendBackward(enc, dec.output(), att, dFeatures, owned);
                 try (BackwardResult dDec = decoder.backward(dec, dEncDec[1], null, null)) {
                     targetEmbedding.backward(inputs, dDec.dX());
-                    Tensor dhN = own(owned, bridgeBackward(dDec.dh0(), enc.forward.hN()));
-                    Tensor dcN = enc.c0 == null ? null : own(owned, bridgeBackward(dDec.dc0(), enc.forward.cN()));
+                    Tensor dhN = bridgeBackward(enc.h0, bridgeH, dDec.dh0(), enc.forward.hN(), owned);
+                    Tensor dcN = enc.c0 == null ? null : bridgeBackward(enc.c0, bridgeC, dDec.dc0(), enc.forward.cN(), owned);
                     try (BackwardResult dEnc = encoder.backward(enc.forward, dEncDec[0], dhN, dcN)) {
                         sourceEmbedding.backward(batch.sourceIds, dEnc.dX());
                     }
@@ -360,7 +402,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         List<Tensor> owned = new ArrayList<>();
         decoder.eval();   // a prediction pass: nothing saved for a backward
         try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
-                batch.targetLengths, enc.h0, enc.c0)) {
+                batch.targetLengths, enc.h0.state(), enc.c0())) {
             Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
             float[] logits = own(owned, output.forward(att.features)).toHost();   // [T, B, V]
             SplittableRandom rnd = new SplittableRandom(seed);
@@ -410,17 +452,38 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         if (beamWidth < 1) {
             throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
         }
-        if (maxLength < 1) {
-            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
-        }
         if (!Double.isFinite(lengthPenalty)) {
             throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
         }
+        return decode(sources, beamWidth, maxLength, size -> new Beams(size, beamWidth, lengthPenalty));
+    }
+
+    /**
+     * Temperature sampling (generation): each next token drawn from {@code softmax(logits / temperature)} until the end
+     * token or {@code maxLength} tokens; below 1 the draws lean to the likely tokens, above 1 to the unlikely ones.
+     * Deterministic for a seed: sample {@code i} draws from the {@code i}-th stream split from {@code seed}. The score
+     * is the sum of the model's own log probabilities (temperature 1) of the drawn tokens, the end token's included.
+     *
+     * @throws IllegalArgumentException for a temperature that is not a finite number {@code > 0} ({@link #translate} is greedy)
+     */
+    public List<Translation> sample(List<int[]> sources, int maxLength, double temperature, long seed) {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature: expected a finite temperature > 0 (translate(...) is greedy), got "
+                    + temperature);
+        }
+        return decode(sources, 1, maxLength, size -> new Sampling(size, temperature, seed));
+    }
+
+    /** The decoding loop of {@link #beamSearch} and {@link #sample}: {@code width} decoder rows per source, {@code search} choosing the tokens. */
+    private List<Translation> decode(List<int[]> sources, int width, int maxLength, java.util.function.IntFunction<Search> search) {
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
+        }
         Batch batch = batch(sources, null);
-        int k = beamWidth, rows = batch.size * k;
+        int k = width, rows = batch.size * k;
         encoder.eval();
         decoder.eval();
-        Beams beams = new Beams(batch.size, k, lengthPenalty);
+        Search chooser = search.apply(batch.size);
         List<Tensor> held = new ArrayList<>();
         try (Encoded enc = encode(batch)) {
             // every sample's encoder outputs and initial states repeated for its k beams (row b·k + j)
@@ -431,20 +494,20 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 repeat[r] = r / k;
             }
             Tensor encOut = own(held, gatherSamples(enc.forward.output(), repeat));
-            Tensor h = own(held, gatherSamples(enc.h0, repeat));
-            Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0, repeat));
+            Tensor h = own(held, gatherSamples(enc.h0.state(), repeat));
+            Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0(), repeat));
             int[] previous = new int[rows];
             Arrays.fill(previous, startToken);
-            for (int step = 0; step < maxLength && !beams.allDone(); step++) {
+            for (int step = 0; step < maxLength && !chooser.allDone(); step++) {
                 List<Tensor> owned = new ArrayList<>();
                 try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, rows)), null, h, c)) {
                     Attended att = attend(encOut, srcLengths, dec.output(), owned);
                     float[] logits = own(owned, output.forward(att.features)).toHost();        // [1, rows, V]
                     float[] alpha = att.weights == null ? null : att.weights.toHost();         // [rows, 1, S]
-                    int[] parents = beams.advance(logits, targetVocab, endToken, step + 1 == maxLength,
+                    int[] parents = chooser.advance(logits, targetVocab, endToken, step + 1 == maxLength,
                             r -> alpha == null ? new float[0]
                                     : Arrays.copyOfRange(alpha, r * batch.sourceSteps, r * batch.sourceSteps + srcLengths[r]));
-                    System.arraycopy(beams.lastTokens(), 0, previous, 0, rows);
+                    System.arraycopy(chooser.lastTokens(), 0, previous, 0, rows);
                     held.remove(h);
                     h.close();
                     h = own(held, gatherSamples(dec.hN(), parents));
@@ -462,7 +525,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         } finally {
             held.forEach(Tensor::close);
         }
-        return beams.best();
+        return chooser.best();
     }
 
     /**
@@ -564,19 +627,19 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         final Batch batch;
         final Tensor embedded;
         final ForwardResult forward;
-        final Tensor h0;
-        final Tensor c0;
+        final Bridged h0;
+        final Bridged c0;   // null unless the state c passes
 
         Encoded(Batch batch) {
             this.batch = batch;
             Tensor e = null;
             ForwardResult f = null;
-            Tensor h = null;
+            Bridged h = null;
             try {
                 e = sourceEmbedding.forward(batch.sourceIds, batch.sourceSteps, batch.size);
                 f = encoder.forward(e, batch.sourceLengths, null, null);
-                h = bridge(f.hN());
-                this.c0 = f.cN() != null && decoder.config().cell() == encoder.config().cell() ? bridge(f.cN()) : null;
+                h = bridge(f.hN(), bridgeH);
+                this.c0 = passesCellState(encoder.config(), decoder.config()) ? bridge(f.cN(), bridgeC) : null;
             } catch (RuntimeException | Error ex) {
                 for (AutoCloseable c : new AutoCloseable[] {h, f, e}) {
                     closeQuietly(c);
@@ -586,6 +649,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             this.embedded = e;
             this.forward = f;
             this.h0 = h;
+        }
+
+        Tensor c0() {
+            return c0 == null ? null : c0.state;
         }
 
         @Override
@@ -600,28 +667,66 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         return new Encoded(batch);
     }
 
-    /** {@code [L·dirs, B, H]} → {@code [L, B, H]}: a copy, or the sum of each layer's two directions. */
-    private Tensor bridge(Tensor state) {
-        int dirs = encoder.config().bidirectional() ? 2 : 1;
-        int layers = state.dim(0) / dirs;
-        long block = (long) state.dim(1) * state.dim(2);
-        Tensor out = Tensor.zeros(device, layers, state.dim(1), state.dim(2));
-        for (int l = 0; l < layers; l++) {
-            engine.copy(state.buffer(), l * dirs * block, out.buffer(), l * block, block);
-            if (dirs == 2) {
-                engine.axpby(block, 1f, state.buffer(), (l * 2 + 1) * block, 1f, out.buffer(), l * block);
-            }
+    /** A decoder's initial state {@code [L, B, Hd]} and, for {@link Bridge#CONCAT_PROJECT}, the projection's input. */
+    private record Bridged(Tensor state, Tensor sideBySide) implements AutoCloseable {
+        @Override
+        public void close() {
+            closeQuietly(sideBySide);
+            closeQuietly(state);
         }
-        return out;
     }
 
-    /** Its backward: each direction's state gradient is the bridged state's. */
-    private Tensor bridgeBackward(Tensor dBridged, Tensor state) {
+    /**
+     * An encoder state {@code [L·dirs, B, W]} bridged to the decoder's {@code [L, B, ·]}: the sum of each layer's
+     * directions (a copy when there is one), or {@code tanh(projection([fwd; bwd]))}.
+     */
+    private Bridged bridge(Tensor state, Linear projection) {
         int dirs = encoder.config().bidirectional() ? 2 : 1;
-        long block = (long) state.dim(1) * state.dim(2);
-        Tensor out = Tensor.zeros(device, state.shape());
-        for (int l = 0; l < state.dim(0); l++) {
-            engine.copy(dBridged.buffer(), (l / dirs) * block, out.buffer(), l * block, block);
+        int layers = state.dim(0) / dirs;
+        if (projection == null) {
+            long block = (long) state.dim(1) * state.dim(2);
+            Tensor out = Tensor.zeros(device, layers, state.dim(1), state.dim(2));
+            for (int l = 0; l < layers; l++) {
+                engine.copy(state.buffer(), l * dirs * block, out.buffer(), l * block, block);
+                if (dirs == 2) {
+                    engine.axpby(block, 1f, state.buffer(), (l * 2 + 1) * block, 1f, out.buffer(), l * block);
+                }
+            }
+            return new Bridged(out, null);
+        }
+        List<Tensor> owned = new ArrayList<>();
+        Tensor sideBySide = null;
+        try {
+            Tensor[] rows = new Tensor[layers];   // layer l: [dirs, B, W] → [B, dirs, W] → [1, B, dirs·W]
+            for (int l = 0; l < layers; l++) {
+                Tensor directions = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.slice(state, 0, l * dirs, dirs))));
+                rows[l] = own(owned, TensorOps.reshape(directions, 1, state.dim(1), dirs * state.dim(2)));
+            }
+            sideBySide = TensorOps.concat(0, rows);
+            return new Bridged(TensorOps.tanh(own(owned, projection.forward(sideBySide))), sideBySide);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(sideBySide);
+            throw e;
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    /** The backward of {@link #bridge}: the gradient of the encoder's state {@code state} from that of the bridged one. */
+    private Tensor bridgeBackward(Bridged bridged, Linear projection, Tensor dBridged, Tensor state, List<Tensor> owned) {
+        int dirs = encoder.config().bidirectional() ? 2 : 1;
+        Tensor out = own(owned, Tensor.zeros(device, state.shape()));
+        if (projection == null) {   // each direction's state gradient is the bridged state's
+            long block = (long) state.dim(1) * state.dim(2);
+            for (int l = 0; l < state.dim(0); l++) {
+                engine.copy(dBridged.buffer(), (l / dirs) * block, out.buffer(), l * block, block);
+            }
+            return out;
+        }
+        Tensor dSideBySide = own(owned, projection.backward(bridged.sideBySide, own(owned, TensorOps.tanhBackward(bridged.state, dBridged))));
+        for (int l = 0; l < dSideBySide.dim(0); l++) {
+            Tensor row = own(owned, TensorOps.reshape(own(owned, TensorOps.slice(dSideBySide, 0, l, 1)), state.dim(1), dirs, state.dim(2)));
+            TensorOps.addSliceInto(out, 0, l * dirs, own(owned, TensorOps.transposeLeading(row)));
         }
         return out;
     }
@@ -743,7 +848,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     @Override
     public void close() {
-        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, decoder, encoder, targetEmbedding, sourceEmbedding}) {
+        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, bridgeC, bridgeH, decoder, encoder, targetEmbedding, sourceEmbedding}) {
             closeQuietly(c);
         }
     }

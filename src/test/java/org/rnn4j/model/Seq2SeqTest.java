@@ -118,43 +118,102 @@ class Seq2SeqTest {
             try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB)
                     .encoder(Lstm.builder(4, 6).bidirectional(attention != Seq2Seq.Attention.DOT).seed(3))
                     .decoder(Lstm.builder(4, 6).seed(4)).attention(attention).tokens(START, END).seed(5).build(Device.cpu())) {
-                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
-                    if (e.getKey().startsWith("attention_") || e.getKey().startsWith("encoder.")) {
-                        float[] w = e.getValue().toHost();
-                        for (int i = 0; i < w.length; i++) {
-                            w[i] *= 4;
-                        }
-                        e.getValue().copyFrom(w);
-                    }
-                }
-                model.zeroGrad();
-                model.lossAndGradients(src, tgt);
-                Map<String, float[]> grads = new java.util.HashMap<>();
-                model.gradients().forEach((k, v) -> grads.put(k, v.toHost()));   // before the probes add theirs
-                for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
-                    if (!e.getKey().startsWith("attention_") && !e.getKey().startsWith("encoder.weight_ih")) {
-                        continue;
-                    }
-                    float[] grad = grads.get(e.getKey());
-                    float[] w = e.getValue().toHost();
-                    double largest = 0;
-                    for (int i = 0; i < w.length; i++) {
-                        float keep = w[i];
-                        w[i] = keep + 3e-2f;
-                        e.getValue().copyFrom(w);
-                        double up = model.lossAndGradients(src, tgt);
-                        w[i] = keep - 3e-2f;
-                        e.getValue().copyFrom(w);
-                        double down = model.lossAndGradients(src, tgt);
-                        w[i] = keep;
-                        e.getValue().copyFrom(w);
-                        double numeric = (up - down) / 6e-2;
-                        largest = Math.max(largest, Math.abs(numeric));
-                        assertEquals(numeric, grad[i], 4e-5 + 3e-2 * Math.abs(numeric), attention + ": " + e.getKey() + "[" + i + "]");
-                    }
-                    assertTrue(largest > 2e-4, attention + ": " + e.getKey() + " has numeric gradients of at most " + largest);
-                }
+                assertGradientsMatchFiniteDifferences(model, src, tgt, name -> name.startsWith("attention_") || name.startsWith("encoder."),
+                        name -> name.startsWith("attention_") || name.startsWith("encoder.weight_ih"), attention.toString());
             }
+        }
+    }
+
+    /**
+     * The same check for the concatenate-and-project bridge, alone on the path from the encoder to the decoder (no
+     * attention): a two-layer bidirectional LSTM encoder of hidden size 4 into a decoder of hidden size 6, so every
+     * layer's and direction's place in the concatenation and both projections ({@code h} and {@code c}) are checked.
+     */
+    @Test
+    void concatProjectBridgeGradientsMatchFiniteDifferences() {
+        List<int[]> src = randomSequences(new Random(16), 3, 1, 5);
+        List<int[]> tgt = randomSequences(new Random(17), 3, 0, 4);
+        try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(3, 4).numLayers(2).bidirectional(true).seed(3))
+                .decoder(Lstm.builder(4, 6).numLayers(2).seed(4)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .tokens(START, END).seed(5).build(Device.cpu())) {
+            assertTrue(model.parameters().containsKey("bridge_h.weight") && model.parameters().containsKey("bridge_c.weight"),
+                    model.parameters().keySet().toString());
+            assertGradientsMatchFiniteDifferences(model, src, tgt, name -> name.startsWith("bridge_") || name.startsWith("encoder."),
+                    name -> name.startsWith("bridge_") || name.startsWith("encoder.weight_ih"), "CONCAT_PROJECT");
+        }
+    }
+
+    /**
+     * Central differences of the loss (float, step 3e-2) against the backward at every entry of the parameters
+     * {@code checked} names, after the parameters {@code scaled} names are scaled up by 4 so that their gradients stand
+     * well above the differences' float resolution (about 4e-6 here); each tensor's largest numeric gradient must
+     * exceed 2e-4, so that a missing term cannot hide below the tolerance.
+     */
+    static void assertGradientsMatchFiniteDifferences(Seq2Seq model, List<int[]> src, List<int[]> tgt,
+                                                      java.util.function.Predicate<String> scaled,
+                                                      java.util.function.Predicate<String> checked, String label) {
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            if (scaled.test(e.getKey())) {
+                float[] w = e.getValue().toHost();
+                for (int i = 0; i < w.length; i++) {
+                    w[i] *= 4;
+                }
+                e.getValue().copyFrom(w);
+            }
+        }
+        model.zeroGrad();
+        model.lossAndGradients(src, tgt);
+        Map<String, float[]> grads = new java.util.HashMap<>();
+        model.gradients().forEach((k, v) -> grads.put(k, v.toHost()));   // before the probes add theirs
+        int tensors = 0;
+        for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
+            if (!checked.test(e.getKey())) {
+                continue;
+            }
+            tensors++;
+            float[] grad = grads.get(e.getKey());
+            float[] w = e.getValue().toHost();
+            double largest = 0;
+            for (int i = 0; i < w.length; i++) {
+                float keep = w[i];
+                w[i] = keep + 3e-2f;
+                e.getValue().copyFrom(w);
+                double up = model.lossAndGradients(src, tgt);
+                w[i] = keep - 3e-2f;
+                e.getValue().copyFrom(w);
+                double down = model.lossAndGradients(src, tgt);
+                w[i] = keep;
+                e.getValue().copyFrom(w);
+                double numeric = (up - down) / 6e-2;
+                largest = Math.max(largest, Math.abs(numeric));
+                assertEquals(numeric, grad[i], 4e-5 + 3e-2 * Math.abs(numeric), label + ": " + e.getKey() + "[" + i + "]");
+            }
+            assertTrue(largest > 2e-4, label + ": " + e.getKey() + " has numeric gradients of at most " + largest);
+        }
+        assertTrue(tensors > 0, label + ": no parameter checked");
+    }
+
+    @Test
+    void theConcatProjectBridgeLearnsToReverseIntoAWiderDecoder() {
+        Random rnd = new Random(9);
+        try (Seq2Seq model = Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(8, 16).bidirectional(true).seed(3))
+                .decoder(Lstm.builder(8, 32).seed(4)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(5).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 200; step++) {
+                List<int[]> s = randomSequences(rnd, 32, 2, 6);
+                adam.zeroGrad();
+                double loss = model.lossAndGradients(s, s.stream().map(Seq2SeqTest::reversed).toList());
+                adam.step();
+                first = step == 0 ? loss : first;
+                last = loss;
+            }
+            assertTrue(last < first / 5, "loss " + first + " -> " + last);
+            List<int[]> test = randomSequences(new Random(98), 100, 2, 6);
+            double exact = model.evaluate(test, test.stream().map(Seq2SeqTest::reversed).toList(), 1, 10).get("exact_match");
+            assertTrue(exact >= 0.8, "exact match " + exact);
         }
     }
 
@@ -204,6 +263,76 @@ class Seq2SeqTest {
         }
     }
 
+    /**
+     * Temperature sampling: one-token samples of a source repeated 6,000 times come out with the frequencies
+     * {@code p(v)^(1/T) / Σ p(u)^(1/T)} (each sample's score is its token's log probability {@code log p(v)}), at
+     * T = 0.5 and T = 2, within 5 standard deviations; a seed gives the same samples again, another seed others; a
+     * tiny temperature is greedy decoding; a whole sample's score is minus the loss of its tokens.
+     */
+    @Test
+    void temperatureSamplingDrawsFromTheSharpenedOrFlattenedDistributionAndIsDeterministicForASeed() {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+            Tensor w = model.parameters().get("output.weight");
+            float[] sharper = w.toHost();
+            for (int i = 0; i < sharper.length; i++) {
+                sharper[i] *= 6;   // an untrained model's distribution is close to uniform: make the temperature show
+            }
+            w.copyFrom(sharper);
+            List<int[]> same = java.util.Collections.nCopies(6000, new int[] {3, 7, 5});
+            for (double temperature : new double[] {0.5, 2}) {
+                List<Seq2Seq.Translation> drawn = model.sample(same, 1, temperature, 11);
+                double[] logP = new double[VOCAB];
+                java.util.Arrays.fill(logP, Double.NaN);
+                int[] count = new int[VOCAB];
+                for (Seq2Seq.Translation t : drawn) {
+                    int token = t.tokens().length == 0 ? END : t.tokens()[0];
+                    count[token]++;
+                    logP[token] = t.score();
+                }
+                double norm = 0;
+                for (int v = 0; v < VOCAB; v++) {
+                    assertTrue(count[v] > 0, "T=" + temperature + ": token " + v + " never drawn: " + java.util.Arrays.toString(count));
+                    norm += Math.exp(logP[v] / temperature);
+                }
+                double largest = 0;
+                double largestModel = 0;
+                for (int v = 0; v < VOCAB; v++) {
+                    double p = Math.exp(logP[v] / temperature) / norm;
+                    double sd = Math.sqrt(6000 * p * (1 - p));
+                    assertEquals(6000 * p, count[v], 5 * sd + 1, "T=" + temperature + ": token " + v);
+                    largest = Math.max(largest, p);
+                    largestModel = Math.max(largestModel, Math.exp(logP[v]));
+                }
+                assertTrue(temperature < 1 ? largest > largestModel + 0.02 : largest < largestModel - 0.02,
+                        "T=" + temperature + ": largest share " + largest + " against the model's " + largestModel);
+            }
+            List<int[]> src = randomSequences(new Random(21), 8, 1, 6);
+            List<Seq2Seq.Translation> a = model.sample(src, 8, 1.0, 5);
+            List<Seq2Seq.Translation> b = model.sample(src, 8, 1.0, 5);
+            List<Seq2Seq.Translation> other = model.sample(src, 8, 1.0, 6);
+            boolean differs = false;
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(a.get(i).tokens(), b.get(i).tokens(), "sample " + i + ": the same seed");
+                assertEquals(a.get(i).score(), b.get(i).score());
+                differs |= !java.util.Arrays.equals(a.get(i).tokens(), other.get(i).tokens());
+                if (a.get(i).tokens().length < 8) {   // ended with the end token: its log probability is in the score
+                    double loss = model.lossAndGradients(List.of(src.get(i)), List.of(a.get(i).tokens()));
+                    assertEquals(-loss * (a.get(i).tokens().length + 1), a.get(i).score(), 1e-4 * (a.get(i).tokens().length + 1));
+                }
+            }
+            assertTrue(differs, "another seed draws other samples");
+            List<Seq2Seq.Translation> greedy = model.translate(src, 8);
+            List<Seq2Seq.Translation> cold = model.sample(src, 8, 1e-6, 1);
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(greedy.get(i).tokens(), cold.get(i).tokens(), "sample " + i + " at temperature 1e-6");
+            }
+            for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
+                assertMessage("temperature: expected a finite temperature > 0", () -> model.sample(src, 8, bad, 1));
+            }
+            assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.sample(src, 0, 1, 1));
+        }
+    }
+
     @Test
     void aBatchIsSearchedAsItsSamplesOneByOne() {
         Random rnd = new Random(2);
@@ -226,29 +355,45 @@ class Seq2SeqTest {
         String unusable = Devices.cudaUnusableReason();
         assumeTrue(unusable == null, () -> "no usable CUDA device: " + unusable);
         for (Seq2Seq.Attention attention : Seq2Seq.Attention.values()) {
-            boolean bidirectional = attention != Seq2Seq.Attention.DOT;
-            List<int[]> src = randomSequences(new Random(4), 3, 1, 5);
-            List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
-            Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
-            double cpuLoss;
-            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cpu())) {
-                cpuLoss = model.lossAndGradients(src, tgt);
-                model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
+            assertCudaStepEqualsCpus(reverser(attention, attention != Seq2Seq.Attention.DOT), attention.toString());
+        }
+        assertCudaStepEqualsCpus(Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(8, 12).numLayers(2).bidirectional(true).seed(3))
+                .decoder(Lstm.builder(8, 20).numLayers(2).seed(4)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(5), "CONCAT_PROJECT, LSTM");
+        assertCudaStepEqualsCpus(Seq2Seq.builder(VOCAB, VOCAB).encoder(Gru.builder(8, 12).bidirectional(true).seed(3))
+                .decoder(Gru.builder(8, 16).seed(4)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT).tokens(START, END).seed(5),
+                "CONCAT_PROJECT, GRU");
+    }
+
+    private static void assertCudaStepEqualsCpus(Seq2Seq.Builder builder, String label) {
+        List<int[]> src = randomSequences(new Random(4), 3, 1, 5);
+        List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
+        Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
+        double cpuLoss;
+        List<Seq2Seq.Translation> cpuSamples;
+        try (Seq2Seq model = builder.build(Device.cpu())) {
+            cpuLoss = model.lossAndGradients(src, tgt);
+            model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
+            cpuSamples = model.sample(src, 6, 1.0, 3);
+        }
+        try (Seq2Seq model = builder.build(Device.cuda())) {
+            List<Seq2Seq.Translation> samples = model.sample(src, 6, 1.0, 3);
+            for (int i = 0; i < src.size(); i++) {
+                assertArrayEquals(cpuSamples.get(i).tokens(), samples.get(i).tokens(), label + ": sample " + i);
+                assertEquals(cpuSamples.get(i).score(), samples.get(i).score(), 1e-4, label + ": sample " + i);
             }
-            try (Seq2Seq model = reverser(attention, bidirectional).build(Device.cuda())) {
-                double gpuLoss = model.lossAndGradients(src, tgt);
-                assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), attention + ": loss");
-                for (Map.Entry<String, Tensor> e : model.gradients().entrySet()) {
-                    float[] want = cpu.get(e.getKey());
-                    float[] got = e.getValue().toHost();
-                    float scale = 0;
-                    for (float w : want) {
-                        scale = Math.max(scale, Math.abs(w));
-                    }
-                    for (int i = 0; i < want.length; i++) {
-                        assertEquals(want[i], got[i], 1e-4f * scale + 1e-3f * Math.abs(want[i]),
-                                attention + ": " + e.getKey() + "[" + i + "]");
-                    }
+            double gpuLoss = model.lossAndGradients(src, tgt);
+            assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), label + ": loss");
+            assertEquals(cpu.keySet(), model.gradients().keySet(), label);
+            for (Map.Entry<String, Tensor> e : model.gradients().entrySet()) {
+                float[] want = cpu.get(e.getKey());
+                float[] got = e.getValue().toHost();
+                float scale = 0;
+                for (float w : want) {
+                    scale = Math.max(scale, Math.abs(w));
+                }
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-4f * scale + 1e-3f * Math.abs(want[i]), label + ": " + e.getKey() + "[" + i + "]");
                 }
             }
         }
@@ -275,12 +420,13 @@ class Seq2SeqTest {
             throws Exception {
         List<int[]> src = randomSequences(new Random(12), 6, 1, 6);
         java.nio.file.Path file = dir.resolve("s2s.safetensors");
-        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, true).build(Device.cpu())) {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, true).bridge(Seq2Seq.Bridge.CONCAT_PROJECT).build(Device.cpu())) {
             model.save(file);
             List<Seq2Seq.Translation> before = model.beamSearch(src, 2, 6, 0.5);
             long parameters = model.parameters().values().stream().mapToLong(Tensor::size).sum();
             String summary = model.summary();
-            assertTrue(summary.contains("attention BAHDANAU") && summary.contains("attention_query"), summary);
+            assertTrue(summary.contains("bridge CONCAT_PROJECT, attention BAHDANAU") && summary.contains("attention_query")
+                    && summary.contains("bridge_c"), summary);
             assertTrue(summary.contains(String.format(java.util.Locale.ROOT, "%,12d parameters", parameters)), summary);
             try (Seq2Seq loaded = Seq2Seq.load(file, Device.cpu())) {
                 List<Seq2Seq.Translation> after = loaded.beamSearch(src, 2, 6, 0.5);
@@ -305,6 +451,14 @@ class Seq2SeqTest {
         assertMessage("decoder: expected the encoder's 1 layers of hidden size 6", () -> Seq2Seq.builder(VOCAB, VOCAB)
                 .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 7)).tokens(START, END).build(Device.cpu()));
         assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> reverser(Seq2Seq.Attention.DOT, true)
+                .build(Device.cpu()));
+        assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 8)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .attention(Seq2Seq.Attention.DOT).tokens(START, END).build(Device.cpu()));
+        assertMessage("decoder: expected the encoder's 1 layers", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).numLayers(2)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
+                .tokens(START, END).build(Device.cpu()));
+        assertMessage("bridge: expected SUM or CONCAT_PROJECT, got null", () -> reverser(Seq2Seq.Attention.DOT, false).bridge(null)
                 .build(Device.cpu()));
         assertMessage("endToken: expected a target id in [0, 10)", () -> Seq2Seq.builder(VOCAB, VOCAB)
                 .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, 10).build(Device.cpu()));
