@@ -161,6 +161,11 @@ public final class CudaEngine implements Engine {
     static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
     /** Instantiated graphs kept; the least recently replayed goes first. */
     static final int MAX_GRAPHS = 64;
+    /**
+     * Instantiated graphs kept per region shape; a capture beyond it moves the shape's least recent one to the new
+     * pointers with {@code cuGraphExecUpdate} instead of instantiating another.
+     */
+    static final int MAX_GRAPHS_PER_SHAPE = 4;
     /** Regions seen once but not captured (a region is captured on its second sighting). */
     static final int MAX_SEEN = 256;
     private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
@@ -1046,26 +1051,67 @@ public final class CudaEngine implements Engine {
             work.run();
             return;
         }
-        long exec;
+        long graph;
         try {
-            exec = capture(shape, work);
+            graph = capture(shape, work);
         } finally {
             capturer = null;
         }
-        if (exec == 0L) {   // the driver refused the capture itself: graphs are off now (said once), run it as it is
-            work.run();
-            return;
-        }
-        synchronized (graphLock) {
-            graphs.put(key, exec);
-            if (graphs.size() > MAX_GRAPHS) {
-                Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
-                long evicted = eldest.next().getValue();
-                eldest.remove();
-                Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+        if (graph != 0L) {
+            synchronized (graphLock) {
+                long exec;
+                try {
+                    exec = updatedOrInstantiated(key, graph);
+                } finally {
+                    Driver.check(Lib.cuGraphDestroy(graph), "cuGraphDestroy", name);
+                }
+                if (exec != 0L) {
+                    graphs.put(key, exec);
+                    if (graphs.size() > MAX_GRAPHS) {
+                        Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
+                        long evicted = eldest.next().getValue();
+                        eldest.remove();
+                        Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+                    }
+                    launchGraph(exec, shape);
+                    return;
+                }
             }
-            launchGraph(exec, shape);
         }
+        work.run();   // the driver refused the capture or the instantiation: graphs are off now (said once)
+    }
+
+    /**
+     * An executable graph of {@code graph} for {@code key}: where {@value #MAX_GRAPHS_PER_SHAPE} graphs of the key's
+     * shape are kept already, the least recent of them updated to {@code graph}'s parameters (the same shape
+     * captures the same nodes, so only pointers differ: {@code cuGraphExecUpdate}, no new instantiation); else a new
+     * instantiation. 0 when instantiation failed (graphs are then off). Under {@link #graphLock}.
+     */
+    private long updatedOrInstantiated(GraphKey key, long graph) {
+        GraphKey oldest = null;
+        int sameShape = 0;
+        for (GraphKey k : graphs.keySet()) {   // least recent first
+            if (k.shape.equals(key.shape)) {
+                oldest = oldest == null ? k : oldest;
+                sameShape++;
+            }
+        }
+        if (sameShape >= MAX_GRAPHS_PER_SHAPE) {
+            long exec = graphs.remove(oldest);
+            int status = Lib.cuGraphExecUpdate_v2(exec, graph, new long[3]);
+            if (status == CUresult.CUDA_SUCCESS) {
+                return exec;
+            }
+            // CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE (the driver says why in the result info): a fresh one instead
+            Driver.check(Lib.cuGraphExecDestroy(exec), "cuGraphExecDestroy", "a graph that could not be updated");
+        }
+        long[] exec = new long[1];
+        int status = Lib.cuGraphInstantiateWithFlags(exec, graph, 0L);
+        if (status != CUresult.CUDA_SUCCESS) {
+            graphsOff("cuGraphInstantiateWithFlags of " + key.shape + " failed with " + Driver.statusName(status));
+            return 0L;
+        }
+        return exec[0];
     }
 
     /** Each buffer's address and length, in order (0, 0 for a null entry). */
@@ -1120,9 +1166,9 @@ public final class CudaEngine implements Engine {
     }
 
     /**
-     * Captures what {@code work} queues into a graph on the capture stream and instantiates it; the graph itself is
-     * destroyed. A failure of the work ends the capture and is thrown; a failure of the driver's capture calls turns
-     * graphs off with the reason (said once) and returns 0, so that the caller runs the work eagerly.
+     * Captures what {@code work} queues into a graph on the capture stream; the caller destroys it. A failure of the
+     * work ends the capture and is thrown; a failure of the driver's capture calls turns graphs off with the reason
+     * (said once) and returns 0, so that the caller runs the work eagerly.
      */
     private long capture(Object shape, Runnable work) {
         int status = Lib.cuStreamBeginCapture_v2(captureStreamHandle, CAPTURE_MODE_THREAD_LOCAL);
@@ -1145,14 +1191,7 @@ public final class CudaEngine implements Engine {
             graphsOff("cuStreamEndCapture of " + shape + " failed with " + Driver.statusName(status));
             return 0L;
         }
-        long[] exec = new long[1];
-        status = Lib.cuGraphInstantiateWithFlags(exec, graph[0], 0L);
-        Driver.check(Lib.cuGraphDestroy(graph[0]), "cuGraphDestroy", name);
-        if (status != CUresult.CUDA_SUCCESS) {
-            graphsOff("cuGraphInstantiateWithFlags of " + shape + " failed with " + Driver.statusName(status));
-            return 0L;
-        }
-        return exec[0];
+        return graph[0];
     }
 
     /** Every region runs eagerly from now on; the reason goes to stderr, once per engine. */

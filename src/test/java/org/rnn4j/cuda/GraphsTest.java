@@ -232,6 +232,96 @@ class GraphsTest {
         }
     }
 
+    /**
+     * A region of one shape on more buffer sets than {@link CudaEngine#MAX_GRAPHS_PER_SHAPE}: the first sets are
+     * instantiated, the later ones move the least recent graph to their pointers ({@code cuGraphExecUpdate_v2}), and
+     * every replay writes where its own call says, never where the graph was first captured.
+     */
+    @Test
+    void newPointersUpdateAnInstantiatedGraph() {
+        CudaEngine e = engine();
+        int rows = 3;
+        int cols = 5;
+        int sets = CudaEngine.MAX_GRAPHS_PER_SHAPE + 2;
+        float[] values = new float[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i + 0.5f;
+        }
+        float[] zeros = new float[rows * cols];
+        Object shape = List.of("copy rows", rows, cols);
+        List<org.rnn4j.engine.Buffer> dsts = new ArrayList<>();
+        try (org.rnn4j.engine.Buffer src = e.allocate(org.rnn4j.DType.F32, rows * cols)) {
+            e.upload(values, 0, src, 0, values.length);
+            for (int i = 0; i < sets; i++) {
+                dsts.add(e.allocate(org.rnn4j.DType.F32, rows * cols));
+            }
+            long instantiated = count("cuGraphInstantiateWithFlags");
+            long updated = count("cuGraphExecUpdate_v2");
+            long launches = count("cuGraphLaunch");
+            for (org.rnn4j.engine.Buffer dst : dsts) {
+                for (int sighting = 0; sighting < 3; sighting++) {   // eager, captured, replayed
+                    e.upload(zeros, 0, dst, 0, zeros.length);
+                    e.replayable(shape, new org.rnn4j.engine.Buffer[] {src, dst},
+                            () -> e.copyRows(rows, cols, src, 0, cols, dst, 0, cols, false));
+                    float[] back = new float[rows * cols];
+                    e.download(dst, 0, back, 0, back.length);
+                    assertArrayEquals(values, back, "buffer set " + dsts.indexOf(dst) + ", sighting " + sighting);
+                }
+            }
+            assertEquals(CudaEngine.MAX_GRAPHS_PER_SHAPE, count("cuGraphInstantiateWithFlags") - instantiated,
+                    "instantiations: one per buffer set up to the per-shape bound");
+            assertEquals(sets - CudaEngine.MAX_GRAPHS_PER_SHAPE, count("cuGraphExecUpdate_v2") - updated,
+                    "updates: the buffer sets beyond it");
+            assertEquals(2L * sets, count("cuGraphLaunch") - launches, "launched after each capture, then replayed");
+            // the updated graphs write only where their last capture said: the first set's graph went to another set
+            for (org.rnn4j.engine.Buffer dst : dsts) {
+                e.upload(zeros, 0, dst, 0, zeros.length);
+            }
+            org.rnn4j.engine.Buffer last = dsts.get(sets - 1);
+            e.replayable(shape, new org.rnn4j.engine.Buffer[] {src, last},
+                    () -> e.copyRows(rows, cols, src, 0, cols, last, 0, cols, false));
+            for (int i = 0; i < sets; i++) {
+                float[] back = new float[rows * cols];
+                e.download(dsts.get(i), 0, back, 0, back.length);
+                assertArrayEquals(i == sets - 1 ? values : zeros, back, "buffer set " + i + " after replaying the last");
+            }
+        } finally {
+            for (org.rnn4j.engine.Buffer d : dsts) {
+                d.close();
+            }
+        }
+    }
+
+    /**
+     * A region whose buffer moved (a new one allocated, the old one freed) is not replayed on the old pointer:
+     * every buffer is part of the key, so it runs on the new one.
+     */
+    @Test
+    void aGraphIsNeverReplayedOnABufferFreedSinceItsCapture() {
+        CudaEngine e = engine();
+        int n = 32;
+        Object shape = List.of("copy rows", 1, n);
+        try (org.rnn4j.engine.Buffer dst = e.allocate(org.rnn4j.DType.F32, n)) {
+            org.rnn4j.engine.Buffer first = e.allocate(org.rnn4j.DType.F32, n);
+            e.fill(first, 0, n, 1f);
+            for (int i = 0; i < 3; i++) {   // eager, captured, replayed
+                e.replayable(shape, new org.rnn4j.engine.Buffer[] {first, dst},
+                        () -> e.copyRows(1, n, first, 0, n, dst, 0, n, false));
+            }
+            try (org.rnn4j.engine.Buffer moved = e.allocate(org.rnn4j.DType.F32, n)) {
+                e.fill(moved, 0, n, 2f);
+                first.close();
+                e.replayable(shape, new org.rnn4j.engine.Buffer[] {moved, dst},
+                        () -> e.copyRows(1, n, moved, 0, n, dst, 0, n, false));
+                float[] back = new float[n];
+                e.download(dst, 0, back, 0, n);
+                float[] twos = new float[n];
+                java.util.Arrays.fill(twos, 2f);
+                assertArrayEquals(twos, back, "copied from the buffer passed, not the freed one");
+            }
+        }
+    }
+
     /** Threads training their own layers on the one shared engine, with graphs: each gets its single-threaded eager bits. */
     @Test
     void threadsSharingTheEngineGetTheEagerBits() throws Exception {
