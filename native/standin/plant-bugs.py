@@ -102,7 +102,7 @@ BUGS = [
         "const float cp = cPrev[state];", "const float cp = cNext[state];"),
     Bug("download-no-sync", "download reads the pinned staging buffer without cuStreamSynchronize",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        '                status = Lib.cuStreamSynchronize(streamHandle);\n'
+        '                status = Lib.cuStreamSynchronize(queue());\n'
         '                if (status != CUresult.CUDA_SUCCESS) {\n'
         '                    throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);\n'
         '                }\n',
@@ -123,7 +123,7 @@ BUGS = [
         tests="LossesTest"),
     Bug("nonfinite-flag", "hasNonFinite does not reset its device flag (stale or garbage flag read)",
         "src/main/java/org/rnn4j/cuda/CudaEngine.java",
-        '            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, streamHandle), "cuMemsetD32Async", "hasNonFinite flag");\n',
+        '            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, queue()), "cuMemsetD32Async", "hasNonFinite flag");\n',
         "", tests=PARITY),
     # Stand-in level (native/standin/checks_test.cpp's correct use, broken): what the stand-in catches
     # in streams and graphs before the engine uses them; the engine-level forms wait for #19's graphs
@@ -146,6 +146,21 @@ BUGS = [
         "    cuMemFree(scratch);\n    expectStatus(cuGraphLaunch(exec, s)",
         "    cuMemFree(scratch);\n    cuMemFree(grown);\n    expectStatus(cuGraphLaunch(exec, s)",
         tests="StandinChecksTest"),
+    # Engine level (#19's graphs in org.rnn4j.cuda.CudaEngine), caught by GraphsTest on the stand-in.
+    Bug("engine-graph-stale-pointer", "a capture on new pointers takes over a graph of the shape without cuGraphExecUpdate (the replay keeps the old pointers)",
+        "src/main/java/org/rnn4j/cuda/CudaEngine.java",
+        "int status = Lib.cuGraphExecUpdate_v2(exec, graph, new long[3]);", "int status = CUresult.CUDA_SUCCESS;",
+        tests="GraphsTest"),
+    Bug("engine-capture-alloc", "the engine allocates a buffer (a new device segment) while a region is captured",
+        "src/main/java/org/rnn4j/cuda/CudaEngine.java",
+        "        long[] graph = new long[1];\n        try {\n            work.run();",
+        "        long[] graph = new long[1];\n        try {\n            allocateUninitialized(DType.F32, 1L << 24).close();\n            work.run();",
+        tests="GraphsTest"),
+    Bug("engine-graph-freed-buffer", "the graph key leaves out a region's first buffer: a graph is replayed on a buffer freed since its capture",
+        "src/main/java/org/rnn4j/cuda/CudaEngine.java",
+        "        for (int i = 0; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
+        "        for (int i = 1; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
+        tests="GraphsTest"),
     Bug("missing-grid-barrier", "a cooperative kernel without its grid barrier between writing and reading block results (stand-in level)",
         "native/standin/checks_test.cpp",
         "    if (withGridSync) cooperative_groups::this_grid().sync();\n", "",

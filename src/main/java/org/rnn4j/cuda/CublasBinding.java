@@ -36,6 +36,9 @@ interface CublasBinding extends AutoCloseable {
     /** {@code cublasCreate}: the handle every later call uses (the engine's context must be current). */
     void create();
 
+    /** A binding of the same library without a handle yet, for a second handle ({@link CublasLoader#openSibling}). */
+    CublasBinding sibling();
+
     /** {@code cublasSetStream}: queue all work on the engine's stream. */
     void setStream(Driver.Stream stream);
 

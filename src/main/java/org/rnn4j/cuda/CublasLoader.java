@@ -198,10 +198,7 @@ final class CublasLoader {
             CublasBinding b = null;
             try {
                 b = c.load();
-                b.create();
-                b.setStream(stream);
-                b.setPointerModeHost();
-                b.setMathMode(CublasBinding.EXACT_FP32_MATH);
+                configure(b, stream);
                 return b;
             } catch (Throwable t) {
                 reasons.add(c.label() + ": " + reason(t));
@@ -216,6 +213,33 @@ final class CublasLoader {
         }
         throw new IllegalStateException("no usable cuBLAS: " + String.join("; ", reasons)
                 + hint());
+    }
+
+    /**
+     * A second handle of {@code binding}'s library on {@code stream}, set up as {@link #open} sets the first (an
+     * engine's capture stream has its own, so that another thread's GEMMs never follow the capture).
+     */
+    static CublasBinding openSibling(CublasBinding binding, Driver.Stream stream) {
+        CublasBinding b = binding.sibling();
+        try {
+            configure(b, stream);
+            return b;
+        } catch (RuntimeException e) {
+            try {
+                b.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /** Creates {@code b}'s handle on {@code stream}, pointer mode host, exact FP32 math. */
+    private static void configure(CublasBinding b, Driver.Stream stream) {
+        b.create();
+        b.setStream(stream);
+        b.setPointerModeHost();
+        b.setMathMode(CublasBinding.EXACT_FP32_MATH);
     }
 
     /** Lines for {@link CudaEngine#probe()}: the binding that would be used, or why none. */

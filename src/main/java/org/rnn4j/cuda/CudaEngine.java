@@ -63,7 +63,9 @@ import org.rnn4j.cuda.DirectDriver.Lib;
  *       released at {@link #close}). Every public method first makes that context current, so it
  *       may be called from any thread (but not concurrently: like the CPU engine, an engine is
  *       used by one thread at a time).</li>
- *   <li>All work is queued on one non-blocking stream, in call order. Host copies
+ *   <li>All work runs on one non-blocking stream, in call order (a region being captured into a CUDA
+ *       graph is recorded on a capture stream and runs on the engine's when the graph is launched: see
+ *       {@link #replayable}). Host copies
  *       ({@code upload}, {@code download}, {@code sumSquares}, {@code hasNonFinite}) go through a
  *       pinned staging buffer with asynchronous copies <em>on that stream</em> followed by a stream
  *       synchronize: the synchronous {@code cuMemcpyHtoD} would run on the legacy NULL stream, which
@@ -150,23 +152,38 @@ public final class CudaEngine implements Engine {
 
     // ---- CUDA graphs of replayable regions (see replayable)
     /**
-     * {@code -Drnn4j.cuda.graphs=true} turns graphs on for every engine; {@link #setGraphsEnabled} for one. Off by
-     * default: a capture records everything queued on the engine's stream, so another thread's work on the same
-     * engine during it (Spark's local executors share one device) would be captured instead of run.
+     * {@code -Drnn4j.cuda.graphs=false} turns graphs off for every engine; {@link #setGraphsEnabled} for one. On by
+     * default: a region is captured on the engine's capture stream, which only the capturing thread queues on, so
+     * other threads sharing the engine (Spark's local executors) keep running on the engine's stream meanwhile.
      */
     public static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
     /** cuBLAS's workspace while it is captured (its own default on sm_90); fixed, so graphs can keep using it. */
     static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
     /** Instantiated graphs kept; the least recently replayed goes first. */
     static final int MAX_GRAPHS = 64;
+    /**
+     * Instantiated graphs kept per region shape; a capture beyond it moves the shape's least recent one to the new
+     * pointers with {@code cuGraphExecUpdate} instead of instantiating another.
+     */
+    static final int MAX_GRAPHS_PER_SHAPE = 4;
     /** Regions seen once but not captured (a region is captured on its second sighting). */
     static final int MAX_SEEN = 256;
     private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
-    private boolean graphsEnabled = "true".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "false").trim());
+    private volatile boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
     /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
-    private String graphsUnusable;
-    private boolean capturing;
+    private volatile String graphsUnusable;
+    /**
+     * The thread whose region is being captured, or null: its work goes to the capture stream and the capture
+     * cuBLAS handle ({@link #queue}, {@link #blas}); everyone else's to the engine's stream. One capture at a time.
+     */
+    private volatile Thread capturer;
+    /** Created at the first capture; only the {@link #capturer} queues on it, and nothing on it ever runs. */
+    private Driver.Stream captureStream;
+    private long captureStreamHandle;
+    private CublasBinding captureCublas;
     private Driver.DevPtr cublasWorkspace;
+    /** Guards the graph cache and the capture stream: threads sharing the engine replay and capture concurrently. */
+    private final Object graphLock = new Object();
     private final LinkedHashMap<GraphKey, Long> graphs = new LinkedHashMap<>(16, 0.75f, true);
     private final LinkedHashMap<GraphKey, Boolean> seenOnce = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -334,7 +351,7 @@ public final class CudaEngine implements Engine {
         try {
             cublas.setWorkspace(ws.address(), CUBLAS_WORKSPACE_BYTES);
         } catch (RuntimeException e) {
-            graphsUnusable = "cublasSetWorkspace failed (" + e.getMessage() + "), and cuBLAS cannot allocate while captured";
+            graphsOff("cublasSetWorkspace failed (" + e.getMessage() + "), and cuBLAS cannot allocate while captured");
         }
         pool = new DevicePool(new DevicePool.Allocator() {
             @Override
@@ -557,6 +574,11 @@ public final class CudaEngine implements Engine {
             attempt(failures, () -> Driver.check(cuMemFreeHost(host), "cuMemFreeHost", "staging"));
         }
         attempt(failures, this::destroyGraphs);
+        if (captureCublas != null) {
+            CublasBinding b = captureCublas;
+            captureCublas = null;
+            attempt(failures, b::close);
+        }
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
@@ -573,6 +595,11 @@ public final class CudaEngine implements Engine {
         }
         modules.clear();
         java.util.Arrays.fill(functions, 0L);
+        if (captureStream != null) {
+            Driver.Stream s = captureStream;
+            captureStream = null;
+            attempt(failures, () -> Driver.check(cuStreamDestroy(s), "cuStreamDestroy", "capture stream"));
+        }
         if (streamCreated) {
             streamCreated = false;
             attempt(failures, () -> Driver.check(cuStreamDestroy(stream), "cuStreamDestroy"));
@@ -623,6 +650,16 @@ public final class CudaEngine implements Engine {
         return name;
     }
 
+    /** The stream the calling thread queues on: the capture stream while it captures a region, else the engine's. */
+    private long queue() {
+        return capturer == Thread.currentThread() ? captureStreamHandle : streamHandle;
+    }
+
+    /** The cuBLAS handle of {@link #queue()}'s stream. */
+    private CublasBinding blas() {
+        return capturer == Thread.currentThread() ? captureCublas : cublas;
+    }
+
     @Override
     public Device device() {
         return device;
@@ -647,7 +684,7 @@ public final class CudaEngine implements Engine {
         int status = cuMemAlloc(p, bytes);
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             // the pool frees its cached blocks next; queued kernels may still use them
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
             throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
         }
         Driver.check(status, "cuMemAlloc", bytes + " bytes");
@@ -696,7 +733,7 @@ public final class CudaEngine implements Engine {
         CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, streamHandle);
+                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuMemsetD32Async", "zeroing " + buffer);
                 }
@@ -832,16 +869,16 @@ public final class CudaEngine implements Engine {
                 }
                 fill.move(stagingHalves[half].clear(), from, count);
                 status = Lib.cuMemcpyHtoDAsync_v2(dst.address(dstOff + from), stagingAddress + half * (long) STAGING_HALF_BYTES,
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                        count * CudaBuffer.ELEMENT_BYTES, queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuMemcpyHtoDAsync", count + " elements to " + dst);
                 }
-                status = Lib.cuEventRecord(stagingEvents[half], streamHandle);
+                status = Lib.cuEventRecord(stagingEvents[half], queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuEventRecord", "staging half " + half + " of an upload to " + dst);
                 }
             }
-            int status = Lib.cuStreamSynchronize(streamHandle);
+            int status = Lib.cuStreamSynchronize(queue());
             if (status != CUresult.CUDA_SUCCESS) {
                 throw Driver.failure(status, "cuStreamSynchronize", "upload to " + dst);
             }
@@ -853,17 +890,17 @@ public final class CudaEngine implements Engine {
         synchronized (stagingLock) {
             if (n == 0) {
                 // Nothing to copy, but the caller may rely on "download waits for queued work".
-                Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize");
+                Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize");
             }
             for (int from = 0; from < n; from += perChunk) {
                 int count = Math.min(perChunk, n - from);
                 // Queued on the stream, so it runs after all work queued before it.
                 int status = Lib.cuMemcpyDtoHAsync_v2(stagingAddress, src.address(srcOff + from),
-                        count * CudaBuffer.ELEMENT_BYTES, streamHandle);
+                        count * CudaBuffer.ELEMENT_BYTES, queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuMemcpyDtoHAsync", count + " elements from " + src);
                 }
-                status = Lib.cuStreamSynchronize(streamHandle);
+                status = Lib.cuStreamSynchronize(queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuStreamSynchronize", "download from " + src);
                 }
@@ -881,7 +918,7 @@ public final class CudaEngine implements Engine {
         checkRange("dst", d, dstOff, n);
         if (n > 0) {
             int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
-                    streamHandle);
+                    queue());
             if (status != CUresult.CUDA_SUCCESS) {
                 throw Driver.failure(status, "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
             }
@@ -895,7 +932,7 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("dst", d, off, n);
         if (n > 0) {
-            int status = Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, streamHandle);
+            int status = Lib.cuMemsetD32Async(d.address(off), Float.floatToRawIntBits(value), n, queue());
             if (status != CUresult.CUDA_SUCCESS) {
                 throw Driver.failure(status, "cuMemsetD32Async", "filling " + n + " elements of " + d);
             }
@@ -905,7 +942,7 @@ public final class CudaEngine implements Engine {
     @Override
     public void synchronize() {
         enter();
-        Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", name);
+        Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", name);
     }
 
     /**
@@ -977,18 +1014,108 @@ public final class CudaEngine implements Engine {
     }
 
     /**
-     * The first sighting of a region runs it eagerly; the second captures it into a graph (stream capture
-     * in thread-local mode, so other threads' engines are not disturbed), instantiates it and launches it;
-     * later ones only launch it: one {@code cuGraphLaunch} for the whole region. Pointers are part of the
-     * key, so a replay always runs on the buffers it was captured with, which the caller passed again, open.
+     * The first sighting of a region runs it eagerly; the second captures it into a graph, instantiates it and
+     * launches it; later ones only launch it: one {@code cuGraphLaunch} for the whole region. Pointers are part of
+     * the key, so a replay always runs on the buffers it was captured with, which the caller passed again, open.
+     *
+     * <p>Threads sharing the engine: a capture records what the capturing thread queues, on the capture stream
+     * (thread-local capture mode), while the others keep queuing on the engine's stream and replaying their graphs
+     * there; nothing runs on the capture stream, every graph is launched on the engine's stream, so the order of
+     * work is the order of calls as on the eager path. One capture at a time: a region due for capture while
+     * another thread captures runs eagerly and is captured at its next sighting.
      */
     @Override
     public void replayable(Object shape, Buffer[] buffers, Runnable work) {
         enter();
-        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturing) {
+        Thread me = Thread.currentThread();
+        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturer == me) {
+            work.run();   // nested in a capture, the work is part of it
+            return;
+        }
+        GraphKey key = new GraphKey(shape, memoryOf(buffers));
+        boolean captureNow;
+        synchronized (graphLock) {
+            Long exec = graphs.get(key);
+            if (exec != null) {
+                launchGraph(exec, shape);
+                return;
+            }
+            captureNow = seenOnce.remove(key) != null && capturer == null && captureStreamReady();
+            if (captureNow) {
+                capturer = me;
+            } else {
+                seenOnce.put(key, Boolean.TRUE);
+            }
+        }
+        if (!captureNow) {
             work.run();
             return;
         }
+        long graph;
+        try {
+            graph = capture(shape, work);
+        } finally {
+            capturer = null;
+        }
+        if (graph != 0L) {
+            synchronized (graphLock) {
+                long exec;
+                try {
+                    exec = updatedOrInstantiated(key, graph);
+                } finally {
+                    Driver.check(Lib.cuGraphDestroy(graph), "cuGraphDestroy", name);
+                }
+                if (exec != 0L) {
+                    graphs.put(key, exec);
+                    if (graphs.size() > MAX_GRAPHS) {
+                        Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
+                        long evicted = eldest.next().getValue();
+                        eldest.remove();
+                        Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
+                    }
+                    launchGraph(exec, shape);
+                    return;
+                }
+            }
+        }
+        work.run();   // the driver refused the capture or the instantiation: graphs are off now (said once)
+    }
+
+    /**
+     * An executable graph of {@code graph} for {@code key}: where {@value #MAX_GRAPHS_PER_SHAPE} graphs of the key's
+     * shape are kept already, the least recent of them updated to {@code graph}'s parameters (the same shape
+     * captures the same nodes, so only pointers differ: {@code cuGraphExecUpdate}, no new instantiation); else a new
+     * instantiation. 0 when instantiation failed (graphs are then off). Under {@link #graphLock}.
+     */
+    private long updatedOrInstantiated(GraphKey key, long graph) {
+        GraphKey oldest = null;
+        int sameShape = 0;
+        for (GraphKey k : graphs.keySet()) {   // least recent first
+            if (k.shape.equals(key.shape)) {
+                oldest = oldest == null ? k : oldest;
+                sameShape++;
+            }
+        }
+        if (sameShape >= MAX_GRAPHS_PER_SHAPE) {
+            long exec = graphs.remove(oldest);
+            int status = Lib.cuGraphExecUpdate_v2(exec, graph, new long[3]);
+            if (status == CUresult.CUDA_SUCCESS) {
+                return exec;
+            }
+            // CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE (the driver says why in the result info): a fresh one instead
+            Driver.check(Lib.cuGraphExecDestroy(exec), "cuGraphExecDestroy", "a graph that could not be updated");
+        }
+        long[] exec = new long[1];
+        int status = Lib.cuGraphInstantiateWithFlags(exec, graph, 0L);
+        if (status != CUresult.CUDA_SUCCESS) {
+            graphsOff("cuGraphInstantiateWithFlags of " + key.shape + " failed with " + Driver.statusName(status));
+            return 0L;
+        }
+        return exec[0];
+    }
+
+    /** Each buffer's address and length, in order (0, 0 for a null entry). */
+    private long[] memoryOf(Buffer[] buffers) {
         long[] memory = new long[2 * buffers.length];
         for (int i = 0; i < buffers.length; i++) {
             if (buffers[i] != null) {
@@ -997,59 +1124,89 @@ public final class CudaEngine implements Engine {
                 memory[2 * i + 1] = b.length();
             }
         }
-        GraphKey key = new GraphKey(shape, memory);
-        Long exec = graphs.get(key);
-        if (exec == null) {
-            if (seenOnce.put(key, Boolean.TRUE) == null) {
-                work.run();
-                return;
-            }
-            seenOnce.remove(key);
-            exec = capture(work);
-            graphs.put(key, exec);
-            if (graphs.size() > MAX_GRAPHS) {
-                Iterator<Map.Entry<GraphKey, Long>> eldest = graphs.entrySet().iterator();
-                long evicted = eldest.next().getValue();
-                eldest.remove();
-                Driver.check(Lib.cuGraphExecDestroy(evicted), "cuGraphExecDestroy", "evicting the least recent graph");
-            }
-        }
+        return memory;
+    }
+
+    /** Queues {@code exec} on the engine's stream (under {@link #graphLock}, so no eviction destroys it first). */
+    private void launchGraph(long exec, Object shape) {
         int status = Lib.cuGraphLaunch(exec, streamHandle);
         if (status != CUresult.CUDA_SUCCESS) {
             throw Driver.failure(status, "cuGraphLaunch", "a graph of " + shape + " on " + name);
         }
     }
 
-    /** Captures what {@code work} queues on the stream into a graph and instantiates it; the graph itself is destroyed. */
-    private long capture(Runnable work) {
-        Driver.check(Lib.cuStreamBeginCapture_v2(streamHandle, CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture_v2", name);
-        capturing = true;
+    /**
+     * Creates the capture stream and its cuBLAS handle (on the engine's cuBLAS workspace: everything captured runs
+     * on the engine's stream, in order with the eager GEMMs that use it) the first time; false when that failed
+     * (graphs are then off, said once). Under {@link #graphLock}.
+     */
+    private boolean captureStreamReady() {
+        if (captureStream != null) {
+            return true;
+        }
+        Driver.Stream s = new Driver.Stream();
+        int status = cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING);
+        if (status != CUresult.CUDA_SUCCESS) {
+            graphsOff("cuStreamCreate of the capture stream failed with " + Driver.statusName(status));
+            return false;
+        }
+        CublasBinding b;
+        try {
+            b = CublasLoader.openSibling(cublas, s);
+            b.setWorkspace(cublasWorkspace.address(), CUBLAS_WORKSPACE_BYTES);
+        } catch (RuntimeException e) {
+            cuStreamDestroy(s);
+            graphsOff("no cuBLAS handle for the capture stream (" + e.getMessage() + ")");
+            return false;
+        }
+        captureStream = s;
+        captureStreamHandle = s.handle();
+        captureCublas = b;
+        return true;
+    }
+
+    /**
+     * Captures what {@code work} queues into a graph on the capture stream; the caller destroys it. A failure of the
+     * work ends the capture and is thrown; a failure of the driver's capture calls turns graphs off with the reason
+     * (said once) and returns 0, so that the caller runs the work eagerly.
+     */
+    private long capture(Object shape, Runnable work) {
+        int status = Lib.cuStreamBeginCapture_v2(captureStreamHandle, CAPTURE_MODE_THREAD_LOCAL);
+        if (status != CUresult.CUDA_SUCCESS) {
+            graphsOff("cuStreamBeginCapture_v2 failed with " + Driver.statusName(status));
+            return 0L;
+        }
         long[] graph = new long[1];
         try {
             work.run();
         } catch (RuntimeException | Error e) {
-            capturing = false;
-            Lib.cuStreamEndCapture(streamHandle, graph);   // ends the capture; its status is secondary to e
+            Lib.cuStreamEndCapture(captureStreamHandle, graph);   // ends the capture; its status is secondary to e
             if (graph[0] != 0) {
                 Lib.cuGraphDestroy(graph[0]);
             }
             throw e;
         }
-        capturing = false;
-        Driver.check(Lib.cuStreamEndCapture(streamHandle, graph), "cuStreamEndCapture", name);
-        long[] exec = new long[1];
-        try {
-            Driver.check(Lib.cuGraphInstantiateWithFlags(exec, graph[0], 0L), "cuGraphInstantiateWithFlags", name);
-        } finally {
-            Driver.check(Lib.cuGraphDestroy(graph[0]), "cuGraphDestroy", name);
+        status = Lib.cuStreamEndCapture(captureStreamHandle, graph);
+        if (status != CUresult.CUDA_SUCCESS) {
+            graphsOff("cuStreamEndCapture of " + shape + " failed with " + Driver.statusName(status));
+            return 0L;
         }
-        return exec[0];
+        return graph[0];
+    }
+
+    /** Every region runs eagerly from now on; the reason goes to stderr, once per engine. */
+    private void graphsOff(String reason) {
+        synchronized (graphLock) {
+            if (graphsUnusable == null) {
+                graphsUnusable = reason;
+                System.err.println("rnn4j: " + name + ": CUDA graphs off, replayable regions run eagerly: " + reason);
+            }
+        }
     }
 
     /**
-     * Graphs on or off for this engine (off by default, see {@link #GRAPHS_PROPERTY}; on only where cuBLAS takes a
-     * workspace), for an engine that one thread uses; off destroys the graphs kept. Results are the same bits
-     * either way.
+     * Graphs on or off for this engine (on by default, see {@link #GRAPHS_PROPERTY}; on only where cuBLAS takes a
+     * workspace); off destroys the graphs kept. Results are the same bits either way.
      */
     public void setGraphsEnabled(boolean on) {
         enter();
@@ -1070,17 +1227,19 @@ public final class CudaEngine implements Engine {
     }
 
     private void destroyGraphs() {
-        RuntimeException first = null;
-        for (long exec : graphs.values()) {
-            int status = Lib.cuGraphExecDestroy(exec);
-            if (status != CUresult.CUDA_SUCCESS && first == null) {
-                first = Driver.failure(status, "cuGraphExecDestroy", name);
+        synchronized (graphLock) {
+            RuntimeException first = null;
+            for (long exec : graphs.values()) {
+                int status = Lib.cuGraphExecDestroy(exec);
+                if (status != CUresult.CUDA_SUCCESS && first == null) {
+                    first = Driver.failure(status, "cuGraphExecDestroy", name);
+                }
             }
-        }
-        graphs.clear();
-        seenOnce.clear();
-        if (first != null) {
-            throw first;
+            graphs.clear();
+            seenOnce.clear();
+            if (first != null) {
+                throw first;
+            }
         }
     }
 
@@ -1104,7 +1263,7 @@ public final class CudaEngine implements Engine {
             recorder.launch(kernel, grid, THREADS, args);
             return;
         }
-        int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, streamHandle,
+        int status = Lib.cuLaunchKernel(functions[kernel.ordinal()], grid, 1, 1, THREADS, 1, 1, 0, queue(),
                 args.kernelParams(), 0L);
         if (status != CUresult.CUDA_SUCCESS) {   // the detail only on failure: no string per launch
             throw Driver.failure(status, "cuLaunchKernel", kernel.symbol + " <<<" + grid + ", " + THREADS + ">>> on " + name);
@@ -1249,11 +1408,12 @@ public final class CudaEngine implements Engine {
 
     private void sgemm(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second, long strideSecond,
                        float beta, long c, long strideC, int batch) {
+        CublasBinding handle = blas();
         if (batch == 1) {
-            cublas.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
+            handle.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
                     beta, c, g.ldc());
         } else {
-            cublas.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), strideFirst,
+            handle.sgemmStridedBatched(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), strideFirst,
                     second, g.ldSecond(), strideSecond, beta, c, g.ldc(), strideC, batch);
         }
     }
@@ -1263,7 +1423,7 @@ public final class CudaEngine implements Engine {
     /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
     private long syncAndReleaseCached() {
         if (recorder == null) {
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
+            Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
         }
         return pool.releaseCached();
     }
@@ -1282,7 +1442,7 @@ public final class CudaEngine implements Engine {
         for (int r = 0; r < rows; r++) {
             long off = cOff + (long) r * ldc;
             if (beta == 0f) {
-                Driver.check(Lib.cuMemsetD32Async(c.address(off), 0, width, streamHandle), "cuMemsetD32Async", "C = 0·C");
+                Driver.check(Lib.cuMemsetD32Async(c.address(off), 0, width, queue()), "cuMemsetD32Async", "C = 0·C");
             } else {
                 // y = beta·y as axpby(alpha = beta, x = y, beta = 0), which stores beta·y as is
                 // (not 0·y + beta·y, where 0·inf is NaN)
@@ -1383,8 +1543,8 @@ public final class CudaEngine implements Engine {
                 for (int first = 0; first < tensors; first += perCopy) {
                     int n = Math.min(perCopy, tensors - first);
                     Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, partials.address(0) + first * partialBytes,
-                            n * partialBytes, streamHandle), "cuMemcpyDtoHAsync", "sumSquares partials");
-                    Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "sumSquares");
+                            n * partialBytes, queue()), "cuMemcpyDtoHAsync", "sumSquares partials");
+                    Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "sumSquares");
                     ByteBuffer bytes = staging.clear();
                     for (int t = 0; t < n; t++) {
                         if (counts[first + t] <= 0) {
@@ -1411,11 +1571,11 @@ public final class CudaEngine implements Engine {
         }
         long flag = scratchAddress + FLAG_OFFSET_BYTES;
         synchronized (stagingLock) {
-            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, streamHandle), "cuMemsetD32Async", "hasNonFinite flag");
+            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, queue()), "cuMemsetD32Async", "hasNonFinite flag");
             launchGridStride(Kernel.NON_FINITE, n, args().i64(n).ptr(xp).ptr(flag));
-            Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, flag, 4, streamHandle), "cuMemcpyDtoHAsync",
+            Driver.check(Lib.cuMemcpyDtoHAsync_v2(stagingAddress, flag, 4, queue()), "cuMemcpyDtoHAsync",
                     "hasNonFinite flag");
-            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "hasNonFinite");
+            Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "hasNonFinite");
             return staging.clear().getInt(0) != 0;
         }
     }

@@ -50,6 +50,9 @@ final class DirectDriver {
 
         static native int cuGraphInstantiateWithFlags(long[] exec, long graph, long flags);
 
+        /** {@code resultInfo}: a {@code CUgraphExecUpdateResultInfo} (the result, then two node handles). */
+        static native int cuGraphExecUpdate_v2(long exec, long graph, long[] resultInfo);
+
         static native int cuGraphLaunch(long exec, long stream);
 
         static native int cuGraphExecDestroy(long exec);

@@ -74,6 +74,11 @@ final class JCublasBinding implements CublasBinding {
     }
 
     @Override
+    public CublasBinding sibling() {
+        return new JCublasBinding(version);
+    }
+
+    @Override
     public void setStream(Driver.Stream stream) {
         CublasBinding.check(JCublas2.cublasSetStream(handle, new cudaStream_t(stream)), "cublasSetStream");
     }

@@ -176,6 +176,11 @@ final class JnaCublasBinding implements CublasBinding {
     }
 
     @Override
+    public CublasBinding sibling() {
+        return new JnaCublasBinding(path, version);
+    }
+
+    @Override
     public void setStream(Driver.Stream stream) {
         CublasBinding.check(Lib.cublasSetStream_v2(handle, stream.handle()), "cublasSetStream_v2");
     }

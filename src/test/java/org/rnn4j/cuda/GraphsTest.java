@@ -40,14 +40,14 @@ class GraphsTest {
         // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
         // gives them; with every buffer its own allocation they do not
         assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
-        e.setGraphsEnabled(true);   // off by default (CudaEngine.GRAPHS_PROPERTY)
+        e.setGraphsEnabled(true);   // the default (CudaEngine.GRAPHS_PROPERTY); a test may have turned them off
         return e;
     }
 
     @AfterEach
     void graphsBackToTheDefault() {
         if (Devices.cudaUnusableReason() == null) {
-            ((CudaEngine) Device.cuda().engine()).setGraphsEnabled(false);
+            ((CudaEngine) Device.cuda().engine()).setGraphsEnabled(true);
         }
     }
 
@@ -162,6 +162,242 @@ class GraphsTest {
         assertEquals(2, long12[0], "graph launches");
         assertEquals(short4[1], long12[1], "eager launches do not grow with the sequence");
         assertEquals(4 * 8, long12[2] - short4[2], "graph nodes: a GEMM and a cell per step, forward and backward");
+    }
+
+    /**
+     * Another thread's work while a region is captured runs at once on the engine's stream and is not part of
+     * the graph: the capture is on a stream only the capturing thread uses.
+     */
+    @Test
+    void aCaptureRecordsOnlyItsOwnThreadsWork() throws Exception {
+        CudaEngine e = engine();
+        int n = 64;
+        java.util.concurrent.CountDownLatch inCapture = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch otherDone = new java.util.concurrent.CountDownLatch(1);
+        boolean[] pause = {false};
+        try (org.rnn4j.engine.Buffer mine = e.allocate(org.rnn4j.DType.F32, n);
+             org.rnn4j.engine.Buffer theirs = e.allocate(org.rnn4j.DType.F32, n)) {
+            Runnable region = () -> {
+                e.fill(mine, 0, n, 2f);
+                if (pause[0]) {
+                    pause[0] = false;
+                    inCapture.countDown();
+                    try {
+                        otherDone.await();
+                    } catch (InterruptedException ie) {
+                        throw new IllegalStateException(ie);
+                    }
+                }
+            };
+            Object shape = List.of("test region", n);
+            org.rnn4j.engine.Buffer[] used = {mine};
+            e.replayable(shape, used, region);   // seen once: eager
+            pause[0] = true;
+            float[][] seen = new float[1][];
+            Throwable[] failed = new Throwable[1];
+            Thread other = new Thread(() -> {
+                try {
+                    inCapture.await();
+                    e.fill(theirs, 0, n, 5f);
+                    seen[0] = new float[n];
+                    e.download(theirs, 0, seen[0], 0, n);
+                } catch (Throwable t) {
+                    failed[0] = t;
+                } finally {
+                    otherDone.countDown();
+                }
+            }, "other-user");
+            other.start();
+            long captures = count("cuStreamBeginCapture_v2");
+            long launches = count("cuGraphLaunch");
+            e.replayable(shape, used, region);   // captured (the other thread fills and reads meanwhile), then launched
+            other.join();
+            assertEquals(null, failed[0], "the other thread's calls during the capture");
+            assertEquals(captures + 1, count("cuStreamBeginCapture_v2"), "captured");
+            float[] fives = new float[n];
+            java.util.Arrays.fill(fives, 5f);
+            assertArrayEquals(fives, seen[0], "the other thread's fill ran, not captured");
+            e.fill(theirs, 0, n, 7f);
+            e.replayable(shape, used, region);   // replayed: its graph must not hold the other thread's fill
+            assertEquals(launches + 2, count("cuGraphLaunch"), "launched after the capture, then replayed");
+            float[] back = new float[n];
+            e.download(theirs, 0, back, 0, n);
+            float[] sevens = new float[n];
+            java.util.Arrays.fill(sevens, 7f);
+            assertArrayEquals(sevens, back, "the replay left the other thread's buffer alone");
+            e.download(mine, 0, back, 0, n);
+            float[] twos = new float[n];
+            java.util.Arrays.fill(twos, 2f);
+            assertArrayEquals(twos, back, "the graph's own work");
+        }
+    }
+
+    /**
+     * A region of one shape on more buffer sets than {@link CudaEngine#MAX_GRAPHS_PER_SHAPE}: the first sets are
+     * instantiated, the later ones move the least recent graph to their pointers ({@code cuGraphExecUpdate_v2}), and
+     * every replay writes where its own call says, never where the graph was first captured.
+     */
+    @Test
+    void newPointersUpdateAnInstantiatedGraph() {
+        CudaEngine e = engine();
+        int rows = 3;
+        int cols = 5;
+        int sets = CudaEngine.MAX_GRAPHS_PER_SHAPE + 2;
+        float[] values = new float[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i + 0.5f;
+        }
+        float[] zeros = new float[rows * cols];
+        Object shape = List.of("copy rows", rows, cols);
+        List<org.rnn4j.engine.Buffer> dsts = new ArrayList<>();
+        try (org.rnn4j.engine.Buffer src = e.allocate(org.rnn4j.DType.F32, rows * cols)) {
+            e.upload(values, 0, src, 0, values.length);
+            for (int i = 0; i < sets; i++) {
+                dsts.add(e.allocate(org.rnn4j.DType.F32, rows * cols));
+            }
+            long instantiated = count("cuGraphInstantiateWithFlags");
+            long updated = count("cuGraphExecUpdate_v2");
+            long launches = count("cuGraphLaunch");
+            for (org.rnn4j.engine.Buffer dst : dsts) {
+                for (int sighting = 0; sighting < 3; sighting++) {   // eager, captured, replayed
+                    e.upload(zeros, 0, dst, 0, zeros.length);
+                    e.replayable(shape, new org.rnn4j.engine.Buffer[] {src, dst},
+                            () -> e.copyRows(rows, cols, src, 0, cols, dst, 0, cols, false));
+                    float[] back = new float[rows * cols];
+                    e.download(dst, 0, back, 0, back.length);
+                    assertArrayEquals(values, back, "buffer set " + dsts.indexOf(dst) + ", sighting " + sighting);
+                }
+            }
+            assertEquals(CudaEngine.MAX_GRAPHS_PER_SHAPE, count("cuGraphInstantiateWithFlags") - instantiated,
+                    "instantiations: one per buffer set up to the per-shape bound");
+            assertEquals(sets - CudaEngine.MAX_GRAPHS_PER_SHAPE, count("cuGraphExecUpdate_v2") - updated,
+                    "updates: the buffer sets beyond it");
+            assertEquals(2L * sets, count("cuGraphLaunch") - launches, "launched after each capture, then replayed");
+            // the updated graphs write only where their last capture said: the first set's graph went to another set
+            for (org.rnn4j.engine.Buffer dst : dsts) {
+                e.upload(zeros, 0, dst, 0, zeros.length);
+            }
+            org.rnn4j.engine.Buffer last = dsts.get(sets - 1);
+            e.replayable(shape, new org.rnn4j.engine.Buffer[] {src, last},
+                    () -> e.copyRows(rows, cols, src, 0, cols, last, 0, cols, false));
+            for (int i = 0; i < sets; i++) {
+                float[] back = new float[rows * cols];
+                e.download(dsts.get(i), 0, back, 0, back.length);
+                assertArrayEquals(i == sets - 1 ? values : zeros, back, "buffer set " + i + " after replaying the last");
+            }
+        } finally {
+            for (org.rnn4j.engine.Buffer d : dsts) {
+                d.close();
+            }
+        }
+    }
+
+    /**
+     * A region whose buffer moved (a new one allocated, the old one freed) is not replayed on the old pointer:
+     * every buffer is part of the key, so it runs on the new one.
+     */
+    @Test
+    void aGraphIsNeverReplayedOnABufferFreedSinceItsCapture() {
+        CudaEngine e = engine();
+        int n = 32;
+        Object shape = List.of("copy rows", 1, n);
+        try (org.rnn4j.engine.Buffer dst = e.allocate(org.rnn4j.DType.F32, n)) {
+            org.rnn4j.engine.Buffer first = e.allocate(org.rnn4j.DType.F32, n);
+            e.fill(first, 0, n, 1f);
+            for (int i = 0; i < 3; i++) {   // eager, captured, replayed
+                e.replayable(shape, new org.rnn4j.engine.Buffer[] {first, dst},
+                        () -> e.copyRows(1, n, first, 0, n, dst, 0, n, false));
+            }
+            try (org.rnn4j.engine.Buffer moved = e.allocate(org.rnn4j.DType.F32, n)) {
+                e.fill(moved, 0, n, 2f);
+                first.close();
+                e.replayable(shape, new org.rnn4j.engine.Buffer[] {moved, dst},
+                        () -> e.copyRows(1, n, moved, 0, n, dst, 0, n, false));
+                float[] back = new float[n];
+                e.download(dst, 0, back, 0, n);
+                float[] twos = new float[n];
+                java.util.Arrays.fill(twos, 2f);
+                assertArrayEquals(twos, back, "copied from the buffer passed, not the freed one");
+            }
+        }
+    }
+
+    /** Threads training their own layers on the one shared engine, with graphs: each gets its single-threaded eager bits. */
+    @Test
+    void threadsSharingTheEngineGetTheEagerBits() throws Exception {
+        CudaEngine e = engine();
+        int threads = 3;
+        int steps = 5;
+        List<List<float[]>> eager = new ArrayList<>();
+        e.setGraphsEnabled(false);
+        for (int t = 0; t < threads; t++) {
+            eager.add(trainedBits(t, steps));
+        }
+        e.setGraphsEnabled(true);
+        long launches = count("cuGraphLaunch");
+        List<List<float[]>> shared = new ArrayList<>();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> running = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int seed = t;
+            shared.add(null);
+            Thread th = new Thread(() -> {
+                try {
+                    List<float[]> bits = trainedBits(seed, steps);
+                    synchronized (shared) {
+                        shared.set(seed, bits);
+                    }
+                } catch (Throwable x) {
+                    failures.add(x);
+                }
+            }, "trainer-" + t);
+            running.add(th);
+            th.start();
+        }
+        for (Thread th : running) {
+            th.join();
+        }
+        assertEquals(List.of(), failures, "failures on the trainer threads");
+        assertTrue(count("cuGraphLaunch") > launches, "the graph path was taken");
+        for (int t = 0; t < threads; t++) {
+            for (int k = 0; k < eager.get(t).size(); k++) {
+                assertArrayEquals(eager.get(t).get(k), shared.get(t).get(k), "thread " + t + ", result " + k);
+            }
+        }
+    }
+
+    /** A layer of {@code seed} after {@code steps} training steps (plain SGD on its gradients): its last step's results and weights. */
+    private static List<float[]> trainedBits(int seed, int steps) {
+        Device gpu = Device.cuda();
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] xs = new float[6 * 3 * 5];
+        float[] dys = new float[6 * 3 * 7];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) r.nextDouble(-1, 1);
+        }
+        for (int i = 0; i < dys.length; i++) {
+            dys[i] = (float) r.nextDouble(-1, 1);
+        }
+        try (RecurrentLayer layer = Gru.builder(5, 7).seed(seed).build(gpu);
+             Tensor x = Tensor.of(gpu, xs, 6, 3, 5); Tensor dY = Tensor.of(gpu, dys, 6, 3, 7)) {
+            layer.train();
+            List<float[]> last = null;
+            for (int s = 0; s < steps; s++) {
+                last = step(layer, x, new int[] {6, 4, 2}, dY);
+                for (Map.Entry<String, Tensor> p : layer.parameters().entrySet()) {
+                    float[] w = p.getValue().toHost();
+                    float[] g = layer.gradients().get(p.getKey()).toHost();
+                    for (int i = 0; i < w.length; i++) {
+                        w[i] -= 0.1f * g[i];
+                    }
+                    layer.setParameter(p.getKey(), w);
+                }
+            }
+            for (Tensor p : layer.parameters().values()) {
+                last.add(p.toHost());
+            }
+            return last;
+        }
     }
 
     @Test

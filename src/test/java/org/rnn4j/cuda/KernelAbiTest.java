@@ -391,6 +391,7 @@ class KernelAbiTest {
         @Override public String library() { return "none"; }
         @Override public String version() { return "0"; }
         @Override public void create() { }
+        @Override public CublasBinding sibling() { return this; }
         @Override public void setStream(Driver.Stream stream) { }
         @Override public void setPointerModeHost() { }
         @Override public void setMathMode(int mode) { }
