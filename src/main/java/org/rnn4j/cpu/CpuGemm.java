@@ -101,6 +101,13 @@ public final class CpuGemm {
         return vectorCells;
     }
 
+    /** Waits (at most a minute) until the chosen kernel and cells run, past {@link #warmUp} (for tests). */
+    static void awaitWarmUp() throws InterruptedException {
+        for (int i = 0; i < 1200 && (running != KERNEL || vectorCells != chosenCells); i++) {
+            Thread.sleep(50);
+        }
+    }
+
     /** See {@link CpuEngine#threads()}. */
     static int threads() {
         int t = threads;
@@ -383,6 +390,26 @@ public final class CpuGemm {
                     done.countDown();
                 }
             }
+        }
+    }
+
+    /** Whether the calling thread is one of the pool's workers (which run their work serially, never nested). */
+    static boolean onPoolThread() {
+        return Thread.currentThread() instanceof GemmThread;
+    }
+
+    /**
+     * Hands {@code task} to {@code helpers} pool workers and returns at once: for work whose own protocol says when
+     * it is done and that the calling thread can finish alone (a worker that starts late finds nothing left).
+     */
+    static void lend(int helpers, Runnable task) {
+        ExecutorService ex = pool(helpers);
+        try {
+            for (int i = 0; i < helpers; i++) {
+                ex.execute(task);
+            }
+        } catch (RejectedExecutionException ignored) {
+            // the pool was replaced meanwhile: the caller does more of the work itself
         }
     }
 
