@@ -462,8 +462,8 @@ public final class CpuGemm {
         boolean wanted = !"false".equalsIgnoreCase(System.getProperty("rnn4j.gemm.vector", "true").trim());
         String why;
         if (!ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent()) {
-            why = "the JVM was started without --add-modules " + VECTOR_MODULE
-                    + "; adding that option makes the CPU engine several times faster";
+            why = "the JVM was started without the Vector API; start it with --add-modules " + VECTOR_MODULE
+                    + " for the vectorised GEMM and cells, several times faster";
         } else if (!wanted) {
             why = "system property rnn4j.gemm.vector=false";
         } else {
