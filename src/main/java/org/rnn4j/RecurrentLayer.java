@@ -430,6 +430,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.cellClip = cfg.cellClip();
         a.coupled = cfg.coupledInputForget();
         a.relu = cell == CellType.RNN_RELU;
+        a.outOff = yOff;
+        if (!keep && p == 0 && !resetBefore
+                && engine.inferenceForward(cell, steps, a, w.whh().buffer(), w.whh().version())) {
+            return new DirectionState(null, hs, cs, null, null);   // the engine's whole-sequence inference path
+        }
         // the time loop depends only on these shapes and buffers: on CUDA, one graph replay where they repeat
         Object shape = List.of("forward", cell, resetBefore, h, s, p, steps, batch, keep, yOff, yLd, a.cellClip,
                 a.coupled);

@@ -20,7 +20,10 @@ import org.rnn4j.engine.StepArgs;
  * itself for {@code |x| < 1e-4}) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
  * in place of {@link Math#exp}; every other operation is {@link CpuCells}' own, in the same order. Results are
  * therefore the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
- * ({@code CellStepsTwinTest}). The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them
+ * ({@code CellStepsTwinTest}). Every element goes through the vector exp (a ragged tail through a padded
+ * copy), so a unit's result does not depend on the range of units a call covers (the inference path runs the
+ * cell per block of units). The pre-activations are staged with float vectors, exact float operations in
+ * CpuCells' order. The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them
  * whole, where vectors passed between larger methods would be boxed. Samples past their length, the relu RNN
  * and the RNN backward (no exp) run the scalar code.
  */
@@ -31,6 +34,9 @@ final class VectorCells implements CellSteps {
     private static final VectorSpecies<Float> F = VectorSpecies.of(float.class,
             VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final int N = D.length();
+    /** The staging loops' floats (exact float operations, any width gives the same bits). */
+    private static final VectorSpecies<Float> FP = FloatVector.SPECIES_PREFERRED;
+    private static final int FL = FP.length();
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
@@ -44,43 +50,88 @@ final class VectorCells implements CellSteps {
         return s;
     }
 
-    /** {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}. */
+    /** A per-thread row of N floats: a ragged tail padded to one vector. */
+    private static final ThreadLocal<float[]> TAIL = ThreadLocal.withInitial(() -> new float[N]);
+
+    /**
+     * {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, every element through the vector exp (a
+     * ragged tail through a padded copy), so an element's result does not depend on the range it is part of.
+     */
     static void sigmoid(float[] x, int from, int to) {
-        int i = from;
-        for (; i + N <= to; i += N) {
-            DoubleVector v = (DoubleVector) FloatVector.fromArray(F, x, i).convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector s = v.neg().lanewise(VectorOperators.EXP).add(1.0);
-            ((FloatVector) DoubleVector.broadcast(D, 1.0).div(s).convertShape(VectorOperators.D2F, F, 0))
-                    .intoArray(x, i);
-        }
-        for (; i < to; i++) {
-            x[i] = CpuCells.sigmoid(x[i]);
-        }
+        activate(x, from, to, false);
     }
 
-    /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}. */
+    /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, every element through the vector exp as {@link #sigmoid}. */
     static void tanh(float[] x, int from, int to) {
+        activate(x, from, to, true);
+    }
+
+    private static void activate(float[] x, int from, int to, boolean tanh) {
         int i = from;
         for (; i + N <= to; i += N) {
-            FloatVector f = FloatVector.fromArray(F, x, i);
-            DoubleVector e = ((DoubleVector) f.convertShape(VectorOperators.F2D, D, 0)).mul(2.0)
-                    .lanewise(VectorOperators.EXP);
-            FloatVector t = (FloatVector) DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0)
-                    .div(e.add(1.0))).convertShape(VectorOperators.D2F, F, 0);
-            t.blend(f, f.abs().compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+            activateVector(x, i, tanh);
         }
-        for (; i < to; i++) {
-            x[i] = CpuCells.tanh(x[i]);
+        if (i < to) {
+            float[] t = TAIL.get();
+            System.arraycopy(x, i, t, 0, to - i);
+            activateVector(t, 0, tanh);
+            System.arraycopy(t, 0, x, i, to - i);
         }
     }
 
-    /** {@code z[col] = xp + hp + (bih + bhh)} at column col, as {@code CpuCells.pre}. */
-    private static float pre(float[] xp, int xr, float[] hp, int hr, float[] bih, float[] bhh, int col) {
-        float v = xp[xr + col] + hp[hr + col];
-        if (bih != null) {
-            v += bih[col] + bhh[col];
+    private static void activateVector(float[] x, int i, boolean tanh) {
+        if (tanh) {
+            tanhVector(x, i);
+        } else {
+            sigmoidVector(x, i);
         }
-        return v;
+    }
+
+    private static void sigmoidVector(float[] x, int i) {
+        DoubleVector v = (DoubleVector) FloatVector.fromArray(F, x, i).convertShape(VectorOperators.F2D, D, 0);
+        DoubleVector s = v.neg().lanewise(VectorOperators.EXP).add(1.0);
+        ((FloatVector) DoubleVector.broadcast(D, 1.0).div(s).convertShape(VectorOperators.D2F, F, 0)).intoArray(x, i);
+    }
+
+    private static void tanhVector(float[] x, int i) {
+        FloatVector f = FloatVector.fromArray(F, x, i);
+        DoubleVector e = ((DoubleVector) f.convertShape(VectorOperators.F2D, D, 0)).mul(2.0)
+                .lanewise(VectorOperators.EXP);
+        FloatVector t = (FloatVector) DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0)
+                .div(e.add(1.0))).convertShape(VectorOperators.D2F, F, 0);
+        t.blend(f, f.abs().compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+    }
+
+    /**
+     * {@code z[zo + j] = (xp[xo + j] + hp[ho + j]) + (bih[j + bo] + bhh[j + bo]) + w[wo + j] · c[co + j]} for
+     * {@code j < n}, {@link CpuCells}' pre-activation in its order of float operations: the bias term only when
+     * {@code bih != null}, the peephole term only when {@code c != null} (then {@code w == null} means a weight
+     * of 0, which CpuCells adds as {@code 0f · c}).
+     */
+    private static void stage(float[] z, int zo, float[] xp, int xo, float[] hp, int ho, float[] bih, float[] bhh, int bo,
+                              float[] w, int wo, float[] c, int co, int n) {
+        int j = 0;
+        for (; j + FL <= n; j += FL) {
+            FloatVector v = FloatVector.fromArray(FP, xp, xo + j).add(FloatVector.fromArray(FP, hp, ho + j));
+            if (bih != null) {
+                v = v.add(FloatVector.fromArray(FP, bih, bo + j).add(FloatVector.fromArray(FP, bhh, bo + j)));
+            }
+            if (c != null) {
+                FloatVector wv = w == null ? FloatVector.zero(FP) : FloatVector.fromArray(FP, w, wo + j);
+                v = v.add(wv.mul(FloatVector.fromArray(FP, c, co + j)));
+            }
+            v.intoArray(z, zo + j);
+        }
+        for (; j < n; j++) {
+            float v = xp[xo + j] + hp[ho + j];
+            if (bih != null) {
+                v += bih[bo + j] + bhh[bo + j];
+            }
+            if (c != null) {
+                v += (w == null ? 0f : w[wo + j]) * c[co + j];
+            }
+            z[zo + j] = v;
+        }
     }
 
     private static boolean valid(StepArgs a, int b) {
@@ -88,12 +139,12 @@ final class VectorCells implements CellSteps {
     }
 
     @Override
-    public void lstmForward(StepArgs a, int b) {
+    public void lstmForward(StepArgs a, int b, int j0, int j1) {
         if (!valid(a, b)) {
-            CpuCells.lstmForward(a, b);
+            CpuCells.lstmForward(a, b, j0, j1);
             return;
         }
-        int h = a.hidden;
+        int h = a.hidden, n = j1 - j0;
         float[] xp = floats(a.xp), hp = floats(a.hp), bih = floats(a.bih), bhh = floats(a.bhh), peep = floats(a.peep);
         float[] cPrev = floats(a.cPrev), cNext = floats(a.cNext), hNext = floats(a.hNext);
         float[] out = floats(a.out), saved = floats(a.saved);
@@ -103,40 +154,45 @@ final class VectorCells implements CellSteps {
         float[][] s = scratch(4 * h);
         float[] z = s[0], tc = s[1];
         // z = [i | f | g | o] pre-activations; i, f, g activated in place, o once c is known (peephole)
-        for (int j = 0; j < h; j++) {
-            float cp = cPrev[cp0 + j];
-            float pi = peep == null ? 0f : peep[j];
-            float pf = peep == null ? 0f : peep[h + j];
-            z[j] = pre(xp, xr, hp, hr, bih, bhh, j) + pi * cp;
-            z[h + j] = pre(xp, xr, hp, hr, bih, bhh, h + j) + pf * cp;
-            z[2 * h + j] = pre(xp, xr, hp, hr, bih, bhh, 2 * h + j);
-        }
-        sigmoid(z, 0, 2 * h);
-        tanh(z, 2 * h, 3 * h);
-        for (int j = 0; j < h; j++) {
+        stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, peep, j0, cPrev, cp0 + j0, n);
+        stage(z, h + j0, xp, xr + h + j0, hp, hr + h + j0, bih, bhh, h + j0, peep, h + j0, cPrev, cp0 + j0, n);
+        stage(z, 2 * h + j0, xp, xr + 2 * h + j0, hp, hr + 2 * h + j0, bih, bhh, 2 * h + j0, null, 0, null, 0, n);
+        sigmoid(z, j0, j1);
+        sigmoid(z, h + j0, h + j1);
+        tanh(z, 2 * h + j0, 2 * h + j1);
+        for (int j = j0; j < j1; j++) {
             float i = z[j], f = a.coupled ? 1f - i : z[h + j], g = z[2 * h + j];
             float c = f * cPrev[cp0 + j] + i * g;
             if (a.cellClip > 0) {
                 c = Math.max(-a.cellClip, Math.min(a.cellClip, c));
             }
-            float po = peep == null ? 0f : peep[2 * h + j];
             z[h + j] = f;
-            z[3 * h + j] = pre(xp, xr, hp, hr, bih, bhh, 3 * h + j) + po * c;
             cNext[cn0 + j] = c;
             tc[j] = c;
         }
-        sigmoid(z, 3 * h, 4 * h);
-        tanh(tc, 0, h);
-        for (int j = 0; j < h; j++) {
-            float o = z[3 * h + j];
-            float hv = o * tc[j];
+        stage(z, 3 * h + j0, xp, xr + 3 * h + j0, hp, hr + 3 * h + j0, bih, bhh, 3 * h + j0, peep, 2 * h + j0,
+                tc, j0, n);
+        sigmoid(z, 3 * h + j0, 3 * h + j1);
+        tanh(tc, j0, j1);
+        int j = j0;
+        for (; j + FL <= j1; j += FL) {
+            FloatVector hv = FloatVector.fromArray(FP, z, 3 * h + j).mul(FloatVector.fromArray(FP, tc, j));
+            if (hNext != null) {
+                hv.intoArray(hNext, hn0 + j);
+            }
+            hv.intoArray(out, o0 + j);
+        }
+        for (; j < j1; j++) {
+            float hv = z[3 * h + j] * tc[j];
             if (hNext != null) {
                 hNext[hn0 + j] = hv;
             }
             out[o0 + j] = hv;
         }
         if (saved != null) {
-            System.arraycopy(z, 0, saved, sr, 4 * h);
+            for (int k = 0; k < 4; k++) {
+                System.arraycopy(z, k * h + j0, saved, sr + k * h + j0, n);
+            }
         }
     }
 
@@ -191,9 +247,9 @@ final class VectorCells implements CellSteps {
     }
 
     @Override
-    public void rnnForward(StepArgs a, int b) {
+    public void rnnForward(StepArgs a, int b, int j0, int j1) {
         if (a.relu || !valid(a, b)) {
-            CpuCells.rnnForward(a, b);
+            CpuCells.rnnForward(a, b, j0, j1);
             return;
         }
         int h = a.hidden;
@@ -202,14 +258,12 @@ final class VectorCells implements CellSteps {
         int xr = (int) a.xpOff + b * h, hr = (int) a.hpOff + b * h, hn0 = (int) a.hNextOff + b * h;
         int o0 = (int) a.outOff + b * a.outLd;
         float[] z = scratch(h)[0];
-        for (int j = 0; j < h; j++) {
-            z[j] = pre(xp, xr, hp, hr, bih, bhh, j);
-        }
-        tanh(z, 0, h);
+        stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, null, 0, null, 0, j1 - j0);
+        tanh(z, j0, j1);
         if (hNext != null) {
-            System.arraycopy(z, 0, hNext, hn0, h);
+            System.arraycopy(z, j0, hNext, hn0 + j0, j1 - j0);
         }
-        System.arraycopy(z, 0, out, o0, h);
+        System.arraycopy(z, j0, out, o0 + j0, j1 - j0);
     }
 
     /** Each step on one sample of 64 units. */
@@ -232,9 +286,9 @@ final class VectorCells implements CellSteps {
         a.dh = filled(h, 1f);
         a.dc = filled(h, 0f);
         return () -> {
-            lstmForward(a, 0);
+            lstmForward(a, 0, 0, h);
             lstmBackward(a, 0);
-            rnnForward(a, 0);
+            rnnForward(a, 0, 0, h);
         };
     }
 

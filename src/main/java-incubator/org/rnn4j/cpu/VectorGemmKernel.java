@@ -84,6 +84,77 @@ final class VectorGemmKernel implements GemmKernel {
         return W;
     }
 
+    /** A panel product's column group: 4 vectors. */
+    private static final int PW = 4 * L;
+
+    @Override
+    public int panelAlign() {
+        return PW;
+    }
+
+    /**
+     * Column groups of 4 vectors; rows 4 at a time (16 accumulators: within AVX-512's 32 registers, AVX2 spills
+     * a few), then one at a time, so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR
+     * rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed per call.
+     */
+    @Override
+    public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
+                             float[] z, int ldz) {
+        if (width % PW != 0) {
+            throw new IllegalArgumentException("width: expected a multiple of " + PW + ", got " + width);
+        }
+        for (int x = 0; x < width; x += PW) {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                panel4(k, a, aOff + r * lda, lda, panel, x, z, r * ldz + x, ldz);
+            }
+            for (; r < rows; r++) {
+                panel1(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
+            }
+        }
+    }
+
+    /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · panel[k][x : x + PW]. */
+    private static void panel4(int k, float[] a, int ao, int lda, float[][] panel, int x, float[] z, int zo, int ldz) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        for (int p = 0; p < k; p++) {
+            float[] row = panel[p];
+            FloatVector b0 = load(row, x), b1 = load(row, x + L), b2 = load(row, x + 2 * L), b3 = load(row, x + 3 * L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, a[ao + p]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01); c02 = v.fma(b2, c02); c03 = v.fma(b3, c03);
+            v = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11); c12 = v.fma(b2, c12); c13 = v.fma(b3, c13);
+            v = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21); c22 = v.fma(b2, c22); c23 = v.fma(b3, c23);
+            v = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31); c32 = v.fma(b2, c32); c33 = v.fma(b3, c33);
+        }
+        int o1 = zo + ldz, o2 = zo + 2 * ldz, o3 = zo + 3 * ldz;
+        c00.intoArray(z, zo); c01.intoArray(z, zo + L); c02.intoArray(z, zo + 2 * L); c03.intoArray(z, zo + 3 * L);
+        c10.intoArray(z, o1); c11.intoArray(z, o1 + L); c12.intoArray(z, o1 + 2 * L); c13.intoArray(z, o1 + 3 * L);
+        c20.intoArray(z, o2); c21.intoArray(z, o2 + L); c22.intoArray(z, o2 + 2 * L); c23.intoArray(z, o2 + 3 * L);
+        c30.intoArray(z, o3); c31.intoArray(z, o3 + L); c32.intoArray(z, o3 + 2 * L); c33.intoArray(z, o3 + 3 * L);
+    }
+
+    /** z[1 row, PW columns from zo] = a[ao : ao + k] · panel[k][x : x + PW]. */
+    private static void panel1(int k, float[] a, int ao, float[][] panel, int x, float[] z, int zo) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        for (int p = 0; p < k; p++) {
+            float[] row = panel[p];
+            FloatVector v = FloatVector.broadcast(S, a[ao + p]);
+            c0 = v.fma(load(row, x), c0);
+            c1 = v.fma(load(row, x + L), c1);
+            c2 = v.fma(load(row, x + 2 * L), c2);
+            c3 = v.fma(load(row, x + 3 * L), c3);
+        }
+        c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
+    }
+
     @Override
     public void tile(boolean transA, boolean transB, int k, float alpha,
                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,

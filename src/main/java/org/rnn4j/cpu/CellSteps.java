@@ -8,11 +8,21 @@ import org.rnn4j.engine.StepArgs;
  */
 interface CellSteps {
 
-    void lstmForward(StepArgs a, int b);
+    /** Units {@code j0 <= j < j1} of sample b; each unit's result is the same whatever range it is part of. */
+    void lstmForward(StepArgs a, int b, int j0, int j1);
+
+    default void lstmForward(StepArgs a, int b) {
+        lstmForward(a, b, 0, a.hidden);
+    }
 
     void lstmBackward(StepArgs a, int b);
 
-    void rnnForward(StepArgs a, int b);
+    /** Units {@code j0 <= j < j1} of sample b, as {@link #lstmForward(StepArgs, int, int, int)}. */
+    void rnnForward(StepArgs a, int b, int j0, int j1);
+
+    default void rnnForward(StepArgs a, int b) {
+        rnnForward(a, b, 0, a.hidden);
+    }
 
     /** One call of each step on a small case, to run until C2 has compiled them (see {@link CpuGemm}). */
     Runnable warmUpStep();

@@ -56,6 +56,11 @@ final class CpuCells {
     // ------------------------------------------------------------------ LSTM
 
     static void lstmForward(StepArgs a, int b) {
+        lstmForward(a, b, 0, a.hidden);
+    }
+
+    /** Units {@code j0 <= j < j1} of sample b only (the inference path runs the cell per block of units). */
+    static void lstmForward(StepArgs a, int b, int j0, int j1) {
         int h = a.hidden;
         float[] xp = floats(a.xp), hp = floats(a.hp), bih = floats(a.bih), bhh = floats(a.bhh), peep = floats(a.peep);
         float[] cPrev = floats(a.cPrev), cNext = floats(a.cNext), hPrev = floats(a.hPrev), hNext = floats(a.hNext);
@@ -63,7 +68,7 @@ final class CpuCells {
         boolean v = valid(ints(a.lengths), b, a.step);
         int xr = (int) a.xpOff + b * 4 * h, hr = (int) a.hpOff + b * 4 * h;
         int sr = (int) a.savedOff + b * 4 * h;
-        for (int j = 0; j < h; j++) {
+        for (int j = j0; j < j1; j++) {
             int cIdx = b * h + j;
             float cp = cPrev[(int) a.cPrevOff + cIdx];
             if (!v) {
@@ -154,12 +159,17 @@ final class CpuCells {
     // ------------------------------------------------------------------ GRU, reset-after
 
     static void gruForward(StepArgs a, int b) {
+        gruForward(a, b, 0, a.hidden);
+    }
+
+    /** Units {@code j0 <= j < j1} of sample b only (the inference path runs the cell per block of units). */
+    static void gruForward(StepArgs a, int b, int j0, int j1) {
         int h = a.hidden;
         float[] xp = floats(a.xp), hp = floats(a.hp), bih = floats(a.bih), bhh = floats(a.bhh);
         float[] hPrev = floats(a.hPrev), hNext = floats(a.hNext), out = floats(a.out), saved = floats(a.saved);
         boolean v = valid(ints(a.lengths), b, a.step);
         int xr = (int) a.xpOff + b * 3 * h, hr = (int) a.hpOff + b * 3 * h, sr = (int) a.savedOff + b * 4 * h;
-        for (int j = 0; j < h; j++) {
+        for (int j = j0; j < j1; j++) {
             int sIdx = b * h + j;
             float hpv = hPrev[(int) a.hPrevOff + sIdx];
             if (!v) {
@@ -320,12 +330,17 @@ final class CpuCells {
     // ------------------------------------------------------------------ vanilla RNN
 
     static void rnnForward(StepArgs a, int b) {
+        rnnForward(a, b, 0, a.hidden);
+    }
+
+    /** Units {@code j0 <= j < j1} of sample b only (the inference path runs the cell per block of units). */
+    static void rnnForward(StepArgs a, int b, int j0, int j1) {
         int h = a.hidden;
         float[] xp = floats(a.xp), hp = floats(a.hp), bih = floats(a.bih), bhh = floats(a.bhh);
         float[] hPrev = floats(a.hPrev), hNext = floats(a.hNext), out = floats(a.out);
         boolean v = valid(ints(a.lengths), b, a.step);
         int xr = (int) a.xpOff + b * h, hr = (int) a.hpOff + b * h;
-        for (int j = 0; j < h; j++) {
+        for (int j = j0; j < j1; j++) {
             int sIdx = b * h + j;
             float hv;
             if (v) {

@@ -6,6 +6,7 @@ import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
+import org.rnn4j.CellType;
 import org.rnn4j.DType;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
@@ -466,6 +467,12 @@ public final class CpuEngine implements Engine {
     public void lstmForward(StepArgs a) {
         CellSteps v = CpuGemm.vectorCells();
         forEachSample(a, v != null ? b -> v.lstmForward(a, b) : b -> CpuCells.lstmForward(a, b));
+    }
+
+    /** The fused, packed loop of {@link InferenceLoop}: the per-step loop's bits, per block of hidden units. */
+    @Override
+    public boolean inferenceForward(CellType cell, int steps, StepArgs a, Buffer whh, long whhVersion) {
+        return InferenceLoop.run(cell, steps, a, own(whh), whhVersion);
     }
 
     @Override

@@ -101,6 +101,13 @@ public final class CpuGemm {
         return vectorCells;
     }
 
+    /** Waits (at most a minute) until the chosen kernel and cells run, past {@link #warmUp} (for tests). */
+    static void awaitWarmUp() throws InterruptedException {
+        for (int i = 0; i < 1200 && (running != KERNEL || vectorCells != chosenCells); i++) {
+            Thread.sleep(50);
+        }
+    }
+
     /** See {@link CpuEngine#threads()}. */
     static int threads() {
         int t = threads;
@@ -386,6 +393,26 @@ public final class CpuGemm {
         }
     }
 
+    /** Whether the calling thread is one of the pool's workers (which run their work serially, never nested). */
+    static boolean onPoolThread() {
+        return Thread.currentThread() instanceof GemmThread;
+    }
+
+    /**
+     * Hands {@code task} to {@code helpers} pool workers and returns at once: for work whose own protocol says when
+     * it is done and that the calling thread can finish alone (a worker that starts late finds nothing left).
+     */
+    static void lend(int helpers, Runnable task) {
+        ExecutorService ex = pool(helpers);
+        try {
+            for (int i = 0; i < helpers; i++) {
+                ex.execute(task);
+            }
+        } catch (RejectedExecutionException ignored) {
+            // the pool was replaced meanwhile: the caller does more of the work itself
+        }
+    }
+
     private static final class GemmThread extends Thread {
         GemmThread(Runnable r, String name) {
             super(r, name);
@@ -435,8 +462,8 @@ public final class CpuGemm {
         boolean wanted = !"false".equalsIgnoreCase(System.getProperty("rnn4j.gemm.vector", "true").trim());
         String why;
         if (!ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent()) {
-            why = "the JVM was started without --add-modules " + VECTOR_MODULE
-                    + "; adding that option makes the CPU engine several times faster";
+            why = "the JVM was started without the Vector API; start it with --add-modules " + VECTOR_MODULE
+                    + " for the vectorised GEMM and cells, several times faster";
         } else if (!wanted) {
             why = "system property rnn4j.gemm.vector=false";
         } else {

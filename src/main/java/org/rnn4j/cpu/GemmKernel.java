@@ -20,6 +20,20 @@ interface GemmKernel {
     /** Columns of C a parallel tile should be a multiple of (the micro-kernel's width). */
     int colAlign();
 
+    /**
+     * Columns of a {@link #panelProduct} panel must come in multiples of this; {@code 0} when the kernel has no
+     * panel product (the plain-Java kernel without FMA intrinsics, whose rounding then differs from {@link #tile}'s).
+     */
+    int panelAlign();
+
+    /**
+     * {@code z[r·ldz + x] = Σ_p a[aOff + r·lda + p] · panel[p][x]} for {@code r < rows}, {@code x < width}, each
+     * element the chain of {@link #tile} from 0 (C zeroed, alpha 1), so the same bits as that product: the
+     * recurrent product of the inference path, on weights packed once into row arrays {@code panel[p]}
+     * ({@code width} floats each, a multiple of {@link #panelAlign()}) and reused for every step.
+     */
+    void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width, float[] z, int ldz);
+
     void tile(boolean transA, boolean transB, int k, float alpha,
               float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
               float[] c, int cOff, int ldc, int i0, int i1, int j0, int j1);

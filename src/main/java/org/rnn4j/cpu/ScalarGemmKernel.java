@@ -80,6 +80,27 @@ final class ScalarGemmKernel implements GemmKernel {
     }
 
     @Override
+    public int panelAlign() {
+        return FMA ? 1 : 0;
+    }
+
+    /** One row of z at a time in the accumulator row, by the fused-FMA row kernel of {@link #tile}. */
+    @Override
+    public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
+                             float[] z, int ldz) {
+        if (!FMA || width > NC) {
+            throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
+                    + ", width " + width);
+        }
+        float[] acc = SCRATCH.get().acc;
+        for (int r = 0; r < rows; r++) {
+            java.util.Arrays.fill(acc, 0, width, 0f);
+            rowKernelFma(a, aOff + r * lda, panel, k, width, acc);
+            System.arraycopy(acc, 0, z, r * ldz, width);
+        }
+    }
+
+    @Override
     public void tile(boolean transA, boolean transB, int k, float alpha,
                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                      float[] c, int cOff, int ldc, int i0, int i1, int j0, int j1) {

@@ -15,6 +15,7 @@ import java.util.Map;
  *       {16,32,64,128} x 25 steps; GRU hidden {1024,2048} x batch 32 x steps {187,375}; relu RNN hidden
  *       {1760,2560} x batch {16,64} x 50 steps; input = hidden throughout.</li>
  *   <li>{@code small}: the small-batch grid, LSTM batch {1,4,16} x hidden {128,256,512} x 50 steps.</li>
+ *   <li>{@code inference}: the {@code cpu} shapes, each also at batch 1 and 8 (issue #23's inference targets).</li>
  *   <li>{@code bidir}: a 2-layer bidirectional LSTM, hidden 512, batch 64, 100 steps.</li>
  *   <li>{@code gpu}: deepbench + small + bidir. {@code tiny}: two very small shapes, to test the plumbing.</li>
  * </ul>
@@ -56,6 +57,13 @@ public final class Suites {
                 small.add(Shape.of("lstm", h, h, b, 50));
             }
         }
+        List<Shape> inference = new ArrayList<>();
+        for (Shape c : cpu) {
+            inference.add(c);
+            for (int b : new int[] {1, 8}) {
+                inference.add(Shape.of(c.cell(), c.input(), c.hidden(), b, c.steps()));
+            }
+        }
         List<Shape> bidir = List.of(new Shape("lstm", 2, true, 512, 512, 64, 100));
         List<Shape> gpu = new ArrayList<>(deepbench);
         gpu.addAll(small);
@@ -63,6 +71,7 @@ public final class Suites {
         SUITES.put("cpu", cpu);
         SUITES.put("deepbench", List.copyOf(deepbench));
         SUITES.put("small", List.copyOf(small));
+        SUITES.put("inference", List.copyOf(inference));
         SUITES.put("bidir", bidir);
         SUITES.put("gpu", List.copyOf(gpu));
         SUITES.put("tiny", List.of(Shape.of("lstm", 16, 16, 4, 5), Shape.of("gru", 16, 16, 4, 5)));

@@ -1,0 +1,254 @@
+package org.rnn4j.cpu;
+
+import static org.rnn4j.cpu.CpuEngine.floats;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.rnn4j.CellType;
+import org.rnn4j.engine.StepArgs;
+
+/**
+ * The CPU engine's inference forward of one layer-direction over all steps ({@link CpuEngine#inferenceForward}):
+ * the per-step loop of the layer (recurrent GEMM {@code hp = h_prev · W_hhᵀ}, then the fused cell) done per block
+ * of hidden units, so that a block's gate pre-activations are still in L1 when its cell step reads them.
+ *
+ * <pre>
+ * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
+ *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
+ * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
+ *   for each block k (claimed dynamically by the calling thread and pool helpers)
+ *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, no per-step packing
+ *     hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g  // B·G short copies
+ *     cell step of units k·NB .. for every sample          // CpuCells / VectorCells on a unit range
+ *   (a block of step t + 1 starts once every block of step t is done)
+ * </pre>
+ * <b>Same bits as the per-step loop.</b> Every element of hp is the fma chain of {@link CpuGemm}'s kernels
+ * (increasing p, from 0), and the cells compute each unit the same whatever unit range a call covers, so the
+ * result equals the training-path forward (and the per-step eval loop) bit for bit, for every thread count and
+ * however blocks are claimed. Nothing is saved for backward.
+ */
+final class InferenceLoop {
+
+    private InferenceLoop() {
+    }
+
+    /** Below this many multiply-adds per step (B·G·H·H) the loop stays on the calling thread. */
+    private static final long PARALLEL_WORK = 1L << 17;
+    /** Units per block, times the gate count: 64 floats a panel row (LSTM 16 units, RNN 64; GRU 64 units, 192). */
+    private static final int PANEL_FLOATS = 64;
+
+    /** W_hh reordered into panels, for one write version of its tensor. */
+    record Panels(long version, int units, int gates, int state, float[][][] panel) {
+    }
+
+    /** Units per block for a cell of {@code gates} gates: the smallest whose G·NB floats are a multiple of 64. */
+    static int blockUnits(int gates) {
+        int g = gates;
+        int n = PANEL_FLOATS;
+        while (g % 2 == 0 && n % 2 == 0) {
+            g /= 2;
+            n /= 2;
+        }
+        return n;
+    }
+
+    /**
+     * Runs the loop; false, having done nothing, where the running kernel has no panel product of this width
+     * (the plain-Java kernel without FMA intrinsics).
+     */
+    static boolean run(CellType cell, int steps, StepArgs a, CpuBuffer whh, long whhVersion) {
+        GemmKernel kernel = CpuGemm.running();
+        int h = a.hidden, g = cell.gates(), nb = blockUnits(g), width = g * nb;
+        int align = kernel.panelAlign();
+        if (align == 0 || width % align != 0) {
+            return false;
+        }
+        float[][][] panel = panels(whh, whhVersion, g, h, nb).panel();
+        CellSteps vector = CpuGemm.vectorCells();
+        int blocks = panel.length;
+        long work = (long) a.batch * g * h * h;
+        int threads = CpuGemm.threads();
+        int helpers = threads > 1 && blocks > 1 && work >= PARALLEL_WORK && !CpuGemm.onPoolThread()
+                ? Math.min(threads, blocks) - 1 : 0;
+        Run run = new Run(cell, steps, a, kernel, vector, panel, nb);
+        if (helpers > 0) {
+            CpuGemm.lend(helpers, run::participate);
+        }
+        run.participate();
+        run.awaitAll();
+        return true;
+    }
+
+    /** The panels of {@code whh} at this version: reused while it holds, rebuilt (and kept) after a write. */
+    private static Panels panels(CpuBuffer whh, long version, int g, int h, int nb) {
+        Panels p = whh.panels;
+        if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.state() == h) {
+            return p;
+        }
+        float[] w = whh.floats;
+        int blocks = (h + nb - 1) / nb;
+        float[][][] panel = new float[blocks][h][g * nb];
+        for (int k = 0; k < blocks; k++) {
+            for (int gate = 0; gate < g; gate++) {
+                for (int u = 0; u < nb && k * nb + u < h; u++) {
+                    int row = (gate * h + k * nb + u) * h;
+                    for (int q = 0; q < h; q++) {
+                        panel[k][q][gate * nb + u] = w[row + q];
+                    }
+                }
+            }
+        }
+        p = new Panels(version, nb, g, h, panel);
+        whh.panels = p;
+        return p;
+    }
+
+    /** One call's shared state: the block counter that the participants claim from, and the completion count. */
+    private static final class Run {
+        final CellType cell;
+        final int steps, blocks, nb;
+        final StepArgs shared;
+        final GemmKernel kernel;
+        final CellSteps vector;
+        final float[][][] panel;
+        final int total;
+        final AtomicInteger claimed = new AtomicInteger();
+        final AtomicInteger done = new AtomicInteger();
+        volatile Throwable error;
+
+        Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb) {
+            this.cell = cell;
+            this.steps = steps;
+            this.shared = a;
+            this.kernel = kernel;
+            this.vector = vector;
+            this.panel = panel;
+            this.nb = nb;
+            this.blocks = panel.length;
+            this.total = steps * blocks;
+        }
+
+        /** Claims blocks until none is left; the calling thread and every helper run this. */
+        void participate() {
+            StepArgs a = null;
+            float[] z = null;
+            int b = shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb;
+            int gh = g * h, hpOff = (int) shared.hpOff;
+            float[] hs = null, hp = null;
+            int step = -1;
+            for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
+                int t = idx / blocks, k = idx % blocks;
+                try {
+                    if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
+                        a = copy(shared);
+                        z = new float[b * width];
+                        hs = floats(shared.hPrev);
+                        hp = floats(shared.hp);
+                    }
+                    if (t != step) {
+                        step = t;
+                        at(a, shared, t, gh);
+                        awaitDone(t * blocks);
+                    }
+                    int j0 = k * nb, j1 = Math.min(h, j0 + nb);
+                    kernel.panelProduct(b, h, hs, (int) a.hPrevOff, h, panel[k], width, z, width);
+                    for (int s = 0; s < b; s++) {
+                        for (int gate = 0; gate < g; gate++) {
+                            System.arraycopy(z, s * width + gate * nb, hp, hpOff + s * gh + gate * h + j0, j1 - j0);
+                        }
+                    }
+                    for (int s = 0; s < b; s++) {
+                        cellStep(a, s, j0, j1);
+                    }
+                } catch (Throwable e) {
+                    error = e;
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+
+        private void cellStep(StepArgs a, int s, int j0, int j1) {
+            switch (cell) {
+                case LSTM -> {
+                    if (vector != null) {
+                        vector.lstmForward(a, s, j0, j1);
+                    } else {
+                        CpuCells.lstmForward(a, s, j0, j1);
+                    }
+                }
+                case GRU -> CpuCells.gruForward(a, s, j0, j1);
+                case RNN_TANH, RNN_RELU -> {
+                    if (vector != null) {
+                        vector.rnnForward(a, s, j0, j1);
+                    } else {
+                        CpuCells.rnnForward(a, s, j0, j1);
+                    }
+                }
+                default -> throw new IllegalStateException("cell " + cell);
+            }
+        }
+
+        /** Waits until {@code target} blocks are done: spins briefly (a block is microseconds), then yields. */
+        private void awaitDone(int target) {
+            for (int spins = 0; done.get() < target; spins++) {
+                if (spins < 4096) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
+        }
+
+        /** Returns once every block is done; rethrows what a participant threw. */
+        void awaitAll() {
+            awaitDone(total);
+            Throwable e = error;
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e instanceof Error r) {
+                throw r;
+            }
+            if (e != null) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** Step t's offsets, as the layer's per-step loop sets them (inference ping-pongs two state slots). */
+    private static void at(StepArgs a, StepArgs base, int t, int gh) {
+        int b = base.batch, h = base.hidden;
+        int prev = t % 2, next = (t + 1) % 2;
+        a.step = t;
+        a.xpOff = base.xpOff + (long) t * b * gh;
+        a.hPrevOff = base.hPrevOff + (long) prev * b * h;
+        a.hNextOff = base.hNextOff + (long) next * b * h;
+        a.cPrevOff = base.cPrevOff + (long) prev * b * h;
+        a.cNextOff = base.cNextOff + (long) next * b * h;
+        a.outOff = base.outOff + (long) t * b * base.outLd;
+    }
+
+    /** A participant's own StepArgs (the offsets change per step), with the shared buffers. */
+    private static StepArgs copy(StepArgs s) {
+        StepArgs a = new StepArgs();
+        a.batch = s.batch;
+        a.hidden = s.hidden;
+        a.lengths = s.lengths;
+        a.xp = s.xp;
+        a.hp = s.hp;
+        a.hpOff = s.hpOff;
+        a.bih = s.bih;
+        a.bhh = s.bhh;
+        a.peep = s.peep;
+        a.hPrev = s.hPrev;
+        a.hNext = s.hNext;
+        a.cPrev = s.cPrev;
+        a.cNext = s.cNext;
+        a.out = s.out;
+        a.outLd = s.outLd;
+        a.cellClip = s.cellClip;
+        a.coupled = s.coupled;
+        a.relu = s.relu;
+        return a;
+    }
+}

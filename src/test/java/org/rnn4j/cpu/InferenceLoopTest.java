@@ -1,0 +1,168 @@
+package org.rnn4j.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.rnn4j.Device;
+import org.rnn4j.ForwardResult;
+import org.rnn4j.Gru;
+import org.rnn4j.Lstm;
+import org.rnn4j.RecurrentConfig;
+import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Rnn;
+import org.rnn4j.Tensor;
+
+/**
+ * The CPU engine's inference loop ({@link InferenceLoop}: packed W_hh, GEMM and cell per block of units) gives the
+ * training-mode forward's bits (the layer's per-step loop, held against the double reference elsewhere) for every
+ * cell variant it takes, on 1, 2 and 3 threads, and rebuilds its packed weights after a write. Runs with the Vector
+ * API kernel and cells (default execution) and with the plain-Java ones (execution fallback-kernel).
+ */
+class InferenceLoopTest {
+
+    private static final Device CPU = Device.cpu();
+
+    /** The vector kernel and cells take over once compiled; a switch inside a comparison could flip a rounding. */
+    @BeforeAll
+    static void warmedUp() throws InterruptedException {
+        CpuGemm.awaitWarmUp();
+    }
+
+    @AfterEach
+    void restore() {
+        CpuGemm.clearThreads();
+    }
+
+    record Case(String name, RecurrentConfig cfg, int steps, int batch, boolean lengths, boolean initial) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Case> cases() {
+        return Stream.of(
+                new Case("lstm H13 B1", Lstm.builder(7, 13).seed(1).config(), 9, 1, false, false),
+                new Case("lstm H40 B5 lengths h0 c0", Lstm.builder(16, 40).seed(2).config(), 11, 5, true, true),
+                new Case("lstm peepholes clip H24 B3", Lstm.builder(8, 24).peepholes(true).cellClip(0.6).seed(3)
+                        .config(), 8, 3, true, true),
+                new Case("lstm coupled no bias H33 B2", Lstm.builder(5, 33).coupledInputForget(true).bias(false)
+                        .seed(4).config(), 7, 2, false, true),
+                new Case("lstm 2 layers bidirectional H20 B4", Lstm.builder(6, 20).numLayers(2).bidirectional(true)
+                        .seed(5).config(), 10, 4, true, true),
+                new Case("lstm H128 B3 (parallel)", Lstm.builder(32, 128).seed(6).config(), 6, 3, true, false),
+                new Case("gru H70 B5 lengths h0", Gru.builder(9, 70).seed(7).config(), 9, 5, true, true),
+                new Case("gru bidirectional H128 B3 (parallel)", Gru.builder(12, 128).bidirectional(true).seed(8)
+                        .config(), 5, 3, true, false),
+                new Case("tanh H72 B6", Rnn.builder(10, 72).seed(9).config(), 12, 6, true, true),
+                new Case("relu H130 B2", Rnn.reluBuilder(10, 130).seed(10).config(), 6, 2, false, true),
+                new Case("tanh H384 B1 (parallel)", Rnn.builder(20, 384).seed(11).config(), 5, 1, false, false));
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void evalForwardHasTheTrainingForwardsBitsOnAnyThreadCount(Case c) {
+        RecurrentConfig cfg = c.cfg();
+        SplittableRandom r = new SplittableRandom(cfg.seed());
+        int states = cfg.numLayers() * cfg.directions();
+        int[] len = c.lengths() ? lengths(r, c.steps(), c.batch()) : null;
+        try (RecurrentLayer layer = new RecurrentLayer(cfg, CPU);
+             Tensor x = Tensor.of(CPU, uniform(r, c.steps() * c.batch() * cfg.inputSize()), c.steps(), c.batch(),
+                     cfg.inputSize());
+             Tensor h0 = c.initial() ? Tensor.of(CPU, uniform(r, states * c.batch() * cfg.hiddenSize()), states,
+                     c.batch(), cfg.hiddenSize()) : null;
+             Tensor c0 = c.initial() && cfg.cell() == org.rnn4j.CellType.LSTM ? Tensor.of(CPU,
+                     uniform(r, states * c.batch() * cfg.hiddenSize()), states, c.batch(), cfg.hiddenSize()) : null) {
+            float[][] want;
+            try (ForwardResult f = layer.train().forward(x, len, h0, c0)) {
+                want = host(f);
+            }
+            layer.eval();
+            for (int threads = 1; threads <= 3; threads++) {
+                CpuEngine.setThreads(threads);
+                try (ForwardResult f = layer.forward(x, len, h0, c0)) {
+                    float[][] got = host(f);
+                    for (int i = 0; i < want.length; i++) {
+                        assertArrayEquals(bits(want[i]), bits(got[i]), c + ", " + threads + " threads: "
+                                + new String[] {"output", "h_n", "c_n"}[i]);
+                    }
+                }
+            }
+            assertNotNull(panels(layer, "weight_hh_l0"), c + ": the inference loop did not run");
+        }
+    }
+
+    @Test
+    void aWriteToTheRecurrentWeightsRebuildsThePackedCopy() {
+        SplittableRandom r = new SplittableRandom(12);
+        try (RecurrentLayer layer = Lstm.builder(8, 48).seed(13).build(CPU).eval();
+             Tensor x = Tensor.of(CPU, uniform(r, 6 * 2 * 8), 6, 2, 8)) {
+            float[] before;
+            try (ForwardResult f = layer.forward(x)) {
+                before = f.output().toHost();
+            }
+            InferenceLoop.Panels packed = panels(layer, "weight_hh_l0");
+            try (ForwardResult f = layer.forward(x)) {
+                assertArrayEquals(bits(before), bits(f.output().toHost()), "a second call on the same weights");
+            }
+            assertSame(packed, panels(layer, "weight_hh_l0"), "the packed weights are reused across calls");
+
+            layer.setParameter("weight_hh_l0", uniform(r, 4 * 48 * 48));
+            float[] want;
+            try (ForwardResult f = layer.train().forward(x)) {
+                want = f.output().toHost();
+            }
+            try (ForwardResult f = layer.eval().forward(x)) {
+                float[] got = f.output().toHost();
+                assertArrayEquals(bits(want), bits(got), "after setParameter: the new weights' bits");
+                assertFalse(java.util.Arrays.equals(before, got), "the new weights change the output");
+            }
+            assertNotSame(packed, panels(layer, "weight_hh_l0"), "the packed weights were rebuilt");
+            assertEquals(layer.parameter("weight_hh_l0").version(), panels(layer, "weight_hh_l0").version());
+        }
+    }
+
+    private static InferenceLoop.Panels panels(RecurrentLayer layer, String name) {
+        return ((CpuBuffer) layer.parameter(name).buffer()).panels;
+    }
+
+    private static float[][] host(ForwardResult f) {
+        return f.cN() == null ? new float[][] {f.output().toHost(), f.hN().toHost()}
+                : new float[][] {f.output().toHost(), f.hN().toHost(), f.cN().toHost()};
+    }
+
+    private static int[] bits(float[] v) {
+        int[] b = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            b[i] = Float.floatToRawIntBits(v[i]);
+        }
+        return b;
+    }
+
+    private static float[] uniform(SplittableRandom r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextDouble(-1, 1);
+        }
+        return v;
+    }
+
+    private static int[] lengths(SplittableRandom r, int steps, int batch) {
+        int[] len = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            len[b] = b == 0 ? steps : 1 + r.nextInt(steps);
+        }
+        return len;
+    }
+}
