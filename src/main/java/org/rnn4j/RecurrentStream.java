@@ -102,6 +102,19 @@ public final class RecurrentStream implements AutoCloseable {
      */
     public void reset(int... streams) {
         requireOpen();
+        checkStreams(streams, batch);
+        try (ExclusiveUse.Held u = use.enter("reset")) {
+            zeroStreams(h, streams);
+            zeroStreams(c, streams);
+        }
+    }
+
+    /**
+     * Refuses stream indices outside {@code [0, batch)}, naming the first.
+     *
+     * @throws IllegalArgumentException for {@code null} or an index out of range
+     */
+    public static void checkStreams(int[] streams, int batch) {
         if (streams == null) {
             throw new IllegalArgumentException("streams: expected stream indices, got null");
         }
@@ -111,17 +124,22 @@ public final class RecurrentStream implements AutoCloseable {
                         + "), got " + streams[i]);
             }
         }
-        try (ExclusiveUse.Held u = use.enter("reset")) {
-            for (Tensor t : new Tensor[] {h, c}) {
-                if (t == null) {
-                    continue;   // zeros already
-                }
-                int width = t.dim(2);
-                for (int k = 0; k < cfg.numLayers(); k++) {
-                    for (int b : streams) {
-                        t.engine().fill(t.bufferForWrite(), ((long) k * batch + b) * width, width, 0f);
-                    }
-                }
+    }
+
+    /**
+     * Zeroes the rows of {@code streams} in every layer of carried states {@code [layers, batch, width]}
+     * ({@code null}: zeros already); the indices are checked by {@link #checkStreams}.
+     */
+    public static void zeroStreams(Tensor states, int... streams) {
+        if (states == null) {
+            return;
+        }
+        checkStreams(streams, states.dim(1));
+        int batch = states.dim(1);
+        int width = states.dim(2);
+        for (int k = 0; k < states.dim(0); k++) {
+            for (int b : streams) {
+                states.engine().fill(states.bufferForWrite(), ((long) k * batch + b) * width, width, 0f);
             }
         }
     }
