@@ -70,8 +70,9 @@ public final class ModelStream implements AutoCloseable {
 
     /** One step of dense features per stream ({@code features[i]} for stream {@code i}): one output row per stream. */
     public float[][] step(float[][] features) {
-        if (features == null) {
-            throw new IllegalArgumentException("features: expected one row per stream, got null");
+        if (features == null || features.length != batch) {
+            throw new IllegalArgumentException("features: expected " + batch + " rows (one per stream), got "
+                    + (features == null ? "null" : features.length));
         }
         List<float[][]> seqs = new ArrayList<>(features.length);
         for (float[] row : features) {
@@ -82,8 +83,9 @@ public final class ModelStream implements AutoCloseable {
 
     /** One token per stream: one output row per stream (a tagger's tag probabilities, a language model's next token). */
     public float[][] step(int[] tokens) {
-        if (tokens == null) {
-            throw new IllegalArgumentException("tokens: expected one token per stream, got null");
+        if (tokens == null || tokens.length != batch) {
+            throw new IllegalArgumentException("tokens: expected " + batch + " tokens (one per stream), got "
+                    + (tokens == null ? "null" : tokens.length));
         }
         List<int[]> seqs = new ArrayList<>(tokens.length);
         for (int t : tokens) {

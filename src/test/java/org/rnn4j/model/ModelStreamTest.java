@@ -152,7 +152,9 @@ class ModelStreamTest {
             assertArrayEquals(first, s.step(one));
             // refusals below leave the state as it was: after them the second step's output follows
             assertMessage(assertThrows(IllegalArgumentException.class, () -> s.step(new float[2][F])),
-                    "expected 3 sequences");
+                    "features: expected 3 rows");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> s.predict(SequenceDataset.ofFeatures(
+                    List.<float[][]>of(one)))), "chunk: expected 3 sequences");
             assertMessage(assertThrows(IllegalArgumentException.class, () -> s.step(new float[B][F + 1])), "");
             float[][] nan = {{Float.NaN, 0, 0, 0}, one[1], one[2]};
             assertThrows(IllegalArgumentException.class, () -> s.step(nan));
