@@ -260,11 +260,31 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     public ForwardResult forward(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
         requireOpen();
         try (ExclusiveUse.Held u = use.enter("forward")) {
-            return forwardUnguarded(x, lengths, h0, c0);
+            return forwardUnguarded(x, lengths, h0, c0, training);
         }
     }
 
-    private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
+    /**
+     * A batch of {@code batch} streams whose states this layer carries from call to call (Keras's
+     * {@code stateful}, PyTorch's {@code LSTMCell} loop): see {@link RecurrentStream}.
+     *
+     * @throws IllegalArgumentException for a bidirectional layer (its reverse direction starts at the end of the
+     *         sequence, which a stream has not seen yet) or {@code batch < 1}
+     */
+    public RecurrentStream stream(int batch) {
+        requireOpen();
+        return new RecurrentStream(this, batch);
+    }
+
+    /** {@link #forward} in inference mode whatever the layer's mode (a stream's step: nothing saved, no dropout). */
+    ForwardResult forwardInference(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("stream step")) {
+            return forwardUnguarded(x, lengths, h0, c0, false);
+        }
+    }
+
+    private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0, boolean keep) {
         // read before any weight is: a write from another thread during forward shows as a changed version
         long[] versions = parameterVersions();
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
@@ -285,7 +305,6 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Checks.finite("c0", c0);
         }
 
-        boolean keep = training;
         long seed = keep ? dropoutSeed(trainingForwards++) : 0;
         int tb = steps * batch;
         int s = cfg.stateSize();

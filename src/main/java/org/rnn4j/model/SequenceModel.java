@@ -309,33 +309,11 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         check("data", data, false);
         positive("batchSize", batchSize);
         float[][][] out = new float[data.size()][][];
-        int width = cfg.outputs();
         boolean wasTraining = rnn.isTraining();
         rnn.eval();
         try {
             for (int[] idx : Batches.byLength(data, batchSize)) {
-                Batches.Batch b = batch("data", data, idx, false);
-                try (Pass pass = new Pass(b, false, 0, null, null)) {
-                    int rows = pass.out.dim(0);
-                    if (cfg.task().classes()) {
-                        engine.maskedSoftmax(rows, width, 1, null, pass.out.buffer(), 0, pass.out.buffer(), 0);
-                    }
-                    float[] host = pass.out.toHost();
-                    if (!cfg.task().perStep()) {
-                        for (int j = 0; j < b.batch(); j++) {
-                            out[idx[j]] = new float[][] {Arrays.copyOfRange(host, j * width, (j + 1) * width)};
-                        }
-                    } else {
-                        for (int j = 0; j < b.batch(); j++) {
-                            out[idx[j]] = new float[b.lengths()[j]][];
-                        }
-                        for (int r = 0; r < rows; r++) {
-                            int t = b.positions()[r] / b.batch();
-                            int j = b.positions()[r] % b.batch();
-                            out[idx[j]][t] = Arrays.copyOfRange(host, r * width, (r + 1) * width);
-                        }
-                    }
-                }
+                predictInto(batch("data", data, idx, false), idx, out, null);
             }
         } finally {
             if (wasTraining) {
@@ -343,6 +321,65 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             }
         }
         return List.of(out);
+    }
+
+    /**
+     * Writes the predictions of batch {@code b} (sequences {@code idx} of the data) into {@code out}; with
+     * {@code carry} (a {@link ModelStream}'s states) the stack starts from its states and they become the batch's
+     * final ones.
+     */
+    private void predictInto(Batches.Batch b, int[] idx, float[][][] out, State carry) {
+        int width = cfg.outputs();
+        try (Pass pass = new Pass(b, false, 0, carry == null ? null : carry.h, carry == null ? null : carry.c)) {
+            int rows = pass.out.dim(0);
+            if (cfg.task().classes()) {
+                engine.maskedSoftmax(rows, width, 1, null, pass.out.buffer(), 0, pass.out.buffer(), 0);
+            }
+            float[] host = pass.out.toHost();
+            if (!cfg.task().perStep()) {
+                for (int j = 0; j < b.batch(); j++) {
+                    out[idx[j]] = new float[][] {Arrays.copyOfRange(host, j * width, (j + 1) * width)};
+                }
+            } else {
+                for (int j = 0; j < b.batch(); j++) {
+                    out[idx[j]] = new float[b.lengths()[j]][];
+                }
+                for (int r = 0; r < rows; r++) {
+                    int t = b.positions()[r] / b.batch();
+                    int j = b.positions()[r] % b.batch();
+                    out[idx[j]][t] = Arrays.copyOfRange(host, r * width, (r + 1) * width);
+                }
+            }
+            if (carry != null) {
+                carry.replace(pass.fwd);
+            }
+        }
+    }
+
+    /** A batch of {@code batch} streams whose states carry from one prediction to the next: see {@link ModelStream}. */
+    public ModelStream stream(int batch) {
+        requireOpen();
+        return new ModelStream(this, batch);
+    }
+
+    /** {@link #predict} of {@code data}, sequence {@code i} continuing stream {@code i} of {@code carry}. */
+    List<float[][]> predictCarried(SequenceDataset data, State carry) {
+        requireOpen();
+        try (ExclusiveUse.Held u = use.enter("predict")) {
+            check("data", data, false);
+            float[][][] out = new float[data.size()][][];
+            boolean wasTraining = rnn.isTraining();
+            rnn.eval();
+            try {
+                int[] all = java.util.stream.IntStream.range(0, data.size()).toArray();
+                predictInto(batch("data", data, all, false), all, out, carry);
+            } finally {
+                if (wasTraining) {
+                    rnn.train();
+                }
+            }
+            return List.of(out);
+        }
     }
 
     /** The most likely class of every row of {@link #predict}: one per sequence, or one per step. */
