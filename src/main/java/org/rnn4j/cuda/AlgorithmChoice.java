@@ -153,6 +153,11 @@ public final class AlgorithmChoice {
     public static String policy() {
         String f = System.getProperty(PROPERTY, "auto").trim();
         String m = System.getProperty(MEASURE_PROPERTY, "auto").trim();
+        try {
+            parse(f, "-D" + PROPERTY);
+        } catch (IllegalArgumentException e) {
+            return "recurrent algorithm refused: " + e.getMessage();
+        }
         return "recurrent algorithm " + f + " (-D" + PROPERTY + "=auto|standard|graph|persistent), measuring " + m
                 + " (auto: with CUDA events on a GPU, on first use per cell, shape and precision; the heuristic on the"
                 + " stand-in driver)";
