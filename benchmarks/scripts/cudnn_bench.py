@@ -36,7 +36,7 @@ def suite_shapes(name):
         out += ["relu-I%d-H%d-B%d-T50" % (h, h, b) for h in (1760, 2560) for b in (16, 64)]
         return out
     if name == "small":
-        return ["lstm-I%d-H%d-B%d-T50" % (h, h, b) for b in (1, 4, 16) for h in (128, 256, 512)]
+        return ["lstm-I%d-H%d-B%d-T50" % (h, h, b) for b in (1, 4, 16) for h in (128, 256, 512, 1024)]
     if name == "bidir":
         return ["lstm-2L-bi-I512-H512-B64-T100"]
     if name == "gpu":

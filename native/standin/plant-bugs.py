@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PARITY = "GpuParityTest"
 MARKER = ".plant-bugs-copy"   # in a copy this script made (git ignores nothing else there)
 TRAIN = "ClippingTest,LossesTest,OptimizerTest"
+PERSISTENT = "PersistentRecurrenceTest"
 
 
 class Bug:
@@ -165,6 +166,18 @@ BUGS = [
         "native/standin/checks_test.cpp",
         "    if (withGridSync) cooperative_groups::this_grid().sync();\n", "",
         tests="StandinChecksTest"),
+    Bug("persistent-grid-barrier", "persistent LSTM forward without its grid barrier per step (a CTA reads h of step t before the others wrote it)",
+        "kernels/persistent.cu",
+        "            grid.sync();   // every CTA's h of step t", "            (void)grid;   // every CTA's h of step t",
+        tests=PERSISTENT),
+    Bug("persistent-slice", "persistent LSTM forward: each CTA loads the W_hh rows of the unit after its own (slice off by one)",
+        "kernels/persistent.cu",
+        "whh[((long long)k * H + j0 + u) * H + c]", "whh[((long long)k * H + j0 + u + 1) * H + c]",
+        tests=PERSISTENT),
+    Bug("persistent-wt-slice", "persistent LSTM backward keeps W_hh's row j (4H contiguous) instead of W_hh^T's row, column j of W_hh",
+        "kernels/persistent.cu",
+        "whh[(long long)r * H + j0 + u]", "whh[(long long)(j0 + u) * G + r]",
+        tests=PERSISTENT),
     Bug("adam-beta", "Adam second moment weighted with (1 - beta1) instead of (1 - beta2)",
         "kernels/train.cu",
         "(1.0f - beta2) * gi * gi", "(1.0f - beta1) * gi * gi", tests="OptimizerTest"),

@@ -12,6 +12,7 @@ import org.rnn4j.ForwardResult.Saved;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 import org.rnn4j.engine.ExclusiveUse;
+import org.rnn4j.engine.Recurrence;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -459,7 +460,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 a.coupled);
         Buffer[] used = {xp.buffer(), hp.buffer(), hs.buffer(), a.cPrev, a.saved, buf(m), buf(fresh), y.buffer(),
             a.lengths, a.bih, a.bhh, a.peep, w.whh().buffer(), buf(w.whr())};
-        engine.replayable(shape, used, () -> {
+        Recurrence loop = recurrence(Recurrence.Pass.FORWARD, w, steps, batch, a);
+        loop.keep = keep;
+        loop.xp = xp.buffer();
+        loop.hs = hs.buffer();
+        loop.cs = a.cPrev;
+        loop.out = y.buffer();
+        loop.outOff = yOff;
+        loop.outLd = yLd;
+        loop.saved = a.saved;
+        engine.recurrence(loop, shape, used, () -> {
             for (int t = 0; t < steps; t++) {
                 int prev = keep ? t : t % 2;
                 int next = keep ? t + 1 : (t + 1) % 2;
@@ -746,7 +756,17 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         Object shape = List.of("backward", cell, resetBefore, h, s, p, steps, batch, state, a.cellClip, a.coupled);
         Buffer[] used = {a.saved, a.hPrev, a.cPrev, a.dc, a.dGx, a.dGh, a.tmp, dH.buffer(), buf(dm), dh0.buffer(),
             a.lengths, a.peep, w.whh().buffer(), buf(w.whr())};
-        engine.replayable(shape, used, () -> {
+        Recurrence loop = recurrence(Recurrence.Pass.BACKWARD, w, steps, batch, a);
+        loop.hs = st.hs().buffer();
+        loop.cs = a.cPrev;
+        loop.saved = a.saved;
+        loop.dH = dH.buffer();
+        loop.dc = a.dc;
+        loop.dGx = a.dGx;
+        loop.dGh = a.dGh;
+        loop.dh0 = dh0.buffer();
+        loop.dh0Off = (long) state * batch * s;
+        engine.recurrence(loop, shape, used, () -> {
             for (int t = steps - 1; t >= 0; t--) {
                 a.step = t;
                 a.hPrevOff = (long) t * batch * s;
@@ -845,6 +865,28 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     // ====================================================================== helpers
+
+    /** The parts of a layer-direction's time loop that forward and backward share, for {@link Engine#recurrence}. */
+    private Recurrence recurrence(Recurrence.Pass pass, Weights w, int steps, int batch, StepArgs a) {
+        Recurrence r = new Recurrence();
+        r.pass = pass;
+        r.cell = cfg.cell();
+        r.resetAfter = cfg.resetAfter();
+        r.hidden = cfg.hiddenSize();
+        r.stateSize = cfg.stateSize();
+        r.projSize = cfg.projSize();
+        r.steps = steps;
+        r.batch = batch;
+        r.cellClip = a.cellClip;
+        r.coupled = a.coupled;
+        r.lengths = a.lengths;
+        r.whh = w.whh().buffer();
+        r.whr = buf(w.whr());
+        r.bih = buf(w.bih());
+        r.bhh = buf(w.bhh());
+        r.peep = a.peep;
+        return r;
+    }
 
     /**
      * {@code x} time-major with its padded steps zeroed: whatever they held never reaches a product, so it

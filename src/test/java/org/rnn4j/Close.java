@@ -34,4 +34,27 @@ public final class Close {
         }
         assertClose(name, e, actual, atol, rtol);
     }
+
+    /**
+     * The CPU-vs-CUDA parity check: relative L2 error at most 1e-4 and every element within
+     * {@code 1e-4·max|cpu| + 1e-7} plus rtol 1e-3 (float32 engines whose sums differ in order).
+     */
+    public static void assertParity(String name, float[] cpu, float[] gpu) {
+        if (cpu.length != gpu.length) {
+            fail(name + ": expected " + cpu.length + " values, got " + gpu.length);
+        }
+        double diff2 = 0;
+        double norm2 = 0;
+        double max = 0;
+        for (int i = 0; i < cpu.length; i++) {
+            diff2 += (double) (cpu[i] - gpu[i]) * (cpu[i] - gpu[i]);
+            norm2 += (double) cpu[i] * cpu[i];
+            max = Math.max(max, Math.abs(cpu[i]));
+        }
+        double rel = Math.sqrt(diff2) / Math.max(Math.sqrt(norm2), 1e-30);
+        if (norm2 > 0 && rel > 1e-4) {
+            fail(name + ": relative L2 error " + rel + " > 1e-4");
+        }
+        assertClose(name, cpu, gpu, 1e-4 * max + 1e-7, 1e-3);
+    }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
@@ -101,7 +100,7 @@ class GpuParityTest {
         Run cpu = run(Device.cpu(), cfg, xShape, yShape, x, lengths, h0, c0, dy, dh, dc, states, batch);
         Run cuda = run(gpu, cfg, xShape, yShape, x, lengths, h0, c0, dy, dh, dc, states, batch);
         for (Map.Entry<String, float[]> e : cpu.values().entrySet()) {
-            assertParity(c + " " + e.getKey(), e.getValue(), cuda.values().get(e.getKey()));
+            Close.assertParity(c + " " + e.getKey(), e.getValue(), cuda.values().get(e.getKey()));
         }
     }
 
@@ -138,23 +137,6 @@ class GpuParityTest {
             }
         }
         return new Run(out);
-    }
-
-    private static void assertParity(String name, float[] cpu, float[] gpu) {
-        assertEquals(cpu.length, gpu.length, name + ": sizes");
-        double diff2 = 0;
-        double norm2 = 0;
-        double max = 0;
-        for (int i = 0; i < cpu.length; i++) {
-            diff2 += (double) (cpu[i] - gpu[i]) * (cpu[i] - gpu[i]);
-            norm2 += (double) cpu[i] * cpu[i];
-            max = Math.max(max, Math.abs(cpu[i]));
-        }
-        double rel = Math.sqrt(diff2) / Math.max(Math.sqrt(norm2), 1e-30);
-        if (norm2 > 0 && rel > 1e-4) {
-            fail(name + ": relative L2 error " + rel + " > 1e-4");
-        }
-        Close.assertClose(name, cpu, gpu, 1e-4 * max + 1e-7, 1e-3);
     }
 
     private static float[] random(SplittableRandom r, int n) {

@@ -2,6 +2,7 @@ package org.rnn4j.cli;
 
 import java.util.concurrent.Callable;
 import org.rnn4j.Device;
+import org.rnn4j.cuda.AlgorithmChoice;
 import picocli.CommandLine.Command;
 
 /** {@code info}: the version, the devices found, and why CUDA is or is not usable. */
@@ -17,6 +18,7 @@ final class InfoCommand implements Callable<Integer> {
         for (String line : Device.cudaStatus().split("\n")) {
             System.out.println("  " + line);
         }
+        System.out.println("  " + AlgorithmChoice.policy());
         Device best = Device.best();
         System.out.println("Device.best(): " + best + " (" + best.selectionNote() + ")");
         return 0;

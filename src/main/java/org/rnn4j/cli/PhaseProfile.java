@@ -184,6 +184,12 @@ final class PhaseProfile {
                 ((Runnable) args[2]).run();   // eagerly, through this proxy: a graph replay would hide the calls
                 return null;
             }
+            if (name.equals("recurrence")) {
+                // the standard algorithm's steps, through this proxy: the phases are those of the per-step path
+                // (a persistent kernel is one launch, with no phases inside it to show)
+                ((Runnable) args[3]).run();
+                return null;
+            }
             if (!recording || UNTIMED.contains(name)) {
                 return forward(method, args);
             }

@@ -49,6 +49,7 @@ import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 import org.rnn4j.engine.Pointwise;
+import org.rnn4j.engine.Recurrence;
 import org.rnn4j.engine.StepArgs;
 import org.rnn4j.cuda.DirectDriver.Lib;
 
@@ -214,6 +215,7 @@ public final class CudaEngine implements Engine {
         this.recorder = recorder;
         this.cublas = cublas;
         this.pool = pool;
+        this.algorithms = new AlgorithmChoice(this, null, true);
     }
 
     /**
@@ -382,6 +384,7 @@ public final class CudaEngine implements Engine {
         Driver.check(cuMemAlloc(sc, SCRATCH_BYTES), "cuMemAlloc", SCRATCH_BYTES + " bytes of scratch");
         scratch = sc;
         scratchAddress = sc.address();
+        algorithms = new AlgorithmChoice(this, PersistentRecurrence.open(this, dev), AlgorithmChoice.onStandIn());
     }
 
     private void readProperties(CUdevice dev) {
@@ -1241,6 +1244,72 @@ public final class CudaEngine implements Engine {
                 throw first;
             }
         }
+    }
+
+    // ================================================================ recurrent algorithms
+
+    /** Which algorithm runs each layer-direction's time loop (standard, graph, persistent); see {@link AlgorithmChoice}. */
+    private AlgorithmChoice algorithms;
+
+    @Override
+    public void recurrence(Recurrence loop, Object shape, Buffer[] buffers, Runnable perStep) {
+        enter();
+        if (capturer == Thread.currentThread()) {   // inside another region's capture: its launches become nodes as they are
+            perStep.run();
+            return;
+        }
+        algorithms.run(loop, shape, buffers, perStep);
+    }
+
+    @Override
+    public String recurrentAlgorithms() {
+        return algorithms.report();
+    }
+
+    /**
+     * Forces the recurrent algorithm of later loops ({@code auto}, {@code standard}, {@code graph},
+     * {@code persistent}; as {@value AlgorithmChoice#PROPERTY} does) and forgets the choices made so far.
+     *
+     * @throws IllegalArgumentException naming {@code algorithm} for any other value
+     */
+    public void setRecurrentAlgorithm(String algorithm) {
+        algorithms.force(algorithm);
+    }
+
+    /** Tests: the algorithm choice over {@code persistent} (another device's limits), or this device's for null. */
+    void useAlgorithms(PersistentRecurrence persistent) {
+        enter();
+        algorithms = new AlgorithmChoice(this, persistent != null ? persistent : PersistentRecurrence.open(this, cuDevice),
+                AlgorithmChoice.onStandIn());
+    }
+
+    /** {@code kernel}'s function handle (this engine's modules). */
+    long function(Kernel kernel) {
+        return functions[kernel.ordinal()];
+    }
+
+    /** This thread's parameter block, emptied. */
+    KernelArgs launchArgs() {
+        return args();
+    }
+
+    /** A buffer of this engine at {@code off}, or a null pointer for {@code null}; the argument named otherwise. */
+    long addressOrNull(Buffer b, long off, String arg) {
+        return ptrOrNull(b, off, arg);
+    }
+
+    /**
+     * A cooperative launch of {@code kernel} (every block co-resident, grid barriers allowed) with
+     * {@code sharedBytes} of dynamic shared memory on the stream; returns the driver's status for the caller to
+     * handle ({@code CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE} is a fallback, not a failure).
+     */
+    int launchCooperative(Kernel kernel, int blocks, int threads, int sharedBytes, KernelArgs args) {
+        if (recorder != null) {
+            recorder.launch(kernel, blocks, threads, args);
+            return CUresult.CUDA_SUCCESS;
+        }
+        return PersistentRecurrence.Lib.cuLaunchCooperativeKernel(functions[kernel.ordinal()], blocks, 1, 1, threads, 1, 1,
+                sharedBytes, queue(), args.kernelParams());
     }
 
     // ================================================================ launches

@@ -91,6 +91,22 @@ public interface Engine extends AutoCloseable {
         work.run();
     }
 
+    /**
+     * Queues one layer-direction's whole time loop, {@code loop}: {@code perStep} queues it step by step
+     * through the per-step primitives, as a {@link #replayable} region of {@code shape} and {@code buffers}.
+     * An engine may run the loop as an algorithm of its own where one covers {@code loop} (a persistent
+     * kernel), with the same results (bit for bit where the summation order allows); it falls back to
+     * {@code perStep} for what it does not cover. The default is {@code replayable(shape, buffers, perStep)}.
+     */
+    default void recurrence(Recurrence loop, Object shape, Buffer[] buffers, Runnable perStep) {
+        replayable(shape, buffers, perStep);
+    }
+
+    /** The recurrent algorithms this engine chose so far, one line each, for {@code summary()}; empty when it has no choice. */
+    default String recurrentAlgorithms() {
+        return "";
+    }
+
     // ---------------------------------------------------------------- dense linear algebra
 
     /**

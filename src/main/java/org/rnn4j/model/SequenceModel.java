@@ -602,6 +602,10 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         s.append("-".repeat(79)).append('\n');
         s.append(String.format(Locale.ROOT, "%s on %s: %,d parameters, %,d bytes (%,d more for gradients, "
                 + "twice that for Adam's moments)%n", cfg.task(), device, total, 4 * total, 4 * total));
+        String algorithms = device.engine().recurrentAlgorithms();   // empty on the CPU and before a first forward
+        if (!algorithms.isEmpty()) {
+            s.append("recurrent algorithms chosen on ").append(device).append(" so far:\n").append(algorithms);
+        }
         return s.toString();
     }
 

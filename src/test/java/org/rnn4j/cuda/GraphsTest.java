@@ -41,6 +41,7 @@ class GraphsTest {
         // gives them; with every buffer its own allocation they do not
         assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
         e.setGraphsEnabled(true);   // the default (CudaEngine.GRAPHS_PROPERTY); a test may have turned them off
+        e.setRecurrentAlgorithm("graph");   // the persistent kernel would take small-batch LSTMs
         return e;
     }
 
@@ -48,6 +49,7 @@ class GraphsTest {
     void graphsBackToTheDefault() {
         if (Devices.cudaUnusableReason() == null) {
             ((CudaEngine) Device.cuda().engine()).setGraphsEnabled(true);
+            ((CudaEngine) Device.cuda().engine()).setRecurrentAlgorithm("auto");
         }
     }
 

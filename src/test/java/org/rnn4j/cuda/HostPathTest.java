@@ -64,6 +64,8 @@ class HostPathTest {
     @Test
     void aTrainingStepSetsNoContextAndGrowsByTwoLaunchesAndTwoGemmsPerStep() {
         counter("rnn4j_standin_count");
+        CudaEngine e = (CudaEngine) Device.cuda().engine();
+        e.setRecurrentAlgorithm("standard");   // the per-step path is what this counts (not the persistent kernel)
         try (RecurrentLayer layer = Lstm.builder(4, 8).seed(3).build(Device.cuda())) {
             layer.train();
             trainingStepCalls(layer, 3);   // the first call on this thread may set the context
@@ -77,6 +79,8 @@ class HostPathTest {
             // x and dY here, then the layer's: the state slots h and c, dh0, dc0 and the running dc; every
             // buffer it writes in full is allocated without zeroing (Engine.allocateUninitialized)
             assertEquals(2 + 5, short3[3], "memsets of a step");
+        } finally {
+            e.setRecurrentAlgorithm("auto");
         }
     }
 

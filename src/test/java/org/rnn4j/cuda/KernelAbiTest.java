@@ -23,10 +23,12 @@ import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.rnn4j.CellType;
 import org.rnn4j.DType;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Pointwise;
+import org.rnn4j.engine.Recurrence;
 import org.rnn4j.engine.StepArgs;
 
 /**
@@ -134,6 +136,37 @@ class KernelAbiTest {
         engine.pointwise(Pointwise.MUL, 100, x, 0, y, 0, 10, y, 200);
         engine.maskedSoftmax(6, 10, 3, lengths, x, 0, y, 0);
         engine.maskedSoftmaxBackward(6, 10, 3, null, x, 0, y, 100, y, 300);
+        record(seen);
+
+        PersistentRecurrence persistent = new PersistentRecurrence(engine, 132, 232448, null);
+        Recurrence loop = new Recurrence();
+        loop.cell = CellType.LSTM;
+        loop.steps = 4;
+        loop.batch = batch;
+        loop.hidden = hidden;
+        loop.stateSize = hidden;
+        loop.lengths = lengths;
+        loop.whh = f32(4L * hidden * hidden);
+        loop.xp = f32(4L * 4 * batch * hidden);
+        loop.hs = f32(5L * batch * hidden);
+        loop.cs = f32(5L * batch * hidden);
+        loop.out = f32(4L * batch * hidden);
+        loop.outLd = hidden;
+        loop.saved = f32(4L * 4 * batch * hidden);
+        loop.dH = f32(4L * batch * hidden);
+        loop.dc = f32((long) batch * hidden);
+        loop.dGx = loop.saved;
+        loop.dGh = loop.dGx;
+        loop.dh0 = loop.dc;
+        PersistentRecurrence.Plan plan = new PersistentRecurrence.Plan(2, 17, 32, 4 * 2 * hidden * 4, null);
+        for (Recurrence.Pass pass : Recurrence.Pass.values()) {
+            loop.pass = pass;
+            assertTrue(persistent.run(loop, plan), pass + ": launched");
+        }
+        for (Launch l : launches) {
+            assertEquals(17, l.grid(), l.kernel() + ": the plan's CTAs");
+            assertEquals(32, l.threads(), l.kernel() + ": the plan's threads");
+        }
         record(seen);
 
         Set<Kernel> hostOnly = EnumSet.of(

@@ -14,7 +14,7 @@ import java.util.Map;
  *   <li>{@code deepbench}: Baidu DeepBench's recurrent training set: LSTM hidden {512,1024,2048} x batch
  *       {16,32,64,128} x 25 steps; GRU hidden {1024,2048} x batch 32 x steps {187,375}; relu RNN hidden
  *       {1760,2560} x batch {16,64} x 50 steps; input = hidden throughout.</li>
- *   <li>{@code small}: the small-batch grid, LSTM batch {1,4,16} x hidden {128,256,512} x 50 steps.</li>
+ *   <li>{@code small}: the small-batch grid, LSTM batch {1,4,16} x hidden {128,256,512,1024} x 50 steps.</li>
  *   <li>{@code inference}: the {@code cpu} shapes, each also at batch 1 and 8 (issue #23's inference targets).</li>
  *   <li>{@code bidir}: a 2-layer bidirectional LSTM, hidden 512, batch 64, 100 steps.</li>
  *   <li>{@code gpu}: deepbench + small + bidir. {@code tiny}: two very small shapes, to test the plumbing.</li>
@@ -53,7 +53,7 @@ public final class Suites {
         }
         List<Shape> small = new ArrayList<>();
         for (int b : new int[] {1, 4, 16}) {
-            for (int h : new int[] {128, 256, 512}) {
+            for (int h : new int[] {128, 256, 512, 1024}) {
                 small.add(Shape.of("lstm", h, h, b, 50));
             }
         }
