@@ -62,6 +62,9 @@ done
 VARIANTS=(
     "eager|-Drnn4j.cuda.graphs=false|"
     "graphs|-Drnn4j.cuda.graphs=true|rnn4j.cuda.graphs"
+    # the reduced precisions (org.rnn4j.Precision), eager: against cuDNN's FP32, TF32-allowed and FP16 columns
+    "tf32|-Drnn4j.cuda.graphs=false -Drnn4j.precision=tf32|rnn4j.precision"
+    "bf16|-Drnn4j.cuda.graphs=false -Drnn4j.precision=bf16|rnn4j.precision"
 )
 
 PY=${PYTHON:-python3}
