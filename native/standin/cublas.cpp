@@ -6,8 +6,12 @@
 // row-major CpuGemm: C = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ, each element a float sum over
 // k in order. As in cuBLAS, C is not read when beta == 0, and A, B are not read when k == 0 or
 // alpha == 0. A handle whose math mode enables TF32 fails the GEMM unless RNN4J_STANDIN_ALLOW_TF32=1
-// (then inputs are rounded to TF32 as tensor cores do): rnn4j promises exact FP32.
+// (then inputs are rounded to TF32 as tensor cores do): rnn4j promises exact FP32 on every handle, and asks
+// for TF32 per call. cublasGemmEx is the same product over other operand types: BF16 operands with FP32
+// accumulation (CUDA_R_16BF, CUBLAS_COMPUTE_32F), or FP32 operands rounded to TF32, 10 mantissa bits
+// to nearest even (CUBLAS_COMPUTE_32F_FAST_TF32), each with an FP32 result.
 #include "standin.h"
+#include "bf16.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -210,11 +214,27 @@ STANDIN_API cublasStatus_t cublasGetMathMode(Handle* h, cublasMath_t* mode) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
-                                          const float* alpha, const float* A, int lda, const float* B, int ldb,
-                                          const float* beta, float* C, int ldc) {
-    standin::Counted counted(__func__);
-    const char* call = "cublasSgemm_v2";
+}  // extern "C"
+
+namespace {
+
+// cudaDataType_t and cublasComputeType_t values (library_types.h, cublas_api.h) that cublasGemmEx takes here.
+constexpr int kR32F = 0;      // CUDA_R_32F
+constexpr int kR16BF = 14;    // CUDA_R_16BF
+constexpr int kCompute16F = 64, kCompute16FPedantic = 65, kCompute32F = 68, kCompute32FPedantic = 69,
+              kCompute64F = 70, kCompute64FPedantic = 71, kCompute32I = 72, kCompute32IPedantic = 73,
+              kCompute32FFast16F = 74, kCompute32FFast16BF = 75, kCompute32FFastTF32 = 77;
+constexpr int kGemmDefault = -1, kGemmAlgo23 = 23, kGemmDefaultTensorOp = 99, kGemmAlgo15TensorOp = 115;
+
+// How a GEMM reads its operands: FP32 as stored, FP32 rounded to TF32, or BF16 widened (exactly) to FP32.
+enum class Operands { FP32, TF32, BF16 };
+
+// C = alpha·op(A)·op(B) + beta·C, column-major, C FP32, each element a float sum over k in order (a product
+// of two BF16 or two TF32 values is exact in FP32, so only the sum rounds). Checks the arguments as cuBLAS
+// does (call names the entry point), queues the product on the handle's stream.
+cublasStatus_t gemm(const char* call, Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                    const float* alpha, const void* Av, int lda, const void* Bv, int ldb,
+                    const float* beta, float* C, int ldc, Operands operands) {
     if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, call, "not a live handle");
     if (transa > CUBLAS_OP_C || transb > CUBLAS_OP_C || transa < CUBLAS_OP_N || transb < CUBLAS_OP_N) {
         return failed(CUBLAS_STATUS_INVALID_VALUE, call, "transa/transb not N, T or C");
@@ -238,19 +258,22 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     if (h->pointerMode == CUBLAS_POINTER_MODE_DEVICE) {
         return failed(CUBLAS_STATUS_NOT_SUPPORTED, call, "device pointer mode is not simulated (rnn4j uses host mode)");
     }
-    const bool tf32 = tf32Enabled(h->mathMode);
-    if (tf32 && std::getenv("RNN4J_STANDIN_ALLOW_TF32") == nullptr) {
-        return failed(CUBLAS_STATUS_NOT_SUPPORTED, call,
-                      "the handle's math mode enables TF32 but exact FP32 was promised (RNN4J_STANDIN_ALLOW_TF32=1 allows it)");
+    if (operands == Operands::FP32 && tf32Enabled(h->mathMode)) {   // FP32 data under a TF32 math mode
+        if (std::getenv("RNN4J_STANDIN_ALLOW_TF32") == nullptr) {
+            return failed(CUBLAS_STATUS_NOT_SUPPORTED, call,
+                          "the handle's math mode enables TF32 but exact FP32 was promised (RNN4J_STANDIN_ALLOW_TF32=1 allows it)");
+        }
+        operands = Operands::TF32;
     }
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     const float a = *alpha, b = *beta;   // host mode: read at the call
     const bool readsAB = k > 0 && a != 0.0f;
+    const std::size_t operandBytes = operands == Operands::BF16 ? 2 : sizeof(float);
     CUstream stream = h->stream;
     std::vector<standin::Range> touches = {{C, span(m, n, ldc) * sizeof(float), "C"}};
     if (readsAB) {
-        touches.push_back({A, span(rowsA, colsA, lda) * sizeof(float), "A"});
-        touches.push_back({B, span(rowsB, colsB, ldb) * sizeof(float), "B"});
+        touches.push_back({Av, span(rowsA, colsA, lda) * operandBytes, "A"});
+        touches.push_back({Bv, span(rowsB, colsB, ldb) * operandBytes, "B"});
     }
     if (h->workspace != nullptr) {
         touches.push_back({h->workspace, h->workspaceBytes, "the workspace (cublasSetWorkspace)"});
@@ -265,23 +288,25 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     }
     // The ranges are checked when the GEMM runs (eagerly, queued, or as a graph node).
     CUresult r = standin::enqueue(stream, call, std::move(touches), [=]() -> CUresult {
+        // element e of an operand as the product reads it
+        auto load = [operands](const void* x, long e) -> float {
+            if (operands == Operands::BF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(x)[e]);
+            const float v = static_cast<const float*>(x)[e];
+            return operands == Operands::TF32 ? toTf32(v) : v;
+        };
         // op(A) copied once into a packed column-major m × k panel, so that the loop over i runs
         // over contiguous memory for either transpose; each C element still sums over p in order.
         std::vector<float> opA(readsAB ? (std::size_t)m * k : 0);
         for (long p = 0; readsAB && p < k; p++) {
             for (long i = 0; i < m; i++) {
-                const float x = ta ? A[i * lda + p] : A[p * lda + i];
-                opA[(std::size_t)p * m + i] = tf32 ? toTf32(x) : x;
+                opA[(std::size_t)p * m + i] = load(Av, ta ? i * lda + p : p * lda + i);
             }
         }
         std::vector<float> sum(m);
         for (long j = 0; j < n; j++) {
             std::fill(sum.begin(), sum.end(), 0.0f);
             for (long p = 0; readsAB && p < k; p++) {
-                float y = tb ? B[p * ldb + j] : B[j * ldb + p];
-                if (tf32) {
-                    y = toTf32(y);
-                }
+                const float y = load(Bv, tb ? p * ldb + j : j * ldb + p);
                 const float* col = &opA[(std::size_t)p * m];
                 for (long i = 0; i < m; i++) {
                     sum[i] += col[i] * y;
@@ -301,6 +326,71 @@ STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, c
     if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) return CUBLAS_STATUS_EXECUTION_FAILED;
     if (r != CUDA_SUCCESS) return failed(CUBLAS_STATUS_EXECUTION_FAILED, call, "the stream failed (CUresult " + std::to_string((int)r) + ")");
     return CUBLAS_STATUS_SUCCESS;
+}
+
+// What cuBLAS 12/13 documents for cublasGemmEx with an FP32 result: the compute types and the (A/B, C) type
+// pairs rnn4j may pass, and NVIDIA's statuses for the others (an unknown enum value is INVALID_VALUE, a known
+// combination that is not offered NOT_SUPPORTED). Sets *operands; returns SUCCESS or the status.
+cublasStatus_t gemmExTypes(int aType, int bType, int cType, int computeType, int algo, Operands* operands, std::string* why) {
+    const int computes[] = {kCompute16F, kCompute16FPedantic, kCompute32F, kCompute32FPedantic, kCompute64F, kCompute64FPedantic,
+                            kCompute32I, kCompute32IPedantic, kCompute32FFast16F, kCompute32FFast16BF, kCompute32FFastTF32};
+    if (std::find(std::begin(computes), std::end(computes), computeType) == std::end(computes)) {
+        *why = "computeType " + std::to_string(computeType) + " is not a cublasComputeType_t";
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (!(algo == kGemmDefault || (algo >= 0 && algo <= kGemmAlgo23) || (algo >= kGemmDefaultTensorOp && algo <= kGemmAlgo15TensorOp))) {
+        *why = "algo " + std::to_string(algo) + " is not a cublasGemmAlgo_t";
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (aType != bType) {
+        *why = "Atype " + std::to_string(aType) + " and Btype " + std::to_string(bType) + " differ";
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    const bool fp32Data = aType == kR32F && cType == kR32F;
+    if ((computeType == kCompute32F || computeType == kCompute32FPedantic) && aType == kR16BF && cType == kR32F) {
+        *operands = Operands::BF16;   // BF16 operands, FP32 accumulation and result
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    if ((computeType == kCompute32F || computeType == kCompute32FPedantic) && fp32Data) {
+        *operands = Operands::FP32;   // as cublasSgemm; the handle's math mode may still allow TF32 (32F only)
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    if (computeType == kCompute32FFastTF32 && fp32Data) {
+        *operands = Operands::TF32;   // asked for explicitly: FP32 data rounded to TF32 on tensor cores
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    *why = "Atype/Btype " + std::to_string(aType) + ", Ctype " + std::to_string(cType) + " with computeType "
+           + std::to_string(computeType) + " (the stand-in has CUDA_R_16BF or CUDA_R_32F operands with a CUDA_R_32F result, "
+           "CUBLAS_COMPUTE_32F[_PEDANTIC] or CUBLAS_COMPUTE_32F_FAST_TF32 for FP32 data; cuBLAS has more)";
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+}
+
+}  // namespace
+
+extern "C" {
+
+STANDIN_API cublasStatus_t cublasSgemm_v2(Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                                          const float* alpha, const float* A, int lda, const float* B, int ldb,
+                                          const float* beta, float* C, int ldc) {
+    standin::Counted counted(__func__);
+    return gemm("cublasSgemm_v2", h, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, Operands::FP32);
+}
+
+// cublasGemmEx with an FP32 result: BF16 operands (CUDA_R_16BF, CUBLAS_COMPUTE_32F), FP32 ones rounded to
+// TF32 (CUBLAS_COMPUTE_32F_FAST_TF32), or FP32 ones as cublasSgemm_v2 (CUBLAS_COMPUTE_32F). Scale type is
+// the compute type's (float alpha and beta for all three).
+STANDIN_API cublasStatus_t cublasGemmEx(Handle* h, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                                        const void* alpha, const void* A, int Atype, int lda, const void* B, int Btype, int ldb,
+                                        const void* beta, void* C, int Ctype, int ldc, int computeType, int algo) {
+    standin::Counted counted(__func__);
+    const char* call = "cublasGemmEx";
+    if (!live(h)) return failed(CUBLAS_STATUS_NOT_INITIALIZED, call, "not a live handle");
+    Operands operands = Operands::FP32;
+    std::string why;
+    const cublasStatus_t types = gemmExTypes(Atype, Btype, Ctype, computeType, algo, &operands, &why);
+    if (types != CUBLAS_STATUS_SUCCESS) return failed(types, call, why);
+    return gemm(call, h, transa, transb, m, n, k, static_cast<const float*>(alpha), A, lda, B, ldb,
+                static_cast<const float*>(beta), static_cast<float*>(C), ldc, operands);
 }
 
 // Strided-batched SGEMM as batchCount SGEMMs queued in order on the handle's stream: each product is

@@ -13,9 +13,13 @@
 //   cooperative_groups::this_grid().sync()   a grid barrier: every thread of a cooperative launch
 //                                            (all its blocks run at once, see driver.cpp)
 //   __global__, __device__, __host__, ...    nothing, or their host meaning
+//   __nv_bfloat16, __float2bfloat16_rn,      BF16 and its conversions (bf16.h, shared with cublas.cpp;
+//   __bfloat162float                         shim/cuda_bf16.h stands in for CUDA's header)
 #pragma once
 
 #include <math.h>
+
+#include "bf16.h"
 
 struct uint3 {
     unsigned x, y, z;

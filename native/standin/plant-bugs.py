@@ -86,7 +86,7 @@ BUGS = [
         "n, m, k, ldb, lda, ldc);", "n, m, k, lda, ldb, ldc);"),
     Bug("offset-bytes-cublas", "CudaBuffer.address (kernel and cuBLAS pointers) offsets by elements as if they were bytes",
         "src/main/java/org/rnn4j/cuda/CudaBuffer.java",
-        "return block.address + offset * ELEMENT_BYTES;", "return block.address + offset;"),
+        "return block.address + offset * dtype.bytes();", "return block.address + offset;"),
     Bug("lstm-mask", "LSTM forward ignores valid(lengths, b, step): padded steps update the state",
         "kernels/lstm.cu",
         "if (!valid(lengths, b, step)) {", "if (false) {"),
@@ -181,6 +181,13 @@ BUGS = [
     Bug("adam-beta", "Adam second moment weighted with (1 - beta1) instead of (1 - beta2)",
         "kernels/train.cu",
         "(1.0f - beta2) * gi * gi", "(1.0f - beta1) * gi * gi", tests="OptimizerTest"),
+    Bug("bf16-master-weights", "a BF16 layer rounds its FP32 master weights to BF16 when it refreshes their BF16 copy "
+        "(as if the optimizer updated the BF16 copy): updates below BF16's resolution are lost",
+        "src/main/java/org/rnn4j/LayerGemm.java",
+        "            engine.toBf16(1, Math.toIntExact(n), w.master.buffer(), 0, Math.toIntExact(n), w.bf16, 0);\n",
+        "            engine.toBf16(1, Math.toIntExact(n), w.master.buffer(), 0, Math.toIntExact(n), w.bf16, 0);\n"
+        "            engine.fromBf16(n, w.bf16, 0, w.master.buffer(), 0);\n",
+        tests="PrecisionTest"),
 ]
 
 

@@ -25,11 +25,14 @@ public final class Device {
     private final int ordinal;
     private final Engine engine;
     private final String selectionNote;
+    /** The precision of layers made on this device that do not choose their own; {@code null}: the default. */
+    private final Precision precision;
 
     private Device(Kind kind, int ordinal, Function<Device, Engine> engineFactory, String selectionNote) {
         this.kind = kind;
         this.ordinal = ordinal;
         this.selectionNote = selectionNote;
+        this.precision = null;
         this.engine = engineFactory.apply(this);
     }
 
@@ -110,14 +113,38 @@ public final class Device {
 
     /** A copy with the same kind and ordinal that runs on {@code engine} and carries {@code note}. */
     private Device(Device same, Engine engine, String note) {
+        this(same, engine, note, same.precision);
+    }
+
+    private Device(Device same, Engine engine, String note, Precision precision) {
         this.kind = same.kind;
         this.ordinal = same.ordinal;
         this.engine = engine;
         this.selectionNote = note;
+        this.precision = precision;
     }
 
     private Device(Device same, String note) {
         this(same, same.engine, note);
+    }
+
+    /**
+     * This device with {@code precision} as the precision of the layers (and so of the models) made on it that do
+     * not set their own ({@link Precision}); the result equals this device, so tensors move freely between the two.
+     *
+     * @throws IllegalArgumentException naming {@code precision} when it is null, or TF32 or BF16 on the CPU
+     */
+    public Device withPrecision(Precision precision) {
+        if (precision == null) {
+            throw new IllegalArgumentException("precision: expected FP32, TF32 or BF16, got null");
+        }
+        Precision.requireSupported(precision, this);
+        return new Device(this, engine, selectionNote, precision);
+    }
+
+    /** The precision set by {@link #withPrecision}, or {@code null} (layers then take the default). */
+    public Precision precision() {
+        return precision;
     }
 
     /**

@@ -27,6 +27,7 @@ public final class RecurrentConfig {
     private final boolean coupledInputForget;
     private final boolean unitForgetBias;
     private final boolean resetAfter;
+    private final Precision precision;
 
     RecurrentConfig(Builder<?> b) {
         this.cell = b.cell;
@@ -44,6 +45,7 @@ public final class RecurrentConfig {
         this.coupledInputForget = b.coupledInputForget;
         this.unitForgetBias = b.unitForgetBias;
         this.resetAfter = b.resetAfter;
+        this.precision = b.precision;
         positive("inputSize", inputSize);
         positive("hiddenSize", hiddenSize);
         positive("numLayers", numLayers);
@@ -183,6 +185,15 @@ public final class RecurrentConfig {
     }
 
     /** Width of the recurrent state h: P for a projected LSTM, else H. */
+    /**
+     * The precision of the layer's GEMMs, or {@code null} for the device's (see {@link Precision}). A run-time
+     * choice, not part of the model: {@link #toMetadata()} leaves it out, so a checkpoint (always FP32) loads
+     * into a layer of any precision.
+     */
+    public Precision precision() {
+        return precision;
+    }
+
     public int stateSize() {
         return projSize > 0 ? projSize : hiddenSize;
     }
@@ -432,6 +443,9 @@ public final class RecurrentConfig {
         if (dropout > 0) {
             s.append(", dropout=").append(dropout);
         }
+        if (precision != null) {
+            s.append(", ").append(precision);
+        }
         return s.append(')').toString();
     }
 
@@ -453,6 +467,7 @@ public final class RecurrentConfig {
         boolean coupledInputForget;
         boolean unitForgetBias;
         boolean resetAfter = true;
+        private Precision precision;
 
         Builder(CellType cell, int inputSize, int hiddenSize) {
             this.cell = cell;
@@ -500,6 +515,18 @@ public final class RecurrentConfig {
         /** Whether {@link #seed} was called (a model seeds an unseeded stack from its own seed). */
         public boolean hasSeed() {
             return seedSet;
+        }
+
+        /**
+         * The precision of the layer's GEMMs: {@link Precision#FP32} (exact), {@link Precision#TF32} or
+         * {@link Precision#BF16}; unset, the device's or the default (see {@link Precision}).
+         */
+        public B precision(Precision precision) {
+            if (precision == null) {
+                throw new IllegalArgumentException("precision: expected FP32, TF32 or BF16, got null");
+            }
+            this.precision = precision;
+            return self();
         }
 
         public RecurrentConfig config() {

@@ -44,6 +44,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     private final RecurrentConfig cfg;
     private final Device device;
     private final Engine engine;
+    /** The GEMMs at the layer's precision (BF16: with the weights' BF16 copies). */
+    private final LayerGemm gemms;
     private final Map<String, Tensor> params = new LinkedHashMap<>();
     private final Map<String, Tensor> grads = new LinkedHashMap<>();
     /** [layer][direction] */
@@ -69,6 +71,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         this.cfg = cfg;
         this.device = device;
         this.engine = device.engine();
+        this.gemms = new LayerGemm(engine, Precision.resolve(cfg.precision(), device));
         if (device.kind() == Device.Kind.CPU) {
             long bytes = cfg.parameterBytes(2); // parameters and their gradients
             long heap = Runtime.getRuntime().maxMemory();
@@ -96,6 +99,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                             grads.get("weight_ih" + sfx), grads.get("weight_hh" + sfx),
                             grads.get("bias_ih" + sfx), grads.get("bias_hh" + sfx),
                             grads.get("weight_hr" + sfx), grads.get("weight_peephole" + sfx));
+                    for (Tensor operand : new Tensor[] {weights[k][d].wih(), weights[k][d].whh(), weights[k][d].whr()}) {
+                        gemms.weight(operand);
+                    }
                 }
             }
             resetParametersUnguarded(cfg.seed());
@@ -145,6 +151,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     public Device device() {
         return device;
+    }
+
+    /** The precision of this layer's GEMMs, as chosen at construction ({@link Precision}). */
+    public Precision precision() {
+        return gemms.precision();
     }
 
     /** Training mode (default): forward keeps what backward needs, and dropout is active. */
@@ -411,7 +422,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         // written in full before they are read (GEMMs with beta 0, kernels that write every element)
         Tensor xp = scope.uninitialized(steps, batch, gh);
         // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
-        engine.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
+        gemms.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
                 0f, xp.buffer(), 0, gh);
         Tensor hp = scope.uninitialized(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
@@ -469,7 +480,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         loop.outOff = yOff;
         loop.outLd = yLd;
         loop.saved = a.saved;
-        engine.recurrence(loop, shape, used, () -> {
+        gemms.recurrence(loop, shape, used, () -> {
             for (int t = 0; t < steps; t++) {
                 int prev = keep ? t : t % 2;
                 int next = keep ? t + 1 : (t + 1) % 2;
@@ -483,16 +494,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 a.outOff = yOff + (long) t * batch * yLd;
                 if (resetBefore) {
                     // hp[:, r|z] = h_prev · W_h(r|z)ᵀ, then hp[:, n] = (r ⊙ h_prev) · W_hnᵀ between the two phases
-                    engine.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                    gemms.gemm(false, true, batch, 2 * h, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
                             0f, hp.buffer(), 0, gh);
                     engine.gruResetBeforeGates(a);
-                    engine.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
+                    gemms.gemm(false, true, batch, h, h, 1f, saved.buffer(), a.savedOff + 3L * h, 4 * h,
                             w.whh().buffer(), 2L * h * s, s, 0f, hp.buffer(), 2L * h, gh);
                     engine.gruResetBeforeOutput(a);
                     continue;
                 }
                 // hp[B, G·H] = h_prev[B, S] · W_hhᵀ (cuBLAS reads W_hh transposed in place)
-                engine.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
+                gemms.gemm(false, true, batch, gh, s, 1f, hs.buffer(), a.hPrevOff, s, w.whh().buffer(), 0, s,
                         0f, hp.buffer(), 0, gh);
                 switch (cell) {
                     case LSTM -> {
@@ -506,7 +517,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                             a.outOff = mOff;
                             a.outLd = h;
                             engine.lstmForward(a);
-                            engine.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
+                            gemms.gemm(false, true, batch, p, h, 1f, m.buffer(), mOff, h, w.whr().buffer(), 0, h,
                                     0f, fresh.buffer(), 0, p);
                             engine.maskedUpdate(batch, p, t, a.lengths, fresh.buffer(), 0, hs.buffer(), a.hPrevOff,
                                     hs.buffer(), a.hNextOff, y.buffer(), yOff + (long) t * batch * yLd, yLd);
@@ -766,7 +777,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         loop.dGh = a.dGh;
         loop.dh0 = dh0.buffer();
         loop.dh0Off = (long) state * batch * s;
-        engine.recurrence(loop, shape, used, () -> {
+        gemms.recurrence(loop, shape, used, () -> {
             for (int t = steps - 1; t >= 0; t--) {
                 a.step = t;
                 a.hPrevOff = (long) t * batch * s;
@@ -787,7 +798,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     case LSTM -> {
                         if (p > 0) {
                             // dm[B, H] = dH[t][B, P] · W_hr
-                            engine.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
+                            gemms.gemm(false, false, batch, h, p, 1f, dH.buffer(), a.dhOff, p, w.whr().buffer(), 0, h,
                                     0f, dm.buffer(), 0, h);
                             a.dh = dm.buffer();
                             a.dhOff = 0;
@@ -798,11 +809,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                         if (resetBefore) {
                             engine.gruResetBeforeBackwardOutput(a);
                             // tmp[B, H] = dG_n[B, H] · W_hn = d(r ⊙ h_prev)
-                            engine.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
+                            gemms.gemm(false, false, batch, h, h, 1f, dGh.buffer(), a.dGhOff + 2L * h, gh,
                                     w.whh().buffer(), 2L * h * h, h, 0f, tmp.buffer(), 0, h);
                             engine.gruResetBeforeBackwardGates(a);
                             // carry += dG_rz[B, 2H] · W_h(r|z)
-                            engine.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
+                            gemms.gemm(false, false, batch, h, 2 * h, 1f, dGh.buffer(), a.dGhOff, gh,
                                     w.whh().buffer(), 0, h, 1f, carry, carryOff, h);
                             continue;
                         }
@@ -812,7 +823,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     default -> throw new IllegalStateException("cell " + cell);
                 }
                 // carry[B, S] += dG_h[B, G·H] · W_hh[G·H, S]
-                engine.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
+                gemms.gemm(false, false, batch, s, gh, 1f, dGh.buffer(), a.dGhOff, gh, w.whh().buffer(), 0, s,
                         1f, carry, carryOff, s);
             }
         });
@@ -822,17 +833,17 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
         // parameter gradients over all steps at once (dG is zero at padded steps)
         // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
-        engine.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
+        gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
                 1f, w.gwih().buffer(), 0, in);
         if (resetBefore) {
             // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
-            engine.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
+            gemms.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
                     1f, w.gwhh().buffer(), 0, h);
-            engine.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
+            gemms.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
                     1f, w.gwhh().buffer(), 2L * h * h, h);
         } else {
             // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
-            engine.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
+            gemms.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
                     1f, w.gwhh().buffer(), 0, s);
         }
         if (w.gbih() != null) {
@@ -846,7 +857,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
         if (p > 0) {
             // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
-            engine.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
+            gemms.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
                     1f, w.gwhr().buffer(), 0, h);
         }
         if (w.gpeep() != null) {
@@ -855,10 +866,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
         // dX[T·B, I] (+)= dG_x[T·B, G·H] · W_ih[G·H, I]; a reverse direction maps its steps back first
         if (d == 0) {
-            engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dX.buffer(), 0, in);
         } else {
-            engine.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dxr.buffer(), 0, in);
             engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
         }
@@ -976,10 +987,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         for (Tensor t : grads.values()) {
             t.close();
         }
+        gemms.close();
     }
 
     @Override
     public String toString() {
-        return cfg + " on " + device;
+        return cfg + " on " + device + (cfg.precision() == null && precision() != Precision.FP32 ? ", " + precision() : "");
     }
 }

@@ -16,6 +16,10 @@ final class CpuBuffer implements Buffer {
             throw new IllegalArgumentException("elements: expected at most " + (Integer.MAX_VALUE - 8)
                     + " on the CPU, got " + elements);
         }
+        if (dtype == DType.BF16) {
+            throw new IllegalArgumentException("dtype: expected F32 or I32 on the CPU (its engine computes FP32 only; "
+                    + "BF16 buffers belong to the CUDA engine's BF16 GEMMs), got BF16");
+        }
         floats = dtype == DType.F32 ? new float[(int) elements] : null;
         ints = dtype == DType.I32 ? new int[(int) elements] : null;
     }

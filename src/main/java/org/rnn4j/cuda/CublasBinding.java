@@ -24,6 +24,16 @@ interface CublasBinding extends AutoCloseable {
     /** The math mode every handle gets: exact FP32, so that the GPU agrees with the CPU near 1e-5. */
     int EXACT_FP32_MATH = DEFAULT_MATH | MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
 
+    /** {@code cudaDataType_t} of {@link #gemmEx}'s matrices: FP32 and BF16. */
+    int CUDA_R_32F = 0;
+    int CUDA_R_16BF = 14;
+    /** {@code cublasComputeType_t}: FP32 accumulation (exact for FP32 data unless the handle's math mode says TF32). */
+    int COMPUTE_32F = 68;
+    /** {@code cublasComputeType_t}: FP32 data rounded to TF32 on tensor cores, FP32 accumulation, for this call only. */
+    int COMPUTE_32F_FAST_TF32 = 77;
+    /** {@code cublasGemmAlgo_t}: cuBLAS's heuristic. */
+    int GEMM_DEFAULT = -1;
+
     /** {@code JCublas2} or {@code JNA}. */
     String via();
 
@@ -64,6 +74,15 @@ interface CublasBinding extends AutoCloseable {
      */
     void sgemmStridedBatched(int opA, int opB, int m, int n, int k, float alpha, long a, int lda, long strideA,
                              long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int batch);
+
+    /**
+     * {@code cublasGemmEx} with float {@code alpha} and {@code beta}, column-major, {@link #GEMM_DEFAULT}:
+     * {@code C = alpha·op(A)·op(B) + beta·C} with A and B of {@code abType}, C of {@code cType}, accumulated in
+     * {@code computeType}. The reduced-precision GEMMs: BF16 operands ({@link #CUDA_R_16BF}, {@link #COMPUTE_32F}) and
+     * TF32 ({@link #CUDA_R_32F}, {@link #COMPUTE_32F_FAST_TF32}), each into FP32; the handle's math mode stays exact.
+     */
+    void gemmEx(int opA, int opB, int m, int n, int k, float alpha, long a, int abType, int lda, long b, int ldb,
+                float beta, long c, int cType, int ldc, int computeType);
 
     /** {@code cublasDestroy} when a handle was created; idempotent. */
     @Override

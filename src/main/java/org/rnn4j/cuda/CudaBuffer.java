@@ -10,7 +10,7 @@ import org.rnn4j.engine.Buffer;
  */
 final class CudaBuffer implements Buffer {
 
-    /** Both dtypes (float32, int32) are 4 bytes. */
+    /** Bytes of a float32 or int32 element (a BF16 one has 2: {@link #address} and {@link #bytes} use the dtype's). */
     static final long ELEMENT_BYTES = 4;
 
     final CudaEngine engine;
@@ -43,7 +43,15 @@ final class CudaBuffer implements Buffer {
 
     /** The raw device address of element {@code offset} (for launches, copies and cuBLAS). */
     long address(long offset) {
-        return block.address + offset * ELEMENT_BYTES;
+        return block.address + offset * dtype.bytes();
+    }
+
+    /**
+     * Bytes of a buffer of {@code elements}: whole 4-byte words, so that {@code cuMemsetD32} zeroes any of them
+     * (an odd count of BF16 elements gets 2 bytes more).
+     */
+    static long bytes(DType dtype, long elements) {
+        return Math.multiplyExact(Math.addExact(Math.multiplyExact(elements, dtype.bytes()), 3) / 4, 4);
     }
 
     @Override

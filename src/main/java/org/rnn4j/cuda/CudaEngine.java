@@ -45,6 +45,7 @@ import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream_flags;
 import org.rnn4j.DType;
+import org.rnn4j.Precision;
 import org.rnn4j.Device;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
@@ -74,8 +75,9 @@ import org.rnn4j.cuda.DirectDriver.Lib;
  *       destination before the DMA finished.</li>
  *   <li>Device memory comes from a caching {@link DevicePool}, so a training step does not call
  *       {@code cuMemAlloc}.</li>
- *   <li>GEMMs are exact FP32 (cuBLAS default math, reduced-precision reductions disallowed; never
- *       TF32).</li>
+ *   <li>GEMMs are exact FP32 (cuBLAS default math, reduced-precision reductions disallowed; the handle
+ *       never enables TF32). A {@link Precision#TF32} or {@link Precision#BF16} layer asks for its precision per
+ *       call ({@code cublasGemmEx}), so nothing else on the handle changes.</li>
  *   <li>Every driver and cuBLAS status is checked; a failure is a {@link CudaException} naming the
  *       call. Kernel faults are asynchronous and surface at the next synchronizing call.</li>
  * </ul>
@@ -229,7 +231,7 @@ public final class CudaEngine implements Engine {
 
     /** Tests only: a buffer of this engine on a block of its pool (at a null base pointer in argument tests). */
     CudaBuffer testBuffer(DType dtype, long elements) {
-        return wrap(dtype, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
+        return wrap(dtype, elements, pool.acquire(CudaBuffer.bytes(dtype, elements)));
     }
 
     // ================================================================ opening and probing
@@ -736,7 +738,7 @@ public final class CudaEngine implements Engine {
         CudaBuffer buffer = allocateUninitialized(dtype, elements);
         if (elements > 0) {
             try {
-                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, elements, queue());
+                int status = Lib.cuMemsetD32Async(buffer.address(0), 0, CudaBuffer.bytes(dtype, elements) / 4, queue());
                 if (status != CUresult.CUDA_SUCCESS) {
                     throw Driver.failure(status, "cuMemsetD32Async", "zeroing " + buffer);
                 }
@@ -752,13 +754,13 @@ public final class CudaEngine implements Engine {
     @Override
     public CudaBuffer allocateUninitialized(DType dtype, long elements) {
         if (dtype == null) {
-            throw new IllegalArgumentException("dtype: expected F32 or I32, got null");
+            throw new IllegalArgumentException("dtype: expected F32, I32 or BF16, got null");
         }
         if (elements < 0) {
             throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
         }
         enter();
-        return wrap(dtype, elements, pool.acquire(Math.multiplyExact(elements, CudaBuffer.ELEMENT_BYTES)));
+        return wrap(dtype, elements, pool.acquire(CudaBuffer.bytes(dtype, elements)));
     }
 
     /** A buffer of this engine over {@code block}. */
@@ -919,8 +921,11 @@ public final class CudaEngine implements Engine {
         CudaBuffer d = own(dst, "dst");
         checkRange("src", s, srcOff, n);
         checkRange("dst", d, dstOff, n);
+        if (s.dtype().bytes() != d.dtype().bytes()) {
+            throw new IllegalArgumentException("dst: expected a buffer of " + s.dtype() + "'s size, got " + d);
+        }
         if (n > 0) {
-            int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * CudaBuffer.ELEMENT_BYTES,
+            int status = Lib.cuMemcpyDtoDAsync_v2(d.address(dstOff), s.address(srcOff), n * s.dtype().bytes(),
                     queue());
             if (status != CUresult.CUDA_SUCCESS) {
                 throw Driver.failure(status, "cuMemcpyDtoDAsync", n + " elements from " + s + " to " + d);
@@ -1413,7 +1418,7 @@ public final class CudaEngine implements Engine {
         CudaBuffer ab = own(a, "a");
         CudaBuffer bb = own(b, "b");
         ColumnMajorGemm g = ColumnMajorGemm.of(transA, transB, m, n, k, lda, ldb, ldc);
-        sgemmRetryingAfterAllocFailure(g, alpha, bb.address(bOff), strideB, ab.address(aOff), strideA,
+        sgemmRetryingAfterAllocFailure(Precision.FP32, g, alpha, bb.address(bOff), strideB, ab.address(aOff), strideA,
                 beta, cb.address(cOff), strideC, batch);
     }
 
@@ -1421,6 +1426,19 @@ public final class CudaEngine implements Engine {
 
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
+                     float beta, Buffer c, long cOff, int ldc) {
+        gemm(Precision.FP32, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    /** Every precision: FP32 through {@code cublasSgemm}, TF32 and BF16 through {@code cublasGemmEx}. */
+    @Override
+    public boolean supports(Precision precision) {
+        return precision != null;
+    }
+
+    @Override
+    public void gemm(Precision precision, boolean transA, boolean transB, int m, int n, int k, float alpha,
                      Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
                      float beta, Buffer c, long cOff, int ldc) {
         enter();
@@ -1434,8 +1452,8 @@ public final class CudaEngine implements Engine {
             scaleRows(m, n, beta, cb, cOff, ldc);
             return;
         }
-        CudaBuffer ab = own(a, "a");
-        CudaBuffer bb = own(b, "b");
+        CudaBuffer ab = operand(precision, a, "a");
+        CudaBuffer bb = operand(precision, b, "b");
         // Row-major C = α op(A) op(B) + β C is, in cuBLAS's column-major view of the same memory,
         // Cᵀ = α op(B)ᵀ op(A)ᵀ + β Cᵀ: B's memory (seen as Bᵀ) goes first with B's flag, A's second
         // with A's flag, m and n swap, every leading dimension stays. ColumnMajorGemm derives it in full.
@@ -1443,7 +1461,33 @@ public final class CudaEngine implements Engine {
         long first = bb.address(bOff);
         long second = ab.address(aOff);
         long out = cb.address(cOff);
-        sgemmRetryingAfterAllocFailure(g, alpha, first, 0, second, 0, beta, out, 0, 1);
+        sgemmRetryingAfterAllocFailure(precision, g, alpha, first, 0, second, 0, beta, out, 0, 1);
+    }
+
+    /** A GEMM operand of this engine whose dtype the precision reads: BF16 for {@link Precision#BF16}, else F32. */
+    private CudaBuffer operand(Precision precision, Buffer x, String arg) {
+        CudaBuffer xb = own(x, arg);
+        DType expected = precision == Precision.BF16 ? DType.BF16 : DType.F32;
+        if (xb.dtype() != expected) {
+            throw new IllegalArgumentException(arg + ": expected a " + expected + " buffer for a " + precision + " GEMM, got " + xb);
+        }
+        return xb;
+    }
+
+    @Override
+    public void toBf16(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = args().i32(rows).i32(cols).ptr(ptr(src, srcOff, "src")).i32(srcLd)
+                .ptr(operand(Precision.BF16, dst, "dst").address(dstOff));
+        launchGridStride(Kernel.F32_TO_BF16_ROWS, (long) rows * cols, args);
+    }
+
+    @Override
+    public void fromBf16(long n, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        enter();
+        KernelArgs args = args().i64(n).ptr(operand(Precision.BF16, src, "src").address(srcOff))
+                .ptr(operand(Precision.FP32, dst, "dst").address(dstOff));
+        launchGridStride(Kernel.BF16_TO_F32, n, args);
     }
 
     /**
@@ -1451,10 +1495,10 @@ public final class CudaEngine implements Engine {
      * ({@code cublasSgemmStridedBatched}); when cuBLAS could not allocate its workspace, frees the pool's cached blocks
      * and tries once more.
      */
-    private void sgemmRetryingAfterAllocFailure(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second,
-                                                long strideSecond, float beta, long out, long strideOut, int batch) {
+    private void sgemmRetryingAfterAllocFailure(Precision precision, ColumnMajorGemm g, float alpha, long first, long strideFirst,
+                                                long second, long strideSecond, float beta, long out, long strideOut, int batch) {
         try {
-            sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
+            sgemm(precision, g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
         } catch (CudaException e) {
             // cuBLAS allocates its workspace itself: make room as the pool does for cuMemAlloc, once
             if (!CUBLAS_ALLOC_FAILED.equals(e.status())) {
@@ -1465,7 +1509,7 @@ public final class CudaEngine implements Engine {
                 throw e;
             }
             try {
-                sgemm(g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
+                sgemm(precision, g, alpha, first, strideFirst, second, strideSecond, beta, out, strideOut, batch);
             } catch (CudaException again) {
                 CudaException failed = new CudaException(again.call(), again.status(),
                         "after releasing " + released + " cached bytes and retrying");
@@ -1475,10 +1519,16 @@ public final class CudaEngine implements Engine {
         }
     }
 
-    private void sgemm(ColumnMajorGemm g, float alpha, long first, long strideFirst, long second, long strideSecond,
-                       float beta, long c, long strideC, int batch) {
+    private void sgemm(Precision precision, ColumnMajorGemm g, float alpha, long first, long strideFirst, long second,
+                       long strideSecond, float beta, long c, long strideC, int batch) {
         CublasBinding handle = blas();
-        if (batch == 1) {
+        if (precision != Precision.FP32) {
+            // per call, so the handle's math mode stays exact for every other GEMM (other layers, other threads)
+            boolean bf16 = precision == Precision.BF16;
+            handle.gemmEx(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first,
+                    bf16 ? CublasBinding.CUDA_R_16BF : CublasBinding.CUDA_R_32F, g.ldFirst(), second, g.ldSecond(), beta, c,
+                    CublasBinding.CUDA_R_32F, g.ldc(), bf16 ? CublasBinding.COMPUTE_32F : CublasBinding.COMPUTE_32F_FAST_TF32);
+        } else if (batch == 1) {
             handle.sgemm(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), alpha, first, g.ldFirst(), second, g.ldSecond(),
                     beta, c, g.ldc());
         } else {

@@ -116,6 +116,15 @@ final class JCublasBinding implements CublasBinding {
     }
 
     @Override
+    public void gemmEx(int opA, int opB, int m, int n, int k, float alpha, long a, int abType, int lda, long b, int ldb,
+                       float beta, long c, int cType, int ldc, int computeType) {
+        CublasBinding.check(JCublas2.cublasGemmEx(handle, opA, opB, m, n, k, Pointer.to(new float[] {alpha}),
+                new Driver.RawPointer(a), abType, lda, new Driver.RawPointer(b), abType, ldb,
+                Pointer.to(new float[] {beta}), new Driver.RawPointer(c), cType, ldc, computeType, GEMM_DEFAULT),
+                "cublasGemmEx");
+    }
+
+    @Override
     public void close() {
         if (handle != null) {
             cublasHandle h = handle;

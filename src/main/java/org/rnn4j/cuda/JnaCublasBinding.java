@@ -46,6 +46,10 @@ final class JnaCublasBinding implements CublasBinding {
                                                     long alpha, long a, int lda, long strideA, long b, int ldb,
                                                     long strideB, long beta, long c, int ldc, long strideC,
                                                     int batchCount);
+
+        static native int cublasGemmEx(long handle, int transa, int transb, int m, int n, int k, long alpha,
+                                       long a, int aType, int lda, long b, int bType, int ldb, long beta,
+                                       long c, int cType, int ldc, int computeType, int algo);
     }
 
     private static String boundPath;
@@ -222,6 +226,14 @@ final class JnaCublasBinding implements CublasBinding {
         long alphaAddress = scalars(alpha, beta);
         CublasBinding.check(Lib.cublasSgemmStridedBatched(handle, opA, opB, m, n, k, alphaAddress,
                 a, lda, strideA, b, ldb, strideB, alphaAddress + 4, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
+    }
+
+    @Override
+    public void gemmEx(int opA, int opB, int m, int n, int k, float alpha, long a, int abType, int lda, long b, int ldb,
+                       float beta, long c, int cType, int ldc, int computeType) {
+        long alphaAddress = scalars(alpha, beta);
+        CublasBinding.check(Lib.cublasGemmEx(handle, opA, opB, m, n, k, alphaAddress, a, abType, lda, b, abType, ldb,
+                alphaAddress + 4, c, cType, ldc, computeType, GEMM_DEFAULT), "cublasGemmEx");
     }
 
     @Override

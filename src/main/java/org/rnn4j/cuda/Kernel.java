@@ -48,7 +48,9 @@ enum Kernel {
     MASKED_SOFTMAX("tensor", "rnn4j_masked_softmax"),
     MASKED_SOFTMAX_BACKWARD("tensor", "rnn4j_masked_softmax_backward"),
     PERSISTENT_LSTM_FORWARD("persistent", "rnn4j_persistent_lstm_forward"),
-    PERSISTENT_LSTM_BACKWARD("persistent", "rnn4j_persistent_lstm_backward");
+    PERSISTENT_LSTM_BACKWARD("persistent", "rnn4j_persistent_lstm_backward"),
+    F32_TO_BF16_ROWS("precision", "rnn4j_f32_to_bf16_rows"),
+    BF16_TO_F32("precision", "rnn4j_bf16_to_f32");
 
     /** Classpath folder of the fatbins ({@code native/build.sh} output, packaged by Maven). */
     static final String RESOURCE_DIR = "org/rnn4j/kernels/";
@@ -61,7 +63,7 @@ enum Kernel {
         this.symbol = symbol;
     }
 
-    /** The module names, in a fixed order: lstm, gru, rnn, sequence, train, tensor, persistent. */
+    /** The module names, in a fixed order: lstm, gru, rnn, sequence, train, tensor, persistent, precision. */
     static Set<String> modules() {
         Set<String> m = new LinkedHashSet<>();
         for (Kernel k : values()) {

@@ -2,6 +2,7 @@ package org.rnn4j.engine;
 
 import org.rnn4j.DType;
 import org.rnn4j.Device;
+import org.rnn4j.Precision;
 
 /**
  * The backend contract: the few primitive operations that the CPU and the CUDA engine each
@@ -269,6 +270,43 @@ public interface Engine extends AutoCloseable {
     void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha,
                             Buffer a, long aOff, int lda, long strideA, Buffer b, long bOff, int ldb, long strideB,
                             float beta, Buffer c, long cOff, int ldc, long strideC, int batch);
+
+    // ---------------------------------------------------------------- reduced precision (org.rnn4j.Precision)
+
+    /** Whether {@link #gemm(Precision, boolean, boolean, int, int, int, float, Buffer, long, int, Buffer, long, int, float, Buffer, long, int)} runs {@code precision}: FP32 on every engine. */
+    default boolean supports(Precision precision) {
+        return precision == Precision.FP32;
+    }
+
+    /**
+     * {@link #gemm} at {@code precision}, C always FP32 and accumulated in FP32: {@link Precision#FP32} is {@link #gemm};
+     * {@link Precision#TF32} takes FP32 A and B and rounds them to TF32 (10 mantissa bits, to nearest even);
+     * {@link Precision#BF16} takes A and B as {@link DType#BF16} buffers ({@link #toBf16}). Offsets and leading
+     * dimensions count elements of each buffer's own type.
+     *
+     * @throws IllegalArgumentException naming {@code precision} on an engine that does not {@link #supports} it
+     */
+    default void gemm(Precision precision, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                      Buffer a, long aOff, int lda, Buffer b, long bOff, int ldb,
+                      float beta, Buffer c, long cOff, int ldc) {
+        if (precision != Precision.FP32) {
+            throw new IllegalArgumentException("precision: expected FP32 on " + describe() + ", got " + precision);
+        }
+        gemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    /**
+     * {@code dst[dstOff + r·cols + c] = bf16(src[srcOff + r·srcLd + c])} for {@code r < rows}, {@code c < cols}: a strided
+     * FP32 block into a dense {@link DType#BF16} one, rounded to nearest even (NaN stays NaN, overflow is ±inf).
+     */
+    default void toBf16(int rows, int cols, Buffer src, long srcOff, int srcLd, Buffer dst, long dstOff) {
+        throw new IllegalArgumentException("dst: " + describe() + " has no BF16 buffers (it computes FP32 only)");
+    }
+
+    /** {@code dst[dstOff + i] = float(src[srcOff + i])} for {@code i < n}, {@code src} BF16 (exact). */
+    default void fromBf16(long n, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        throw new IllegalArgumentException("src: " + describe() + " has no BF16 buffers (it computes FP32 only)");
+    }
 
     // ---------------------------------------------------------------- fused cells (one step)
 

@@ -136,6 +136,9 @@ class KernelAbiTest {
         engine.pointwise(Pointwise.MUL, 100, x, 0, y, 0, 10, y, 200);
         engine.maskedSoftmax(6, 10, 3, lengths, x, 0, y, 0);
         engine.maskedSoftmaxBackward(6, 10, 3, null, x, 0, y, 100, y, 300);
+        CudaBuffer half = engine.testBuffer(DType.BF16, 100);
+        engine.toBf16(4, 5, x, 0, 9, half, 3);
+        engine.fromBf16(20, half, 3, y, 0);
         record(seen);
 
         PersistentRecurrence persistent = new PersistentRecurrence(engine, 132, 232448, null);
@@ -418,6 +421,12 @@ class KernelAbiTest {
                         c + 4 * i * strideC, ldc);
             }
             batchedCalls++;
+        }
+
+        @Override
+        public void gemmEx(int opA, int opB, int m, int n, int k, float alpha, long a, int abType, int lda, long b,
+                           int ldb, float beta, long c, int cType, int ldc, int computeType) {
+            throw new AssertionError("the argument tests run FP32 GEMMs only (cublasGemmEx is the stand-in's)");
         }
 
         @Override public String via() { return "host"; }
