@@ -172,7 +172,17 @@ public final class CudaEngine implements Engine {
     /** Regions seen once but not captured (a region is captured on its second sighting). */
     static final int MAX_SEEN = 256;
     private static final int CAPTURE_MODE_THREAD_LOCAL = 1;
-    private volatile boolean graphsEnabled = !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
+    private volatile boolean graphsEnabled = graphsProperty();
+
+    /** {@value #GRAPHS_PROPERTY}: true (the default) or false; anything else is refused, not read as either. */
+    static boolean graphsProperty() {
+        String v = System.getProperty(GRAPHS_PROPERTY, "true").trim();
+        if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+            return v.equalsIgnoreCase("true");
+        }
+        throw new IllegalArgumentException("-D" + GRAPHS_PROPERTY + ": expected true or false, got '" + v + "'");
+    }
+
     /** Why graphs cannot be used on this engine (then every region runs eagerly), or null. */
     private volatile String graphsUnusable;
     /**
@@ -268,6 +278,9 @@ public final class CudaEngine implements Engine {
                 engine.release();
             } catch (Throwable cleanup) {
                 t.addSuppressed(cleanup);
+            }
+            if (t instanceof IllegalArgumentException bad) {
+                throw bad;   // a malformed setting (-Drnn4j.cuda.*) is the caller's to fix, not an unusable device
             }
             if (t instanceof IllegalStateException) {
                 throw new IllegalStateException(engine.name + ": " + t.getMessage(), t);
