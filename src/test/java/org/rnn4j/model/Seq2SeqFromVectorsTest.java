@@ -172,7 +172,10 @@ class Seq2SeqFromVectorsTest {
             model.lossAndGradients(features, randomCaptions(new Random(9), 5));
             model.beamSearch(features, 2, 6, 0.5);
             model.sample(features, 6, 0.7, 1);
+            double sampled = model.lossAndGradients(features, randomCaptions(new Random(9), 5), 0.5, 7);   // scheduled sampling
             assertEquals(open, Tensor.openCount(), "every intermediate tensor closed");
+            assertEquals(sampled, model.lossAndGradients(features, randomCaptions(new Random(9), 5), 0.5, 7), "deterministic for a seed");
+            assertTrue(Double.isFinite(sampled) && sampled > 0, "scheduled-sampling loss " + sampled);
             model.save(file);
             List<Seq2Seq.Translation> before = model.beamSearch(features, 2, 6, 0.5);
             String summary = model.summary();
