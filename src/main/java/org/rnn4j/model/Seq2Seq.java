@@ -50,6 +50,16 @@ import org.rnn4j.train.ModuleGroup;
  * <p><b>Tokens.</b> Targets are given without start and end tokens; the decoder reads {@code start, y_1 … y_n}
  * and learns {@code y_1 … y_n, end}. The loss is the mean cross-entropy over those {@code n + 1} valid steps of
  * every sample; padding on either side is never read.
+ *
+ * <p><b>From a vector</b> ({@link #fromVectors}, one-to-many, as image captioning's "show and tell"): the source is one
+ * feature vector {@code v} per sample ({@link Features}) instead of an id sequence, and there is no encoder. With
+ * {@link Conditioning#INIT_STATE} the decoder starts from {@code h0 = tanh(W_h v + b_h)} (module {@code init_h}, one
+ * {@code [L·H, F]} projection giving each of the decoder's L layers its own state; an LSTM decoder's {@code c0} likewise
+ * from {@code init_c}); with {@link Conditioning#EVERY_STEP} it starts from zeros and reads {@code [embedding(y_{t−1}); v]}
+ * at every step (Keras's {@code RepeatVector} and {@code concatenate}), so its input size is the target embedding's
+ * plus F; {@link Conditioning#BOTH} does both. Training, greedy and beam decoding, sampling, evaluation and the
+ * checkpoint are those of the id model, through the {@link Features} overloads; attention needs a source sequence and
+ * is refused.
  */
 public final class Seq2Seq implements HasParameters, AutoCloseable {
 
@@ -59,9 +69,55 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** How the encoder's final states become the decoder's initial ones (see the class comment); {@link #SUM} by default. */
     public enum Bridge { SUM, CONCAT_PROJECT }
 
+    /** How a {@link #fromVectors} model's feature vector reaches the decoder (see the class comment); {@link #INIT_STATE} by default. */
+    public enum Conditioning {
+        INIT_STATE, EVERY_STEP, BOTH;
+
+        boolean initialisesState() {
+            return this != EVERY_STEP;
+        }
+
+        boolean feedsEveryStep() {
+            return this != INIT_STATE;
+        }
+    }
+
+    /**
+     * The sources of a {@link #fromVectors} model: one feature vector per sample (a type of its own, since Java cannot
+     * overload {@code List<float[]>} against the id model's {@code List<int[]>}). The list is copied; the vectors are
+     * checked against the model (width, finite) when it uses them.
+     */
+    public static final class Features {
+        private final List<float[]> vectors;
+
+        private Features(List<float[]> vectors) {
+            this.vectors = vectors;
+        }
+
+        public static Features of(List<float[]> vectors) {
+            if (vectors == null) {
+                throw new IllegalArgumentException("features: expected a list of feature vectors, got null");
+            }
+            return new Features(new ArrayList<>(vectors));
+        }
+
+        public static Features of(float[]... vectors) {
+            if (vectors == null) {
+                throw new IllegalArgumentException("features: expected feature vectors, got null");
+            }
+            return of(Arrays.asList(vectors));
+        }
+
+        public int size() {
+            return vectors.size();
+        }
+    }
+
     private final Device device;
     private final Engine engine;
-    private final int sourceVocab;
+    private final int sourceVocab;       // 0 for a vector model
+    private final int featureSize;       // a vector model's F; 0 for an id model
+    private final Conditioning conditioning;   // null for an id model
     private final int targetVocab;
     private final int startToken;
     private final int endToken;
@@ -73,6 +129,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private final RecurrentLayer decoder;
     private final Linear bridgeH;          // CONCAT_PROJECT: [h fwd; h bwd] → decoder h; null otherwise
     private final Linear bridgeC;          // CONCAT_PROJECT between LSTMs: [c fwd; c bwd] → decoder c; null otherwise
+    private final Linear initH;            // vector model, INIT_STATE or BOTH: v → every layer's h0; null otherwise
+    private final Linear initC;            // the same for an LSTM decoder's c0; null otherwise
     private final Linear keyProjection;    // GENERAL W_a, BAHDANAU W_k: y_enc → decoder hidden; null otherwise
     private final Linear queryProjection;  // BAHDANAU W_q: h → decoder hidden; null otherwise
     private final Linear scoreVector;      // BAHDANAU v: → one score; null otherwise
@@ -84,24 +142,32 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         this.device = device;
         this.engine = device.engine();
         this.sourceVocab = b.sourceVocab;
+        this.featureSize = b.featureSize;
+        this.conditioning = b.featureSize > 0 ? b.conditioning : null;
         this.targetVocab = b.targetVocab;
         this.startToken = b.startToken;
         this.endToken = b.endToken;
         this.attention = b.attention;
         this.bridge = b.bridge;
-        RecurrentConfig enc = b.encoder;
+        RecurrentConfig enc = b.encoder;   // null for a vector model
         RecurrentConfig dec = b.decoder;
-        int encOut = enc.outputSize();   // both directions
+        int encOut = enc == null ? 0 : enc.outputSize();   // both directions
         int decHidden = dec.outputSize();
+        boolean vector = featureSize > 0;
+        boolean init = vector && conditioning.initialisesState();
+        int embedding = dec.inputSize() - (vector && conditioning.feedsEveryStep() ? featureSize : 0);
         Map<String, HasParameters> parts = new LinkedHashMap<>();
         List<AutoCloseable> made = new ArrayList<>();
         try {
-            sourceEmbedding = track(made, new Embedding(sourceVocab, enc.inputSize(), b.seed, device));
-            targetEmbedding = track(made, new Embedding(targetVocab, dec.inputSize(), b.seed + 1, device));
-            encoder = track(made, new RecurrentLayer(enc, device));
+            sourceEmbedding = vector ? null : track(made, new Embedding(sourceVocab, enc.inputSize(), b.seed, device));
+            targetEmbedding = track(made, new Embedding(targetVocab, embedding, b.seed + 1, device));
+            encoder = vector ? null : track(made, new RecurrentLayer(enc, device));
             decoder = track(made, new RecurrentLayer(dec, device));
-            int dirs = enc.bidirectional() ? 2 : 1;
-            boolean project = bridge == Bridge.CONCAT_PROJECT;
+            initH = init ? track(made, new Linear(featureSize, dec.numLayers() * decHidden, true, b.seed + 9, device)) : null;
+            initC = init && dec.cell() == org.rnn4j.CellType.LSTM
+                    ? track(made, new Linear(featureSize, dec.numLayers() * dec.hiddenSize(), true, b.seed + 10, device)) : null;
+            int dirs = vector || !enc.bidirectional() ? 1 : 2;
+            boolean project = !vector && bridge == Bridge.CONCAT_PROJECT;
             bridgeH = project ? track(made, new Linear(encOut, decHidden, true, b.seed + 7, device)) : null;
             bridgeC = project && passesCellState(enc, dec)
                     ? track(made, new Linear(dirs * enc.hiddenSize(), dec.hiddenSize(), true, b.seed + 8, device)) : null;
@@ -118,10 +184,20 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             }
             throw e;
         }
-        parts.put("source_embedding", sourceEmbedding);
+        if (!vector) {
+            parts.put("source_embedding", sourceEmbedding);
+        }
         parts.put("target_embedding", targetEmbedding);
-        parts.put("encoder", encoder);
+        if (!vector) {
+            parts.put("encoder", encoder);
+        }
         parts.put("decoder", decoder);
+        if (initH != null) {
+            parts.put("init_h", initH);
+        }
+        if (initC != null) {
+            parts.put("init_c", initC);
+        }
         if (bridgeH != null) {
             parts.put("bridge_h", bridgeH);
         }
@@ -153,13 +229,29 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     }
 
     public static Builder builder(int sourceVocab, int targetVocab) {
-        return new Builder(sourceVocab, targetVocab);
+        if (sourceVocab < 1) {
+            throw new IllegalArgumentException("sourceVocab: expected >= 1 ids, got " + sourceVocab);
+        }
+        return new Builder(sourceVocab, 0, targetVocab);
+    }
+
+    /**
+     * A one-to-many model: a decoder conditioned on a feature vector of {@code featureSize} per sample (see the class
+     * comment); give it a {@link Builder#decoder}, {@link Builder#conditioning} and {@link Builder#tokens}, no encoder.
+     */
+    public static Builder fromVectors(int featureSize, int targetVocab) {
+        if (featureSize < 1) {
+            throw new IllegalArgumentException("featureSize: expected >= 1 features per vector, got " + featureSize);
+        }
+        return new Builder(0, featureSize, targetVocab);
     }
 
     /** The configuration of a {@link Seq2Seq}; {@link #build} checks it as a whole. */
     public static final class Builder {
         private final int sourceVocab;
+        private final int featureSize;
         private final int targetVocab;
+        private Conditioning conditioning = Conditioning.INIT_STATE;
         private RecurrentConfig encoder;
         private RecurrentConfig decoder;
         private Attention attention = Attention.NONE;
@@ -168,15 +260,22 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         private int endToken = -1;
         private long seed = 1;
 
-        private Builder(int sourceVocab, int targetVocab) {
-            if (sourceVocab < 1) {
-                throw new IllegalArgumentException("sourceVocab: expected >= 1 ids, got " + sourceVocab);
-            }
+        private Builder(int sourceVocab, int featureSize, int targetVocab) {
             if (targetVocab < 2) {
                 throw new IllegalArgumentException("targetVocab: expected >= 2 ids (the tokens and an end token), got " + targetVocab);
             }
             this.sourceVocab = sourceVocab;
+            this.featureSize = featureSize;
             this.targetVocab = targetVocab;
+        }
+
+        /**
+         * A {@link #fromVectors} model's conditioning: {@link Conditioning#INIT_STATE} (the default), {@link Conditioning#EVERY_STEP}
+         * (the decoder's input size is then the target embedding's plus the feature size) or {@link Conditioning#BOTH}.
+         */
+        public Builder conditioning(Conditioning conditioning) {
+            this.conditioning = conditioning;
+            return this;
         }
 
         /** The encoder: any recurrent stack; its input size is the source embedding's size. */
@@ -221,6 +320,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             if (device == null) {
                 throw new IllegalArgumentException("device: expected a device, got null");
             }
+            if (featureSize > 0) {
+                checkVectorModel();
+                return new Seq2Seq(this, device);
+            }
             if (encoder == null || decoder == null) {
                 throw new IllegalArgumentException((encoder == null ? "encoder" : "decoder")
                         + ": expected a recurrent layer builder, got null");
@@ -249,13 +352,47 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
                         + enc.outputSize() + " wide against " + dec.outputSize() + ": use GENERAL");
             }
+            checkTokens();
+            return new Seq2Seq(this, device);
+        }
+
+        private void checkVectorModel() {
+            if (encoder != null) {
+                throw new IllegalArgumentException("encoder: expected none for a fromVectors model (its feature vectors are the source), got "
+                        + encoder);
+            }
+            if (decoder == null) {
+                throw new IllegalArgumentException("decoder: expected a recurrent layer builder, got null");
+            }
+            if (decoder.bidirectional() || decoder.batchFirst()) {
+                throw new IllegalArgumentException("decoder: expected a unidirectional, time-major layer, got "
+                        + (decoder.bidirectional() ? "a bidirectional one" : "batchFirst"));
+            }
+            if (conditioning == null) {
+                throw new IllegalArgumentException("conditioning: expected INIT_STATE, EVERY_STEP or BOTH, got null");
+            }
+            if (bridge != Bridge.SUM) {
+                throw new IllegalArgumentException("bridge: expected the default SUM for a fromVectors model (there is no encoder to bridge), got "
+                        + bridge);
+            }
+            if (attention != Attention.NONE) {
+                throw new IllegalArgumentException("attention: expected NONE for a fromVectors model (attention needs a source sequence), got "
+                        + attention);
+            }
+            if (conditioning.feedsEveryStep() && decoder.inputSize() <= featureSize) {
+                throw new IllegalArgumentException("decoder: expected an input size above the feature size " + featureSize
+                        + " (it reads [embedding; features] with " + conditioning + "), got " + decoder.inputSize());
+            }
+            checkTokens();
+        }
+
+        private void checkTokens() {
             for (int[] t : new int[][] {{startToken, 0}, {endToken, 1}}) {
                 if (t[0] < 0 || t[0] >= targetVocab) {
                     throw new IllegalArgumentException((t[1] == 0 ? "startToken" : "endToken") + ": expected a target id in [0, "
                             + targetVocab + ") (set with tokens(start, end)), got " + t[0]);
                 }
             }
-            return new Seq2Seq(this, device);
         }
     }
 
@@ -281,6 +418,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     public void save(Path file) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(META + "source_vocab", Integer.toString(sourceVocab));
+        if (featureSize > 0) {
+            meta.put(META + "feature_size", Integer.toString(featureSize));
+            meta.put(META + "conditioning", conditioning.name());
+        }
         meta.put(META + "target_vocab", Integer.toString(targetVocab));
         meta.put(META + "start_token", Integer.toString(startToken));
         meta.put(META + "end_token", Integer.toString(endToken));
@@ -300,11 +441,14 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("file: expected a Seq2Seq checkpoint (" + META + "* metadata), got " + file
                     + " without it");
         }
-        Builder b = builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab"))
+        boolean vector = meta.containsKey(META + "feature_size");
+        Builder b = (vector ? fromVectors(intMeta(meta, "feature_size"), intMeta(meta, "target_vocab"))
+                        .conditioning(Conditioning.valueOf(meta.get(META + "conditioning")))
+                : builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab")))
                 .attention(Attention.valueOf(meta.get(META + "attention")))
                 .bridge(Bridge.valueOf(meta.getOrDefault(META + "bridge", Bridge.SUM.name())))   // files before the bridge choice summed
                 .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
-        b.encoder = RecurrentConfig.fromMetadata(meta, "encoder.");
+        b.encoder = vector ? null : RecurrentConfig.fromMetadata(meta, "encoder.");
         b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
         Seq2Seq model = b.build(device);
         try {
@@ -327,8 +471,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** One line per module (its parameters and their count), then the total, as Keras's {@code summary()}. */
     public String summary() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, bridge %s, attention %s, "
-                + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), bridge, attention, sourceVocab, targetVocab));
+        StringBuilder sb = new StringBuilder(featureSize > 0
+                ? String.format(Locale.ROOT, "Seq2Seq: %d features -> %s decoder, conditioning %s, target vocabulary %d%n",
+                        featureSize, decoder.config(), conditioning, targetVocab)
+                : String.format(Locale.ROOT, "Seq2Seq: %s encoder -> %s decoder, bridge %s, attention %s, "
+                        + "vocabularies %d -> %d%n", encoder.config(), decoder.config(), bridge, attention, sourceVocab, targetVocab));
         long total = 0;
         for (Map.Entry<String, HasParameters> m : modules.modules().entrySet()) {
             long count = m.getValue().parameters().values().stream().mapToLong(Tensor::size).sum();
@@ -360,11 +507,31 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      * raise the rate over training as they see fit.
      */
     public double lossAndGradients(List<int[]> sources, List<int[]> targets, double samplingRate, long seed) {
+        checkSamplingRate(samplingRate);
+        return lossAndGradients(batch(sources, targets), samplingRate, seed);
+    }
+
+    /** As {@link #lossAndGradients(List, List)} for a {@link #fromVectors} model: one feature vector per target sequence. */
+    public double lossAndGradients(Features features, List<int[]> targets) {
+        return lossAndGradients(features, targets, 0, 0);
+    }
+
+    /** As {@link #lossAndGradients(List, List, double, long)} for a {@link #fromVectors} model. */
+    public double lossAndGradients(Features features, List<int[]> targets, double samplingRate, long seed) {
+        checkSamplingRate(samplingRate);
+        return lossAndGradients(vectorBatch(features, targets), samplingRate, seed);
+    }
+
+    private static void checkSamplingRate(double samplingRate) {
         if (!(samplingRate >= 0 && samplingRate <= 1)) {
             throw new IllegalArgumentException("samplingRate: expected a probability in [0, 1], got " + samplingRate);
         }
-        Batch batch = batch(sources, targets);
-        encoder.train();
+    }
+
+    private double lossAndGradients(Batch batch, double samplingRate, long seed) {
+        if (encoder != null) {
+            encoder.train();
+        }
         decoder.train();
         List<Tensor> owned = new ArrayList<>();
         try (Encoded enc = encode(batch)) {
@@ -377,15 +544,19 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** The decoder over {@code inputs}, attention, loss and the whole backward; the loss. */
     private double teacherForced(Encoded enc, Batch batch, int[] inputs, List<Tensor> owned) {
-        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(inputs, batch.targetSteps, batch.size)),
+        try (ForwardResult dec = decoder.forward(decoderInput(inputs, batch.targetSteps, batch.size, enc.everyStep(), owned),
                 batch.targetLengths, enc.h0.state(), enc.c0())) {
-            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
+            Attended att = attend(enc.sourceOutputs(), batch.sourceLengths, dec.output(), owned);
             Tensor logits = own(owned, output.forward(att.features));
             try (LossResult loss = Losses.crossEntropyPerStep(logits, batch.decoderTargets, batch.targetLengths, false)) {
                 Tensor dFeatures = own(owned, output.backward(att.features, loss.gradient()));
                 Tensor[] dEncDec = attendBackward(enc, dec.output(), att, dFeatures, owned);
                 try (BackwardResult dDec = decoder.backward(dec, dEncDec[1], null, null)) {
-                    targetEmbedding.backward(inputs, dDec.dX());
+                    targetEmbedding.backward(inputs, embeddingGradient(dDec.dX(), enc.everyStep(), owned));
+                    if (encoder == null) {
+                        initStateBackward(enc, dDec, owned);
+                        return loss.value();
+                    }
                     Tensor dhN = bridgeBackward(enc.h0, bridgeH, dDec.dh0(), enc.forward.hN(), owned);
                     Tensor dcN = enc.c0 == null ? null : bridgeBackward(enc.c0, bridgeC, dDec.dc0(), enc.forward.cN(), owned);
                     try (BackwardResult dEnc = encoder.backward(enc.forward, dEncDec[0], dhN, dcN)) {
@@ -401,9 +572,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private int[] sampledInputs(Encoded enc, Batch batch, double rate, long seed) {
         List<Tensor> owned = new ArrayList<>();
         decoder.eval();   // a prediction pass: nothing saved for a backward
-        try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(batch.decoderInputs, batch.targetSteps, batch.size)),
+        try (ForwardResult dec = decoder.forward(decoderInput(batch.decoderInputs, batch.targetSteps, batch.size, enc.everyStep(), owned),
                 batch.targetLengths, enc.h0.state(), enc.c0())) {
-            Attended att = attend(enc.forward.output(), batch.sourceLengths, dec.output(), owned);
+            Attended att = attend(enc.sourceOutputs(), batch.sourceLengths, dec.output(), owned);
             float[] logits = own(owned, output.forward(att.features)).toHost();   // [T, B, V]
             SplittableRandom rnd = new SplittableRandom(seed);
             int[] inputs = batch.decoderInputs.clone();
@@ -441,6 +612,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         return beamSearch(sources, 1, maxLength, 0);
     }
 
+    /** Greedy decoding of a {@link #fromVectors} model: one sequence per feature vector. */
+    public List<Translation> translate(Features features, int maxLength) {
+        return beamSearch(features, 1, maxLength, 0);
+    }
+
     /**
      * Beam search, batched over the sources and deterministic: each sample keeps the {@code beamWidth} best partial
      * sequences by summed log probability; a sequence ends with the end token (or at {@code maxLength} tokens);
@@ -449,13 +625,22 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      * Ties go to the lower beam, then the lower token id.
      */
     public List<Translation> beamSearch(List<int[]> sources, int beamWidth, int maxLength, double lengthPenalty) {
+        return beamSearch(batch(sources, null), beamWidth, maxLength, lengthPenalty);
+    }
+
+    /** {@link #beamSearch(List, int, int, double)} for a {@link #fromVectors} model. */
+    public List<Translation> beamSearch(Features features, int beamWidth, int maxLength, double lengthPenalty) {
+        return beamSearch(vectorBatch(features, null), beamWidth, maxLength, lengthPenalty);
+    }
+
+    private List<Translation> beamSearch(Batch batch, int beamWidth, int maxLength, double lengthPenalty) {
         if (beamWidth < 1) {
             throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
         }
         if (!Double.isFinite(lengthPenalty)) {
             throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
         }
-        return decode(sources, beamWidth, maxLength, size -> new Beams(size, beamWidth, lengthPenalty));
+        return decode(batch, beamWidth, maxLength, size -> new Beams(size, beamWidth, lengthPenalty));
     }
 
     /**
@@ -467,40 +652,53 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      * @throws IllegalArgumentException for a temperature that is not a finite number {@code > 0} ({@link #translate} is greedy)
      */
     public List<Translation> sample(List<int[]> sources, int maxLength, double temperature, long seed) {
+        return sample(batch(sources, null), maxLength, temperature, seed);
+    }
+
+    /** {@link #sample(List, int, double, long)} for a {@link #fromVectors} model (e.g. several captions of one image). */
+    public List<Translation> sample(Features features, int maxLength, double temperature, long seed) {
+        return sample(vectorBatch(features, null), maxLength, temperature, seed);
+    }
+
+    private List<Translation> sample(Batch batch, int maxLength, double temperature, long seed) {
         if (!(temperature > 0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature: expected a finite temperature > 0 (translate(...) is greedy), got "
                     + temperature);
         }
-        return decode(sources, 1, maxLength, size -> new Sampling(size, temperature, seed));
+        return decode(batch, 1, maxLength, size -> new Sampling(size, temperature, seed));
     }
 
     /** The decoding loop of {@link #beamSearch} and {@link #sample}: {@code width} decoder rows per source, {@code search} choosing the tokens. */
-    private List<Translation> decode(List<int[]> sources, int width, int maxLength, java.util.function.IntFunction<Search> search) {
+    private List<Translation> decode(Batch batch, int width, int maxLength, java.util.function.IntFunction<Search> search) {
         if (maxLength < 1) {
             throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
         }
-        Batch batch = batch(sources, null);
         int k = width, rows = batch.size * k;
-        encoder.eval();
+        if (encoder != null) {
+            encoder.eval();
+        }
         decoder.eval();
         Search chooser = search.apply(batch.size);
         List<Tensor> held = new ArrayList<>();
         try (Encoded enc = encode(batch)) {
             // every sample's encoder outputs and initial states repeated for its k beams (row b·k + j)
-            int[] srcLengths = new int[rows];
+            int[] srcLengths = batch.sourceLengths == null ? null : new int[rows];
             int[] repeat = new int[rows];
             for (int r = 0; r < rows; r++) {
-                srcLengths[r] = batch.sourceLengths[r / k];
+                if (srcLengths != null) {
+                    srcLengths[r] = batch.sourceLengths[r / k];
+                }
                 repeat[r] = r / k;
             }
-            Tensor encOut = own(held, gatherSamples(enc.forward.output(), repeat));
+            Tensor encOut = enc.sourceOutputs() == null ? null : own(held, gatherSamples(enc.sourceOutputs(), repeat));
+            Tensor featureRows = enc.everyStep() == null ? null : own(held, gatherSamples(enc.everyStep(), repeat));
             Tensor h = own(held, gatherSamples(enc.h0.state(), repeat));
             Tensor c = enc.c0 == null ? null : own(held, gatherSamples(enc.c0(), repeat));
             int[] previous = new int[rows];
             Arrays.fill(previous, startToken);
             for (int step = 0; step < maxLength && !chooser.allDone(); step++) {
                 List<Tensor> owned = new ArrayList<>();
-                try (ForwardResult dec = decoder.forward(own(owned, targetEmbedding.forward(previous, 1, rows)), null, h, c)) {
+                try (ForwardResult dec = decoder.forward(decoderInput(previous, 1, rows, featureRows, owned), null, h, c)) {
                     Attended att = attend(encOut, srcLengths, dec.output(), owned);
                     float[] logits = own(owned, output.forward(att.features)).toHost();        // [1, rows, V]
                     float[] alpha = att.weights == null ? null : att.weights.toHost();         // [rows, 1, S]
@@ -534,7 +732,17 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      */
     public Map<String, Double> evaluate(List<int[]> sources, List<int[]> targets, int beamWidth, int maxLength) {
         batch(sources, targets);   // checks counts and ids before any work
-        List<int[]> predicted = beamSearch(sources, beamWidth, maxLength, 1.0).stream().map(Translation::tokens).toList();
+        return scores(beamSearch(sources, beamWidth, maxLength, 1.0), targets);
+    }
+
+    /** {@link #evaluate(List, List, int, int)} for a {@link #fromVectors} model (captioning's exact match and BLEU). */
+    public Map<String, Double> evaluate(Features features, List<int[]> targets, int beamWidth, int maxLength) {
+        vectorBatch(features, targets);   // checks counts, vectors and ids before any work
+        return scores(beamSearch(features, beamWidth, maxLength, 1.0), targets);
+    }
+
+    private static Map<String, Double> scores(List<Translation> translations, List<int[]> targets) {
+        List<int[]> predicted = translations.stream().map(Translation::tokens).toList();
         Map<String, Double> out = new LinkedHashMap<>();
         out.put("token_accuracy", SequenceMetrics.tokenAccuracy(predicted, targets));
         out.put("exact_match", SequenceMetrics.exactMatch(predicted, targets));
@@ -565,10 +773,14 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** A batch laid out time-major: source ids {@code [S, B]}, decoder inputs and targets {@code [T, B]} with T = longest target + 1. */
     private record Batch(int size, int sourceSteps, int[] sourceIds, int[] sourceLengths,
-                         int targetSteps, int[] decoderInputs, int[] decoderTargets, int[] targetLengths) {
+                         int targetSteps, int[] decoderInputs, int[] decoderTargets, int[] targetLengths,
+                         float[] features) {   // a vector model's [B, F] instead of the source ids
     }
 
     private Batch batch(List<int[]> sources, List<int[]> targets) {
+        if (featureSize > 0) {
+            throw new IllegalArgumentException("sources: expected Seq2Seq.Features (this model was built with fromVectors), got id sequences");
+        }
         if (sources == null || sources.isEmpty()) {
             throw new IllegalArgumentException("sources: expected at least one sequence, got " + (sources == null ? "null" : "none"));
         }
@@ -588,9 +800,43 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 srcIds[t * b + i] = sources.get(i)[t];
             }
         }
-        if (targets == null) {
-            return new Batch(b, s, srcIds, srcLen, 0, null, null, null);
+        return withTargets(new Batch(b, s, srcIds, srcLen, 0, null, null, null, null), targets);
+    }
+
+    private Batch vectorBatch(Features features, List<int[]> targets) {
+        if (featureSize == 0) {
+            throw new IllegalArgumentException("features: expected id sequences (this model was built with builder, not fromVectors), got Features");
         }
+        if (features == null || features.size() == 0) {
+            throw new IllegalArgumentException("features: expected at least one vector, got " + (features == null ? "null" : "none"));
+        }
+        int b = features.size();
+        if (targets != null && targets.size() != b) {
+            throw new IllegalArgumentException("targets: expected one per feature vector (" + b + "), got " + targets.size());
+        }
+        float[] flat = new float[b * featureSize];
+        for (int i = 0; i < b; i++) {
+            float[] v = features.vectors.get(i);
+            if (v == null || v.length != featureSize) {
+                throw new IllegalArgumentException("features[" + i + "]: expected " + featureSize + " features, got "
+                        + (v == null ? "null" : Integer.toString(v.length)));
+            }
+            for (int j = 0; j < featureSize; j++) {
+                if (!Float.isFinite(v[j])) {
+                    throw new IllegalArgumentException("features[" + i + "][" + j + "]: expected a finite feature, got " + v[j]);
+                }
+            }
+            System.arraycopy(v, 0, flat, i * featureSize, featureSize);
+        }
+        return withTargets(new Batch(b, 0, null, null, 0, null, null, null, flat), targets);
+    }
+
+    /** {@code source} with the decoder's inputs and targets for {@code targets} (none when null), after checking their ids. */
+    private Batch withTargets(Batch source, List<int[]> targets) {
+        if (targets == null) {
+            return source;
+        }
+        int b = source.size;
         int[] tgtLen = new int[b];
         int steps = 0;
         for (int i = 0; i < b; i++) {
@@ -606,7 +852,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 expected[t * b + i] = t < y.length ? y[t] : endToken;
             }
         }
-        return new Batch(b, s, srcIds, srcLen, steps, inputs, expected, tgtLen);
+        return new Batch(b, source.sourceSteps, source.sourceIds, source.sourceLengths, steps, inputs, expected, tgtLen, source.features);
     }
 
     private static int checkIds(String name, int[] ids, int vocab, int minLength) {
@@ -622,13 +868,16 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         return ids.length;
     }
 
-    /** The encoder's forward and the decoder's initial states bridged from it; closes them all. */
+    /**
+     * The encoder's forward and the decoder's initial states bridged from it, or a vector model's features {@code [1, B, F]}
+     * and the initial states projected from them; closes them all.
+     */
     private final class Encoded implements AutoCloseable {
         final Batch batch;
-        final Tensor embedded;
-        final ForwardResult forward;
+        final Tensor embedded;        // the source ids embedded, or the features
+        final ForwardResult forward;  // null for a vector model
         final Bridged h0;
-        final Bridged c0;   // null unless the state c passes
+        final Bridged c0;   // null unless the state c passes (or a vector model projects it)
 
         Encoded(Batch batch) {
             this.batch = batch;
@@ -636,10 +885,18 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             ForwardResult f = null;
             Bridged h = null;
             try {
-                e = sourceEmbedding.forward(batch.sourceIds, batch.sourceSteps, batch.size);
-                f = encoder.forward(e, batch.sourceLengths, null, null);
-                h = bridge(f.hN(), bridgeH);
-                this.c0 = passesCellState(encoder.config(), decoder.config()) ? bridge(f.cN(), bridgeC) : null;
+                if (batch.features != null) {
+                    e = Tensor.of(device, batch.features, 1, batch.size, featureSize);
+                    RecurrentConfig dec = decoder.config();
+                    h = initH != null ? initState(e, initH, dec.outputSize())
+                            : new Bridged(Tensor.zeros(device, dec.numLayers(), batch.size, dec.outputSize()), null);
+                    this.c0 = initC == null ? null : initState(e, initC, dec.hiddenSize());
+                } else {
+                    e = sourceEmbedding.forward(batch.sourceIds, batch.sourceSteps, batch.size);
+                    f = encoder.forward(e, batch.sourceLengths, null, null);
+                    h = bridge(f.hN(), bridgeH);
+                    this.c0 = passesCellState(encoder.config(), decoder.config()) ? bridge(f.cN(), bridgeC) : null;
+                }
             } catch (RuntimeException | Error ex) {
                 for (AutoCloseable c : new AutoCloseable[] {h, f, e}) {
                     closeQuietly(c);
@@ -655,12 +912,70 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             return c0 == null ? null : c0.state;
         }
 
+        /** The encoder's outputs {@code [S, B, He]} attention reads; null for a vector model. */
+        Tensor sourceOutputs() {
+            return forward == null ? null : forward.output();
+        }
+
+        /** The features {@code [1, B, F]} the decoder reads beside each token ({@link Conditioning#feedsEveryStep}); null otherwise. */
+        Tensor everyStep() {
+            return conditioning != null && conditioning.feedsEveryStep() ? embedded : null;
+        }
+
         @Override
         public void close() {
             for (AutoCloseable c : new AutoCloseable[] {c0, h0, forward, embedded}) {
                 closeQuietly(c);
             }
         }
+    }
+
+    /** A vector model's initial state {@code [L, B, W]}: {@code tanh(projection(features))}, whose {@code L·W} outputs are layer-major. */
+    private Bridged initState(Tensor features, Linear projection, int width) {
+        int layers = decoder.config().numLayers(), batch = features.dim(1);
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            Tensor perLayer = own(owned, TensorOps.reshape(own(owned, projection.forward(features)), batch, layers, width));
+            return new Bridged(TensorOps.tanh(own(owned, TensorOps.transposeLeading(perLayer))), null);
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    /** The backward of {@link #initState} for {@code h0} and {@code c0}: adds the projections' gradients (features take none). */
+    private void initStateBackward(Encoded enc, BackwardResult dDec, List<Tensor> owned) {
+        initStateBackward(initH, enc.h0, dDec.dh0(), enc.embedded, owned);
+        initStateBackward(initC, enc.c0, dDec.dc0(), enc.embedded, owned);
+    }
+
+    private void initStateBackward(Linear projection, Bridged init, Tensor dState, Tensor features, List<Tensor> owned) {
+        if (projection == null || dState == null) {
+            return;
+        }
+        Tensor state = init.state;                                                                // [L, B, W]
+        Tensor dPre = own(owned, TensorOps.transposeLeading(own(owned, TensorOps.tanhBackward(state, dState))));   // [B, L, W]
+        own(owned, projection.backward(features, own(owned, TensorOps.reshape(dPre, 1, state.dim(1), state.dim(0) * state.dim(2)))));
+    }
+
+    /** The decoder's input for {@code ids} ({@code [steps, rows]}): their embeddings, beside {@code featureRows [1, rows, F]} at every step when given. */
+    private Tensor decoderInput(int[] ids, int steps, int rows, Tensor featureRows, List<Tensor> owned) {
+        Tensor embedded = own(owned, targetEmbedding.forward(ids, steps, rows));
+        if (featureRows == null) {
+            return embedded;
+        }
+        Tensor[] copies = new Tensor[steps];
+        Arrays.fill(copies, featureRows);
+        return own(owned, TensorOps.concat(2, embedded, steps == 1 ? featureRows : own(owned, TensorOps.concat(0, copies))));
+    }
+
+    /** The embedding's part of the decoder input's gradient {@code dX} (all of it unless features were fed beside it). */
+    private Tensor embeddingGradient(Tensor dX, Tensor featureRows, List<Tensor> owned) {
+        if (featureRows == null) {
+            return dX;
+        }
+        Tensor[] parts = TensorOps.split(dX, 2, dX.dim(2) - featureSize, featureSize);
+        owned.addAll(Arrays.asList(parts));
+        return parts[0];
     }
 
     private Encoded encode(Batch batch) {
@@ -784,9 +1099,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** The gradients of the encoder's outputs and of the decoder's outputs, from that of the features. */
     private Tensor[] attendBackward(Encoded enc, Tensor h, Attended a, Tensor dFeatures, List<Tensor> owned) {
-        Tensor encOut = enc.forward.output();
+        Tensor encOut = enc.sourceOutputs();
         if (attention == Attention.NONE) {
-            return new Tensor[] {own(owned, Tensor.zeros(device, encOut.shape())), dFeatures};
+            return new Tensor[] {encOut == null ? null : own(owned, Tensor.zeros(device, encOut.shape())), dFeatures};
         }
         Tensor dPre = own(owned, TensorOps.tanhBackward(a.features, dFeatures));
         Tensor dCombined = own(owned, combine.backward(a.combined, dPre));
@@ -848,7 +1163,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     @Override
     public void close() {
-        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, bridgeC, bridgeH, decoder, encoder, targetEmbedding, sourceEmbedding}) {
+        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, initC, initH, bridgeC, bridgeH, decoder, encoder, targetEmbedding, sourceEmbedding}) {
             closeQuietly(c);
         }
     }

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rnn4j.ReadmeExamples;
 
-/** README.md's sequence-to-sequence example (class Translate) compiles, runs and reverses its input. */
+/** README.md's sequence-to-sequence examples compile and run: Translate reverses its input, Caption names an unseen combination. */
 class Seq2SeqReadmeExampleTest {
 
     @Test
@@ -16,5 +16,11 @@ class Seq2SeqReadmeExampleTest {
         List<String> lines = ReadmeExamples.compileAndRun(dir, "Translate");
         assertTrue(lines.get(0).startsWith("[6, 5, 4, 3] score "), lines.toString());
         assertTrue(lines.get(1).startsWith("attention of the first output token ["), lines.toString());
+    }
+
+    @Test
+    void captionExampleCompilesRunsAndCaptionsAnUnseenCombination(@TempDir Path dir) throws Exception {
+        List<String> lines = ReadmeExamples.compileAndRun(dir, "Caption");
+        assertTrue(lines.get(0).equals("[3, 9]"), lines.toString());
     }
 }

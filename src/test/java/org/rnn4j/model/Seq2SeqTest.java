@@ -153,6 +153,13 @@ class Seq2SeqTest {
     static void assertGradientsMatchFiniteDifferences(Seq2Seq model, List<int[]> src, List<int[]> tgt,
                                                       java.util.function.Predicate<String> scaled,
                                                       java.util.function.Predicate<String> checked, String label) {
+        assertGradientsMatchFiniteDifferences(model, m -> m.lossAndGradients(src, tgt), scaled, checked, label);
+    }
+
+    /** The same for any loss of the model that adds its gradients (a vector model's, say). */
+    static void assertGradientsMatchFiniteDifferences(Seq2Seq model, java.util.function.ToDoubleFunction<Seq2Seq> lossAndGradients,
+                                                      java.util.function.Predicate<String> scaled,
+                                                      java.util.function.Predicate<String> checked, String label) {
         for (Map.Entry<String, Tensor> e : model.parameters().entrySet()) {
             if (scaled.test(e.getKey())) {
                 float[] w = e.getValue().toHost();
@@ -163,7 +170,7 @@ class Seq2SeqTest {
             }
         }
         model.zeroGrad();
-        model.lossAndGradients(src, tgt);
+        lossAndGradients.applyAsDouble(model);
         Map<String, float[]> grads = new java.util.HashMap<>();
         model.gradients().forEach((k, v) -> grads.put(k, v.toHost()));   // before the probes add theirs
         int tensors = 0;
@@ -179,10 +186,10 @@ class Seq2SeqTest {
                 float keep = w[i];
                 w[i] = keep + 3e-2f;
                 e.getValue().copyFrom(w);
-                double up = model.lossAndGradients(src, tgt);
+                double up = lossAndGradients.applyAsDouble(model);
                 w[i] = keep - 3e-2f;
                 e.getValue().copyFrom(w);
-                double down = model.lossAndGradients(src, tgt);
+                double down = lossAndGradients.applyAsDouble(model);
                 w[i] = keep;
                 e.getValue().copyFrom(w);
                 double numeric = (up - down) / 6e-2;
@@ -368,21 +375,27 @@ class Seq2SeqTest {
     private static void assertCudaStepEqualsCpus(Seq2Seq.Builder builder, String label) {
         List<int[]> src = randomSequences(new Random(4), 3, 1, 5);
         List<int[]> tgt = randomSequences(new Random(5), 3, 0, 4);
+        assertCudaStepEqualsCpus(builder, m -> m.lossAndGradients(src, tgt), m -> m.sample(src, 6, 1.0, 3), label);
+    }
+
+    /** A training step ({@code lossAndGradients}) and a sampling ({@code samples}) of {@code builder}'s model on CUDA equal the CPU's. */
+    static void assertCudaStepEqualsCpus(Seq2Seq.Builder builder, java.util.function.ToDoubleFunction<Seq2Seq> lossAndGradients,
+                                         java.util.function.Function<Seq2Seq, List<Seq2Seq.Translation>> samples, String label) {
         Map<String, float[]> cpu = new java.util.LinkedHashMap<>();
         double cpuLoss;
         List<Seq2Seq.Translation> cpuSamples;
         try (Seq2Seq model = builder.build(Device.cpu())) {
-            cpuLoss = model.lossAndGradients(src, tgt);
+            cpuLoss = lossAndGradients.applyAsDouble(model);
             model.gradients().forEach((k, v) -> cpu.put(k, v.toHost()));
-            cpuSamples = model.sample(src, 6, 1.0, 3);
+            cpuSamples = samples.apply(model);
         }
         try (Seq2Seq model = builder.build(Device.cuda())) {
-            List<Seq2Seq.Translation> samples = model.sample(src, 6, 1.0, 3);
-            for (int i = 0; i < src.size(); i++) {
-                assertArrayEquals(cpuSamples.get(i).tokens(), samples.get(i).tokens(), label + ": sample " + i);
-                assertEquals(cpuSamples.get(i).score(), samples.get(i).score(), 1e-4, label + ": sample " + i);
+            List<Seq2Seq.Translation> gpuSamples = samples.apply(model);
+            for (int i = 0; i < cpuSamples.size(); i++) {
+                assertArrayEquals(cpuSamples.get(i).tokens(), gpuSamples.get(i).tokens(), label + ": sample " + i);
+                assertEquals(cpuSamples.get(i).score(), gpuSamples.get(i).score(), 1e-4, label + ": sample " + i);
             }
-            double gpuLoss = model.lossAndGradients(src, tgt);
+            double gpuLoss = lossAndGradients.applyAsDouble(model);
             assertEquals(cpuLoss, gpuLoss, 1e-5 * Math.abs(cpuLoss), label + ": loss");
             assertEquals(cpu.keySet(), model.gradients().keySet(), label);
             for (Map.Entry<String, Tensor> e : model.gradients().entrySet()) {
@@ -429,11 +442,7 @@ class Seq2SeqTest {
                     && summary.contains("bridge_c"), summary);
             assertTrue(summary.contains(String.format(java.util.Locale.ROOT, "%,12d parameters", parameters)), summary);
             try (Seq2Seq loaded = Seq2Seq.load(file, Device.cpu())) {
-                List<Seq2Seq.Translation> after = loaded.beamSearch(src, 2, 6, 0.5);
-                for (int i = 0; i < src.size(); i++) {
-                    assertArrayEquals(before.get(i).tokens(), after.get(i).tokens());
-                    assertEquals(before.get(i).score(), after.get(i).score());
-                }
+                assertSameTranslations(before, loaded.beamSearch(src, 2, 6, 0.5));
                 assertEquals(summary, loaded.summary());
             }
         }
@@ -442,6 +451,15 @@ class Seq2SeqTest {
             org.rnn4j.train.Checkpoint.save(other, layer);
         }
         assertMessage("file: expected a Seq2Seq checkpoint", () -> Seq2Seq.load(other, Device.cpu()));
+    }
+
+    /** The same tokens and the same scores, bit for bit. */
+    static void assertSameTranslations(List<Seq2Seq.Translation> want, List<Seq2Seq.Translation> got) {
+        assertEquals(want.size(), got.size());
+        for (int i = 0; i < want.size(); i++) {
+            assertArrayEquals(want.get(i).tokens(), got.get(i).tokens(), "translation " + i);
+            assertEquals(want.get(i).score(), got.get(i).score(), "translation " + i);
+        }
     }
 
     @Test
