@@ -106,9 +106,21 @@ public final class AlgorithmChoice {
         this.engine = engine;
         this.persistent = persistent;
         this.forced = parse(System.getProperty(PROPERTY, "auto"), "-D" + PROPERTY);
+        Boolean m = measureProperty();
+        this.measure = m != null ? m : !onStandIn;
+    }
+
+    /** Refuses a malformed {@value #PROPERTY} or {@value #MEASURE_PROPERTY}, before the engine acquires anything. */
+    static void checkProperties() {
+        parse(System.getProperty(PROPERTY, "auto"), "-D" + PROPERTY);
+        measureProperty();
+    }
+
+    /** {@value #MEASURE_PROPERTY}: on, off, or null for auto (measure on a GPU, not on the stand-in). */
+    private static Boolean measureProperty() {
         String m = System.getProperty(MEASURE_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
-        this.measure = switch (m) {
-            case "auto" -> !onStandIn;
+        return switch (m) {
+            case "auto" -> null;
             case "on" -> true;
             case "off" -> false;
             default -> throw new IllegalArgumentException("-D" + MEASURE_PROPERTY + ": expected auto, on or off, got '"

@@ -254,8 +254,13 @@ public final class CudaEngine implements Engine {
      *         natives did not load (no driver), {@code cuInit} failed, no device with that ordinal,
      *         the kernels are not built (fatbins missing from the classpath) or not built for this
      *         GPU, or no usable cuBLAS. Everything acquired before the failure is released.
+     * @throws IllegalArgumentException for a malformed {@value #GRAPHS_PROPERTY} or {@value AlgorithmChoice#PROPERTY}
      */
     public static CudaEngine open(Device device, int ordinal) {
+        // a malformed setting is the caller's to fix (an IllegalArgumentException), not an unusable device, which
+        // Device.best() would answer with the CPU; checked before anything is acquired
+        graphsProperty();
+        AlgorithmChoice.checkProperties();
         if (ordinal < 0) {
             throw new IllegalArgumentException("ordinal: expected >= 0, got " + ordinal);
         }
@@ -278,9 +283,6 @@ public final class CudaEngine implements Engine {
                 engine.release();
             } catch (Throwable cleanup) {
                 t.addSuppressed(cleanup);
-            }
-            if (t instanceof IllegalArgumentException bad) {
-                throw bad;   // a malformed setting (-Drnn4j.cuda.*) is the caller's to fix, not an unusable device
             }
             if (t instanceof IllegalStateException) {
                 throw new IllegalStateException(engine.name + ": " + t.getMessage(), t);
