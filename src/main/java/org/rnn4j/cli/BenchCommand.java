@@ -61,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--settle", paramLabel = "PCT", defaultValue = "5",
             description = {"After --warmup runs, warm up until the median of the last min(10, N/2) runs is "
-                    + "within PCT% of the median of those before them (at most 10 s or max(10·N, 100) runs "
+                    + "within PCT%% of the median of those before them (at most 10 s or max(10·N, 100) runs "
                     + "per figure); 0: exactly --warmup runs (default: ${DEFAULT-VALUE})."})
     double settle;
 
