@@ -417,19 +417,31 @@ public final class CpuEngine implements Engine {
         for (int r = 0; r < rows; r++) {
             int in = (int) (srcOff + (long) r * cols), out = (int) (dstOff + (long) r * cols);
             int valid = len == null ? cols : len[r / rowsPerLength];
-            float max = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < valid; c++) {
-                max = Math.max(max, s[in + c]);
-            }
-            double sum = 0;
-            for (int c = 0; c < valid; c++) {
-                sum += Math.exp(s[in + c] - max);
-            }
+            float max = rowMax(s, in, valid);
+            double sum = expSum(s, in, valid, max);
             for (int c = 0; c < valid; c++) {
                 d[out + c] = (float) (Math.exp(s[in + c] - max) / sum);
             }
             Arrays.fill(d, out + valid, out + cols, 0f);
         }
+    }
+
+    /** max x[off .. off + n) (a NaN wins): the shift of a softmax, as the kernels' blockSoftmaxSum forms it. */
+    private static float rowMax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int c = 0; c < n; c++) {
+            max = Math.max(max, x[off + c]);
+        }
+        return max;
+    }
+
+    /** Σ exp(x_c − max) over x[off .. off + n), in double: a softmax's normaliser. */
+    private static double expSum(float[] x, int off, int n, float max) {
+        double sum = 0;
+        for (int c = 0; c < n; c++) {
+            sum += Math.exp(x[off + c] - max);
+        }
+        return sum;
     }
 
     @Override
@@ -566,15 +578,8 @@ public final class CpuEngine implements Engine {
                 }
                 continue;
             }
-            float max = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) {
-                max = Math.max(max, x[row + c]);
-            }
-            double sum = 0;
-            for (int c = 0; c < classes; c++) {
-                sum += Math.exp(x[row + c] - max);
-            }
-            double logSum = Math.log(sum) + max;
+            float max = rowMax(x, row, classes);
+            double logSum = Math.log(expSum(x, row, classes, max)) + max;
             l[(int) lossOff + r] = (float) (logSum - x[row + target]);
             if (d != null) {
                 int drow = (int) dLogitsOff + r * classes;
