@@ -6,7 +6,6 @@ import static org.rnn4j.cpu.CpuEngine.ints;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 import org.rnn4j.DType;
 import org.rnn4j.engine.Buffer;
@@ -20,8 +19,8 @@ import org.rnn4j.engine.StepArgs;
  * itself for {@code |x| < 1e-4}) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
  * in place of {@link Math#exp}; every other operation is {@link CpuCells}' own, in the same order. Results are
  * therefore the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
- * ({@code CellStepsTwinTest}). Every element goes through the vector exp (a ragged tail through a padded
- * copy), so a unit's result does not depend on the range of units a call covers (the inference path runs the
+ * ({@code CellStepsTwinTest}). Every element goes through the vector exp (a ragged tail zero-padded to a
+ * vector), so a unit's result does not depend on the range of units a call covers (the inference path runs the
  * cell per block of units). The pre-activations are staged with float vectors, exact float operations in
  * CpuCells' order. The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them
  * whole, where vectors passed between larger methods would be boxed. Samples past their length, the relu RNN
@@ -30,11 +29,13 @@ import org.rnn4j.engine.StepArgs;
 final class VectorCells implements CellSteps {
 
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    /** Floats with as many lanes as D has doubles (8 with AVX-512). */
-    private static final VectorSpecies<Float> F = VectorSpecies.of(float.class,
-            VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final int N = D.length();
-    /** The staging loops' floats (exact float operations, any width gives the same bits). */
+    /**
+     * The staging loops' floats (exact float operations, any width gives the same bits). The only float species:
+     * a second one (a half-width float vector to convert to and from D) made the JIT's type profiles of
+     * {@code FloatVector}'s own methods see two vector classes, after which C2 no longer intrinsified the GEMM
+     * kernel's loads and stores (boxed vectors, 10x slower products whenever cells had run in the same JVM).
+     */
     private static final VectorSpecies<Float> FP = FloatVector.SPECIES_PREFERRED;
     private static final int FL = FP.length();
 
@@ -50,12 +51,20 @@ final class VectorCells implements CellSteps {
         return s;
     }
 
-    /** A per-thread row of N floats: a ragged tail padded to one vector. */
-    private static final ThreadLocal<float[]> TAIL = ThreadLocal.withInitial(() -> new float[N]);
+    /** A per-thread row of at least {@code n} doubles: the activations' operands, widened. */
+    private static final ThreadLocal<double[][]> WIDE = ThreadLocal.withInitial(() -> new double[1][0]);
+
+    private static double[] wide(int n) {
+        double[][] w = WIDE.get();
+        if (w[0].length < n) {
+            w[0] = new double[n];
+        }
+        return w[0];
+    }
 
     /**
      * {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, every element through the vector exp (a
-     * ragged tail through a padded copy), so an element's result does not depend on the range it is part of.
+     * ragged tail zero-padded to a vector), so an element's result does not depend on the range it is part of.
      */
     static void sigmoid(float[] x, int from, int to) {
         activate(x, from, to, false);
@@ -66,40 +75,40 @@ final class VectorCells implements CellSteps {
         activate(x, from, to, true);
     }
 
+    /**
+     * Widens x[from, to) into doubles (exact), applies the activation there in vectors of D, and rounds back to
+     * float (to nearest, as a D2F conversion does).
+     */
     private static void activate(float[] x, int from, int to, boolean tanh) {
-        int i = from;
-        for (; i + N <= to; i += N) {
-            activateVector(x, i, tanh);
+        int n = to - from, padded = (n + N - 1) / N * N;
+        double[] d = wide(padded);
+        for (int k = 0; k < n; k++) {
+            d[k] = x[from + k];
         }
-        if (i < to) {
-            float[] t = TAIL.get();
-            System.arraycopy(x, i, t, 0, to - i);
-            activateVector(t, 0, tanh);
-            System.arraycopy(t, 0, x, i, to - i);
+        java.util.Arrays.fill(d, n, padded, 0.0);
+        for (int i = 0; i < padded; i += N) {
+            if (tanh) {
+                tanhVector(d, i);
+            } else {
+                sigmoidVector(d, i);
+            }
         }
-    }
-
-    private static void activateVector(float[] x, int i, boolean tanh) {
-        if (tanh) {
-            tanhVector(x, i);
-        } else {
-            sigmoidVector(x, i);
+        for (int k = 0; k < n; k++) {
+            x[from + k] = (float) d[k];
         }
     }
 
-    private static void sigmoidVector(float[] x, int i) {
-        DoubleVector v = (DoubleVector) FloatVector.fromArray(F, x, i).convertShape(VectorOperators.F2D, D, 0);
-        DoubleVector s = v.neg().lanewise(VectorOperators.EXP).add(1.0);
-        ((FloatVector) DoubleVector.broadcast(D, 1.0).div(s).convertShape(VectorOperators.D2F, F, 0)).intoArray(x, i);
+    private static void sigmoidVector(double[] d, int i) {
+        DoubleVector s = DoubleVector.fromArray(D, d, i).neg().lanewise(VectorOperators.EXP).add(1.0);
+        DoubleVector.broadcast(D, 1.0).div(s).intoArray(d, i);
     }
 
-    private static void tanhVector(float[] x, int i) {
-        FloatVector f = FloatVector.fromArray(F, x, i);
-        DoubleVector e = ((DoubleVector) f.convertShape(VectorOperators.F2D, D, 0)).mul(2.0)
-                .lanewise(VectorOperators.EXP);
-        FloatVector t = (FloatVector) DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0)
-                .div(e.add(1.0))).convertShape(VectorOperators.D2F, F, 0);
-        t.blend(f, f.abs().compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+    /** x itself where {@code |x| < 1e-4f} (as CpuCells; the float threshold, widened exactly), else 1 - 2/(e^2x + 1). */
+    private static void tanhVector(double[] d, int i) {
+        DoubleVector v = DoubleVector.fromArray(D, d, i);
+        DoubleVector e = v.mul(2.0).lanewise(VectorOperators.EXP);
+        DoubleVector t = DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0).div(e.add(1.0)));
+        t.blend(v, v.abs().compare(VectorOperators.LT, (double) 1e-4f)).intoArray(d, i);
     }
 
     /**
