@@ -421,9 +421,6 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
         // written in full before they are read (GEMMs with beta 0, kernels that write every element)
         Tensor xp = scope.uninitialized(steps, batch, gh);
-        // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
-        gemms.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
-                0f, xp.buffer(), 0, gh);
         Tensor hp = scope.uninitialized(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
         if (h0 != null) {
@@ -463,9 +460,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         a.relu = cell == CellType.RNN_RELU;
         a.outOff = yOff;
         if (!keep && p == 0 && !resetBefore
-                && engine.inferenceForward(cell, steps, a, w.whh().buffer(), w.whh().version())) {
+                && engine.inferenceForward(cell, steps, a, input.buffer(), in, w.wih().buffer(), w.wih().version(),
+                        w.whh().buffer(), w.whh().version())) {
             return new DirectionState(null, hs, cs, null, null);   // the engine's whole-sequence inference path
         }
+        // xp[T·B, G·H] = input[T·B, I] · W_ihᵀ, all steps at once
+        gemms.gemm(false, true, tb, gh, in, 1f, input.buffer(), 0, in, w.wih().buffer(), 0, in,
+                0f, xp.buffer(), 0, gh);
         // the time loop depends only on these shapes and buffers: on CUDA, one graph replay where they repeat
         Object shape = List.of("forward", cell, resetBefore, h, s, p, steps, batch, keep, yOff, yLd, a.cellClip,
                 a.coupled);

@@ -8,7 +8,7 @@ final class CpuBuffer implements Buffer {
     final float[] floats;
     final int[] ints;
     private boolean closed;
-    /** This buffer as W_hh reordered for the inference loop, for one write version of its tensor, or null. */
+    /** This buffer as a weight (W_hh, W_ih) reordered for the inference loop, for one write version of its tensor, or null. */
     volatile InferenceLoop.Panels panels;
 
     CpuBuffer(DType dtype, long elements) {

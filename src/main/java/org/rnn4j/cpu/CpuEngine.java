@@ -483,8 +483,9 @@ public final class CpuEngine implements Engine {
 
     /** The fused, packed loop of {@link InferenceLoop}: the per-step loop's bits, per block of hidden units. */
     @Override
-    public boolean inferenceForward(CellType cell, int steps, StepArgs a, Buffer whh, long whhVersion) {
-        return InferenceLoop.run(cell, steps, a, own(whh), whhVersion);
+    public boolean inferenceForward(CellType cell, int steps, StepArgs a, Buffer input, int inputSize,
+                                    Buffer wih, long wihVersion, Buffer whh, long whhVersion) {
+        return InferenceLoop.run(cell, steps, a, own(input), inputSize, own(wih), wihVersion, own(whh), whhVersion);
     }
 
     @Override

@@ -8,20 +8,23 @@ import org.rnn4j.engine.StepArgs;
 
 /**
  * The CPU engine's inference forward of one layer-direction over all steps ({@link CpuEngine#inferenceForward}):
- * the per-step loop of the layer (recurrent GEMM {@code hp = h_prev · W_hhᵀ}, then the fused cell) done per block
- * of hidden units, so that a block's gate pre-activations are still in L1 when its cell step reads them.
+ * the input projection {@code xp = x · W_ihᵀ}, then the per-step loop of the layer (recurrent GEMM
+ * {@code hp = h_prev · W_hhᵀ}, then the fused cell) done per block of hidden units, so that a block's gate
+ * pre-activations are still in L1 when its cell step reads them.
  *
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
  *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
+ * xp: for a few rows (T·B at most PANEL_ROWS, as a stream's step) from W_ih packed the same way, once per write version,
+ *   per block (z = x · panelIh[k], scattered into xp); else one CpuGemm product (which packs W_ih per call)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, no per-step packing
  *     hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g  // B·G short copies
  *     cell step of units k·NB .. for every sample          // CpuCells / VectorCells on a unit range
- *   (a block of step t + 1 starts once every block of step t is done)
+ *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
  * </pre>
- * <b>Same bits as the per-step loop.</b> Every element of hp is the fma chain of {@link CpuGemm}'s kernels
+ * <b>Same bits as the per-step loop.</b> Every element of xp and hp is the fma chain of {@link CpuGemm}'s kernels
  * (increasing p, from 0), and the cells compute each unit the same whatever unit range a call covers, so the
  * result equals the training-path forward (and the per-step eval loop) bit for bit, for every thread count and
  * however blocks are claimed. Nothing is saved for backward.
@@ -36,8 +39,11 @@ final class InferenceLoop {
     /** Units per block, times the gate count: 64 floats a panel row (LSTM 16 units, RNN 64; GRU 64 units, 192). */
     private static final int PANEL_FLOATS = 64;
 
-    /** W_hh reordered into panels, for one write version of its tensor. */
-    record Panels(long version, int units, int gates, int state, float[][][] panel) {
+    /** Up to this many input rows (T·B) the input projection reads W_ih packed once per version (see above). */
+    static final int PANEL_ROWS = 16;
+
+    /** A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor. */
+    record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
     }
 
     /** Units per block for a cell of {@code gates} gates: the smallest whose G·NB floats are a multiple of 64. */
@@ -55,21 +61,30 @@ final class InferenceLoop {
      * Runs the loop; false, having done nothing, where the running kernel has no panel product of this width
      * (the plain-Java kernel without FMA intrinsics).
      */
-    static boolean run(CellType cell, int steps, StepArgs a, CpuBuffer whh, long whhVersion) {
+    static boolean run(CellType cell, int steps, StepArgs a, CpuBuffer input, int in, CpuBuffer wih, long wihVersion,
+                       CpuBuffer whh, long whhVersion) {
         GemmKernel kernel = CpuGemm.running();
         int h = a.hidden, g = cell.gates(), nb = blockUnits(g), width = g * nb;
         int align = kernel.panelAlign();
         if (align == 0 || width % align != 0) {
             return false;
         }
-        float[][][] panel = panels(whh, whhVersion, g, h, nb).panel();
+        int rows = steps * a.batch;
+        float[][][] inputPanel = null;
+        if (rows <= PANEL_ROWS) {
+            inputPanel = panels(wih, wihVersion, g, h, in, nb).panel();
+        } else {
+            CpuGemm.sgemm(false, true, rows, g * h, in, 1f, input.floats, 0, in, wih.floats, 0, in,
+                    0f, floats(a.xp), 0, g * h);
+        }
+        float[][][] panel = panels(whh, whhVersion, g, h, h, nb).panel();
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
         long work = (long) a.batch * g * h * h;
         int threads = CpuGemm.threads();
         int helpers = threads > 1 && blocks > 1 && work >= PARALLEL_WORK && !CpuGemm.onPoolThread()
                 ? Math.min(threads, blocks) - 1 : 0;
-        Run run = new Run(cell, steps, a, kernel, vector, panel, nb);
+        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, input.floats, in);
         if (helpers > 0) {
             CpuGemm.lend(helpers, run::participate);
         }
@@ -78,31 +93,35 @@ final class InferenceLoop {
         return true;
     }
 
-    /** The panels of {@code whh} at this version: reused while it holds, rebuilt (and kept) after a write. */
-    private static Panels panels(CpuBuffer whh, long version, int g, int h, int nb) {
-        Panels p = whh.panels;
-        if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.state() == h) {
+    /** The panels of {@code w} {@code [g·h, cols]} at this version: reused while it holds, rebuilt (and kept) after a write. */
+    private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb) {
+        Panels p = w.panels;
+        if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.hidden() == h
+                && p.cols() == cols) {
             return p;
         }
-        float[] w = whh.floats;
+        float[] src = w.floats;
         int blocks = (h + nb - 1) / nb;
-        float[][][] panel = new float[blocks][h][g * nb];
+        float[][][] panel = new float[blocks][cols][g * nb];
         for (int k = 0; k < blocks; k++) {
             for (int gate = 0; gate < g; gate++) {
                 for (int u = 0; u < nb && k * nb + u < h; u++) {
-                    int row = (gate * h + k * nb + u) * h;
-                    for (int q = 0; q < h; q++) {
-                        panel[k][q][gate * nb + u] = w[row + q];
+                    int row = (gate * h + k * nb + u) * cols;
+                    for (int q = 0; q < cols; q++) {
+                        panel[k][q][gate * nb + u] = src[row + q];
                     }
                 }
             }
         }
-        p = new Panels(version, nb, g, h, panel);
-        whh.panels = p;
+        p = new Panels(version, nb, g, h, cols, panel);
+        w.panels = p;
         return p;
     }
 
-    /** One call's shared state: the block counter that the participants claim from, and the completion count. */
+    /**
+     * One call's shared state: the block counter that the participants claim from, and the completion count. With
+     * an input panel, the first {@code blocks} claims are the input projection's blocks, then come the steps'.
+     */
     private static final class Run {
         final CellType cell;
         final int steps, blocks, nb;
@@ -110,12 +129,19 @@ final class InferenceLoop {
         final GemmKernel kernel;
         final CellSteps vector;
         final float[][][] panel;
+        /** W_ih's panels, the input rows [T·B, in] and in, or null: xp is already computed. */
+        final float[][][] inputPanel;
+        final float[] input;
+        final int in;
+        /** 1 with an input projection (its blocks come first), else 0. */
+        final int phases;
         final int total;
         final AtomicInteger claimed = new AtomicInteger();
         final AtomicInteger done = new AtomicInteger();
         volatile Throwable error;
 
-        Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb) {
+        Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb,
+            float[][][] inputPanel, float[] input, int in) {
             this.cell = cell;
             this.steps = steps;
             this.shared = a;
@@ -123,8 +149,12 @@ final class InferenceLoop {
             this.vector = vector;
             this.panel = panel;
             this.nb = nb;
+            this.inputPanel = inputPanel;
+            this.input = input;
+            this.in = in;
+            this.phases = inputPanel == null ? 0 : 1;
             this.blocks = panel.length;
-            this.total = steps * blocks;
+            this.total = (steps + phases) * blocks;
         }
 
         /** Claims blocks until none is left; the calling thread and every helper run this. */
@@ -136,20 +166,24 @@ final class InferenceLoop {
             float[] hs = null, hp = null;
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
-                int t = idx / blocks, k = idx % blocks;
+                int t = idx / blocks - phases, k = idx % blocks;
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = copy(shared);
-                        z = new float[b * width];
+                        z = new float[(phases == 0 ? b : steps * b) * width];
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
+                    }
+                    int j0 = k * nb, j1 = Math.min(h, j0 + nb);
+                    if (t < 0) {
+                        project(k, j0, j1, z);
+                        continue;
                     }
                     if (t != step) {
                         step = t;
                         at(a, shared, t, gh);
-                        awaitDone(t * blocks);
+                        awaitDone((t + phases) * blocks);
                     }
-                    int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     kernel.panelProduct(b, h, hs, (int) a.hPrevOff, h, panel[k], width, z, width);
                     for (int s = 0; s < b; s++) {
                         for (int gate = 0; gate < g; gate++) {
@@ -163,6 +197,18 @@ final class InferenceLoop {
                     error = e;
                 } finally {
                     done.incrementAndGet();
+                }
+            }
+        }
+
+        /** xp[:, g·H + j0 .. j1] for every gate g and input row, from block k of W_ih's panels. */
+        private void project(int k, int j0, int j1, float[] z) {
+            int rows = steps * shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb, gh = g * h;
+            float[] xp = floats(shared.xp);
+            kernel.panelProduct(rows, in, input, 0, in, inputPanel[k], width, z, width);
+            for (int r = 0; r < rows; r++) {
+                for (int gate = 0; gate < g; gate++) {
+                    System.arraycopy(z, r * width + gate * nb, xp, r * gh + gate * h + j0, j1 - j0);
                 }
             }
         }

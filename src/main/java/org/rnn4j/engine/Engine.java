@@ -314,16 +314,19 @@ public interface Engine extends AutoCloseable {
      * Optionally, the inference forward of one layer-direction over all {@code steps} steps in one call, where the
      * engine has a faster way than the per-step primitives (the CPU engine's packed, fused loop). The arguments are
      * those of the layer's per-step loop: {@code a} as for {@link #lstmForward} (or the GRU or RNN step) with every
-     * offset 0 except {@code a.outOff}; {@code a.xp} holds every step's input projection {@code [T, B, G·H]},
-     * {@code a.hPrev == a.hNext} two state slots {@code [2, B, H]} (slot 0 the initial state), likewise
-     * {@code a.cPrev == a.cNext} for an LSTM, {@code a.hp} is scratch {@code [B, G·H]}, step t's output rows start at
-     * {@code a.outOff + t·B·a.outLd}; {@code whh} is W_hh {@code [G·H, H]}, whose tensor is at write version
-     * {@code whhVersion} (an engine may keep a reordered copy while that version holds). Step t reads slot
-     * {@code t % 2} and writes slot {@code (t + 1) % 2}, and the results are the per-step loop's bit for bit.
-     * Never passed: saved activations, a projection, the reset-before GRU. Returns false, having done nothing,
-     * where the engine does not offer it (the default); the layer then runs the per-step loop.
+     * offset 0 except {@code a.outOff}; {@code a.xp} is scratch {@code [T, B, G·H]} for every step's input projection
+     * {@code input · W_ihᵀ}, which the engine computes (as the layer's FP32 GEMM would) from {@code input}
+     * {@code [T·B, inputSize]} and {@code wih} {@code [G·H, inputSize]}; {@code a.hPrev == a.hNext} two state slots
+     * {@code [2, B, H]} (slot 0 the initial state), likewise {@code a.cPrev == a.cNext} for an LSTM, {@code a.hp} is
+     * scratch {@code [B, G·H]}, step t's output rows start at {@code a.outOff + t·B·a.outLd}; {@code whh} is W_hh
+     * {@code [G·H, H]}. {@code wihVersion} and {@code whhVersion} are the weights' tensor write versions (an engine
+     * may keep reordered copies while they hold). Step t reads slot {@code t % 2} and writes slot
+     * {@code (t + 1) % 2}, and the results are the per-step loop's bit for bit. Never passed: saved activations, a
+     * projection, the reset-before GRU. Returns false, having done nothing, where the engine does not offer it (the
+     * default); the layer then runs the input GEMM and the per-step loop.
      */
-    default boolean inferenceForward(org.rnn4j.CellType cell, int steps, StepArgs a, Buffer whh, long whhVersion) {
+    default boolean inferenceForward(org.rnn4j.CellType cell, int steps, StepArgs a, Buffer input, int inputSize,
+                                     Buffer wih, long wihVersion, Buffer whh, long whhVersion) {
         return false;
     }
 

@@ -11,9 +11,9 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
 import org.rnn4j.Gru;
@@ -24,10 +24,11 @@ import org.rnn4j.Rnn;
 import org.rnn4j.Tensor;
 
 /**
- * The CPU engine's inference loop ({@link InferenceLoop}: packed W_hh, GEMM and cell per block of units) gives the
- * training-mode forward's bits (the layer's per-step loop, held against the double reference elsewhere) for every
- * cell variant it takes, on 1, 2 and 3 threads, and rebuilds its packed weights after a write. Runs with the Vector
- * API kernel and cells (default execution) and with the plain-Java ones (execution fallback-kernel).
+ * The CPU engine's inference loop ({@link InferenceLoop}: packed W_hh, and W_ih for a few input rows, GEMM and cell
+ * per block of units) gives the training-mode forward's bits (the layer's per-step loop, held against the double
+ * reference elsewhere) for every cell variant it takes, on 1, 2 and 3 threads, and rebuilds its packed weights after
+ * a write. Runs with the Vector API kernel and cells (default execution) and with the plain-Java ones (execution
+ * fallback-kernel).
  */
 class InferenceLoopTest {
 
@@ -100,25 +101,32 @@ class InferenceLoopTest {
                 }
             }
             assertNotNull(panels(layer, "weight_hh_l0"), c + ": the inference loop did not run");
+            boolean fewRows = c.steps() * c.batch() <= InferenceLoop.PANEL_ROWS;
+            assertEquals(fewRows, panels(layer, "weight_ih_l0") != null,
+                    c + ": W_ih is packed exactly where the input projection has few rows");
         }
     }
 
-    @Test
-    void aWriteToTheRecurrentWeightsRebuildsThePackedCopy() {
+    /** W_hh is packed for every call, W_ih for a few input rows (here 2 steps of 3 samples). */
+    @ParameterizedTest
+    @ValueSource(strings = {"weight_hh_l0", "weight_ih_l0"})
+    void aWriteToAWeightRebuildsItsPackedCopy(String name) {
         SplittableRandom r = new SplittableRandom(12);
+        int steps = 2, batch = 3;
         try (RecurrentLayer layer = Lstm.builder(8, 48).seed(13).build(CPU).eval();
-             Tensor x = Tensor.of(CPU, uniform(r, 6 * 2 * 8), 6, 2, 8)) {
+             Tensor x = Tensor.of(CPU, uniform(r, steps * batch * 8), steps, batch, 8)) {
             float[] before;
             try (ForwardResult f = layer.forward(x)) {
                 before = f.output().toHost();
             }
-            InferenceLoop.Panels packed = panels(layer, "weight_hh_l0");
+            InferenceLoop.Panels packed = panels(layer, name);
+            assertNotNull(packed, name + " is packed");
             try (ForwardResult f = layer.forward(x)) {
                 assertArrayEquals(bits(before), bits(f.output().toHost()), "a second call on the same weights");
             }
-            assertSame(packed, panels(layer, "weight_hh_l0"), "the packed weights are reused across calls");
+            assertSame(packed, panels(layer, name), "the packed weights are reused across calls");
 
-            layer.setParameter("weight_hh_l0", uniform(r, 4 * 48 * 48));
+            layer.setParameter(name, uniform(r, (int) layer.parameter(name).size()));
             float[] want;
             try (ForwardResult f = layer.train().forward(x)) {
                 want = f.output().toHost();
@@ -128,8 +136,8 @@ class InferenceLoopTest {
                 assertArrayEquals(bits(want), bits(got), "after setParameter: the new weights' bits");
                 assertFalse(java.util.Arrays.equals(before, got), "the new weights change the output");
             }
-            assertNotSame(packed, panels(layer, "weight_hh_l0"), "the packed weights were rebuilt");
-            assertEquals(layer.parameter("weight_hh_l0").version(), panels(layer, "weight_hh_l0").version());
+            assertNotSame(packed, panels(layer, name), "the packed weights were rebuilt");
+            assertEquals(layer.parameter(name).version(), panels(layer, name).version());
         }
     }
 
