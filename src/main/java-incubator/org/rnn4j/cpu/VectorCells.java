@@ -12,7 +12,8 @@ import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.StepArgs;
 
 /**
- * The LSTM and tanh-RNN cell steps of {@link CpuCells} with their exps on the Vector API. The exps are the cost
+ * The LSTM, GRU (reset-after) and tanh-RNN forward cell steps of {@link CpuCells}, and the LSTM backward, with their
+ * exps on the Vector API. The exps are the cost
  * (a {@link Math#exp} is 10-20 ns, the rest of a unit a few float operations), so a step stages its
  * pre-activations in a per-thread scratch row and applies sigmoid and tanh there in two small vector loops,
  * the way {@link CpuCells} computes them, in double through exp ({@code 1/(1+e^-x)}, {@code 1-2/(e^2x+1)}, x
@@ -39,49 +40,45 @@ final class VectorCells implements CellSteps {
     private static final VectorSpecies<Float> FP = FloatVector.SPECIES_PREFERRED;
     private static final int FL = FP.length();
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
-
-    /** Two per-thread rows of at least {@code n} floats. */
-    private static float[][] scratch(int n) {
-        float[][] s = SCRATCH.get();
-        if (s[0].length < n) {
-            s[0] = new float[n];
-            s[1] = new float[n];
-        }
-        return s;
+    /** A thread's rows: two of floats (pre-activations, tanh c) and one of doubles (an activation's operands). */
+    private static final class Scratch {
+        float[] z = new float[0];
+        float[] tc = new float[0];
+        double[] wide = new double[0];
     }
 
-    /** A per-thread row of at least {@code n} doubles: the activations' operands, widened. */
-    private static final ThreadLocal<double[][]> WIDE = ThreadLocal.withInitial(() -> new double[1][0]);
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    private static double[] wide(int n) {
-        double[][] w = WIDE.get();
-        if (w[0].length < n) {
-            w[0] = new double[n];
+    /** This thread's scratch, its rows at least {@code n} floats (and n plus a vector of doubles). */
+    private static Scratch scratch(int n) {
+        Scratch s = SCRATCH.get();
+        if (s.z.length < n) {
+            s.z = new float[n];
+            s.tc = new float[n];
+            s.wide = new double[n + N];
         }
-        return w[0];
+        return s;
     }
 
     /**
      * {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, every element through the vector exp (a
      * ragged tail zero-padded to a vector), so an element's result does not depend on the range it is part of.
      */
-    static void sigmoid(float[] x, int from, int to) {
-        activate(x, from, to, false);
+    static void sigmoid(Scratch s, float[] x, int from, int to) {
+        activate(s.wide, x, from, to, false);
     }
 
     /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, every element through the vector exp as {@link #sigmoid}. */
-    static void tanh(float[] x, int from, int to) {
-        activate(x, from, to, true);
+    static void tanh(Scratch s, float[] x, int from, int to) {
+        activate(s.wide, x, from, to, true);
     }
 
     /**
-     * Widens x[from, to) into doubles (exact), applies the activation there in vectors of D, and rounds back to
+     * Widens x[from, to) into {@code d} (exact), applies the activation there in vectors of D, and rounds back to
      * float (to nearest, as a D2F conversion does).
      */
-    private static void activate(float[] x, int from, int to, boolean tanh) {
+    private static void activate(double[] d, float[] x, int from, int to, boolean tanh) {
         int n = to - from, padded = (n + N - 1) / N * N;
-        double[] d = wide(padded);
         for (int k = 0; k < n; k++) {
             d[k] = x[from + k];
         }
@@ -160,15 +157,15 @@ final class VectorCells implements CellSteps {
         int xr = (int) a.xpOff + b * 4 * h, hr = (int) a.hpOff + b * 4 * h, sr = (int) a.savedOff + b * 4 * h;
         int cp0 = (int) a.cPrevOff + b * h, cn0 = (int) a.cNextOff + b * h, hn0 = (int) a.hNextOff + b * h;
         int o0 = (int) a.outOff + b * a.outLd;
-        float[][] s = scratch(4 * h);
-        float[] z = s[0], tc = s[1];
+        Scratch s = scratch(4 * h);
+        float[] z = s.z, tc = s.tc;
         // z = [i | f | g | o] pre-activations; i, f, g activated in place, o once c is known (peephole)
         stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, peep, j0, cPrev, cp0 + j0, n);
         stage(z, h + j0, xp, xr + h + j0, hp, hr + h + j0, bih, bhh, h + j0, peep, h + j0, cPrev, cp0 + j0, n);
         stage(z, 2 * h + j0, xp, xr + 2 * h + j0, hp, hr + 2 * h + j0, bih, bhh, 2 * h + j0, null, 0, null, 0, n);
-        sigmoid(z, j0, j1);
-        sigmoid(z, h + j0, h + j1);
-        tanh(z, 2 * h + j0, 2 * h + j1);
+        sigmoid(s, z, j0, j1);
+        sigmoid(s, z, h + j0, h + j1);
+        tanh(s, z, 2 * h + j0, 2 * h + j1);
         for (int j = j0; j < j1; j++) {
             float i = z[j], f = a.coupled ? 1f - i : z[h + j], g = z[2 * h + j];
             float c = f * cPrev[cp0 + j] + i * g;
@@ -181,8 +178,8 @@ final class VectorCells implements CellSteps {
         }
         stage(z, 3 * h + j0, xp, xr + 3 * h + j0, hp, hr + 3 * h + j0, bih, bhh, 3 * h + j0, peep, 2 * h + j0,
                 tc, j0, n);
-        sigmoid(z, 3 * h + j0, 3 * h + j1);
-        tanh(tc, j0, j1);
+        sigmoid(s, z, 3 * h + j0, 3 * h + j1);
+        tanh(s, tc, j0, j1);
         int j = j0;
         for (; j + FL <= j1; j += FL) {
             FloatVector hv = FloatVector.fromArray(FP, z, 3 * h + j).mul(FloatVector.fromArray(FP, tc, j));
@@ -217,9 +214,10 @@ final class VectorCells implements CellSteps {
         int gr = (int) a.dGxOff + b * 4 * h, sr = (int) a.savedOff + b * 4 * h;
         int cp0 = (int) a.cPrevOff + b * h, cn0 = (int) a.cNextOff + b * h;
         int dh0 = (int) a.dhOff + b * h, dc0 = (int) a.dcOff + b * h;
-        float[] tcs = scratch(h)[0];
+        Scratch s = scratch(h);
+        float[] tcs = s.z;
         System.arraycopy(cNext, cn0, tcs, 0, h);
-        tanh(tcs, 0, h);
+        tanh(s, tcs, 0, h);
         // from here on CpuCells.lstmBackward, with tanh(c) read from tcs
         for (int j = 0; j < h; j++) {
             float i = saved[sr + j], f = saved[sr + h + j];
@@ -255,6 +253,49 @@ final class VectorCells implements CellSteps {
         }
     }
 
+    /**
+     * CpuCells.gruForward (reset-after) with r, z and n activated in vectors: r and z staged as the LSTM's gates,
+     * then {@code n = tanh((x_n + b_in) + r ⊙ (h_n + b_hn))} in CpuCells' order of float operations.
+     */
+    @Override
+    public void gruForward(StepArgs a, int b, int j0, int j1) {
+        if (!valid(a, b)) {
+            CpuCells.gruForward(a, b, j0, j1);
+            return;
+        }
+        int h = a.hidden, n = j1 - j0;
+        float[] xp = floats(a.xp), hp = floats(a.hp), bih = floats(a.bih), bhh = floats(a.bhh);
+        float[] hPrev = floats(a.hPrev), hNext = floats(a.hNext), out = floats(a.out), saved = floats(a.saved);
+        int xr = (int) a.xpOff + b * 3 * h, hr = (int) a.hpOff + b * 3 * h, sr = (int) a.savedOff + b * 4 * h;
+        int hp0 = (int) a.hPrevOff + b * h, hn0 = (int) a.hNextOff + b * h, o0 = (int) a.outOff + b * a.outLd;
+        Scratch s = scratch(3 * h);
+        float[] z = s.z, hn = s.tc;
+        // z = [r | z | n] pre-activations
+        stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, null, 0, null, 0, n);
+        stage(z, h + j0, xp, xr + h + j0, hp, hr + h + j0, bih, bhh, h + j0, null, 0, null, 0, n);
+        sigmoid(s, z, j0, j1);
+        sigmoid(s, z, h + j0, h + j1);
+        for (int j = j0; j < j1; j++) {
+            hn[j] = hp[hr + 2 * h + j] + (bhh == null ? 0f : bhh[2 * h + j]);
+            z[2 * h + j] = xp[xr + 2 * h + j] + (bih == null ? 0f : bih[2 * h + j]) + z[j] * hn[j];
+        }
+        tanh(s, z, 2 * h + j0, 2 * h + j1);
+        for (int j = j0; j < j1; j++) {
+            float zg = z[h + j], ng = z[2 * h + j];
+            float hv = (1f - zg) * ng + zg * hPrev[hp0 + j];
+            if (hNext != null) {
+                hNext[hn0 + j] = hv;
+            }
+            out[o0 + j] = hv;
+        }
+        if (saved != null) {
+            for (int k = 0; k < 3; k++) {
+                System.arraycopy(z, k * h + j0, saved, sr + k * h + j0, n);
+            }
+            System.arraycopy(hn, j0, saved, sr + 3 * h + j0, n);
+        }
+    }
+
     @Override
     public void rnnForward(StepArgs a, int b, int j0, int j1) {
         if (a.relu || !valid(a, b)) {
@@ -266,9 +307,10 @@ final class VectorCells implements CellSteps {
         float[] hNext = floats(a.hNext), out = floats(a.out);
         int xr = (int) a.xpOff + b * h, hr = (int) a.hpOff + b * h, hn0 = (int) a.hNextOff + b * h;
         int o0 = (int) a.outOff + b * a.outLd;
-        float[] z = scratch(h)[0];
+        Scratch s = scratch(h);
+        float[] z = s.z;
         stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, null, 0, null, 0, j1 - j0);
-        tanh(z, j0, j1);
+        tanh(s, z, j0, j1);
         if (hNext != null) {
             System.arraycopy(z, j0, hNext, hn0 + j0, j1 - j0);
         }
@@ -296,6 +338,7 @@ final class VectorCells implements CellSteps {
         a.dc = filled(h, 0f);
         return () -> {
             lstmForward(a, 0, 0, h);
+            gruForward(a, 0, 0, h);
             lstmBackward(a, 0);
             rnnForward(a, 0, 0, h);
         };

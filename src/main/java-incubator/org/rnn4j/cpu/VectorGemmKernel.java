@@ -94,7 +94,7 @@ final class VectorGemmKernel implements GemmKernel {
 
     /**
      * Column groups of 4 vectors; rows 4 at a time (16 accumulators: within AVX-512's 32 registers, AVX2 spills
-     * a few), then one at a time, so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR
+     * a few), then one at a time (two groups at once where the width has them), so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR
      * rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed per call.
      */
     @Override
@@ -103,15 +103,44 @@ final class VectorGemmKernel implements GemmKernel {
         if (width % PW != 0) {
             throw new IllegalArgumentException("width: expected a multiple of " + PW + ", got " + width);
         }
+        int quads = rows - rows % 4;
         for (int x = 0; x < width; x += PW) {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) {
+            for (int r = 0; r < quads; r += 4) {
                 panel4(k, a, aOff + r * lda, lda, panel, x, z, r * ldz + x, ldz);
             }
-            for (; r < rows; r++) {
+        }
+        for (int r = quads; r < rows; r++) {
+            int x = 0;
+            for (; x + 2 * PW <= width; x += 2 * PW) {
+                panel1x2(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
+            }
+            for (; x < width; x += PW) {
                 panel1(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
             }
         }
+    }
+
+    /**
+     * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · panel[k][x : x + 2·PW]: eight independent fma chains, enough
+     * to cover the fma latency (panel1's four wait on it), for a single row (a stream's step at B = 1).
+     */
+    private static void panel1x2(int k, float[] a, int ao, float[][] panel, int x, float[] z, int zo) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        for (int p = 0; p < k; p++) {
+            float[] row = panel[p];
+            FloatVector v = FloatVector.broadcast(S, a[ao + p]);
+            c0 = v.fma(load(row, x), c0);
+            c1 = v.fma(load(row, x + L), c1);
+            c2 = v.fma(load(row, x + 2 * L), c2);
+            c3 = v.fma(load(row, x + 3 * L), c3);
+            c4 = v.fma(load(row, x + 4 * L), c4);
+            c5 = v.fma(load(row, x + 5 * L), c5);
+            c6 = v.fma(load(row, x + 6 * L), c6);
+            c7 = v.fma(load(row, x + 7 * L), c7);
+        }
+        c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
+        c4.intoArray(z, zo + 4 * L); c5.intoArray(z, zo + 5 * L); c6.intoArray(z, zo + 6 * L);
+        c7.intoArray(z, zo + 7 * L);
     }
 
     /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · panel[k][x : x + PW]. */

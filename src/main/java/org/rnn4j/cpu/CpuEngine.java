@@ -17,7 +17,7 @@ import org.rnn4j.engine.StepArgs;
 
 /**
  * The pure-Java engine: float32 arrays, {@link CpuGemm} for the products, {@link CpuCells} for the
- * fused cell steps (parallel over samples when a step is large enough; LSTM and RNN steps through their
+ * fused cell steps (parallel over samples when a step is large enough; LSTM, GRU and RNN steps through their
  * Vector API twins when the JVM has {@code jdk.incubator.vector}, see {@link CpuGemm}). Work runs synchronously, so
  * {@link #synchronize()} has nothing to wait for.
  *
@@ -496,7 +496,8 @@ public final class CpuEngine implements Engine {
 
     @Override
     public void gruForward(StepArgs a) {
-        forEachSample(a, b -> CpuCells.gruForward(a, b));
+        CellSteps v = CpuGemm.vectorCells();
+        forEachSample(a, v != null ? b -> v.gruForward(a, b) : b -> CpuCells.gruForward(a, b));
     }
 
     @Override

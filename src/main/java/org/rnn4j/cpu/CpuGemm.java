@@ -96,7 +96,7 @@ public final class CpuGemm {
         return running;
     }
 
-    /** The vectorised LSTM/RNN cell steps, or null when the module is absent or they are not compiled yet. */
+    /** The vectorised LSTM, GRU and RNN cell steps, or null when the module is absent or they are not compiled yet. */
     static CellSteps vectorCells() {
         return vectorCells;
     }
@@ -475,7 +475,7 @@ public final class CpuGemm {
                     CellSteps cells = (CellSteps) Class.forName("org.rnn4j.cpu.VectorCells")
                             .getDeclaredConstructor().newInstance();
                     log.log(System.Logger.Level.INFO, "rnn4j CPU GEMM: " + k.describe()
-                            + "; LSTM and RNN cells on the Vector API too");
+                            + "; LSTM, GRU and RNN cells on the Vector API too");
                     chosenCells = cells;
                     return k;
                 }

@@ -36,8 +36,12 @@ final class InferenceLoop {
 
     /** Below this many multiply-adds per step (B·G·H·H) the loop stays on the calling thread. */
     private static final long PARALLEL_WORK = 1L << 17;
-    /** Units per block, times the gate count: 64 floats a panel row (LSTM 16 units, RNN 64; GRU 64 units, 192). */
-    private static final int PANEL_FLOATS = 64;
+    /**
+     * Units per block, times the gate count: 128 floats a panel row (LSTM 32 units, RNN 128; GRU 128 units, 384), so
+     * that even an LSTM block is two column groups of the vector kernel's panel product: a single row (B = 1) then
+     * runs eight independent fma chains, not four that wait on the fma latency.
+     */
+    private static final int PANEL_FLOATS = 128;
 
     /** Up to this many input rows (T·B) the input projection reads W_ih packed once per version (see above). */
     static final int PANEL_ROWS = 16;
@@ -46,7 +50,7 @@ final class InferenceLoop {
     record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
     }
 
-    /** Units per block for a cell of {@code gates} gates: the smallest whose G·NB floats are a multiple of 64. */
+    /** Units per block for a cell of {@code gates} gates: the fewest whose G·NB floats are a multiple of {@link #PANEL_FLOATS}. */
     static int blockUnits(int gates) {
         int g = gates;
         int n = PANEL_FLOATS;
@@ -222,7 +226,13 @@ final class InferenceLoop {
                         CpuCells.lstmForward(a, s, j0, j1);
                     }
                 }
-                case GRU -> CpuCells.gruForward(a, s, j0, j1);
+                case GRU -> {
+                    if (vector != null) {
+                        vector.gruForward(a, s, j0, j1);
+                    } else {
+                        CpuCells.gruForward(a, s, j0, j1);
+                    }
+                }
                 case RNN_TANH, RNN_RELU -> {
                     if (vector != null) {
                         vector.rnnForward(a, s, j0, j1);

@@ -11,7 +11,10 @@ import org.rnn4j.DType;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.StepArgs;
 
-/** The Vector API cell steps against their scalar twins in {@link CpuCells}, and their sigmoid/tanh against double. */
+/**
+ * The Vector API cell steps (LSTM, GRU, tanh RNN) against their scalar twins in {@link CpuCells}, and their
+ * sigmoid/tanh against double.
+ */
 class CellStepsTwinTest {
 
     private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
@@ -95,6 +98,29 @@ class CellStepsTwinTest {
         }
     }
 
+    @Test
+    void gruForwardMatchesTheScalarTwin() throws Exception {
+        assumeTrue(MODULE, "jdk.incubator.vector not in this JVM");
+        CellSteps v = vector();
+        Random r = new Random(6);
+        for (int trial = 0; trial < 32; trial++) {
+            int h = trial % 8 == 7 ? 13 : 8 * (1 + r.nextInt(8));
+            int batch = 1 + r.nextInt(5);
+            boolean bias = (trial & 1) != 0, keepSaved = (trial & 2) != 0;
+            long seed = r.nextLong();
+            StepArgs va = gruArgs(new Random(seed), batch, h, bias, keepSaved);
+            StepArgs sa = gruArgs(new Random(seed), batch, h, bias, keepSaved);
+            run(batch, va, v::gruForward);
+            run(batch, sa, CpuCells::gruForward);
+            String what = "GRU h=" + h + " bias=" + bias + " saved=" + keepSaved;
+            same(what + " h", floats(sa.hNext), floats(va.hNext));
+            same(what + " out", floats(sa.out), floats(va.out));
+            if (keepSaved) {
+                same(what + " saved", floats(sa.saved), floats(va.saved));
+            }
+        }
+    }
+
     private static void run(int batch, StepArgs a, BiConsumer<StepArgs, Integer> step) {
         for (int b = 0; b < batch; b++) {
             step.accept(a, b);
@@ -157,6 +183,24 @@ class CellStepsTwinTest {
         a.dGx = random(r, batch * h, 1f);
         a.dGh = a.dGx;
         a.relu = relu;
+        return a;
+    }
+
+    private static StepArgs gruArgs(Random r, int batch, int h, boolean bias, boolean keepSaved) {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = h;
+        a.step = 2;
+        a.lengths = lengths(batch);
+        a.xp = random(r, batch * 3 * h, 3f);
+        a.hp = random(r, batch * 3 * h, 3f);
+        a.bih = bias ? random(r, 3 * h, 1f) : null;
+        a.bhh = bias ? random(r, 3 * h, 1f) : null;
+        a.hPrev = random(r, batch * h, 1f);
+        a.hNext = random(r, batch * h, 1f);
+        a.out = random(r, batch * (h + 2), 1f);
+        a.outLd = h + 2;
+        a.saved = keepSaved ? random(r, batch * 4 * h, 1f) : null;
         return a;
     }
 
