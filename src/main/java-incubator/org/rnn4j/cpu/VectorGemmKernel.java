@@ -84,24 +84,25 @@ final class VectorGemmKernel implements GemmKernel {
         return W;
     }
 
-    /** A panel product's column group: 4 vectors. */
+    /** A panel product's column group: 4 vectors (a single row takes two groups at once). */
     private static final int PW = 4 * L;
 
     @Override
     public int panelAlign() {
-        return PW;
+        return 2 * PW;
     }
 
     /**
      * Column groups of 4 vectors; rows 4 at a time (16 accumulators: within AVX-512's 32 registers, AVX2 spills
-     * a few), then one at a time (two groups at once where the width has them), so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR
-     * rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed per call.
+     * a few), then one at a time over two groups at once, so a small batch does no padded work ({@code tile} pads
+     * B = 1 to a panel of MR rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed
+     * per call.
      */
     @Override
     public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
                              float[] z, int ldz) {
-        if (width % PW != 0) {
-            throw new IllegalArgumentException("width: expected a multiple of " + PW + ", got " + width);
+        if (width % (2 * PW) != 0) {
+            throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
         int quads = rows - rows % 4;
         for (int x = 0; x < width; x += PW) {
@@ -110,19 +111,15 @@ final class VectorGemmKernel implements GemmKernel {
             }
         }
         for (int r = quads; r < rows; r++) {
-            int x = 0;
-            for (; x + 2 * PW <= width; x += 2 * PW) {
+            for (int x = 0; x < width; x += 2 * PW) {
                 panel1x2(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
-            }
-            for (; x < width; x += PW) {
-                panel1(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
             }
         }
     }
 
     /**
      * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · panel[k][x : x + 2·PW]: eight independent fma chains, enough
-     * to cover the fma latency (panel1's four wait on it), for a single row (a stream's step at B = 1).
+     * to cover the fma latency (four would wait on it), for a single row (a stream's step at B = 1).
      */
     private static void panel1x2(int k, float[] a, int ao, float[][] panel, int x, float[] z, int zo) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
@@ -168,20 +165,6 @@ final class VectorGemmKernel implements GemmKernel {
         c10.intoArray(z, o1); c11.intoArray(z, o1 + L); c12.intoArray(z, o1 + 2 * L); c13.intoArray(z, o1 + 3 * L);
         c20.intoArray(z, o2); c21.intoArray(z, o2 + L); c22.intoArray(z, o2 + 2 * L); c23.intoArray(z, o2 + 3 * L);
         c30.intoArray(z, o3); c31.intoArray(z, o3 + L); c32.intoArray(z, o3 + 2 * L); c33.intoArray(z, o3 + 3 * L);
-    }
-
-    /** z[1 row, PW columns from zo] = a[ao : ao + k] · panel[k][x : x + PW]. */
-    private static void panel1(int k, float[] a, int ao, float[][] panel, int x, float[] z, int zo) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        for (int p = 0; p < k; p++) {
-            float[] row = panel[p];
-            FloatVector v = FloatVector.broadcast(S, a[ao + p]);
-            c0 = v.fma(load(row, x), c0);
-            c1 = v.fma(load(row, x + L), c1);
-            c2 = v.fma(load(row, x + 2 * L), c2);
-            c3 = v.fma(load(row, x + 3 * L), c3);
-        }
-        c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
     }
 
     @Override

@@ -39,7 +39,8 @@ final class InferenceLoop {
     /**
      * Units per block, times the gate count: 128 floats a panel row (LSTM 32 units, RNN 128; GRU 128 units, 384), so
      * that even an LSTM block is two column groups of the vector kernel's panel product: a single row (B = 1) then
-     * runs eight independent fma chains, not four that wait on the fma latency.
+     * runs eight independent fma chains, not four that wait on the fma latency (the vector kernel's panelAlign: 128
+     * floats with AVX-512, 64 with AVX2).
      */
     private static final int PANEL_FLOATS = 128;
 
@@ -50,7 +51,7 @@ final class InferenceLoop {
     record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
     }
 
-    /** Units per block for a cell of {@code gates} gates: the fewest whose G·NB floats are a multiple of {@link #PANEL_FLOATS}. */
+    /** Units per block for {@code gates} gates: the fewest whose G·NB floats are a multiple of {@link #PANEL_FLOATS}. */
     static int blockUnits(int gates) {
         int g = gates;
         int n = PANEL_FLOATS;
