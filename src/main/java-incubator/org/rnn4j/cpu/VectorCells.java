@@ -100,7 +100,7 @@ final class VectorCells implements CellSteps {
         DoubleVector.broadcast(D, 1.0).div(s).intoArray(d, i);
     }
 
-    /** x itself where {@code |x| < 1e-4f} (as CpuCells; the float threshold, widened exactly), else 1 - 2/(e^2x + 1). */
+    /** x itself where {@code |x| < 1e-4f} (CpuCells' float threshold, widened exactly), else 1 - 2/(e^2x + 1). */
     private static void tanhVector(double[] d, int i) {
         DoubleVector v = DoubleVector.fromArray(D, d, i);
         DoubleVector e = v.mul(2.0).lanewise(VectorOperators.EXP);

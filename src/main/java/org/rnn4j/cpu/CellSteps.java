@@ -3,8 +3,9 @@ package org.rnn4j.cpu;
 import org.rnn4j.engine.StepArgs;
 
 /**
- * Vectorised twins of {@link CpuCells}' LSTM steps, reset-after GRU forward and tanh-RNN forward (one sample, row b), implemented by
- * {@code VectorCells} on the Vector API and loaded only with {@code jdk.incubator.vector} (see {@link CpuGemm}).
+ * Vectorised twins of {@link CpuCells}' LSTM steps, reset-after GRU forward and tanh-RNN forward (one sample, row
+ * b), implemented by {@code VectorCells} on the Vector API and loaded only with {@code jdk.incubator.vector} (see
+ * {@link CpuGemm}).
  */
 interface CellSteps {
 
@@ -17,7 +18,7 @@ interface CellSteps {
 
     void lstmBackward(StepArgs a, int b);
 
-    /** The reset-after GRU forward, units {@code j0 <= j < j1} of sample b, as {@link #lstmForward(StepArgs, int, int, int)}. */
+    /** The reset-after GRU forward, units {@code j0 <= j < j1} of sample b, as the LSTM's. */
     void gruForward(StepArgs a, int b, int j0, int j1);
 
     default void gruForward(StepArgs a, int b) {

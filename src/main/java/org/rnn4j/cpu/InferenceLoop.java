@@ -15,8 +15,8 @@ import org.rnn4j.engine.StepArgs;
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
  *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
- * xp: for a few rows (T·B at most PANEL_ROWS, as a stream's step) from W_ih packed the same way, once per write version,
- *   per block (z = x · panelIh[k], scattered into xp); else one CpuGemm product (which packs W_ih per call)
+ * xp: for a few rows (T·B at most PANEL_ROWS, as a stream's step) from W_ih packed the same way, once per write
+ *   version, per block (z = x · panelIh[k], scattered into xp); else one CpuGemm product (packing W_ih per call)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, no per-step packing
@@ -51,7 +51,7 @@ final class InferenceLoop {
     record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
     }
 
-    /** Units per block for {@code gates} gates: the fewest whose G·NB floats are a multiple of {@link #PANEL_FLOATS}. */
+    /** Units per block for {@code gates} gates: the fewest whose G·NB floats are a multiple of PANEL_FLOATS. */
     static int blockUnits(int gates) {
         int g = gates;
         int n = PANEL_FLOATS;
@@ -98,7 +98,10 @@ final class InferenceLoop {
         return true;
     }
 
-    /** The panels of {@code w} {@code [g·h, cols]} at this version: reused while it holds, rebuilt (and kept) after a write. */
+    /**
+     * The panels of {@code w} {@code [g·h, cols]} at this version: reused while it holds, rebuilt (and kept, as much
+     * memory again as the weight) after a write.
+     */
     private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb) {
         Panels p = w.panels;
         if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.hidden() == h
