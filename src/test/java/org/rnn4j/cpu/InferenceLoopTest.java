@@ -68,7 +68,11 @@ class InferenceLoopTest {
                         .config(), 5, 3, true, false),
                 new Case("tanh H72 B6", Rnn.builder(10, 72).seed(9).config(), 12, 6, true, true),
                 new Case("relu H130 B2", Rnn.reluBuilder(10, 130).seed(10).config(), 6, 2, false, true),
-                new Case("tanh H384 B1 (parallel)", Rnn.builder(20, 384).seed(11).config(), 5, 1, false, false));
+                new Case("tanh H384 B1 (parallel)", Rnn.builder(20, 384).seed(11).config(), 5, 1, false, false),
+                new Case("gru 2 layers bidirectional H24 B2 T3 lengths h0 (packed W_ih)", Gru.builder(7, 24).numLayers(2)
+                        .bidirectional(true).seed(16).config(), 3, 2, true, true),
+                new Case("lstm peepholes 2 layers H192 B1 T2 (packed W_ih, parallel)", Lstm.builder(40, 192)
+                        .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true));
     }
 
     @ParameterizedTest
