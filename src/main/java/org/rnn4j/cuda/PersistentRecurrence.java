@@ -72,7 +72,7 @@ final class PersistentRecurrence {
         @Override
         public String toString() {
             return usable() ? blocks + " CTAs × " + threads + " threads, " + units + " units and "
-                    + sharedBytes / 1024 + " KiB of W_hh each" : unusable;
+                    + (sharedBytes < 1024 ? sharedBytes + " bytes" : sharedBytes / 1024 + " KiB") + " of W_hh each" : unusable;
         }
     }
 

@@ -245,6 +245,14 @@ class PersistentRecurrenceTest {
         if (StandinCounters.available()) {
             assertTrue(report.contains("LSTM forward H=9 B=2 T=3 fp32: persistent (heuristic"), report);
         }
+        // GRU and RNN: the same choice, reported per cell and form
+        run(gpu, Gru.builder(3, 9).resetAfter(false).seed(13).config(), 3, 2, null, 14);
+        run(gpu, Rnn.reluBuilder(3, 9).seed(13).config(), 3, 2, null, 14);
+        report = e.recurrentAlgorithms();
+        for (String key : new String[] {"GRU reset-before forward H=9 B=2 T=3 fp32: ", "GRU reset-before backward H=9 B=2 T=3 fp32: ",
+            "RNN_RELU forward H=9 B=2 T=3 fp32: ", "RNN_RELU backward H=9 B=2 T=3 fp32: "}) {
+            assertTrue(report.contains(key + (StandinCounters.available() ? "persistent (heuristic" : "")), report);
+        }
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> e.setRecurrentAlgorithm("fastest"));
         assertTrue(bad.getMessage().contains("algorithm") && bad.getMessage().contains("'fastest'")
                 && bad.getMessage().contains("persistent"), bad.getMessage());
