@@ -58,20 +58,25 @@ __device__ __forceinline__ bool valid(const int* lengths, int b, int step) {
     return lengths == nullptr || step < lengths[b];
 }
 
+// A bias entry, 0 when the layer has no bias.
+__device__ __forceinline__ float biasAt(const float* bias, int k) {
+    return bias == nullptr ? 0.0f : bias[k];
+}
+
 // A gate pre-activation as the CPU engine forms it (CpuCells.pre): (xp + hp) + (bih + bhh), the
-// bias pair left out when the layer has none. xp, hp point at the sample's row, col = k*H + j.
-__device__ __forceinline__ float gatePre(const float* xp, const float* hp, const float* bih, const float* bhh,
-                                         long long row, int col) {
-    float v = xp[row + col] + hp[row + col];
+// bias pair left out when the layer has none; col = k*H + j. The persistent kernels hold hp in a register.
+__device__ __forceinline__ float gatePre(float xpv, float hpv, const float* bih, const float* bhh, int col) {
+    float v = xpv + hpv;
     if (bih != nullptr || bhh != nullptr) {
-        v += (bih == nullptr ? 0.0f : bih[col]) + (bhh == nullptr ? 0.0f : bhh[col]);
+        v += biasAt(bih, col) + biasAt(bhh, col);
     }
     return v;
 }
 
-// A bias entry, 0 when the layer has no bias.
-__device__ __forceinline__ float biasAt(const float* bias, int k) {
-    return bias == nullptr ? 0.0f : bias[k];
+// The same with xp, hp pointing at the sample's row (the cell kernels).
+__device__ __forceinline__ float gatePre(const float* xp, const float* hp, const float* bih, const float* bhh,
+                                         long long row, int col) {
+    return gatePre(xp[row + col], hp[row + col], bih, bhh, col);
 }
 
 // Java's Math.max / Math.min on floats, which the CPU engine calls: a NaN in either argument wins,
@@ -100,6 +105,128 @@ __device__ __forceinline__ float javaMin(float a, float b) {
 // must see what the CPU engine sees), clamp(−0, 0, 1) is +0 and clamp(+0, −1, −0) is −0.
 __device__ __forceinline__ float clampf(float x, float lo, float hi) {
     return javaMin(javaMax(x, lo), hi);
+}
+
+// ---------------------------------------------------------------- cell arithmetic
+// One (b, j)'s cell step, shared by the per-step cell kernels (lstm.cu, gru.cu, rnn.cu) and the
+// persistent kernels (persistent.cu), so that both paths compute the same floats from the same
+// pre-activations. The equations are in the cell files' headers.
+
+// Stores one (b, j)'s four per-unit values H apart from `first` (saved activations, LSTM gate gradients),
+// where the buffer exists.
+__device__ __forceinline__ void storeFour(float* p, long long first, int H, float v0, float v1, float v2, float v3) {
+    if (p != nullptr) {
+        p[first] = v0;
+        p[first + H] = v1;
+        p[first + 2LL * H] = v2;
+        p[first + 3LL * H] = v3;
+    }
+}
+
+// LSTM forward from the four pre-activations (bias included, peephole terms not), with the
+// peephole weights p_i, p_f, p_o (0 without peepholes: + 0·c is then a no-op, as on the CPU).
+struct LstmForward {
+    float i, f, g, o, c, h;
+};
+
+__device__ __forceinline__ LstmForward lstmForwardCell(float preI, float preF, float preG, float preO, float cPrev,
+                                                       float pI, float pF, float pO, float cellClip, int coupled) {
+    LstmForward s;
+    s.i = sigmoidf(preI + pI * cPrev);
+    s.f = coupled ? 1.0f - s.i : sigmoidf(preF + pF * cPrev);
+    s.g = tanhf(preG);
+    s.c = lstmCell(s.f, cPrev, s.i, s.g);
+    if (cellClip > 0.0f) {
+        s.c = clampf(s.c, -cellClip, cellClip);
+    }
+    s.o = sigmoidf(preO + pO * s.c);
+    s.h = s.o * tanhf(s.c);
+    return s;
+}
+
+// LSTM backward from the saved gates, c_prev, c (this step's state), dh and the incoming dc:
+// the four gate gradients and the dc passed to the step before.
+struct LstmBackward {
+    float dpreI, dpreF, dpreG, dpreO, dcPrev;
+};
+
+__device__ __forceinline__ LstmBackward lstmBackwardCell(float i, float f, float g, float og, float cPrev, float c,
+                                                         float dh, float dc, float pI, float pF, float pO,
+                                                         float cellClip, int coupled) {
+    LstmBackward d;
+    const float tc = tanhf(c);
+    d.dpreO = dh * tc * og * (1.0f - og);
+    float dcTot = dc + dh * og * (1.0f - tc * tc) + pO * d.dpreO;
+    if (cellClip > 0.0f && fabsf(lstmCell(f, cPrev, i, g)) > cellClip) {
+        dcTot = 0.0f;   // the clamp's gradient
+    }
+    float di = dcTot * g;
+    const float dg = dcTot * i;
+    const float df = dcTot * cPrev;
+    if (coupled) {
+        di -= df;
+        d.dpreF = 0.0f;
+    } else {
+        d.dpreF = df * f * (1.0f - f);
+    }
+    d.dpreI = di * i * (1.0f - i);
+    d.dpreG = dg * (1.0f - g * g);
+    d.dcPrev = dcTot * f + pI * d.dpreI + pF * d.dpreF;
+    return d;
+}
+
+// GRU, both forms: the new state from the update gate z, the candidate n and h_prev.
+__device__ __forceinline__ float gruBlend(float z, float n, float hPrev) {
+    return (1.0f - z) * n + z * hPrev;
+}
+
+// GRU reset-after candidate: hn = hp_n + b_hn, n = tanh(xp_n + b_in + r·hn); returns n, sets *hn.
+__device__ __forceinline__ float gruResetAfterCandidate(float r, float xpN, float hpN, float bihN, float bhhN,
+                                                        float* hn) {
+    *hn = hpN + bhhN;
+    return tanhf(xpN + bihN + r * *hn);
+}
+
+// GRU backward, both forms: the gradients of the candidate's and the update gate's pre-activations.
+struct GruBackward {
+    float dpreN, dpreZ;
+};
+
+__device__ __forceinline__ GruBackward gruBackwardCell(float dh, float z, float n, float hPrev) {
+    GruBackward d;
+    const float dn = dh * (1.0f - z);
+    d.dpreN = dn * (1.0f - n * n);
+    d.dpreZ = dh * (hPrev - n) * z * (1.0f - z);
+    return d;
+}
+
+// GRU reset-after backward of one (b, j) from its saved r, z, n, hn and h_prev: writes dGx = (dpre_r, dpre_z,
+// dpre_n) and dGh = (dpre_r, dpre_z, dpre_n·r) at gate column `at` + k·H; returns dh·z, dh_prev's share.
+__device__ __forceinline__ float gruResetAfterBackward(float dh, float r, float z, float n, float hn, float hPrev,
+                                                       float* dGx, float* dGh, long long at, int H) {
+    const GruBackward d = gruBackwardCell(dh, z, n, hPrev);
+    const float dpreR = d.dpreN * hn * r * (1.0f - r);
+    dGx[at + GATE_R * H] = dpreR;
+    dGx[at + GATE_Z * H] = d.dpreZ;
+    dGx[at + GATE_N * H] = d.dpreN;
+    dGh[at + GATE_R * H] = dpreR;
+    dGh[at + GATE_Z * H] = d.dpreZ;
+    dGh[at + GATE_N * H] = d.dpreN * r;
+    return dh * z;
+}
+
+// GRU reset-before backward: the reset gate's gradient from d = d(r ⊙ h_prev).
+__device__ __forceinline__ float gruResetBeforeDpreR(float d, float hPrev, float r) {
+    return d * hPrev * r * (1.0f - r);
+}
+
+// Vanilla RNN: the activation (Math.max(pre, 0f) for relu, NaN stays NaN) and its gradient from h.
+__device__ __forceinline__ float rnnActivation(float pre, int relu) {
+    return relu ? (pre <= 0.0f ? 0.0f : pre) : tanhf(pre);
+}
+
+__device__ __forceinline__ float rnnActivationGrad(float dh, float h, int relu) {
+    return dh * (relu ? (h > 0.0f ? 1.0f : 0.0f) : 1.0f - h * h);
 }
 
 // Global thread index and stride of a 1-D grid-stride loop over 64-bit element counts.

@@ -84,10 +84,9 @@ extern "C" __global__ void rnn4j_gru_forward(
     const int kn = GATE_N * H + j;
     const float r = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_R * H + j));
     const float z = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_Z * H + j));
-    const float hn = hp[row + kn] + biasAt(bhh, kn);
-    const float n = tanhf(xp[row + kn] + biasAt(bih, kn) + r * hn);
-    const float hp0 = hPrev[state];
-    const float h = (1.0f - z) * n + z * hp0;
+    float hn;
+    const float n = gruResetAfterCandidate(r, xp[row + kn], hp[row + kn], biasAt(bih, kn), biasAt(bhh, kn), &hn);
+    const float h = gruBlend(z, n, hPrev[state]);
 
     if (hNext != nullptr) {
         hNext[state] = h;
@@ -95,12 +94,7 @@ extern "C" __global__ void rnn4j_gru_forward(
     if (out != nullptr) {
         out[o] = h;
     }
-    if (saved != nullptr) {
-        saved[sv + GATE_R * H] = r;
-        saved[sv + GATE_Z * H] = z;
-        saved[sv + GATE_N * H] = n;
-        saved[sv + GRU_SAVED_HN * H] = hn;
-    }
+    storeFour(saved, sv, H, r, z, n, hn);   // GATE_R, GATE_Z, GATE_N, GRU_SAVED_HN
 }
 
 extern "C" __global__ void rnn4j_gru_backward(
@@ -138,19 +132,7 @@ extern "C" __global__ void rnn4j_gru_backward(
     const float dhv = dh[state];
     const float hp0 = hPrev[state];
 
-    const float dn = dhv * (1.0f - z);
-    const float dz = dhv * (hp0 - n);
-    const float dpreN = dn * (1.0f - n * n);
-    const float dpreR = dpreN * hn * r * (1.0f - r);
-    const float dpreZ = dz * z * (1.0f - z);
-
-    dGx[gates + GATE_R * H] = dpreR;
-    dGx[gates + GATE_Z * H] = dpreZ;
-    dGx[gates + GATE_N * H] = dpreN;
-    dGh[gates + GATE_R * H] = dpreR;
-    dGh[gates + GATE_Z * H] = dpreZ;
-    dGh[gates + GATE_N * H] = dpreN * r;
-    dhPrev[state] += dhv * z;
+    dhPrev[state] += gruResetAfterBackward(dhv, r, z, n, hn, hp0, dGx, dGh, gates, H);
 }
 
 extern "C" __global__ void rnn4j_gru_rb_gates(
@@ -217,7 +199,7 @@ extern "C" __global__ void rnn4j_gru_rb_output(
     const long long row = (long long)b * 3 * H;              // [B, 3H]
     const float n = tanhf(gatePre(xp, hp, bih, bhh, row, GATE_N * H + j));
     const float z = saved[sv + GATE_Z * H];
-    const float h = (1.0f - z) * n + z * hPrev[state];
+    const float h = gruBlend(z, n, hPrev[state]);
     saved[sv + GATE_N * H] = n;
     if (hNext != nullptr) {
         hNext[state] = h;
@@ -260,14 +242,12 @@ extern "C" __global__ void rnn4j_gru_rb_backward_output(
     const float dhv = dh[state];
     const float hp0 = hPrev[state];
 
-    const float dn = dhv * (1.0f - z);
-    const float dpreN = dn * (1.0f - n * n);
-    const float dpreZ = dhv * (hp0 - n) * z * (1.0f - z);
+    const GruBackward d = gruBackwardCell(dhv, z, n, hp0);
 
-    dGx[gates + GATE_Z * H] = dpreZ;
-    dGx[gates + GATE_N * H] = dpreN;
-    dGh[gates + GATE_Z * H] = dpreZ;
-    dGh[gates + GATE_N * H] = dpreN;
+    dGx[gates + GATE_Z * H] = d.dpreZ;
+    dGx[gates + GATE_N * H] = d.dpreN;
+    dGh[gates + GATE_Z * H] = d.dpreZ;
+    dGh[gates + GATE_N * H] = d.dpreN;
     dhPrev[state] += dhv * z;
 }
 
@@ -295,7 +275,7 @@ extern "C" __global__ void rnn4j_gru_rb_backward_gates(
     const float r = saved[sv + GATE_R * H];
     const float d = tmp[state];
     const float hp0 = hPrev[state];
-    const float dpreR = d * hp0 * r * (1.0f - r);
+    const float dpreR = gruResetBeforeDpreR(d, hp0, r);
     dGx[gates + GATE_R * H] = dpreR;
     dGh[gates + GATE_R * H] = dpreR;
     dhPrev[state] += d * r;

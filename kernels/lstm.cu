@@ -83,29 +83,19 @@ extern "C" __global__ void rnn4j_lstm_forward(
     const float pO = peep == nullptr ? 0.0f : peep[2 * H + j];
 
     // Peephole terms are added as the CPU adds them: with peep == null they are + 0·c, a no-op.
-    const float i = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_I * H + j) + pI * cp);
-    const float f = coupled ? 1.0f - i : sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_F * H + j) + pF * cp);
-    const float g = tanhf(gatePre(xp, hp, bih, bhh, row, GATE_G * H + j));
-    float c = lstmCell(f, cp, i, g);
-    if (cellClip > 0.0f) {
-        c = clampf(c, -cellClip, cellClip);
-    }
-    const float og = sigmoidf(gatePre(xp, hp, bih, bhh, row, GATE_O * H + j) + pO * c);
-    const float h = og * tanhf(c);
+    const LstmForward s = lstmForwardCell(gatePre(xp, hp, bih, bhh, row, GATE_I * H + j),
+                                          gatePre(xp, hp, bih, bhh, row, GATE_F * H + j),
+                                          gatePre(xp, hp, bih, bhh, row, GATE_G * H + j),
+                                          gatePre(xp, hp, bih, bhh, row, GATE_O * H + j), cp, pI, pF, pO, cellClip, coupled);
 
-    cNext[state] = c;
+    cNext[state] = s.c;
     if (hNext != nullptr) {
-        hNext[state] = h;
+        hNext[state] = s.h;
     }
     if (out != nullptr) {
-        out[o] = h;
+        out[o] = s.h;
     }
-    if (saved != nullptr) {
-        saved[sv + GATE_I * H] = i;
-        saved[sv + GATE_F * H] = f;
-        saved[sv + GATE_G * H] = g;
-        saved[sv + GATE_O * H] = og;
-    }
+    storeFour(saved, sv, H, s.i, s.f, s.g, s.o);   // GATE_I … GATE_O
 }
 
 extern "C" __global__ void rnn4j_lstm_backward(
@@ -145,30 +135,9 @@ extern "C" __global__ void rnn4j_lstm_backward(
     const float pF = peep == nullptr ? 0.0f : peep[H + j];
     const float pO = peep == nullptr ? 0.0f : peep[2 * H + j];
 
-    const float tc = tanhf(c);
-    const float dpreO = dhv * tc * og * (1.0f - og);
-    float dcTot = dc[state] + dhv * og * (1.0f - tc * tc) + pO * dpreO;
-    if (cellClip > 0.0f && fabsf(lstmCell(f, cp, i, g)) > cellClip) {
-        dcTot = 0.0f;   // the clamp's gradient
-    }
-    float di = dcTot * g;
-    const float dg = dcTot * i;
-    const float df = dcTot * cp;
-    float dpreF;
-    if (coupled) {
-        di -= df;
-        dpreF = 0.0f;
-    } else {
-        dpreF = df * f * (1.0f - f);
-    }
-    const float dpreI = di * i * (1.0f - i);
-    const float dpreG = dg * (1.0f - g * g);
-
-    dc[state] = dcTot * f + pI * dpreI + pF * dpreF;
-    dGx[gates + GATE_I * H] = dpreI;
-    dGx[gates + GATE_F * H] = dpreF;
-    dGx[gates + GATE_G * H] = dpreG;
-    dGx[gates + GATE_O * H] = dpreO;
+    const LstmBackward d = lstmBackwardCell(i, f, g, og, cp, c, dhv, dc[state], pI, pF, pO, cellClip, coupled);
+    dc[state] = d.dcPrev;
+    storeFour(dGx, gates, H, d.dpreI, d.dpreF, d.dpreG, d.dpreO);
 }
 
 extern "C" __global__ void rnn4j_lstm_peephole_chunks(

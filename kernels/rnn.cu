@@ -46,7 +46,7 @@ extern "C" __global__ void rnn4j_rnn_forward(
     }
 
     const float pre = gatePre(xp, hp, bih, bhh, (long long)b * H, j);
-    const float h = relu ? (pre <= 0.0f ? 0.0f : pre) : tanhf(pre);  // Math.max(pre, 0f): NaN stays NaN
+    const float h = rnnActivation(pre, relu);
     if (hNext != nullptr) {
         hNext[state] = h;
     }
@@ -75,6 +75,5 @@ extern "C" __global__ void rnn4j_rnn_backward(
         dGx[state] = 0.0f;
         return;
     }
-    const float h = hNext[state];
-    dGx[state] = dh[state] * (relu ? (h > 0.0f ? 1.0f : 0.0f) : 1.0f - h * h);
+    dGx[state] = rnnActivationGrad(dh[state], hNext[state], relu);
 }

@@ -59,9 +59,10 @@ done
 
 # rnn4j's variants, timed in step 3 one JVM each: name|JVM options|the property a build must read for the
 # variant to mean anything (else it is skipped; empty: always). Adding a variant is one line here.
-# The recurrent algorithm (AlgorithmChoice): standard eager, standard as graphs, persistent (falls back to
-# standard where not eligible: GRU, RNN, the largest H), and auto (each shape's eligible algorithms timed
-# with CUDA events on first use, the fastest kept; the choices are in the log); then the reduced precisions
+# The recurrent algorithm (AlgorithmChoice): standard eager, standard as graphs, persistent (LSTM, GRU, RNN;
+# falls back to standard where not eligible: peepholes, projection, an H whose grid does not fit; the small
+# suite has GRU and RNN shapes for it), and auto (each shape's eligible algorithms timed with CUDA events on
+# first use, the fastest kept; the choices are in the log); then the reduced precisions
 # (org.rnn4j.Precision), eager, against cuDNN's FP32, TF32-allowed and FP16 columns. In order of worth: a
 # variant the budget has no time left for is skipped and says so.
 VARIANTS=(

@@ -36,13 +36,14 @@ def suite_shapes(name):
         out += ["relu-I%d-H%d-B%d-T50" % (h, h, b) for h in (1760, 2560) for b in (16, 64)]
         return out
     if name == "small":
-        return ["lstm-I%d-H%d-B%d-T50" % (h, h, b) for b in (1, 4, 16) for h in (128, 256, 512, 1024)]
+        return (["lstm-I%d-H%d-B%d-T50" % (h, h, b) for b in (1, 4, 16) for h in (128, 256, 512, 1024)]
+                + ["%s-I%d-H%d-B%d-T50" % (c, h, h, b) for c in ("gru", "tanh") for b in (1, 16) for h in (256, 1024)])
     if name == "bidir":
         return ["lstm-2L-bi-I512-H512-B64-T100"]
     if name == "gpu":
         return suite_shapes("deepbench") + suite_shapes("small") + suite_shapes("bidir")
     if name == "tiny":
-        return ["lstm-I16-H16-B4-T5", "gru-I16-H16-B4-T5"]
+        return ["lstm-I16-H16-B4-T5", "gru-I16-H16-B4-T5", "tanh-I16-H16-B4-T5"]
     raise SystemExit("cudnn_bench.py: unknown suite %r (cpu, deepbench, small, bidir, gpu, tiny)" % name)
 
 

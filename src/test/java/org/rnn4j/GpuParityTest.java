@@ -16,13 +16,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.rnn4j.cuda.AlgorithmChoice;
 import org.rnn4j.cuda.CudaEngine;
 
 /**
  * The CUDA engine against the CPU engine on random configurations of every cell and option, odd sizes
  * (hidden 1, 5, 33, 257; batch 1, 3), per-sample lengths, stacked and bidirectional: outputs, final
  * states (training and inference), dX, dh0, dc0 and every parameter gradient. Tolerance: relative L2 error ≤ 1e-4 per tensor,
- * and every element within atol 1e-4·max|cpu| + rtol 1e-3. Skipped, with the reason, without a usable GPU.
+ * and every element within atol 1e-4·max|cpu| + rtol 1e-3. Each case runs on CUDA with the configured recurrent
+ * algorithm ({@value AlgorithmChoice#PROPERTY}, by default the engine's choice: at these batches the persistent
+ * kernel where it covers the cell) and, where a loop ran persistent, again with the standard per-step path
+ * forced, so that both stay checked. Skipped, with the reason, without a usable GPU.
  */
 class GpuParityTest {
     private static String unusable;
@@ -98,9 +102,23 @@ class GpuParityTest {
         float[] dc = cfg.cell() == CellType.LSTM ? random(r, states * batch * cfg.hiddenSize()) : null;
 
         Run cpu = run(Device.cpu(), cfg, xShape, yShape, x, lengths, h0, c0, dy, dh, dc, states, batch);
+        CudaEngine engine = (CudaEngine) gpu.engine();
+        String configured = System.getProperty(AlgorithmChoice.PROPERTY, "auto");
+        engine.setRecurrentAlgorithm(configured);   // forgets the choices of earlier cases: the report is this case's
         Run cuda = run(gpu, cfg, xShape, yShape, x, lengths, h0, c0, dy, dh, dc, states, batch);
         for (Map.Entry<String, float[]> e : cpu.values().entrySet()) {
             Close.assertParity(c + " " + e.getKey(), e.getValue(), cuda.values().get(e.getKey()));
+        }
+        if (engine.recurrentAlgorithms().contains(": persistent (")) {
+            engine.setRecurrentAlgorithm("standard");   // the per-step path, which a persistent choice left unchecked
+            try {
+                Run standard = run(gpu, cfg, xShape, yShape, x, lengths, h0, c0, dy, dh, dc, states, batch);
+                for (Map.Entry<String, float[]> e : cpu.values().entrySet()) {
+                    Close.assertParity(c + " [standard] " + e.getKey(), e.getValue(), standard.values().get(e.getKey()));
+                }
+            } finally {
+                engine.setRecurrentAlgorithm(configured);
+            }
         }
     }
 

@@ -49,6 +49,12 @@ enum Kernel {
     MASKED_SOFTMAX_BACKWARD("tensor", "rnn4j_masked_softmax_backward"),
     PERSISTENT_LSTM_FORWARD("persistent", "rnn4j_persistent_lstm_forward"),
     PERSISTENT_LSTM_BACKWARD("persistent", "rnn4j_persistent_lstm_backward"),
+    PERSISTENT_GRU_FORWARD("persistent", "rnn4j_persistent_gru_forward"),
+    PERSISTENT_GRU_BACKWARD("persistent", "rnn4j_persistent_gru_backward"),
+    PERSISTENT_GRU_RB_FORWARD("persistent", "rnn4j_persistent_gru_rb_forward"),
+    PERSISTENT_GRU_RB_BACKWARD("persistent", "rnn4j_persistent_gru_rb_backward"),
+    PERSISTENT_RNN_FORWARD("persistent", "rnn4j_persistent_rnn_forward"),
+    PERSISTENT_RNN_BACKWARD("persistent", "rnn4j_persistent_rnn_backward"),
     F32_TO_BF16_ROWS("precision", "rnn4j_f32_to_bf16_rows"),
     BF16_TO_F32("precision", "rnn4j_bf16_to_f32");
 

@@ -15,8 +15,9 @@ import org.rnn4j.engine.Recurrence;
  * whole forward or backward loop, each CTA keeping its slice of {@code W_hh} (backward: of {@code W_hhᵀ}) in
  * shared memory for the whole sequence, one grid barrier per step.
  *
- * <p>It covers FP32 LSTM without peepholes or projection (cell clip and the coupled gate included, any
- * per-sample lengths); everything else is {@link #uncovered} and runs the standard path. The launch shape
+ * <p>It covers FP32 LSTM without peepholes or projection (cell clip and the coupled gate included), GRU in
+ * both forms (reset-after, reset-before) and the vanilla RNN (tanh, relu), any per-sample lengths; everything
+ * else is {@link #uncovered} and runs the standard path. The launch shape
  * comes from the device's limits ({@link #plan}): the fewest hidden units per CTA whose grid is co-resident
  * (the driver's occupancy for that block size and shared memory, times the multiprocessors) and whose slice
  * fits the opt-in shared memory per block. A {@code CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE} at launch (a GPU
@@ -71,7 +72,7 @@ final class PersistentRecurrence {
         @Override
         public String toString() {
             return usable() ? blocks + " CTAs × " + threads + " threads, " + units + " units and "
-                    + sharedBytes / 1024 + " KiB of W_hh each" : unusable;
+                    + (sharedBytes < 1024 ? sharedBytes + " bytes" : sharedBytes / 1024 + " KiB") + " of W_hh each" : unusable;
         }
     }
 
@@ -104,7 +105,7 @@ final class PersistentRecurrence {
      */
     static PersistentRecurrence forDevice(CudaEngine engine, int multiprocessors, int sharedOptIn) {
         bind();
-        for (Kernel k : new Kernel[] {Kernel.PERSISTENT_LSTM_FORWARD, Kernel.PERSISTENT_LSTM_BACKWARD}) {
+        for (Kernel k : KERNELS) {
             Driver.check(Lib.cuFuncSetAttribute(engine.function(k), CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                     sharedOptIn), "cuFuncSetAttribute", k.symbol + " MAX_DYNAMIC_SHARED_SIZE_BYTES " + sharedOptIn);
         }
@@ -119,20 +120,20 @@ final class PersistentRecurrence {
 
     /** Why the persistent kernels do not cover {@code loop} (a feature, not a size), or null when they do. */
     static String uncovered(Recurrence loop) {
-        if (loop.cell != CellType.LSTM) {
-            return "persistent kernels cover LSTM only, not " + loop.cell;
-        }
         if (loop.peep != null) {
             return "persistent kernels do not cover peepholes";
         }
         if (loop.projSize != 0) {
             return "persistent kernels do not cover a projection (proj_size " + loop.projSize + ")";
         }
-        if (loop.pass == Recurrence.Pass.BACKWARD && loop.dGh != loop.dGx) {
-            return "persistent backward writes one gate gradient";
+        // the reset-after GRU's backward writes dGx and dGh (its n block differs), every other cell's dGx only
+        boolean twoGateGradients = loop.cell == CellType.GRU && loop.resetAfter;
+        if (loop.pass == Recurrence.Pass.BACKWARD && (loop.dGh != loop.dGx) != twoGateGradients) {
+            return "persistent backward of " + loop.cell + " writes " + (twoGateGradients ? "two gate gradients" : "one gate gradient");
         }
         return null;
     }
+
 
     /** The launch shape of {@code loop} on this device, or {@link Plan#none} with the reason. */
     Plan plan(Recurrence loop) {
@@ -140,6 +141,7 @@ final class PersistentRecurrence {
         if (why != null) {
             return Plan.none(why);
         }
+        int g = loop.cell.gates();
         if ((long) loop.batch * loop.hidden > Integer.MAX_VALUE || 4L * loop.hidden > Integer.MAX_VALUE) {
             return Plan.none("batch·hidden beyond the kernels' 32-bit indices");
         }
@@ -151,7 +153,7 @@ final class PersistentRecurrence {
             if (units > 1 && blocks == CudaEngine.ceilDiv(h, units - 1)) {
                 continue;   // the same grid with a larger slice
             }
-            long shared = 4L * units * h * FLOAT_BYTES;   // forward [4][units][H], backward [units][4H]
+            long shared = (long) g * units * h * FLOAT_BYTES;   // forward [G][units][H], backward [units][G·H]
             if (shared > sharedOptIn) {
                 return Plan.none("no co-resident grid: " + (blocks * units == h ? "" : "about ") + blocks
                         + " CTAs would need " + shared + " bytes of W_hh each, beyond the device's " + sharedOptIn
@@ -167,8 +169,20 @@ final class PersistentRecurrence {
         return Plan.none("no co-resident grid for hidden " + h);
     }
 
-    private static Kernel kernel(Recurrence loop) {
-        return loop.pass == Recurrence.Pass.FORWARD ? Kernel.PERSISTENT_LSTM_FORWARD : Kernel.PERSISTENT_LSTM_BACKWARD;
+    private static final Kernel[] KERNELS = {
+        Kernel.PERSISTENT_LSTM_FORWARD, Kernel.PERSISTENT_LSTM_BACKWARD, Kernel.PERSISTENT_GRU_FORWARD,
+        Kernel.PERSISTENT_GRU_BACKWARD, Kernel.PERSISTENT_GRU_RB_FORWARD, Kernel.PERSISTENT_GRU_RB_BACKWARD,
+        Kernel.PERSISTENT_RNN_FORWARD, Kernel.PERSISTENT_RNN_BACKWARD};
+
+    /** The kernel of {@code loop}'s cell and pass. */
+    static Kernel kernel(Recurrence loop) {
+        boolean forward = loop.pass == Recurrence.Pass.FORWARD;
+        return switch (loop.cell) {
+            case LSTM -> forward ? Kernel.PERSISTENT_LSTM_FORWARD : Kernel.PERSISTENT_LSTM_BACKWARD;
+            case GRU -> loop.resetAfter ? (forward ? Kernel.PERSISTENT_GRU_FORWARD : Kernel.PERSISTENT_GRU_BACKWARD)
+                    : (forward ? Kernel.PERSISTENT_GRU_RB_FORWARD : Kernel.PERSISTENT_GRU_RB_BACKWARD);
+            case RNN_TANH, RNN_RELU -> forward ? Kernel.PERSISTENT_RNN_FORWARD : Kernel.PERSISTENT_RNN_BACKWARD;
+        };
     }
 
     /**
@@ -190,21 +204,25 @@ final class PersistentRecurrence {
         return true;
     }
 
-    /** The kernel's parameters in the order of {@code kernels/persistent.cu} (and {@code ABI.md}). */
+    /**
+     * The kernel's parameters in the order of {@code kernels/persistent.cu} (and {@code ABI.md}): one list for every
+     * forward kernel, one for every backward kernel.
+     */
     static KernelArgs arguments(KernelArgs args, Recurrence loop, int units, CudaEngine.PointerResolver r) {
         args.reset().i32(loop.steps).i32(loop.batch).i32(loop.hidden).i32(units)
                 .ptr(r.at(loop.lengths, 0, "lengths"));
         if (loop.pass == Recurrence.Pass.FORWARD) {
-            return args.ptr(r.at(loop.xp, 0, "xp")).ptr(r.at(loop.whh, 0, "whh"))
+            args.ptr(r.at(loop.xp, 0, "xp")).ptr(r.at(loop.whh, 0, "whh"))
                     .ptr(r.at(loop.bih, 0, "bih")).ptr(r.at(loop.bhh, 0, "bhh"))
                     .ptr(r.at(loop.hs, 0, "hs")).ptr(r.at(loop.cs, 0, "cs"))
                     .ptr(r.at(loop.out, loop.outOff, "out")).i32(loop.outLd)
-                    .ptr(r.at(loop.saved, 0, "saved")).flag(loop.keep)
-                    .f32(loop.cellClip).flag(loop.coupled);
+                    .ptr(r.at(loop.saved, 0, "saved")).flag(loop.keep);
+        } else {
+            args.ptr(r.at(loop.whh, 0, "whh")).ptr(r.at(loop.hs, 0, "hs")).ptr(r.at(loop.cs, 0, "cs"))
+                    .ptr(r.at(loop.saved, 0, "saved")).ptr(r.at(loop.dH, 0, "dH")).ptr(r.at(loop.dc, 0, "dc"))
+                    .ptr(r.at(loop.dGx, 0, "dGx")).ptr(r.at(loop.dGh, 0, "dGh"))
+                    .ptr(r.at(loop.dh0, loop.dh0Off, "dh0"));
         }
-        return args.ptr(r.at(loop.whh, 0, "whh")).ptr(r.at(loop.cs, 0, "cs")).ptr(r.at(loop.saved, 0, "saved"))
-                .ptr(r.at(loop.dH, 0, "dH")).ptr(r.at(loop.dc, 0, "dc")).ptr(r.at(loop.dGx, 0, "dGx"))
-                .ptr(r.at(loop.dh0, loop.dh0Off, "dh0"))
-                .f32(loop.cellClip).flag(loop.coupled);
+        return args.f32(loop.cellClip).flag(loop.coupled).flag(loop.cell == CellType.RNN_RELU);
     }
 }

@@ -162,9 +162,15 @@ class KernelAbiTest {
         loop.dGh = loop.dGx;
         loop.dh0 = loop.dc;
         PersistentRecurrence.Plan plan = new PersistentRecurrence.Plan(2, 17, 32, 4 * 2 * hidden * 4, null);
-        for (Recurrence.Pass pass : Recurrence.Pass.values()) {
-            loop.pass = pass;
-            assertTrue(persistent.run(loop, plan), pass + ": launched");
+        for (CellType cell : CellType.values()) {
+            for (boolean resetAfter : new boolean[] {true, false}) {
+                loop.cell = cell;
+                loop.resetAfter = resetAfter;
+                for (Recurrence.Pass pass : Recurrence.Pass.values()) {
+                    loop.pass = pass;
+                    assertTrue(persistent.run(loop, plan), cell + " " + pass + ": launched");
+                }
+            }
         }
         for (Launch l : launches) {
             assertEquals(17, l.grid(), l.kernel() + ": the plan's CTAs");

@@ -23,11 +23,14 @@ import org.rnn4j.Gru;
 import org.rnn4j.Lstm;
 import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
+import org.rnn4j.Rnn;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.Recurrence;
 
 /**
  * The persistent algorithm ({@code kernels/persistent.cu}, {@link PersistentRecurrence}) and the algorithm
- * choice ({@link AlgorithmChoice}): forced persistent, an LSTM's forward and backward are the standard path's
+ * choice ({@link AlgorithmChoice}): forced persistent, an LSTM's, a GRU's (both forms) and an RNN's (tanh, relu)
+ * forward and backward are the standard path's
  * bits on the stand-in (its SGEMM sums in the kernel's order) and match the CPU engine at the parity tests'
  * tolerance (what holds on a GPU, whose cuBLAS sums in another order); features it does not cover, grids that
  * do not fit and a driver that refuses the grid fall back to the standard path with the same results.
@@ -94,22 +97,33 @@ class PersistentRecurrenceTest {
         return a;
     }
 
-        /** Persistent (forced) against standard (forced) on CUDA and against the CPU engine; both persistent kernels ran. */
+    /** The persistent kernel of {@code cfg}'s cell for {@code pass}. */
+    private static Kernel persistentKernel(RecurrentConfig cfg, Recurrence.Pass pass) {
+        Recurrence loop = new Recurrence();
+        loop.cell = cfg.cell();
+        loop.resetAfter = cfg.resetAfter();
+        loop.pass = pass;
+        return PersistentRecurrence.kernel(loop);
+    }
+
+    /** Persistent (forced) against standard (forced) on CUDA and against the CPU engine; both persistent kernels ran. */
     private static void persistentMatches(RecurrentConfig cfg, int steps, int batch, int[] lengths) {
         CudaEngine e = engine();
         Device gpu = Device.cuda();
         e.setRecurrentAlgorithm("standard");
         Map<String, float[]> standard = run(gpu, cfg, steps, batch, lengths, 5);
         e.setRecurrentAlgorithm("persistent");
-        long fwd = launches(Kernel.PERSISTENT_LSTM_FORWARD);
-        long bwd = launches(Kernel.PERSISTENT_LSTM_BACKWARD);
+        Kernel forward = persistentKernel(cfg, Recurrence.Pass.FORWARD);
+        Kernel backward = persistentKernel(cfg, Recurrence.Pass.BACKWARD);
+        long fwd = launches(forward);
+        long bwd = launches(backward);
         Map<String, float[]> persistent = run(gpu, cfg, steps, batch, lengths, 5);
         Map<String, float[]> cpu = run(Device.cpu(), cfg, steps, batch, lengths, 5);
         if (StandinCounters.available()) {
             // forward: the training and the inference pass of every layer-direction; backward: each once
             int loops = cfg.numLayers() * cfg.directions();
-            assertEquals(2L * loops, launches(Kernel.PERSISTENT_LSTM_FORWARD) - fwd, cfg + ": persistent forwards");
-            assertEquals(loops, launches(Kernel.PERSISTENT_LSTM_BACKWARD) - bwd, cfg + ": persistent backwards");
+            assertEquals(2L * loops, launches(forward) - fwd, cfg + ": persistent forwards");
+            assertEquals(loops, launches(backward) - bwd, cfg + ": persistent backwards");
         }
         for (Map.Entry<String, float[]> r : cpu.entrySet()) {
             Close.assertParity(cfg + " " + r.getKey() + " vs CPU", r.getValue(), persistent.get(r.getKey()));
@@ -133,15 +147,34 @@ class PersistentRecurrenceTest {
                 new int[] {5, 1, 3});
     }
 
+    @Test
+    void aGruInBothFormsMatchesTheStandardPathAndTheCpu() {
+        for (boolean resetAfter : new boolean[] {true, false}) {
+            persistentMatches(Gru.builder(3, 5).resetAfter(resetAfter).seed(21).config(), 4, 1, null);
+            persistentMatches(Gru.builder(4, 33).resetAfter(resetAfter).numLayers(2).bidirectional(true).seed(22).config(),
+                    6, 3, new int[] {6, 2, 4});
+            persistentMatches(Gru.builder(2, 1).resetAfter(resetAfter).bias(false).seed(23).config(), 3, 2, new int[] {1, 3});
+        }
+    }
+
+    @Test
+    void anRnnWithTanhAndReluMatchesTheStandardPathAndTheCpu() {
+        persistentMatches(Rnn.builder(3, 5).seed(24).config(), 4, 1, null);
+        persistentMatches(Rnn.reluBuilder(4, 33).numLayers(2).bidirectional(true).seed(25).config(), 6, 3,
+                new int[] {6, 2, 4});
+        persistentMatches(Rnn.builder(4, 17).bidirectional(true).seed(26).config(), 5, 20,
+                new int[] {5, 1, 3, 5, 2, 4, 5, 1, 3, 5, 2, 4, 5, 1, 3, 5, 2, 4, 5, 1});
+        persistentMatches(Rnn.reluBuilder(2, 1).bias(false).seed(27).config(), 3, 2, new int[] {1, 3});
+    }
+
     /** What the persistent kernels do not cover runs the standard path, with the same bits. */
     @Test
-    void peepholesProjectionAndOtherCellsFallBackToTheStandardPath() {
+    void peepholesAndProjectionFallBackToTheStandardPath() {
         CudaEngine e = engine();
         Device gpu = Device.cuda();
         for (Function<Integer, RecurrentConfig> build : java.util.List.<Function<Integer, RecurrentConfig>>of(
                 h -> Lstm.builder(3, h).peepholes(true).seed(6).config(),
-                h -> Lstm.builder(3, h).projSize(2).seed(7).config(),
-                h -> Gru.builder(3, h).seed(8).config())) {
+                h -> Lstm.builder(3, h).projSize(2).seed(7).config())) {
             RecurrentConfig cfg = build.apply(6);
             e.setRecurrentAlgorithm("standard");
             Map<String, float[]> standard = run(gpu, cfg, 4, 2, new int[] {4, 2}, 9);
@@ -183,16 +216,21 @@ class PersistentRecurrenceTest {
         CudaEngine e = engine();
         assumeTrue(StandinCounters.available(), "the stand-in fits 132 multiprocessors' worth of blocks");
         Device gpu = Device.cuda();
-        RecurrentConfig cfg = Lstm.builder(3, 2048).seed(11).config();   // 2048 CTAs of one unit: 32 KiB each, 6 per SM
-        e.setRecurrentAlgorithm("standard");
-        Map<String, float[]> standard = run(gpu, cfg, 2, 1, null, 12);
-        // occupancy answers for 1000 multiprocessors; the stand-in's 132 hold 792 such CTAs
-        e.useAlgorithms(PersistentRecurrence.forDevice(e, 1000, 232448));
-        e.setRecurrentAlgorithm("persistent");
-        Map<String, float[]> refused = run(gpu, cfg, 2, 1, null, 12);
-        standard.forEach((k, v) -> assertArrayEquals(v, refused.get(k), k));
-        String report = e.recurrentAlgorithms();
-        assertTrue(report.contains("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"), report);
+        // 2048 CTAs of one unit: LSTM 32 KiB each, 6 per SM (the stand-in's 132 hold 792); GRU 24 KiB, 9 per SM (1188)
+        for (RecurrentConfig cfg : java.util.List.of(Lstm.builder(3, 2048).seed(11).config(),
+                Gru.builder(3, 2048).resetAfter(false).seed(11).config())) {
+            e.useAlgorithms(null);
+            e.setRecurrentAlgorithm("standard");
+            Map<String, float[]> standard = run(gpu, cfg, 2, 1, null, 12);
+            // occupancy answers for 1000 multiprocessors
+            e.useAlgorithms(PersistentRecurrence.forDevice(e, 1000, 232448));
+            e.setRecurrentAlgorithm("persistent");
+            Map<String, float[]> refused = run(gpu, cfg, 2, 1, null, 12);
+            standard.forEach((k, v) -> assertArrayEquals(v, refused.get(k), cfg + " " + k));
+            String report = e.recurrentAlgorithms();
+            assertTrue(report.contains(cfg.cell() + (cfg.cell() == CellType.GRU ? " reset-before" : "") + " forward H=2048")
+                    && report.contains("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE"), report);
+        }
     }
 
     /** The auto choice: the heuristic on the stand-in (persistent at small batch), measuring when forced on. */
@@ -206,6 +244,14 @@ class PersistentRecurrenceTest {
         assertTrue(report.contains("LSTM forward H=9 B=2 T=3 fp32: "), report);
         if (StandinCounters.available()) {
             assertTrue(report.contains("LSTM forward H=9 B=2 T=3 fp32: persistent (heuristic"), report);
+        }
+        // GRU and RNN: the same choice, reported per cell and form
+        run(gpu, Gru.builder(3, 9).resetAfter(false).seed(13).config(), 3, 2, null, 14);
+        run(gpu, Rnn.reluBuilder(3, 9).seed(13).config(), 3, 2, null, 14);
+        report = e.recurrentAlgorithms();
+        for (String key : new String[] {"GRU reset-before forward H=9 B=2 T=3 fp32: ", "GRU reset-before backward H=9 B=2 T=3 fp32: ",
+            "RNN_RELU forward H=9 B=2 T=3 fp32: ", "RNN_RELU backward H=9 B=2 T=3 fp32: "}) {
+            assertTrue(report.contains(key + (StandinCounters.available() ? "persistent (heuristic" : "")), report);
         }
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> e.setRecurrentAlgorithm("fastest"));
         assertTrue(bad.getMessage().contains("algorithm") && bad.getMessage().contains("'fastest'")

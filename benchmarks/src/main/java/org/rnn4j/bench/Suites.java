@@ -14,10 +14,12 @@ import java.util.Map;
  *   <li>{@code deepbench}: Baidu DeepBench's recurrent training set: LSTM hidden {512,1024,2048} x batch
  *       {16,32,64,128} x 25 steps; GRU hidden {1024,2048} x batch 32 x steps {187,375}; relu RNN hidden
  *       {1760,2560} x batch {16,64} x 50 steps; input = hidden throughout.</li>
- *   <li>{@code small}: the small-batch grid, LSTM batch {1,4,16} x hidden {128,256,512,1024} x 50 steps.</li>
+ *   <li>{@code small}: the small-batch grid (where the persistent kernels win), LSTM batch {1,4,16} x hidden
+ *       {128,256,512,1024} x 50 steps; GRU and tanh RNN batch {1,16} x hidden {256,1024} x 50 steps.</li>
  *   <li>{@code inference}: the {@code cpu} shapes, each also at batch 1 and 8 (issue #23's inference targets).</li>
  *   <li>{@code bidir}: a 2-layer bidirectional LSTM, hidden 512, batch 64, 100 steps.</li>
- *   <li>{@code gpu}: deepbench + small + bidir. {@code tiny}: two very small shapes, to test the plumbing.</li>
+ *   <li>{@code gpu}: deepbench + small + bidir. {@code tiny}: three very small shapes (LSTM, GRU, tanh RNN), to
+ *       test the plumbing.</li>
  * </ul>
  */
 public final class Suites {
@@ -57,6 +59,13 @@ public final class Suites {
                 small.add(Shape.of("lstm", h, h, b, 50));
             }
         }
+        for (String cell : new String[] {"gru", "tanh"}) {
+            for (int b : new int[] {1, 16}) {
+                for (int h : new int[] {256, 1024}) {
+                    small.add(Shape.of(cell, h, h, b, 50));
+                }
+            }
+        }
         List<Shape> inference = new ArrayList<>();
         for (Shape c : cpu) {
             inference.add(c);
@@ -74,7 +83,8 @@ public final class Suites {
         SUITES.put("inference", List.copyOf(inference));
         SUITES.put("bidir", bidir);
         SUITES.put("gpu", List.copyOf(gpu));
-        SUITES.put("tiny", List.of(Shape.of("lstm", 16, 16, 4, 5), Shape.of("gru", 16, 16, 4, 5)));
+        SUITES.put("tiny", List.of(Shape.of("lstm", 16, 16, 4, 5), Shape.of("gru", 16, 16, 4, 5),
+                Shape.of("tanh", 16, 16, 4, 5)));
     }
 
     /** The suite names, in order. */
