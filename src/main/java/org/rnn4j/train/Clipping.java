@@ -2,6 +2,7 @@ package org.rnn4j.train;
 
 import java.util.List;
 import java.util.function.Function;
+import org.rnn4j.DType;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Buffer;
@@ -9,7 +10,8 @@ import org.rnn4j.engine.Engine;
 
 /**
  * Gradient clipping in place, on the gradients' devices: by global norm (PyTorch's
- * {@code clip_grad_norm_}) and by value ({@code clip_grad_value_}). Only the norm comes back to the host.
+ * {@code clip_grad_norm_}) and by value ({@code clip_grad_value_}). Only the norm comes back to the host (and
+ * not even that where the optimizer clips: {@link Optimizer#setGlobalClipNorm}).
  */
 public final class Clipping {
     private Clipping() {
@@ -71,6 +73,26 @@ public final class Clipping {
             throw new IllegalArgumentException("maxNorm: expected a finite value > 0, got " + maxNorm);
         }
         List<ParameterSet.Pair> pairs = ParameterSet.collect(modules);
+        if (pairs.isEmpty()) {
+            return 0;
+        }
+        Engine engine = pairs.get(0).grad().engine();
+        Buffer[] grads = new Buffer[pairs.size()];
+        long[] sizes = new long[pairs.size()];
+        boolean shared = true;
+        for (int i = 0; i < grads.length; i++) {
+            shared &= pairs.get(i).grad().engine() == engine;
+            grads[i] = pairs.get(i).grad().bufferForWrite();
+            sizes[i] = pairs.get(i).grad().size();
+        }
+        if (shared) {   // on the device, then one read of the norm
+            try (Buffer work = engine.allocate(DType.I32, Engine.clipWorkInts(grads.length))) {
+                engine.clipGlobalNorm(grads, sizes, maxNorm, work);
+                int[] bits = new int[2];
+                engine.download(work, 0, bits, 0, 2);
+                return Double.longBitsToDouble((bits[0] & 0xFFFFFFFFL) | ((long) bits[1] << 32));
+            }
+        }
         double norm = Math.sqrt(sumOfSquares(pairs));
         if (!Double.isFinite(norm)) {
             return norm;

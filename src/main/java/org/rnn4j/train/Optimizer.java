@@ -1,21 +1,36 @@
 package org.rnn4j.train;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
 
 /**
  * Updates parameters in place from their accumulated gradients, on their device. Gradients accumulate
  * across backward passes until {@link #zeroGrad()}: micro-batches of one large batch are accumulated
  * by simply not zeroing between them (scale each micro-batch's loss so the sum is the wanted mean).
  * Subclasses supply the update rule of one tensor and own their state buffers.
+ *
+ * <p>A step queues the updates of all tensors on one engine (and the clipping of {@link #setGlobalClipNorm}) as one
+ * {@link Engine#replayable} region, which the CUDA engine replays as one graph launch; what changes from step to
+ * step (the learning rate, Adam's bias corrections, SGD's first step) is written into a small device buffer before
+ * the region ({@link Engine#adamStep}), so a replay always uses the current step's values.
  */
 public abstract class Optimizer implements AutoCloseable {
     final List<ParameterSet.Pair> pairs;
     private final List<HasParameters> modules;
+    /** The pairs' indices by engine, in order of first appearance (one engine for a model on one device). */
+    private final Map<Engine, List<Integer>> byEngine = new LinkedHashMap<>();
+    /** Per engine: this step's {@link #hyperparameters}, written before the updates; allocated at the first step. */
+    private final Map<Engine, Tensor> hyper = new LinkedHashMap<>();
+    /** The work buffer of {@link Engine#clipGlobalNorm}, when clipping on one engine; allocated at the first clipped step. */
+    private Buffer clipWork;
     private double lr;
+    private double clipNorm;
     private long steps;
     private boolean closed;
 
@@ -24,10 +39,14 @@ public abstract class Optimizer implements AutoCloseable {
         this.pairs = ParameterSet.collect(modules);
         this.modules = List.copyOf(modules);
         this.lr = lr;
+        for (int i = 0; i < pairs.size(); i++) {
+            byEngine.computeIfAbsent(pairs.get(i).param().engine(), e -> new ArrayList<>()).add(i);
+        }
     }
 
     /**
-     * One update of every parameter from its current gradient.
+     * One update of every parameter from its current gradient, after clipping the gradients by their global norm
+     * when {@link #setGlobalClipNorm} asked for it.
      *
      * @throws IllegalStateException when the update left a parameter NaN or infinite (a learning rate or
      *         gradient too large for float32), naming it; the step is counted and the parameters are as it
@@ -36,8 +55,19 @@ public abstract class Optimizer implements AutoCloseable {
     public final void step() {
         requireOpen();
         long t = steps + 1;
-        for (int i = 0; i < pairs.size(); i++) {
-            update(i, pairs.get(i), (float) lr, t);
+        float[] values = hyperparameters((float) lr, t);
+        for (Map.Entry<Engine, List<Integer>> e : byEngine.entrySet()) {
+            Tensor h = hyperBuffer(e.getKey(), values.length);
+            for (int k = 0; k < values.length; k++) {   // a memset each: no host copy, no synchronize
+                e.getKey().fill(h.bufferForWrite(), k, 1, values[k]);
+            }
+        }
+        boolean clipOnDevice = clipNorm > 0 && byEngine.size() == 1;
+        if (clipNorm > 0 && !clipOnDevice) {
+            Clipping.clipGlobalNorm(modules, clipNorm);   // tensors on several devices: the norm goes through the host
+        }
+        for (Map.Entry<Engine, List<Integer>> e : byEngine.entrySet()) {
+            queueUpdates(e.getKey(), e.getValue(), clipOnDevice);
         }
         steps = t;
         if (Double.isFinite(Clipping.sumOfSquares(pairs, ParameterSet.Pair::param))) {
@@ -54,8 +84,85 @@ public abstract class Optimizer implements AutoCloseable {
         }
     }
 
-    /** Updates tensor {@code index} of {@link #pairs} in place; {@code step} counts from 1. */
-    abstract void update(int index, ParameterSet.Pair p, float lr, long step);
+    /**
+     * The clipping and updates of the tensors {@code indices} on {@code engine} as one replayable region: its shape is
+     * the optimizer's constants and the tensors' sizes, its buffers every tensor it touches (each parameter taken for
+     * writing here, so that its version moves on a replay too).
+     */
+    private void queueUpdates(Engine engine, List<Integer> indices, boolean clip) {
+        List<Object> shape = new ArrayList<>(constants());
+        shape.add(clip ? clipNorm : 0.0);
+        List<Buffer> buffers = new ArrayList<>();
+        Buffer[] params = new Buffer[indices.size()];
+        Buffer[] grads = new Buffer[indices.size()];
+        long[] sizes = new long[indices.size()];
+        for (int k = 0; k < params.length; k++) {
+            ParameterSet.Pair p = pairs.get(indices.get(k));
+            params[k] = p.param().bufferForWrite();
+            grads[k] = p.grad().buffer();
+            sizes[k] = p.param().size();
+            shape.add(sizes[k]);
+            buffers.add(params[k]);
+            buffers.add(grads[k]);
+            for (Tensor s : stateOf(indices.get(k))) {
+                buffers.add(s.buffer());
+            }
+        }
+        Buffer h = hyper.get(engine).buffer();
+        buffers.add(h);
+        if (clip) {
+            if (clipWork == null) {
+                clipWork = engine.allocate(org.rnn4j.DType.I32, Engine.clipWorkInts(pairs.size()));
+            }
+            buffers.add(clipWork);
+        }
+        engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {
+            if (clip) {
+                engine.clipGlobalNorm(grads, sizes, clipNorm, clipWork);
+            }
+            for (int k = 0; k < params.length; k++) {
+                update(indices.get(k), pairs.get(indices.get(k)), params[k], h);
+            }
+        });
+    }
+
+    private Tensor hyperBuffer(Engine engine, int count) {
+        Tensor h = hyper.get(engine);
+        if (h == null) {
+            h = Tensor.zeros(pairs.get(byEngine.get(engine).get(0)).param().device(), count);
+            hyper.put(engine, h);
+        }
+        return h;
+    }
+
+    /**
+     * Clips the gradients by their global norm before every following {@link #step} (Keras's
+     * {@code global_clipnorm}; what {@link Clipping#clipGlobalNorm} does, bit for bit, but inside the step, on the
+     * device, with no host read); 0 turns it off.
+     *
+     * @param maxNorm ≥ 0, finite
+     */
+    public final void setGlobalClipNorm(double maxNorm) {
+        if (!(maxNorm >= 0) || Double.isInfinite(maxNorm)) {
+            throw new IllegalArgumentException("maxNorm: expected a finite value >= 0 (0: no clipping), got " + maxNorm);
+        }
+        this.clipNorm = maxNorm;
+    }
+
+    /** What {@code update} reads from its {@code hyper} buffer at step {@code step} (from 1): see {@link Engine#adamStep}. */
+    abstract float[] hyperparameters(float lr, long step);
+
+    /** The state tensors of tensor {@code index} of {@link #pairs} (what {@code update} reads and writes besides it). */
+    abstract List<Tensor> stateOf(int index);
+
+    /** The constants of the update rule (everything its launches take besides buffers and sizes), with value equality. */
+    abstract List<Object> constants();
+
+    /**
+     * Queues the update of tensor {@code index} of {@link #pairs}: {@code param} is its parameter's buffer, taken for
+     * writing, {@code hyper} the step's {@link #hyperparameters}.
+     */
+    abstract void update(int index, ParameterSet.Pair p, Buffer param, Buffer hyper);
 
     /** Releases the state buffers (not the parameters). */
     abstract void releaseState();
@@ -116,6 +223,12 @@ public abstract class Optimizer implements AutoCloseable {
     @Override
     public final void close() {
         closed = true;
+        hyper.values().forEach(Tensor::close);
+        hyper.clear();
+        if (clipWork != null) {
+            clipWork.close();
+            clipWork = null;
+        }
         releaseState();
     }
 }
