@@ -33,13 +33,19 @@ import org.rnn4j.Tensor;
 class GraphsTest {
 
     private static CudaEngine engine() {
+        CudaEngine e = engineOfLongLivedBuffers();
+        // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
+        // gives them; with every buffer its own allocation they do not
+        assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
+        return e;
+    }
+
+    /** The engine with graphs on, for regions on buffers that live across calls (replayed with or without the pool's caching). */
+    private static CudaEngine engineOfLongLivedBuffers() {
         String unusable = Devices.cudaUnusableReason();
         assumeTrue(unusable == null, () -> "no usable CUDA device: " + unusable);
         CudaEngine e = (CudaEngine) Device.cuda().engine();
         assumeTrue(e.graphsUnusableReason() == null, () -> "graphs not usable: " + e.graphsUnusableReason());
-        // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
-        // gives them; with every buffer its own allocation they do not
-        assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
         e.setGraphsEnabled(true);   // the default (CudaEngine.GRAPHS_PROPERTY); a test may have turned them off
         e.setRecurrentAlgorithm("graph");   // the persistent kernel would take small-batch LSTMs
         return e;
@@ -410,7 +416,7 @@ class GraphsTest {
      */
     @Test
     void anOptimizerStepWithClippingIsOneGraphLaunchAndReplaysEachStepsValues() {
-        CudaEngine e = engine();
+        CudaEngine e = engineOfLongLivedBuffers();   // parameters, gradients and optimizer state live across steps
         for (boolean adam : new boolean[] {true, false}) {
             e.setGraphsEnabled(false);
             List<float[]> eager = optimizerSteps(adam, null);
