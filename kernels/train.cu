@@ -30,7 +30,8 @@
 //                g = nesterov ? g + μ·buf : buf;   p −= lr·g      (velocity null when momentum == 0)
 // grad is never written.
 //
-// Gradient clipping by global norm with no host read (Engine.clipGlobalNorm): rnn4j_sum_squares
+// Gradient clipping by global norm with no host read (Engine.clipGlobalNorm; Engine.globalNorm is the
+// norm alone, without rnn4j_scale_by, the optimizer's finite check): rnn4j_sum_squares
 // (sequence.cu) leaves 256 double partials per tensor, then
 //   rnn4j_global_norm   one thread: sum = Σ_t (Σ_i partials[t, i]) in that order from 0 (the order in
 //                       which the host adds sumSquares' partials), norm = sqrt(sum), all in double;

@@ -1960,6 +1960,16 @@ public final class CudaEngine implements Engine {
      */
     @Override
     public void clipGlobalNorm(Buffer[] xs, long[] ns, double maxNorm, Buffer work) {
+        queueGlobalNorm(xs, ns, maxNorm, work, true);
+    }
+
+    /** {@link #clipGlobalNorm}'s first two kernels (the scale it writes is 1, unused). */
+    @Override
+    public void globalNorm(Buffer[] xs, long[] ns, Buffer work) {
+        queueGlobalNorm(xs, ns, Double.POSITIVE_INFINITY, work, false);
+    }
+
+    private void queueGlobalNorm(Buffer[] xs, long[] ns, double maxNorm, Buffer work, boolean scale) {
         enter();
         if (xs.length != ns.length) {
             throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
@@ -1971,7 +1981,7 @@ public final class CudaEngine implements Engine {
             addresses[t] = ptr(xs[t], 0, "xs[" + t + "]");
         }
         long norm = w.address(0);
-        long scale = norm + 8;
+        long factor = norm + 8;
         long partials = norm + 16;
         long partialBytes = SUM_SQUARES_BLOCKS * 8L;
         int tensors = 0;
@@ -1981,10 +1991,10 @@ public final class CudaEngine implements Engine {
                         args().i64(ns[t]).ptr(addresses[t]).ptr(partials + tensors++ * partialBytes));
             }
         }
-        launch(Kernel.GLOBAL_NORM, 1, args().i32(tensors).ptr(partials).f64(maxNorm).ptr(norm).ptr(scale));
-        for (int t = 0; t < xs.length; t++) {
+        launch(Kernel.GLOBAL_NORM, 1, args().i32(tensors).ptr(partials).f64(maxNorm).ptr(norm).ptr(factor));
+        for (int t = 0; t < xs.length && scale; t++) {
             if (ns[t] > 0) {
-                launchGridStride(Kernel.SCALE_BY, ns[t], args().i64(ns[t]).ptr(addresses[t]).ptr(scale));
+                launchGridStride(Kernel.SCALE_BY, ns[t], args().i64(ns[t]).ptr(addresses[t]).ptr(factor));
             }
         }
     }

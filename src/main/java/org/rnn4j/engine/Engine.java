@@ -167,7 +167,7 @@ public interface Engine extends AutoCloseable {
     /** Room for an engine's partial sums per tensor in {@link #clipGlobalNorm}'s work buffer (CUDA's 256 doubles). */
     int CLIP_PARTIALS_PER_TENSOR = 256;
 
-    /** The int32 elements of {@link #clipGlobalNorm}'s work buffer for {@code tensors} tensors. */
+    /** The int32 elements of {@link #globalNorm}'s and {@link #clipGlobalNorm}'s work buffer for {@code tensors} tensors. */
     static long clipWorkInts(int tensors) {
         return 4 + 2L * CLIP_PARTIALS_PER_TENSOR * tensors;
     }
@@ -191,6 +191,21 @@ public interface Engine extends AutoCloseable {
         }
         long bits = Double.doubleToRawLongBits(norm);
         upload(new int[] {(int) bits, (int) (bits >>> 32)}, 0, work, 0, 2);
+    }
+
+    /**
+     * {@link #clipGlobalNorm}'s norm alone, nothing scaled: {@code √(sumSquares(xs, ns))} into ints 0 and 1 of
+     * {@code work}, with no host read (finite exactly when every element is); {@link #readGlobalNorm} reads it.
+     */
+    default void globalNorm(Buffer[] xs, long[] ns, Buffer work) {
+        clipGlobalNorm(xs, ns, Double.POSITIVE_INFINITY, work);
+    }
+
+    /** The norm {@link #globalNorm} or {@link #clipGlobalNorm} left in {@code work} (synchronizes). */
+    default double readGlobalNorm(Buffer work) {
+        int[] bits = new int[2];
+        download(work, 0, bits, 0, 2);
+        return Double.longBitsToDouble((bits[0] & 0xFFFFFFFFL) | ((long) bits[1] << 32));
     }
 
     /** {@code true} when any of {@code x[off .. off+n)} is NaN or infinite (synchronizes). */

@@ -1,7 +1,6 @@
 package org.rnn4j.train;
 
 import java.util.List;
-import java.util.function.Function;
 import org.rnn4j.DType;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
@@ -24,27 +23,21 @@ public final class Clipping {
         return Math.sqrt(sumOfSquares(ParameterSet.collect(modules)));
     }
 
-    /** {@code Σ g²} over all gradients, tensor by tensor in order (see {@link #sumOfSquares(List, Function)}). */
-    private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
-        return sumOfSquares(pairs, ParameterSet.Pair::grad);
-    }
-
     /**
-     * {@code Σ x²} over one tensor of each pair (the gradient, or the parameter), tensor by tensor in order: one
-     * {@link Engine#sumSquares(Buffer[], long[])} (one host synchronize) when they share an engine, as they do in
-     * one model. The sum is in double, so it is finite exactly when every element is (float's largest square,
-     * about 1.2e77, is far from double's range).
+     * {@code Σ g²} over all gradients, tensor by tensor in order: one {@link Engine#sumSquares(Buffer[], long[])}
+     * (one host synchronize) when they share an engine, as they do in one model. The sum is in double, so it is
+     * finite exactly when every element is (float's largest square, about 1.2e77, is far from double's range).
      */
-    static double sumOfSquares(List<ParameterSet.Pair> pairs, Function<ParameterSet.Pair, Tensor> which) {
+    private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
         if (pairs.isEmpty()) {
             return 0;
         }
-        Engine engine = which.apply(pairs.get(0)).engine();
+        Engine engine = pairs.get(0).grad().engine();
         Buffer[] xs = new Buffer[pairs.size()];
         long[] sizes = new long[pairs.size()];
         boolean shared = true;
         for (int i = 0; i < pairs.size(); i++) {
-            Tensor x = which.apply(pairs.get(i));
+            Tensor x = pairs.get(i).grad();
             shared &= x.engine() == engine;
             xs[i] = x.buffer();
             sizes[i] = x.size();
@@ -54,7 +47,7 @@ public final class Clipping {
         }
         double sum = 0;
         for (ParameterSet.Pair p : pairs) {
-            Tensor x = which.apply(p);
+            Tensor x = p.grad();
             sum += x.engine().sumSquares(x.size(), x.buffer(), 0);
         }
         return sum;
@@ -88,9 +81,7 @@ public final class Clipping {
         if (shared) {   // on the device, then one read of the norm
             try (Buffer work = engine.allocate(DType.I32, Engine.clipWorkInts(grads.length))) {
                 engine.clipGlobalNorm(grads, sizes, maxNorm, work);
-                int[] bits = new int[2];
-                engine.download(work, 0, bits, 0, 2);
-                return Double.longBitsToDouble((bits[0] & 0xFFFFFFFFL) | ((long) bits[1] << 32));
+                return engine.readGlobalNorm(work);
             }
         }
         double norm = Math.sqrt(sumOfSquares(pairs));

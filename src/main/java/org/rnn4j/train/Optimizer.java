@@ -15,33 +15,46 @@ import org.rnn4j.engine.Engine;
  * by simply not zeroing between them (scale each micro-batch's loss so the sum is the wanted mean).
  * Subclasses supply the update rule of one tensor and own their state buffers.
  *
- * <p>A step queues the updates of all tensors on one engine (and the clipping of {@link #setGlobalClipNorm}) as one
- * {@link Engine#replayable} region, which the CUDA engine replays as one graph launch; what changes from step to
- * step (the learning rate, Adam's bias corrections, SGD's first step) is written into a small device buffer before
- * the region ({@link Engine#adamStep}), so a replay always uses the current step's values.
+ * <p>A step queues the updates of all tensors on one engine (with the clipping of {@link #setGlobalClipNorm} before
+ * them and the norm of the new parameters after them, the finite check) as one {@link Engine#replayable} region,
+ * which the CUDA engine replays as one graph launch, then reads that norm (one copy and one synchronize). What
+ * changes from step to step (the learning rate, Adam's bias corrections, SGD's first step) is written into a small
+ * device buffer before the region ({@link Engine#adamStep}), so a replay always uses the current step's values.
  */
 public abstract class Optimizer implements AutoCloseable {
     final List<ParameterSet.Pair> pairs;
     private final List<HasParameters> modules;
-    /** The pairs' indices by engine, in order of first appearance (one engine for a model on one device). */
-    private final Map<Engine, List<Integer>> byEngine = new LinkedHashMap<>();
-    /** Per engine: this step's {@link #hyperparameters}, written before the updates; allocated at the first step. */
-    private final Map<Engine, Tensor> hyper = new LinkedHashMap<>();
-    /** The work buffer of {@link Engine#clipGlobalNorm}, when clipping on one engine; allocated at the first clipped step. */
-    private Buffer clipWork;
+    /** The tensors by engine, in order of first appearance (one engine for a model on one device). */
+    private final List<OnEngine> engines = new ArrayList<>();
     private double lr;
     private double clipNorm;
     private long steps;
     private boolean closed;
+
+    /** What a step keeps on one engine: its tensors, and two small buffers allocated at the first step. */
+    private static final class OnEngine {
+        final Engine engine;
+        final List<Integer> indices = new ArrayList<>();
+        /** This step's {@link #hyperparameters}, written before the updates. */
+        Tensor hyper;
+        /** {@link Engine#clipWorkInts} ints: the gradients' norm while clipping, then the updated parameters' norm. */
+        Buffer work;
+
+        OnEngine(Engine engine) {
+            this.engine = engine;
+        }
+    }
 
     Optimizer(List<? extends HasParameters> modules, double lr) {
         TrainChecks.nonNegativeFloat("lr", lr);
         this.pairs = ParameterSet.collect(modules);
         this.modules = List.copyOf(modules);
         this.lr = lr;
+        Map<Engine, OnEngine> byEngine = new LinkedHashMap<>();
         for (int i = 0; i < pairs.size(); i++) {
-            byEngine.computeIfAbsent(pairs.get(i).param().engine(), e -> new ArrayList<>()).add(i);
+            byEngine.computeIfAbsent(pairs.get(i).param().engine(), OnEngine::new).indices.add(i);
         }
+        engines.addAll(byEngine.values());
     }
 
     /**
@@ -56,22 +69,29 @@ public abstract class Optimizer implements AutoCloseable {
         requireOpen();
         long t = steps + 1;
         float[] values = hyperparameters((float) lr, t);
-        for (Map.Entry<Engine, List<Integer>> e : byEngine.entrySet()) {
-            Tensor h = hyperBuffer(e.getKey(), values.length);
+        for (OnEngine g : engines) {
+            if (g.hyper == null) {
+                g.hyper = Tensor.zeros(pairs.get(g.indices.get(0)).param().device(), values.length);
+                g.work = g.engine.allocate(org.rnn4j.DType.I32, Engine.clipWorkInts(g.indices.size()));
+            }
             for (int k = 0; k < values.length; k++) {   // a memset each: no host copy, no synchronize
-                e.getKey().fill(h.bufferForWrite(), k, 1, values[k]);
+                g.engine.fill(g.hyper.bufferForWrite(), k, 1, values[k]);
             }
         }
-        boolean clipOnDevice = clipNorm > 0 && byEngine.size() == 1;
+        boolean clipOnDevice = clipNorm > 0 && engines.size() == 1;
         if (clipNorm > 0 && !clipOnDevice) {
             Clipping.clipGlobalNorm(modules, clipNorm);   // tensors on several devices: the norm goes through the host
         }
-        for (Map.Entry<Engine, List<Integer>> e : byEngine.entrySet()) {
-            queueUpdates(e.getKey(), e.getValue(), clipOnDevice);
+        for (OnEngine g : engines) {
+            queueStep(g, clipOnDevice);
         }
         steps = t;
-        if (Double.isFinite(Clipping.sumOfSquares(pairs, ParameterSet.Pair::param))) {
-            return;   // one reduction and one host synchronize per step; the per-tensor search only on failure
+        boolean finite = true;
+        for (OnEngine g : engines) {   // one copy and one synchronize per engine; the per-tensor search only on failure
+            finite &= Double.isFinite(g.engine.readGlobalNorm(g.work));
+        }
+        if (finite) {
+            return;
         }
         for (ParameterSet.Pair p : pairs) {
             if (p.param().engine().hasNonFinite(p.param().size(), p.param().buffer(), 0)) {
@@ -85,54 +105,42 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     /**
-     * The clipping and updates of the tensors {@code indices} on {@code engine} as one replayable region: its shape is
-     * the optimizer's constants and the tensors' sizes, its buffers every tensor it touches (each parameter taken for
-     * writing here, so that its version moves on a replay too).
+     * The clipping, the updates and the norm of the updated parameters (the finite check, read after it) of the
+     * tensors on one engine, as one replayable region: its shape is the optimizer's constants, the clip norm and the
+     * tensors' sizes, its buffers every tensor it touches (each parameter taken for writing here, so that its version
+     * moves on a replay too) and the engine's two small buffers.
      */
-    private void queueUpdates(Engine engine, List<Integer> indices, boolean clip) {
+    private void queueStep(OnEngine g, boolean clip) {
         List<Object> shape = new ArrayList<>(constants());
         shape.add(clip ? clipNorm : 0.0);
         List<Buffer> buffers = new ArrayList<>();
-        Buffer[] params = new Buffer[indices.size()];
-        Buffer[] grads = new Buffer[indices.size()];
-        long[] sizes = new long[indices.size()];
+        Buffer[] params = new Buffer[g.indices.size()];
+        Buffer[] grads = new Buffer[g.indices.size()];
+        long[] sizes = new long[g.indices.size()];
         for (int k = 0; k < params.length; k++) {
-            ParameterSet.Pair p = pairs.get(indices.get(k));
+            ParameterSet.Pair p = pairs.get(g.indices.get(k));
             params[k] = p.param().bufferForWrite();
             grads[k] = p.grad().buffer();
             sizes[k] = p.param().size();
             shape.add(sizes[k]);
             buffers.add(params[k]);
             buffers.add(grads[k]);
-            for (Tensor s : stateOf(indices.get(k))) {
+            for (Tensor s : stateOf(g.indices.get(k))) {
                 buffers.add(s.buffer());
             }
         }
-        Buffer h = hyper.get(engine).buffer();
+        Buffer h = g.hyper.buffer();
         buffers.add(h);
-        if (clip) {
-            if (clipWork == null) {
-                clipWork = engine.allocate(org.rnn4j.DType.I32, Engine.clipWorkInts(pairs.size()));
-            }
-            buffers.add(clipWork);
-        }
-        engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {
+        buffers.add(g.work);
+        g.engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {
             if (clip) {
-                engine.clipGlobalNorm(grads, sizes, clipNorm, clipWork);
+                g.engine.clipGlobalNorm(grads, sizes, clipNorm, g.work);
             }
             for (int k = 0; k < params.length; k++) {
-                update(indices.get(k), pairs.get(indices.get(k)), params[k], h);
+                update(g.indices.get(k), pairs.get(g.indices.get(k)), params[k], h);
             }
+            g.engine.globalNorm(params, sizes, g.work);
         });
-    }
-
-    private Tensor hyperBuffer(Engine engine, int count) {
-        Tensor h = hyper.get(engine);
-        if (h == null) {
-            h = Tensor.zeros(pairs.get(byEngine.get(engine).get(0)).param().device(), count);
-            hyper.put(engine, h);
-        }
-        return h;
     }
 
     /**
@@ -223,11 +231,13 @@ public abstract class Optimizer implements AutoCloseable {
     @Override
     public final void close() {
         closed = true;
-        hyper.values().forEach(Tensor::close);
-        hyper.clear();
-        if (clipWork != null) {
-            clipWork.close();
-            clipWork = null;
+        for (OnEngine g : engines) {
+            if (g.hyper != null) {
+                g.hyper.close();
+                g.work.close();
+                g.hyper = null;
+                g.work = null;
+            }
         }
         releaseState();
     }
