@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.rnn4j.DType;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Buffer;
@@ -71,8 +72,14 @@ public abstract class Optimizer implements AutoCloseable {
         float[] values = hyperparameters((float) lr, t);
         for (OnEngine g : engines) {
             if (g.hyper == null) {
-                g.hyper = Tensor.zeros(pairs.get(g.indices.get(0)).param().device(), values.length);
-                g.work = g.engine.allocate(org.rnn4j.DType.I32, Engine.clipWorkInts(g.indices.size()));
+                Buffer work = g.engine.allocate(DType.I32, Engine.clipWorkInts(g.indices.size()));
+                try {
+                    g.hyper = Tensor.zeros(pairs.get(g.indices.get(0)).param().device(), values.length);
+                } catch (RuntimeException e) {
+                    work.close();
+                    throw e;
+                }
+                g.work = work;
             }
             for (int k = 0; k < values.length; k++) {   // a memset each: no host copy, no synchronize
                 g.engine.fill(g.hyper.bufferForWrite(), k, 1, values[k]);
