@@ -16,14 +16,27 @@
 //
 // Element-wise optimisers (grid-stride loop, any 1-D grid), n parameters in place; every float
 // operation in the order CpuEngine.adamStep / sgdStep does it (the build passes -fmad=false, so
-// products are rounded before they are added, as in Java):
-//   rnn4j_adam   g = grad;  decoupled (AdamW): p −= lr·wd·p;  otherwise g += wd·p
+// products are rounded before they are added, as in Java). What changes from step to step (the
+// learning rate of the schedule, the step's bias corrections, SGD's first step) is read from device
+// memory, hyper, which the host rewrites before each step, so a CUDA graph of the update replays
+// with the current values:
+//   rnn4j_adam   hyper = {lr, bc1, bc2}, bc1 = 1 − β1^step, bc2 = 1 − β2^step (computed by the host in
+//                double, stored as float, like the CPU)
+//                g = grad;  decoupled (AdamW): p −= lr·wd·p;  otherwise g += wd·p
 //                m = β1·m + (1−β1)·g;   v = β2·v + (1−β2)·g·g
 //                p −= lr·(m / bc1) / (sqrt(v / bc2) + eps)
-//                with bc1 = 1 − β1^step, bc2 = 1 − β2^step computed by the host (as float, like the CPU)
-//   rnn4j_sgd    g = grad + wd·p;  momentum ≠ 0: buf = firstStep ? g : μ·buf + g,
+//   rnn4j_sgd    hyper = {lr, firstStep (1 or 0)}
+//                g = grad + wd·p;  momentum ≠ 0: buf = firstStep ? g : μ·buf + g,
 //                g = nesterov ? g + μ·buf : buf;   p −= lr·g      (velocity null when momentum == 0)
 // grad is never written.
+//
+// Gradient clipping by global norm with no host read (Engine.clipGlobalNorm; Engine.globalNorm is the
+// norm alone, without rnn4j_scale_by, the optimizer's finite check): rnn4j_sum_squares
+// (sequence.cu) leaves 256 double partials per tensor, then
+//   rnn4j_global_norm   one thread: sum = Σ_t (Σ_i partials[t, i]) in that order from 0 (the order in
+//                       which the host adds sumSquares' partials), norm = sqrt(sum), all in double;
+//                       scale = norm finite and maxNorm / (norm + 1e-6) < 1 ? (float) that : 1
+//   rnn4j_scale_by      grid-stride: x[i] = scale·x[i], nothing when scale == 1 (x unchanged)
 #include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
@@ -66,8 +79,11 @@ extern "C" __global__ void __launch_bounds__(BLOCK) rnn4j_softmax_xent(
 }
 
 extern "C" __global__ void rnn4j_adam(
-        long long n, float* p, const float* g, float* m, float* v, float lr, float beta1, float beta2,
-        float eps, float weightDecay, int decoupled, float biasCorrection1, float biasCorrection2) {
+        long long n, float* p, const float* g, float* m, float* v, const float* hyper, float beta1,
+        float beta2, float eps, float weightDecay, int decoupled) {
+    const float lr = hyper[0];
+    const float biasCorrection1 = hyper[1];
+    const float biasCorrection2 = hyper[2];
     for (long long i = gridIndex(); i < n; i += gridStride()) {
         float gi = g[i];
         float pi = p[i];
@@ -86,8 +102,10 @@ extern "C" __global__ void rnn4j_adam(
 }
 
 extern "C" __global__ void rnn4j_sgd(
-        long long n, float* p, const float* g, float* velocity, float lr, float momentum,
-        float weightDecay, int nesterov, int firstStep) {
+        long long n, float* p, const float* g, float* velocity, const float* hyper, float momentum,
+        float weightDecay, int nesterov) {
+    const float lr = hyper[0];
+    const bool firstStep = hyper[1] != 0.0f;
     for (long long i = gridIndex(); i < n; i += gridStride()) {
         const float pi = p[i];
         float gi = g[i] + weightDecay * pi;
@@ -97,5 +115,35 @@ extern "C" __global__ void rnn4j_sgd(
             gi = nesterov ? gi + momentum * buf : buf;
         }
         p[i] = pi - lr * gi;
+    }
+}
+
+extern "C" __global__ void rnn4j_global_norm(
+        int tensors, const double* partials, double maxNorm, double* norm, float* scale) {
+    if (blockIdx.x != 0 || threadIdx.x != 0) {
+        return;
+    }
+    double sum = 0.0;
+    for (int t = 0; t < tensors; t++) {
+        const double* part = partials + (long long)t * SUM_SQUARES_BLOCKS;   // [SUM_SQUARES_BLOCKS]
+        double tensorSum = 0.0;
+        for (int i = 0; i < SUM_SQUARES_BLOCKS; i++) {
+            tensorSum += part[i];
+        }
+        sum += tensorSum;
+    }
+    const double n = sqrt(sum);
+    const double coef = maxNorm / (n + 1e-6);
+    *norm = n;
+    *scale = isfinite(n) && coef < 1.0 ? (float)coef : 1.0f;
+}
+
+extern "C" __global__ void rnn4j_scale_by(long long n, float* x, const float* scale) {
+    const float s = *scale;
+    if (s == 1.0f) {
+        return;
+    }
+    for (long long i = gridIndex(); i < n; i += gridStride()) {
+        x[i] = s * x[i];
     }
 }

@@ -161,6 +161,13 @@ BUGS = [
         "        for (int i = 0; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
         "        for (int i = 1; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
         tests="GraphsTest"),
+    Bug("engine-graph-stale-step", "the optimizer writes its step's learning rate and bias corrections inside its replayed region: the graph replays the values of the step it was captured at",
+        "src/main/java/org/rnn4j/train/Optimizer.java",
+        "        g.engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {\n",
+        "        float[] values = hyperparameters((float) lr, steps + 1);\n"
+        "        g.engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {\n"
+        "            for (int k = 0; k < values.length; k++) {\n                g.engine.fill(h, k, 1, values[k]);\n            }\n",
+        tests="GraphsTest,FitGraphsTest"),
     Bug("missing-grid-barrier", "a cooperative kernel without its grid barrier between writing and reading block results (stand-in level)",
         "native/standin/checks_test.cpp",
         "    if (withGridSync) cooperative_groups::this_grid().sync();\n", "",

@@ -20,6 +20,7 @@ import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
+import org.rnn4j.train.Adam;
 
 /**
  * {@code bench --host}: what the CUDA engine costs the host, measured on the stand-in driver in its
@@ -58,16 +59,17 @@ final class HostOverheadBench {
                 + " CPUs, load average " + loadAverage());
         out.println();
         out.println("| cell | T | build | forward µs | training step µs | calls / forward | calls / training step"
-                + " | training step calls by API |");
-        out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |");
+                + " | training step calls by API | with update µs | calls / with update | with update calls by API |");
+        out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |");
         out.flush();
         for (String cell : cells) {
             for (int t : steps) {
                 String shape = Workload.cellName(cell) + "-I" + in + "-H" + hidden + "-B" + batch + "-T" + t;
                 for (int k = 0; k < classPaths.size(); k++) {
                     String[] f = child(classPaths.get(k), shape, "" + warmup, "" + reps).split("\t");
-                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s |%n", cell, t,
-                            classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4]);
+                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", cell, t,
+                            classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4],
+                            field(f, 5), field(f, 6), field(f, 7));
                     out.flush();
                 }
             }
@@ -75,6 +77,11 @@ final class HostOverheadBench {
         out.println();
         out.println("load average after: " + loadAverage());
         return 0;
+    }
+
+    /** Field {@code i} of a child's line, or "-" where an older build's child does not print it. */
+    private static String field(String[] f, int i) {
+        return i < f.length ? f[i] : "-";
     }
 
     private static String loadAverage() {
@@ -116,7 +123,9 @@ final class HostOverheadBench {
     /**
      * The child: {@code SHAPE WARMUP REPS} prints, tab-separated, the median host µs of a forward and of a
      * training step, the driver + cuBLAS calls of one forward and of one training step, and the latter by
-     * API name. Uses only the public API and JNA, so it also runs against an older build.
+     * API name; then the same three of a training step with the update {@code fit} makes (zeroing the gradients,
+     * the step, Adam with clipping by global norm 1, {@code Optimizer.setGlobalClipNorm}), where the build has it.
+     * Uses only the public API and JNA, so it also runs against an older build.
      */
     public static void main(String[] args) {
         Workload w = Workload.parse(args[0]);
@@ -146,8 +155,28 @@ final class HostOverheadBench {
             double trainingUs = medianMicros(training, reps);
             Map<String, Long> forwardCalls = counters.callsOf(forward);
             Map<String, Long> trainingCalls = counters.callsOf(training);
-            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%n", forwardUs, trainingUs, total(forwardCalls),
-                    total(trainingCalls), trainingCalls);
+            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%s%n", forwardUs, trainingUs, total(forwardCalls),
+                    total(trainingCalls), trainingCalls, withUpdate(layer, training, warmup, reps, counters));
+        }
+    }
+
+    /** {@code \tµs\tcalls\tcalls by API} of {@code training} with a clipped Adam update, or "" on a build without it. */
+    private static String withUpdate(RecurrentLayer layer, Runnable training, int warmup, int reps, Counters counters) {
+        try (Adam adam = new Adam(List.of(layer), 1e-3)) {
+            adam.setGlobalClipNorm(1.0);
+            Runnable step = () -> {
+                layer.zeroGrad();
+                training.run();
+                adam.step();
+            };
+            for (int i = 0; i < warmup; i++) {
+                step.run();
+            }
+            double us = medianMicros(step, reps);
+            Map<String, Long> calls = counters.callsOf(step);
+            return String.format(Locale.ROOT, "\t%.1f\t%d\t%s", us, total(calls), calls);
+        } catch (NoSuchMethodError e) {
+            return "";   // an older build: no clipping inside the optimizer
         }
     }
 

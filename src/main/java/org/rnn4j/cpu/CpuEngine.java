@@ -594,11 +594,12 @@ public final class CpuEngine implements Engine {
     }
 
     @Override
-    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
-                         float eps, float weightDecay, boolean decoupled, long step) {
-        float[] p = floats(param), g = floats(grad), ms = floats(m), vs = floats(v);
-        float bc1 = (float) (1 - Math.pow(beta1, step));
-        float bc2 = (float) (1 - Math.pow(beta2, step));
+    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, Buffer hyper, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled) {
+        float[] p = floats(param), g = floats(grad), ms = floats(m), vs = floats(v), h = floats(hyper);
+        float lr = h[0];
+        float bc1 = h[1];
+        float bc2 = h[2];
         for (int i = 0; i < n; i++) {
             float gi = g[i];
             if (decoupled) {
@@ -614,9 +615,11 @@ public final class CpuEngine implements Engine {
     }
 
     @Override
-    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
-                        float weightDecay, boolean nesterov, boolean firstStep) {
-        float[] p = floats(param), g = floats(grad), buf = floats(velocity);
+    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, Buffer hyper, float momentum,
+                        float weightDecay, boolean nesterov) {
+        float[] p = floats(param), g = floats(grad), buf = floats(velocity), h = floats(hyper);
+        float lr = h[0];
+        boolean firstStep = h[1] != 0f;
         for (int i = 0; i < n; i++) {
             float gi = g[i] + weightDecay * p[i];
             if (momentum != 0f) {

@@ -1932,27 +1932,71 @@ public final class CudaEngine implements Engine {
         launch(Kernel.SOFTMAX_XENT, rows, args);   // one block per row
     }
 
-    /** The bias corrections {@code 1 − β^step} are computed here in double and passed as floats, as the CPU does. */
     @Override
-    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
-                         float eps, float weightDecay, boolean decoupled, long step) {
+    public void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, Buffer hyper, float beta1, float beta2,
+                         float eps, float weightDecay, boolean decoupled) {
         enter();
-        float bc1 = (float) (1 - Math.pow(beta1, step));
-        float bc2 = (float) (1 - Math.pow(beta2, step));
         KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
-                .ptr(ptr(m, 0, "m")).ptr(ptr(v, 0, "v")).f32(lr).f32(beta1).f32(beta2).f32(eps).f32(weightDecay)
-                .flag(decoupled).f32(bc1).f32(bc2);
+                .ptr(ptr(m, 0, "m")).ptr(ptr(v, 0, "v")).ptr(ptr(hyper, 0, "hyper")).f32(beta1).f32(beta2).f32(eps)
+                .f32(weightDecay).flag(decoupled);
         launchGridStride(Kernel.ADAM, n, args);
     }
 
     @Override
-    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
-                        float weightDecay, boolean nesterov, boolean firstStep) {
+    public void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, Buffer hyper, float momentum,
+                        float weightDecay, boolean nesterov) {
         enter();
         KernelArgs args = args().i64(n).ptr(ptr(param, 0, "param")).ptr(ptr(grad, 0, "grad"))
-                .ptr(ptrOrNull(velocity, 0, "velocity")).f32(lr).f32(momentum).f32(weightDecay)
-                .flag(nesterov).flag(firstStep);
+                .ptr(ptrOrNull(velocity, 0, "velocity")).ptr(ptr(hyper, 0, "hyper")).f32(momentum).f32(weightDecay)
+                .flag(nesterov);
         launchGridStride(Kernel.SGD, n, args);
+    }
+
+    /**
+     * Launches only: {@code rnn4j_sum_squares} of each non-empty tensor into {@code work}'s partials, one
+     * {@code rnn4j_global_norm} (the host's order of {@link #sumSquares(Buffer[], long[])}, on the device), and one
+     * {@code rnn4j_scale_by} per tensor that reads the scale it left. Work layout (bytes): the norm at 0, the scale
+     * at 8, the partials from 16, {@value #SUM_SQUARES_BLOCKS} doubles per tensor.
+     */
+    @Override
+    public void clipGlobalNorm(Buffer[] xs, long[] ns, double maxNorm, Buffer work) {
+        queueGlobalNorm(xs, ns, maxNorm, work, true);
+    }
+
+    /** {@link #clipGlobalNorm}'s first two kernels (the scale it writes is 1, unused). */
+    @Override
+    public void globalNorm(Buffer[] xs, long[] ns, Buffer work) {
+        queueGlobalNorm(xs, ns, Double.POSITIVE_INFINITY, work, false);
+    }
+
+    private void queueGlobalNorm(Buffer[] xs, long[] ns, double maxNorm, Buffer work, boolean scale) {
+        enter();
+        if (xs.length != ns.length) {
+            throw new IllegalArgumentException("ns: expected " + xs.length + " counts (one per buffer), got " + ns.length);
+        }
+        CudaBuffer w = own(work, "work");
+        checkRange("work", w, 0, Engine.clipWorkInts(xs.length));
+        long[] addresses = new long[xs.length];
+        for (int t = 0; t < xs.length; t++) {
+            addresses[t] = ptr(xs[t], 0, "xs[" + t + "]");
+        }
+        long norm = w.address(0);
+        long factor = norm + 8;
+        long partials = norm + 16;
+        long partialBytes = SUM_SQUARES_BLOCKS * 8L;
+        int tensors = 0;
+        for (int t = 0; t < xs.length; t++) {
+            if (ns[t] > 0) {   // as sumSquares, an empty tensor adds nothing
+                launch(Kernel.SUM_SQUARES, SUM_SQUARES_BLOCKS,
+                        args().i64(ns[t]).ptr(addresses[t]).ptr(partials + tensors++ * partialBytes));
+            }
+        }
+        launch(Kernel.GLOBAL_NORM, 1, args().i32(tensors).ptr(partials).f64(maxNorm).ptr(norm).ptr(factor));
+        for (int t = 0; t < xs.length && scale; t++) {
+            if (ns[t] > 0) {
+                launchGridStride(Kernel.SCALE_BY, ns[t], args().i64(ns[t]).ptr(addresses[t]).ptr(factor));
+            }
+        }
     }
 
     @Override

@@ -43,6 +43,8 @@ enum Kernel {
     SOFTMAX_XENT("train", "rnn4j_softmax_xent"),
     ADAM("train", "rnn4j_adam"),
     SGD("train", "rnn4j_sgd"),
+    GLOBAL_NORM("train", "rnn4j_global_norm"),
+    SCALE_BY("train", "rnn4j_scale_by"),
     COPY_ROWS("tensor", "rnn4j_copy_rows"),
     POINTWISE("tensor", "rnn4j_pointwise"),
     MASKED_SOFTMAX("tensor", "rnn4j_masked_softmax"),

@@ -75,6 +75,12 @@ final class KernelArgs {
         return this;
     }
 
+    /** {@code double}. */
+    KernelArgs f64(double v) {
+        slots.putDouble(next("double"), v);
+        return this;
+    }
+
     /** A device pointer (any element type) as a raw address; {@link #NULL} for an absent buffer. */
     KernelArgs ptr(long address) {
         slots.putLong(next("ptr"), address);
@@ -95,7 +101,8 @@ final class KernelArgs {
         return pointerArray;
     }
 
-    /** The C types in order: {@code int}, {@code long long}, {@code unsigned long long}, {@code float}, {@code ptr}. */
+    /** The C types in order: {@code int}, {@code long long}, {@code unsigned long long}, {@code float},
+     * {@code double}, {@code ptr}. */
     List<String> types() {
         return List.of(Arrays.copyOf(types, count));
     }

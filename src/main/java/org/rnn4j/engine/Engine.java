@@ -164,6 +164,50 @@ public interface Engine extends AutoCloseable {
         return sum;
     }
 
+    /** Room for an engine's partial sums per tensor in {@link #clipGlobalNorm}'s work buffer (CUDA's 256 doubles). */
+    int CLIP_PARTIALS_PER_TENSOR = 256;
+
+    /** The int32 elements of {@link #globalNorm}'s and {@link #clipGlobalNorm}'s work buffer for {@code tensors} tensors. */
+    static long clipWorkInts(int tensors) {
+        return 4 + 2L * CLIP_PARTIALS_PER_TENSOR * tensors;
+    }
+
+    /**
+     * Gradient clipping by global norm with no host read (PyTorch's {@code clip_grad_norm_}):
+     * {@code norm = √(sumSquares(xs, ns))}, bit for bit; where {@code norm} is finite and
+     * {@code c = maxNorm / (norm + 1e-6) < 1} (in double), every {@code xs[t]} is scaled as
+     * {@code axpby(ns[t], (float) c, xs[t], 0, 0, xs[t], 0)} does; otherwise nothing changes. {@code work} is an
+     * int32 buffer of at least {@link #clipWorkInts clipWorkInts(xs.length)} elements: ints 0 and 1 are left
+     * holding the norm (a double's bits, low word first), the rest is the engine's scratch. Only launches (no
+     * host copy, no synchronize), so a {@link #replayable} region may hold it. The default computes on the host.
+     */
+    default void clipGlobalNorm(Buffer[] xs, long[] ns, double maxNorm, Buffer work) {
+        double norm = Math.sqrt(sumSquares(xs, ns));
+        double coef = maxNorm / (norm + 1e-6);
+        if (Double.isFinite(norm) && coef < 1) {
+            for (int t = 0; t < xs.length; t++) {
+                axpby(ns[t], (float) coef, xs[t], 0, 0f, xs[t], 0);
+            }
+        }
+        long bits = Double.doubleToRawLongBits(norm);
+        upload(new int[] {(int) bits, (int) (bits >>> 32)}, 0, work, 0, 2);
+    }
+
+    /**
+     * {@link #clipGlobalNorm}'s norm alone, nothing scaled: {@code √(sumSquares(xs, ns))} into ints 0 and 1 of
+     * {@code work}, with no host read (finite exactly when every element is); {@link #readGlobalNorm} reads it.
+     */
+    default void globalNorm(Buffer[] xs, long[] ns, Buffer work) {
+        clipGlobalNorm(xs, ns, Double.POSITIVE_INFINITY, work);
+    }
+
+    /** The norm {@link #globalNorm} or {@link #clipGlobalNorm} left in {@code work} (synchronizes). */
+    default double readGlobalNorm(Buffer work) {
+        int[] bits = new int[2];
+        download(work, 0, bits, 0, 2);
+        return Double.longBitsToDouble((bits[0] & 0xFFFFFFFFL) | ((long) bits[1] << 32));
+    }
+
     /** {@code true} when any of {@code x[off .. off+n)} is NaN or infinite (synchronizes). */
     boolean hasNonFinite(long n, Buffer x, long off);
 
@@ -381,18 +425,20 @@ public interface Engine extends AutoCloseable {
                              Buffer loss, long lossOff, Buffer dLogits, long dLogitsOff, float scale);
 
     /**
-     * One Adam/AdamW update of {@code n} parameters in place (PyTorch's formulas, bias-corrected with
-     * {@code step >= 1}): with {@code decoupled} the weight decay is AdamW's {@code p -= lr·wd·p},
-     * otherwise L2 added to the gradient.
+     * One Adam/AdamW update of {@code n} parameters in place (PyTorch's formulas): with {@code decoupled} the
+     * weight decay is AdamW's {@code p -= lr·wd·p}, otherwise L2 added to the gradient. What changes from step to
+     * step is read from {@code hyper}, three floats {@code {lr, 1 − β1^step, 1 − β2^step}} (step ≥ 1) that the caller
+     * writes before the update, so that a {@link #replayable} region of updates replays with each step's values.
      */
-    void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, float lr, float beta1, float beta2,
-                  float eps, float weightDecay, boolean decoupled, long step);
+    void adamStep(long n, Buffer param, Buffer grad, Buffer m, Buffer v, Buffer hyper, float beta1, float beta2,
+                  float eps, float weightDecay, boolean decoupled);
 
     /**
      * One SGD update in place, PyTorch's formulas: {@code g += wd·p}; with momentum
-     * {@code buf = μ·buf + g} (or {@code buf = g} when {@code firstStep}), {@code g = nesterov ? g + μ·buf : buf};
-     * {@code p -= lr·g}. {@code velocity} may be {@code null} when {@code momentum == 0}.
+     * {@code buf = μ·buf + g} (or {@code buf = g} on the first step), {@code g = nesterov ? g + μ·buf : buf};
+     * {@code p -= lr·g}. {@code hyper} holds {@code {lr, firstStep ? 1 : 0}} (see {@link #adamStep}).
+     * {@code velocity} may be {@code null} when {@code momentum == 0}.
      */
-    void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, float lr, float momentum,
-                 float weightDecay, boolean nesterov, boolean firstStep);
+    void sgdStep(long n, Buffer param, Buffer grad, Buffer velocity, Buffer hyper, float momentum,
+                 float weightDecay, boolean nesterov);
 }

@@ -14,7 +14,6 @@ import org.rnn4j.Tensor;
 import org.rnn4j.cuda.CudaException;
 import org.rnn4j.train.Adam;
 import org.rnn4j.train.Checkpoint;
-import org.rnn4j.train.Clipping;
 import org.rnn4j.train.Optimizer;
 import org.rnn4j.train.SafeTensors;
 import org.rnn4j.train.Sgd;
@@ -136,7 +135,7 @@ final class Trainer implements TrainingRun {
             }
             boolean withOutput = Metrics.needsOutput(model.config().task(), o.metrics);
             Optimizer opt = s.optimizer;
-            List<HasParameters> modules = List.of(model.group());
+            opt.setGlobalClipNorm(o.clipNorm);
             while (s.epoch < o.epochs && !stop) {
                 int epoch = s.epoch;
                 callbacks.forEach(c -> c.onEpochBegin(this, epoch + 1));
@@ -163,10 +162,7 @@ final class Trainer implements TrainingRun {
                                         + "lower the learning rate or clip harder", r.loss(), epoch + 1, s.step + 1,
                                 opt.learningRate()));
                     }
-                    if (o.clipNorm > 0) {
-                        Clipping.clipGlobalNorm(modules, o.clipNorm);
-                    }
-                    opt.step();
+                    opt.step();   // clips first, on the device (setGlobalClipNorm above)
                     s.step++;
                     stepsThisEpoch++;
                     metrics.add(r.loss(), r.weight(), r.out(), current);

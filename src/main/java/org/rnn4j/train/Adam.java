@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.Buffer;
 
 /**
  * Adam and AdamW, PyTorch's {@code torch.optim.Adam} / {@code AdamW} (no amsgrad): at step t ≥ 1,
@@ -58,10 +59,26 @@ public final class Adam extends Optimizer {
         this.v = second;
     }
 
+    /** {@code {lr, 1 − β1^step, 1 − β2^step}}, the corrections in double rounded to float (the kernels divide by them). */
     @Override
-    void update(int i, ParameterSet.Pair p, float lr, long step) {
-        p.param().engine().adamStep(p.param().size(), p.param().bufferForWrite(), p.grad().buffer(), m[i].buffer(),
-                v[i].buffer(), lr, beta1, beta2, eps, weightDecay, decoupled, step);
+    float[] hyperparameters(float lr, long step) {
+        return new float[] {lr, (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step))};
+    }
+
+    @Override
+    List<Object> constants() {
+        return List.of("adam", beta1, beta2, eps, weightDecay, decoupled);
+    }
+
+    @Override
+    List<Tensor> stateOf(int index) {
+        return List.of(m[index], v[index]);
+    }
+
+    @Override
+    void update(int i, ParameterSet.Pair p, Buffer param, Buffer hyper) {
+        p.param().engine().adamStep(p.param().size(), param, p.grad().buffer(), m[i].buffer(), v[i].buffer(), hyper,
+                beta1, beta2, eps, weightDecay, decoupled);
     }
 
     @Override

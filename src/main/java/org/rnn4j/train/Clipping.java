@@ -1,7 +1,7 @@
 package org.rnn4j.train;
 
 import java.util.List;
-import java.util.function.Function;
+import org.rnn4j.DType;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Buffer;
@@ -9,7 +9,8 @@ import org.rnn4j.engine.Engine;
 
 /**
  * Gradient clipping in place, on the gradients' devices: by global norm (PyTorch's
- * {@code clip_grad_norm_}) and by value ({@code clip_grad_value_}). Only the norm comes back to the host.
+ * {@code clip_grad_norm_}) and by value ({@code clip_grad_value_}). Only the norm comes back to the host (and
+ * not even that where the optimizer clips: {@link Optimizer#setGlobalClipNorm}).
  */
 public final class Clipping {
     private Clipping() {
@@ -22,27 +23,21 @@ public final class Clipping {
         return Math.sqrt(sumOfSquares(ParameterSet.collect(modules)));
     }
 
-    /** {@code Σ g²} over all gradients, tensor by tensor in order (see {@link #sumOfSquares(List, Function)}). */
-    private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
-        return sumOfSquares(pairs, ParameterSet.Pair::grad);
-    }
-
     /**
-     * {@code Σ x²} over one tensor of each pair (the gradient, or the parameter), tensor by tensor in order: one
-     * {@link Engine#sumSquares(Buffer[], long[])} (one host synchronize) when they share an engine, as they do in
-     * one model. The sum is in double, so it is finite exactly when every element is (float's largest square,
-     * about 1.2e77, is far from double's range).
+     * {@code Σ g²} over all gradients, tensor by tensor in order: one {@link Engine#sumSquares(Buffer[], long[])}
+     * (one host synchronize) when they share an engine, as they do in one model. The sum is in double, so it is
+     * finite exactly when every element is (float's largest square, about 1.2e77, is far from double's range).
      */
-    static double sumOfSquares(List<ParameterSet.Pair> pairs, Function<ParameterSet.Pair, Tensor> which) {
+    private static double sumOfSquares(List<ParameterSet.Pair> pairs) {
         if (pairs.isEmpty()) {
             return 0;
         }
-        Engine engine = which.apply(pairs.get(0)).engine();
+        Engine engine = pairs.get(0).grad().engine();
         Buffer[] xs = new Buffer[pairs.size()];
         long[] sizes = new long[pairs.size()];
         boolean shared = true;
         for (int i = 0; i < pairs.size(); i++) {
-            Tensor x = which.apply(pairs.get(i));
+            Tensor x = pairs.get(i).grad();
             shared &= x.engine() == engine;
             xs[i] = x.buffer();
             sizes[i] = x.size();
@@ -52,7 +47,7 @@ public final class Clipping {
         }
         double sum = 0;
         for (ParameterSet.Pair p : pairs) {
-            Tensor x = which.apply(p);
+            Tensor x = p.grad();
             sum += x.engine().sumSquares(x.size(), x.buffer(), 0);
         }
         return sum;
@@ -71,6 +66,24 @@ public final class Clipping {
             throw new IllegalArgumentException("maxNorm: expected a finite value > 0, got " + maxNorm);
         }
         List<ParameterSet.Pair> pairs = ParameterSet.collect(modules);
+        if (pairs.isEmpty()) {
+            return 0;
+        }
+        Engine engine = pairs.get(0).grad().engine();
+        Buffer[] grads = new Buffer[pairs.size()];
+        long[] sizes = new long[pairs.size()];
+        boolean shared = true;
+        for (int i = 0; i < grads.length; i++) {
+            shared &= pairs.get(i).grad().engine() == engine;
+            grads[i] = pairs.get(i).grad().bufferForWrite();
+            sizes[i] = pairs.get(i).grad().size();
+        }
+        if (shared) {   // on the device, then one read of the norm
+            try (Buffer work = engine.allocate(DType.I32, Engine.clipWorkInts(grads.length))) {
+                engine.clipGlobalNorm(grads, sizes, maxNorm, work);
+                return engine.readGlobalNorm(work);
+            }
+        }
         double norm = Math.sqrt(sumOfSquares(pairs));
         if (!Double.isFinite(norm)) {
             return norm;

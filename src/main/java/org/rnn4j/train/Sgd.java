@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.Buffer;
 
 /**
  * Stochastic gradient descent with momentum, PyTorch's {@code torch.optim.SGD} (dampening 0):
@@ -39,10 +40,26 @@ public final class Sgd extends Optimizer {
         this.velocity = momentum == 0 ? null : ParameterSet.zerosLike(pairs);
     }
 
+    /** {@code {lr, 1 on the first step, else 0}}. */
     @Override
-    void update(int i, ParameterSet.Pair p, float lr, long step) {
-        p.param().engine().sgdStep(p.param().size(), p.param().bufferForWrite(), p.grad().buffer(),
-                velocity == null ? null : velocity[i].buffer(), lr, momentum, weightDecay, nesterov, step == 1);
+    float[] hyperparameters(float lr, long step) {
+        return new float[] {lr, step == 1 ? 1f : 0f};
+    }
+
+    @Override
+    List<Object> constants() {
+        return List.of("sgd", momentum, weightDecay, nesterov);
+    }
+
+    @Override
+    List<Tensor> stateOf(int index) {
+        return velocity == null ? List.of() : List.of(velocity[index]);
+    }
+
+    @Override
+    void update(int i, ParameterSet.Pair p, Buffer param, Buffer hyper) {
+        p.param().engine().sgdStep(p.param().size(), param, p.grad().buffer(),
+                velocity == null ? null : velocity[i].buffer(), hyper, momentum, weightDecay, nesterov);
     }
 
     @Override

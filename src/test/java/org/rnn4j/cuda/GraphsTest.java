@@ -33,13 +33,19 @@ import org.rnn4j.Tensor;
 class GraphsTest {
 
     private static CudaEngine engine() {
+        CudaEngine e = engineOfLongLivedBuffers();
+        // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
+        // gives them; with every buffer its own allocation they do not
+        assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
+        return e;
+    }
+
+    /** The engine with graphs on, for regions on buffers that live across calls (replayed with or without the pool's caching). */
+    private static CudaEngine engineOfLongLivedBuffers() {
         String unusable = Devices.cudaUnusableReason();
         assumeTrue(unusable == null, () -> "no usable CUDA device: " + unusable);
         CudaEngine e = (CudaEngine) Device.cuda().engine();
         assumeTrue(e.graphsUnusableReason() == null, () -> "graphs not usable: " + e.graphsUnusableReason());
-        // a graph is replayed where a region's buffers come back at the same addresses, as the caching pool
-        // gives them; with every buffer its own allocation they do not
-        assumeTrue(!"1".equals(System.getenv(CudaEngine.NO_CACHING_ENV)), "no pool caching: addresses never repeat");
         e.setGraphsEnabled(true);   // the default (CudaEngine.GRAPHS_PROPERTY); a test may have turned them off
         e.setRecurrentAlgorithm("graph");   // the persistent kernel would take small-batch LSTMs
         return e;
@@ -400,6 +406,99 @@ class GraphsTest {
             }
             return last;
         }
+    }
+
+    /**
+     * An optimizer step with clipping (the fit loop's) is one replayable region: after two steps each step is one
+     * graph launch and no eager kernel launch, and a replay uses the current step's
+     * learning rate and bias corrections (written to device memory before the launch, never baked into the graph),
+     * so the parameters are the eager path's bits at every step of a changing learning rate.
+     */
+    @Test
+    void anOptimizerStepWithClippingIsOneGraphLaunchAndReplaysEachStepsValues() {
+        CudaEngine e = engineOfLongLivedBuffers();   // parameters, gradients and optimizer state live across steps
+        for (boolean adam : new boolean[] {true, false}) {
+            e.setGraphsEnabled(false);
+            List<float[]> eager = optimizerSteps(adam, null);
+            e.setGraphsEnabled(true);
+            long[] perStep = new long[2];
+            List<float[]> graphed = optimizerSteps(adam, perStep);
+            for (int k = 0; k < eager.size(); k++) {
+                assertArrayEquals(eager.get(k), graphed.get(k), (adam ? "Adam" : "SGD") + ": parameters after step " + k);
+            }
+            assertEquals(1, perStep[0], "graph launches of a replayed step");
+            assertEquals(0, perStep[1], "eager launches of a replayed step (the finite check's reductions are nodes too)");
+        }
+    }
+
+    /**
+     * Eight steps of Adam (or SGD with momentum) with clipping on three tensors, the learning rate changed before
+     * each: the parameters after each step; {@code perStep} (when given) gets the graph launches and the eager
+     * kernel launches of the last step.
+     */
+    private static List<float[]> optimizerSteps(boolean adam, long[] perStep) {
+        Device gpu = Device.cuda();
+        List<Tensor> params = new ArrayList<>();
+        List<Tensor> grads = new ArrayList<>();
+        SplittableRandom r = new SplittableRandom(17);
+        int[] sizes = {300, 7, 40};
+        for (int n : sizes) {
+            float[] w = new float[n];
+            for (int i = 0; i < n; i++) {
+                w[i] = (float) r.nextDouble(-1, 1);
+            }
+            params.add(Tensor.of(gpu, w, n));
+            grads.add(Tensor.zeros(gpu, n));
+        }
+        org.rnn4j.HasParameters module = new org.rnn4j.HasParameters() {
+            @Override
+            public Map<String, Tensor> parameters() {
+                return named(params);
+            }
+
+            @Override
+            public Map<String, Tensor> gradients() {
+                return named(grads);
+            }
+        };
+        List<float[]> out = new ArrayList<>();
+        try (org.rnn4j.train.Optimizer opt = adam ? new org.rnn4j.train.Adam(List.of(module), 0.01)
+                : new org.rnn4j.train.Sgd(List.of(module), 0.1, 0.9, 0.01, false)) {
+            opt.setGlobalClipNorm(0.5);
+            for (int step = 0; step < 8; step++) {
+                for (Tensor g : grads) {
+                    float[] v = new float[(int) g.size()];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = (float) r.nextDouble(-1, 1) * (step % 3 == 2 ? 0.001f : 1f);   // some steps below the norm
+                    }
+                    g.copyFrom(v);
+                }
+                opt.setLearningRate(0.01 * (1 + step));
+                long graphs = count("cuGraphLaunch");
+                long launches = count("cuLaunchKernel");
+                opt.step();
+                if (perStep != null) {
+                    perStep[0] = count("cuGraphLaunch") - graphs;
+                    perStep[1] = count("cuLaunchKernel") - launches;
+                }
+                for (Tensor p : params) {
+                    out.add(p.toHost());
+                }
+            }
+        } finally {
+            params.forEach(Tensor::close);
+            grads.forEach(Tensor::close);
+        }
+        return out;
+    }
+
+    /** {@code p0, p1, ...} for the tensors in order. */
+    private static Map<String, Tensor> named(List<Tensor> tensors) {
+        Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < tensors.size(); i++) {
+            m.put("p" + i, tensors.get(i));
+        }
+        return m;
     }
 
     @Test

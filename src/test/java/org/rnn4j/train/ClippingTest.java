@@ -1,5 +1,6 @@
 package org.rnn4j.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.rnn4j.train.TrainTestSupport.assertClose;
@@ -8,6 +9,8 @@ import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.Device;
+import org.rnn4j.engine.Buffer;
+import org.rnn4j.engine.Engine;
 import org.rnn4j.train.TrainTestSupport.Param;
 
 /** Clipping by global norm (PyTorch's clip_grad_norm_) and by value. Tolerance 1e-6 relative. */
@@ -47,6 +50,50 @@ class ClippingTest {
             assertClose("clamped", new float[] {-0.5f, 0.2f, 0.5f, -0.4f}, a.grad.toHost(), 0, 0);
             assertThrows(IllegalArgumentException.class, () -> Clipping.clipValue(List.of(a), 0));
             assertThrows(IllegalArgumentException.class, () -> Clipping.clipGlobalNorm(List.of(a), -1));
+        }
+    }
+    /**
+     * Clipping on the device ({@code Engine.clipGlobalNorm}, behind {@link Clipping#clipGlobalNorm} and the
+     * optimizer's clipping) gives the bits of the host path it replaced: the norm from {@code sumSquares} read back,
+     * the factor in double, one {@code axpby} per tensor; a non-finite norm leaves the gradients as they are.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void onTheDeviceTheNormAndTheScaledGradientsAreTheHostPathsBits(Device device) {
+        for (double maxNorm : new double[] {0.5, 1e9}) {
+            for (boolean nan : new boolean[] {false, true}) {
+                float[][] gs = {TrainTestSupport.uniform(1, 700, -1, 1), TrainTestSupport.uniform(2, 3, -2, 2),
+                    TrainTestSupport.uniform(3, 300, -1, 1)};
+                if (nan) {
+                    gs[1][1] = Float.NaN;
+                }
+                try (Param a = new Param(device, "a", new float[700]); Param b = new Param(device, "b", new float[3]);
+                     Param c = new Param(device, "c", new float[300])) {
+                    List<Param> ps = List.of(a, b, c);
+                    Engine e = device.engine();
+                    Buffer[] grads = {a.grad.buffer(), b.grad.buffer(), c.grad.buffer()};
+                    long[] sizes = {700, 3, 300};
+                    for (int k = 0; k < 3; k++) {
+                        ps.get(k).grad.copyFrom(gs[k]);
+                    }
+                    double norm = Math.sqrt(e.sumSquares(grads, sizes));
+                    double coef = maxNorm / (norm + 1e-6);
+                    if (Double.isFinite(norm) && coef < 1) {
+                        for (int k = 0; k < 3; k++) {
+                            e.axpby(sizes[k], (float) coef, grads[k], 0, 0f, grads[k], 0);
+                        }
+                    }
+                    float[][] want = {a.grad.toHost(), b.grad.toHost(), c.grad.toHost()};
+                    for (int k = 0; k < 3; k++) {
+                        ps.get(k).grad.copyFrom(gs[k]);
+                    }
+                    String what = "maxNorm " + maxNorm + (nan ? ", a NaN gradient" : "");
+                    assertEquals(norm, Clipping.clipGlobalNorm(ps, maxNorm), 0, what + ": the norm");
+                    for (int k = 0; k < 3; k++) {
+                        assertArrayEquals(want[k], ps.get(k).grad.toHost(), what + ": gradient " + k);
+                    }
+                }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package org.rnn4j.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -160,6 +161,36 @@ class OptimizerTest {
             assertThrows(IllegalArgumentException.class, () -> new Sgd(ps, 0.1, 0, 0, true));
             e = assertThrows(IllegalArgumentException.class, () -> new Adam(ps, 0.1, 1.0, 0.999, 1e-8, 0, false));
             assertTrue(e.getMessage().startsWith("beta1: expected a value in [0, 1), got 1.0"), e.getMessage());
+        }
+    }
+    /**
+     * {@link Optimizer#setGlobalClipNorm} clips inside the step, on the device, with the bits of
+     * {@link Clipping#clipGlobalNorm} before the step, over steps whose learning rate changes each time.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void clippingInsideTheStepIsClipGlobalNormThenTheStep(Device device) {
+        for (boolean adam : new boolean[] {true, false}) {
+            try (Param p = new Param(device, "w", P0.clone()); Param q = new Param(device, "w", P0.clone());
+                 Optimizer outside = adam ? new Adam(List.of(p), 0.01) : new Sgd(List.of(p), 0.1, 0.9, 0.01, false);
+                 Optimizer inside = adam ? new Adam(List.of(q), 0.01) : new Sgd(List.of(q), 0.1, 0.9, 0.01, false)) {
+                inside.setGlobalClipNorm(1.0);
+                for (int step = 0; step < 6; step++) {
+                    float[] g = GRADS[step % GRADS.length];
+                    p.grad.copyFrom(g);
+                    q.grad.copyFrom(g);
+                    outside.setLearningRate(0.01 * (step + 1));
+                    inside.setLearningRate(0.01 * (step + 1));
+                    Clipping.clipGlobalNorm(List.of(p), 1.0);
+                    outside.step();
+                    inside.step();
+                    assertArrayEquals(p.value.toHost(), q.value.toHost(), (adam ? "Adam" : "SGD") + ", step " + step);
+                }
+            }
+        }
+        try (Param p = new Param(device, "w", P0.clone()); Sgd sgd = new Sgd(List.of(p), 0.1)) {
+            assertThrows(IllegalArgumentException.class, () -> sgd.setGlobalClipNorm(-1));
+            assertThrows(IllegalArgumentException.class, () -> sgd.setGlobalClipNorm(Double.POSITIVE_INFINITY));
         }
     }
 }
