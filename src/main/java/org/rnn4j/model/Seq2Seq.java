@@ -61,6 +61,10 @@ import org.rnn4j.train.SafeTensors;
  * plus F; {@link Conditioning#BOTH} does both. Training, greedy and beam decoding, sampling, evaluation and the
  * checkpoint are those of the id model, through the {@link Features} overloads; attention needs a source sequence and
  * is refused.
+ *
+ * <p><b>Training</b>: {@link #fit} runs {@link SequenceModel#fit}'s loop (the same {@link FitOptions}, callbacks,
+ * checkpoints and resuming) over a {@link SequenceDataset#sequenceToSequence} or {@link SequenceDataset#vectorToSequence}
+ * dataset; {@link #lossAndGradients} is one step for a loop of one's own.
  */
 public final class Seq2Seq implements HasParameters, AutoCloseable {
 
