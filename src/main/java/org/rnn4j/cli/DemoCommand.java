@@ -222,9 +222,10 @@ final class DemoCommand implements Callable<Integer> {
         @Mixin
         Common common;
 
-        @Option(names = "--steps", defaultValue = "1500", paramLabel = "N",
-                description = "Adam steps of 64 requests. Default: ${DEFAULT-VALUE}.")
-        int steps;
+        @Option(names = "--epochs", defaultValue = "16", paramLabel = "N",
+                description = "At most this many epochs (early stopping on the validation exact match may end sooner). "
+                        + "Default: ${DEFAULT-VALUE}.")
+        int epochs;
 
         @Option(names = "--hidden", defaultValue = "64", paramLabel = "H",
                 description = "LSTM hidden size (per direction in the encoder). Default: ${DEFAULT-VALUE}.")
@@ -232,7 +233,7 @@ final class DemoCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            DatesDemo.run(new DatesDemo.Options().device(common.resolveDevice()).seed(common.seed).steps(steps)
+            DatesDemo.run(new DatesDemo.Options().device(common.resolveDevice()).seed(common.seed).epochs(epochs)
                     .hidden(hidden).outDir(common.out), stdout());
             return 0;
         }

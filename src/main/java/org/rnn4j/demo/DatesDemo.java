@@ -22,13 +22,17 @@ import java.util.function.Function;
 import javax.imageio.ImageIO;
 import org.rnn4j.Device;
 import org.rnn4j.Lstm;
+import org.rnn4j.model.EarlyStopping;
+import org.rnn4j.model.FitOptions;
+import org.rnn4j.model.History;
 import org.rnn4j.model.Seq2Seq;
-import org.rnn4j.train.Adam;
+import org.rnn4j.model.SequenceDataset;
 
 /**
  * Date normalisation with an encoder–decoder and attention: character sequences such as "leave guangzhou on sep
  * 26th, 1986" or "26.09.1986" become "1986-09-26". The requests are <b>generated in code</b> from templates (not
- * collected from users); the test dates are dates that training never sees. Reports exact match on them in the
+ * collected from users); the test dates are dates that training never sees. Trains with {@link Seq2Seq#fit} (a tenth
+ * of the training requests for validation, early stopping on its exact match). Reports exact match on the test dates in the
  * training templates, and on a template held out of training entirely (the arrive-on-the-nth-of form), and draws one
  * example's attention weights to {@code dates-attention.png}.
  */
@@ -58,23 +62,16 @@ public final class DatesDemo {
     /** The demo's settings. */
     public static final class Options extends DemoOptions<Options> {
         int examples = 6000;
-        int steps = 1500;
         Path outDir = Path.of("rnn4j-demo-output");
 
-        /** {@code epochs} is unused: the demo counts Adam steps ({@link #steps}), sampling requests at random. */
+        /** At most 16 epochs (early stopping on the validation exact match ends it sooner), hidden size 64. */
         public Options() {
-            super(0, 64);
+            super(16, 64);
         }
 
         /** Requests generated for training (a further fifth, of other dates, for the test). */
         public Options examples(int v) {
             examples = v;
-            return this;
-        }
-
-        /** Adam steps of 64 requests each. */
-        public Options steps(int v) {
-            steps = v;
             return this;
         }
 
@@ -123,34 +120,31 @@ public final class DatesDemo {
         say(out, "== Date normalisation: encoder-decoder (bidirectional LSTM, Luong general attention), characters in, ISO date out ==");
         say(out, "device: " + device + " (" + device.selectionNote() + ")");
         say(out, String.format(Locale.ROOT, "data: requests generated in code from %d templates (not real user requests): "
-                + "%d for training in %d of them, %d held out whose dates training never sees, and the same dates in the template "
-                + "training never sees (\"%s\")", TEMPLATES.size(), train.size(), TEMPLATES.size() - 1, test.size(),
+                + "%d for training in %d of them (a tenth of those for validation), %d held out whose dates training never "
+                + "sees, and the same dates in the template training never sees (\"%s\")", TEMPLATES.size(), train.size(), TEMPLATES.size() - 1, test.size(),
                 heldOutTemplate.get(0)[0]));
         for (String[] p : train.subList(0, 3)) {
             say(out, "  e.g. \"" + p[0] + "\" -> " + p[1]);
         }
+        SequenceDataset[] fitAndValidation = SequenceDataset.sequenceToSequence(
+                train.stream().map(p -> sourceIds(p[0])).toList(), train.stream().map(p -> targetIds(p[1])).toList())
+                .split(0.1, o.seed);
         int emb = 16;
         try (Seq2Seq model = Seq2Seq.builder(SOURCE_CHARS.length() + 1, TARGET_CHARS.length() + 2)
                 .encoder(Lstm.builder(emb, o.hidden).bidirectional(true).seed(o.seed))
                 .decoder(Lstm.builder(emb, o.hidden).seed(o.seed + 1))
-                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(o.seed + 2).build(device);
-             Adam adam = new Adam(List.of(model), 3e-3)) {
-            int batch = 64;
-            for (int step = 1; step <= o.steps; step++) {
-                List<int[]> src = new ArrayList<>();
-                List<int[]> tgt = new ArrayList<>();
-                for (int i = 0; i < batch; i++) {
-                    String[] p = train.get(rnd.nextInt(train.size()));
-                    src.add(sourceIds(p[0]));
-                    tgt.add(targetIds(p[1]));
-                }
-                adam.zeroGrad();
-                double loss = model.lossAndGradients(src, tgt);
-                adam.step();
-                if (step % 250 == 0 || step == o.steps) {
-                    say(out, String.format(Locale.ROOT, "step %4d  loss %.4f  (%.0f s)", step, loss, (System.nanoTime() - start) / 1e9));
-                }
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(o.seed + 2).build(device)) {
+            EarlyStopping stopping = new EarlyStopping("val_exact_match").patience(2).restoreBestWeights(true);
+            History h;
+            try {
+                h = model.fit(fitAndValidation[0], fitAndValidation[1], new FitOptions().epochs(o.epochs).batchSize(64)
+                        .adam(3e-3).clipNorm(0).seed(o.seed).progress(out).callbacks(stopping));
+            } catch (IOException e) {   // no checkpoints are written: not expected
+                throw new UncheckedIOException(e);
             }
+            say(out, String.format(Locale.ROOT, "trained %d epochs (%d Adam steps of 64 requests)%s; best validation exact match "
+                    + "%.4f at epoch %d  (%.0f s)", h.last().epoch(), model.stepsTrained(), h.stoppedEarly() ? ", stopped early" : "",
+                    stopping.best(), stopping.bestEpoch(), (System.nanoTime() - start) / 1e9));
             List<Seq2Seq.Translation> greedy = decode(model, test, 1);
             List<Seq2Seq.Translation> beam = decode(model, test, 3);
             double exact = exactMatch(test, greedy), beamExact = exactMatch(test, beam);

@@ -29,7 +29,8 @@ final class Batches {
                  int[] positions,    // [N] valid positions t·B + b in time-major order, for per-step tasks
                  int[] stepTargets,  // [N] a class per valid position (tagging, language model), or null
                  float[] values,     // [N·O] per-step or [B·O] per-sequence regression targets, or null
-                 float[] weights) {  // [B] sample weights, or null (all 1)
+                 float[] weights)    // [B] sample weights, or null (all 1)
+            implements Trainable.PaddedBatch {
     }
 
     static int[] permutation(int n, SplittableRandom rnd) {

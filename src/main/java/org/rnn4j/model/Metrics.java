@@ -11,7 +11,7 @@ import java.util.Set;
  * ({@code exp} of the mean cross-entropy) for a language model, RMSE and MAE for regression, and the
  * caller's {@link Metric}s. Targets that are ignored (negative after the model's mapping) count in none.
  */
-final class Metrics {
+final class Metrics implements Trainable.RunningMetrics<Batches.Batch> {
     /** The names the built-in metrics take (a custom metric may not reuse one). */
     static final Set<String> BUILT_IN = Set.of("loss", "accuracy", "perplexity", "rmse", "mae");
 
@@ -51,7 +51,8 @@ final class Metrics {
      * Adds a batch: its mean loss over terms of total {@code weight} and, when not {@code null}, the head's
      * output on the host ({@code [rows, C]} logits, or {@code [N·O]} predictions).
      */
-    void add(double loss, double weight, float[] out, Batches.Batch b) {
+    @Override
+    public void add(double loss, double weight, float[] out, Batches.Batch b) {
         lossSum += loss * weight;
         this.weight += weight;
         if (out == null) {
@@ -169,7 +170,8 @@ final class Metrics {
         return weight == 0 ? Double.NaN : lossSum / weight;
     }
 
-    Map<String, Double> values() {
+    @Override
+    public Map<String, Double> values() {
         Map<String, Double> m = new LinkedHashMap<>();
         m.put("loss", loss());
         switch (task) {

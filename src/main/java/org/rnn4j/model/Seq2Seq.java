@@ -24,6 +24,7 @@ import org.rnn4j.train.Linear;
 import org.rnn4j.train.LossResult;
 import org.rnn4j.train.Losses;
 import org.rnn4j.train.ModuleGroup;
+import org.rnn4j.train.SafeTensors;
 
 /**
  * An encoder–decoder (sequence to sequence) model over token ids, as Keras's {@code lstm_seq2seq} and PyTorch's
@@ -60,6 +61,10 @@ import org.rnn4j.train.ModuleGroup;
  * plus F; {@link Conditioning#BOTH} does both. Training, greedy and beam decoding, sampling, evaluation and the
  * checkpoint are those of the id model, through the {@link Features} overloads; attention needs a source sequence and
  * is refused.
+ *
+ * <p><b>Training</b>: {@link #fit} runs {@link SequenceModel#fit}'s loop (the same {@link FitOptions}, callbacks,
+ * checkpoints and resuming) over a {@link SequenceDataset#sequenceToSequence} or {@link SequenceDataset#vectorToSequence}
+ * dataset; {@link #lossAndGradients} is one step for a loop of one's own.
  */
 public final class Seq2Seq implements HasParameters, AutoCloseable {
 
@@ -137,6 +142,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private final Linear combine;   // W_c, [context; h] → decoder hidden; null without attention
     private final Linear output;    // → target vocabulary
     private final ModuleGroup modules;
+    private Trainer.Continuation training;   // what fit continues from: optimizer state, epoch and step counts
 
     private Seq2Seq(Builder b, Device device) {
         this.device = device;
@@ -416,30 +422,38 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** Saves the weights (safetensors, PyTorch's names under each module's prefix) and the whole configuration. */
     public void save(Path file) throws IOException {
-        Map<String, String> meta = new LinkedHashMap<>();
-        meta.put(META + "source_vocab", Integer.toString(sourceVocab));
-        if (featureSize > 0) {
-            meta.put(META + "feature_size", Integer.toString(featureSize));
-            meta.put(META + "conditioning", conditioning.name());
-        }
-        meta.put(META + "target_vocab", Integer.toString(targetVocab));
-        meta.put(META + "start_token", Integer.toString(startToken));
-        meta.put(META + "end_token", Integer.toString(endToken));
-        meta.put(META + "attention", attention.name());
-        meta.put(META + "bridge", bridge.name());
-        Checkpoint.save(file, modules, meta);
+        save(file, Map.of(), Map.of());
     }
 
     /**
-     * The model {@link #save} wrote, rebuilt on {@code device} from the file alone.
+     * The model {@link #save} (or a {@link #fit} checkpoint) wrote, rebuilt on {@code device} from the file alone.
      *
      * @throws IllegalArgumentException when the file is not a Seq2Seq checkpoint, or its tensors do not match its configuration
      */
     public static Seq2Seq load(Path file, Device device) throws IOException {
-        Map<String, String> meta = Checkpoint.read(file).metadata();
-        if (!meta.containsKey(META + "attention")) {
+        SafeTensors.Contents contents = Checkpoint.read(file);
+        if (!contents.metadata().containsKey(META + "attention")) {
             throw new IllegalArgumentException("file: expected a Seq2Seq checkpoint (" + META + "* metadata), got " + file
                     + " without it");
+        }
+        Seq2Seq model = fromConfigMetadata(contents.metadata(), device);
+        try {
+            model.loadWeights(file, contents, "");
+            return model;
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A model with the configuration {@link #configMetadata()} describes (any further entries are ignored) and freshly
+     * initialised weights, on {@code device}: how Spark's executors build their replicas.
+     */
+    public static Seq2Seq fromConfigMetadata(Map<String, String> meta, Device device) {
+        if (meta == null || !meta.containsKey(META + "attention")) {
+            throw new IllegalArgumentException("meta: expected a Seq2Seq's configuration (" + META + "* entries), got "
+                    + (meta == null ? "null" : "none"));
         }
         boolean vector = meta.containsKey(META + "feature_size");
         Builder b = (vector ? fromVectors(intMeta(meta, "feature_size"), intMeta(meta, "target_vocab"))
@@ -450,14 +464,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
         b.encoder = vector ? null : RecurrentConfig.fromMetadata(meta, "encoder.");
         b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
-        Seq2Seq model = b.build(device);
-        try {
-            Checkpoint.load(file, model.modules);
-            return model;
-        } catch (IOException | RuntimeException e) {
-            model.close();
-            throw e;
-        }
+        return b.build(device);
     }
 
     private static int intMeta(Map<String, String> meta, String key) {
@@ -594,6 +601,348 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         } finally {
             decoder.train();
             owned.forEach(Tensor::close);
+        }
+    }
+
+    // ------------------------------------------------------------------ fit
+
+    /**
+     * Trains on {@code train} ({@link SequenceDataset#sequenceToSequence}, or {@link SequenceDataset#vectorToSequence}
+     * for a {@link #fromVectors} model), evaluating on {@code validation} (may be {@code null}) after each epoch, in
+     * the loop behind {@link SequenceModel#fit} with all of its {@link FitOptions}: batching (shuffled from the seed,
+     * bucketed by source length), the optimizer, clipping, schedules, early stopping, callbacks, checkpoints and
+     * {@link FitOptions#resumeFrom resuming} (a resumed run computes the same numbers as one that never stopped), a
+     * second {@code fit} continuing the first, {@link #resetTraining()}. Steps use teacher forcing.
+     *
+     * <p>Metrics: {@code loss}, the mean per-token cross-entropy (teacher-forced, weighted by each batch's tokens);
+     * on validation also {@link #evaluate(SequenceDataset, int) evaluate}'s {@code token_accuracy}, {@code exact_match}
+     * and {@code bleu} of greedy decoding (so early stopping may monitor {@code val_exact_match}). Options that read a
+     * {@link SequenceModel}'s outputs are refused: custom {@link FitOptions#metrics}, {@link FitOptions#classWeights},
+     * {@link FitOptions#stateful}.
+     *
+     * @throws IllegalArgumentException when the data does not fit the model (names the example and the id), or the
+     *         options do not apply to a Seq2Seq or cannot continue its training
+     * @throws IllegalStateException when the loss becomes NaN or infinite (names the step)
+     * @throws IOException when a checkpoint cannot be written or the one to resume from cannot be read
+     */
+    public History fit(SequenceDataset train, SequenceDataset validation, FitOptions options) throws IOException {
+        checkData("train", train);
+        if (validation != null) {
+            checkData("validation", validation);
+        }
+        if (options == null) {
+            throw new IllegalArgumentException("options: expected fit options, got null");
+        }
+        options.schedule.checkBase(options.learningRate);
+        return new Trainer<>(new Training(), train, validation, options).run();
+    }
+
+    /** Forgets the optimizer state and the epoch and step counts, so that the next {@code fit} starts over (the weights stay). */
+    public void resetTraining() {
+        continuation(null);
+    }
+
+    /** Epochs trained so far by {@link #fit} (what the next one continues from; 0 after {@link #resetTraining()}). */
+    public int epochsTrained() {
+        return training == null ? 0 : training.epoch;
+    }
+
+    /** Optimizer steps taken so far by {@link #fit}, counted as {@link #epochsTrained()}. */
+    public long stepsTrained() {
+        return training == null ? 0 : training.step;
+    }
+
+    private void continuation(Trainer.Continuation next) {
+        if (training != null && training != next) {
+            training.close();
+        }
+        training = next;
+    }
+
+    /**
+     * The metrics on {@code data} in inference mode: {@code loss}, the teacher-forced mean per-token cross-entropy,
+     * and {@code token_accuracy}, {@code exact_match} and {@code bleu} ({@link SequenceMetrics}) of greedy decoding up
+     * to {@code 2n + 1} tokens for the longest target of n tokens (a longer output cannot match; BLEU counts an
+     * output cut there).
+     */
+    public Map<String, Double> evaluate(SequenceDataset data, int batchSize) {
+        checkData("data", data);
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize: expected >= 1, got " + batchSize);
+        }
+        return evaluateChecked(data, batchSize);
+    }
+
+    private Map<String, Double> evaluateChecked(SequenceDataset data, int batchSize) {
+        int n = data.size(), longest = 0;
+        List<int[]> expected = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            expected.add(data.tagRow(i));
+            longest = Math.max(longest, data.tagRow(i).length);
+        }
+        int[][] predicted = new int[n][];
+        double lossSum = 0;
+        long tokens = 0;
+        for (int[] idx : Batches.byLength(data, batchSize)) {
+            Batch b = batch("data", data, idx);
+            long count = b.tokens();
+            lossSum += inferenceLoss(b) * count;
+            tokens += count;
+            List<Translation> out = beamSearch(b, 1, 2 * longest + 1, 0);
+            for (int j = 0; j < idx.length; j++) {
+                predicted[idx[j]] = out.get(j).tokens();
+            }
+        }
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("loss", lossSum / tokens);
+        m.putAll(tokenScores(Arrays.asList(predicted), expected));
+        return m;
+    }
+
+    /** The teacher-forced mean per-token cross-entropy of {@code batch} in inference mode: the forward of {@link #teacherForced}. */
+    private double inferenceLoss(Batch batch) {
+        if (encoder != null) {
+            encoder.eval();
+        }
+        decoder.eval();
+        List<Tensor> owned = new ArrayList<>();
+        try (Encoded enc = encode(batch);
+             ForwardResult dec = decoder.forward(decoderInput(batch.decoderInputs, batch.targetSteps, batch.size, enc.everyStep(), owned),
+                     batch.targetLengths, enc.h0.state(), enc.c0())) {
+            Attended att = attend(enc.sourceOutputs(), batch.sourceLengths, dec.output(), owned);
+            try (LossResult loss = Losses.crossEntropyPerStep(own(owned, output.forward(att.features)), batch.decoderTargets,
+                    batch.targetLengths, false)) {
+                return loss.value();
+            }
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
+    /**
+     * Refuses {@code data} unless it holds target sequences for this kind of model with every id in its vocabulary
+     * and every vector of its width, naming the first problem ({@code name.targets[i][t]: ...}): what {@link #fit}
+     * and {@link #evaluate(SequenceDataset, int)} check before any work.
+     */
+    public void checkData(String name, SequenceDataset data) {
+        if (data == null) {
+            throw new IllegalArgumentException(name + ": expected a dataset, got null");
+        }
+        boolean vector = featureSize > 0;
+        if (!data.hasTargetSequences() || data.hasTokens() == vector) {
+            throw new IllegalArgumentException(name + ": expected " + (vector ? "SequenceDataset.vectorToSequence" : "SequenceDataset.sequenceToSequence")
+                    + " data for this " + (vector ? "fromVectors" : "id-sequence") + " model, got " + data);
+        }
+        if (vector && data.featureSize() != featureSize) {
+            throw new IllegalArgumentException(name + ": expected vectors of " + featureSize + " features, got " + data.featureSize());
+        }
+        for (int i = 0; i < data.size(); i++) {
+            if (!vector) {
+                checkIds(name + ".sources[" + i + "]", data.tokens(i), sourceVocab, 1);
+            }
+            checkIds(name + ".targets[" + i + "]", data.tagRow(i), targetVocab, 0);
+        }
+    }
+
+    /** The batch of examples {@code idx} of {@code data} (checked by {@link #checkData}). */
+    private Batch batch(String name, SequenceDataset data, int[] idx) {
+        List<int[]> targets = new ArrayList<>(idx.length);
+        List<int[]> sources = new ArrayList<>(idx.length);
+        List<float[]> vectors = new ArrayList<>(idx.length);
+        for (int i : idx) {
+            targets.add(data.tagRow(i));
+            if (data.hasTokens()) {
+                sources.add(data.tokens(i));
+            } else {
+                vectors.add(data.features(i));
+            }
+        }
+        try {
+            return featureSize > 0 ? vectorBatch(new Features(vectors), targets) : batch(sources, targets);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The configuration {@link #save} writes, the modules' included: what {@link #load} rebuilds the model from. */
+    @Override
+    public Map<String, String> configMetadata() {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put(META + "source_vocab", Integer.toString(sourceVocab));
+        if (featureSize > 0) {
+            meta.put(META + "feature_size", Integer.toString(featureSize));
+            meta.put(META + "conditioning", conditioning.name());
+        }
+        meta.put(META + "target_vocab", Integer.toString(targetVocab));
+        meta.put(META + "start_token", Integer.toString(startToken));
+        meta.put(META + "end_token", Integer.toString(endToken));
+        meta.put(META + "attention", attention.name());
+        meta.put(META + "bridge", bridge.name());
+        meta.putAll(modules.configMetadata());
+        return meta;
+    }
+
+    /** The weights under their names and {@code extraTensors}, with the configuration and {@code extraMetadata}. */
+    private void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file: expected a path, got null");
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            java.nio.file.Files.createDirectories(parent);
+        }
+        Checkpoint.save(file, this, extraTensors, extraMetadata);
+    }
+
+    private void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
+        SequenceModel.loadWeights(file, contents, prefix, parameters());
+    }
+
+    /** This model behind {@link Trainable}, for the training loop. */
+    private final class Training implements Trainable<Batch> {
+        private static final String ENCODER_DROPOUT = "encoder_dropout_calls";
+        private static final String DECODER_DROPOUT = "decoder_dropout_calls";
+
+        @Override
+        public HasParameters model() {
+            return Seq2Seq.this;
+        }
+
+        @Override
+        public Map<String, Tensor> parameters() {
+            return Seq2Seq.this.parameters();
+        }
+
+        @Override
+        public Map<String, Tensor> gradients() {
+            return Seq2Seq.this.gradients();
+        }
+
+        @Override
+        public Device device() {
+            return device;
+        }
+
+        @Override
+        public ModuleGroup group() {
+            return modules;
+        }
+
+        @Override
+        public Trainer.Continuation continuation() {
+            return training;
+        }
+
+        @Override
+        public void continuation(Trainer.Continuation next) {
+            Seq2Seq.this.continuation(next);
+        }
+
+        @Override
+        public void checkOptions(FitOptions o) {
+            String refused = !o.metrics.isEmpty() ? "metrics: custom metrics read a SequenceModel's output rows"
+                    : o.classWeights != null ? "classWeights: class weights weigh a SequenceModel's classes"
+                    : o.stateful ? "stateful: a Seq2Seq starts each example from its own encoding" : null;
+            if (refused != null) {
+                throw new IllegalArgumentException(refused + "; a Seq2Seq's fit takes none (it reports loss, and on "
+                        + "validation token_accuracy, exact_match and bleu)");
+            }
+        }
+
+        @Override
+        public Batch batch(String name, SequenceDataset data, int[] idx, boolean needTargets) {
+            return Seq2Seq.this.batch(name, data, idx);
+        }
+
+        /** Teacher forcing; the dropout seed is unused (the layers' dropout masks follow their own counts, which checkpoints keep). */
+        @Override
+        public SequenceModel.StepResult trainStep(Batch batch, long dropoutSeed, SequenceModel.State carry, boolean withOutput,
+                                                  float[] classWeights) {
+            double loss = lossAndGradients(batch, 0, 0);
+            return new SequenceModel.StepResult(loss, batch.tokens(), batch.tokens(), null);
+        }
+
+        @Override
+        public RunningMetrics<Batch> runningMetrics(List<Metric> custom) {
+            return new RunningMetrics<>() {
+                private double lossSum;
+                private double weight;
+
+                @Override
+                public void add(double loss, double w, float[] out, Batch b) {
+                    lossSum += loss * w;
+                    weight += w;
+                }
+
+                @Override
+                public Map<String, Double> values() {
+                    return Map.of("loss", weight == 0 ? Double.NaN : lossSum / weight);
+                }
+            };
+        }
+
+        @Override
+        public boolean needsOutput(List<Metric> custom) {
+            return false;
+        }
+
+        @Override
+        public List<String> metricNames(List<Metric> custom, boolean validation) {
+            return validation ? List.of("loss", "token_accuracy", "exact_match", "bleu") : List.of("loss");
+        }
+
+        @Override
+        public boolean higherIsBetter(String name, List<Metric> custom) {
+            return !name.equals("loss");
+        }
+
+        @Override
+        public Map<String, Double> evaluate(SequenceDataset data, int batchSize, List<Metric> custom) {
+            return evaluateChecked(data, batchSize);
+        }
+
+        @Override
+        public String configurationMismatch(String where, Map<String, String> metadata) {
+            List<String> differences = new ArrayList<>();
+            Seq2Seq.this.configMetadata().forEach((k, v) -> {   // not HasParameters' default, which Training inherits
+                if (!v.equals(metadata.get(k))) {
+                    differences.add(k + ": file " + metadata.get(k) + ", this model " + v);
+                }
+            });
+            return differences.isEmpty() ? null : where + " holds another model than this Seq2Seq: " + differences;
+        }
+
+        @Override
+        public Map<String, Long> dropoutCalls() {
+            Map<String, Long> calls = new LinkedHashMap<>();
+            if (encoder != null) {
+                calls.put(ENCODER_DROPOUT, encoder.dropoutCalls());
+            }
+            calls.put(DECODER_DROPOUT, decoder.dropoutCalls());
+            return calls;
+        }
+
+        @Override
+        public void restoreDropoutCalls(Map<String, Long> calls) {
+            if (encoder != null) {
+                encoder.restoreDropoutCalls(calls.get(ENCODER_DROPOUT));
+            }
+            decoder.restoreDropoutCalls(calls.get(DECODER_DROPOUT));
+        }
+
+        @Override
+        public void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
+            Seq2Seq.this.save(file, extraTensors, extraMetadata);
+        }
+
+        @Override
+        public void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
+            Seq2Seq.this.loadWeights(file, contents, prefix);
+        }
+
+        @Override
+        public SequenceModel.MemoryEstimate memoryEstimate(int batch, int steps) {
+            return null;
         }
     }
 
@@ -742,7 +1091,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     }
 
     private static Map<String, Double> scores(List<Translation> translations, List<int[]> targets) {
-        List<int[]> predicted = translations.stream().map(Translation::tokens).toList();
+        return tokenScores(translations.stream().map(Translation::tokens).toList(), targets);
+    }
+
+    private static Map<String, Double> tokenScores(List<int[]> predicted, List<int[]> targets) {
         Map<String, Double> out = new LinkedHashMap<>();
         out.put("token_accuracy", SequenceMetrics.tokenAccuracy(predicted, targets));
         out.put("exact_match", SequenceMetrics.exactMatch(predicted, targets));
@@ -774,7 +1126,26 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** A batch laid out time-major: source ids {@code [S, B]}, decoder inputs and targets {@code [T, B]} with T = longest target + 1. */
     private record Batch(int size, int sourceSteps, int[] sourceIds, int[] sourceLengths,
                          int targetSteps, int[] decoderInputs, int[] decoderTargets, int[] targetLengths,
-                         float[] features) {   // a vector model's [B, F] instead of the source ids
+                         float[] features)    // a vector model's [B, F] instead of the source ids
+            implements Trainable.PaddedBatch {
+        @Override
+        public int batch() {
+            return size;
+        }
+
+        @Override
+        public int steps() {
+            return Math.max(sourceSteps, targetSteps);
+        }
+
+        /** The target steps the loss averages over: every target's tokens and its end token. */
+        long tokens() {
+            long n = 0;
+            for (int length : targetLengths) {
+                n += length;
+            }
+            return n;
+        }
     }
 
     private Batch batch(List<int[]> sources, List<int[]> targets) {
@@ -1163,6 +1534,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     @Override
     public void close() {
+        continuation(null);
         for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, initC, initH, bridgeC, bridgeH, decoder, encoder, targetEmbedding, sourceEmbedding}) {
             closeQuietly(c);
         }

@@ -8,13 +8,14 @@ import java.util.SplittableRandom;
 /**
  * Variable-length sequences and their targets, kept on the host until a batch is formed. Inputs are
  * token ids (for a model with an embedding) or feature vectors; targets are one class per sequence,
- * one class per step, one vector per step, or none (the next token for a language model, nothing for
- * {@link SequenceModel#predict}). The arrays are copied, so later changes to them do not leak in.
+ * one class per step, one vector per step, a token sequence of its own length (for a {@link Seq2Seq}), or
+ * none (the next token for a language model, nothing for {@link SequenceModel#predict}). The arrays are
+ * copied, so later changes to them do not leak in.
  */
 public final class SequenceDataset {
 
     /** What the targets are. */
-    enum Targets { NONE, LABEL, TAGS, VALUES, VALUE, NEXT_TOKEN }
+    enum Targets { NONE, LABEL, TAGS, VALUES, VALUE, NEXT_TOKEN, SEQUENCE }
 
     private final Targets targets;
     private final int features;   // 0 for tokens
@@ -22,7 +23,7 @@ public final class SequenceDataset {
     private final List<int[]> tokens;
     private final List<float[]> inputs;
     private final int[] labels;
-    private final List<int[]> tags;
+    private final List<int[]> tags;      // a class per step (TAGS), or the target token sequence (SEQUENCE)
     private final List<float[]> values;
     private final float[] weights;  // a sample weight per sequence, or null (all 1)
 
@@ -123,6 +124,46 @@ public final class SequenceDataset {
         return new SequenceDataset(Targets.NEXT_TOKEN, 0, 0, copyTokens("sequences", sequences, 2), null, null, null, null, null);
     }
 
+    /**
+     * Source token sequences with a target token sequence each, of its own length (translation, normalisation: an
+     * encoder–decoder {@link Seq2Seq}). Targets come without start and end tokens and may be empty (the model then
+     * learns to end at once); sources have at least one token. Ids are {@code >= 0} here; {@code Seq2Seq.fit} checks
+     * them against its vocabularies before any work.
+     */
+    public static SequenceDataset sequenceToSequence(List<int[]> sources, List<int[]> targets) {
+        List<int[]> x = copyTokens("sources", sources, 1);
+        sameCount("targets", targets == null ? -1 : targets.size(), x.size());
+        return new SequenceDataset(Targets.SEQUENCE, 0, 0, x, null, null, copyTokens("targets", targets, 0), null, null);
+    }
+
+    /**
+     * One feature vector per example with a target token sequence each (one-to-many, as image captioning: a
+     * {@link Seq2Seq#fromVectors} model). The vectors are of one width and finite; the targets are as
+     * {@link #sequenceToSequence}'s.
+     */
+    public static SequenceDataset vectorToSequence(List<float[]> vectors, List<int[]> targets) {
+        if (vectors == null) {
+            throw new IllegalArgumentException("vectors: expected a list of feature vectors, got null");
+        }
+        int f = vectors.isEmpty() || vectors.get(0) == null ? 0 : vectors.get(0).length;
+        List<float[]> x = new ArrayList<>(vectors.size());   // each vector a sequence of one step
+        for (int i = 0; i < vectors.size(); i++) {
+            float[] v = vectors.get(i);
+            if (v == null || v.length == 0 || v.length != f) {
+                throw new IllegalArgumentException("vectors[" + i + "]: expected " + (f == 0 ? "at least one feature" : f + " features (the first's width)")
+                        + ", got " + (v == null ? "null" : v.length));
+            }
+            for (int j = 0; j < f; j++) {
+                if (!Float.isFinite(v[j])) {
+                    throw new IllegalArgumentException("vectors[" + i + "][" + j + "]: expected a finite value, got " + v[j]);
+                }
+            }
+            x.add(v.clone());
+        }
+        sameCount("targets", targets == null ? -1 : targets.size(), x.size());
+        return new SequenceDataset(Targets.SEQUENCE, f, 0, null, Collections.unmodifiableList(x), null, copyTokens("targets", targets, 0), null, null);
+    }
+
     /** Token sequences without targets, for {@link SequenceModel#predict}. */
     public static SequenceDataset ofTokens(List<int[]> tokens) {
         return new SequenceDataset(Targets.NONE, 0, 0, copyTokens("tokens", tokens, 1), null, null, null, null, null);
@@ -199,6 +240,17 @@ public final class SequenceDataset {
         return tags.get(i).clone();
     }
 
+    /** Whether the targets are token sequences ({@link #sequenceToSequence}, {@link #vectorToSequence}). */
+    public boolean hasTargetSequences() {
+        return targets == Targets.SEQUENCE;
+    }
+
+    /** The target token sequence of example {@code i} (a copy). */
+    public int[] targetSequence(int i) {
+        requireTargets(Targets.SEQUENCE, "targetSequence");
+        return tags.get(i).clone();
+    }
+
     /** The sample weight of every sequence (a copy), or {@code null} when none were given (all count 1). */
     public float[] sampleWeights() {
         return weights == null ? null : weights.clone();
@@ -244,7 +296,7 @@ public final class SequenceDataset {
         return inputs.get(i);
     }
 
-    /** Sequence {@code i}'s tags without a copy (for batching). */
+    /** Sequence {@code i}'s tags, or its target sequence, without a copy (for batching). */
     int[] tagRow(int i) {
         return tags.get(i);
     }

@@ -195,7 +195,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
         options.schedule.checkBase(options.learningRate);
-        return new Trainer(this, train, validation, options).run();
+        return new Trainer<>(new SequenceModelTraining(this), train, validation, options).run();
     }
 
     /** Forgets the optimizer state and the epoch and step counts, so that the next {@code fit} starts over (the weights stay). */
@@ -545,7 +545,11 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      * every one is present with its shape (nothing is copied otherwise).
      */
     void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
-        Map<String, Tensor> params = parameters();
+        loadWeights(file, contents, prefix, parameters());
+    }
+
+    /** {@link #loadWeights(Path, SafeTensors.Contents, String)} into {@code params} (a {@link Seq2Seq}'s too). */
+    static void loadWeights(Path file, SafeTensors.Contents contents, String prefix, Map<String, Tensor> params) {
         List<String> problems = weightMismatches(contents, prefix, params);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(file + ": does not match the model, which is left unchanged: " + problems);

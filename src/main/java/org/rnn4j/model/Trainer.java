@@ -19,14 +19,14 @@ import org.rnn4j.train.SafeTensors;
 import org.rnn4j.train.Sgd;
 
 /**
- * The loop behind {@link SequenceModel#fit}. Everything a step depends on is a function of the seed,
- * the epoch and the step (the batch order, the head's dropout masks), or of the recurrent stack's count of
- * training forwards (its inter-layer dropout masks), or is saved in a checkpoint (weights, optimizer state
- * and step count, that dropout count, schedule state, callback state and weight snapshots), so a run
- * resumed from a checkpoint computes the same numbers as one that never stopped. What a model keeps
- * between {@code fit} calls is a {@link Continuation}.
+ * The loop behind {@link SequenceModel#fit} and {@link Seq2Seq#fit}, over what a {@link Trainable} gives it.
+ * Everything a step depends on is a function of the seed, the epoch and the step (the batch order, the head's
+ * dropout masks), or of the recurrent stacks' counts of training forwards (their inter-layer dropout masks), or
+ * is saved in a checkpoint (weights, optimizer state and step count, those dropout counts, schedule state, callback
+ * state and weight snapshots), so a run resumed from a checkpoint computes the same numbers as one that never
+ * stopped. What a model keeps between {@code fit} calls is a {@link Continuation}.
  */
-final class Trainer implements TrainingRun {
+final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
     private static final String T = "rnn4j.train.";
     private static final String CALLBACK = T + "callback.";
     private static final String OPT = "optimizer.";
@@ -46,7 +46,7 @@ final class Trainer implements TrainingRun {
         long startStep;
         int lastEpochSteps;   // steps of the last epoch (fewer than the batches when stopped inside it)
 
-        Continuation(SequenceModel model, FitOptions o) {
+        Continuation(Trainable<?> model, FitOptions o) {
             List<HasParameters> modules = List.of(model.group());
             this.optimizer = switch (o.optimizer) {
                 case ADAM -> new Adam(modules, o.learningRate);
@@ -74,7 +74,7 @@ final class Trainer implements TrainingRun {
         }
     }
 
-    private final SequenceModel model;
+    private final Trainable<B> model;
     private final SequenceDataset train;
     private final SequenceDataset validation;
     private final FitOptions o;
@@ -87,9 +87,9 @@ final class Trainer implements TrainingRun {
     private int batchesPerEpoch;
     private long epochStart;
     private long sequences;
-    private Batches.Batch current;
+    private B current;
 
-    Trainer(SequenceModel model, SequenceDataset train, SequenceDataset validation, FitOptions o) {
+    Trainer(Trainable<B> model, SequenceDataset train, SequenceDataset validation, FitOptions o) {
         this.model = model;
         this.train = train;
         this.validation = validation;
@@ -98,11 +98,7 @@ final class Trainer implements TrainingRun {
             throw new IllegalArgumentException("train: expected a multiple of batchSize=" + o.batchSize
                     + " sequences for stateful training (each batch continues the previous one), got " + train.size());
         }
-        ModelConfig cfg = model.config();
-        if (o.classWeights != null && (!cfg.task().classes() || o.classWeights.length != cfg.outputs())) {
-            throw new IllegalArgumentException("classWeights: expected " + (cfg.task().classes() ? cfg.outputs()
-                    + " weights (one per class)" : "none for a " + cfg.task() + " model") + ", got " + o.classWeights.length);
-        }
+        model.checkOptions(o);
         callbacks.addAll(o.callbacks);
         if (o.patience >= 0) {
             callbacks.add(new EarlyStopping(validation != null ? "val_loss" : "loss").patience(o.patience)
@@ -133,7 +129,7 @@ final class Trainer implements TrainingRun {
                 pendingResume = null;
                 model.continuation(s);
             }
-            boolean withOutput = Metrics.needsOutput(model.config().task(), o.metrics);
+            boolean withOutput = model.needsOutput(o.metrics);
             Optimizer opt = s.optimizer;
             opt.setGlobalClipNorm(o.clipNorm);
             while (s.epoch < o.epochs && !stop) {
@@ -146,7 +142,7 @@ final class Trainer implements TrainingRun {
                 if (carry != null) {
                     carry.close();
                 }
-                Metrics metrics = new Metrics(model.config().task(), o.metrics);
+                Trainable.RunningMetrics<B> metrics = model.runningMetrics(o.metrics);
                 int stepsThisEpoch = 0;
                 for (int i = 0; i < plan.size() && !stop; i++) {
                     int batch = i + 1;
@@ -222,6 +218,10 @@ final class Trainer implements TrainingRun {
                     s == null ? 1 : s.epoch + 1, s == null ? 1 : s.step + 1);
         }
         SequenceModel.MemoryEstimate m = model.memoryEstimate(current.batch(), current.steps());
+        if (m == null) {
+            return String.format(Locale.ROOT, "fit ran out of memory at epoch %d step %d, on a batch of %d sequences × %d steps",
+                    s.epoch + 1, s.step + 1, current.batch(), current.steps());
+        }
         long optimizer = s.kind == FitOptions.OptimizerKind.SGD ? (s.momentum > 0 ? m.optimizer() / 2 : 0) : m.optimizer();
         return String.format(Locale.ROOT, "fit ran out of memory at epoch %d step %d, on a batch of %d sequences × %d steps; "
                         + "training it needs about %,d bytes (parameters and gradients %,d, optimizer state %,d, "
@@ -265,8 +265,8 @@ final class Trainer implements TrainingRun {
     // ------------------------------------------------------------------ TrainingRun
 
     @Override
-    public SequenceModel model() {
-        return model;
+    public HasParameters model() {
+        return model.model();
     }
 
     @Override
@@ -311,15 +311,14 @@ final class Trainer implements TrainingRun {
         }
         boolean val = metric.startsWith("val_");
         String name = val ? metric.substring(4) : metric;
-        List<String> names = Metrics.names(model.config().task(), o.metrics);
-        if (!names.contains(name) || val && validation == null) {
+        List<String> names = model.metricNames(o.metrics, false);
+        List<String> valNames = validation == null ? List.of() : model.metricNames(o.metrics, true);
+        if (!(val ? valNames : names).contains(name)) {
             List<String> all = new ArrayList<>(names);
-            if (validation != null) {
-                names.forEach(n -> all.add("val_" + n));
-            }
+            valNames.forEach(n -> all.add("val_" + n));
             throw new IllegalArgumentException("metric: expected one of " + all + " for this fit, got '" + metric + "'");
         }
-        return Metrics.higherIsBetter(name, o.metrics);
+        return model.higherIsBetter(name, o.metrics);
     }
 
     @Override
@@ -396,7 +395,7 @@ final class Trainer implements TrainingRun {
         meta.put(T + "last_epoch_steps", Integer.toString(s.lastEpochSteps));
         meta.put(T + "best_loss", Double.toString(s.bestLoss));
         meta.put(T + "best_epoch", Integer.toString(s.bestEpoch));
-        meta.put(T + "rnn_dropout_calls", Long.toString(model.recurrent().dropoutCalls()));
+        model.dropoutCalls().forEach((k, v) -> meta.put(T + k, Long.toString(v)));
         meta.put(T + "snapshots", String.join(",", snapshots.keySet()));
         meta.put(T + "schedule", o.schedule.toString());
         o.schedule.state().forEach((k, v) -> meta.put(T + "schedule." + k, v));
@@ -423,15 +422,9 @@ final class Trainer implements TrainingRun {
         SafeTensors.Contents contents = Checkpoint.read(file);
         Map<String, String> meta = contents.metadata();
         String where = "resumeFrom: " + file;
-        ModelConfig saved;
-        try {
-            saved = ModelConfig.fromMetadata(meta);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
-        }
-        if (!saved.toMetadata().equals(model.config().toMetadata())) {
-            throw new IllegalArgumentException(where + " holds a model configured as " + saved
-                    + ", this model is " + model.config());
+        String otherModel = model.configurationMismatch(where, meta);
+        if (otherModel != null) {
+            throw new IllegalArgumentException(otherModel);
         }
         if (meta.get(T + "step") == null) {
             throw new IllegalArgumentException(where + " holds weights only, no training state "
@@ -473,7 +466,8 @@ final class Trainer implements TrainingRun {
             throw new IllegalArgumentException(where + ": " + T + "best_loss: expected " + (savedBestEpoch > 0
                     ? "a finite loss (best epoch " + savedBestEpoch + ")" : "Infinity (no best epoch)") + ", got " + savedBestLoss);
         }
-        long dropoutCalls = st.optionalInteger("rnn_dropout_calls", 0, Long.MAX_VALUE, 0);
+        Map<String, Long> dropoutCalls = new LinkedHashMap<>();
+        model.dropoutCalls().keySet().forEach(k -> dropoutCalls.put(k, st.optionalInteger(k, 0, Long.MAX_VALUE, 0)));
         Map<String, Tensor> state = c.optimizer.state();
         List<String> problems = new ArrayList<>(SequenceModel.weightMismatches(contents, OPT, state));
         String names = meta.getOrDefault(T + "snapshots", "");
@@ -518,7 +512,7 @@ final class Trainer implements TrainingRun {
                 e.getValue().copyFrom(contents.tensors().get(OPT + e.getKey()).data());
             }
             c.optimizer.restoreSteps(savedStep);
-            model.recurrent().restoreDropoutCalls(dropoutCalls);
+            model.restoreDropoutCalls(dropoutCalls);
             for (String name : snapshotNames) {
                 snapshotWeights(name);
                 for (Map.Entry<String, Tensor> e : snapshots.get(name).entrySet()) {

@@ -2,12 +2,13 @@ package org.rnn4j.model;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.rnn4j.HasParameters;
 
 /** The running {@code fit}, as a {@link Callback} sees it. */
 public interface TrainingRun {
 
-    /** The model being trained. */
-    SequenceModel model();
+    /** The model being trained: a {@link SequenceModel} or a {@link Seq2Seq}. */
+    HasParameters model();
 
     /** Epochs finished, counted over the model's training (it continues across {@code fit} calls). */
     int epoch();

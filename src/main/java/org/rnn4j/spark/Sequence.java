@@ -7,12 +7,14 @@ import org.rnn4j.model.SequenceDataset;
 
 /**
  * One training sequence for {@link SequenceModelTrainer}, an element of an RDD: token ids or feature
- * vectors and the target of the model's task. The factories mirror {@link SequenceDataset}'s.
+ * vectors and the target of the model's task, or a source and target sequence for a {@code Seq2Seq}. The factories
+ * mirror {@link SequenceDataset}'s.
  */
 public final class Sequence implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    private enum Kind { CLASSIFICATION, CLASSIFICATION_OF_FEATURES, TAGGING, REGRESSION, LANGUAGE_MODEL }
+    private enum Kind { CLASSIFICATION, CLASSIFICATION_OF_FEATURES, TAGGING, REGRESSION, LANGUAGE_MODEL, SEQUENCE_TO_SEQUENCE,
+        VECTOR_TO_SEQUENCE }
 
     private final Kind kind;
     private final int[] tokens;
@@ -55,6 +57,16 @@ public final class Sequence implements Serializable {
         return new Sequence(Kind.LANGUAGE_MODEL, notNull("tokens", tokens).clone(), null, 0, null, null);
     }
 
+    /** Source token ids with a target token sequence of its own length, for a {@code Seq2Seq} (as {@link SequenceDataset#sequenceToSequence}). */
+    public static Sequence sequenceToSequence(int[] source, int[] target) {
+        return new Sequence(Kind.SEQUENCE_TO_SEQUENCE, notNull("source", source).clone(), null, 0, notNull("target", target).clone(), null);
+    }
+
+    /** A feature vector with a target token sequence, for a {@code Seq2Seq.fromVectors} model (as {@link SequenceDataset#vectorToSequence}). */
+    public static Sequence vectorToSequence(float[] vector, int[] target) {
+        return new Sequence(Kind.VECTOR_TO_SEQUENCE, null, copy("vector", new float[][] {vector}), 0, notNull("target", target).clone(), null);
+    }
+
     /**
      * The sequences as one {@link SequenceDataset}, validated by it.
      *
@@ -88,7 +100,24 @@ public final class Sequence implements Serializable {
             case TAGGING -> SequenceDataset.tagging(tok, tag);
             case REGRESSION -> SequenceDataset.regression(feat, val);
             case LANGUAGE_MODEL -> SequenceDataset.languageModel(tok);
+            case SEQUENCE_TO_SEQUENCE -> SequenceDataset.sequenceToSequence(tok, tag);
+            case VECTOR_TO_SEQUENCE -> SequenceDataset.vectorToSequence(feat.stream().map(f -> f[0]).toList(), tag);
         };
+    }
+
+    /** The token ids (the source of a sequence-to-sequence example), without a copy. */
+    int[] tokens() {
+        return tokens;
+    }
+
+    /** A vector-to-sequence example's vector, without a copy. */
+    float[] vector() {
+        return features[0];
+    }
+
+    /** A sequence-to-sequence example's target tokens, without a copy. */
+    int[] target() {
+        return tags;
     }
 
     private static <T> T notNull(String name, T v) {

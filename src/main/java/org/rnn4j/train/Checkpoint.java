@@ -57,6 +57,12 @@ public final class Checkpoint {
 
     /** {@link #save(Path, HasParameters)} with extra metadata entries (e.g. the epoch), which win over generated ones. */
     public static void save(Path file, HasParameters model, Map<String, String> extraMetadata) throws IOException {
+        save(file, model, Map.of(), extraMetadata);
+    }
+
+    /** {@link #save(Path, HasParameters, Map)} with extra tensors beside the parameters (optimizer state, weight snapshots). */
+    public static void save(Path file, HasParameters model, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata)
+            throws IOException {
         if (model == null) {
             throw new IllegalArgumentException("model: expected a module, got null");
         }
@@ -66,7 +72,9 @@ public final class Checkpoint {
         if (extraMetadata != null) {
             meta.putAll(extraMetadata);
         }
-        save(file, model.parameters(), meta);
+        Map<String, Tensor> tensors = new LinkedHashMap<>(model.parameters());
+        tensors.putAll(extraTensors);
+        save(file, tensors, meta);
     }
 
     /**

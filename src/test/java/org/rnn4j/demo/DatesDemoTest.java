@@ -16,7 +16,7 @@ class DatesDemoTest {
 
     @Test
     void learnsToNormaliseHeldOutDatesAndDrawsTheAttention(@TempDir Path dir) throws Exception {
-        DatesDemo.Result r = DatesDemo.run(new DatesDemo.Options().device(Device.cpu()).examples(2000).steps(300)
+        DatesDemo.Result r = DatesDemo.run(new DatesDemo.Options().device(Device.cpu()).examples(2000).epochs(14)
                 .hidden(48).outDir(dir), null);
         assertTrue(r.exactMatch() >= 0.9, "greedy exact match " + r.exactMatch());
         assertTrue(r.beamExactMatch() >= 0.9, "beam exact match " + r.beamExactMatch());
