@@ -162,6 +162,16 @@ BUGS = [
         "        for (int i = 0; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
         "        for (int i = 1; i < buffers.length; i++) {\n            if (buffers[i] != null) {\n                CudaBuffer b = own(buffers[i], \"buffers[\" + i + \"]\");",
         tests="GraphsTest"),
+    # Engine level (#19's side stream, org.rnn4j.cuda.SidePath), caught by StreamsTest with the stand-in's streams
+    # in the worst legal order.
+    Bug("engine-missing-join-wait", "the join of the side stream records its event but the engine's stream does not wait for it",
+        "src/main/java/org/rnn4j/cuda/SidePath.java",
+        '        Driver.check(Lib.cuStreamWaitEvent(into, joinEvent.handle(), 0), "cuStreamWaitEvent", "the join of " + name);\n',
+        "", tests="StreamsTest", execution="cuda-streams-adversarial"),
+    Bug("engine-missing-fork-wait", "the side stream does not wait for the fork's event (it may run before what it reads)",
+        "src/main/java/org/rnn4j/cuda/SidePath.java",
+        '        Driver.check(Lib.cuStreamWaitEvent(stream, forkEvent.handle(), 0), "cuStreamWaitEvent", name + " after the fork");\n',
+        "", tests="StreamsTest", execution="cuda-streams-adversarial"),
     Bug("missing-grid-barrier", "a cooperative kernel without its grid barrier between writing and reading block results (stand-in level)",
         "native/standin/checks_test.cpp",
         "    if (withGridSync) cooperative_groups::this_grid().sync();\n", "",

@@ -639,6 +639,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor dXOut = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
             DirectionScratch scratch = new DirectionScratch(scope, steps, batch);
+            // where the engine overlaps the two directions, the reverse one has buffers of its own
+            DirectionScratch reverseScratch = cfg.directions() == 2 && overlaps() ? new DirectionScratch(scope, steps, batch)
+                    : null;
             if (dY != null) {
                 toTimeMajor(dY, dYTop, steps, batch, outF);
             }
@@ -646,11 +649,28 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor dYk = dYTop;
             for (int k = cfg.numLayers() - 1; k >= 0; k--) {
                 Tensor dX = dXs[k];
-                for (int d = 0; d < cfg.directions(); d++) {
-                    int state = k * cfg.directions() + d;
+                Tensor dxr = dXReversed[k];
+                if (reverseScratch != null) {
+                    // independent until their input gradients are summed: the reverse direction beside the forward
+                    int layer = k;
+                    Tensor dyLayer = dYk;
                     scratch.clear();
-                    backDirection(scratch, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
-                            state, dX, dXReversed[k], dh0, dc0);
+                    reverseScratch.clear();
+                    overlapping(() -> backDirection(reverseScratch, weights[layer][1], sv.states[layer][1], steps, batch,
+                                    len, dyLayer, 1, dhN, dcN, 2 * layer + 1, dxr, dh0, dc0),
+                            () -> backDirection(scratch, weights[layer][0], sv.states[layer][0], steps, batch, len,
+                                    dyLayer, 0, dhN, dcN, 2 * layer, dX, dh0, dc0));
+                } else {
+                    for (int d = 0; d < cfg.directions(); d++) {
+                        scratch.clear();
+                        backDirection(scratch, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
+                                k * cfg.directions() + d, d == 0 ? dX : dxr, dh0, dc0);
+                    }
+                }
+                if (dxr != null) {
+                    // dX += the reverse direction's share, mapped back from its step order
+                    int in = cfg.layerInputSize(k);
+                    engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
                 }
                 if (k > 0 && cfg.dropout() > 0) {
                     // the mask is regenerated from the seed: its backward is the same operation
@@ -708,10 +728,13 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
     }
 
-    /** BPTT of one layer-direction; adds its share of {@code dX} (the forward direction assigns first). */
+    /**
+     * BPTT of one layer-direction; assigns its input gradient, in its own step order, to {@code dX} (for the reverse
+     * direction, the caller maps it back and adds it).
+     */
     private void backDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
                                Tensor dYk, int d, Tensor dhN, Tensor dcN, int state,
-                               Tensor dX, Tensor dxr, Tensor dh0, Tensor dc0) {
+                               Tensor dX, Tensor dh0, Tensor dc0) {
         CellType cell = cfg.cell();
         int h = cfg.hiddenSize();
         int s = cfg.stateSize();
@@ -831,48 +854,62 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
         }
 
-        // parameter gradients over all steps at once (dG is zero at padded steps)
-        // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
-        gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
-                1f, w.gwih().buffer(), 0, in);
-        if (resetBefore) {
-            // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
-            gemms.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
-                    1f, w.gwhh().buffer(), 0, h);
-            gemms.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
-                    1f, w.gwhh().buffer(), 2L * h * h, h);
-        } else {
-            // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
-            gemms.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
-                    1f, w.gwhh().buffer(), 0, s);
-        }
-        if (w.gbih() != null) {
-            if (dGh == dGx) {
-                // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
-                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
+        // the parameter gradients over all steps at once (dG is zero at padded steps) beside the input gradient
+        overlapping(() -> {
+            // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
+            gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
+                    1f, w.gwih().buffer(), 0, in);
+            if (resetBefore) {
+                // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
+                gemms.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
+                        1f, w.gwhh().buffer(), 0, h);
+                gemms.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
+                        1f, w.gwhh().buffer(), 2L * h * h, h);
             } else {
-                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
-                engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+                // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
+                gemms.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
+                        1f, w.gwhh().buffer(), 0, s);
             }
-        }
-        if (p > 0) {
-            // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
-            gemms.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
-                    1f, w.gwhr().buffer(), 0, h);
-        }
-        if (w.gpeep() != null) {
-            engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
-                    w.gpeep().buffer(), 0);
-        }
-        // dX[T·B, I] (+)= dG_x[T·B, G·H] · W_ih[G·H, I]; a reverse direction maps its steps back first
-        if (d == 0) {
+            if (w.gbih() != null) {
+                if (dGh == dGx) {
+                    // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
+                    engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
+                } else {
+                    engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
+                    engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
+                }
+            }
+            if (p > 0) {
+                // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
+                gemms.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
+                        1f, w.gwhr().buffer(), 0, h);
+            }
+            if (w.gpeep() != null) {
+                engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
+                        w.gpeep().buffer(), 0);
+            }
+        }, () -> {
+            // dX[T·B, I] = dG_x[T·B, G·H] · W_ih[G·H, I]
             gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
                     0f, dX.buffer(), 0, in);
+        });
+    }
+
+    /**
+     * {@link Engine#concurrently}, except for BF16 layers: their GEMMs convert operands into the layer's one
+     * scratch ({@link LayerGemm}), so both parts stay in order on one stream.
+     */
+    private void overlapping(Runnable side, Runnable main) {
+        if (gemms.precision() == Precision.BF16) {
+            side.run();
+            main.run();
         } else {
-            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
-                    0f, dxr.buffer(), 0, in);
-            engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
+            engine.concurrently(side, main);
         }
+    }
+
+    private boolean overlaps() {
+        return gemms.precision() != Precision.BF16 && engine.overlaps();
     }
 
     // ====================================================================== helpers
