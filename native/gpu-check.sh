@@ -60,8 +60,9 @@ done
 # rnn4j's variants, timed in step 3 one JVM each: name|JVM options|the property a build must read for the
 # variant to mean anything (else it is skipped; empty: always). Adding a variant is one line here.
 # The recurrent algorithm (AlgorithmChoice): standard eager and standard as graphs, both on one stream, the
-# graphs with the side stream (CudaEngine.concurrently: weight gradients beside the input gradient, the two
-# directions of a bidirectional layer beside each other; the bench's shapes are unidirectional), persistent (falls back to
+# graphs with the side stream (CudaEngine.concurrently: a layer's weight gradients beside its input gradient and
+# the layer below's BPTT, the two directions' BPTT beside each other; the bench's shapes are one layer, one
+# direction, so only the first overlap shows), persistent (falls back to
 # standard where not eligible: GRU, RNN, the largest H), and auto (each shape's eligible algorithms timed
 # with CUDA events on first use, the fastest kept; the choices are in the log); then the reduced precisions
 # (org.rnn4j.Precision), eager, against cuDNN's FP32, TF32-allowed and FP16 columns. In order of worth: a

@@ -638,46 +638,32 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             }
             Tensor dXOut = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
-            DirectionScratch scratch = new DirectionScratch(scope, steps, batch);
-            // where the engine overlaps the two directions, the reverse one has buffers of its own
-            DirectionScratch reverseScratch = cfg.directions() == 2 && overlaps() ? new DirectionScratch(scope, steps, batch)
-                    : null;
+            // each direction's BPTT buffers; where the engine overlaps, two sets, so that a layer's weight gradients
+            // (on the side stream, reading its set) run beside the BPTT of the layer below (writing the other)
+            int sets = overlaps() && cfg.numLayers() > 1 ? 2 : 1;
+            DirectionScratch[][] scratch = new DirectionScratch[sets][cfg.directions()];
+            for (DirectionScratch[] set : scratch) {
+                for (int d = 0; d < set.length; d++) {
+                    set[d] = new DirectionScratch(scope, steps, batch, d == 1);
+                }
+            }
             if (dY != null) {
                 toTimeMajor(dY, dYTop, steps, batch, outF);
             }
             fwd.gradientsTouched = true;
-            Tensor dYk = dYTop;
-            for (int k = cfg.numLayers() - 1; k >= 0; k--) {
-                Tensor dX = dXs[k];
-                Tensor dxr = dXReversed[k];
-                if (reverseScratch != null) {
-                    // independent until their input gradients are summed: the reverse direction beside the forward
-                    int layer = k;
-                    Tensor dyLayer = dYk;
-                    scratch.clear();
-                    reverseScratch.clear();
-                    overlapping(() -> backDirection(reverseScratch, weights[layer][1], sv.states[layer][1], steps, batch,
-                                    len, dyLayer, 1, dhN, dcN, 2 * layer + 1, dxr, dh0, dc0),
-                            () -> backDirection(scratch, weights[layer][0], sv.states[layer][0], steps, batch, len,
-                                    dyLayer, 0, dhN, dcN, 2 * layer, dX, dh0, dc0));
-                } else {
-                    for (int d = 0; d < cfg.directions(); d++) {
-                        scratch.clear();
-                        backDirection(scratch, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
-                                k * cfg.directions() + d, d == 0 ? dX : dxr, dh0, dc0);
+            LayerBackward lb = new LayerBackward(sv, scratch, steps, batch, len, dhN, dcN, dh0, dc0, dXs, dXReversed);
+            // from the top layer down: layer k's parameter gradients (the side part) beside its input gradient and
+            // the BPTT of layer k - 1 (the main part), which reads that input gradient and writes the other set
+            int top = cfg.numLayers() - 1;
+            lb.bptt(top, dYTop);
+            for (int k = top; k >= 0; k--) {
+                int layer = k;
+                overlapping(() -> lb.weightGradients(layer), () -> {
+                    lb.inputGradient(layer);
+                    if (layer > 0) {
+                        lb.bptt(layer - 1, dXs[layer]);
                     }
-                }
-                if (dxr != null) {
-                    // dX += the reverse direction's share, mapped back from its step order
-                    int in = cfg.layerInputSize(k);
-                    engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
-                }
-                if (k > 0 && cfg.dropout() > 0) {
-                    // the mask is regenerated from the seed: its backward is the same operation
-                    engine.dropout((long) steps * batch * cfg.layerInputSize(k), cfg.dropout(),
-                            layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0, dX.buffer(), 0);
-                }
-                dYk = dX;
+                });
             }
             // a write from another thread during backward: the gradients just added mix old and new weights
             requireUnchanged(sv.parameterVersions, "backward");
@@ -686,7 +672,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
     }
 
-    /** One layer-direction's work buffers for BPTT, allocated once per backward and cleared for each direction. */
+    /** One direction's work buffers for BPTT, allocated once per backward and cleared for each layer that uses them. */
     private final class DirectionScratch {
         final Tensor dyReversed;   // [T, B, S] the reverse direction's output gradient in its step order
         final Tensor dH;           // [T, B, S] dL/dh_t
@@ -696,14 +682,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         final Tensor dm;           // [B, H] before the projection (LSTMP)
         final Tensor tmp;          // [B, H] d(r ⊙ h_prev) (reset-before GRU)
 
-        DirectionScratch(Scope scope, int steps, int batch) {
+        DirectionScratch(Scope scope, int steps, int batch, boolean reverse) {
             CellType cell = cfg.cell();
             int h = cfg.hiddenSize();
             int s = cfg.stateSize();
             int gh = cell.gates() * h;
             // written in full before they are read: reverseSequences, seedStateGrad and the backward kernels
             // (zeros at padded steps)
-            dyReversed = cfg.directions() == 2 ? scope.uninitialized(steps, batch, s) : null;
+            dyReversed = reverse ? scope.uninitialized(steps, batch, s) : null;
             dH = scope.uninitialized(steps, batch, s);
             dGx = scope.uninitialized(steps, batch, gh);
             dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.uninitialized(steps, batch, gh) : dGx;
@@ -714,7 +700,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
         private boolean fresh = true;   // allocated zeroed and not used yet
 
-        /** Zeroes what the previous direction left in the buffers that start at zero (nothing allocates). */
+        /** Zeroes what the previous layer left in the buffers that start at zero (nothing allocates). */
         void clear() {
             if (fresh) {
                 fresh = false;
@@ -729,19 +715,96 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     }
 
     /**
-     * BPTT of one layer-direction; assigns its input gradient, in its own step order, to {@code dX} (for the reverse
-     * direction, the caller maps it back and adds it).
+     * One backward's layers, in three parts per layer that {@link #backwardUnguarded} pipelines: BPTT (the gate
+     * gradients into the layer's scratch set), the parameter gradients from them, the input gradient from them.
      */
-    private void backDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
-                               Tensor dYk, int d, Tensor dhN, Tensor dcN, int state,
-                               Tensor dX, Tensor dh0, Tensor dc0) {
+    private final class LayerBackward {
+        final Saved sv;
+        final DirectionScratch[][] scratch;
+        final int steps;
+        final int batch;
+        final Buffer len;
+        final Tensor dhN;
+        final Tensor dcN;
+        final Tensor dh0;
+        final Tensor dc0;
+        final Tensor[] dXs;
+        final Tensor[] dXReversed;
+
+        LayerBackward(Saved sv, DirectionScratch[][] scratch, int steps, int batch, Buffer len, Tensor dhN, Tensor dcN,
+                      Tensor dh0, Tensor dc0, Tensor[] dXs, Tensor[] dXReversed) {
+            this.sv = sv;
+            this.scratch = scratch;
+            this.steps = steps;
+            this.batch = batch;
+            this.len = len;
+            this.dhN = dhN;
+            this.dcN = dcN;
+            this.dh0 = dh0;
+            this.dc0 = dc0;
+            this.dXs = dXs;
+            this.dXReversed = dXReversed;
+        }
+
+        DirectionScratch[] set(int k) {
+            return scratch[k % scratch.length];
+        }
+
+        /** BPTT of layer {@code k} from its output gradient {@code dYk}; the two directions beside each other. */
+        void bptt(int k, Tensor dYk) {
+            DirectionScratch[] sc = set(k);
+            for (DirectionScratch d : sc) {
+                d.clear();
+            }
+            if (cfg.directions() == 2) {
+                overlapping(() -> bpttDirection(sc[1], weights[k][1], sv.states[k][1], steps, batch, len, dYk, 1, dhN,
+                                dcN, 2 * k + 1, dh0, dc0),
+                        () -> bpttDirection(sc[0], weights[k][0], sv.states[k][0], steps, batch, len, dYk, 0, dhN, dcN,
+                                2 * k, dh0, dc0));
+            } else {
+                bpttDirection(sc[0], weights[k][0], sv.states[k][0], steps, batch, len, dYk, 0, dhN, dcN, k, dh0, dc0);
+            }
+        }
+
+        /** Layer {@code k}'s parameter gradients, added over all steps at once (dG is zero at padded steps). */
+        void weightGradients(int k) {
+            for (int d = 0; d < cfg.directions(); d++) {
+                directionWeightGradients(set(k)[d], weights[k][d], sv.states[k][d], steps, batch);
+            }
+        }
+
+        /** Layer {@code k}'s input gradient {@code dXs[k]} (the reverse direction's share mapped back and added), dropped out. */
+        void inputGradient(int k) {
+            Tensor dX = dXs[k];
+            int in = cfg.layerInputSize(k);
+            int tb = steps * batch;
+            for (int d = 0; d < cfg.directions(); d++) {
+                Weights w = weights[k][d];
+                Tensor dGx = set(k)[d].dGx;
+                int gh = cfg.cell().gates() * cfg.hiddenSize();
+                // dX[T·B, I] = dG_x[T·B, G·H] · W_ih[G·H, I], in this direction's step order
+                gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+                        0f, (d == 0 ? dX : dXReversed[k]).buffer(), 0, in);
+            }
+            if (cfg.directions() == 2) {
+                engine.reverseSequences(steps, batch, in, len, dXReversed[k].buffer(), 0, in, dX.buffer(), 0, in, true);
+            }
+            if (k > 0 && cfg.dropout() > 0) {
+                // the mask is regenerated from the seed: its backward is the same operation
+                engine.dropout((long) tb * in, cfg.dropout(), layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0,
+                        dX.buffer(), 0);
+            }
+        }
+    }
+
+    /** BPTT of one layer-direction: its gate gradients (and {@code dH}) into {@code scratch}, its share of dh0 and dc0. */
+    private void bpttDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
+                               Tensor dYk, int d, Tensor dhN, Tensor dcN, int state, Tensor dh0, Tensor dc0) {
         CellType cell = cfg.cell();
         int h = cfg.hiddenSize();
         int s = cfg.stateSize();
         int p = cfg.projSize();
         int gh = cell.gates() * h;
-        int tb = steps * batch;
-        int in = w.inputSize();
         int outF = cfg.outputSize();
         boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
 
@@ -853,46 +916,53 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         if (dc != null) {
             engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
         }
+    }
 
-        // the parameter gradients over all steps at once (dG is zero at padded steps) beside the input gradient
-        overlapping(() -> {
-            // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
-            gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
-                    1f, w.gwih().buffer(), 0, in);
-            if (resetBefore) {
-                // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
-                gemms.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
-                        1f, w.gwhh().buffer(), 0, h);
-                gemms.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
-                        1f, w.gwhh().buffer(), 2L * h * h, h);
+    /** One layer-direction's parameter gradients from the gate gradients its BPTT left in {@code scratch}. */
+    private void directionWeightGradients(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch) {
+        CellType cell = cfg.cell();
+        int h = cfg.hiddenSize();
+        int s = cfg.stateSize();
+        int p = cfg.projSize();
+        int gh = cell.gates() * h;
+        int tb = steps * batch;
+        int in = w.inputSize();
+        boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
+        Tensor dGx = scratch.dGx;
+        Tensor dGh = scratch.dGh;
+        Tensor dH = scratch.dH;
+        // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
+        gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
+                1f, w.gwih().buffer(), 0, in);
+        if (resetBefore) {
+            // rows r|z see h_prev; rows n see r ⊙ h_prev (saved slot 3)
+            gemms.gemm(true, false, 2 * h, h, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, h,
+                    1f, w.gwhh().buffer(), 0, h);
+            gemms.gemm(true, false, h, h, tb, 1f, dGh.buffer(), 2L * h, gh, st.saved().buffer(), 3L * h, 4 * h,
+                    1f, w.gwhh().buffer(), 2L * h * h, h);
+        } else {
+            // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
+            gemms.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
+                    1f, w.gwhh().buffer(), 0, s);
+        }
+        if (w.gbih() != null) {
+            if (dGh == dGx) {
+                // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
             } else {
-                // dW_hh[G·H, S] += dG_hᵀ[G·H, T·B] · h_prev[T·B, S]  (hs[0 .. T-1])
-                gemms.gemm(true, false, gh, s, tb, 1f, dGh.buffer(), 0, gh, st.hs().buffer(), 0, s,
-                        1f, w.gwhh().buffer(), 0, s);
+                engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
+                engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
             }
-            if (w.gbih() != null) {
-                if (dGh == dGx) {
-                    // both biases see the same gate gradient (LSTM, RNN, reset-before GRU): one column sum, added to both
-                    engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0, w.gbhh().buffer(), 0);
-                } else {
-                    engine.sumRows(tb, gh, dGx.buffer(), 0, gh, w.gbih().buffer(), 0);
-                    engine.sumRows(tb, gh, dGh.buffer(), 0, gh, w.gbhh().buffer(), 0);
-                }
-            }
-            if (p > 0) {
-                // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
-                gemms.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
-                        1f, w.gwhr().buffer(), 0, h);
-            }
-            if (w.gpeep() != null) {
-                engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
-                        w.gpeep().buffer(), 0);
-            }
-        }, () -> {
-            // dX[T·B, I] = dG_x[T·B, G·H] · W_ih[G·H, I]
-            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
-                    0f, dX.buffer(), 0, in);
-        });
+        }
+        if (p > 0) {
+            // dW_hr[P, H] += dHᵀ[P, T·B] · m[T·B, H]
+            gemms.gemm(true, false, p, h, tb, 1f, dH.buffer(), 0, p, st.m().buffer(), 0, h,
+                    1f, w.gwhr().buffer(), 0, h);
+        }
+        if (w.gpeep() != null) {
+            engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
+                    w.gpeep().buffer(), 0);
+        }
     }
 
     /**

@@ -602,13 +602,14 @@ public final class CudaEngine implements Engine {
             captureCublas = null;
             attempt(failures, b::close);
         }
-        for (SidePath p : new SidePath[] {side, captureSide}) {
+        for (SidePath p : new SidePath[] {side, captureSide, sideRegions}) {
             if (p != null) {
                 attempt(failures, p::close);
             }
         }
         side = null;
         captureSide = null;
+        sideRegions = null;
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
@@ -1102,7 +1103,7 @@ public final class CudaEngine implements Engine {
             work.run();   // nested in a capture, the work is part of it
             return;
         }
-        // a side branch's regions are captured on the capture side stream (its cuBLAS workspace), so keyed apart
+        // a side branch's regions are captured on the side regions' stream (its cuBLAS workspace), so keyed apart
         Lane lane = sideThreads.get() > 0 ? lanes.get() : null;
         SidePath branch = lane == null ? null : lane.path;
         GraphKey key = new GraphKey(branch == null ? shape : List.of("side stream", shape), memoryOf(buffers));
@@ -1337,13 +1338,15 @@ public final class CudaEngine implements Engine {
     /** Why this engine cannot use a second stream (then both parts run on one), or null. */
     private volatile String sideUnusable;
     /**
-     * Created together at the first eager {@link #concurrently} (a capture before that runs one stream, as a capture
-     * may not allocate): the side stream of eager branches and the one a capture forks into (and that a side
-     * branch's regions are captured on). Their cuBLAS workspaces are their own: an eager side GEMM, a captured side
-     * GEMM and the engine's can all run at once.
+     * Created together at the first eager {@link #concurrently} (a capture before that runs on one stream, as a
+     * capture may not allocate): the side stream of eager branches, the one a capture forks into, and the one a
+     * region queued on an eager side branch is captured on. Each cuBLAS workspace is its own, since any of them may
+     * run beside the engine's and beside each other (a graph with a branch on the engine's stream beside a side
+     * region's graph on the side stream, from two threads).
      */
     private volatile SidePath side;
     private volatile SidePath captureSide;
+    private volatile SidePath sideRegions;
     private final Object sideLock = new Object();
     /** Threads queuing a side branch now: {@link #queue()} and {@link #blas()} look up the thread's lane only then. */
     private final AtomicInteger sideThreads = new AtomicInteger();
@@ -1352,7 +1355,6 @@ public final class CudaEngine implements Engine {
     /** A thread's place in {@link #concurrently}: the side path it queues on (null: its usual stream). */
     private static final class Lane {
         SidePath path;
-        boolean branching;   // inside a concurrently call: a nested one runs in order on the lane
         /** Blocks released on the side branch: back to the pool at the join, when later work is ordered after them. */
         final List<DevicePool.Block> released = new ArrayList<>();
     }
@@ -1361,21 +1363,23 @@ public final class CudaEngine implements Engine {
      * {@code side} on the side stream beside {@code main} on the thread's stream: a fork (the side stream waits for
      * an event recorded on the thread's stream), {@code side}, {@code main}, a join (the thread's stream waits for an
      * event recorded on the side). Inside a capture the fork and the join are the graph's edges into and out of a
-     * parallel branch. Nested, with {@link #setStreams one stream}, or where the second stream could not be set up,
-     * both run in order on the thread's stream, the same bits.
+     * parallel branch. A call from inside {@code main} branches again (its side part queues after what the side
+     * stream has, its join waits for all of it, the blocks released there included); from inside {@code side}, with
+     * {@link #setStreams one stream}, or where the second stream could not be set up, both parts run in order on the
+     * thread's stream, the same bits.
      */
     @Override
     public void concurrently(Runnable sideWork, Runnable mainWork) {
         enter();
         Lane lane = lanes.get();
-        SidePath p = lane.branching ? null : sidePath(capturer == Thread.currentThread());
+        // from inside a side part, both parts run in order on the side stream
+        SidePath p = lane.path != null ? null : sidePath(capturer == Thread.currentThread());
         if (p == null) {
             sideWork.run();
             mainWork.run();
             return;
         }
         long from = queue();
-        lane.branching = true;
         Throwable failure = null;
         try {
             p.fork(from);
@@ -1385,7 +1389,6 @@ public final class CudaEngine implements Engine {
             failure = e;
             throw e;
         } finally {
-            lane.branching = false;
             try {
                 p.join(from);   // also after a failure: nothing queued later may overtake what the side queued
             } catch (RuntimeException e) {
@@ -1425,16 +1428,16 @@ public final class CudaEngine implements Engine {
     }
 
     /**
-     * A side branch's region being captured (on the capture stream, its origin): the work forks into the capture
-     * side stream, so it is captured with that stream's cuBLAS handle and workspace, not the engine's, which the
+     * A side branch's region being captured (on the capture stream, its origin): the work forks into the side
+     * regions' stream, so it is captured with that stream's cuBLAS handle and workspace, not the engine's, which the
      * engine's stream may be using when the graph replays on the side stream.
      */
     private void onCaptureSide(Lane lane, Runnable work) {
-        captureSide.fork(captureStreamHandle);
+        sideRegions.fork(captureStreamHandle);
         try {
-            onSide(lane, captureSide, work);
+            onSide(lane, sideRegions, work);
         } finally {
-            captureSide.join(captureStreamHandle);   // a capture ends only with every stream joined back
+            sideRegions.join(captureStreamHandle);   // a capture ends only with every stream joined back
         }
     }
 
@@ -1452,15 +1455,18 @@ public final class CudaEngine implements Engine {
         }
         synchronized (sideLock) {
             if (side == null && sideUnusable == null) {
-                SidePath c = null;
+                List<SidePath> opened = new ArrayList<>();
                 try {
-                    c = SidePath.open("capture side stream", cublas, CUBLAS_WORKSPACE_BYTES);
-                    side = SidePath.open("side stream", cublas, CUBLAS_WORKSPACE_BYTES);
-                    captureSide = c;
+                    for (String which : new String[] {"side stream", "capture side stream", "side regions' capture stream"}) {
+                        opened.add(SidePath.open(which, cublas, CUBLAS_WORKSPACE_BYTES));
+                    }
+                    sideRegions = opened.get(2);
+                    captureSide = opened.get(1);
+                    side = opened.get(0);
                 } catch (RuntimeException e) {
-                    if (c != null) {
+                    for (SidePath o : opened) {
                         try {
-                            c.close();
+                            o.close();
                         } catch (RuntimeException cleanup) {
                             e.addSuppressed(cleanup);
                         }

@@ -107,9 +107,9 @@ public interface Engine extends AutoCloseable {
      * Queues {@code side} and then {@code main}, where the engine can on two streams so that they run at the same
      * time: each sees all work queued before this call, and all work queued after it sees both. The two must be
      * independent (neither reads what the other writes, they write disjoint memory) and only queue device work (no
-     * host copy or synchronize); buffers either allocates stay valid until this call returns. A call from inside
-     * either part runs both of its parts in order. The results are the bits of running {@code side} then
-     * {@code main}, which the default does.
+     * host copy or synchronize); buffers either allocates stay valid until this call returns. Calls may nest (a
+     * call inside {@code side} runs both of its parts in order). The results are the bits of running {@code side}
+     * then {@code main}, which the default does.
      */
     default void concurrently(Runnable side, Runnable main) {
         side.run();
