@@ -127,8 +127,8 @@ BUGS = [
         '            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, queue()), "cuMemsetD32Async", "hasNonFinite flag");\n',
         "", tests=PARITY),
     # Stand-in level (native/standin/checks_test.cpp's correct use, broken): what the stand-in catches
-    # in streams and graphs before the engine uses them; the engine-level forms wait for #19's graphs
-    # and second stream in org.rnn4j.cuda.
+    # in streams and graphs before the engine uses them; the engine-level forms (#19's graphs and side
+    # stream in org.rnn4j.cuda) follow below.
     Bug("missing-event-wait", "a consumer stream without cuStreamWaitEvent for its producer (stand-in level)",
         "native/standin/checks_test.cpp",
         '    expectStatus(cuStreamWaitEvent(c, e, 0), CUDA_SUCCESS, "cuStreamWaitEvent across streams");\n', "",
