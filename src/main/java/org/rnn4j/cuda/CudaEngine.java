@@ -1794,10 +1794,14 @@ public final class CudaEngine implements Engine {
         return pool.releaseCached();
     }
 
-    /** Waits for this thread's stream and, on a side branch, the engine's too: the pool's free blocks were last used there. */
+    /**
+     * Waits for this thread's stream and, on an eager side branch, the engine's too: the pool's free blocks were
+     * last used there.
+     */
     private void synchronizeBeforeReleasingCached() {
         Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
-        if (queue() != streamHandle) {
+        SidePath s = side;
+        if (s != null && queue() == s.stream) {
             Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
         }
     }
