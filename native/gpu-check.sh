@@ -59,17 +59,21 @@ done
 
 # rnn4j's variants, timed in step 3 one JVM each: name|JVM options|the property a build must read for the
 # variant to mean anything (else it is skipped; empty: always). Adding a variant is one line here.
-# The recurrent algorithm (AlgorithmChoice): standard eager, standard as graphs, persistent (LSTM, GRU, RNN;
-# falls back to standard where not eligible: peepholes, projection, an H whose grid does not fit; the small
-# suite has GRU and RNN shapes for it), and auto (each shape's eligible algorithms timed with CUDA events on
-# first use, the fastest kept; the choices are in the log); then the reduced precisions
+# The recurrent algorithm (AlgorithmChoice): standard eager and standard as graphs, both on one stream, the
+# graphs with the side stream (CudaEngine.concurrently: a layer's weight gradients beside its input gradient and
+# the layer below's BPTT, the two directions' BPTT beside each other; the bench's shapes are one layer, one
+# direction, so only the first overlap shows), persistent (LSTM, GRU, RNN; falls back to standard where not
+# eligible: peepholes, projection, an H whose grid does not fit; the small suite has GRU and RNN shapes for it),
+# and auto (each shape's eligible algorithms timed with CUDA events on first use, the fastest kept; the choices
+# are in the log); then the reduced precisions
 # (org.rnn4j.Precision), eager, against cuDNN's FP32, TF32-allowed and FP16 columns. In order of worth: a
 # variant the budget has no time left for is skipped and says so.
 VARIANTS=(
-    "eager|-Drnn4j.cuda.graphs=false -Drnn4j.cuda.algorithm=standard|"
+    "eager|-Drnn4j.cuda.graphs=false -Drnn4j.cuda.algorithm=standard -Drnn4j.cuda.streams=1|"
     "persistent|-Drnn4j.cuda.algorithm=persistent|rnn4j.cuda.algorithm"
     "auto|-Drnn4j.cuda.graphs=true -Drnn4j.cuda.algorithm=auto|rnn4j.cuda.algorithm"
-    "graphs|-Drnn4j.cuda.graphs=true -Drnn4j.cuda.algorithm=graph|rnn4j.cuda.graphs"
+    "graphs|-Drnn4j.cuda.graphs=true -Drnn4j.cuda.algorithm=graph -Drnn4j.cuda.streams=1|rnn4j.cuda.graphs"
+    "streams|-Drnn4j.cuda.graphs=true -Drnn4j.cuda.algorithm=graph -Drnn4j.cuda.streams=2|rnn4j.cuda.streams"
     "tf32|-Drnn4j.cuda.graphs=false -Drnn4j.precision=tf32|rnn4j.precision"
     "bf16|-Drnn4j.cuda.graphs=false -Drnn4j.precision=bf16|rnn4j.precision"
 )

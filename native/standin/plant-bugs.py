@@ -126,8 +126,8 @@ BUGS = [
         '            Driver.check(Lib.cuMemsetD32Async(flag, 0, 1, queue()), "cuMemsetD32Async", "hasNonFinite flag");\n',
         "", tests=PARITY),
     # Stand-in level (native/standin/checks_test.cpp's correct use, broken): what the stand-in catches
-    # in streams and graphs before the engine uses them; the engine-level forms wait for #19's graphs
-    # and second stream in org.rnn4j.cuda.
+    # in streams and graphs before the engine uses them; the engine-level forms (#19's graphs and side
+    # stream in org.rnn4j.cuda) follow below.
     Bug("missing-event-wait", "a consumer stream without cuStreamWaitEvent for its producer (stand-in level)",
         "native/standin/checks_test.cpp",
         '    expectStatus(cuStreamWaitEvent(c, e, 0), CUDA_SUCCESS, "cuStreamWaitEvent across streams");\n', "",
@@ -168,6 +168,16 @@ BUGS = [
         "        g.engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {\n"
         "            for (int k = 0; k < values.length; k++) {\n                g.engine.fill(h, k, 1, values[k]);\n            }\n",
         tests="GraphsTest,FitGraphsTest"),
+    # Engine level (#19's side stream, org.rnn4j.cuda.SidePath), caught by StreamsTest with the stand-in's streams
+    # in the worst legal order.
+    Bug("engine-missing-join-wait", "the join of the side stream records its event but the engine's stream does not wait for it",
+        "src/main/java/org/rnn4j/cuda/SidePath.java",
+        '        Driver.check(Lib.cuStreamWaitEvent(into, joinEvent.handle(), 0), "cuStreamWaitEvent", "the join of " + name);\n',
+        "", tests="StreamsTest", execution="cuda-streams-adversarial"),
+    Bug("engine-missing-fork-wait", "the side stream does not wait for the fork's event (it may run before what it reads)",
+        "src/main/java/org/rnn4j/cuda/SidePath.java",
+        '        Driver.check(Lib.cuStreamWaitEvent(stream, forkEvent.handle(), 0), "cuStreamWaitEvent", name + " after the fork");\n',
+        "", tests="StreamsTest", execution="cuda-streams-adversarial"),
     Bug("missing-grid-barrier", "a cooperative kernel without its grid barrier between writing and reading block results (stand-in level)",
         "native/standin/checks_test.cpp",
         "    if (withGridSync) cooperative_groups::this_grid().sync();\n", "",

@@ -639,26 +639,32 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             }
             Tensor dXOut = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, cfg.inputSize()}
                     : new int[] {steps, batch, cfg.inputSize()});
-            DirectionScratch scratch = new DirectionScratch(scope, steps, batch);
+            // each direction's BPTT buffers; where the engine overlaps, two sets, so that a layer's weight gradients
+            // (on the side stream, reading its set) run beside the BPTT of the layer below (writing the other)
+            int sets = overlaps() && cfg.numLayers() > 1 ? 2 : 1;
+            DirectionScratch[][] scratch = new DirectionScratch[sets][cfg.directions()];
+            for (DirectionScratch[] set : scratch) {
+                for (int d = 0; d < set.length; d++) {
+                    set[d] = new DirectionScratch(scope, steps, batch, d == 1);
+                }
+            }
             if (dY != null) {
                 toTimeMajor(dY, dYTop, steps, batch, outF);
             }
             fwd.gradientsTouched = true;
-            Tensor dYk = dYTop;
-            for (int k = cfg.numLayers() - 1; k >= 0; k--) {
-                Tensor dX = dXs[k];
-                for (int d = 0; d < cfg.directions(); d++) {
-                    int state = k * cfg.directions() + d;
-                    scratch.clear();
-                    backDirection(scratch, weights[k][d], sv.states[k][d], steps, batch, len, dYk, d, dhN, dcN,
-                            state, dX, dXReversed[k], dh0, dc0);
-                }
-                if (k > 0 && cfg.dropout() > 0) {
-                    // the mask is regenerated from the seed: its backward is the same operation
-                    engine.dropout((long) steps * batch * cfg.layerInputSize(k), cfg.dropout(),
-                            layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0, dX.buffer(), 0);
-                }
-                dYk = dX;
+            LayerBackward lb = new LayerBackward(sv, scratch, steps, batch, len, dhN, dcN, dh0, dc0, dXs, dXReversed);
+            // from the top layer down: layer k's parameter gradients (the side part) beside its input gradient and
+            // the BPTT of layer k - 1 (the main part), which reads that input gradient and writes the other set
+            int top = cfg.numLayers() - 1;
+            lb.bptt(top, dYTop);
+            for (int k = top; k >= 0; k--) {
+                int layer = k;
+                overlapping(() -> lb.weightGradients(layer), () -> {
+                    lb.inputGradient(layer);
+                    if (layer > 0) {
+                        lb.bptt(layer - 1, dXs[layer]);
+                    }
+                });
             }
             // a write from another thread during backward: the gradients just added mix old and new weights
             requireUnchanged(sv.parameterVersions, "backward");
@@ -667,7 +673,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
     }
 
-    /** One layer-direction's work buffers for BPTT, allocated once per backward and cleared for each direction. */
+    /** One direction's work buffers for BPTT, allocated once per backward and cleared for each layer that uses them. */
     private final class DirectionScratch {
         final Tensor dyReversed;   // [T, B, S] the reverse direction's output gradient in its step order
         final Tensor dH;           // [T, B, S] dL/dh_t
@@ -677,14 +683,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         final Tensor dm;           // [B, H] before the projection (LSTMP)
         final Tensor tmp;          // [B, H] d(r ⊙ h_prev) (reset-before GRU)
 
-        DirectionScratch(Scope scope, int steps, int batch) {
+        DirectionScratch(Scope scope, int steps, int batch, boolean reverse) {
             CellType cell = cfg.cell();
             int h = cfg.hiddenSize();
             int s = cfg.stateSize();
             int gh = cell.gates() * h;
             // written in full before they are read: reverseSequences, seedStateGrad and the backward kernels
             // (zeros at padded steps)
-            dyReversed = cfg.directions() == 2 ? scope.uninitialized(steps, batch, s) : null;
+            dyReversed = reverse ? scope.uninitialized(steps, batch, s) : null;
             dH = scope.uninitialized(steps, batch, s);
             dGx = scope.uninitialized(steps, batch, gh);
             dGh = cell == CellType.GRU && cfg.resetAfter() ? scope.uninitialized(steps, batch, gh) : dGx;
@@ -695,7 +701,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
         private boolean fresh = true;   // allocated zeroed and not used yet
 
-        /** Zeroes what the previous direction left in the buffers that start at zero (nothing allocates). */
+        /** Zeroes what the previous layer left in the buffers that start at zero (nothing allocates). */
         void clear() {
             if (fresh) {
                 fresh = false;
@@ -709,17 +715,97 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         }
     }
 
-    /** BPTT of one layer-direction; adds its share of {@code dX} (the forward direction assigns first). */
-    private void backDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
-                               Tensor dYk, int d, Tensor dhN, Tensor dcN, int state,
-                               Tensor dX, Tensor dxr, Tensor dh0, Tensor dc0) {
+    /**
+     * One backward's layers, in three parts per layer that {@link #backwardUnguarded} pipelines: BPTT (the gate
+     * gradients into the layer's scratch set), the parameter gradients from them, the input gradient from them.
+     */
+    private final class LayerBackward {
+        final Saved sv;
+        final DirectionScratch[][] scratch;
+        final int steps;
+        final int batch;
+        final Buffer len;
+        final Tensor dhN;
+        final Tensor dcN;
+        final Tensor dh0;
+        final Tensor dc0;
+        final Tensor[] dXs;
+        final Tensor[] dXReversed;
+
+        LayerBackward(Saved sv, DirectionScratch[][] scratch, int steps, int batch, Buffer len, Tensor dhN, Tensor dcN,
+                      Tensor dh0, Tensor dc0, Tensor[] dXs, Tensor[] dXReversed) {
+            this.sv = sv;
+            this.scratch = scratch;
+            this.steps = steps;
+            this.batch = batch;
+            this.len = len;
+            this.dhN = dhN;
+            this.dcN = dcN;
+            this.dh0 = dh0;
+            this.dc0 = dc0;
+            this.dXs = dXs;
+            this.dXReversed = dXReversed;
+        }
+
+        DirectionScratch[] set(int k) {
+            return scratch[k % scratch.length];
+        }
+
+        /** BPTT of layer {@code k} from its output gradient {@code dYk}; the two directions beside each other. */
+        void bptt(int k, Tensor dYk) {
+            DirectionScratch[] sc = set(k);
+            for (DirectionScratch d : sc) {
+                d.clear();
+            }
+            if (cfg.directions() == 2) {
+                overlapping(() -> bpttDirection(sc[1], weights[k][1], sv.states[k][1], steps, batch, len, dYk, 1, dhN,
+                                dcN, 2 * k + 1, dh0, dc0),
+                        () -> bpttDirection(sc[0], weights[k][0], sv.states[k][0], steps, batch, len, dYk, 0, dhN, dcN,
+                                2 * k, dh0, dc0));
+            } else {
+                bpttDirection(sc[0], weights[k][0], sv.states[k][0], steps, batch, len, dYk, 0, dhN, dcN, k, dh0, dc0);
+            }
+        }
+
+        /** Layer {@code k}'s parameter gradients, added over all steps at once (dG is zero at padded steps). */
+        void weightGradients(int k) {
+            for (int d = 0; d < cfg.directions(); d++) {
+                directionWeightGradients(set(k)[d], weights[k][d], sv.states[k][d], steps, batch);
+            }
+        }
+
+        /** Layer {@code k}'s input gradient {@code dXs[k]} (the reverse direction's share mapped back and added), dropped out. */
+        void inputGradient(int k) {
+            Tensor dX = dXs[k];
+            int in = cfg.layerInputSize(k);
+            int tb = steps * batch;
+            for (int d = 0; d < cfg.directions(); d++) {
+                Weights w = weights[k][d];
+                Tensor dGx = set(k)[d].dGx;
+                int gh = cfg.cell().gates() * cfg.hiddenSize();
+                // dX[T·B, I] = dG_x[T·B, G·H] · W_ih[G·H, I], in this direction's step order
+                gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
+                        0f, (d == 0 ? dX : dXReversed[k]).buffer(), 0, in);
+            }
+            if (cfg.directions() == 2) {
+                engine.reverseSequences(steps, batch, in, len, dXReversed[k].buffer(), 0, in, dX.buffer(), 0, in, true);
+            }
+            if (k > 0 && cfg.dropout() > 0) {
+                // the mask is regenerated from the seed: its backward is the same operation
+                engine.dropout((long) tb * in, cfg.dropout(), layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0,
+                        dX.buffer(), 0);
+            }
+        }
+    }
+
+    /** BPTT of one layer-direction: its gate gradients (and {@code dH}) into {@code scratch}, its share of dh0 and dc0. */
+    private void bpttDirection(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch, Buffer len,
+                               Tensor dYk, int d, Tensor dhN, Tensor dcN, int state, Tensor dh0, Tensor dc0) {
         CellType cell = cfg.cell();
         int h = cfg.hiddenSize();
         int s = cfg.stateSize();
         int p = cfg.projSize();
         int gh = cell.gates() * h;
-        int tb = steps * batch;
-        int in = w.inputSize();
         int outF = cfg.outputSize();
         boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
 
@@ -831,8 +917,21 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         if (dc != null) {
             engine.copy(dc.buffer(), 0, dc0.buffer(), (long) state * batch * h, (long) batch * h);
         }
+    }
 
-        // parameter gradients over all steps at once (dG is zero at padded steps)
+    /** One layer-direction's parameter gradients from the gate gradients its BPTT left in {@code scratch}. */
+    private void directionWeightGradients(DirectionScratch scratch, Weights w, DirectionState st, int steps, int batch) {
+        CellType cell = cfg.cell();
+        int h = cfg.hiddenSize();
+        int s = cfg.stateSize();
+        int p = cfg.projSize();
+        int gh = cell.gates() * h;
+        int tb = steps * batch;
+        int in = w.inputSize();
+        boolean resetBefore = cell == CellType.GRU && !cfg.resetAfter();
+        Tensor dGx = scratch.dGx;
+        Tensor dGh = scratch.dGh;
+        Tensor dH = scratch.dH;
         // dW_ih[G·H, I] += dG_xᵀ[G·H, T·B] · input[T·B, I]
         gemms.gemm(true, false, gh, in, tb, 1f, dGx.buffer(), 0, gh, st.input().buffer(), 0, in,
                 1f, w.gwih().buffer(), 0, in);
@@ -865,15 +964,23 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             engine.lstmPeepholeGrad(tb, h, dGx.buffer(), 0, st.cs().buffer(), 0, st.cs().buffer(), (long) batch * h,
                     w.gpeep().buffer(), 0);
         }
-        // dX[T·B, I] (+)= dG_x[T·B, G·H] · W_ih[G·H, I]; a reverse direction maps its steps back first
-        if (d == 0) {
-            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
-                    0f, dX.buffer(), 0, in);
+    }
+
+    /**
+     * {@link Engine#concurrently}, except for BF16 layers: their GEMMs convert operands into the layer's one
+     * scratch ({@link LayerGemm}), so both parts stay in order on one stream.
+     */
+    private void overlapping(Runnable side, Runnable main) {
+        if (gemms.precision() == Precision.BF16) {
+            side.run();
+            main.run();
         } else {
-            gemms.gemm(false, false, tb, in, gh, 1f, dGx.buffer(), 0, gh, w.wih().buffer(), 0, in,
-                    0f, dxr.buffer(), 0, in);
-            engine.reverseSequences(steps, batch, in, len, dxr.buffer(), 0, in, dX.buffer(), 0, in, true);
+            engine.concurrently(side, main);
         }
+    }
+
+    private boolean overlaps() {
+        return gemms.precision() != Precision.BF16 && engine.overlaps();
     }
 
     // ====================================================================== helpers

@@ -40,8 +40,11 @@ final class HostOverheadBench {
 
     static final int[] DEFAULT_STEPS = {25, 50, 100};
     static final List<String> DEFAULT_CELLS = List.of("lstm", "gru", "tanh");
-    /** CudaEngine.GRAPHS_PROPERTY, passed on to the children when set (an older build ignores it). */
-    private static final String GRAPHS_PROPERTY = "rnn4j.cuda.graphs";
+    /**
+     * CudaEngine.GRAPHS_PROPERTY and STREAMS_PROPERTY, passed on to the children when set (an older build ignores
+     * them): e.g. -Drnn4j.cuda.graphs=false for the eager path, -Drnn4j.cuda.streams=1 for one stream.
+     */
+    private static final List<String> PASSED_ON = List.of("rnn4j.cuda.graphs", "rnn4j.cuda.streams");
 
     private HostOverheadBench() {
     }
@@ -96,9 +99,11 @@ final class HostOverheadBench {
     private static String child(String classPath, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g"));
-        String graphs = System.getProperty(GRAPHS_PROPERTY);
-        if (graphs != null) {
-            cmd.add("-D" + GRAPHS_PROPERTY + "=" + graphs);   // e.g. -Drnn4j.cuda.graphs=false: the eager path
+        for (String property : PASSED_ON) {
+            String value = System.getProperty(property);
+            if (value != null) {
+                cmd.add("-D" + property + "=" + value);
+            }
         }
         cmd.addAll(List.of("-cp", classPath, HostOverheadBench.class.getName()));
         cmd.addAll(Arrays.asList(args));

@@ -184,6 +184,12 @@ final class PhaseProfile {
                 ((Runnable) args[2]).run();   // eagerly, through this proxy: a graph replay would hide the calls
                 return null;
             }
+            if (name.equals("concurrently")) {
+                // both parts in order, through this proxy: their calls are the phases (timed one at a time anyway)
+                ((Runnable) args[0]).run();
+                ((Runnable) args[1]).run();
+                return null;
+            }
             if (name.equals("recurrence")) {
                 // the standard algorithm's steps, through this proxy: the phases are those of the per-step path
                 // (a persistent kernel is one launch, with no phases inside it to show)

@@ -36,6 +36,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import jcuda.Pointer;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -254,12 +255,14 @@ public final class CudaEngine implements Engine {
      *         natives did not load (no driver), {@code cuInit} failed, no device with that ordinal,
      *         the kernels are not built (fatbins missing from the classpath) or not built for this
      *         GPU, or no usable cuBLAS. Everything acquired before the failure is released.
-     * @throws IllegalArgumentException for a malformed {@value #GRAPHS_PROPERTY} or {@value AlgorithmChoice#PROPERTY}
+     * @throws IllegalArgumentException for a malformed {@value #GRAPHS_PROPERTY}, {@value #STREAMS_PROPERTY} or
+     *         {@value AlgorithmChoice#PROPERTY}
      */
     public static CudaEngine open(Device device, int ordinal) {
         // a malformed setting is the caller's to fix (an IllegalArgumentException), not an unusable device, which
         // Device.best() would answer with the CPU; checked before anything is acquired
         graphsProperty();
+        streamsProperty();
         AlgorithmChoice.checkProperties();
         if (ordinal < 0) {
             throw new IllegalArgumentException("ordinal: expected >= 0, got " + ordinal);
@@ -599,6 +602,14 @@ public final class CudaEngine implements Engine {
             captureCublas = null;
             attempt(failures, b::close);
         }
+        for (SidePath p : new SidePath[] {side, captureSide, sideRegions}) {
+            if (p != null) {
+                attempt(failures, p::close);
+            }
+        }
+        side = null;
+        captureSide = null;
+        sideRegions = null;
         if (cublas != null) {
             CublasBinding b = cublas;
             cublas = null;
@@ -670,13 +681,28 @@ public final class CudaEngine implements Engine {
         return name;
     }
 
-    /** The stream the calling thread queues on: the capture stream while it captures a region, else the engine's. */
+    /**
+     * The stream the calling thread queues on: its side stream while it queues a side branch ({@link #concurrently}),
+     * the capture stream while it captures a region, else the engine's.
+     */
     private long queue() {
+        if (sideThreads.get() > 0) {
+            SidePath p = lanes.get().path;
+            if (p != null) {
+                return p.stream;
+            }
+        }
         return capturer == Thread.currentThread() ? captureStreamHandle : streamHandle;
     }
 
     /** The cuBLAS handle of {@link #queue()}'s stream. */
     private CublasBinding blas() {
+        if (sideThreads.get() > 0) {
+            SidePath p = lanes.get().path;
+            if (p != null) {
+                return p.blas;
+            }
+        }
         return capturer == Thread.currentThread() ? captureCublas : cublas;
     }
 
@@ -704,7 +730,7 @@ public final class CudaEngine implements Engine {
         int status = cuMemAlloc(p, bytes);
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             // the pool frees its cached blocks next; queued kernels may still use them
-            Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
+            synchronizeBeforeReleasingCached();
             throw new DevicePool.OutOfMemory("cuMemAlloc(" + bytes + ") failed: CUDA_ERROR_OUT_OF_MEMORY");
         }
         Driver.check(status, "cuMemAlloc", bytes + " bytes");
@@ -725,6 +751,13 @@ public final class CudaEngine implements Engine {
     void recycle(DevicePool.Block block) {
         DevicePool p = pool;
         if (p != null && !closed) {
+            if (sideThreads.get() > 0) {
+                Lane lane = lanes.get();
+                if (lane.path != null) {   // its last use is on the side stream: back to the pool at the join
+                    lane.released.add(block);
+                    return;
+                }
+            }
             p.release(block);
         }
     }
@@ -775,7 +808,22 @@ public final class CudaEngine implements Engine {
             throw new IllegalArgumentException("elements: expected >= 0, got " + elements);
         }
         enter();
-        return wrap(dtype, elements, pool.acquire(CudaBuffer.bytes(dtype, elements)));
+        return wrap(dtype, elements, acquire(CudaBuffer.bytes(dtype, elements)));
+    }
+
+    /**
+     * A pool block. On an eager side branch the side stream first waits for the engine's: the block may have been
+     * released there (by another thread sharing the engine) with its last use still queued.
+     */
+    private DevicePool.Block acquire(long bytes) {
+        DevicePool.Block block = pool.acquire(bytes);
+        if (sideThreads.get() > 0) {
+            SidePath p = lanes.get().path;
+            if (p != null && p == side) {
+                p.fork(streamHandle);
+            }
+        }
+        return block;
     }
 
     /** A buffer of this engine over {@code block}. */
@@ -788,7 +836,7 @@ public final class CudaEngine implements Engine {
      * one stream, so whoever gets the block next is queued after that use.
      */
     private CudaBuffer workspace(long elements) {
-        return wrap(DType.F32, elements, pool.acquire(elements * CudaBuffer.ELEMENT_BYTES));
+        return wrap(DType.F32, elements, acquire(elements * CudaBuffer.ELEMENT_BYTES));
     }
 
     /** A buffer of this engine, open; the argument named otherwise. */
@@ -1055,7 +1103,10 @@ public final class CudaEngine implements Engine {
             work.run();   // nested in a capture, the work is part of it
             return;
         }
-        GraphKey key = new GraphKey(shape, memoryOf(buffers));
+        // a side branch's regions are captured on the side regions' stream (its cuBLAS workspace), so keyed apart
+        Lane lane = sideThreads.get() > 0 ? lanes.get() : null;
+        SidePath branch = lane == null ? null : lane.path;
+        GraphKey key = new GraphKey(branch == null ? shape : List.of("side stream", shape), memoryOf(buffers));
         boolean captureNow;
         synchronized (graphLock) {
             Long exec = graphs.get(key);
@@ -1076,7 +1127,7 @@ public final class CudaEngine implements Engine {
         }
         long graph;
         try {
-            graph = capture(shape, work);
+            graph = capture(shape, branch == null ? work : () -> onCaptureSide(lane, work));
         } finally {
             capturer = null;
         }
@@ -1150,9 +1201,9 @@ public final class CudaEngine implements Engine {
         return memory;
     }
 
-    /** Queues {@code exec} on the engine's stream (under {@link #graphLock}, so no eviction destroys it first). */
+    /** Queues {@code exec} on the thread's stream (under {@link #graphLock}, so no eviction destroys it first). */
     private void launchGraph(long exec, Object shape) {
-        int status = Lib.cuGraphLaunch(exec, streamHandle);
+        int status = Lib.cuGraphLaunch(exec, queue());
         if (status != CUresult.CUDA_SUCCESS) {
             throw Driver.failure(status, "cuGraphLaunch", "a graph of " + shape + " on " + name);
         }
@@ -1264,6 +1315,187 @@ public final class CudaEngine implements Engine {
                 throw first;
             }
         }
+    }
+
+    // ================================================================ the side stream (see concurrently)
+
+    /**
+     * {@code -Drnn4j.cuda.streams=1} queues everything on one stream for every engine; {@link #setStreams} for one.
+     * 2 (the default): {@link #concurrently}'s side part runs on a second stream.
+     */
+    public static final String STREAMS_PROPERTY = "rnn4j.cuda.streams";
+    private volatile int streams = streamsProperty();
+
+    /** {@value #STREAMS_PROPERTY}: 1 or 2 (the default); anything else is refused, not read as either. */
+    static int streamsProperty() {
+        String v = System.getProperty(STREAMS_PROPERTY, "2").trim();
+        if (v.equals("1") || v.equals("2")) {
+            return Integer.parseInt(v);
+        }
+        throw new IllegalArgumentException("-D" + STREAMS_PROPERTY + ": expected 1 or 2, got '" + v + "'");
+    }
+
+    /** Why this engine cannot use a second stream (then both parts run on one), or null. */
+    private volatile String sideUnusable;
+    /**
+     * Created together at the first eager {@link #concurrently} (a capture before that runs on one stream, as a
+     * capture may not allocate): the side stream of eager branches, the one a capture forks into, and the one a
+     * region queued on an eager side branch is captured on. Each cuBLAS workspace is its own, since any of them may
+     * run beside the engine's and beside each other (a graph with a branch on the engine's stream beside a side
+     * region's graph on the side stream, from two threads).
+     */
+    private volatile SidePath side;
+    private volatile SidePath captureSide;
+    private volatile SidePath sideRegions;
+    private final Object sideLock = new Object();
+    /** Threads queuing a side branch now: {@link #queue()} and {@link #blas()} look up the thread's lane only then. */
+    private final AtomicInteger sideThreads = new AtomicInteger();
+    private final ThreadLocal<Lane> lanes = ThreadLocal.withInitial(Lane::new);
+
+    /** A thread's place in {@link #concurrently}: the side path it queues on (null: its usual stream). */
+    private static final class Lane {
+        SidePath path;
+        /** Blocks released on the side branch: back to the pool at the join, when later work is ordered after them. */
+        final List<DevicePool.Block> released = new ArrayList<>();
+    }
+
+    /**
+     * {@code side} on the side stream beside {@code main} on the thread's stream: a fork (the side stream waits for
+     * an event recorded on the thread's stream), {@code side}, {@code main}, a join (the thread's stream waits for an
+     * event recorded on the side). Inside a capture the fork and the join are the graph's edges into and out of a
+     * parallel branch. A call from inside {@code main} branches again (its side part queues after what the side
+     * stream has, its join waits for all of it, the blocks released there included); from inside {@code side}, with
+     * {@link #setStreams one stream}, or where the second stream could not be set up, both parts run in order on the
+     * thread's stream, the same bits.
+     */
+    @Override
+    public void concurrently(Runnable sideWork, Runnable mainWork) {
+        enter();
+        Lane lane = lanes.get();
+        // from inside a side part, both parts run in order on the side stream
+        SidePath p = lane.path != null ? null : sidePath(capturer == Thread.currentThread());
+        if (p == null) {
+            sideWork.run();
+            mainWork.run();
+            return;
+        }
+        long from = queue();
+        Throwable failure = null;
+        try {
+            p.fork(from);
+            onSide(lane, p, sideWork);
+            mainWork.run();
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            throw e;
+        } finally {
+            try {
+                p.join(from);   // also after a failure: nothing queued later may overtake what the side queued
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    throw e;
+                }
+                failure.addSuppressed(e);
+            } finally {
+                for (DevicePool.Block b : lane.released) {
+                    recycle(b);
+                }
+                lane.released.clear();
+            }
+        }
+    }
+
+    @Override
+    public boolean overlaps() {
+        return streams == 2 && sideUnusable == null && recorder == null;
+    }
+
+    /** Runs {@code work} with the thread's lane on {@code p}; back on the previous one after. */
+    private void onSide(Lane lane, SidePath p, Runnable work) {
+        SidePath before = lane.path;
+        lane.path = p;
+        if (before == null) {
+            sideThreads.incrementAndGet();
+        }
+        try {
+            work.run();
+        } finally {
+            lane.path = before;
+            if (before == null) {
+                sideThreads.decrementAndGet();
+            }
+        }
+    }
+
+    /**
+     * A side branch's region being captured (on the capture stream, its origin): the work forks into the side
+     * regions' stream, so it is captured with that stream's cuBLAS handle and workspace, not the engine's, which the
+     * engine's stream may be using when the graph replays on the side stream.
+     */
+    private void onCaptureSide(Lane lane, Runnable work) {
+        sideRegions.fork(captureStreamHandle);
+        try {
+            onSide(lane, sideRegions, work);
+        } finally {
+            sideRegions.join(captureStreamHandle);   // a capture ends only with every stream joined back
+        }
+    }
+
+    /** The side path of an eager branch ({@code capturing} false) or a captured one; null to run on one stream. */
+    private SidePath sidePath(boolean capturing) {
+        if (!overlaps()) {
+            return null;
+        }
+        if (capturing) {
+            return captureSide;   // null before the first eager branch: a capture may not allocate them
+        }
+        SidePath s = side;
+        if (s != null) {
+            return s;
+        }
+        synchronized (sideLock) {
+            if (side == null && sideUnusable == null) {
+                List<SidePath> opened = new ArrayList<>();
+                try {
+                    for (String which : new String[] {"side stream", "capture side stream", "side regions' capture stream"}) {
+                        opened.add(SidePath.open(which, cublas, CUBLAS_WORKSPACE_BYTES));
+                    }
+                    sideRegions = opened.get(2);
+                    captureSide = opened.get(1);
+                    side = opened.get(0);
+                } catch (RuntimeException e) {
+                    for (SidePath o : opened) {
+                        try {
+                            o.close();
+                        } catch (RuntimeException cleanup) {
+                            e.addSuppressed(cleanup);
+                        }
+                    }
+                    sideUnusable = e.getMessage();
+                    System.err.println("rnn4j: " + name + ": one stream only, the side stream could not be set up: "
+                            + e.getMessage());
+                }
+            }
+            return side;
+        }
+    }
+
+    /**
+     * 1: everything on the engine's stream; 2 (the default, see {@link #STREAMS_PROPERTY}): {@link #concurrently}'s
+     * side part on a second stream. Results are the same bits either way.
+     *
+     * @throws IllegalArgumentException naming {@code streams} for any other count
+     */
+    public void setStreams(int streams) {
+        if (streams != 1 && streams != 2) {
+            throw new IllegalArgumentException("streams: expected 1 or 2, got " + streams);
+        }
+        this.streams = streams;
+    }
+
+    /** The streams {@link #concurrently} uses now: 2, or 1 when set so or the second could not be set up. */
+    public int streams() {
+        return overlaps() ? 2 : 1;
     }
 
     // ================================================================ recurrent algorithms
@@ -1557,9 +1789,21 @@ public final class CudaEngine implements Engine {
     /** Waits for queued work (it may still use cached blocks), then frees the pool's free segments; the bytes freed. */
     private long syncAndReleaseCached() {
         if (recorder == null) {
-            Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
+            synchronizeBeforeReleasingCached();
         }
         return pool.releaseCached();
+    }
+
+    /**
+     * Waits for this thread's stream and, on an eager side branch, the engine's too: the pool's free blocks were
+     * last used there.
+     */
+    private void synchronizeBeforeReleasingCached() {
+        Driver.check(Lib.cuStreamSynchronize(queue()), "cuStreamSynchronize", "before releasing cached blocks");
+        SidePath s = side;
+        if (s != null && queue() == s.stream) {
+            Driver.check(Lib.cuStreamSynchronize(streamHandle), "cuStreamSynchronize", "before releasing cached blocks");
+        }
     }
 
     /**

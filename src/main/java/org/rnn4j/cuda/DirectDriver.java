@@ -44,6 +44,8 @@ final class DirectDriver {
 
         static native int cuEventSynchronize(long event);
 
+        static native int cuStreamWaitEvent(long stream, long event, int flags);
+
         static native int cuStreamBeginCapture_v2(long stream, int mode);
 
         static native int cuStreamEndCapture(long stream, long[] graph);

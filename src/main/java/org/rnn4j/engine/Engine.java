@@ -103,6 +103,24 @@ public interface Engine extends AutoCloseable {
         replayable(shape, buffers, perStep);
     }
 
+    /**
+     * Queues {@code side} and then {@code main}, where the engine can on two streams so that they run at the same
+     * time: each sees all work queued before this call, and all work queued after it sees both. The two must be
+     * independent (neither reads what the other writes, they write disjoint memory) and only queue device work (no
+     * host copy or synchronize); buffers either allocates stay valid until this call returns. Calls may nest (a
+     * call inside {@code side} runs both of its parts in order). The results are the bits of running {@code side}
+     * then {@code main}, which the default does.
+     */
+    default void concurrently(Runnable side, Runnable main) {
+        side.run();
+        main.run();
+    }
+
+    /** Whether {@link #concurrently} overlaps its parts here (worth scratch of their own); false by default. */
+    default boolean overlaps() {
+        return false;
+    }
+
     /** The recurrent algorithms this engine chose so far, one line each, for {@code summary()}; empty when it has no choice. */
     default String recurrentAlgorithms() {
         return "";

@@ -70,8 +70,8 @@ class GraphsTest {
         return f.invokeLong(new Object[] {name});
     }
 
-    /** One training step's outputs and gradients, copied to the host. */
-    private static List<float[]> step(RecurrentLayer layer, Tensor x, int[] lengths, Tensor dY) {
+    /** One training step's outputs and gradients, copied to the host (StreamsTest's too). */
+    static List<float[]> step(RecurrentLayer layer, Tensor x, int[] lengths, Tensor dY) {
         List<float[]> out = new ArrayList<>();
         layer.zeroGrad();
         try (ForwardResult r = layer.forward(x, lengths, null, null);
