@@ -68,13 +68,13 @@ public final class DatesDemo {
 
         /** Requests generated for training (a further fifth, of other dates, for the test). */
         public Options examples(int v) {
-            examples = v;
+            examples = atLeast("examples", 5, v);   // a fifth more, of other dates, for the test
             return this;
         }
 
         /** Adam steps of 64 requests each. */
         public Options steps(int v) {
-            steps = v;
+            steps = atLeast("steps", 1, v);
             return this;
         }
 
