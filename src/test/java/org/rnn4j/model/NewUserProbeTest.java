@@ -42,8 +42,22 @@ class NewUserProbeTest {
         return Devices.names();
     }
 
+    /** The devices, and on CUDA the layers' two other precisions (their GEMMs and BF16 weight copies are other code). */
+    static List<String> devicesAndPrecisions() {
+        List<String> out = new ArrayList<>(Devices.names());
+        if (out.contains("cuda")) {
+            out.addAll(List.of("cuda-tf32", "cuda-bf16"));
+        }
+        return out;
+    }
+
     static Device base(String name) {
-        return name.equals("cpu") ? Device.cpu() : Device.cuda();
+        return switch (name) {
+            case "cpu" -> Device.cpu();
+            case "cuda-tf32" -> Device.cuda().withPrecision(Precision.TF32);
+            case "cuda-bf16" -> Device.cuda().withPrecision(Precision.BF16);
+            default -> Device.cuda();
+        };
     }
 
     /** The other device than {@code d}, or null when only one is usable. */
@@ -266,7 +280,7 @@ class NewUserProbeTest {
     // ------------------------------------------------------------------ layers and their streams
 
     @ParameterizedTest
-    @MethodSource("devices")
+    @MethodSource("devicesAndPrecisions")
     void layersAndStreams(String name) {
         Probe p = new Probe(base(name));
         Device d = p.device;
@@ -454,7 +468,8 @@ class NewUserProbeTest {
                 double w = one.parameter("weight_ih_l0").toHost()[0], u = one.parameter("weight_hh_l0").toHost()[0];
                 double b = one.parameter("bias_ih_l0").toHost()[0] + one.parameter("bias_hh_l0").toHost()[0];
                 double h1 = Math.tanh(w * 0.5 + b), h2 = Math.tanh(w * -2 + u * h1 + b);
-                assertArrayEquals(new float[] {(float) h1, (float) h2}, f.output().toHost(), 1e-6f);
+                float tolerance = one.precision() == Precision.BF16 ? 2e-2f : one.precision() == Precision.TF32 ? 2e-3f : 1e-6f;
+                assertArrayEquals(new float[] {(float) h1, (float) h2}, f.output().toHost(), tolerance);
                 float[] steps = new float[2];
                 for (int t = 0; t < 2; t++) {
                     try (Tensor xt = TensorOps.slice(x, 0, t, 1); Tensor y = s.step(xt)) {
@@ -875,6 +890,40 @@ class NewUserProbeTest {
                     for (int i = 0; i < 2; i++) {
                         assertArrayEquals(a.get(i).tokens(), b.get(i).tokens());
                     }
+                }
+            });
+        }
+        // padding is never read, whatever the cells, bridge and attention: a batch of different lengths decodes as its
+        // samples one by one, and its loss is their token-weighted mean
+        List<int[]> ragged = List.of(new int[] {3, 4, 5, 3}, new int[] {5}, new int[] {4, 4});
+        List<int[]> raggedTargets = List.of(new int[] {5}, new int[] {3, 4, 5}, new int[0]);
+        List<Seq2Seq.Builder> configs = List.of(
+                Seq2Seq.builder(VOCAB, VOCAB).encoder(Gru.builder(4, 5).bidirectional(true).seed(1)).decoder(Gru.builder(4, 6).seed(2))
+                        .bridge(Seq2Seq.Bridge.CONCAT_PROJECT).attention(Seq2Seq.Attention.BAHDANAU),
+                Seq2Seq.builder(VOCAB, VOCAB).encoder(Rnn.builder(4, 5).seed(1)).decoder(Lstm.builder(4, 5).seed(2)),
+                Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4, 5).numLayers(2).bidirectional(true).seed(1))
+                        .decoder(Lstm.builder(4, 5).numLayers(2).seed(2)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT).attention(Seq2Seq.Attention.GENERAL),
+                Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4, 5).seed(1)).decoder(Lstm.builder(4, 5).seed(2)).attention(Seq2Seq.Attention.DOT));
+        for (int ci = 0; ci < configs.size(); ci++) {
+            Seq2Seq.Builder b = configs.get(ci).tokens(START, END).seed(7);
+            String k = "config " + ci + ": ";
+            p.right(k + "a ragged batch translates, beam-searches and scores as its samples alone", () -> {
+                try (Seq2Seq m = b.build(d)) {
+                    List<Seq2Seq.Translation> greedy = m.translate(ragged, 6), beams = m.beamSearch(ragged, 3, 6, 1);
+                    double batchLoss = m.lossAndGradients(ragged, raggedTargets);
+                    double weighted = 0;
+                    int tokens = 0;
+                    for (int i = 0; i < ragged.size(); i++) {
+                        List<int[]> one = List.of(ragged.get(i));
+                        assertArrayEquals(m.translate(one, 6).get(0).tokens(), greedy.get(i).tokens(), "greedy " + i);
+                        Seq2Seq.Translation alone = m.beamSearch(one, 3, 6, 1).get(0);
+                        assertArrayEquals(alone.tokens(), beams.get(i).tokens(), "beam " + i);
+                        assertEquals(alone.score(), beams.get(i).score(), 1e-4, "beam score " + i);
+                        int n = raggedTargets.get(i).length + 1;
+                        weighted += n * m.lossAndGradients(one, List.of(raggedTargets.get(i)));
+                        tokens += n;
+                    }
+                    assertEquals(weighted / tokens, batchLoss, 1e-5 * Math.max(1, batchLoss), "the batch loss is the token-weighted mean");
                 }
             });
         }

@@ -151,7 +151,7 @@ final class Probe {
 
     /** Fails with every failure, one per line. */
     void check() {
-        assertTrue(failures.isEmpty(), failures.size() + " of " + cases + " cases failed on " + device + ":\n  "
+        assertTrue(failures.isEmpty(), failures.size() + " of " + cases + " cases failed on " + device + (device.precision() == null ? "" : " at " + device.precision()) + ":\n  "
                 + String.join("\n  ", failures));
     }
 }
