@@ -254,6 +254,13 @@ class NewUserProbeTest {
                     }
                 }
             });
+            p.right("concat on the middle axis interleaves the blocks", () -> {
+                try (Tensor a = Tensor.of(d, new float[] {1, 2, 3, 4}, 2, 1, 2); Tensor b = Tensor.of(d, new float[] {5, 6, 7, 8, 9, 10, 11, 12}, 2, 2, 2);
+                     Tensor c = TensorOps.concat(1, a, b)) {
+                    assertArrayEquals(new int[] {2, 3, 2}, c.shape());
+                    assertArrayEquals(new float[] {1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12}, c.toHost());
+                }
+            });
             p.right("reshape -1 infers and keeps the order", () -> {
                 try (Tensor s = TensorOps.reshape(x, -1, 4)) {
                     assertArrayEquals(new int[] {6, 4}, s.shape());
@@ -644,6 +651,20 @@ class NewUserProbeTest {
                     }
                 });
             }
+            p.right("a regression stream fed chunks of 2 and 1 steps gives predict's rows", () -> {
+                float[][] a = {{1, 2}, {0.5f, -1}, {3, 0}}, b = {{-2, 1}, {0, 0}, {1, 1}};
+                List<float[][]> whole = reg.predict(SequenceDataset.ofFeatures(List.of(a, b)), 2);
+                try (ModelStream rs = reg.stream(2)) {
+                    List<float[][]> first = rs.predict(SequenceDataset.ofFeatures(List.of(Arrays.copyOf(a, 2), Arrays.copyOf(b, 2))));
+                    float[][] last = rs.step(new float[][] {a[2], b[2]});
+                    for (int t = 0; t < 2; t++) {
+                        assertArrayEquals(whole.get(0)[t], first.get(0)[t]);
+                        assertArrayEquals(whole.get(1)[t], first.get(1)[t]);
+                    }
+                    assertArrayEquals(whole.get(0)[2], last[0]);
+                    assertArrayEquals(whole.get(1)[2], last[1]);
+                }
+            });
             ModelStream s = tagger.stream(2);
             s.close();
             p.closed("stream predict after close", () -> s.predict(SequenceDataset.ofTokens(tokens)));
@@ -924,6 +945,26 @@ class NewUserProbeTest {
                         tokens += n;
                     }
                     assertEquals(weighted / tokens, batchLoss, 1e-5 * Math.max(1, batchLoss), "the batch loss is the token-weighted mean");
+                }
+            });
+        }
+        for (Seq2Seq.Conditioning cond : Seq2Seq.Conditioning.values()) {
+            p.right("vectors " + cond + ": a batch decodes as its vectors alone and its loss is their token-weighted mean", () -> {
+                try (Seq2Seq v = Seq2Seq.fromVectors(3, VOCAB).decoder(Lstm.builder(cond == Seq2Seq.Conditioning.INIT_STATE ? 4 : 7, 5)
+                        .numLayers(2).seed(2)).conditioning(cond).tokens(START, END).seed(3).build(d)) {
+                    List<float[]> vectors = List.of(new float[] {1, -1, 0.5f}, new float[] {0, 2, -0.25f}, new float[] {-1, 0, 1});
+                    Seq2Seq.Features all = Seq2Seq.Features.of(vectors);
+                    List<Seq2Seq.Translation> beams = v.beamSearch(all, 2, 5, 1);
+                    double batchLoss = v.lossAndGradients(all, raggedTargets), weighted = 0;
+                    int tokens = 0;
+                    for (int i = 0; i < 3; i++) {
+                        Seq2Seq.Features one = Seq2Seq.Features.of(vectors.get(i));
+                        assertArrayEquals(v.beamSearch(one, 2, 5, 1).get(0).tokens(), beams.get(i).tokens(), "beam " + i);
+                        int n = raggedTargets.get(i).length + 1;
+                        weighted += n * v.lossAndGradients(one, List.of(raggedTargets.get(i)));
+                        tokens += n;
+                    }
+                    assertEquals(weighted / tokens, batchLoss, 1e-5 * Math.max(1, batchLoss));
                 }
             });
         }
