@@ -616,6 +616,20 @@ class NewUserProbeTest {
             p.iae("fit class weights of another count", "classWeights", () -> tagger.fit(tagged, null, new FitOptions().classWeights(1, 1)));
             p.iae("fit validation of another kind", "validation", () -> tagger.fit(tagged, SequenceDataset.ofTokens(tokens), new FitOptions()));
             p.iae("trainOnBatch of labels for a tagger", "batch", () -> tagger.trainOnBatch(labelled, 1));
+            p.badFile("fit resumeFrom a missing file", () -> tagger.fit(tagged, null, new FitOptions().resumeFrom(dir.resolve("none"))));
+            p.badFile("fit resumeFrom a file of another model", () -> tagger.fit(tagged, null, new FitOptions().resumeFrom(s2sFile(dir, d))));
+            // refused before the first step; the optimizer state fit made stays with the model until it closes
+            p.badFile("fit checkpoints into a file", () -> {
+                try (SequenceModel fresh = SequenceModel.builder(Task.TAGGING).embedding(5, 4).recurrent(Gru.builder(4, 3)).outputs(3).build(d)) {
+                    fresh.fit(tagged, null, new FitOptions().epochs(1).batchSize(2).checkpoints(Files.write(dir.resolve("a-file"), new byte[1]), 1));
+                }
+            });
+            tagger.resetTraining();
+            try (SequenceModel bi = SequenceModel.builder(Task.TAGGING).embedding(5, 4).recurrent(Gru.builder(4, 3).bidirectional(true)).outputs(3).build(d)) {
+                p.iae("fit stateful with a bidirectional stack", "stateful", () -> bi.fit(tagged, null, new FitOptions().stateful(true)));
+                p.iae("stream of a bidirectional model", "model", () -> bi.stream(1));
+            }
+
             p.iae("generate of a 0-length prefix", "prefix", () -> lm.generate(new int[0], 3, 1, 1));
             p.iae("generate prefix id 5", "prefix[1]", () -> lm.generate(new int[] {1, 5}, 3, 1, 1));
             p.iae("generate length -1", "length", () -> lm.generate(new int[] {1}, -1, 1, 1));
@@ -690,10 +704,7 @@ class NewUserProbeTest {
             p.iae("load(null)", "file", () -> SequenceModel.load(null, d));
             p.iae("load onto null device", "device", () -> SequenceModel.load(good, null));
             p.iae("save(null)", "file", () -> tagger.save(null));
-            Path s2s = dir.resolve("s2s.safetensors");
-            try (Seq2Seq m = reverser(d)) {
-                m.save(s2s);
-            }
+            Path s2s = s2sFile(dir, d);
             p.badFile("a Seq2Seq file loaded as a SequenceModel", () -> SequenceModel.load(s2s, d));
             p.badFile("a SequenceModel file loaded as a Seq2Seq", () -> Seq2Seq.load(good, d));
         }
@@ -707,6 +718,15 @@ class NewUserProbeTest {
         orphan.close();
         p.right("no tensor leaked", () -> assertEquals(open, Tensor.openCount()));
         p.check();
+    }
+
+    /** A saved {@link #reverser} in {@code dir}. */
+    static Path s2sFile(Path dir, Device d) throws IOException {
+        Path s2s = dir.resolve("s2s.safetensors");
+        try (Seq2Seq m = reverser(d)) {
+            m.save(s2s);
+        }
+        return s2s;
     }
 
     // ------------------------------------------------------------------ Seq2Seq
