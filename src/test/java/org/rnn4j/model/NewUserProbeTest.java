@@ -414,6 +414,21 @@ class NewUserProbeTest {
                         }
                         assertArrayEquals(whole, chunks);
                     });
+                    p.right(c + "a chunk with lengths {1, 3} leaves each stream at its own last valid step", () -> {
+                        s.reset();
+                        try (Tensor three = TensorOps.slice(x, 0, 0, 3); Tensor one = TensorOps.slice(x, 0, 0, 1)) {
+                            s.step(three, new int[] {1, 3}).close();
+                            try (Tensor h = s.hidden(); ForwardResult f1 = layer.forward(one); ForwardResult f3 = layer.forward(three)) {
+                                float[] got = h.toHost(), after1 = f1.hN().toHost(), after3 = f3.hN().toHost();
+                                for (int l = 0; l < 2; l++) {
+                                    for (int j = 0; j < 4; j++) {
+                                        assertEquals(after1[l * 8 + j], got[l * 8 + j], "stream 0 after its 1 step");
+                                        assertEquals(after3[l * 8 + 4 + j], got[l * 8 + 4 + j], "stream 1 after its 3 steps");
+                                    }
+                                }
+                            }
+                        }
+                    });
                     p.right(c + "a step after reset() equals a fresh stream's", () -> {
                         try (Tensor first = TensorOps.slice(x, 0, 0, 1); RecurrentStream fresh = layer.stream(2);
                              Tensor a = fresh.step(first)) {
