@@ -85,7 +85,9 @@ final class LayerGemm implements AutoCloseable {
         if (precision == Precision.BF16) {
             work.run();
         } else {
-            engine.replayable(shape, buffers, work);
+            // the precision is part of what a graph computes: a TF32 layer whose buffers land at the addresses of a
+            // closed FP32 layer's (the pool reuses them) must not replay that layer's exact-FP32 graph, nor the reverse
+            engine.replayable(precision == Precision.FP32 ? shape : java.util.List.of(precision, shape), buffers, work);
         }
     }
 

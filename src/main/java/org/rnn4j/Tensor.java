@@ -146,7 +146,12 @@ public final class Tensor implements AutoCloseable {
         return shape.length;
     }
 
+    /** The size of {@code axis}, in {@code [0, rank())}. */
     public int dim(int axis) {
+        if (axis < 0 || axis >= shape.length) {
+            throw new IllegalArgumentException("axis: expected an axis in [0, " + shape.length + ") of "
+                    + Arrays.toString(shape) + ", got " + axis);
+        }
         return shape[axis];
     }
 

@@ -88,7 +88,8 @@ public final class Main {
      * else is a bug in rnn4j and keeps its stack trace.
      */
     private static int userError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) throws Exception {
-        if (e instanceof IllegalArgumentException || e instanceof IllegalStateException || e instanceof IOException) {
+        if (e instanceof IllegalArgumentException || e instanceof IllegalStateException || e instanceof IOException
+                || e instanceof java.io.UncheckedIOException) {   // a file the user named that cannot be written (a demo's)
             cmd.getErr().println(cmd.getCommandName() + ": " + e.getMessage());
             cmd.getErr().flush();
             return USER_ERROR;

@@ -85,8 +85,13 @@ final class SparkCommand implements Callable<Integer> {
         if (resume && checkpoints == null) {
             throw new IllegalArgumentException("--resume: expected --checkpoints DIR to resume from, got none");
         }
-        if (checkpointEvery < 1) {
-            throw new IllegalArgumentException("--checkpoint-every: expected >= 1, got " + checkpointEvery);
+        // every number is checked before Spark starts (0 means "the default" only where the help says so)
+        int[][] atLeast = {{checkpointEvery, 1}, {partitions, 0}, {steps, 1}, {batch, 1}, {seqLen, 1}, {hidden, 1}, {averageEvery, 0}};
+        String[] names = {"--checkpoint-every", "--partitions", "--steps", "--batch", "--seq-len", "--hidden", "--average-every"};
+        for (int i = 0; i < names.length; i++) {
+            if (atLeast[i][0] < atLeast[i][1]) {
+                throw new IllegalArgumentException(names[i] + ": expected >= " + atLeast[i][1] + ", got " + atLeast[i][0]);
+            }
         }
         try {
             Class.forName("org.apache.spark.SparkContext");

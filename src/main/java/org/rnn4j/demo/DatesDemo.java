@@ -71,7 +71,7 @@ public final class DatesDemo {
 
         /** Requests generated for training (a further fifth, of other dates, for the test). */
         public Options examples(int v) {
-            examples = v;
+            examples = atLeast("examples", 5, v);   // a fifth more, of other dates, for the test
             return this;
         }
 

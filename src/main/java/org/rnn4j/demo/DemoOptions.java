@@ -24,12 +24,12 @@ public abstract class DemoOptions<O extends DemoOptions<O>> {
     }
 
     public O epochs(int v) {
-        epochs = v;
+        epochs = atLeast("epochs", 1, v);
         return self();
     }
 
     public O hidden(int v) {
-        hidden = v;
+        hidden = atLeast("hidden", 1, v);
         return self();
     }
 
@@ -42,6 +42,22 @@ public abstract class DemoOptions<O extends DemoOptions<O>> {
     public O device(Device v) {
         device = v;
         return self();
+    }
+
+    /** {@code v}, refused by {@code name} below {@code min}: a setting is checked when it is set, before any work. */
+    static int atLeast(String name, int min, int v) {
+        if (v < min) {
+            throw new IllegalArgumentException(name + ": expected >= " + min + ", got " + v);
+        }
+        return v;
+    }
+
+    /** {@code v}, refused by {@code name} unless a finite value > 0. */
+    static double positive(String name, double v) {
+        if (!(v > 0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException(name + ": expected a finite value > 0, got " + v);
+        }
+        return v;
     }
 
     /** The device set, or {@link Device#best()} when none was. */

@@ -56,43 +56,43 @@ public final class PoemDemo {
 
         /** The number of optimizer steps; when above 0 it overrides {@link #epochs}. */
         public Options steps(int v) {
-            steps = v;
+            steps = atLeast("steps", 0, v);
             return this;
         }
 
         public Options embed(int v) {
-            embed = v;
+            embed = atLeast("embed", 1, v);
             return this;
         }
 
         public Options layers(int v) {
-            layers = v;
+            layers = atLeast("layers", 1, v);
             return this;
         }
 
         public Options batch(int v) {
-            batch = v;
+            batch = atLeast("batch", 1, v);
             return this;
         }
 
         public Options seqLen(int v) {
-            seqLen = v;
+            seqLen = atLeast("seqLen", 1, v);
             return this;
         }
 
         public Options minCount(int v) {
-            minCount = v;
+            minCount = atLeast("minCount", 0, v);
             return this;
         }
 
         public Options learningRate(double v) {
-            learningRate = v;
+            learningRate = positive("learningRate", v);
             return this;
         }
 
         /** Print a sample line every this many steps; 0 picks about six over the run. */
         public Options sampleEvery(int v) {
-            sampleEvery = v;
+            sampleEvery = atLeast("sampleEvery", 0, v);
             return this;
         }
 
@@ -114,7 +114,7 @@ public final class PoemDemo {
 
         /** Use only the first {@code n} poems (0: all), for quick runs. */
         public Options poemLimit(int v) {
-            poemLimit = v;
+            poemLimit = atLeast("poemLimit", 0, v);
             return this;
         }
     }

@@ -65,8 +65,9 @@ public final class SlotsDemo {
             super(6, 48);
         }
 
+        /** At least 5: a fifth is held out for the test. */
         public Options sentences(int v) {
-            sentences = v;
+            sentences = atLeast("sentences", 5, v);
             return this;
         }
     }

@@ -2,6 +2,7 @@ package org.rnn4j.model;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -203,6 +204,9 @@ public final class FitOptions {
                 throw new IllegalArgumentException("weights[" + i + "]: expected a finite weight >= 0, got " + weights[i]);
             }
             w[i] = (float) weights[i];
+        }
+        if (Arrays.stream(weights).allMatch(x -> x == 0)) {   // the weighted mean would be 0 / 0
+            throw new IllegalArgumentException("weights: expected at least one class weight > 0, got " + Arrays.toString(weights));
         }
         this.classWeights = w;
         return this;

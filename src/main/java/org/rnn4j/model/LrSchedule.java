@@ -112,8 +112,8 @@ public abstract class LrSchedule {
             throw new IllegalArgumentException("warmupSteps, totalSteps: expected 0 <= warmupSteps < totalSteps, got "
                     + warmupSteps + ", " + totalSteps);
         }
-        if (!(minLr >= 0)) {
-            throw new IllegalArgumentException("minLr: expected >= 0, got " + minLr);
+        if (!(minLr >= 0) || Double.isInfinite(minLr)) {
+            throw new IllegalArgumentException("minLr: expected a finite value >= 0, got " + minLr);
         }
         return new LrSchedule() {
             @Override
@@ -148,8 +148,8 @@ public abstract class LrSchedule {
         if (patience < 0) {
             throw new IllegalArgumentException("patience: expected >= 0, got " + patience);
         }
-        if (!(minLr >= 0)) {
-            throw new IllegalArgumentException("minLr: expected >= 0, got " + minLr);
+        if (!(minLr >= 0) || Double.isInfinite(minLr)) {
+            throw new IllegalArgumentException("minLr: expected a finite value >= 0, got " + minLr);
         }
         return new Plateau(factor, patience, minLr);
     }
@@ -207,9 +207,14 @@ public abstract class LrSchedule {
 
         @Override
         public void restore(Map<String, String> state) {
-            best = Double.parseDouble(state.get("best"));
-            bad = Integer.parseInt(state.get("bad_epochs"));
-            scale = Double.parseDouble(state.get("scale"));
+            try {
+                best = Double.parseDouble(state.get("best"));
+                bad = Integer.parseInt(state.get("bad_epochs"));
+                scale = Double.parseDouble(state.get("scale"));
+            } catch (NumberFormatException | NullPointerException e) {
+                throw new IllegalArgumentException("state: expected the numbers best, bad_epochs and scale that state() wrote, got "
+                        + state, e);
+            }
         }
 
         @Override

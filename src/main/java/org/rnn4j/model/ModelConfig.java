@@ -99,6 +99,10 @@ public record ModelConfig(Task task, int vocabSize, int embeddingDim, int paddin
                         + "(a reverse direction would read the token it predicts), got bidirectional");
             }
         }
+        if (task.classes() && outputs < 2) {   // a softmax over one class is 1 whatever the input: nothing would be learned
+            throw new IllegalArgumentException("outputs: expected >= 2 classes for " + task + " (a softmax over one class is "
+                    + "always 1; a single score is a REGRESSION), got " + outputs);
+        }
     }
 
     /** Whether the inputs are token ids (through an embedding). */

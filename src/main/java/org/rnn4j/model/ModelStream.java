@@ -70,6 +70,7 @@ public final class ModelStream implements AutoCloseable {
 
     /** One step of dense features per stream ({@code features[i]} for stream {@code i}): one output row per stream. */
     public float[][] step(float[][] features) {
+        requireOpen();
         if (features == null || features.length != batch) {
             throw new IllegalArgumentException("features: expected " + batch + " rows (one per stream), got "
                     + (features == null ? "null" : features.length));
@@ -83,6 +84,7 @@ public final class ModelStream implements AutoCloseable {
 
     /** One token per stream: one output row per stream (a tagger's tag probabilities, a language model's next token). */
     public float[][] step(int[] tokens) {
+        requireOpen();
         if (tokens == null || tokens.length != batch) {
             throw new IllegalArgumentException("tokens: expected " + batch + " tokens (one per stream), got "
                     + (tokens == null ? "null" : tokens.length));

@@ -457,14 +457,29 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         }
         boolean vector = meta.containsKey(META + "feature_size");
         Builder b = (vector ? fromVectors(intMeta(meta, "feature_size"), intMeta(meta, "target_vocab"))
-                        .conditioning(Conditioning.valueOf(meta.get(META + "conditioning")))
+                        .conditioning(enumMeta(meta, "conditioning", Conditioning.class, null))
                 : builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab")))
-                .attention(Attention.valueOf(meta.get(META + "attention")))
-                .bridge(Bridge.valueOf(meta.getOrDefault(META + "bridge", Bridge.SUM.name())))   // files before the bridge choice summed
+                .attention(enumMeta(meta, "attention", Attention.class, null))
+                .bridge(enumMeta(meta, "bridge", Bridge.class, Bridge.SUM))   // files before the bridge choice summed
                 .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
         b.encoder = vector ? null : RecurrentConfig.fromMetadata(meta, "encoder.");
         b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
         return b.build(device);
+    }
+
+    /** The constant named by {@code key}, or {@code absent} when the file has none ({@code null}: required). */
+    private static <E extends Enum<E>> E enumMeta(Map<String, String> meta, String key, Class<E> type, E absent) {
+        String v = meta.get(META + key);
+        if (v == null && absent != null) {
+            return absent;
+        }
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equals(v)) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException("file: expected " + META + key + " to be one of "
+                + Arrays.toString(type.getEnumConstants()) + ", got " + v);
     }
 
     private static int intMeta(Map<String, String> meta, String key) {
@@ -515,6 +530,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      */
     public double lossAndGradients(List<int[]> sources, List<int[]> targets, double samplingRate, long seed) {
         checkSamplingRate(samplingRate);
+        requireTargets(targets);
         return lossAndGradients(batch(sources, targets), samplingRate, seed);
     }
 
@@ -526,7 +542,15 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** As {@link #lossAndGradients(List, List, double, long)} for a {@link #fromVectors} model. */
     public double lossAndGradients(Features features, List<int[]> targets, double samplingRate, long seed) {
         checkSamplingRate(samplingRate);
+        requireTargets(targets);
         return lossAndGradients(vectorBatch(features, targets), samplingRate, seed);
+    }
+
+    /** Training and evaluation need targets; elsewhere a null {@code targets} means decoding without them. */
+    private static void requireTargets(List<int[]> targets) {
+        if (targets == null) {
+            throw new IllegalArgumentException("targets: expected one target sequence per source, got null");
+        }
     }
 
     private static void checkSamplingRate(double samplingRate) {
@@ -986,6 +1010,11 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         if (beamWidth < 1) {
             throw new IllegalArgumentException("beamWidth: expected >= 1 beams, got " + beamWidth);
         }
+        long widest = Tensor.MAX_ELEMENTS / ((long) batch.size * targetVocab);   // the logits of all rows [B·k, V] are one tensor
+        if (beamWidth > widest) {
+            throw new IllegalArgumentException("beamWidth: expected at most " + widest + " beams for " + batch.size
+                    + " sources of a " + targetVocab + "-token vocabulary (the logits of all beams are one tensor), got " + beamWidth);
+        }
         if (!Double.isFinite(lengthPenalty)) {
             throw new IllegalArgumentException("lengthPenalty: expected a finite exponent, got " + lengthPenalty);
         }
@@ -1021,6 +1050,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private List<Translation> decode(Batch batch, int width, int maxLength, java.util.function.IntFunction<Search> search) {
         if (maxLength < 1) {
             throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
+        }
+        if (maxLength > SequenceModel.MAX_GENERATED) {   // as generate: a decoding that long is a mistake, not a request
+            throw new IllegalArgumentException("maxLength: expected at most " + SequenceModel.MAX_GENERATED + " output tokens, got "
+                    + maxLength);
         }
         int k = width, rows = batch.size * k;
         if (encoder != null) {
@@ -1080,12 +1113,14 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
      * {@code token_accuracy}, {@code exact_match} and {@code bleu} as {@link SequenceMetrics} defines them.
      */
     public Map<String, Double> evaluate(List<int[]> sources, List<int[]> targets, int beamWidth, int maxLength) {
+        requireTargets(targets);
         batch(sources, targets);   // checks counts and ids before any work
         return scores(beamSearch(sources, beamWidth, maxLength, 1.0), targets);
     }
 
     /** {@link #evaluate(List, List, int, int)} for a {@link #fromVectors} model (captioning's exact match and BLEU). */
     public Map<String, Double> evaluate(Features features, List<int[]> targets, int beamWidth, int maxLength) {
+        requireTargets(targets);
         vectorBatch(features, targets);   // checks counts, vectors and ids before any work
         return scores(beamSearch(features, beamWidth, maxLength, 1.0), targets);
     }

@@ -430,8 +430,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                         + "), got " + prefix[i]);
             }
         }
-        if (Double.isNaN(temperature)) {
-            throw new IllegalArgumentException("temperature: expected a number (<= 0 for greedy), got NaN");
+        if (Double.isNaN(temperature) || temperature == Double.POSITIVE_INFINITY) {
+            throw new IllegalArgumentException("temperature: expected a finite number (<= 0 for greedy), got " + temperature);
         }
         SplittableRandom rnd = new SplittableRandom(seed);
         int[] generated = new int[length];

@@ -128,7 +128,7 @@ public final class TrainOptions implements Serializable {
      */
     public TrainOptions executorDevice(String spec) {
         if (spec == null || !spec.trim().toLowerCase(Locale.ROOT).matches("auto|cpu|cuda|gpu|cuda:[0-9]+")) {
-            throw new IllegalArgumentException("spec: expected auto, cpu, cuda or cuda:N, got '" + spec + "'");
+            throw new IllegalArgumentException("executorDevice: expected auto, cpu, cuda or cuda:N, got '" + spec + "'");
         }
         this.executorDevice = spec.trim().toLowerCase(Locale.ROOT);
         return this;

@@ -81,11 +81,11 @@ class ModelRefusalsTest {
         }
     }
 
-    /** A file of a model (3 features, 1 output) of {@code savedTask, saved} does not load into one of {@code task, rnn}. */
+    /** A file of a model (3 features, 2 outputs) of {@code savedTask, saved} does not load into one of {@code task, rnn}. */
     private void assertRefused(Path file, Task savedTask, RecurrentConfig.Builder<?> saved, Task task,
                                RecurrentConfig.Builder<?> rnn, String field) throws IOException {
-        try (SequenceModel from = SequenceModel.builder(savedTask).features(3).recurrent(saved).outputs(1).build(cpu);
-             SequenceModel into = SequenceModel.builder(task).features(3).recurrent(rnn).outputs(1).build(cpu)) {
+        try (SequenceModel from = SequenceModel.builder(savedTask).features(3).recurrent(saved).outputs(2).build(cpu);
+             SequenceModel into = SequenceModel.builder(task).features(3).recurrent(rnn).outputs(2).build(cpu)) {
             from.save(file);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(file, into));
             assertTrue(e.getMessage().contains(field), e.getMessage());
