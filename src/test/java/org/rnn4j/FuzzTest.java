@@ -527,7 +527,16 @@ class FuzzTest {
         RecurrentConfig.Builder<?> rnn = r.nextBoolean() ? Lstm.builder(in, 2 + r.nextInt(2)).cellClip(r.nextInt(3))
                 : Gru.builder(in, 2 + r.nextInt(2)).resetAfter(r.nextBoolean());
         return b.recurrent(rnn.seed(r.nextLong())).dropout(r.nextBoolean() ? 0 : 0.25)
-                .outputs(task == org.rnn4j.model.Task.LANGUAGE_MODEL ? 0 : 1 + r.nextInt(3)).seed(r.nextLong());
+                .outputs(outputs(task, r)).seed(r.nextLong());
+    }
+
+    /** A language model takes its vocabulary; a softmax needs two classes or more, a regression one score or more. */
+    private static int outputs(org.rnn4j.model.Task task, SplittableRandom r) {
+        return switch (task) {
+            case LANGUAGE_MODEL -> 0;
+            case CLASSIFICATION, TAGGING -> 2 + r.nextInt(2);
+            case REGRESSION, SEQUENCE_REGRESSION -> 1 + r.nextInt(3);
+        };
     }
 
     /** Sequences fitting {@code cfg}, or with one defect, as {@link org.rnn4j.spark.Sequence}s (the Spark path). */
