@@ -389,6 +389,9 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         meta.put(T + "weight_decay", Double.toString(o.weightDecay));
         meta.put(T + "clip_norm", Double.toString(o.clipNorm));
         meta.put(T + "batch_size", Integer.toString(o.batchSize));
+        meta.put(T + "bucketing", Boolean.toString(o.bucketing));
+        meta.put(T + "stateful", Boolean.toString(o.stateful));
+        meta.put(T + "class_weights", classWeights(o));
         // where this run of batch_size-sized steps began (a continued fit may have used another batch size before)
         meta.put(T + "fit_start_epoch", Integer.toString(s.startEpoch));
         meta.put(T + "fit_start_step", Long.toString(s.startStep));
@@ -439,6 +442,9 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         st.same("weight_decay", "weight decay", Double.toString(o.weightDecay));
         st.same("clip_norm", "clip norm", Double.toString(o.clipNorm));
         st.same("batch_size", "batch size", Integer.toString(o.batchSize));
+        st.sameIfSaved("bucketing", "bucketing", Boolean.toString(o.bucketing));
+        st.sameIfSaved("stateful", "stateful", Boolean.toString(o.stateful));
+        st.sameIfSaved("class_weights", "class weights", classWeights(o));
         int savedEpoch = (int) st.integer("epoch", 1, Integer.MAX_VALUE);
         if (savedEpoch >= o.epochs) {
             throw new IllegalArgumentException(where + " has finished epoch " + savedEpoch + ", and epochs(" + o.epochs
@@ -522,6 +528,11 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         };
     }
 
+    /** The class weights as a checkpoint records them: {@code [1.0, 2.0]}, or {@code none}. */
+    private static String classWeights(FitOptions o) {
+        return o.classWeights == null ? "none" : java.util.Arrays.toString(o.classWeights);
+    }
+
     /**
      * Gives each callback the state the checkpoint saved for it, after its {@code onTrainBegin} and before the
      * model changes; a state a callback refuses is refused naming its key.
@@ -555,6 +566,13 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
                         + "got none (the file was edited or written by an older rnn4j)");
             }
             return v;
+        }
+
+        /** {@link #same}, where the file has the key (files from before it was saved do not). */
+        void sameIfSaved(String key, String what, String options) {
+            if (meta.containsKey(T + key)) {
+                same(key, what, options);
+            }
         }
 
         /** Refuses a run whose option {@code what} differs from the options'. */

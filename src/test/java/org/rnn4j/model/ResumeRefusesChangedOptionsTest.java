@@ -1,0 +1,67 @@
+package org.rnn4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rnn4j.Device;
+import org.rnn4j.Lstm;
+
+/**
+ * A resumed fit repeats the run's options or is refused naming the option (Trainer's one rule): besides the optimizer,
+ * rates, clipping, batch size, schedule and seed, also bucketing, stateful and the class weights, each of which
+ * changes the batches or the loss, so that a resume with another value would go on as a different run than the one
+ * that never stopped, with no error. A refused resume leaves the model as it was.
+ */
+class ResumeRefusesChangedOptionsTest {
+
+    private static SequenceModel classifier() {
+        return SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
+                .recurrent(Lstm.builder(8, 12).seed(3)).outputs(2).seed(4).build(Device.cpu());
+    }
+
+    private static FitOptions run(int epochs) {
+        return new FitOptions().epochs(epochs).batchSize(16).adam(1e-2).seed(7).classWeights(1, 2);
+    }
+
+    private static Map<String, float[]> weights(SequenceModel m) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        m.parameters().forEach((k, v) -> out.put(k, v.toHost()));
+        return out;
+    }
+
+    private static void refused(SequenceModel m, SequenceDataset train, Path file, UnaryOperator<FitOptions> change,
+                                String... words) {
+        Map<String, float[]> before = weights(m);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> m.fit(train, null, change.apply(run(2)).resumeFrom(file)));
+        for (String w : words) {
+            assertTrue(e.getMessage().contains(w), e.getMessage());
+        }
+        weights(m).forEach((k, v) -> assertArrayEquals(before.get(k), v, k + " changed by a refused resume"));
+        assertEquals(1, m.epochsTrained(), "a refused resume keeps the model's training state");
+    }
+
+    @Test
+    void bucketingStatefulAndClassWeightsMustBeTheRuns(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, run(1).checkpoints(dir, 1));
+            Path file = dir.resolve("epoch-0001.safetensors");
+            refused(m, train, file, o -> o.bucketing(false), "bucketing", "true", "false");
+            refused(m, train, file, o -> o.stateful(true), "stateful", "false", "true");
+            refused(m, train, file, o -> o.classWeights(1, 3), "class weights", "[1.0, 2.0]", "[1.0, 3.0]");
+            refused(m, train, file, o -> new FitOptions().epochs(2).batchSize(16).adam(1e-2).seed(7), "class weights",
+                    "[1.0, 2.0]", "none");
+            History rest = m.fit(train, null, run(2).resumeFrom(file));   // the run's options: resumed
+            assertEquals(1, rest.epochs().size());
+        }
+    }
+}
