@@ -486,6 +486,16 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
             throw new IllegalArgumentException(where + ": does not match the model and optimizer, which are left unchanged: "
                     + problems);
         }
+        for (Map.Entry<String, String> e : meta.entrySet()) {   // a saved state that no callback would take back
+            String k = e.getKey();
+            if (k.startsWith(CALLBACK) && k.endsWith(".class")) {
+                String index = k.substring(CALLBACK.length(), k.length() - ".class".length());
+                if (!index.matches("\\d{1,9}") || Integer.parseInt(index) >= callbacks.size()) {
+                    throw new IllegalArgumentException(where + " saved the state of callback " + index + " as a "
+                            + e.getValue() + ", the options have no callback there (" + callbacks.size() + " callbacks)");
+                }
+            }
+        }
         for (int i = 0; i < callbacks.size(); i++) {
             String cls = meta.get(CALLBACK + i + ".class");
             if (cls != null && !cls.equals(callbacks.get(i).getClass().getName())) {

@@ -64,4 +64,19 @@ class ResumeRefusesChangedOptionsTest {
             assertEquals(1, rest.epochs().size());
         }
     }
+
+    /** Early stopping decides when the run ends: its settings and its saved state must go on as they were. */
+    @Test
+    void earlyStoppingMustBeTheRuns(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, run(1).earlyStopping(3, true).checkpoints(dir, 1));
+            Path file = dir.resolve("epoch-0001.safetensors");
+            refused(m, train, file, o -> o.earlyStopping(5, true), "patience 3", "patience 5");
+            refused(m, train, file, o -> o.earlyStopping(3, false), "restoring the best weights");
+            refused(m, train, file, o -> o, "EarlyStopping", "no callback");
+            History rest = m.fit(train, null, run(2).earlyStopping(3, true).resumeFrom(file));
+            assertEquals(1, rest.epochs().size());
+        }
+    }
 }
