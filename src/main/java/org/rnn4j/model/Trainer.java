@@ -392,6 +392,7 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         meta.put(T + "bucketing", Boolean.toString(o.bucketing));
         meta.put(T + "stateful", Boolean.toString(o.stateful));
         meta.put(T + "class_weights", classWeights(o));
+        meta.put(T + "monitored", monitored());
         // where this run of batch_size-sized steps began (a continued fit may have used another batch size before)
         meta.put(T + "fit_start_epoch", Integer.toString(s.startEpoch));
         meta.put(T + "fit_start_step", Long.toString(s.startStep));
@@ -445,6 +446,7 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         st.sameIfSaved("bucketing", "bucketing", Boolean.toString(o.bucketing));
         st.sameIfSaved("stateful", "stateful", Boolean.toString(o.stateful));
         st.sameIfSaved("class_weights", "class weights", classWeights(o));
+        st.sameIfSaved("monitored", "the monitored loss (val_loss with validation data, else loss)", monitored());
         int savedEpoch = (int) st.integer("epoch", 1, Integer.MAX_VALUE);
         if (savedEpoch >= o.epochs) {
             throw new IllegalArgumentException(where + " has finished epoch " + savedEpoch + ", and epochs(" + o.epochs
@@ -536,6 +538,11 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
                 }
             }
         };
+    }
+
+    /** What the schedule and the best epoch follow: {@code val_loss} with validation data, else {@code loss}. */
+    private String monitored() {
+        return validation == null ? "loss" : "val_loss";
     }
 
     /** The class weights as a checkpoint records them: {@code [1.0, 2.0]}, or {@code none}. */

@@ -65,6 +65,24 @@ class ResumeRefusesChangedOptionsTest {
         }
     }
 
+    /** The schedule and the best epoch follow the validation loss when there is validation data, else the training loss. */
+    @Test
+    void theMonitoredLossMustBeTheRuns(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        SequenceDataset val = TaskData.majority(8, 6, 2);
+        try (SequenceModel m = classifier()) {
+            m.fit(train, val, run(1).schedule(LrSchedule.reduceOnPlateau(0.5, 0, 1e-4)).checkpoints(dir, 1));
+            Path file = dir.resolve("epoch-0001.safetensors");
+            Map<String, float[]> before = weights(m);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.fit(train, null,
+                    run(2).schedule(LrSchedule.reduceOnPlateau(0.5, 0, 1e-4)).resumeFrom(file)));
+            assertTrue(e.getMessage().contains("val_loss") && e.getMessage().contains("validation"), e.getMessage());
+            weights(m).forEach((k, v) -> assertArrayEquals(before.get(k), v, k + " changed by a refused resume"));
+            History rest = m.fit(train, val, run(2).schedule(LrSchedule.reduceOnPlateau(0.5, 0, 1e-4)).resumeFrom(file));
+            assertEquals(1, rest.epochs().size());
+        }
+    }
+
     /** Early stopping decides when the run ends: its settings and its saved state must go on as they were. */
     @Test
     void earlyStoppingMustBeTheRuns(@TempDir Path dir) throws Exception {
