@@ -488,11 +488,13 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
             throw new IllegalArgumentException(where + ": does not match the model and optimizer, which are left unchanged: "
                     + problems);
         }
-        for (Map.Entry<String, String> e : meta.entrySet()) {   // a saved state that no callback would take back
+        // a saved state that no callback would take back: callback.<i>.class names it (a state's own keys may end in
+        // .class too, so only an index of digits counts)
+        for (Map.Entry<String, String> e : meta.entrySet()) {
             String k = e.getKey();
             if (k.startsWith(CALLBACK) && k.endsWith(".class")) {
                 String index = k.substring(CALLBACK.length(), k.length() - ".class".length());
-                if (!index.matches("\\d{1,9}") || Integer.parseInt(index) >= callbacks.size()) {
+                if (index.matches("\\d{1,9}") && Integer.parseInt(index) >= callbacks.size()) {
                     throw new IllegalArgumentException(where + " saved the state of callback " + index + " as a "
                             + e.getValue() + ", the options have no callback there (" + callbacks.size() + " callbacks)");
                 }

@@ -97,4 +97,27 @@ class ResumeRefusesChangedOptionsTest {
             assertEquals(1, rest.epochs().size());
         }
     }
+
+    /** A callback's own state key may end in .class: it is no callback's class, and resumes as any key. */
+    @Test
+    void aStateKeyEndingInDotClassResumes(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        Map<String, String> restored = new LinkedHashMap<>();
+        Callback keeper = new Callback() {
+            @Override
+            public Map<String, String> state() {
+                return Map.of("target.class", "birds");
+            }
+
+            @Override
+            public void restore(Map<String, String> state) {
+                restored.putAll(state);
+            }
+        };
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, run(1).callbacks(keeper).checkpoints(dir, 1));
+            m.fit(train, null, run(2).callbacks(keeper).resumeFrom(dir.resolve("epoch-0001.safetensors")));
+            assertEquals(Map.of("target.class", "birds"), restored);
+        }
+    }
 }
