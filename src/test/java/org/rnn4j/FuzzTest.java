@@ -527,7 +527,8 @@ class FuzzTest {
         RecurrentConfig.Builder<?> rnn = r.nextBoolean() ? Lstm.builder(in, 2 + r.nextInt(2)).cellClip(r.nextInt(3))
                 : Gru.builder(in, 2 + r.nextInt(2)).resetAfter(r.nextBoolean());
         return b.recurrent(rnn.seed(r.nextLong())).dropout(r.nextBoolean() ? 0 : 0.25)
-                .outputs(task == org.rnn4j.model.Task.LANGUAGE_MODEL ? 0 : 1 + r.nextInt(3)).seed(r.nextLong());
+                .outputs(task == org.rnn4j.model.Task.LANGUAGE_MODEL ? 0   // a classifier has two classes at least
+                        : task.classes() ? 2 + r.nextInt(2) : 1 + r.nextInt(3)).seed(r.nextLong());
     }
 
     /** Sequences fitting {@code cfg}, or with one defect, as {@link org.rnn4j.spark.Sequence}s (the Spark path). */
