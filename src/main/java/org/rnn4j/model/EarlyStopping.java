@@ -127,12 +127,21 @@ public final class EarlyStopping implements Callback {
         m.put("best", Double.toString(best));
         m.put("best_epoch", Integer.toString(bestEpoch));
         m.put("wait", Integer.toString(wait));
+        m.put("settings", toString());   // what a resumed run must repeat: they decide when it stops
         return m;
     }
 
-    /** Takes back {@link #state()}, after checking it fits the run's epochs (nothing changes otherwise). */
+    /**
+     * Takes back {@link #state()}, after checking it fits the run's epochs and was saved by an EarlyStopping of these
+     * settings (a state from before they were saved is not checked for them); nothing changes otherwise.
+     */
     @Override
     public void restore(Map<String, String> state) {
+        String settings = state.get("settings");
+        if (settings != null && !settings.equals(toString())) {
+            throw new IllegalArgumentException("settings: the run's early stopping was " + settings + ", this one is "
+                    + this + ": a resumed run repeats them");
+        }
         int e = (int) integer(state, "best_epoch", 0, beganAt);
         int w = (int) integer(state, "wait", 0, beganAt - e);
         double b;

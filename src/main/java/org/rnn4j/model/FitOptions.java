@@ -147,7 +147,8 @@ public final class FitOptions {
     /**
      * Continues the run saved in {@code checkpoint} (written by {@link #checkpoints}): same result as never
      * stopping. The options must repeat the run's (optimizer, learning rate, momentum, weight decay, clip
-     * norm, batch size, schedule, seed) and {@code epochs} must exceed the epochs it finished; a difference
+     * norm, batch size, schedule, seed, bucketing, stateful, class weights, early stopping, validation data
+     * or none; a callback whose state it saved must be there to take it back) and {@code epochs} must exceed the epochs it finished; a difference
      * is refused naming the setting and both values, never silently taken from the file or dropped. So is a
      * training state out of range or inconsistent with the data (its step count against epochs × batches).
      * A refused resume changes nothing.

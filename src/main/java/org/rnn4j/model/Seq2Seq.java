@@ -806,6 +806,27 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         return meta;
     }
 
+    /**
+     * Where {@code metadata} (keys under {@code prefix}) describes another Seq2Seq than this one, one line per field
+     * ({@code seq2seq.start_token: file 2, model 1}; the modules' as their own checks word them): what
+     * {@code Checkpoint.load} refuses, since tensors of the same names and shapes (a reset-before GRU's and a
+     * reset-after one's, other start and end tokens) would load into a model that computes something else. A field
+     * the file does not have (PyTorch's files) is no mismatch.
+     */
+    @Override
+    public List<String> configMismatches(Map<String, String> metadata, String prefix) {
+        Map<String, String> mine = configMetadata();
+        List<String> out = new ArrayList<>();
+        metadata.forEach((k, theirs) -> {
+            String key = k.startsWith(prefix) ? k.substring(prefix.length()) : null;
+            if (key != null && key.startsWith(META) && !theirs.trim().equals(mine.get(key))) {
+                out.add(k + ": file " + theirs + ", model " + mine.getOrDefault(key, "none"));
+            }
+        });
+        out.addAll(modules.configMismatches(metadata, prefix));
+        return out;
+    }
+
     /** The weights under their names and {@code extraTensors}, with the configuration and {@code extraMetadata}. */
     private void save(Path file, Map<String, Tensor> extraTensors, Map<String, String> extraMetadata) throws IOException {
         if (file == null) {

@@ -389,6 +389,10 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         meta.put(T + "weight_decay", Double.toString(o.weightDecay));
         meta.put(T + "clip_norm", Double.toString(o.clipNorm));
         meta.put(T + "batch_size", Integer.toString(o.batchSize));
+        meta.put(T + "bucketing", Boolean.toString(o.bucketing));
+        meta.put(T + "stateful", Boolean.toString(o.stateful));
+        meta.put(T + "class_weights", classWeights(o));
+        meta.put(T + "monitored", monitored());
         // where this run of batch_size-sized steps began (a continued fit may have used another batch size before)
         meta.put(T + "fit_start_epoch", Integer.toString(s.startEpoch));
         meta.put(T + "fit_start_step", Long.toString(s.startStep));
@@ -439,6 +443,10 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         st.same("weight_decay", "weight decay", Double.toString(o.weightDecay));
         st.same("clip_norm", "clip norm", Double.toString(o.clipNorm));
         st.same("batch_size", "batch size", Integer.toString(o.batchSize));
+        st.sameIfSaved("bucketing", "bucketing", Boolean.toString(o.bucketing));
+        st.sameIfSaved("stateful", "stateful", Boolean.toString(o.stateful));
+        st.sameIfSaved("class_weights", "class weights", classWeights(o));
+        st.sameIfSaved("monitored", "the monitored loss (val_loss with validation data, else loss)", monitored());
         int savedEpoch = (int) st.integer("epoch", 1, Integer.MAX_VALUE);
         if (savedEpoch >= o.epochs) {
             throw new IllegalArgumentException(where + " has finished epoch " + savedEpoch + ", and epochs(" + o.epochs
@@ -479,6 +487,18 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(where + ": does not match the model and optimizer, which are left unchanged: "
                     + problems);
+        }
+        // a saved state that no callback would take back: callback.<i>.class names it (a state's own keys may end in
+        // .class too, so only an index of digits counts)
+        for (Map.Entry<String, String> e : meta.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith(CALLBACK) && k.endsWith(".class")) {
+                String index = k.substring(CALLBACK.length(), k.length() - ".class".length());
+                if (index.matches("\\d{1,9}") && Integer.parseInt(index) >= callbacks.size()) {
+                    throw new IllegalArgumentException(where + " saved the state of callback " + index + " as a "
+                            + e.getValue() + ", the options have no callback there (" + callbacks.size() + " callbacks)");
+                }
+            }
         }
         for (int i = 0; i < callbacks.size(); i++) {
             String cls = meta.get(CALLBACK + i + ".class");
@@ -522,6 +542,16 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         };
     }
 
+    /** What the schedule and the best epoch follow: {@code val_loss} with validation data, else {@code loss}. */
+    private String monitored() {
+        return validation == null ? "loss" : "val_loss";
+    }
+
+    /** The class weights as a checkpoint records them: {@code [1.0, 2.0]}, or {@code none}. */
+    private static String classWeights(FitOptions o) {
+        return o.classWeights == null ? "none" : java.util.Arrays.toString(o.classWeights);
+    }
+
     /**
      * Gives each callback the state the checkpoint saved for it, after its {@code onTrainBegin} and before the
      * model changes; a state a callback refuses is refused naming its key.
@@ -555,6 +585,13 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
                         + "got none (the file was edited or written by an older rnn4j)");
             }
             return v;
+        }
+
+        /** {@link #same}, where the file has the key (files from before it was saved do not). */
+        void sameIfSaved(String key, String what, String options) {
+            if (meta.containsKey(T + key)) {
+                same(key, what, options);
+            }
         }
 
         /** Refuses a run whose option {@code what} differs from the options'. */

@@ -456,6 +456,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
         meta.put(META + "batch_size", Integer.toString(options.batchSize));
         meta.put(META + "optimizer", options.optimizerDescription());
         meta.put(META + "average_every", Integer.toString(options.averageEvery));
+        meta.put(META + "clip_norm", Double.toString(options.clipNorm));
         Checkpoint.save(file, tensors, meta);
     }
 
@@ -470,6 +471,9 @@ public final class SparkTrainer<E> implements AutoCloseable {
         expectSame(file, meta, "batch_size", Integer.toString(options.batchSize));
         expectSame(file, meta, "optimizer", options.optimizerDescription());
         expectSame(file, meta, "average_every", Integer.toString(options.averageEvery));
+        if (meta.containsKey(META + "clip_norm")) {   // files from before it was saved are not checked for it
+            expectSame(file, meta, "clip_norm", Double.toString(options.clipNorm));
+        }
         Map<String, Tensor> targets = new LinkedHashMap<>(master.module().parameters());
         optimizer.state().forEach((name, t) -> targets.put(OPT + name, t));
         List<String> problems = new ArrayList<>(master.module().configMismatches(meta, ""));

@@ -147,7 +147,10 @@ public final class TrainOptions implements Serializable {
         return this;
     }
 
-    /** Continues from a checkpoint written by {@link #checkpoints(Path, int)} (see {@link SparkTrainer#latestCheckpoint(Path)}). */
+    /**
+     * Continues from a checkpoint written by {@link #checkpoints(Path, int)} (see {@link SparkTrainer#latestCheckpoint(Path)});
+     * the options must repeat the run's seed, batch size, optimizer, averaging period and clip norm, or it is refused.
+     */
     public TrainOptions resumeFrom(Path checkpoint) {
         this.resumeFrom = checkpoint == null ? null : checkpoint.toString();
         return this;

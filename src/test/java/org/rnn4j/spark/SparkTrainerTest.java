@@ -159,6 +159,10 @@ class SparkTrainerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> spark(2, options().batchSize(8).steps(4).resumeFrom(file), Faults.NONE));
         assertTrue(e.getMessage().contains("batch_size"), e.getMessage());
+        // clipping changes every step after the checkpoint: a resume with another clip norm is another run
+        e = assertThrows(IllegalArgumentException.class,
+                () -> spark(2, options().clipNorm(0.5).steps(4).resumeFrom(file), Faults.NONE));
+        assertTrue(e.getMessage().contains("clip_norm") && e.getMessage().contains("0.5"), e.getMessage());
     }
 
     /** A replica whose loss is NaN from step 2 on. */
