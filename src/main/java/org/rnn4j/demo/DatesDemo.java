@@ -155,9 +155,10 @@ public final class DatesDemo {
             Path png = o.outDir.resolve("dates-attention.png");
             attentionMap(png, test.get(2)[0], text(greedy.get(2).tokens()), greedy.get(2).attention());
             double seconds = (System.nanoTime() - start) / 1e9;
-            say(out, String.format(Locale.ROOT, "held-out dates, exact match: greedy %.4f, beam search (width 3) %.4f on %d "
-                    + "requests; in the template training never sees: greedy %.4f; attention map of the third in %s; %.0f s",
-                    exact, beamExact, test.size(), unseenTemplate, png, seconds));
+            say(out, String.format(Locale.ROOT, "exact match on %d requests held out of training: dates training never saw, "
+                    + "in the %d training templates: greedy %.4f, beam search (width 3) %.4f; the same dates in the template "
+                    + "held out of training (\"arrive in ... on the nth of month year\"): greedy %.4f; attention map of the third "
+                    + "in %s; %.0f s", test.size(), TEMPLATES.size() - 1, exact, beamExact, unseenTemplate, png, seconds));
             return new Result(exact, beamExact, unseenTemplate, train.size(), test.size(), device, seconds, png);
         }
     }

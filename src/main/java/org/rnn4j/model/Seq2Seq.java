@@ -18,6 +18,7 @@ import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
 import org.rnn4j.TensorOps;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.engine.ExclusiveUse;
 import org.rnn4j.train.Checkpoint;
 import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
@@ -31,7 +32,7 @@ import org.rnn4j.train.SafeTensors;
  * seq2seq tutorial build it: a source embedding and any recurrent stack as the encoder, whose final states
  * become the decoder's initial states; a target embedding and a recurrent stack as the decoder, trained with
  * teacher forcing (it reads the true previous token); optionally Luong attention over the encoder's outputs;
- * a linear layer to the target vocabulary.
+ * a linear layer to the target vocabulary. The two embeddings may be one table ({@link Builder#shareEmbeddings}).
  *
  * <p><b>Bridge</b> ({@link Bridge}): by default ({@link Bridge#SUM}) a bidirectional encoder's two directions are
  * <em>summed</em> per layer ({@code h0[l] = h_n[l fwd] + h_n[l bwd]}, likewise {@code c}), so the decoder has the
@@ -65,6 +66,10 @@ import org.rnn4j.train.SafeTensors;
  * <p><b>Training</b>: {@link #fit} runs {@link SequenceModel#fit}'s loop (the same {@link FitOptions}, callbacks,
  * checkpoints and resuming) over a {@link SequenceDataset#sequenceToSequence} or {@link SequenceDataset#vectorToSequence}
  * dataset; {@link #lossAndGradients} is one step for a loop of one's own.
+ *
+ * <p>Not thread-safe, as {@link SequenceModel}: a call that overlaps another thread's call of the same model fails with
+ * an {@link IllegalStateException} naming both (a call nested in another on the same thread, as a {@code fit} callback
+ * may make, is fine).
  */
 public final class Seq2Seq implements HasParameters, AutoCloseable {
 
@@ -143,6 +148,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private final Linear output;    // → target vocabulary
     private final ModuleGroup modules;
     private Trainer.Continuation training;   // what fit continues from: optimizer state, epoch and step counts
+    /** Fails a call that overlaps another thread's, as {@link SequenceModel}'s (the layers' workspaces and gradients are shared). */
+    private final ExclusiveUse use = new ExclusiveUse(this);
 
     private Seq2Seq(Builder b, Device device) {
         this.device = device;
@@ -166,7 +173,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         List<AutoCloseable> made = new ArrayList<>();
         try {
             sourceEmbedding = vector ? null : track(made, new Embedding(sourceVocab, enc.inputSize(), b.seed, device));
-            targetEmbedding = track(made, new Embedding(targetVocab, embedding, b.seed + 1, device));
+            targetEmbedding = b.shareEmbeddings ? sourceEmbedding : track(made, new Embedding(targetVocab, embedding, b.seed + 1, device));
             encoder = vector ? null : track(made, new RecurrentLayer(enc, device));
             decoder = track(made, new RecurrentLayer(dec, device));
             initH = init ? track(made, new Linear(featureSize, dec.numLayers() * decHidden, true, b.seed + 9, device)) : null;
@@ -190,10 +197,14 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             }
             throw e;
         }
-        if (!vector) {
-            parts.put("source_embedding", sourceEmbedding);
+        if (targetEmbedding == sourceEmbedding) {
+            parts.put("embedding", sourceEmbedding);
+        } else {
+            if (!vector) {
+                parts.put("source_embedding", sourceEmbedding);
+            }
+            parts.put("target_embedding", targetEmbedding);
         }
-        parts.put("target_embedding", targetEmbedding);
         if (!vector) {
             parts.put("encoder", encoder);
         }
@@ -265,6 +276,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         private int startToken = -1;
         private int endToken = -1;
         private long seed = 1;
+        private boolean shareEmbeddings;
 
         private Builder(int sourceVocab, int featureSize, int targetVocab) {
             if (targetVocab < 2) {
@@ -317,6 +329,17 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             return this;
         }
 
+        /**
+         * One embedding table for the source and the target ids (module {@code embedding}, its gradient the sum of both
+         * sides'), as OpenNMT's {@code share_embeddings} for a vocabulary both sides use; the default keeps two
+         * ({@code source_embedding}, {@code target_embedding}). Needs equal vocabularies and the encoder's input size
+         * equal to the decoder's.
+         */
+        public Builder shareEmbeddings(boolean share) {
+            this.shareEmbeddings = share;
+            return this;
+        }
+
         public Builder seed(long seed) {
             this.seed = seed;
             return this;
@@ -358,11 +381,19 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 throw new IllegalArgumentException("attention: DOT needs encoder outputs of the decoder's size; a bidirectional encoder's are "
                         + enc.outputSize() + " wide against " + dec.outputSize() + ": use GENERAL");
             }
+            if (shareEmbeddings && (sourceVocab != targetVocab || enc.inputSize() != dec.inputSize())) {
+                throw new IllegalArgumentException("shareEmbeddings: expected equal vocabularies and equal encoder and decoder input "
+                        + "sizes (one table serves both), got vocabularies " + sourceVocab + " and " + targetVocab
+                        + ", input sizes " + enc.inputSize() + " and " + dec.inputSize());
+            }
             checkTokens();
             return new Seq2Seq(this, device);
         }
 
         private void checkVectorModel() {
+            if (shareEmbeddings) {
+                throw new IllegalArgumentException("shareEmbeddings: expected false for a fromVectors model (there are no source ids), got true");
+            }
             if (encoder != null) {
                 throw new IllegalArgumentException("encoder: expected none for a fromVectors model (its feature vectors are the source), got "
                         + encoder);
@@ -461,7 +492,8 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                 : builder(intMeta(meta, "source_vocab"), intMeta(meta, "target_vocab")))
                 .attention(enumMeta(meta, "attention", Attention.class, null))
                 .bridge(enumMeta(meta, "bridge", Bridge.class, Bridge.SUM))   // files before the bridge choice summed
-                .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"));
+                .tokens(intMeta(meta, "start_token"), intMeta(meta, "end_token"))
+                .shareEmbeddings(Boolean.parseBoolean(meta.get(META + "share_embeddings")));
         b.encoder = vector ? null : RecurrentConfig.fromMetadata(meta, "encoder.");
         b.decoder = RecurrentConfig.fromMetadata(meta, "decoder.");
         return b.build(device);
@@ -560,6 +592,12 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     }
 
     private double lossAndGradients(Batch batch, double samplingRate, long seed) {
+        try (ExclusiveUse.Held u = use.enter("lossAndGradients")) {
+            return lossAndGradientsUnguarded(batch, samplingRate, seed);
+        }
+    }
+
+    private double lossAndGradientsUnguarded(Batch batch, double samplingRate, long seed) {
         if (encoder != null) {
             encoder.train();
         }
@@ -658,12 +696,16 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
         options.schedule.checkBase(options.learningRate);
-        return new Trainer<>(new Training(), train, validation, options).run();
+        try (ExclusiveUse.Held u = use.enter("fit")) {
+            return new Trainer<>(new Training(), train, validation, options).run();
+        }
     }
 
     /** Forgets the optimizer state and the epoch and step counts, so that the next {@code fit} starts over (the weights stay). */
     public void resetTraining() {
-        continuation(null);
+        try (ExclusiveUse.Held u = use.enter("resetTraining")) {
+            continuation(null);
+        }
     }
 
     /** Epochs trained so far by {@link #fit} (what the next one continues from; 0 after {@link #resetTraining()}). */
@@ -698,6 +740,12 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     }
 
     private Map<String, Double> evaluateChecked(SequenceDataset data, int batchSize) {
+        try (ExclusiveUse.Held u = use.enter("evaluate")) {
+            return evaluateUnguarded(data, batchSize);
+        }
+    }
+
+    private Map<String, Double> evaluateUnguarded(SequenceDataset data, int batchSize) {
         int n = data.size(), longest = 0;
         List<int[]> expected = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -802,6 +850,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         meta.put(META + "end_token", Integer.toString(endToken));
         meta.put(META + "attention", attention.name());
         meta.put(META + "bridge", bridge.name());
+        if (targetEmbedding == sourceEmbedding) {
+            meta.put(META + "share_embeddings", "true");   // files without it have two tables
+        }
         meta.putAll(modules.configMetadata());
         return meta;
     }
@@ -836,7 +887,9 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         if (parent != null) {
             java.nio.file.Files.createDirectories(parent);
         }
-        Checkpoint.save(file, this, extraTensors, extraMetadata);
+        try (ExclusiveUse.Held u = use.enter("save")) {
+            Checkpoint.save(file, this, extraTensors, extraMetadata);
+        }
     }
 
     private void loadWeights(Path file, SafeTensors.Contents contents, String prefix) {
@@ -1069,6 +1122,12 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
 
     /** The decoding loop of {@link #beamSearch} and {@link #sample}: {@code width} decoder rows per source, {@code search} choosing the tokens. */
     private List<Translation> decode(Batch batch, int width, int maxLength, java.util.function.IntFunction<Search> search) {
+        try (ExclusiveUse.Held u = use.enter("decode")) {
+            return decodeUnguarded(batch, width, maxLength, search);
+        }
+    }
+
+    private List<Translation> decodeUnguarded(Batch batch, int width, int maxLength, java.util.function.IntFunction<Search> search) {
         if (maxLength < 1) {
             throw new IllegalArgumentException("maxLength: expected >= 1 output tokens, got " + maxLength);
         }
@@ -1077,6 +1136,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
                     + maxLength);
         }
         int k = width, rows = batch.size * k;
+        checkSourceFits(batch.sourceSteps, rows);   // the encoder's outputs are repeated for each source's beams
         if (encoder != null) {
             encoder.eval();
         }
@@ -1221,6 +1281,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             srcLen[i] = checkIds("sources[" + i + "]", sources.get(i), sourceVocab, 1);
             s = Math.max(s, srcLen[i]);
         }
+        checkSourceFits(s, b);
         int[] srcIds = new int[s * b];
         for (int i = 0; i < b; i++) {
             for (int t = 0; t < srcLen[i]; t++) {
@@ -1270,6 +1331,7 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             tgtLen[i] = checkIds("targets[" + i + "]", targets.get(i), targetVocab, 0) + 1;   // + the end token
             steps = Math.max(steps, tgtLen[i]);
         }
+        checkTargetFits(steps, b, source.sourceSteps);
         int[] inputs = new int[steps * b];
         int[] expected = new int[steps * b];
         for (int i = 0; i < b; i++) {
@@ -1280,6 +1342,47 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             }
         }
         return new Batch(b, source.sourceSteps, source.sourceIds, source.sourceLengths, steps, inputs, expected, tgtLen, source.features);
+    }
+
+    /**
+     * Refuses sources whose encoder tensors would not fit one tensor ({@link Tensor#MAX_ELEMENTS}), before any work:
+     * the embedded sources, the encoder's per-step gates and outputs and the attention keys, over {@code steps} padded
+     * steps of {@code rows} rows (each source's beams in a search).
+     */
+    private void checkSourceFits(int steps, long rows) {
+        if (encoder == null) {
+            return;
+        }
+        RecurrentConfig e = encoder.config();
+        long width = Math.max(Math.max(e.inputSize(), decoder.config().hiddenSize()), (long) e.cell().gates() * e.hiddenSize() * e.directions());
+        checkFits("sources", "source steps", steps, rows, width, "the encoder's gates, its input or the attention keys");
+    }
+
+    /**
+     * As {@link #checkSourceFits} for the teacher-forced target side: the decoder's input and gates, the combined
+     * attention features and the logits over {@code steps} target steps, and the attention scores against
+     * {@code sourceSteps} source steps.
+     */
+    private void checkTargetFits(int steps, long rows, int sourceSteps) {
+        RecurrentConfig d = decoder.config();
+        long width = Math.max(Math.max(d.inputSize(), targetVocab), (long) d.cell().gates() * d.hiddenSize());
+        if (encoder != null) {
+            width = Math.max(width, (long) encoder.config().hiddenSize() * encoder.config().directions() + d.hiddenSize());
+        }
+        checkFits("targets", "target steps", steps, rows, width, "the decoder's gates, its input, the attention features or the logits");
+        if (attention != Attention.NONE) {
+            checkFits("targets", "target steps", steps, rows, sourceSteps, "the attention scores over the source steps");
+        }
+    }
+
+    private static void checkFits(String name, String what, int steps, long rows, long width, String tensors) {
+        long n = Math.min((long) steps * rows, Tensor.MAX_ELEMENTS + 1);   // each factor < 2^31: no overflow
+        n = Math.min(n * Math.min(width, Tensor.MAX_ELEMENTS + 1), Tensor.MAX_ELEMENTS + 1);
+        if (n > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException(name + ": expected a padded batch whose tensors hold at most " + Tensor.MAX_ELEMENTS
+                    + " values, got " + steps + " " + what + " × " + rows + " rows × " + width + " (" + tensors
+                    + ") (use shorter sequences or smaller batches)");
+        }
     }
 
     private static int checkIds(String name, int[] ids, int vocab, int minLength) {
@@ -1588,11 +1691,28 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         }
     }
 
+    /** Zeroes every gradient (never while another thread is in a call of this model). */
+    @Override
+    public void zeroGrad() {
+        try (ExclusiveUse.Held u = use.enter("zeroGrad")) {
+            modules.zeroGrad();
+        }
+    }
+
     @Override
     public void close() {
-        continuation(null);
-        for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, initC, initH, bridgeC, bridgeH, decoder, encoder, targetEmbedding, sourceEmbedding}) {
-            closeQuietly(c);
+        try (ExclusiveUse.Held u = use.enter("close")) {
+            continuation(null);
+            for (AutoCloseable c : new AutoCloseable[] {output, combine, scoreVector, queryProjection, keyProjection, initC, initH, bridgeC, bridgeH, decoder, encoder,
+                    targetEmbedding == sourceEmbedding ? null : targetEmbedding, sourceEmbedding}) {
+                closeQuietly(c);
+            }
         }
+    }
+
+    @Override
+    public String toString() {
+        return (featureSize > 0 ? "Seq2Seq(" + featureSize + " features -> " : "Seq2Seq(" + encoder.config() + " -> ")
+                + decoder.config() + ") on " + device;
     }
 }

@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.rnn4j.Device;
 import org.rnn4j.Devices;
 import org.rnn4j.Gru;
@@ -240,6 +242,42 @@ class Seq2SeqTest {
         }
     }
 
+    /**
+     * The length penalty only changes which ended hypothesis wins (the search itself ranks by summed log probability):
+     * a larger exponent never picks a shorter one, and the score is the summed log probability over
+     * {@code length^lengthPenalty} (the end token counted in the length).
+     */
+    @Test
+    void aLargerLengthPenaltyNeverPicksAShorterSequenceAndDividesTheScore() {
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.BAHDANAU, true).build(Device.cpu());
+             Adam adam = new Adam(List.of(model), 1e-2)) {
+            Random rnd = new Random(9);
+            for (int step = 0; step < 30; step++) {   // random targets of 0 to 6 tokens: many lengths compete
+                adam.zeroGrad();
+                model.lossAndGradients(randomSequences(rnd, 16, 1, 6), randomSequences(rnd, 16, 0, 6));
+                adam.step();
+            }
+            List<int[]> src = randomSequences(rnd, 16, 1, 6);
+            List<Seq2Seq.Translation> raw = model.beamSearch(src, 5, 8, 0);
+            List<Seq2Seq.Translation> one = model.beamSearch(src, 5, 8, 1);
+            List<Seq2Seq.Translation> two = model.beamSearch(src, 5, 8, 2);
+            int longer = 0;
+            StringBuilder lengths = new StringBuilder();
+            for (int i = 0; i < src.size(); i++) {
+                lengths.append(raw.get(i).tokens().length).append('/').append(one.get(i).tokens().length).append('/')
+                        .append(two.get(i).tokens().length).append(' ');
+                int[] a = raw.get(i).tokens(), b = one.get(i).tokens(), c = two.get(i).tokens();
+                assertTrue(a.length <= b.length && b.length <= c.length, "sample " + i + ": lengths " + a.length + ", " + b.length + ", " + c.length);
+                longer += c.length > a.length ? 1 : 0;
+                if (java.util.Arrays.equals(a, b) && a.length < 7) {   // ended well before the maximum: + the end token
+                    int length = a.length + 1;
+                    assertEquals(raw.get(i).score() / length, one.get(i).score(), 1e-9 * Math.abs(raw.get(i).score()), "sample " + i);
+                }
+            }
+            assertTrue(longer > 0, "no sample changed length with the penalty, the test shows nothing: " + lengths);
+        }
+    }
+
     @Test
     void scheduledSamplingIsDeterministicForASeedAndStillLearns() {
         List<int[]> src = randomSequences(new Random(3), 16, 2, 6);
@@ -462,25 +500,70 @@ class Seq2SeqTest {
         }
     }
 
+    /**
+     * {@code shareEmbeddings(true)}: one table (module {@code embedding}) whose gradient is the sum of the source's and
+     * the target's (against finite differences), a training step on CUDA equal to the CPU's, and a file that rebuilds
+     * the shared model alone; mismatched vocabularies or input sizes are refused by name.
+     */
     @Test
-    void badArgumentsAreRefusedByNameBeforeAnyWork() {
+    void sharedEmbeddingsAreOneTableTrainedFromBothSides(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.util.function.Supplier<Seq2Seq.Builder> shared = () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6).bidirectional(true).seed(3)).decoder(Lstm.builder(4, 6).seed(4))
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).seed(5).shareEmbeddings(true);
+        List<int[]> src = randomSequences(new Random(6), 3, 1, 5);
+        List<int[]> tgt = randomSequences(new Random(7), 3, 0, 4);
+        try (Seq2Seq model = shared.get().build(Device.cpu());
+             Seq2Seq separate = shared.get().shareEmbeddings(false).build(Device.cpu())) {
+            assertEquals(VOCAB * 4, model.parameters().get("embedding.weight").size());
+            assertTrue(!model.parameters().containsKey("source_embedding.weight") && !model.parameters().containsKey("target_embedding.weight"),
+                    model.parameters().keySet().toString());
+            long count = model.parameters().values().stream().mapToLong(Tensor::size).sum();
+            assertEquals(separate.parameters().values().stream().mapToLong(Tensor::size).sum() - VOCAB * 4, count);
+            assertGradientsMatchFiniteDifferences(model, src, tgt, name -> name.startsWith("embedding"),
+                    name -> name.startsWith("embedding"), "shared embedding");
+            java.nio.file.Path file = dir.resolve("shared.safetensors");
+            model.save(file);
+            try (Seq2Seq loaded = Seq2Seq.load(file, Device.cpu())) {
+                assertEquals(model.parameters().keySet(), loaded.parameters().keySet());
+                assertSameTranslations(model.beamSearch(src, 2, 6, 0.5), loaded.beamSearch(src, 2, 6, 0.5));
+            }
+        }
+        if (Devices.cudaUnusableReason() == null) {
+            assertCudaStepEqualsCpus(shared.get(), "shared embeddings");
+        }
+        assertMessage("shareEmbeddings: expected equal vocabularies and equal encoder and decoder input sizes (one table serves both), "
+                + "got vocabularies 10 and 12, input sizes 4 and 4", () -> Seq2Seq.builder(VOCAB, 12).encoder(Lstm.builder(4, 6))
+                .decoder(Lstm.builder(4, 6)).tokens(START, END).shareEmbeddings(true).build(Device.cpu()));
+        assertMessage("shareEmbeddings: expected equal vocabularies and equal encoder and decoder input sizes (one table serves both), "
+                + "got vocabularies 10 and 10, input sizes 4 and 5", () -> Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4, 6))
+                .decoder(Lstm.builder(5, 6)).tokens(START, END).shareEmbeddings(true).build(Device.cpu()));
+        assertMessage("shareEmbeddings: expected false for a fromVectors model", () -> Seq2Seq.fromVectors(3, VOCAB)
+                .decoder(Lstm.builder(4, 6)).tokens(START, END).shareEmbeddings(true).build(Device.cpu()));
+    }
+
+    @ParameterizedTest
+    @MethodSource("org.rnn4j.Devices#names")
+    void badArgumentsAreRefusedByNameBeforeAnyWork(String deviceName) {
+        Device device = Device.parse(deviceName);
         assertMessage("decoder: expected a unidirectional layer", () -> Seq2Seq.builder(VOCAB, VOCAB)
-                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).bidirectional(true)).tokens(START, END).build(Device.cpu()));
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).bidirectional(true)).tokens(START, END).build(device));
         assertMessage("decoder: expected the encoder's 1 layers of hidden size 6", () -> Seq2Seq.builder(VOCAB, VOCAB)
-                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 7)).tokens(START, END).build(Device.cpu()));
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 7)).tokens(START, END).build(device));
         assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> reverser(Seq2Seq.Attention.DOT, true)
-                .build(Device.cpu()));
+                .build(device));
         assertMessage("attention: DOT needs encoder outputs of the decoder's size", () -> Seq2Seq.builder(VOCAB, VOCAB)
                 .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 8)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
-                .attention(Seq2Seq.Attention.DOT).tokens(START, END).build(Device.cpu()));
+                .attention(Seq2Seq.Attention.DOT).tokens(START, END).build(device));
         assertMessage("decoder: expected the encoder's 1 layers", () -> Seq2Seq.builder(VOCAB, VOCAB)
                 .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6).numLayers(2)).bridge(Seq2Seq.Bridge.CONCAT_PROJECT)
-                .tokens(START, END).build(Device.cpu()));
+                .tokens(START, END).build(device));
         assertMessage("bridge: expected SUM or CONCAT_PROJECT, got null", () -> reverser(Seq2Seq.Attention.DOT, false).bridge(null)
-                .build(Device.cpu()));
+                .build(device));
         assertMessage("endToken: expected a target id in [0, 10)", () -> Seq2Seq.builder(VOCAB, VOCAB)
-                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, 10).build(Device.cpu()));
-        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(Device.cpu())) {
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, 10).build(device));
+        try (Seq2Seq model = reverser(Seq2Seq.Attention.GENERAL, true).build(device)) {
+            Map<String, float[]> before = snapshot(model);
+            long open = Tensor.openCount();
             List<int[]> two = List.of(new int[] {3}, new int[] {4});
             assertMessage("targets: expected one per source (2), got 1", () -> model.lossAndGradients(two, List.of(new int[] {3})));
             assertMessage("targets[1][0]: expected an id in [0, 10), got 10",
@@ -492,7 +575,62 @@ class Seq2SeqTest {
             assertMessage("beamWidth: expected >= 1 beams, got 0", () -> model.beamSearch(two, 0, 5, 0));
             assertMessage("samplingRate: expected a probability in [0, 1], got 1.5",
                     () -> model.lossAndGradients(two, two, 1.5, 0));
+            // attention over a batch with a zero-length source, in training and in a search
+            assertMessage("sources[1]: expected a sequence of at least 1 ids, got an empty one",
+                    () -> model.lossAndGradients(List.of(new int[] {3}, new int[0]), two));
+            assertMessage("sources[1]: expected a sequence of at least 1 ids, got an empty one",
+                    () -> model.beamSearch(List.of(new int[] {3}, new int[0]), 2, 5, 0));
+            assertMessage("maxLength: expected >= 1 output tokens, got 0", () -> model.beamSearch(two, 2, 0, 0));
+            assertMessage("maxLength: expected >= 1 output tokens, got -1", () -> model.sample(two, -1, 1.0, 0));
+            assertMessage("beamWidth: expected >= 1 beams, got -3", () -> model.beamSearch(two, -3, 5, 0));
+            assertMessage("lengthPenalty: expected a finite exponent, got NaN", () -> model.beamSearch(two, 2, 5, Double.NaN));
+            // the attention scores [B, T, S] of 50,000 target steps against 50,000 source steps would not fit a tensor
+            int[] longSource = new int[50_000], longTarget = new int[50_000];
+            java.util.Arrays.fill(longSource, 3);
+            java.util.Arrays.fill(longTarget, 4);
+            assertMessage("targets: expected a padded batch whose tensors hold at most 2147483639 values, got 50001 target steps × 1 rows × 50000 "
+                    + "(the attention scores over the source steps)", () -> model.lossAndGradients(List.of(longSource), List.of(longTarget)));
+            assertNothingChanged(model, before, open);
         }
+        // a missing end token (tokens(start, end) never called, or an end token outside the vocabulary)
+        assertMessage("startToken: expected a target id in [0, 10) (set with tokens(start, end)), got -1", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).build(device));
+        assertMessage("endToken: expected a target id in [0, 10) (set with tokens(start, end)), got -1", () -> Seq2Seq.builder(VOCAB, VOCAB)
+                .encoder(Lstm.builder(4, 6)).decoder(Lstm.builder(4, 6)).tokens(START, -1).build(device));
+        // sources (or targets) longer than the encoder (or decoder) can take: 600,000 steps of 4,096-wide embeddings
+        try (Seq2Seq wide = Seq2Seq.builder(VOCAB, VOCAB).encoder(Lstm.builder(4096, 8)).decoder(Lstm.builder(4096, 8))
+                .attention(Seq2Seq.Attention.GENERAL).tokens(START, END).build(device)) {
+            Map<String, float[]> before = snapshot(wide);
+            long open = Tensor.openCount();
+            int[] tooLong = new int[600_000], halfAsLong = new int[300_000];
+            java.util.Arrays.fill(tooLong, 3);
+            java.util.Arrays.fill(halfAsLong, 3);
+            List<int[]> one = List.of(new int[] {3});
+            assertMessage("sources: expected a padded batch whose tensors hold at most 2147483639 values, got 600000 source steps × 1 rows × 4096 "
+                    + "(the encoder's gates, its input or the attention keys)", () -> wide.lossAndGradients(List.of(tooLong), one));
+            assertMessage("sources: expected a padded batch whose tensors hold at most 2147483639 values, got 600000 source steps × 1 rows",
+                    () -> wide.translate(List.of(tooLong), 3));
+            // half as long fits one row, not the two beams of each source
+            assertMessage("sources: expected a padded batch whose tensors hold at most 2147483639 values, got 300000 source steps × 2 rows",
+                    () -> wide.beamSearch(List.of(halfAsLong), 2, 3, 0));
+            assertMessage("targets: expected a padded batch whose tensors hold at most 2147483639 values, got 600001 target steps × 1 rows × 4096 "
+                    + "(the decoder's gates, its input, the attention features or the logits)", () -> wide.lossAndGradients(one, List.of(tooLong)));
+            assertNothingChanged(wide, before, open);
+        }
+    }
+
+    static Map<String, float[]> snapshot(Seq2Seq model) {
+        Map<String, float[]> out = new java.util.TreeMap<>();
+        model.parameters().forEach((k, v) -> out.put(k, v.toHost()));
+        model.gradients().forEach((k, v) -> out.put("grad " + k, v.toHost()));
+        return out;
+    }
+
+    /** No weight or gradient changed and no tensor was left open: the refusals came before any work. */
+    static void assertNothingChanged(Seq2Seq model, Map<String, float[]> before, long openBefore) {
+        Map<String, float[]> after = snapshot(model);
+        before.forEach((k, v) -> assertArrayEquals(v, after.get(k), 0f, k));
+        assertEquals(openBefore, Tensor.openCount(), "tensors left open");
     }
 
     private static void assertMessage(String start, org.junit.jupiter.api.function.Executable call) {

@@ -3,6 +3,7 @@ package org.rnn4j.spark;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -14,12 +15,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.rnn4j.Close;
 import org.rnn4j.Device;
+import org.rnn4j.Devices;
 import org.rnn4j.Gru;
 import org.rnn4j.Lstm;
 import org.rnn4j.model.Seq2Seq;
 import org.rnn4j.train.Optimizer;
 
-/** {@link SequenceModelTrainer#fit(JavaSparkContext, Seq2Seq, org.apache.spark.api.java.JavaRDD, TrainOptions)}. */
+/** {@link SequenceModelTrainer#fit(JavaSparkContext, Seq2Seq, org.apache.spark.api.java.JavaRDD, TrainOptions)}, on CPU and CUDA (stand-in) executors. */
 class Seq2SeqTrainerTest {
     private static final int START = 1, END = 2, VOCAB = 10;
     private static JavaSparkContext sc;
@@ -70,6 +72,25 @@ class Seq2SeqTrainerTest {
             Map<String, float[]> got = SparkTrainerTest.snapshot(distributed);
             want.forEach((k, v) -> Close.assertClose(k, v, got.get(k), 1e-5, 1e-5));
             assertTrue(r.losses()[7] < r.losses()[0], "loss " + r.losses()[0] + " -> " + r.losses()[7]);
+        }
+    }
+
+    @Test
+    void trainingOnCudaExecutorsMatchesTheCpu() throws IOException {
+        String reason = Devices.cudaUnusableReason();
+        assumeTrue(reason == null, reason);
+        List<Sequence> data = reversals(40, 2);
+        TrainOptions o = new TrainOptions().batchSize(10).adam(1e-2).seed(4).steps(6);
+        try (Seq2Seq onCpu = model(Device.cpu()); Seq2Seq onCuda = model(Device.cpu())) {
+            SparkTrainer.Result cpu = SequenceModelTrainer.fit(sc, onCpu, sc.parallelize(data, 2), o);
+            // Spark's local mode hands out no GPU resources, so the device is named here; on a cluster "auto" picks it
+            SparkTrainer.Result gpu = SequenceModelTrainer.fit(sc, onCuda, sc.parallelize(data, 2), o.executorDevice("cuda:0"));
+            for (int s = 0; s < 6; s++) {
+                assertEquals(cpu.losses()[s], gpu.losses()[s], 1e-4, "loss of step " + s);
+            }
+            Map<String, float[]> want = SparkTrainerTest.snapshot(onCpu);
+            Map<String, float[]> got = SparkTrainerTest.snapshot(onCuda);
+            want.forEach((k, v) -> Close.assertClose(k, v, got.get(k), 1e-4, 1e-4));
         }
     }
 
