@@ -696,6 +696,10 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
             throw new IllegalArgumentException("options: expected fit options, got null");
         }
         options.schedule.checkBase(options.learningRate);
+        checkBatchesFit("train", train, options.batchSize);
+        if (validation != null) {
+            checkBatchesFit("validation", validation, options.batchSize);
+        }
         try (ExclusiveUse.Held u = use.enter("fit")) {
             return new Trainer<>(new Training(), train, validation, options).run();
         }
@@ -736,7 +740,27 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batchSize: expected >= 1, got " + batchSize);
         }
+        checkBatchesFit("data", data, batchSize);
         return evaluateChecked(data, batchSize);
+    }
+
+    /**
+     * Refuses, before the first batch, data whose longest source or target would not fit a batch of
+     * {@code batchSize} rows (as each batch is checked when it is made), so a fit never stops after it has trained.
+     */
+    private void checkBatchesFit(String name, SequenceDataset data, int batchSize) {
+        int rows = Math.min(batchSize, data.size());
+        int sourceSteps = 0, targetSteps = 0;
+        for (int i = 0; i < data.size(); i++) {
+            sourceSteps = data.hasTokens() ? Math.max(sourceSteps, data.tokens(i).length) : 1;
+            targetSteps = Math.max(targetSteps, data.tagRow(i).length + 1);   // + the end token
+        }
+        try {
+            checkSourceFits(sourceSteps, rows);
+            checkTargetFits(targetSteps, rows, sourceSteps);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
     }
 
     private Map<String, Double> evaluateChecked(SequenceDataset data, int batchSize) {

@@ -615,6 +615,13 @@ class Seq2SeqTest {
                     () -> wide.beamSearch(List.of(halfAsLong), 2, 3, 0));
             assertMessage("targets: expected a padded batch whose tensors hold at most 2147483639 values, got 600001 target steps × 1 rows × 4096 "
                     + "(the decoder's gates, its input, the attention features or the logits)", () -> wide.lossAndGradients(one, List.of(tooLong)));
+            // in fit and evaluate, before the first batch (the too-long source is in the second batch of one row)
+            SequenceDataset late = SequenceDataset.sequenceToSequence(List.of(new int[] {3}, tooLong), List.of(new int[] {4}, new int[] {4}));
+            assertMessage("train: sources: expected a padded batch whose tensors hold at most 2147483639 values, got 600000 source steps × 1 rows",
+                    () -> wide.fit(late, null, new org.rnn4j.model.FitOptions().epochs(1).batchSize(1)));
+            assertMessage("data: sources: expected a padded batch whose tensors hold at most 2147483639 values, got 600000 source steps × 1 rows",
+                    () -> wide.evaluate(late, 1));
+            assertEquals(0, wide.stepsTrained());
             assertNothingChanged(wide, before, open);
         }
     }
