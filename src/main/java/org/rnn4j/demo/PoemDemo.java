@@ -13,7 +13,6 @@ import java.util.SplittableRandom;
 import org.rnn4j.Device;
 import org.rnn4j.model.SequenceModel;
 import org.rnn4j.train.Adam;
-import org.rnn4j.train.Clipping;
 
 /**
  * Demo 2: a character-level LSTM language model of the 300 Tang poems.
@@ -189,6 +188,7 @@ public final class PoemDemo {
             List<SequenceModel> modules = List.of(model.model());
             try (Adam adam = new Adam(modules, o.learningRate);
                  Progress bar = new Progress(out, "poems", steps)) {
+                adam.setGlobalClipNorm(o.clip);
                 for (int step = 1; step <= steps; step++) {
                     // B random windows of seqLen + 1 characters: each predicts its characters 2.. from 1..
                     List<int[]> windows = new ArrayList<>(o.batch);
@@ -201,8 +201,7 @@ public final class PoemDemo {
                     adam.setLearningRate(o.learningRate * (frac < 0.5 ? 1.0 : 1.0 - 1.8 * (frac - 0.5)));
                     adam.zeroGrad();
                     lastLoss = model.trainStep(windows, step);
-                    Clipping.clipGlobalNorm(modules, o.clip);
-                    adam.step();
+                    adam.step();   // clips by global norm first, on the device (setGlobalClipNorm above)
                     smoothed = Double.isNaN(smoothed) ? lastLoss : 0.9 * smoothed + 0.1 * lastLoss;
                     trainCurve.add(new double[] {step, lastLoss});
                     bar.step(o.batch, smoothed);

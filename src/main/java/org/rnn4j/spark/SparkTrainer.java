@@ -25,7 +25,6 @@ import org.rnn4j.Device;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.train.Checkpoint;
-import org.rnn4j.train.Clipping;
 import org.rnn4j.train.Optimizer;
 import org.rnn4j.train.SafeTensors;
 import scala.Tuple2;
@@ -283,10 +282,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
                     g[i] *= scale;
                 }
                 unflatten(g, 0, master.module().gradients().values());
-                if (options.clipNorm > 0) {
-                    Clipping.clipGlobalNorm(List.of(master.module()), options.clipNorm);
-                }
-                optimizer.step();
+                optimizer.step();   // clips first where options.clipNorm > 0 (newOptimizer)
             }
             return sum;
         } finally {
@@ -391,10 +387,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
                     Replica.Loss loss = replica.accumulate(examples, step + j);
                     lossSum += loss.mean() * loss.count();
                     count += loss.count();
-                    if (options.clipNorm > 0) {
-                        Clipping.clipGlobalNorm(List.of(module), options.clipNorm);
-                    }
-                    opt.step();
+                    opt.step();   // clips first where options.clipNorm > 0 (newOptimizer)
                 }
                 // parameters and optimizer state, and a 1 that counts the partitions taking part
                 float[] out = concat(concat(flatten(module.parameters().values()), flatten(opt.state().values())),

@@ -90,8 +90,8 @@ public final class TrainOptions implements Serializable {
 
     /** Clips the gradient of each step to this global L2 norm (0: no clipping, the default). */
     public TrainOptions clipNorm(double clipNorm) {
-        if (!(clipNorm >= 0)) {
-            throw new IllegalArgumentException("clipNorm: expected >= 0, got " + clipNorm);
+        if (!(clipNorm >= 0) || Double.isInfinite(clipNorm)) {
+            throw new IllegalArgumentException("clipNorm: expected a finite value >= 0, got " + clipNorm);
         }
         this.clipNorm = clipNorm;
         return this;
@@ -156,13 +156,18 @@ public final class TrainOptions implements Serializable {
         return this;
     }
 
-    /** A new optimizer of the configured kind over {@code modules}. */
+    /**
+     * A new optimizer of the configured kind over {@code modules}, clipping by {@link #clipNorm} inside its step (on
+     * the device, no host read: {@link Optimizer#setGlobalClipNorm}).
+     */
     Optimizer newOptimizer(List<? extends HasParameters> modules) {
-        return switch (optimizer) {
+        Optimizer o = switch (optimizer) {
             case ADAM -> new Adam(modules, learningRate);
             case ADAMW -> new Adam(modules, learningRate, 0.9, 0.999, 1e-8, weightDecay, true);
             case SGD -> new Sgd(modules, learningRate, momentum, 0, false);
         };
+        o.setGlobalClipNorm(clipNorm);
+        return o;
     }
 
     /** The optimizer as a checkpoint records it. */

@@ -58,6 +58,7 @@ class SparkTrainerTest {
     static Map<String, float[]> oneProcess(List<Example> data, TrainOptions o, long steps) {
         try (LastStepRegression r = new LastStepRegression(Device.cpu(), Faults.NONE);
              Optimizer opt = o.newOptimizer(List.of(r.module()))) {
+            opt.setGlobalClipNorm(0);   // the reference clips through Clipping, the trainer inside its optimizer's step
             for (long s = 0; s < steps; s++) {
                 opt.zeroGrad();
                 r.accumulate(globalBatch(data, o, s), s);
@@ -115,6 +116,17 @@ class SparkTrainerTest {
         // measured 3.0e-7 (float rounding of the per-partition sums); the weights are O(1)
         assertTrue(diff < 2e-5, "max |difference| after 100 Adam steps: " + diff);
         single.forEach((k, v) -> Close.assertClose(k, v, distributed.get(k), 2e-5, 2e-5));
+    }
+
+    @Test
+    void clippingInsideTheOptimizerStepIsClippingBeforeIt() throws IOException {
+        // SGD, unlike Adam, follows the gradient's scale, so a small clip norm changes every step
+        TrainOptions o = options().sgd(0.5, 0).steps(20).clipNorm(0.01);
+        Map<String, float[]> distributed = spark(2, o, Faults.NONE);
+        Map<String, float[]> single = oneProcess(DATA, o, 20);
+        single.forEach((k, v) -> Close.assertClose(k, v, distributed.get(k), 1e-6, 1e-6));
+        double unclipped = maxDifference(oneProcess(DATA, options().sgd(0.5, 0), 20), distributed);
+        assertTrue(unclipped > 1e-3, "clipping changed the weights by only " + unclipped);
     }
 
     @Test
