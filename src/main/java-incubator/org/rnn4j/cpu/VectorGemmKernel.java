@@ -93,28 +93,89 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * Column groups of 4 vectors; rows 4 at a time (16 accumulators: within AVX-512's 32 registers, AVX2 spills
-     * a few), then one at a time over two groups at once, so a small batch does no padded work ({@code tile} pads
-     * B = 1 to a panel of MR rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed
-     * per call.
+     * Groups of 8 rows k-major ({@code packed[r·k + p·8 + i]} for row r + i of a group starting at row r), so that
+     * a k-step's 8 values sit on one L1 line; the last {@code rows % 8} rows row-major ({@code packed[r·k + p]}).
      */
     @Override
-    public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
-                             float[] z, int ldz) {
+    public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
+        int octets = rows - rows % 8;
+        for (int r = 0; r < octets; r += 8) {
+            int ao = aOff + r * lda, base = r * k;
+            for (int i = 0; i < 8; i++, ao += lda) {
+                for (int p = 0, d = base + i; p < k; p++, d += 8) {
+                    packed[d] = a[ao + p];
+                }
+            }
+        }
+        for (int r = octets; r < rows; r++) {
+            System.arraycopy(a, aOff + r * lda, packed, r * k, k);
+        }
+    }
+
+    /**
+     * Rows 8 at a time against column pairs of vectors (16 accumulators: two panel loads and eight broadcasts per 16
+     * fmas, and the panel, L2-resident, read once per 8 rows); then 4 rows at a time over groups of 4 vectors; then
+     * one row at a time over two such groups at once, so a small batch does no padded work ({@code tile} pads B = 1
+     * to a panel of MR rows, MR times the multiply-adds). The panel rows are read in place: nothing is packed per
+     * call.
+     */
+    @Override
+    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int ldz) {
         if (width % (2 * PW) != 0) {
             throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
-        int quads = rows - rows % 4;
-        for (int x = 0; x < width; x += PW) {
-            for (int r = 0; r < quads; r += 4) {
-                panel4(k, a, aOff + r * lda, lda, panel, x, z, r * ldz + x, ldz);
+        int r = 0;
+        for (; r + 8 <= rows; r += 8) {
+            for (int x = 0; x < width; x += 2 * L) {
+                panel8x2(k, packed, r * k, panel, x, z, r * ldz + x, ldz);
             }
         }
-        for (int r = quads; r < rows; r++) {
+        if (rows - r >= 4) {
+            for (int x = 0; x < width; x += PW) {
+                panel4(k, packed, r * k, k, panel, x, z, r * ldz + x, ldz);
+            }
+            r += 4;
+        }
+        for (; r < rows; r++) {
             for (int x = 0; x < width; x += 2 * PW) {
-                panel1x2(k, a, aOff + r * lda, panel, x, z, r * ldz + x);
+                panel1x2(k, packed, r * k, panel, x, z, r * ldz + x);
             }
         }
+    }
+
+    /** z[8 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major in ap (ap[ao + p·8 + r]) · panel[k][x ..]. */
+    private static void panel8x2(int k, float[] ap, int ao, float[][] panel, int x, float[] z, int zo, int ldz) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+        FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        for (int p = 0, q = ao; p < k; p++, q += 8) {
+            float[] row = panel[p];
+            FloatVector b0 = load(row, x), b1 = load(row, x + L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, ap[q]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, ap[q + 1]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, ap[q + 2]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, ap[q + 3]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, ap[q + 4]);
+            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, ap[q + 5]);
+            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51);
+            v = FloatVector.broadcast(S, ap[q + 6]);
+            c60 = v.fma(b0, c60); c61 = v.fma(b1, c61);
+            v = FloatVector.broadcast(S, ap[q + 7]);
+            c70 = v.fma(b0, c70); c71 = v.fma(b1, c71);
+        }
+        c00.intoArray(z, zo); c01.intoArray(z, zo + L); zo += ldz;
+        c10.intoArray(z, zo); c11.intoArray(z, zo + L); zo += ldz;
+        c20.intoArray(z, zo); c21.intoArray(z, zo + L); zo += ldz;
+        c30.intoArray(z, zo); c31.intoArray(z, zo + L); zo += ldz;
+        c40.intoArray(z, zo); c41.intoArray(z, zo + L); zo += ldz;
+        c50.intoArray(z, zo); c51.intoArray(z, zo + L); zo += ldz;
+        c60.intoArray(z, zo); c61.intoArray(z, zo + L); zo += ldz;
+        c70.intoArray(z, zo); c71.intoArray(z, zo + L);
     }
 
     /**

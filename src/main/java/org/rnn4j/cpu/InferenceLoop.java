@@ -19,7 +19,8 @@ import org.rnn4j.engine.StepArgs;
  *   version, per block (z = x · panelIh[k], scattered into xp); else one CpuGemm product (packing W_ih per call)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
- *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, no per-step packing
+ *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
+ *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, the weights not re-packed
  *     hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g  // B·G short copies
  *     cell step of units k·NB .. for every sample          // CpuCells / VectorCells on a unit range
  *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
@@ -168,7 +169,7 @@ final class InferenceLoop {
         /** Claims blocks until none is left; the calling thread and every helper run this. */
         void participate() {
             StepArgs a = null;
-            float[] z = null;
+            float[] z = null, packed = null;
             int b = shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb;
             int gh = g * h, hpOff = (int) shared.hpOff;
             float[] hs = null, hp = null;
@@ -179,20 +180,22 @@ final class InferenceLoop {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = copy(shared);
                         z = new float[(phases == 0 ? b : steps * b) * width];
+                        packed = new float[Math.max(b * h, phases == 0 ? 0 : steps * b * in)];
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
                     }
                     int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     if (t < 0) {
-                        project(k, j0, j1, z);
+                        project(k, j0, j1, z, packed);
                         continue;
                     }
                     if (t != step) {
                         step = t;
                         at(a, shared, t, gh);
                         awaitDone((t + phases) * blocks);
+                        kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
-                    kernel.panelProduct(b, h, hs, (int) a.hPrevOff, h, panel[k], width, z, width);
+                    kernel.panelProduct(b, h, packed, panel[k], width, z, width);
                     for (int s = 0; s < b; s++) {
                         for (int gate = 0; gate < g; gate++) {
                             System.arraycopy(z, s * width + gate * nb, hp, hpOff + s * gh + gate * h + j0, j1 - j0);
@@ -210,10 +213,11 @@ final class InferenceLoop {
         }
 
         /** xp[:, g·H + j0 .. j1] for every gate g and input row, from block k of W_ih's panels. */
-        private void project(int k, int j0, int j1, float[] z) {
+        private void project(int k, int j0, int j1, float[] z, float[] packed) {
             int rows = steps * shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb, gh = g * h;
             float[] xp = floats(shared.xp);
-            kernel.panelProduct(rows, in, input, 0, in, inputPanel[k], width, z, width);
+            kernel.packRows(rows, in, input, 0, in, packed);   // a few rows (PANEL_ROWS at most): per block is cheap
+            kernel.panelProduct(rows, in, packed, inputPanel[k], width, z, width);
             for (int r = 0; r < rows; r++) {
                 for (int gate = 0; gate < g; gate++) {
                     System.arraycopy(z, r * width + gate * nb, xp, r * gh + gate * h + j0, j1 - j0);

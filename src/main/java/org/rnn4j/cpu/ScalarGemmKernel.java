@@ -84,10 +84,17 @@ final class ScalarGemmKernel implements GemmKernel {
         return FMA ? 1 : 0;
     }
 
+    /** Row-major, as given: the row kernel reads a row's values one by one. */
+    @Override
+    public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(a, aOff + r * lda, packed, r * k, k);
+        }
+    }
+
     /** One row of z at a time in the accumulator row, by the fused-FMA row kernel of {@link #tile}. */
     @Override
-    public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
-                             float[] z, int ldz) {
+    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int ldz) {
         if (!FMA || width > NC) {
             throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
                     + ", width " + width);
@@ -95,7 +102,7 @@ final class ScalarGemmKernel implements GemmKernel {
         float[] acc = SCRATCH.get().acc;
         for (int r = 0; r < rows; r++) {
             java.util.Arrays.fill(acc, 0, width, 0f);
-            rowKernelFma(a, aOff + r * lda, panel, k, width, acc);
+            rowKernelFma(packed, r * k, panel, k, width, acc);
             System.arraycopy(acc, 0, z, r * ldz, width);
         }
     }

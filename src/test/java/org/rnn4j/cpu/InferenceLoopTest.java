@@ -72,7 +72,10 @@ class InferenceLoopTest {
                 new Case("gru 2 layers bidirectional H24 B2 T3 lengths h0 (packed W_ih)", Gru.builder(7, 24).numLayers(2)
                         .bidirectional(true).seed(16).config(), 3, 2, true, true),
                 new Case("lstm peepholes 2 layers H192 B1 T2 (packed W_ih, parallel)", Lstm.builder(40, 192)
-                        .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true));
+                        .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true),
+                // B = 13 and 9: the panel product's 8-row, 4-row and single-row paths
+                new Case("lstm H64 B13 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 13, true, true),
+                new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false));
     }
 
     @ParameterizedTest
