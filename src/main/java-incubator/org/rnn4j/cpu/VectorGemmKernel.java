@@ -120,25 +120,26 @@ final class VectorGemmKernel implements GemmKernel {
      * call.
      */
     @Override
-    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int ldz) {
+    public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
+                             int ldz) {
         if (width % (2 * PW) != 0) {
             throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
         int r = 0;
         for (; r + 8 <= rows; r += 8) {
             for (int x = 0; x < width; x += 2 * L) {
-                panel8x2(k, packed, r * k, panel, x, z, r * ldz + x, ldz);
+                panel8x2(k, packed, packedOff + r * k, panel, x, z, r * ldz + x, ldz);
             }
         }
         if (rows - r >= 4) {
             for (int x = 0; x < width; x += PW) {
-                panel4(k, packed, r * k, k, panel, x, z, r * ldz + x, ldz);
+                panel4(k, packed, packedOff + r * k, k, panel, x, z, r * ldz + x, ldz);
             }
             r += 4;
         }
         for (; r < rows; r++) {
             for (int x = 0; x < width; x += 2 * PW) {
-                panel1x2(k, packed, r * k, panel, x, z, r * ldz + x);
+                panel1x2(k, packed, packedOff + r * k, panel, x, z, r * ldz + x);
             }
         }
     }

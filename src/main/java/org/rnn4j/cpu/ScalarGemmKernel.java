@@ -94,7 +94,8 @@ final class ScalarGemmKernel implements GemmKernel {
 
     /** One row of z at a time in the accumulator row, by the fused-FMA row kernel of {@link #tile}. */
     @Override
-    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int ldz) {
+    public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
+                             int ldz) {
         if (!FMA || width > NC) {
             throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
                     + ", width " + width);
@@ -102,7 +103,7 @@ final class ScalarGemmKernel implements GemmKernel {
         float[] acc = SCRATCH.get().acc;
         for (int r = 0; r < rows; r++) {
             java.util.Arrays.fill(acc, 0, width, 0f);
-            rowKernelFma(packed, r * k, panel, k, width, acc);
+            rowKernelFma(packed, packedOff + r * k, panel, k, width, acc);
             System.arraycopy(acc, 0, z, r * ldz, width);
         }
     }
