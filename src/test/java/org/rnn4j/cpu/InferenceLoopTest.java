@@ -72,8 +72,9 @@ class InferenceLoopTest {
                         .bidirectional(true).seed(16).config(), 3, 2, true, true),
                 new Case("lstm peepholes 2 layers H192 B1 T2 (parallel)", Lstm.builder(40, 192)
                         .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true),
-                // B = 13 and 9: the panel product's 8-row, 4-row and single-row paths; T·B = 91: two projection chunks
-                new Case("lstm H64 B13 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 13, true, true),
+                // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product; T·B = 203: five projection
+                // chunks, the last of 8 + 3 rows
+                new Case("lstm H64 B29 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 29, true, true),
                 new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false));
     }
 
