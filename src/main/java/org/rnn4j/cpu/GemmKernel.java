@@ -36,10 +36,10 @@ interface GemmKernel {
 
     /**
      * {@code z[r·ldz + x] = Σ_p a[r][p] · panel[p][x]} for {@code r < rows}, {@code x < width}, the rows of a as
-     * {@link #packRows} left them in {@code packed} from {@code packedOff}, each element the chain of {@link #tile} from 0 (C zeroed, alpha
-     * 1), so the same bits as that product: the recurrent product of the inference path, on weights packed once into
-     * row arrays {@code panel[p]} ({@code width} floats each, a multiple of {@link #panelAlign()}) and reused for
-     * every step.
+     * {@link #packRows} left them in {@code packed} from {@code packedOff}, each element the chain of {@link #tile}
+     * from 0 (C zeroed, alpha 1), so the same bits as that product: the recurrent product of the inference path, on
+     * weights packed once into row arrays {@code panel[p]} ({@code width} floats each, a multiple of
+     * {@link #panelAlign()}) and reused for every step.
      */
     void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z, int ldz);
 
