@@ -11,7 +11,7 @@ import java.util.Arrays;
  * (CPU time of the calling thread, median of the rounds after 3 warm-up rounds): a before/after comparison that a
  * shared machine's drifting load cannot tilt, since both see the same minutes. Args: classesA classesB rounds shapes
  * (cell-I-H-B-T, cell lstm|gru|tanh). Run with --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false
- * -Drnn4j.threads=1 under taskset -c 0 (and the jars rnn4j needs on the classpath of neither: it needs none on CPU).
+ * (or without the module: plain Java) -Drnn4j.threads=1 under taskset -c 0; rnn4j's CPU path needs no jar.
  */
 public class TwoBuildsAB {
     static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();

@@ -4,7 +4,8 @@
 #   1. forward, Vector API, the branch
 #   2. forward, plain Java (no --add-modules), the branch
 #   3. training step, Vector API, the branch (the inference change does not touch its code)
-#   4. main (the base) against the branch, forward, both builds in one JVM, alternating (TwoBuildsAB)
+#   4. main (the base) against the branch, forward, both builds in one JVM, alternating (TwoBuildsAB), Vector API
+#      and plain Java
 #   5. streaming step B = 1, H = 256 (StepTime of ../cpu-inference-2026-12-07-b), branch, Vector API and plain Java
 #   6. read bandwidth of one core per working-set size (ReadBandwidth)
 #   7. where the LSTM (256, 256, 32, 100) forward goes (Phases: GEMM rates against this core's FMA peak)
@@ -33,6 +34,7 @@ run forward-plain-branch $BRANCH "" forward "$FWD"
 run train-vector-branch $BRANCH "$VEC" trainingStep "lstm-I128-H128-B32-T50 lstm-I256-H256-B32-T100 lstm-I512-H512-B64-T50 lstm-I1024-H1024-B16-T25 gru-I256-H256-B32-T100 tanh-I256-H256-B32-T100"
 echo "== two builds start $(uptime)" >> $OUT/load.txt
 taskset -c 0 java $VEC -Drnn4j.threads=1 -cp $OUT/cls TwoBuildsAB $MAIN $BRANCH 5 $FWD > $OUT/two-builds-ab.txt 2>&1
+taskset -c 0 java -Drnn4j.threads=1 -cp $OUT/cls TwoBuildsAB $MAIN $BRANCH 5 $FWD > $OUT/two-builds-ab-plain.txt 2>&1
 echo "== step start $(uptime)" >> $OUT/load.txt
 taskset -c 0 java $VEC -Drnn4j.threads=1 -cp $OUT/cls:$BRANCH StepTime LSTM,GRU,RNN_TANH 3000 > $OUT/steptime-vector.txt 2>&1
 taskset -c 0 java -Drnn4j.threads=1 -cp $OUT/cls:$BRANCH StepTime LSTM,GRU,RNN_TANH 3000 > $OUT/steptime-plain.txt 2>&1
