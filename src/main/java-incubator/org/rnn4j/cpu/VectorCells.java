@@ -5,6 +5,7 @@ import static org.rnn4j.cpu.CpuEngine.ints;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.rnn4j.DType;
@@ -39,6 +40,8 @@ final class VectorCells implements CellSteps {
      */
     private static final VectorSpecies<Float> FP = FloatVector.SPECIES_PREFERRED;
     private static final int FL = FP.length();
+    /** The float lanes that a double vector's D2F conversion at part -1 fills (N = FL / 2: both species full width). */
+    private static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(FP, ((1L << FL) - 1) & ~((1L << N) - 1));
 
     /** A thread's rows: two of floats (pre-activations, tanh c) and one of doubles (an activation's operands). */
     private static final class Scratch {
@@ -79,7 +82,13 @@ final class VectorCells implements CellSteps {
      */
     private static void activate(double[] d, float[] x, int from, int to, boolean tanh) {
         int n = to - from, padded = (n + N - 1) / N * N;
-        for (int k = 0; k < n; k++) {
+        int k = 0;
+        for (; k + FL <= n; k += FL) {   // a float vector widens into two double vectors (FL = 2N)
+            FloatVector f = FloatVector.fromArray(FP, x, from + k);
+            ((DoubleVector) f.convert(VectorOperators.F2D, 0)).intoArray(d, k);
+            ((DoubleVector) f.convert(VectorOperators.F2D, 1)).intoArray(d, k + N);
+        }
+        for (; k < n; k++) {
             d[k] = x[from + k];
         }
         java.util.Arrays.fill(d, n, padded, 0.0);
@@ -90,7 +99,12 @@ final class VectorCells implements CellSteps {
                 sigmoidVector(d, i);
             }
         }
-        for (int k = 0; k < n; k++) {
+        for (k = 0; k + FL <= n; k += FL) {   // two double vectors round into the lower and upper half of a float one
+            FloatVector lo = (FloatVector) DoubleVector.fromArray(D, d, k).convert(VectorOperators.D2F, 0);
+            FloatVector hi = (FloatVector) DoubleVector.fromArray(D, d, k + N).convert(VectorOperators.D2F, -1);
+            lo.blend(hi, UPPER_HALF).intoArray(x, from + k);
+        }
+        for (; k < n; k++) {
             x[from + k] = (float) d[k];
         }
     }

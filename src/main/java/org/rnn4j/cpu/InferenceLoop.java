@@ -15,11 +15,13 @@ import org.rnn4j.engine.StepArgs;
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
  *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
- * xp: for a few rows (T·B at most PANEL_ROWS, as a stream's step) from W_ih packed the same way, once per write
- *   version, per block (z = x · panelIh[k], scattered into xp); else one CpuGemm product (packing W_ih per call)
+ * xp from W_ih packed the same way, once per write version: the input rows packed once per call in the kernel's
+ *   layout (GemmKernel.packRows), then per block k, PROJECT_ROWS rows at a time, z = x · panelIh[k] scattered into
+ *   xp (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
- *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, no per-step packing
+ *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
+ *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, the weights not re-packed
  *     hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g  // B·G short copies
  *     cell step of units k·NB .. for every sample          // CpuCells / VectorCells on a unit range
  *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
@@ -44,8 +46,8 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** Up to this many input rows (T·B) the input projection reads W_ih packed once per version (see above). */
-    static final int PANEL_ROWS = 16;
+    /** Input rows per panel product of the input projection (a multiple of 12: see GemmKernel.packRows). */
+    private static final int PROJECT_ROWS = 48;
 
     /** A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor. */
     record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
@@ -75,13 +77,9 @@ final class InferenceLoop {
             return false;
         }
         int rows = steps * a.batch;
-        float[][][] inputPanel = null;
-        if (rows <= PANEL_ROWS) {
-            inputPanel = panels(wih, wihVersion, g, h, in, nb).panel();
-        } else {
-            CpuGemm.sgemm(false, true, rows, g * h, in, 1f, input.floats, 0, in, wih.floats, 0, in,
-                    0f, floats(a.xp), 0, g * h);
-        }
+        float[][][] inputPanel = panels(wih, wihVersion, g, h, in, nb).panel();
+        float[] packedInput = new float[rows * in];
+        kernel.packRows(rows, in, input.floats, 0, in, packedInput);
         float[][][] panel = panels(whh, whhVersion, g, h, h, nb).panel();
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
@@ -89,7 +87,7 @@ final class InferenceLoop {
         int threads = CpuGemm.threads();
         int helpers = threads > 1 && blocks > 1 && work >= PARALLEL_WORK && !CpuGemm.onPoolThread()
                 ? Math.min(threads, blocks) - 1 : 0;
-        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, input.floats, in);
+        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, packedInput, in);
         if (helpers > 0) {
             CpuGemm.lend(helpers, run::participate);
         }
@@ -127,8 +125,8 @@ final class InferenceLoop {
     }
 
     /**
-     * One call's shared state: the block counter that the participants claim from, and the completion count. With
-     * an input panel, the first {@code blocks} claims are the input projection's blocks, then come the steps'.
+     * One call's shared state: the block counter that the participants claim from, and the completion count. The
+     * first {@code blocks} claims are the input projection's blocks, then come the steps'.
      */
     private static final class Run {
         final CellType cell;
@@ -137,19 +135,17 @@ final class InferenceLoop {
         final GemmKernel kernel;
         final CellSteps vector;
         final float[][][] panel;
-        /** W_ih's panels, the input rows [T·B, in] and in, or null: xp is already computed. */
+        /** W_ih's panels, the input rows [T·B, in] as GemmKernel.packRows laid them out, and in. */
         final float[][][] inputPanel;
-        final float[] input;
+        final float[] packedInput;
         final int in;
-        /** 1 with an input projection (its blocks come first), else 0. */
-        final int phases;
         final int total;
         final AtomicInteger claimed = new AtomicInteger();
         final AtomicInteger done = new AtomicInteger();
         volatile Throwable error;
 
         Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb,
-            float[][][] inputPanel, float[] input, int in) {
+            float[][][] inputPanel, float[] packedInput, int in) {
             this.cell = cell;
             this.steps = steps;
             this.shared = a;
@@ -158,27 +154,27 @@ final class InferenceLoop {
             this.panel = panel;
             this.nb = nb;
             this.inputPanel = inputPanel;
-            this.input = input;
+            this.packedInput = packedInput;
             this.in = in;
-            this.phases = inputPanel == null ? 0 : 1;
             this.blocks = panel.length;
-            this.total = (steps + phases) * blocks;
+            this.total = (steps + 1) * blocks;   // the input projection's blocks, then each step's
         }
 
         /** Claims blocks until none is left; the calling thread and every helper run this. */
         void participate() {
             StepArgs a = null;
-            float[] z = null;
+            float[] z = null, packed = null;
             int b = shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb;
             int gh = g * h, hpOff = (int) shared.hpOff;
             float[] hs = null, hp = null;
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
-                int t = idx / blocks - phases, k = idx % blocks;
+                int t = idx / blocks - 1, k = idx % blocks;   // t = -1: the input projection
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = copy(shared);
-                        z = new float[(phases == 0 ? b : steps * b) * width];
+                        z = new float[Math.max(b, Math.min(steps * b, PROJECT_ROWS)) * width];
+                        packed = new float[b * h];
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
                     }
@@ -190,9 +186,10 @@ final class InferenceLoop {
                     if (t != step) {
                         step = t;
                         at(a, shared, t, gh);
-                        awaitDone((t + phases) * blocks);
+                        awaitDone((t + 1) * blocks);
+                        kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
-                    kernel.panelProduct(b, h, hs, (int) a.hPrevOff, h, panel[k], width, z, width);
+                    kernel.panelProduct(b, h, packed, 0, panel[k], width, z, width);
                     for (int s = 0; s < b; s++) {
                         for (int gate = 0; gate < g; gate++) {
                             System.arraycopy(z, s * width + gate * nb, hp, hpOff + s * gh + gate * h + j0, j1 - j0);
@@ -213,10 +210,13 @@ final class InferenceLoop {
         private void project(int k, int j0, int j1, float[] z) {
             int rows = steps * shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb, gh = g * h;
             float[] xp = floats(shared.xp);
-            kernel.panelProduct(rows, in, input, 0, in, inputPanel[k], width, z, width);
-            for (int r = 0; r < rows; r++) {
-                for (int gate = 0; gate < g; gate++) {
-                    System.arraycopy(z, r * width + gate * nb, xp, r * gh + gate * h + j0, j1 - j0);
+            for (int r0 = 0; r0 < rows; r0 += PROJECT_ROWS) {
+                int n = Math.min(PROJECT_ROWS, rows - r0);
+                kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, z, width);
+                for (int r = 0; r < n; r++) {
+                    for (int gate = 0; gate < g; gate++) {
+                        System.arraycopy(z, r * width + gate * nb, xp, (r0 + r) * gh + gate * h + j0, j1 - j0);
+                    }
                 }
             }
         }

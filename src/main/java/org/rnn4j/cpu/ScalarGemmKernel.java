@@ -84,21 +84,45 @@ final class ScalarGemmKernel implements GemmKernel {
         return FMA ? 1 : 0;
     }
 
-    /** One row of z at a time in the accumulator row, by the fused-FMA row kernel of {@link #tile}. */
+    /** Row-major, as given: the row kernel reads a row's values one by one. */
     @Override
-    public void panelProduct(int rows, int k, float[] a, int aOff, int lda, float[][] panel, int width,
-                             float[] z, int ldz) {
+    public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(a, aOff + r * lda, packed, r * k, k);
+        }
+    }
+
+    /**
+     * One row of z at a time in the accumulator row, by the fused-FMA row kernel of {@link #tile}, over k in chunks
+     * whose panel rows (about 24 KiB) stay in L1 while every row passes over them: the row kernel loads a panel value
+     * per fma, so a whole panel (128 KiB for an LSTM block at H = 256) re-read from L2 per row bounds it by L2's
+     * bandwidth. A row's chain goes on across chunks from z (stored and reloaded: the same bits).
+     */
+    @Override
+    public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
+                             int ldz) {
         if (!FMA || width > NC) {
             throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
                     + ", width " + width);
         }
         float[] acc = SCRATCH.get().acc;
-        for (int r = 0; r < rows; r++) {
-            java.util.Arrays.fill(acc, 0, width, 0f);
-            rowKernelFma(a, aOff + r * lda, panel, k, width, acc);
-            System.arraycopy(acc, 0, z, r * ldz, width);
+        int chunk = Math.max(6, PANEL_CHUNK_FLOATS / width / 6 * 6);
+        for (int p0 = 0; p0 < k; p0 += chunk) {
+            int kb = Math.min(chunk, k - p0);
+            for (int r = 0; r < rows; r++) {
+                if (p0 == 0) {
+                    java.util.Arrays.fill(acc, 0, width, 0f);
+                } else {
+                    System.arraycopy(z, r * ldz, acc, 0, width);
+                }
+                rowKernelFma(packed, packedOff + r * k + p0, panel, p0, kb, width, acc);
+                System.arraycopy(acc, 0, z, r * ldz, width);
+            }
         }
     }
+
+    /** Floats of panel rows per k chunk of {@link #panelProduct}: 24 KiB, half of a 48 KiB L1. */
+    private static final int PANEL_CHUNK_FLOATS = 6144;
 
     @Override
     public void tile(boolean transA, boolean transB, int k, float alpha,
@@ -120,7 +144,7 @@ final class ScalarGemmKernel implements GemmKernel {
                         int co = cOff + (ic + r) * ldc + jc;
                         System.arraycopy(c, co, acc, 0, nb);
                         if (FMA) {
-                            rowKernelFma(ap, r * kb, bp, kb, nb, acc);
+                            rowKernelFma(ap, r * kb, bp, 0, kb, nb, acc);
                         } else {
                             rowKernelMulAdd(ap, r * kb, bp, kb, nb, acc);
                         }
@@ -209,7 +233,7 @@ final class ScalarGemmKernel implements GemmKernel {
     }
 
     /*
-     * Micro-kernels: acc[0:nb] += Ap[row, 0:kb] * Bp[0:kb, 0:nb].
+     * Micro-kernels: acc[0:nb] += Ap[row, 0:kb] * Bp[p0:p0+kb, 0:nb].
      *
      * Shape constraints that matter on JDK 17 C2 (verified by disassembly): the j loop must
      * (1) index every array with the bare induction variable (different invariant offsets,
@@ -219,15 +243,15 @@ final class ScalarGemmKernel implements GemmKernel {
      * row per pass, B packed as separate row arrays, and 6 (resp. 4) k-steps per pass.
      * Every element gets the same sequence of operations in vector and scalar-tail code.
      */
-    private static void rowKernelFma(float[] ap, int ao, float[][] bp, int kb, int nb,
+    private static void rowKernelFma(float[] ap, int ao, float[][] bp, int p0, int kb, int nb,
                                      float[] acc) {
         int p = 0;
         for (; p + 6 <= kb; p += 6) {
             int o = ao + p;
             float a0 = ap[o], a1 = ap[o + 1], a2 = ap[o + 2];
             float a3 = ap[o + 3], a4 = ap[o + 4], a5 = ap[o + 5];
-            float[] y0 = bp[p], y1 = bp[p + 1], y2 = bp[p + 2];
-            float[] y3 = bp[p + 3], y4 = bp[p + 4], y5 = bp[p + 5];
+            float[] y0 = bp[p0 + p], y1 = bp[p0 + p + 1], y2 = bp[p0 + p + 2];
+            float[] y3 = bp[p0 + p + 3], y4 = bp[p0 + p + 4], y5 = bp[p0 + p + 5];
             for (int j = 0; j < nb; j++) {
                 acc[j] = Math.fma(a5, y5[j], Math.fma(a4, y4[j], Math.fma(a3, y3[j],
                         Math.fma(a2, y2[j], Math.fma(a1, y1[j], Math.fma(a0, y0[j], acc[j]))))));
@@ -238,7 +262,8 @@ final class ScalarGemmKernel implements GemmKernel {
         switch (kb - p) {
             case 5: {
                 float a0 = ap[o], a1 = ap[o + 1], a2 = ap[o + 2], a3 = ap[o + 3], a4 = ap[o + 4];
-                float[] y0 = bp[p], y1 = bp[p + 1], y2 = bp[p + 2], y3 = bp[p + 3], y4 = bp[p + 4];
+                float[] y0 = bp[p0 + p], y1 = bp[p0 + p + 1], y2 = bp[p0 + p + 2], y3 = bp[p0 + p + 3];
+                float[] y4 = bp[p0 + p + 4];
                 for (int j = 0; j < nb; j++) {
                     acc[j] = Math.fma(a4, y4[j], Math.fma(a3, y3[j], Math.fma(a2, y2[j],
                             Math.fma(a1, y1[j], Math.fma(a0, y0[j], acc[j])))));
@@ -247,7 +272,7 @@ final class ScalarGemmKernel implements GemmKernel {
             }
             case 4: {
                 float a0 = ap[o], a1 = ap[o + 1], a2 = ap[o + 2], a3 = ap[o + 3];
-                float[] y0 = bp[p], y1 = bp[p + 1], y2 = bp[p + 2], y3 = bp[p + 3];
+                float[] y0 = bp[p0 + p], y1 = bp[p0 + p + 1], y2 = bp[p0 + p + 2], y3 = bp[p0 + p + 3];
                 for (int j = 0; j < nb; j++) {
                     acc[j] = Math.fma(a3, y3[j], Math.fma(a2, y2[j],
                             Math.fma(a1, y1[j], Math.fma(a0, y0[j], acc[j]))));
@@ -256,7 +281,7 @@ final class ScalarGemmKernel implements GemmKernel {
             }
             case 3: {
                 float a0 = ap[o], a1 = ap[o + 1], a2 = ap[o + 2];
-                float[] y0 = bp[p], y1 = bp[p + 1], y2 = bp[p + 2];
+                float[] y0 = bp[p0 + p], y1 = bp[p0 + p + 1], y2 = bp[p0 + p + 2];
                 for (int j = 0; j < nb; j++) {
                     acc[j] = Math.fma(a2, y2[j], Math.fma(a1, y1[j], Math.fma(a0, y0[j], acc[j])));
                 }
@@ -264,7 +289,7 @@ final class ScalarGemmKernel implements GemmKernel {
             }
             case 2: {
                 float a0 = ap[o], a1 = ap[o + 1];
-                float[] y0 = bp[p], y1 = bp[p + 1];
+                float[] y0 = bp[p0 + p], y1 = bp[p0 + p + 1];
                 for (int j = 0; j < nb; j++) {
                     acc[j] = Math.fma(a1, y1[j], Math.fma(a0, y0[j], acc[j]));
                 }
@@ -272,7 +297,7 @@ final class ScalarGemmKernel implements GemmKernel {
             }
             case 1: {
                 float a0 = ap[o];
-                float[] y0 = bp[p];
+                float[] y0 = bp[p0 + p];
                 for (int j = 0; j < nb; j++) {
                     acc[j] = Math.fma(a0, y0[j], acc[j]);
                 }
