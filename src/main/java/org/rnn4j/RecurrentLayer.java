@@ -1028,8 +1028,21 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         return out;
     }
 
+    /** The parameters' versions, refused while another thread's copyFrom or fill is halfway through one of them. */
     private long[] parameterVersions() {
-        return params.values().stream().mapToLong(Tensor::version).toArray();
+        long[] versions = params.values().stream().mapToLong(Tensor::version).toArray();
+        List<String> writing = new ArrayList<>();
+        params.forEach((name, p) -> {
+            if (p.writeInProgress()) {
+                writing.add(name);
+            }
+        });
+        if (!writing.isEmpty()) {
+            throw new IllegalStateException(this + ": parameters " + writing + " were being written (copyFrom or fill on "
+                    + "another thread) when forward started on thread '" + Thread.currentThread().getName() + "': its result "
+                    + "would mix old and new weights; synchronize the writes with the calls");
+        }
+        return versions;
     }
 
     /** Refuses a result computed while a parameter was written (an optimizer step or a copy on another thread). */

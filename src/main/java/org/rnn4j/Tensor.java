@@ -1,6 +1,7 @@
 package org.rnn4j;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
@@ -25,7 +26,8 @@ public final class Tensor implements AutoCloseable {
     private final int[] shape;
     private final long size;
     private final Buffer buffer;
-    private long version;
+    private volatile long version;   // read by other threads' forwards (RecurrentLayer's version checks)
+    private final AtomicInteger writesInProgress = new AtomicInteger();   // copyFrom or fill running now
 
     /** The most elements one tensor holds: what a Java array holds, so that {@link #toHost()} always can. */
     public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
@@ -206,13 +208,23 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("data: expected an array of values, got null");
         }
         checkLength(data.length);
-        device.engine().upload(data, 0, bufferForWrite(), 0, data.length);
+        beginWrite();
+        try {
+            device.engine().upload(data, 0, bufferForWrite(), 0, data.length);
+        } finally {
+            endWrite();
+        }
     }
 
     /** Sets every element to {@code value}. */
     public void fill(float value) {
         requireDType(DType.F32);
-        device.engine().fill(bufferForWrite(), 0, size, value);
+        beginWrite();
+        try {
+            device.engine().fill(bufferForWrite(), 0, size, value);
+        } finally {
+            endWrite();
+        }
     }
 
     private void checkLength(int length) {
@@ -241,6 +253,24 @@ public final class Tensor implements AutoCloseable {
         Buffer b = buffer();
         version++;
         return b;
+    }
+
+    /**
+     * Whether a {@link #copyFrom} or {@link #fill} is running on some thread now. Such a write bumps the version
+     * before and after it, so a reader that takes the version while the write runs (between the two) would see it
+     * unchanged at its end although it read contents half old, half new: it must refuse instead.
+     */
+    boolean writeInProgress() {
+        return writesInProgress.get() > 0;
+    }
+
+    void beginWrite() {
+        writesInProgress.incrementAndGet();   // before the version: a reader that sees the new version sees this too
+    }
+
+    void endWrite() {
+        version++;
+        writesInProgress.decrementAndGet();
     }
 
     /**
