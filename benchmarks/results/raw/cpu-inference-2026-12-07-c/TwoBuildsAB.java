@@ -10,7 +10,8 @@ import java.util.Arrays;
  * Two builds of rnn4j in one JVM, each in its own class loader, their inference forwards alternating round by round
  * (CPU time of the calling thread, median of the rounds after 3 warm-up rounds): a before/after comparison that a
  * shared machine's drifting load cannot tilt, since both see the same minutes. Args: classesA classesB rounds shapes
- * (cell-I-H-B-T, cell lstm|gru|tanh). Run with --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false
+ * (cell-I-H-B-T, cell lstm|gru|tanh; lstmstep-I-H-B-T: a RecurrentStream's step over a chunk of T steps, the
+ * figure then in µs). Run with --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false
  * (or without the module: plain Java) -Drnn4j.threads=1 under taskset -c 0; rnn4j's CPU path needs no jar.
  */
 public class TwoBuildsAB {
@@ -35,14 +36,23 @@ public class TwoBuildsAB {
                     }
                 }
             }
-            System.out.printf("%s: A %.3f ms, B %.3f ms (medians), B/A %.2f; A %s B %s%n", args[i], median(ms[0]),
-                    median(ms[1]), median(ms[1]) / median(ms[0]), range(ms[0]), range(ms[1]));
+            if (s[0].endsWith("step")) {
+                for (double[] m : ms) {
+                    Arrays.setAll(m, j -> m[j] * 1000);
+                }
+            }
+            String unit = s[0].endsWith("step") ? "us" : "ms";
+            System.out.printf("%s: A %.3f, B %.3f %s (medians), B/A %.2f; min A %.3f B %.3f; A %s B %s%n", args[i],
+                    median(ms[0]), median(ms[1]), unit, median(ms[1]) / median(ms[0]), min(ms[0]), min(ms[1]),
+                    range(ms[0]), range(ms[1]));
         }
     }
 
     static Runnable forward(ClassLoader cl, String cell, int in, int h, int b, int t) throws Exception {
         Class<?> dev = cl.loadClass("org.rnn4j.Device");
         Object cpu = dev.getMethod("cpu").invoke(null);
+        boolean step = cell.endsWith("step");
+        cell = cell.replace("step", "");
         String cls = cell.equals("lstm") ? "org.rnn4j.Lstm" : cell.equals("gru") ? "org.rnn4j.Gru" : "org.rnn4j.Rnn";
         Object builder = cl.loadClass(cls).getMethod("builder", int.class, int.class).invoke(null, in, h);
         builder = builder.getClass().getMethod("seed", long.class).invoke(builder, 42L);
@@ -54,10 +64,11 @@ public class TwoBuildsAB {
         }
         Class<?> tensor = cl.loadClass("org.rnn4j.Tensor");
         Object x = tensor.getMethod("of", dev, float[].class, int[].class).invoke(null, cpu, xs, new int[] {t, b, in});
-        Method fwd = layer.getClass().getMethod("forward", tensor);
+        Object target = step ? layer.getClass().getMethod("stream", int.class).invoke(layer, b) : layer;
+        Method call = target.getClass().getMethod(step ? "step" : "forward", tensor);
         return () -> {
             try {
-                ((AutoCloseable) fwd.invoke(layer, x)).close();
+                ((AutoCloseable) call.invoke(target, x)).close();
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -79,6 +90,10 @@ public class TwoBuildsAB {
         double[] s = v.clone();
         Arrays.sort(s);
         return s[s.length / 2];
+    }
+
+    static double min(double[] v) {
+        return Arrays.stream(v).min().orElseThrow();
     }
 
     static String range(double[] v) {

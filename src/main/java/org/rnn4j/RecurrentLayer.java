@@ -55,6 +55,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     private long trainingForwards;
     private boolean closed;
     private final ExclusiveUse use = new ExclusiveUse(this);
+    /**
+     * The CPU inference forward's input projection xp, kept from call to call (sized by the largest) so that a
+     * call does not allocate and zero T·B·G·H floats; only the running call uses it ({@link #use} keeps calls
+     * apart, and the layer-directions of one call run one after another), nothing returned refers to it.
+     */
+    private Tensor inferenceXp;
 
     /** One layer-direction's parameters and their gradients (null where the option is off). */
     private record Weights(int inputSize, Tensor wih, Tensor whh, Tensor bih, Tensor bhh, Tensor whr, Tensor peep,
@@ -420,7 +426,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         int slots = keep ? steps + 1 : 2;
 
         // written in full before they are read (GEMMs with beta 0, kernels that write every element)
-        Tensor xp = scope.uninitialized(steps, batch, gh);
+        Tensor xp = !keep && device.kind() == Device.Kind.CPU ? inferenceXp(steps, batch, gh)
+                : scope.uninitialized(steps, batch, gh);
         Tensor hp = scope.uninitialized(batch, gh);
         Tensor hs = scope.zeros(slots, batch, s);
         if (h0 != null) {
@@ -534,6 +541,18 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             return new DirectionState(null, hs, cs, null, null);
         }
         return new DirectionState(input, hs, cs, saved, m);
+    }
+
+    /** {@link #inferenceXp}, grown to at least {@code steps·batch·gh} floats. */
+    private Tensor inferenceXp(int steps, int batch, int gh) {
+        if (inferenceXp == null || inferenceXp.size() < (long) steps * batch * gh) {
+            if (inferenceXp != null) {
+                inferenceXp.close();
+                inferenceXp = null;
+            }
+            inferenceXp = Tensor.uninitialized(device, steps, batch, gh);
+        }
+        return inferenceXp;
     }
 
     // ====================================================================== backward
@@ -1101,6 +1120,10 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     public void close() {
         try (ExclusiveUse.Held u = use.enter("close")) {
             closed = true;
+            if (inferenceXp != null) {
+                inferenceXp.close();
+                inferenceXp = null;
+            }
         }
         for (Tensor t : params.values()) {
             t.close();

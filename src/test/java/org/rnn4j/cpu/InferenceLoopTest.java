@@ -146,6 +146,35 @@ class InferenceLoopTest {
         }
     }
 
+    /**
+     * The layer keeps its inference xp from call to call: a smaller call after a larger one (the buffer holds the
+     * larger call's values beyond its rows) and a larger one after it (the buffer grows) keep the training forward's
+     * bits, on the inference loop and on the per-step loop (a projection), two layers sharing the one buffer.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 12})
+    void callsOfChangingShapeOnOneLayerKeepTheTrainingForwardsBits(int projSize) {
+        SplittableRandom r = new SplittableRandom(20 + projSize);
+        try (RecurrentLayer layer = Lstm.builder(9, 40).numLayers(2).projSize(projSize).seed(21).build(CPU)) {
+            for (int[] shape : new int[][] {{6, 5}, {2, 3}, {7, 6}, {1, 1}}) {
+                int steps = shape[0], batch = shape[1];
+                try (Tensor x = Tensor.of(CPU, uniform(r, steps * batch * 9), steps, batch, 9)) {
+                    float[][] want;
+                    try (ForwardResult f = layer.train().forward(x)) {
+                        want = host(f);
+                    }
+                    try (ForwardResult f = layer.eval().forward(x)) {
+                        float[][] got = host(f);
+                        for (int i = 0; i < want.length; i++) {
+                            assertArrayEquals(bits(want[i]), bits(got[i]), "T " + steps + " B " + batch + " proj "
+                                    + projSize + ": " + new String[] {"output", "h_n", "c_n"}[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static InferenceLoop.Panels panels(RecurrentLayer layer, String name) {
         return ((CpuBuffer) layer.parameter(name).buffer()).panels;
     }
