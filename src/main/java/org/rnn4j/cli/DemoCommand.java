@@ -15,8 +15,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code demo}: trains two small models on bundled data (no downloads). Without a subcommand it runs
- * {@code airline} then {@code poems} with their defaults.
+ * {@code demo}: trains small models on bundled or generated data (no downloads). Without a subcommand it runs
+ * {@code airline}, {@code poems} and {@code slots} with their defaults; {@code dates} runs on its own.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         subcommands = {DemoCommand.Airline.class, DemoCommand.Poems.class, DemoCommand.Slots.class, DemoCommand.Dates.class},
@@ -31,8 +31,10 @@ import picocli.CommandLine.Option;
                     + "vs unigram perplexity, a checkpoint for 'rnn4j generate', PNG loss curve",
             "  slots    tag the slots of travel requests ('leave guangzhou on march 14th' vs 'arrive in ...') with a "
                     + "bidirectional LSTM, on sentences generated from templates; per-slot F1 on held-out sentences",
+            "  dates    (run on its own) a seq2seq LSTM with attention that normalises dates in generated travel "
+                    + "requests to yyyy-mm-dd; exact match on held-out dates and on a held-out template, PNG attention map",
             "",
-            "Both show a progress bar (step, loss, sequences/s), say which device ran and why, and write "
+            "Each shows a progress bar (step, loss, sequences/s), say which device ran and why, and write "
                     + "their files to --out."},
         footer = {"", "Examples:", "  rnn4j demo", "  rnn4j demo airline --epochs 200 --hidden 32 --seed 7",
             "  rnn4j demo poems --device cpu --steps 400 --out /tmp/poems",
@@ -51,7 +53,7 @@ final class DemoCommand implements Callable<Integer> {
         long seed;
 
         @Option(names = "--out", defaultValue = "rnn4j-demo-output", paramLabel = "DIR",
-                description = "Directory for the PNG charts (and the poem checkpoint). Default: ${DEFAULT-VALUE}.")
+                description = "Directory for the demo's files (PNG charts; the poems demo's checkpoint). Default: ${DEFAULT-VALUE}.")
         Path out;
 
         Device resolveDevice() {
