@@ -15,7 +15,7 @@ import org.rnn4j.train.Optimizer;
  * builds nothing; one whose task failed is closed rather than reused.
  */
 final class ReplicaCache {
-    /** A replica, its optimizer (parameter averaging only) and the step whose parameters it holds. */
+    /** A replica, its optimizer (parameter averaging only) and the id of the weights broadcast it holds (-1: none). */
     static final class Slot {
         final Replica<?> replica;
         Optimizer optimizer;

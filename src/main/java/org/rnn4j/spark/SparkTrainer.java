@@ -305,10 +305,11 @@ public final class SparkTrainer<E> implements AutoCloseable {
                 @SuppressWarnings("unchecked")
                 Replica<E> replica = (Replica<E>) slot.replica;
                 HasParameters module = replica.module();
-                if (slot.version != step) {
+                // keyed by the broadcast, not the step: a resumed fit repeats step numbers with other weights
+                if (slot.version != weights.id()) {
                     slot.version = -1;
                     unflatten(weights.value(), 0, module.parameters().values());
-                    slot.version = step;
+                    slot.version = weights.id();
                 }
                 module.zeroGrad();
                 Replica.Loss loss = replica.accumulate(examples, step);

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -162,6 +164,34 @@ class SparkTrainerTest {
             assertBitIdentical(uninterrupted, snapshot(trainer.model()));
         }
         assertEquals("step-00000008.safetensors", SparkTrainer.latestCheckpoint(ckpt).getFileName().toString());
+    }
+
+    @Test
+    void aSecondFitResumingAtTheSameStepUsesTheNewWeights(@TempDir Path dir) throws IOException {
+        // two runs' checkpoints at step 7 of an 8-step plan, trained on other data, so other weights
+        List<Example> other = LastStepRegression.data(48, 8);
+        Path a = dir.resolve("a");
+        Path b = dir.resolve("b");
+        fit(options().steps(7).checkpoints(a, 7), DATA);
+        fit(options().steps(7).checkpoints(b, 7), other);
+        Map<String, float[]> fromB = fit(options().steps(8).resumeFrom(SparkTrainer.latestCheckpoint(b)), DATA);
+        Path file = dir.resolve("resume.safetensors");
+        Files.copy(SparkTrainer.latestCheckpoint(a), file);
+        try (SparkTrainer<Example> trainer = new SparkTrainer<>(sc, LastStepRegression.factory(Faults.NONE),
+                options().steps(8).resumeFrom(file))) {
+            trainer.fit(sc.parallelize(DATA, 2));
+            // the replicas now hold run a's step-7 weights; the second fit resumes at step 7 with run b's
+            Files.copy(SparkTrainer.latestCheckpoint(b), file, StandardCopyOption.REPLACE_EXISTING);
+            trainer.fit(sc.parallelize(DATA, 2));
+            assertBitIdentical(fromB, snapshot(trainer.model()));
+        }
+    }
+
+    private static Map<String, float[]> fit(TrainOptions o, List<Example> data) throws IOException {
+        try (SparkTrainer<Example> trainer = new SparkTrainer<>(sc, LastStepRegression.factory(Faults.NONE), o)) {
+            trainer.fit(sc.parallelize(data, 2));
+            return snapshot(trainer.model());
+        }
     }
 
     @Test
