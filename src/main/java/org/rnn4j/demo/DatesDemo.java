@@ -142,9 +142,9 @@ public final class DatesDemo {
             } catch (IOException e) {   // no checkpoints are written: not expected
                 throw new UncheckedIOException(e);
             }
-            say(out, String.format(Locale.ROOT, "trained %d epochs (%d Adam steps of 64 requests)%s; best validation exact match "
+            say(out, String.format(Locale.ROOT, "trained %d epochs (%d Adam steps of 64 requests)%s; best %s "
                     + "%.4f at epoch %d  (%.0f s)", h.last().epoch(), model.stepsTrained(), h.stoppedEarly() ? ", stopped early" : "",
-                    stopping.best(), stopping.bestEpoch(), (System.nanoTime() - start) / 1e9));
+                    stopping.monitor(), stopping.best(), stopping.bestEpoch(), (System.nanoTime() - start) / 1e9));
             List<Seq2Seq.Translation> greedy = decode(model, test, 1);
             List<Seq2Seq.Translation> beam = decode(model, test, 3);
             double exact = exactMatch(test, greedy), beamExact = exactMatch(test, beam);
