@@ -54,7 +54,7 @@ public enum Precision {
      */
     static Precision resolve(Precision configured, Device device) {
         String property = System.getProperty(PROPERTY);
-        Precision fromProperty = property == null ? null : parse(PROPERTY, property);   // refused on any device
+        Precision fromProperty = property == null ? null : parse("-D" + PROPERTY, property);   // refused on any device
         Precision chosen = configured != null ? configured : device.precision();
         if (chosen != null) {
             requireSupported(chosen, device);

@@ -52,7 +52,7 @@ class PrecisionTest {
             System.setProperty(Precision.PROPERTY, "half");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Gru.builder(2, 3).build(Device.cpu()));
-            assertTrue(e.getMessage().startsWith("rnn4j.precision: "), e.getMessage());
+            assertTrue(e.getMessage().startsWith("-Drnn4j.precision: "), e.getMessage());
             if (Devices.cudaUnusableReason() == null) {
                 System.setProperty(Precision.PROPERTY, "tf32");
                 Device gpu = Device.cuda();
