@@ -40,7 +40,7 @@ public interface Callback {
     default void onTrainEnd(TrainingRun run) {
     }
 
-    /** What must survive a checkpoint (default none). */
+    /** What must survive a checkpoint (default none); the key {@code class} is the checkpoint's own and refused. */
     default Map<String, String> state() {
         return Map.of();
     }

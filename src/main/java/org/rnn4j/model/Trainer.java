@@ -406,6 +406,11 @@ final class Trainer<B extends Trainable.PaddedBatch> implements TrainingRun {
         for (int i = 0; i < callbacks.size(); i++) {
             Map<String, String> state = callbacks.get(i).state();
             if (!state.isEmpty()) {
+                if (state.containsKey("class")) {   // it would overwrite the class the resume checks
+                    throw new IllegalStateException("callback " + i + " (" + callbacks.get(i).getClass().getName()
+                            + "): state() returned the key 'class', which the checkpoint keeps for the callback's class;"
+                            + " expected other keys");
+                }
                 String at = CALLBACK + i + ".";
                 meta.put(at + "class", callbacks.get(i).getClass().getName());
                 state.forEach((k, v) -> meta.put(at + k, v));
