@@ -97,7 +97,7 @@ public abstract class LrSchedule {
 
             @Override
             public String toString() {
-                return String.format(Locale.ROOT, "step(every %d epochs, gamma %g)", everyEpochs, gamma);
+                return String.format(Locale.ROOT, "step(every %d epochs, gamma %s)", everyEpochs, gamma);
             }
         };
     }
@@ -132,7 +132,7 @@ public abstract class LrSchedule {
 
             @Override
             public String toString() {
-                return String.format(Locale.ROOT, "cosine(warm-up %d, total %d steps, min %g)", warmupSteps, totalSteps, minLr);
+                return String.format(Locale.ROOT, "cosine(warm-up %d, total %d steps, min %s)", warmupSteps, totalSteps, minLr);
             }
         };
     }
@@ -219,7 +219,7 @@ public abstract class LrSchedule {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "reduceOnPlateau(factor %g, patience %d, min %g)", factor, patience, minLr);
+            return String.format(Locale.ROOT, "reduceOnPlateau(factor %s, patience %d, min %s)", factor, patience, minLr);
         }
     }
 }

@@ -65,6 +65,19 @@ class ResumeRefusesChangedOptionsTest {
         }
     }
 
+    /** A schedule parameter that differs only past the 6th significant digit is another schedule. */
+    @Test
+    void aScheduleDifferingInItsLastDigitsIsRefused(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        try (SequenceModel m = classifier()) {
+            m.fit(train, null, run(1).schedule(LrSchedule.step(1, 0.5)).checkpoints(dir, 1));
+            Path file = dir.resolve("epoch-0001.safetensors");
+            refused(m, train, file, o -> o.schedule(LrSchedule.step(1, 0.5000001)), "gamma 0.5)", "gamma 0.5000001");
+            History rest = m.fit(train, null, run(2).schedule(LrSchedule.step(1, 0.5)).resumeFrom(file));
+            assertEquals(1, rest.epochs().size());
+        }
+    }
+
     /** The schedule and the best epoch follow the validation loss when there is validation data, else the training loss. */
     @Test
     void theMonitoredLossMustBeTheRuns(@TempDir Path dir) throws Exception {
@@ -118,6 +131,23 @@ class ResumeRefusesChangedOptionsTest {
             m.fit(train, null, run(1).callbacks(keeper).checkpoints(dir, 1));
             m.fit(train, null, run(2).callbacks(keeper).resumeFrom(dir.resolve("epoch-0001.safetensors")));
             assertEquals(Map.of("target.class", "birds"), restored);
+        }
+    }
+
+    /** The key {@code class} itself would overwrite the callback's class in the checkpoint: refused by name. */
+    @Test
+    void aStateKeyNamedClassIsRefused(@TempDir Path dir) throws Exception {
+        SequenceDataset train = TaskData.majority(32, 6, 1);
+        Callback keeper = new Callback() {
+            @Override
+            public Map<String, String> state() {
+                return Map.of("class", "birds");
+            }
+        };
+        try (SequenceModel m = classifier()) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> m.fit(train, null, run(1).callbacks(keeper).checkpoints(dir, 1)));
+            assertTrue(e.getMessage().contains("callback 0") && e.getMessage().contains("'class'"), e.getMessage());
         }
     }
 }
