@@ -304,7 +304,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
 
     private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0, boolean keep) {
         // read before any weight is: a write from another thread during forward shows as a changed version
-        long[] versions = parameterVersions();
+        long[] versions = Tensor.versionsForReading(this, params, "forward");
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
         int steps = x.dim(cfg.batchFirst() ? 1 : 0);
         int batch = x.dim(cfg.batchFirst() ? 0 : 1);
@@ -387,7 +387,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                     layerIn = y;
                 }
             }
-            requireUnchanged(versions, "forward");
+            Tensor.requireVersions(this, params, versions, "forward");
             Tensor out = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
@@ -686,7 +686,7 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 });
             }
             // a write from another thread during backward: the gradients just added mix old and new weights
-            requireUnchanged(sv.parameterVersions, "backward");
+            Tensor.requireVersions(this, params, sv.parameterVersions, "backward");
             fromTimeMajor(dXs[0], dXOut, steps, batch, cfg.inputSize());
             return new BackwardResult(scope.keep(dXOut), scope.keep(dh0), dc0 == null ? null : scope.keep(dc0));
         }
@@ -1045,40 +1045,6 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         // a masked copy: the state-gradient seed with no final-state term is out = (t < len[b] ? src : 0)
         engine.seedStateGrad(steps, batch, f, lenT.buffer(), src.buffer(), 0, f, null, 0, out.buffer(), 0);
         return out;
-    }
-
-    /** The parameters' versions, refused while another thread's copyFrom or fill is halfway through one of them. */
-    private long[] parameterVersions() {
-        long[] versions = params.values().stream().mapToLong(Tensor::version).toArray();
-        List<String> writing = new ArrayList<>();
-        params.forEach((name, p) -> {
-            if (p.writeInProgress()) {
-                writing.add(name);
-            }
-        });
-        if (!writing.isEmpty()) {
-            throw new IllegalStateException(this + ": parameters " + writing + " were being written (copyFrom or fill on "
-                    + "another thread) when forward started on thread '" + Thread.currentThread().getName() + "': its result "
-                    + "would mix old and new weights; synchronize the writes with the calls");
-        }
-        return versions;
-    }
-
-    /** Refuses a result computed while a parameter was written (an optimizer step or a copy on another thread). */
-    private void requireUnchanged(long[] versions, String operation) {
-        List<String> changed = new ArrayList<>();
-        int i = 0;
-        for (Map.Entry<String, Tensor> e : params.entrySet()) {
-            if (e.getValue().version() != versions[i++]) {
-                changed.add(e.getKey());
-            }
-        }
-        if (!changed.isEmpty()) {
-            throw new IllegalStateException(this + ": parameters " + changed + " were written while " + operation
-                    + " ran on thread '" + Thread.currentThread().getName() + "' (an optimizer step, setParameter or "
-                    + "copy on another thread): its result would mix old and new weights; synchronize the writes "
-                    + "with the calls");
-        }
     }
 
     private void toTimeMajor(Tensor src, Tensor dst, int steps, int batch, int features) {

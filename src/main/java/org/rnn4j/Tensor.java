@@ -1,6 +1,9 @@
 package org.rnn4j;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.rnn4j.engine.Buffer;
@@ -262,6 +265,52 @@ public final class Tensor implements AutoCloseable {
      */
     boolean writeInProgress() {
         return writesInProgress.get() > 0;
+    }
+
+    /**
+     * The versions of {@code tensors} (a module's parameters, by name) for a computation that reads them and calls
+     * {@link #requireVersions} at its end, so that a write from another thread cannot pass unnoticed: refused while
+     * a {@link #copyFrom} or {@link #fill} is halfway through one of them (it bumped the version before its copy,
+     * so the check at the end would see no change although the reader saw contents half old, half new).
+     *
+     * @throws IllegalStateException naming {@code reader}, the operation and the tensors being written
+     */
+    public static long[] versionsForReading(Object reader, Map<String, Tensor> tensors, String operation) {
+        long[] versions = tensors.values().stream().mapToLong(Tensor::version).toArray();   // before the check
+        List<String> writing = new ArrayList<>();
+        tensors.forEach((name, t) -> {
+            if (t.writeInProgress()) {
+                writing.add(name);
+            }
+        });
+        if (!writing.isEmpty()) {
+            throw new IllegalStateException(reader + ": parameters " + writing + " were being written (copyFrom or fill "
+                    + "on another thread) when " + operation + " started on thread '" + Thread.currentThread().getName() + "': its "
+                    + "result would mix old and new weights; synchronize the writes with the calls");
+        }
+        return versions;
+    }
+
+    /**
+     * Refuses the result of {@code operation} when one of {@code tensors} was written since {@code versions} were
+     * taken ({@link #versionsForReading}): an optimizer step or a copy on another thread ran beside it.
+     *
+     * @throws IllegalStateException naming {@code reader}, the operation and the tensors written
+     */
+    public static void requireVersions(Object reader, Map<String, Tensor> tensors, long[] versions, String operation) {
+        List<String> changed = new ArrayList<>();
+        int i = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            if (e.getValue().version() != versions[i++]) {
+                changed.add(e.getKey());
+            }
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalStateException(reader + ": parameters " + changed + " were written while " + operation
+                    + " ran on thread '" + Thread.currentThread().getName() + "' (an optimizer step, setParameter or "
+                    + "copy on another thread): its result would mix old and new weights; synchronize the writes "
+                    + "with the calls");
+        }
     }
 
     void beginWrite() {

@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Linear;
 
 /** Tensors own their memory on every path: a failed upload frees the block it was going into; sizes are checked. */
 class TensorLeakTest {
@@ -90,6 +91,27 @@ class TensorLeakTest {
                 w.endWrite();
                 layer.forward(x).close();
             }
+        }
+    }
+
+    @Test
+    void aLinearForwardOrBackwardStartedDuringAWriteIsRefused() {
+        try (Linear head = new Linear(3, 2, true, 1, Device.cpu());
+             Tensor x = Tensor.of(Device.cpu(), new float[] {1f, 2f, 3f, 4f, 5f, 6f}, 2, 3);
+             Tensor dY = Tensor.of(Device.cpu(), new float[] {1f, -1f, 0.5f, 2f}, 2, 2)) {
+            Tensor bias = head.parameters().get("bias");
+            bias.beginWrite();   // what copyFrom on another thread is doing at this moment
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> head.forward(x).close());
+            assertTrue(e.getMessage().contains("[bias] were being written") && e.getMessage().contains("forward"),
+                    e.getMessage());
+            bias.endWrite();
+            head.forward(x).close();
+            Tensor weight = head.parameters().get("weight");
+            weight.beginWrite();
+            e = assertThrows(IllegalStateException.class, () -> head.backward(x, dY).close());
+            assertTrue(e.getMessage().contains("[weight] were being written") && e.getMessage().contains("backward"),
+                    e.getMessage());
+            weight.endWrite();
         }
     }
 

@@ -104,10 +104,6 @@ public final class Linear implements HasParameters, AutoCloseable {
         return m;
     }
 
-    private long[] versions() {
-        return bias == null ? new long[] {weight.version()} : new long[] {weight.version(), bias.version()};
-    }
-
     /** Zeroes the gradients (guarded like forward and backward: never while another thread is in one). */
     @Override
     public void zeroGrad() {
@@ -154,7 +150,7 @@ public final class Linear implements HasParameters, AutoCloseable {
 
     private Tensor forwardUnguarded(Tensor x) {
         checkInput("x", x, in);
-        versionsAtForward = versions();
+        versionsAtForward = Tensor.versionsForReading(this, params, "forward");
         int rows = TrainChecks.leadingRows(x);
         if ((long) rows * out > Tensor.MAX_ELEMENTS) {
             throw new IllegalArgumentException("x: " + rows + " rows of " + Arrays.toString(x.shape()) + " give an output of "
@@ -176,6 +172,7 @@ public final class Linear implements HasParameters, AutoCloseable {
                 engine.gemm(false, false, rows, out, 1, 1f, ones(rows).buffer(), 0, 1, bias.buffer(), 0, out,
                         1f, y.buffer(), 0, out);
             }
+            Tensor.requireVersions(this, params, versionsAtForward, "forward");
             return y;
         } catch (RuntimeException e) {
             y.close();
@@ -200,7 +197,7 @@ public final class Linear implements HasParameters, AutoCloseable {
     private Tensor backwardUnguarded(Tensor x, Tensor dY) {
         checkInput("x", x, in);
         checkInput("dY", dY, out);
-        if (versionsAtForward != null && !Arrays.equals(versionsAtForward, versions())) {
+        if (versionsAtForward != null && !Arrays.equals(versionsAtForward, Tensor.versionsForReading(this, params, "backward"))) {
             throw new IllegalStateException(this + ": the weights were written since the last forward (an optimizer "
                     + "step, a checkpoint load, copyFrom or fill); backward would take dX from the new weights. "
                     + "Run forward again");
@@ -226,6 +223,9 @@ public final class Linear implements HasParameters, AutoCloseable {
             if (gradBias != null) {
                 // db[out] += Σ_rows dY[rows, out]
                 engine.sumRows(rows, out, dY.buffer(), 0, out, gradBias.buffer(), 0);
+            }
+            if (versionsAtForward != null) {
+                Tensor.requireVersions(this, params, versionsAtForward, "backward");
             }
             return dX;
         } catch (RuntimeException e) {
