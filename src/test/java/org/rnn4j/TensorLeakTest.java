@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
 
 /** Tensors own their memory on every path: a failed upload frees the block it was going into; sizes are checked. */
@@ -112,6 +113,19 @@ class TensorLeakTest {
             assertTrue(e.getMessage().contains("[weight] were being written") && e.getMessage().contains("backward"),
                     e.getMessage());
             weight.endWrite();
+        }
+    }
+
+    @Test
+    void anEmbeddingForwardStartedDuringAWriteIsRefused() {
+        try (Embedding table = new Embedding(5, 3, 1, Device.cpu())) {
+            Tensor w = table.parameters().get("weight");
+            w.beginWrite();   // what copyFrom on another thread is doing at this moment
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> table.forward(new int[] {1, 4}, 2, 1).close());
+            assertTrue(e.getMessage().contains("[weight] were being written"), e.getMessage());
+            w.endWrite();
+            table.forward(new int[] {1, 4}, 2, 1).close();
         }
     }
 

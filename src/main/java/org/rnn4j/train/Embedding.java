@@ -109,9 +109,12 @@ public final class Embedding implements HasParameters, AutoCloseable {
 
     private Tensor forwardUnguarded(int[] ids, int steps, int batch) {
         check(ids, steps, batch);
+        Map<String, Tensor> table = parameters();
+        long[] versions = Tensor.versionsForReading(this, table, "forward");
         Tensor out = Tensor.zeros(device, steps, batch, dim);
         try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
             device.engine().gatherRows(ids.length, dim, idx.buffer(), 0, weight.buffer(), 0, out.buffer(), 0);
+            Tensor.requireVersions(this, table, versions, "forward");
         } catch (RuntimeException e) {
             out.close();
             throw e;
