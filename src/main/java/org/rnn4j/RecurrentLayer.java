@@ -678,12 +678,21 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             lb.bptt(top, dYTop);
             for (int k = top; k >= 0; k--) {
                 int layer = k;
-                overlapping(() -> lb.weightGradients(layer), () -> {
+                Runnable side = () -> lb.weightGradients(layer);
+                Runnable main = () -> {
                     lb.inputGradient(layer);
                     if (layer > 0) {
                         lb.bptt(layer - 1, dXs[layer]);
                     }
-                });
+                };
+                if (sets == 1 && layer > 0) {
+                    // one set, as the engine did not overlap when this backward began: an overlap switched on since
+                    // (setStreams from another thread) would let the BPTT below overwrite what these gradients read
+                    side.run();
+                    main.run();
+                } else {
+                    overlapping(side, main);
+                }
             }
             // a write from another thread during backward: the gradients just added mix old and new weights
             Tensor.requireVersions(this, params, sv.parameterVersions, "backward");
