@@ -2,10 +2,12 @@ package org.rnn4j;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 
@@ -310,6 +312,24 @@ public final class Tensor implements AutoCloseable {
                     + " ran on thread '" + Thread.currentThread().getName() + "' (an optimizer step, setParameter or "
                     + "copy on another thread): its result would mix old and new weights; synchronize the writes "
                     + "with the calls");
+        }
+    }
+
+    /**
+     * Runs {@code write}, an in-place write of {@code tensors} (an optimizer step), marked as {@link #copyFrom} marks
+     * its own: the versions move before and after it and {@link #versionsForReading} refuses a reader meanwhile.
+     */
+    public static <T> T whileWriting(Collection<Tensor> tensors, Supplier<T> write) {
+        List<Tensor> marked = new ArrayList<>(tensors.size());
+        try {
+            for (Tensor t : tensors) {
+                t.beginWrite();
+                marked.add(t);
+                t.version++;
+            }
+            return write.get();
+        } finally {
+            marked.forEach(Tensor::endWrite);
         }
     }
 

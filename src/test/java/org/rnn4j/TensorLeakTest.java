@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
+import org.rnn4j.train.Adam;
 import org.rnn4j.train.Embedding;
 import org.rnn4j.train.Linear;
 
@@ -126,6 +127,40 @@ class TensorLeakTest {
             assertTrue(e.getMessage().contains("[weight] were being written"), e.getMessage());
             w.endWrite();
             table.forward(new int[] {1, 4}, 2, 1).close();
+        }
+    }
+
+    /** An optimizer step marks its parameters as being written until it has waited for its updates. */
+    @Test
+    void aForwardDuringAnOptimizerStepIsRefused() {
+        List<RuntimeException> seen = new ArrayList<>();
+        RecurrentLayer[] layer = new RecurrentLayer[1];
+        Tensor[] input = new Tensor[1];
+        Device device = Device.cpu().withEngine(real -> (Engine) Proxy.newProxyInstance(Engine.class.getClassLoader(),
+                new Class<?>[] {Engine.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("adamStep") && seen.isEmpty()) {
+                        try {   // another thread's forward, at the moment the update runs
+                            layer[0].forward(input[0]).close();
+                            seen.add(new IllegalStateException("forward ran"));
+                        } catch (RuntimeException e) {
+                            seen.add(e);
+                        }
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                }));
+        try (RecurrentLayer l = Gru.builder(3, 2).seed(1).build(device);
+             Tensor x = Tensor.of(device, new float[] {1f, 2f, 3f}, 1, 1, 3);
+             Adam adam = new Adam(List.of(l), 1e-2)) {
+            layer[0] = l;
+            input[0] = x;
+            adam.step();
+            assertEquals(1, seen.size());
+            assertTrue(seen.get(0).getMessage().contains("were being written"), seen.get(0).getMessage());
+            l.forward(x).close();   // after the step
         }
     }
 

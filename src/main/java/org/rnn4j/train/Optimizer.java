@@ -89,14 +89,19 @@ public abstract class Optimizer implements AutoCloseable {
         if (clipNorm > 0 && !clipOnDevice) {
             Clipping.clipGlobalNorm(modules, clipNorm);   // tensors on several devices: the norm goes through the host
         }
-        for (OnEngine g : engines) {
-            queueStep(g, clipOnDevice);
-        }
+        // marked as being written until the norm's read has waited for the updates: a forward on another thread
+        // meanwhile is refused (Tensor.versionsForReading)
+        boolean finite = Tensor.whileWriting(pairs.stream().map(ParameterSet.Pair::param).toList(), () -> {
+            for (OnEngine g : engines) {
+                queueStep(g, clipOnDevice);
+            }
+            boolean all = true;
+            for (OnEngine g : engines) {   // one copy and one synchronize per engine; the per-tensor search only on failure
+                all &= Double.isFinite(g.engine.readGlobalNorm(g.work));
+            }
+            return all;
+        });
         steps = t;
-        boolean finite = true;
-        for (OnEngine g : engines) {   // one copy and one synchronize per engine; the per-tensor search only on failure
-            finite &= Double.isFinite(g.engine.readGlobalNorm(g.work));
-        }
         if (finite) {
             return;
         }
