@@ -213,23 +213,19 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("data: expected an array of values, got null");
         }
         checkLength(data.length);
-        beginWrite();
-        try {
-            device.engine().upload(data, 0, bufferForWrite(), 0, data.length);
-        } finally {
-            endWrite();
-        }
+        whileWriting(List.of(this), () -> {
+            device.engine().upload(data, 0, buffer(), 0, data.length);
+            return null;
+        });
     }
 
     /** Sets every element to {@code value}. */
     public void fill(float value) {
         requireDType(DType.F32);
-        beginWrite();
-        try {
-            device.engine().fill(bufferForWrite(), 0, size, value);
-        } finally {
-            endWrite();
-        }
+        whileWriting(List.of(this), () -> {
+            device.engine().fill(buffer(), 0, size, value);
+            return null;
+        });
     }
 
     private void checkLength(int length) {
@@ -316,25 +312,23 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Runs {@code write}, an in-place write of {@code tensors} (an optimizer step), marked as {@link #copyFrom} marks
-     * its own: the versions move before and after it and {@link #versionsForReading} refuses a reader meanwhile.
+     * Runs {@code write}, an in-place write of {@code tensors} ({@link #copyFrom}, {@link #fill}, an optimizer step),
+     * marked so: the versions move before and after it and {@link #versionsForReading} refuses a reader meanwhile.
      */
     public static <T> T whileWriting(Collection<Tensor> tensors, Supplier<T> write) {
-        List<Tensor> marked = new ArrayList<>(tensors.size());
+        for (Tensor t : tensors) {
+            t.beginWrite();
+        }
         try {
-            for (Tensor t : tensors) {
-                t.beginWrite();
-                marked.add(t);
-                t.version++;
-            }
             return write.get();
         } finally {
-            marked.forEach(Tensor::endWrite);
+            tensors.forEach(Tensor::endWrite);
         }
     }
 
     void beginWrite() {
         writesInProgress.incrementAndGet();   // before the version: a reader that sees the new version sees this too
+        version++;
     }
 
     void endWrite() {

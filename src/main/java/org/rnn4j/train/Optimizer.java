@@ -95,13 +95,13 @@ public abstract class Optimizer implements AutoCloseable {
             for (OnEngine g : engines) {
                 queueStep(g, clipOnDevice);
             }
+            steps = t;
             boolean all = true;
             for (OnEngine g : engines) {   // one copy and one synchronize per engine; the per-tensor search only on failure
                 all &= Double.isFinite(g.engine.readGlobalNorm(g.work));
             }
             return all;
         });
-        steps = t;
         if (finite) {
             return;
         }
