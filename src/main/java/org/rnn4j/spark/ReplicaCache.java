@@ -19,7 +19,7 @@ final class ReplicaCache {
     static final class Slot {
         final Replica<?> replica;
         Optimizer optimizer;
-        long version = -1;
+        long broadcast = -1;
 
         Slot(Replica<?> replica) {
             this.replica = replica;

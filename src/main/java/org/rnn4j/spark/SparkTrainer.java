@@ -306,10 +306,10 @@ public final class SparkTrainer<E> implements AutoCloseable {
                 Replica<E> replica = (Replica<E>) slot.replica;
                 HasParameters module = replica.module();
                 // keyed by the broadcast, not the step: a resumed fit repeats step numbers with other weights
-                if (slot.version != weights.id()) {
-                    slot.version = -1;
+                if (slot.broadcast != weights.id()) {
+                    slot.broadcast = -1;
                     unflatten(weights.value(), 0, module.parameters().values());
-                    slot.version = weights.id();
+                    slot.broadcast = weights.id();
                 }
                 module.zeroGrad();
                 Replica.Loss loss = replica.accumulate(examples, step);
@@ -373,7 +373,7 @@ public final class SparkTrainer<E> implements AutoCloseable {
                     slot.optimizer = options.newOptimizer(List.of(module));
                 }
                 Optimizer opt = slot.optimizer;
-                slot.version = -1;
+                slot.broadcast = -1;
                 int used = unflatten(weights.value(), 0, module.parameters().values());
                 unflatten(weights.value(), used, opt.state().values());
                 opt.restoreSteps(step);
