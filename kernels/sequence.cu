@@ -28,7 +28,9 @@
 //                          dy rows dyLd apart (null: 0), dhN [B, F] (null: 0), dst dense [T, B, F]
 //   rnn4j_masked_update    state[b, j] = v ? fresh[b, j] : prev[b, j];  out[b·outLd + j] = v ? fresh[b, j] : 0
 //                          with v = valid(lengths, b, step); fresh, prev, state [B, F]; state may alias prev
-//   rnn4j_dropout          dst[i] = Dropout.uniform(seed, i) >= p ? src[i] · (1 / (1 − p)) : 0;  src may alias dst
+//   rnn4j_dropout          dst[i] = Dropout.uniform(s, i) >= p ? src[i] · (1 / (1 − p)) : 0;  src may alias dst,
+//                          s = seed + (base ? *base : 0): a step graph reads the part that changes from base
+//                          (int64, device memory written before it), so its replays draw new masks
 //                          (the mask is bit-identical to the CPU engine's; so is the scaling)
 //   rnn4j_gather_rows      dst[r, c] = table[idx[r], c]             idx int32 [rows], table [V, cols], dst [rows, cols]
 //   rnn4j_scatter_add_rows table[idx[r], c] += src[r, c] for r = 0 .. rows−1 in order. Work item (p, c),
@@ -174,8 +176,12 @@ extern "C" __global__ void rnn4j_masked_update(
     }
 }
 
-extern "C" __global__ void rnn4j_dropout(long long n, float p, unsigned long long seed, const float* src, float* dst) {
+extern "C" __global__ void rnn4j_dropout(long long n, float p, const unsigned long long* base, unsigned long long seed,
+                                         const float* src, float* dst) {
     const float scale = 1.0f / (1.0f - p);    // as CpuEngine.dropout: src · (1 / (1 − p))
+    if (base != nullptr) {
+        seed += *base;
+    }
     for (long long i = gridIndex(); i < n; i += gridStride()) {
         const float v = src[i];
         dst[i] = dropoutUniform(seed, i) >= p ? v * scale : 0.0f;

@@ -88,9 +88,13 @@ public final class ForwardResult implements AutoCloseable {
     static final class Saved implements AutoCloseable {
         final int steps;
         final int batch;
-        final int[] lengths;
         final Tensor lengthsOnDevice;
+        /** Its {@link Tensor#version()} when forward ran: backward refuses lengths set again since. */
+        final long lengthsVersion;
         final long dropoutSeed;
+        /** The seed in device memory the forward's dropout read (RecurrentLayer.stageDropoutSeed), or null. */
+        final Tensor dropoutSeedOnDevice;
+        final long dropoutSeedVersion;
         /** [layer][direction] */
         final DirectionState[][] states;
         /** Every tensor above, closed together. */
@@ -98,14 +102,17 @@ public final class ForwardResult implements AutoCloseable {
         /** {@link Tensor#version()} of each parameter, in the layer's order, when forward ran. */
         final long[] parameterVersions;
 
-        Saved(int steps, int batch, int[] lengths, Tensor lengthsOnDevice, long dropoutSeed,
+        Saved(int steps, int batch, Tensor lengthsOnDevice, long lengthsVersion, long dropoutSeed,
+              Tensor dropoutSeedOnDevice, long dropoutSeedVersion,
               DirectionState[][] states, List<Tensor> owned, long[] parameterVersions) {
             this.parameterVersions = parameterVersions;
             this.steps = steps;
             this.batch = batch;
-            this.lengths = lengths;
             this.lengthsOnDevice = lengthsOnDevice;
+            this.lengthsVersion = lengthsVersion;
             this.dropoutSeed = dropoutSeed;
+            this.dropoutSeedOnDevice = dropoutSeedOnDevice;
+            this.dropoutSeedVersion = dropoutSeedVersion;
             this.states = states;
             this.owned = owned;
         }

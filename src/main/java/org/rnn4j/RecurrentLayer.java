@@ -278,8 +278,45 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     public ForwardResult forward(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
         requireOpen();
         try (ExclusiveUse.Held u = use.enter("forward")) {
-            return forwardUnguarded(x, lengths, h0, c0, training);
+            return forwardUnguarded(x, lengths, null, null, h0, c0, training);
         }
+    }
+
+    /**
+     * {@link #forward(Tensor, int[], Tensor, Tensor)} with the lengths already on this layer's device (checked on
+     * their host copy), for a caller that uploads a batch's inputs before its step: a CUDA graph of the step then
+     * serves every length pattern. {@code dropoutSeed}, where not null, holds what {@link #stageDropoutSeed} wrote
+     * into it for this forward: the inter-layer dropout then reads its seed from the device, so a graph of the step
+     * draws each step's masks. Backward refuses to run after either was {@link DeviceInts#set set} again.
+     */
+    public ForwardResult forwardStaged(Tensor x, DeviceInts lengths, DeviceInts dropoutSeed, Tensor h0, Tensor c0) {
+        requireOpen();
+        if (dropoutSeed != null && (dropoutSeed.size() != 2 || dropoutSeed.device() != device)) {
+            throw new IllegalArgumentException("dropoutSeed: expected the 2 values stageDropoutSeed writes, on " + device
+                    + ", got " + dropoutSeed);
+        }
+        if (lengths == null) {
+            throw new IllegalArgumentException("lengths: expected DeviceInts of the per-sample lengths, got null "
+                    + "(forward with null lengths runs all T)");
+        }
+        if (lengths.device() != device) {
+            throw new IllegalArgumentException("lengths: expected values on " + device + ", got " + lengths.device());
+        }
+        try (ExclusiveUse.Held u = use.enter("forward")) {
+            return forwardUnguarded(x, lengths.toArray(), lengths.tensor(), dropoutSeed, h0, c0, training);
+        }
+    }
+
+    /**
+     * Writes the dropout seed of this layer's next training forward into {@code slot} (2 int32 values, low word
+     * first), for {@link #forwardStaged}: an upload a caller queues before its step.
+     */
+    public void stageDropoutSeed(DeviceInts slot) {
+        if (slot == null || slot.size() != 2) {
+            throw new IllegalArgumentException("slot: expected DeviceInts of 2 values, got " + slot);
+        }
+        long seed = dropoutSeed(trainingForwards);
+        slot.set(new int[] {(int) seed, (int) (seed >>> 32)});
     }
 
     /**
@@ -298,11 +335,16 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
     ForwardResult forwardInference(Tensor x, int[] lengths, Tensor h0, Tensor c0) {
         requireOpen();
         try (ExclusiveUse.Held u = use.enter("stream step")) {
-            return forwardUnguarded(x, lengths, h0, c0, false);
+            return forwardUnguarded(x, lengths, null, null, h0, c0, false);
         }
     }
 
-    private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor h0, Tensor c0, boolean keep) {
+    /**
+     * {@code lengthsOnDevice}: {@code lengths} on the device already (the caller's), or null to upload them;
+     * {@code seedOnDevice}: the dropout seed on the device ({@link #stageDropoutSeed}), or null to pass it to the kernels.
+     */
+    private ForwardResult forwardUnguarded(Tensor x, int[] lengths, Tensor lengthsOnDevice, DeviceInts seedOnDevice,
+                                           Tensor h0, Tensor c0, boolean keep) {
         // read before any weight is: a write from another thread during forward shows as a changed version
         long[] versions = Tensor.versionsForReading(this, params, "forward");
         Checks.sequence("x", x, device, cfg.batchFirst(), cfg.inputSize());
@@ -323,14 +365,24 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Checks.finite("c0", c0);
         }
 
-        long seed = keep ? dropoutSeed(trainingForwards++) : 0;
+        long seed = keep ? dropoutSeed(trainingForwards) : 0;
+        if (keep && seedOnDevice != null
+                && (seedOnDevice.get(0) != (int) seed || seedOnDevice.get(1) != (int) (seed >>> 32))) {
+            throw new IllegalArgumentException("dropoutSeed: expected the seed of this layer's next training forward "
+                    + "(stageDropoutSeed), got other values");
+        }
+        trainingForwards += keep ? 1 : 0;
+        // the kernels' seed: layerSalt(k) on top of the seed in device memory, or the whole of it
+        DeviceInts deviceSeed = keep ? seedOnDevice : null;
+        long hostSeed = deviceSeed == null ? seed : 0;
         int tb = steps * batch;
         int s = cfg.stateSize();
         int outF = cfg.outputSize();
         List<Tensor> savedTensors = new ArrayList<>();
         DirectionState[][] states2 = new DirectionState[cfg.numLayers()][cfg.directions()];
         try (Scope scope = new Scope(device)) {
-            Tensor lenT = len == null ? null : scope.track(Tensor.ofInts(device, len, batch));
+            Tensor lenT = len == null ? null
+                    : lengthsOnDevice != null ? lengthsOnDevice : scope.track(Tensor.ofInts(device, len, batch));
             // every state of hN and cN, and every element of the time-major buffers below, is written before it
             // is read (copies, GEMMs with beta 0, kernels that also write the padded steps)
             Tensor hN = scope.uninitialized(states, batch, s);
@@ -381,7 +433,8 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 boolean drop = keep && cfg.dropout() > 0 && k < cfg.numLayers() - 1;
                 if (drop) {
                     Tensor dropped = scope.uninitialized(steps, batch, outF);
-                    engine.dropout((long) tb * outF, cfg.dropout(), layerSeed(seed, k), y.buffer(), 0, dropped.buffer(), 0);
+                    engine.dropout((long) tb * outF, cfg.dropout(), deviceSeed == null ? null : deviceSeed.tensor().buffer(),
+                            0, hostSeed + layerSalt(k), y.buffer(), 0, dropped.buffer(), 0);
                     layerIn = dropped;
                 } else {
                     layerIn = y;
@@ -392,10 +445,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             fromTimeMajor(y, out, steps, batch, outF);
             Saved saved = null;
             if (keep) {
-                if (lenT != null) {
+                if (lenT != null && lengthsOnDevice == null) {
                     savedTensors.add(scope.keep(lenT));
                 }
-                saved = new Saved(steps, batch, len, lenT, seed, states2, savedTensors, versions);
+                saved = new Saved(steps, batch, lenT, lenT == null ? 0 : lenT.version(), seed,
+                        deviceSeed == null ? null : deviceSeed.tensor(), deviceSeed == null ? 0 : deviceSeed.tensor().version(),
+                        states2, savedTensors, versions);
             }
             ForwardResult result = new ForwardResult(this, scope.keep(out), scope.keep(hN),
                     cN == null ? null : scope.keep(cN), saved);
@@ -641,6 +696,14 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         } else if (dcN != null) {
             throw new IllegalArgumentException("dcN: expected null for " + cfg.cell() + ", got " + dcN.describe());
         }
+        if (sv.dropoutSeedOnDevice != null && sv.dropoutSeedOnDevice.version() != sv.dropoutSeedVersion) {
+            throw new IllegalStateException("fwd: the dropout seed given to this forward was set to another value since "
+                    + "(DeviceInts.set); backward would draw other masks. Run forward again");
+        }
+        if (sv.lengthsOnDevice != null && sv.lengthsOnDevice.version() != sv.lengthsVersion) {
+            throw new IllegalStateException("fwd: the lengths given to this forward were set to other values since "
+                    + "(DeviceInts.set); backward would mask with the new ones. Run forward again");
+        }
         Buffer len = buf(sv.lengthsOnDevice);
         try (Scope scope = new Scope(device)) {
             // Everything is allocated before the first parameter gradient is added: running out of memory
@@ -820,8 +883,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             }
             if (k > 0 && cfg.dropout() > 0) {
                 // the mask is regenerated from the seed: its backward is the same operation
-                engine.dropout((long) tb * in, cfg.dropout(), layerSeed(sv.dropoutSeed, k - 1), dX.buffer(), 0,
-                        dX.buffer(), 0);
+                Tensor base = sv.dropoutSeedOnDevice;
+                engine.dropout((long) tb * in, cfg.dropout(), base == null ? null : base.buffer(), 0,
+                        (base == null ? sv.dropoutSeed : 0) + layerSalt(k - 1), dX.buffer(), 0, dX.buffer(), 0);
             }
         }
     }
@@ -1076,8 +1140,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         return cfg.seed() * 0x9E3779B97F4A7C15L + call * 0xC2B2AE3D27D4EB4FL;
     }
 
-    private static long layerSeed(long seed, int layer) {
-        return seed + (layer + 1) * 0x165667B19E3779F9L;
+    /** What layer {@code layer}'s dropout adds to the forward's seed. */
+    private static long layerSalt(int layer) {
+        return (layer + 1) * 0x165667B19E3779F9L;
     }
 
     private static Buffer buf(Tensor t) {

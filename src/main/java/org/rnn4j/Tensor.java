@@ -212,9 +212,23 @@ public final class Tensor implements AutoCloseable {
         if (data == null) {
             throw new IllegalArgumentException("data: expected an array of values, got null");
         }
-        checkLength(data.length);
+        overwrite(data.length, () -> device.engine().upload(data, 0, buffer(), 0, data.length));
+    }
+
+    /** Overwrites the contents of an I32 tensor with {@code data} (same number of elements). */
+    public void copyFromInts(int[] data) {
+        requireDType(DType.I32);
+        if (data == null) {
+            throw new IllegalArgumentException("data: expected an array of values, got null");
+        }
+        overwrite(data.length, () -> device.engine().upload(data, 0, buffer(), 0, data.length));
+    }
+
+    /** Uploads {@code length} values over the contents, marked as a write ({@link #whileWriting}). */
+    private void overwrite(int length, Runnable upload) {
+        checkLength(length);
         whileWriting(List.of(this), () -> {
-            device.engine().upload(data, 0, buffer(), 0, data.length);
+            upload.run();
             return null;
         });
     }

@@ -20,6 +20,9 @@ import org.rnn4j.Device;
 import org.rnn4j.ForwardResult;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
+import org.rnn4j.model.SequenceDataset;
+import org.rnn4j.model.SequenceModel;
+import org.rnn4j.model.Task;
 import org.rnn4j.train.Adam;
 
 /**
@@ -62,17 +65,18 @@ final class HostOverheadBench {
                 + " CPUs, load average " + loadAverage());
         out.println();
         out.println("| cell | T | build | forward µs | training step µs | calls / forward | calls / training step"
-                + " | training step calls by API | with update µs | calls / with update | with update calls by API |");
-        out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |");
+                + " | training step calls by API | with update µs | calls / with update | with update calls by API"
+                + " | model step µs | calls / model step | model step calls by API |");
+        out.println("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |");
         out.flush();
         for (String cell : cells) {
             for (int t : steps) {
                 String shape = Workload.cellName(cell) + "-I" + in + "-H" + hidden + "-B" + batch + "-T" + t;
                 for (int k = 0; k < classPaths.size(); k++) {
                     String[] f = child(classPaths.get(k), shape, "" + warmup, "" + reps).split("\t");
-                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", cell, t,
-                            classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4],
-                            field(f, 5), field(f, 6), field(f, 7));
+                    out.printf(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n",
+                            cell, t, classPaths.size() > 1 && k == 0 ? "baseline" : "this", f[0], f[1], f[2], f[3], f[4],
+                            field(f, 5), field(f, 6), field(f, 7), field(f, 8), field(f, 9), field(f, 10));
                     out.flush();
                 }
             }
@@ -160,8 +164,41 @@ final class HostOverheadBench {
             double trainingUs = medianMicros(training, reps);
             Map<String, Long> forwardCalls = counters.callsOf(forward);
             Map<String, Long> trainingCalls = counters.callsOf(training);
-            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%s%n", forwardUs, trainingUs, total(forwardCalls),
-                    total(trainingCalls), trainingCalls, withUpdate(layer, training, warmup, reps, counters));
+            System.out.printf(Locale.ROOT, "%.1f\t%.1f\t%d\t%d\t%s%s%s%n", forwardUs, trainingUs, total(forwardCalls),
+                    total(trainingCalls), trainingCalls, withUpdate(layer, training, warmup, reps, counters),
+                    modelStep(w, device, warmup, reps, counters));
+        }
+    }
+
+    /**
+     * {@code \tµs\tcalls\tcalls by API} of one step of a {@link SequenceModel} around the layer (dense input, a
+     * classification head of 8 classes, all T valid) as {@code fit} takes it: zeroing the gradients,
+     * {@code trainOnBatch} (which reads the loss back) and the clipped Adam update.
+     */
+    private static String modelStep(Workload w, Device device, int warmup, int reps, Counters counters) {
+        List<float[][]> xs = new ArrayList<>();
+        int[] labels = new int[w.batch()];
+        float[] values = BenchCommand.uniform(w.steps() * w.batch() * w.in(), 3);
+        for (int b = 0; b < w.batch(); b++) {
+            float[][] seq = new float[w.steps()][w.in()];
+            for (int t = 0; t < w.steps(); t++) {
+                System.arraycopy(values, (b * w.steps() + t) * w.in(), seq[t], 0, w.in());
+            }
+            xs.add(seq);
+            labels[b] = b % 8;
+        }
+        SequenceDataset data = SequenceDataset.classificationOfFeatures(xs, labels);
+        try (SequenceModel model = SequenceModel.builder(Task.CLASSIFICATION).features(w.in()).recurrent(w.builder(1))
+                .outputs(8).seed(1).build(device);
+             Adam adam = new Adam(List.of(model), 1e-3)) {
+            adam.setGlobalClipNorm(1.0);
+            return measured(() -> {
+                adam.zeroGrad();
+                model.trainOnBatch(data, 0);
+                adam.step();
+            }, warmup, reps, counters);
+        } catch (NoSuchMethodError e) {
+            return "";   // an older build
         }
     }
 
@@ -169,20 +206,24 @@ final class HostOverheadBench {
     private static String withUpdate(RecurrentLayer layer, Runnable training, int warmup, int reps, Counters counters) {
         try (Adam adam = new Adam(List.of(layer), 1e-3)) {
             adam.setGlobalClipNorm(1.0);
-            Runnable step = () -> {
+            return measured(() -> {
                 layer.zeroGrad();
                 training.run();
                 adam.step();
-            };
-            for (int i = 0; i < warmup; i++) {
-                step.run();
-            }
-            double us = medianMicros(step, reps);
-            Map<String, Long> calls = counters.callsOf(step);
-            return String.format(Locale.ROOT, "\t%.1f\t%d\t%s", us, total(calls), calls);
+            }, warmup, reps, counters);
         } catch (NoSuchMethodError e) {
             return "";   // an older build: no clipping inside the optimizer
         }
+    }
+
+    /** {@code \tµs\tcalls\tcalls by API} of {@code step} after {@code warmup} runs: the median of {@code reps}. */
+    private static String measured(Runnable step, int warmup, int reps, Counters counters) {
+        for (int i = 0; i < warmup; i++) {
+            step.run();
+        }
+        double us = medianMicros(step, reps);
+        Map<String, Long> calls = counters.callsOf(step);
+        return String.format(Locale.ROOT, "\t%.1f\t%d\t%s", us, total(calls), calls);
     }
 
     private static double medianMicros(Runnable pass, int reps) {

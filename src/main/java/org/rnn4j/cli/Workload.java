@@ -6,6 +6,7 @@ import java.util.regex.Pattern;
 import org.rnn4j.Device;
 import org.rnn4j.Gru;
 import org.rnn4j.Lstm;
+import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Rnn;
 
@@ -74,11 +75,16 @@ record Workload(String cell, int in, int hidden, int batch, int steps) {
     }
 
     RecurrentLayer build(Device device, long seed) {
+        return new RecurrentLayer(builder(seed).config(), device);
+    }
+
+    /** The layer's builder, for a model around it. */
+    RecurrentConfig.Builder<?> builder(long seed) {
         return switch (cell) {
-            case "lstm" -> Lstm.builder(in, hidden).seed(seed).build(device);
-            case "gru" -> Gru.builder(in, hidden).seed(seed).build(device);
-            case "tanh" -> Rnn.builder(in, hidden).seed(seed).build(device);
-            default -> Rnn.reluBuilder(in, hidden).seed(seed).build(device);
+            case "lstm" -> Lstm.builder(in, hidden).seed(seed);
+            case "gru" -> Gru.builder(in, hidden).seed(seed);
+            case "tanh" -> Rnn.builder(in, hidden).seed(seed);
+            default -> Rnn.reluBuilder(in, hidden).seed(seed);
         };
     }
 }

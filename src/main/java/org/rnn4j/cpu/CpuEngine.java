@@ -302,7 +302,12 @@ public final class CpuEngine implements Engine {
     }
 
     @Override
-    public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
+    public void dropout(long n, float p, Buffer base, long baseOff, long seed, Buffer src, long srcOff, Buffer dst,
+                        long dstOff) {
+        if (base != null) {
+            int[] b = ints(base);
+            seed += (b[(int) baseOff] & 0xFFFFFFFFL) | (long) b[(int) baseOff + 1] << 32;
+        }
         float[] s = floats(src), d = floats(dst);
         float scale = 1f / (1f - p);
         for (long i = 0; i < n; i++) {

@@ -205,6 +205,26 @@ public final class CudaEngine implements Engine {
             return size() > MAX_SEEN;
         }
     };
+    /**
+     * Graphs of {@link #replayableStep} regions, least recently replayed first; each holds the memory its step
+     * allocated ({@link StepMemory}), so there are few of them.
+     */
+    static final int MAX_STEP_GRAPHS = 4;
+    private final LinkedHashMap<GraphKey, StepGraph> stepGraphs = new LinkedHashMap<>(16, 0.75f, true);
+    /** Step regions seen once, with the bytes of each allocation of that run (what their capture is given). */
+    private final LinkedHashMap<GraphKey, long[]> stepsSeenOnce = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<GraphKey, long[]> eldest) {
+            return size() > MAX_SEEN;
+        }
+    };
+    /** The memory of the step region the current thread runs, or null outside one. */
+    private final ThreadLocal<StepMemory> stepMemory = new ThreadLocal<>();
+
+    /** An instantiated step graph and the pool blocks its nodes use. */
+    private record StepGraph(long exec, List<DevicePool.Block> memory) {
+    }
+
     private final Object stagingLock = new Object();
     /** Tests only: receives launches instead of the driver (see {@link #forArgumentTests}). */
     private final Launcher recorder;
@@ -749,6 +769,10 @@ public final class CudaEngine implements Engine {
 
     /** Called by {@link CudaBuffer#close()}: the block goes back to the pool (nothing after close). */
     void recycle(DevicePool.Block block) {
+        StepMemory m = stepMemory.get();
+        if (m != null && m.isCapture() && m.keeps(block)) {
+            return;   // the step graph being captured keeps it
+        }
         DevicePool p = pool;
         if (p != null && !closed) {
             if (sideThreads.get() > 0) {
@@ -816,7 +840,11 @@ public final class CudaEngine implements Engine {
      * released there (by another thread sharing the engine) with its last use still queued.
      */
     private DevicePool.Block acquire(long bytes) {
-        DevicePool.Block block = pool.acquire(bytes);
+        StepMemory m = stepMemory.get();
+        if (m != null && !m.isCapture()) {
+            m.record(bytes);
+        }
+        DevicePool.Block block = m != null && m.isCapture() ? m.serve(bytes) : pool.acquire(bytes);
         if (sideThreads.get() > 0) {
             SidePath p = lanes.get().path;
             if (p != null && p == side) {
@@ -1156,6 +1184,148 @@ public final class CudaEngine implements Engine {
     }
 
     /**
+     * {@link #replayable} for a region that allocates: the first sighting runs {@code work} eagerly and records its
+     * allocations, the second captures it with those allocations served from blocks taken for it beforehand
+     * ({@link StepMemory}), which the graph keeps; later sightings launch the graph without running {@code work}.
+     * A capture that allocates otherwise than the run before it, or frees memory it did not allocate, is not kept:
+     * the first runs eagerly after all (so {@code work} must be safe to run again after a failed capture), the
+     * second launches its graph once. A step inside another region, or on a side branch, runs as part of it.
+     */
+    @Override
+    public boolean replayableStep(Object shape, Buffer[] buffers, Runnable work) {
+        enter();
+        Thread me = Thread.currentThread();
+        boolean onSide = sideThreads.get() > 0 && lanes.get().path != null;
+        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturer == me || onSide
+                || stepMemory.get() != null) {
+            work.run();
+            return true;
+        }
+        GraphKey key = new GraphKey(List.of("step", shape), memoryOf(buffers));
+        long[] recorded;
+        synchronized (graphLock) {
+            StepGraph g = stepGraphs.get(key);
+            if (g != null) {
+                launchGraph(g.exec(), shape);
+                return false;
+            }
+            recorded = stepsSeenOnce.remove(key);
+            if (recorded != null && capturer == null && captureStreamReady()) {
+                capturer = me;
+            } else {
+                recorded = null;
+            }
+        }
+        if (recorded == null) {
+            runRecording(key, work);
+            return true;
+        }
+        StepMemory m;
+        try {
+            m = StepMemory.serving(recorded, acquireAll(recorded));
+        } catch (RuntimeException e) {   // no room for a second copy of the step's memory: it stays eager
+            capturer = null;
+            runRecording(key, work);
+            return true;
+        }
+        long graph;
+        stepMemory.set(m);
+        try {
+            graph = capture(shape, work);
+        } catch (StepMemory.Mismatch e) {
+            graph = -1;
+        } catch (RuntimeException | Error e) {
+            giveBack(m.used());
+            giveBack(m.unused());
+            throw e;
+        } finally {
+            stepMemory.remove();
+            capturer = null;
+        }
+        giveBack(m.unused());
+        if (graph == -1 || graph == 0) {   // allocated otherwise, or the driver refused the capture (graphs off)
+            giveBack(m.used());
+            runRecording(key, work);
+            return true;
+        }
+        if (!m.allFreed()) {
+            Lib.cuGraphDestroy(graph);
+            throw new IllegalStateException("replayableStep of " + shape + ": memory allocated inside the region "
+                    + "outlives it (a step region must free everything it allocates)");
+        }
+        synchronized (graphLock) {
+            long[] exec = new long[1];
+            int status;
+            try {
+                status = Lib.cuGraphInstantiateWithFlags(exec, graph, 0L);
+            } finally {
+                Driver.check(Lib.cuGraphDestroy(graph), "cuGraphDestroy", name);
+            }
+            if (status != CUresult.CUDA_SUCCESS) {
+                giveBack(m.used());
+                graphsOff("cuGraphInstantiateWithFlags of " + shape + " failed with " + Driver.statusName(status));
+            } else {
+                launchGraph(exec[0], shape);
+                if (m.freedOutside()) {   // its nodes may read memory the pool hands out again: this launch only
+                    Driver.check(Lib.cuGraphExecDestroy(exec[0]), "cuGraphExecDestroy", name);
+                    giveBack(m.used());
+                    return true;
+                }
+                stepGraphs.put(key, new StepGraph(exec[0], m.used()));
+                if (stepGraphs.size() > MAX_STEP_GRAPHS) {
+                    Iterator<Map.Entry<GraphKey, StepGraph>> eldest = stepGraphs.entrySet().iterator();
+                    StepGraph evicted = eldest.next().getValue();
+                    eldest.remove();
+                    Driver.check(Lib.cuGraphExecDestroy(evicted.exec()), "cuGraphExecDestroy",
+                            "evicting the least recent step graph");
+                    giveBack(evicted.memory());
+                }
+                return true;
+            }
+        }
+        work.run();   // graphs are off now (said once)
+        return true;
+    }
+
+    /** Runs a step region eagerly, recording its allocations for the capture at its next sighting. */
+    private void runRecording(GraphKey key, Runnable work) {
+        StepMemory m = StepMemory.recording();
+        stepMemory.set(m);
+        try {
+            work.run();
+        } finally {
+            stepMemory.remove();
+        }
+        synchronized (graphLock) {
+            stepsSeenOnce.put(key, m.recorded());
+        }
+    }
+
+    /** A pool block for each of {@code bytes}, in order; on failure those taken go back. */
+    private List<DevicePool.Block> acquireAll(long[] bytes) {
+        List<DevicePool.Block> blocks = new ArrayList<>(bytes.length);
+        try {
+            for (long b : bytes) {
+                blocks.add(pool.acquire(b));
+            }
+        } catch (RuntimeException e) {
+            giveBack(blocks);
+            throw e;
+        }
+        return blocks;
+    }
+
+    /** Back to the pool, in stream order like any release (later users queue after the last launch that used them). */
+    private void giveBack(List<DevicePool.Block> blocks) {
+        DevicePool p = pool;
+        if (p != null && !closed) {
+            for (DevicePool.Block b : blocks) {
+                p.release(b);
+            }
+        }
+    }
+
+    /**
      * An executable graph of {@code graph} for {@code key}: where {@value #MAX_GRAPHS_PER_SHAPE} graphs of the key's
      * shape are kept already, the least recent of them updated to {@code graph}'s parameters (the same shape
      * captures the same nodes, so only pointers differ: {@code cuGraphExecUpdate}, no new instantiation); else a new
@@ -1295,6 +1465,11 @@ public final class CudaEngine implements Engine {
         return graphsEnabled && graphsUnusable == null;
     }
 
+    @Override
+    public boolean capturesGraphs() {
+        return graphsEnabled();
+    }
+
     /** Why this engine cannot use graphs, or null. */
     public String graphsUnusableReason() {
         return graphsUnusable;
@@ -1311,6 +1486,15 @@ public final class CudaEngine implements Engine {
             }
             graphs.clear();
             seenOnce.clear();
+            for (StepGraph g : stepGraphs.values()) {
+                int status = Lib.cuGraphExecDestroy(g.exec());
+                if (status != CUresult.CUDA_SUCCESS && first == null) {
+                    first = Driver.failure(status, "cuGraphExecDestroy", name);
+                }
+                giveBack(g.memory());
+            }
+            stepGraphs.clear();
+            stepsSeenOnce.clear();
             if (first != null) {
                 throw first;
             }
@@ -2004,9 +2188,10 @@ public final class CudaEngine implements Engine {
     }
 
     @Override
-    public void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
+    public void dropout(long n, float p, Buffer base, long baseOff, long seed, Buffer src, long srcOff, Buffer dst,
+                        long dstOff) {
         enter();
-        KernelArgs args = args().i64(n).f32(p).u64(seed)
+        KernelArgs args = args().i64(n).f32(p).ptr(ptrOrNull(base, baseOff, "base")).u64(seed)
                 .ptr(ptr(src, srcOff, "src")).ptr(ptr(dst, dstOff, "dst"));
         launchGridStride(Kernel.DROPOUT, n, args);
     }

@@ -93,6 +93,25 @@ public interface Engine extends AutoCloseable {
     }
 
     /**
+     * {@link #replayable} for a region that also allocates and frees device memory, such as a whole training step:
+     * the engine may keep what the region allocates with its graph, so that a replay uses the same addresses.
+     * Everything allocated inside must be freed inside, and nothing allocated before it freed inside. Returns
+     * whether {@code work} ran: false when the engine replayed a graph of it instead, in which case nothing
+     * {@code work} does on the host happened (the caller repeats what it must). {@code work} may run twice for
+     * one call (a failed capture, then eagerly), so what it does on the host must bear repeating. The default
+     * runs {@code work} and returns true.
+     */
+    default boolean replayableStep(Object shape, Buffer[] buffers, Runnable work) {
+        work.run();
+        return true;
+    }
+
+    /** Whether {@link #replayable} regions run as graph replays here (false by default). */
+    default boolean capturesGraphs() {
+        return false;
+    }
+
+    /**
      * Queues one layer-direction's whole time loop, {@code loop}: {@code perStep} queues it step by step
      * through the per-step primitives, as a {@link #replayable} region of {@code shape} and {@code buffers}.
      * An engine may run the loop as an algorithm of its own where one covers {@code loop} (a persistent
@@ -273,7 +292,17 @@ public interface Engine extends AutoCloseable {
      * {@code keep(seed, i) = Dropout.uniform(seed, i) >= p}. Applying it to a gradient with the
      * same seed is its backward. {@code src} and {@code dst} may be the same buffer.
      */
-    void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff);
+    default void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
+        dropout(n, p, null, 0, seed, src, srcOff, dst, dstOff);
+    }
+
+    /**
+     * {@link #dropout(long, float, long, Buffer, long, Buffer, long)} with the seed {@code seed + base}, where
+     * {@code base} is an int64 in device memory (int32 elements {@code baseOff} and {@code baseOff + 1}, low word
+     * first, {@code baseOff} even) or 0 when {@code base} is null: a {@link #replayable} region reads the seed's changing part from
+     * memory written before it, so that its replays draw new masks.
+     */
+    void dropout(long n, float p, Buffer base, long baseOff, long seed, Buffer src, long srcOff, Buffer dst, long dstOff);
 
     /**
      * Row lookup (an embedding's forward): {@code dst[r, :] = table[idx[r], :]} for {@code r < rows},

@@ -12,11 +12,13 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.rnn4j.BackwardResult;
 import org.rnn4j.Device;
+import org.rnn4j.DeviceInts;
 import org.rnn4j.ForwardResult;
 import org.rnn4j.HasParameters;
 import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
+import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.Engine;
 import org.rnn4j.engine.ExclusiveUse;
 import org.rnn4j.train.Checkpoint;
@@ -71,6 +73,10 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     /** Fails a call that overlaps another thread's (predict beside trainOnBatch would see training mode). */
     private final ExclusiveUse use = new ExclusiveUse(this);
     private boolean closed;
+    private final WholeSteps wholeSteps = new WholeSteps();
+    /** The last reason given for a training step that could not run as one graph (said once per reason change). */
+    private String wholeStepSaid;
+    private static final System.Logger LOG = System.getLogger("org.rnn4j.model");
 
     /** Builds the model described by {@code cfg} on {@code device}, with freshly initialised weights. */
     public SequenceModel(ModelConfig cfg, Device device) {
@@ -735,6 +741,15 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput, float[] classWeights) {
         rnn.train();
+        String eager = wholeStepRefusal(b, carry, classWeights);
+        if (eager == null) {
+            return wholeSteps.run(b, dropoutSeed, withOutput);
+        }
+        if (engine.capturesGraphs() && !eager.equals(wholeStepSaid)) {
+            wholeStepSaid = eager;
+            LOG.log(System.Logger.Level.INFO, "rnn4j: " + this + ": training steps run as layer graphs, not as one "
+                    + "graph per step: " + eager);
+        }
         try (Pass pass = new Pass(b, true, dropoutSeed, carry == null ? null : carry.h, carry == null ? null : carry.c);
              LossResult loss = pass.loss(classWeights)) {
             pass.backward(loss.gradient());
@@ -743,6 +758,23 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             }
             return new StepResult(loss.value(), loss.count(), loss.weight(), withOutput ? pass.out.toHost() : null);
         }
+    }
+
+    /**
+     * Why a training step cannot run as one {@link Engine#replayableStep} (a CUDA graph of the whole step), or null
+     * when it can: everything it reads from the host must be uploaded before it and nothing read back inside it.
+     */
+    private String wholeStepRefusal(Batches.Batch b, State carry, float[] classWeights) {
+        if (carry != null) {
+            return "stateful training carries each step's final states into the next";
+        }
+        if (!cfg.task().classes()) {
+            return "the mean squared error reads its sum on the host";
+        }
+        if (classWeights != null || b.weights() != null) {
+            return "a weighted loss groups its rows by weight on the host";
+        }
+        return null;
     }
 
     /** One step's mean loss, the number of terms and their total weight (the count without weights), and the output. */
@@ -776,28 +808,137 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         }
     }
 
+    /**
+     * What a batch's pass reads from the host, on the device: uploaded before any launch of the pass, and
+     * {@link #set} again in place for the next batch of the same shape (a replayed step graph reads them).
+     */
+    private final class StepInputs implements AutoCloseable {
+        final DeviceInts ids;         // [T·B] token ids, or null
+        final Tensor x;               // [T, B, F] features, or null
+        final DeviceInts lengths;     // [B]
+        final DeviceInts positions;   // [N] valid positions t·B + b, per-step tasks; else null
+        final DeviceInts targets;     // [B] labels or [N] step targets (−1: ignored), class tasks with targets; else null
+        // the dropout seeds of a step graph's step (2 int32 each), written before it; null: passed to the kernels
+        final DeviceInts headSeed;
+        final DeviceInts layerSeed;
+
+        StepInputs(Batches.Batch b) {
+            this(b, false);
+        }
+
+        /** {@code seeds}: with device memory for the dropout seeds ({@link #setSeeds}). */
+        StepInputs(Batches.Batch b, boolean seeds) {
+            List<AutoCloseable> made = new ArrayList<>();
+            try {
+                ids = b.ids() == null ? null : track(made, DeviceInts.of(device, b.ids()));
+                x = b.ids() != null ? null : track(made, Tensor.of(device, b.x(), b.steps(), b.batch(), cfg.inputFeatures()));
+                lengths = track(made, DeviceInts.of(device, b.lengths()));
+                positions = cfg.task().perStep() ? track(made, DeviceInts.of(device, b.positions())) : null;
+                int[] t = classTargets(b);
+                targets = t == null ? null : track(made, DeviceInts.of(device, t));
+                headSeed = seeds ? track(made, DeviceInts.of(device, new int[2])) : null;
+                layerSeed = seeds ? track(made, DeviceInts.of(device, new int[2])) : null;
+            } catch (RuntimeException e) {
+                for (AutoCloseable c : made) {
+                    closeQuietly(c);
+                }
+                throw e;
+            }
+        }
+
+        /** Uploads batch {@code b}, of the shape these inputs were made for, in place. */
+        void set(Batches.Batch b) {
+            if (ids != null) {
+                ids.set(b.ids());
+            } else {
+                x.copyFrom(b.x());
+            }
+            lengths.set(b.lengths());
+            if (positions != null) {
+                positions.set(b.positions());
+            }
+            if (targets != null) {
+                targets.set(classTargets(b));
+            }
+        }
+
+        /** Writes the head's dropout seed of this step and the stack's next one. */
+        void setSeeds(long head) {
+            headSeed.set(new int[] {(int) head, (int) (head >>> 32)});
+            rnn.stageDropoutSeed(layerSeed);
+        }
+
+        /** The buffers a pass reads from these (for a graph's key). */
+        List<Tensor> tensors() {
+            List<Tensor> l = new ArrayList<>();
+            for (DeviceInts d : new DeviceInts[] {ids, lengths, positions, targets, headSeed, layerSeed}) {
+                if (d != null) {
+                    l.add(d.tensor());
+                }
+            }
+            if (x != null) {
+                l.add(x);
+            }
+            return l;
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : new AutoCloseable[] {ids, x, lengths, positions, targets, headSeed, layerSeed}) {
+                closeQuietly(c);
+            }
+        }
+    }
+
+    /** The class targets a batch's loss reads (labels, or a class per valid position), or null. */
+    private int[] classTargets(Batches.Batch b) {
+        return !cfg.task().classes() ? null : cfg.task() == Task.CLASSIFICATION ? b.labels() : b.stepTargets();
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T c) {
+        made.add(c);
+        return c;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // closing device memory: nothing to report beyond the failure being handled
+            }
+        }
+    }
+
     /** The tensors of one forward pass through embedding, stack, feature selection, dropout and head. */
     private final class Pass implements AutoCloseable {
         final Batches.Batch b;
+        final StepInputs in;
+        final boolean ownsInputs;
         final boolean training;
         final long seed;
         final List<Tensor> owned = new ArrayList<>();
         ForwardResult fwd;
-        Tensor positions;   // [N] int32, per-step tasks
         Tensor feat;        // [B, D·S] or [N, D·S], after dropout
         Tensor out;         // [B, C] or [N, C|O]
 
         Pass(Batches.Batch b, boolean training, long seed, Tensor h0, Tensor c0) {
+            this(b, new StepInputs(b), true, training, seed, h0, c0);
+        }
+
+        /** A pass over inputs uploaded already ({@code ownsInputs}: closed with the pass). */
+        Pass(Batches.Batch b, StepInputs in, boolean ownsInputs, boolean training, long seed, Tensor h0, Tensor c0) {
             this.b = b;
+            this.in = in;
+            this.ownsInputs = ownsInputs;
             this.training = training;
             this.seed = seed;
             try {
-                Tensor x = own(embedding != null ? embedding.forward(b.ids(), b.steps(), b.batch())
-                        : Tensor.of(device, b.x(), b.steps(), b.batch(), cfg.inputFeatures()));
-                fwd = rnn.forward(x, b.lengths(), h0, c0);
+                Tensor x = embedding != null ? own(embedding.forwardStaged(in.ids, b.steps(), b.batch())) : in.x;
+                fwd = rnn.forwardStaged(x, in.lengths, in.layerSeed, h0, c0);
                 feat = own(features());
                 if (training && cfg.dropout() > 0) {
-                    engine.dropout(feat.size(), cfg.dropout(), seed, feat.buffer(), 0, feat.buffer(), 0);
+                    headDropout(feat);
                 }
                 out = own(head.forward(feat));
             } catch (RuntimeException e) {
@@ -809,6 +950,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         private Tensor own(Tensor t) {
             owned.add(t);
             return t;
+        }
+
+        /** The head's dropout of {@code t} in place (its backward too: the same mask), seeded from the device where staged. */
+        private void headDropout(Tensor t) {
+            Buffer base = in.headSeed == null ? null : in.headSeed.tensor().buffer();
+            engine.dropout(t.size(), cfg.dropout(), base, 0, base == null ? seed : 0, t.buffer(), 0, t.buffer(), 0);
         }
 
         /** The head's input: the last layer's {@code h_n} per sequence, or the output at each valid step. */
@@ -824,10 +971,9 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 engine.swapLeadingAxes(dirs, b.batch(), s, fwd.hN().buffer(), off, f.buffer(), 0);
                 return f;
             }
-            int n = b.positions().length;
-            positions = own(Tensor.ofInts(device, b.positions(), n));
+            int n = in.positions.size();
             Tensor f = Tensor.zeros(device, n, width);
-            engine.gatherRows(n, width, positions.buffer(), 0, fwd.output().buffer(), 0, f.buffer(), 0);
+            engine.gatherRows(n, width, in.positions.tensor().buffer(), 0, fwd.output().buffer(), 0, f.buffer(), 0);
             return f;
         }
 
@@ -836,7 +982,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 case CLASSIFICATION, TAGGING, LANGUAGE_MODEL -> {
                     int[] targets = cfg.task() == Task.CLASSIFICATION ? b.labels() : b.stepTargets();
                     if (classWeights == null && b.weights() == null) {
-                        yield Losses.crossEntropyLastStep(out, targets);
+                        yield in.targets != null ? Losses.crossEntropyLastStep(out, in.targets)
+                                : Losses.crossEntropyLastStep(out, targets);
                     }
                     // row r's weight: its target's class weight times its sequence's sample weight
                     float[] w = new float[targets.length];
@@ -860,7 +1007,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             RecurrentConfig rc = rnn.config();
             try (Tensor dFeat = head.backward(feat, dOut)) {
                 if (cfg.dropout() > 0) {
-                    engine.dropout(dFeat.size(), cfg.dropout(), seed, dFeat.buffer(), 0, dFeat.buffer(), 0);
+                    headDropout(dFeat);
                 }
                 BackwardResult back;
                 if (!cfg.task().perStep()) {
@@ -873,14 +1020,14 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                     }
                 } else {
                     try (Tensor dY = Tensor.zeros(device, b.steps(), b.batch(), cfg.featureSize())) {
-                        engine.scatterAddRows(positions.dim(0), cfg.featureSize(), positions.buffer(), 0,
+                        engine.scatterAddRows(in.positions.size(), cfg.featureSize(), in.positions.tensor().buffer(), 0,
                                 dFeat.buffer(), 0, dY.buffer(), 0);
                         back = rnn.backward(fwd, dY, null, null);
                     }
                 }
                 try (BackwardResult r = back) {
                     if (embedding != null) {
-                        embedding.backward(b.ids(), r.dX());
+                        embedding.backwardStaged(in.ids, r.dX());
                     }
                 }
             }
@@ -894,6 +1041,115 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             for (Tensor t : owned) {
                 t.close();
             }
+            if (ownsInputs) {
+                in.close();
+            }
+        }
+    }
+
+    /**
+     * Training steps as one {@link Engine#replayableStep} each (on CUDA: one graph launch per step once a batch shape
+     * repeats). Each batch shape gets inputs of its own, uploaded in place before the step, and a loss sum and output
+     * that the step copies out, so that a replay needs nothing of the host but those uploads and one read.
+     */
+    private final class WholeSteps implements AutoCloseable {
+        /** The shapes kept: the CUDA engine keeps as many step graphs. */
+        static final int MAX_SHAPES = 4;
+        private final LinkedHashMap<List<Object>, Slot> slots = new LinkedHashMap<>(8, 0.75f, true);
+
+        /** One batch shape's inputs and outputs. */
+        private final class Slot implements AutoCloseable {
+            final StepInputs in;
+            final Tensor lossSum;
+            final Tensor out;   // the head's output, for metrics that read it; null without
+
+            Slot(Batches.Batch b, boolean withOutput, int[] outShape) {
+                in = new StepInputs(b, true);
+                Tensor sum = null;
+                try {
+                    sum = Tensor.zeros(device, 1);
+                    out = withOutput ? Tensor.zeros(device, outShape) : null;
+                } catch (RuntimeException e) {
+                    closeQuietly(sum);
+                    in.close();
+                    throw e;
+                }
+                lossSum = sum;
+            }
+
+            @Override
+            public void close() {
+                in.close();
+                lossSum.close();
+                closeQuietly(out);
+            }
+        }
+
+        StepResult run(Batches.Batch b, long dropoutSeed, boolean withOutput) {
+            int[] targets = classTargets(b);
+            long count = 0;
+            for (int t : targets) {
+                count += t >= 0 ? 1 : 0;
+            }
+            int rows = cfg.task().perStep() ? b.positions().length : b.batch();
+            int[] outShape = {rows, cfg.outputs()};
+            // every size, and the loss's 1/count, follows from these
+            List<Object> shape = List.of(cfg, b.steps(), b.batch(), rows, count, withOutput);
+            Slot slot = slots.get(shape);
+            if (slot == null) {
+                slot = new Slot(b, withOutput, outShape);
+                slots.put(shape, slot);
+                if (slots.size() > MAX_SHAPES) {
+                    var eldest = slots.entrySet().iterator();
+                    Slot evicted = eldest.next().getValue();
+                    eldest.remove();
+                    evicted.close();
+                }
+            } else {
+                slot.in.set(b);
+            }
+            Slot s = slot;
+            s.in.setSeeds(dropoutSeed);
+            List<Buffer> buffers = new ArrayList<>();
+            for (Map<String, Tensor> m : List.of(group.parameters(), group.gradients())) {
+                m.values().forEach(t -> buffers.add(t.buffer()));
+            }
+            s.in.tensors().forEach(t -> buffers.add(t.buffer()));
+            buffers.add(s.lossSum.buffer());
+            if (s.out != null) {
+                buffers.add(s.out.buffer());
+            }
+            Map<String, Tensor> params = group.parameters();
+            long[] versions = Tensor.versionsForReading(SequenceModel.this, params, "trainStep");
+            long forwards = rnn.dropoutCalls();
+            boolean ran = engine.replayableStep(shape, buffers.toArray(new Buffer[0]), () -> {
+                rnn.restoreDropoutCalls(forwards);   // a failed capture runs this again
+                try (Pass pass = new Pass(b, s.in, false, true, dropoutSeed, null, null);
+                     LossResult loss = pass.loss(null)) {
+                    pass.backward(loss.gradient());
+                    if (loss.sumOnDevice() != null) {
+                        engine.copy(loss.sumOnDevice().buffer(), 0, s.lossSum.buffer(), 0, 1);
+                    } else {
+                        engine.fill(s.lossSum.buffer(), 0, 1, 0f);
+                    }
+                    if (s.out != null) {
+                        engine.copy(pass.out.buffer(), 0, s.out.buffer(), 0, pass.out.size());
+                    }
+                }
+            });
+            if (!ran) {   // a replay: what the step does on the host
+                rnn.restoreDropoutCalls(forwards + 1);
+                group.gradients().values().forEach(Tensor::bufferForWrite);
+            }
+            Tensor.requireVersions(SequenceModel.this, params, versions, "trainStep");
+            double loss = count == 0 ? 0 : s.lossSum.toHost()[0] / (double) count;
+            return new StepResult(loss, count, count, s.out == null ? null : s.out.toHost());
+        }
+
+        @Override
+        public void close() {
+            slots.values().forEach(Slot::close);
+            slots.clear();
         }
     }
 
@@ -969,6 +1225,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
                 return;
             }
             closed = true;
+            wholeSteps.close();
             continuation(null);
             if (embedding != null) {
                 embedding.close();

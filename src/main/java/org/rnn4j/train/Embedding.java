@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.rnn4j.Device;
+import org.rnn4j.DeviceInts;
 import org.rnn4j.HasParameters;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.ExclusiveUse;
@@ -107,19 +108,44 @@ public final class Embedding implements HasParameters, AutoCloseable {
         }
     }
 
+    /** {@link #forward(int[], int, int)} of ids already on this embedding's device (checked on their host copy). */
+    public Tensor forwardStaged(DeviceInts ids, int steps, int batch) {
+        requireOn("ids", ids);
+        try (ExclusiveUse.Held u = use.enter("forward")) {
+            check(ids.toArray(), steps, batch);
+            return gather(ids.tensor(), steps, batch);
+        }
+    }
+
     private Tensor forwardUnguarded(int[] ids, int steps, int batch) {
         check(ids, steps, batch);
+        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
+            return gather(idx, steps, batch);
+        }
+    }
+
+    /** {@code out[t, b, :] = weight[idx[t·B + b], :]} of checked ids. */
+    private Tensor gather(Tensor idx, int steps, int batch) {
         Map<String, Tensor> table = parameters();
         long[] versions = Tensor.versionsForReading(this, table, "forward");
         Tensor out = Tensor.zeros(device, steps, batch, dim);
-        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
-            device.engine().gatherRows(ids.length, dim, idx.buffer(), 0, weight.buffer(), 0, out.buffer(), 0);
+        try {
+            device.engine().gatherRows((int) idx.size(), dim, idx.buffer(), 0, weight.buffer(), 0, out.buffer(), 0);
             Tensor.requireVersions(this, table, versions, "forward");
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
         return out;
+    }
+
+    private void requireOn(String name, DeviceInts ids) {
+        if (ids == null) {
+            throw new IllegalArgumentException(name + ": expected DeviceInts of token ids, got null");
+        }
+        if (ids.device() != device) {
+            throw new IllegalArgumentException(name + ": expected ids on " + device + ", got " + ids.device());
+        }
     }
 
     /**
@@ -143,7 +169,23 @@ public final class Embedding implements HasParameters, AutoCloseable {
         }
     }
 
+    /** {@link #backward(int[], Tensor)} of ids already on this embedding's device (checked on their host copy). */
+    public void backwardStaged(DeviceInts ids, Tensor dOut) {
+        requireOn("ids", ids);
+        try (ExclusiveUse.Held u = use.enter("backward")) {
+            checkBackward(ids.toArray(), dOut);
+            addRows(ids.tensor(), dOut);
+        }
+    }
+
     private void backwardUnguarded(int[] ids, Tensor dOut) {
+        checkBackward(ids, dOut);
+        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
+            addRows(idx, dOut);
+        }
+    }
+
+    private void checkBackward(int[] ids, Tensor dOut) {
         TrainChecks.usable("dOut", dOut, device);
         if (ids == null) {
             throw new IllegalArgumentException("ids: expected the ids given to forward, got null");
@@ -153,9 +195,11 @@ public final class Embedding implements HasParameters, AutoCloseable {
                     + dOut.describe());
         }
         checkIds(ids);
-        try (Tensor idx = Tensor.ofInts(device, ids, ids.length)) {
-            device.engine().scatterAddRows(ids.length, dim, idx.buffer(), 0, dOut.buffer(), 0, grad.buffer(), 0);
-        }
+    }
+
+    /** {@code grad[idx[i], :] += dOut[i, :]} in order, of checked ids; the padding row stays zero. */
+    private void addRows(Tensor idx, Tensor dOut) {
+        device.engine().scatterAddRows((int) idx.size(), dim, idx.buffer(), 0, dOut.buffer(), 0, grad.buffer(), 0);
         if (padding != NO_PADDING) {
             device.engine().fill(grad.bufferForWrite(), (long) padding * dim, dim, 0f);
         }

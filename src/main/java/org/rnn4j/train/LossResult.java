@@ -2,23 +2,52 @@ package org.rnn4j.train;
 
 import org.rnn4j.Tensor;
 
-/** A scalar loss and its gradient with respect to the loss's input (already scaled for the mean). Closing frees the gradient. */
+/**
+ * A scalar loss and its gradient with respect to the loss's input (already scaled for the mean). Closing frees the
+ * gradient. A loss reduced on the device keeps its sum there ({@link #sumOnDevice()}) and reads it when
+ * {@link #value()} is first asked, so that a step reads it once, after its backward.
+ */
 public final class LossResult implements AutoCloseable {
-    private final double value;
+    private double value;
     private final Tensor gradient;
     private final long count;
     private final double weight;
+    /** The summed terms on the device, read by the first {@link #value()}; null once read or computed on the host. */
+    private Tensor sum;
+    private final Tensor sumKept;
 
     LossResult(double value, Tensor gradient, long count, double weight) {
         this.value = value;
         this.gradient = gradient;
         this.count = count;
         this.weight = weight;
+        this.sumKept = null;
+    }
+
+    /** A loss whose value is {@code sum[0] / weight}, read from the device when asked. */
+    LossResult(Tensor sum, Tensor gradient, long count, double weight) {
+        this.gradient = gradient;
+        this.count = count;
+        this.weight = weight;
+        this.sum = sum;
+        this.sumKept = sum;
     }
 
     /** The loss, a mean over {@link #count()} terms. */
     public double value() {
+        if (sum != null) {
+            value = sum.toHost()[0] / weight;
+            sum = null;
+        }
         return value;
+    }
+
+    /**
+     * The loss before the mean, {@code value() · weight()}, as a one-element tensor on the device, or null where the
+     * loss was computed on the host. Live until this result is closed.
+     */
+    public Tensor sumOnDevice() {
+        return sumKept;
     }
 
     /** {@code dL/dinput}, shaped like the input (logits or predictions), on its device. */
@@ -39,10 +68,13 @@ public final class LossResult implements AutoCloseable {
     @Override
     public void close() {
         gradient.close();
+        if (sumKept != null) {
+            sumKept.close();
+        }
     }
 
     @Override
     public String toString() {
-        return "LossResult(" + value + " over " + count + ")";
+        return sum != null ? "LossResult(on the device, over " + count + ")" : "LossResult(" + value + " over " + count + ")";
     }
 }

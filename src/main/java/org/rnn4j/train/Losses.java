@@ -3,6 +3,7 @@ package org.rnn4j.train;
 import java.util.Arrays;
 import org.rnn4j.DType;
 import org.rnn4j.Device;
+import org.rnn4j.DeviceInts;
 import org.rnn4j.Tensor;
 import org.rnn4j.engine.Engine;
 
@@ -73,6 +74,37 @@ public final class Losses {
         int classes = logits.dim(1);
         int[] masked = maskTargets(targets, 1, batch, classes, null, false);
         return crossEntropy(logits, batch, classes, masked);
+    }
+
+    /**
+     * {@link #crossEntropyLastStep(Tensor, int[])} with the targets already on the logits' device (checked on their
+     * host copy), for a caller that uploads a batch's inputs before its step.
+     */
+    public static LossResult crossEntropyLastStep(Tensor logits, DeviceInts targets) {
+        TrainChecks.usable("logits", logits, null);
+        if (logits.rank() != 2) {
+            throw new IllegalArgumentException("logits: expected shape [B, C], got " + Arrays.toString(logits.shape()));
+        }
+        if (targets == null || targets.device() != logits.device()) {
+            throw new IllegalArgumentException("targets: expected DeviceInts on " + logits.device() + ", got "
+                    + (targets == null ? "null" : "values on " + targets.device()));
+        }
+        int batch = logits.dim(0);
+        int classes = logits.dim(1);
+        long count = 0;
+        for (int t : maskTargets(targets.toArray(), 1, batch, classes, null, false)) {
+            count += t >= 0 ? 1 : 0;
+        }
+        Tensor grad = Tensor.zeros(logits.device(), logits.shape());
+        if (batch == 0 || count == 0) {
+            return new LossResult(0, grad, count, count);
+        }
+        try {
+            return crossEntropy(logits, batch, classes, targets.tensor(), count, grad);   // the kernel ignores t < 0
+        } catch (RuntimeException e) {
+            grad.close();
+            throw e;
+        }
     }
 
     /** {@link #crossEntropyLastStep(Tensor, int[])} with int32 targets {@code [B]} on any device. */
@@ -217,20 +249,31 @@ public final class Losses {
         if (rows == 0 || count == 0) {
             return new LossResult(0, grad, count, count);
         }
-        try (Tensor tg = Tensor.ofInts(device, masked, rows);
-             Tensor loss = Tensor.zeros(device, rows);
-             Tensor sum = Tensor.zeros(device, 1)) {
+        try (Tensor tg = Tensor.ofInts(device, masked, rows)) {
+            return crossEntropy(logits, rows, classes, tg, count, grad);
+        } catch (RuntimeException e) {
+            grad.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The loss of checked targets {@code tg} (negative: ignored) of which {@code count > 0} count, its gradient into
+     * {@code grad}; the sum stays on the device until the value is asked.
+     */
+    private static LossResult crossEntropy(Tensor logits, int rows, int classes, Tensor tg, long count, Tensor grad) {
+        Engine engine = logits.device().engine();
+        Tensor sum = Tensor.zeros(logits.device(), 1);
+        try (Tensor loss = Tensor.zeros(logits.device(), rows)) {
             float scale = (float) (1.0 / count);
             // loss[r] = logsumexp(logits[r]) − logits[r, t_r]; grad[r] = (softmax − onehot) / count; ignored rows 0
             engine.softmaxCrossEntropy(rows, classes, logits.buffer(), 0, tg.buffer(), 0, loss.buffer(), 0,
                     grad.buffer(), 0, scale);
             // sum[0] = Σ_r loss[r], in row order
             engine.sumRows(rows, 1, loss.buffer(), 0, 1, sum.buffer(), 0);
-            float[] total = new float[1];
-            engine.download(sum.buffer(), 0, total, 0, 1);
-            return new LossResult(total[0] / (double) count, grad, count, count);
+            return new LossResult(sum, grad, count, count);
         } catch (RuntimeException e) {
-            grad.close();
+            sum.close();
             throw e;
         }
     }

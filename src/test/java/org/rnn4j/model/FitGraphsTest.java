@@ -89,16 +89,76 @@ class FitGraphsTest {
         }
     }
 
+    /** {@code fit}'s graph launches with graphs on, after {@link #sameBitsWithAndWithoutGraphs}'s check. */
+    private static long launchesOfAGraphedFit(Supplier<SequenceModel> build, SequenceDataset data, FitOptions o)
+            throws Exception {
+        sameBitsWithAndWithoutGraphs(build, data, o);
+        long before = graphLaunches();
+        trained(build, data, o);
+        return graphLaunches() - before;
+    }
+
+    /**
+     * Without dropout a training step is one graph (forward, loss, backward: {@code replayableStep}) beside the
+     * optimizer's: two launches a step once a batch shape repeats, where the layers' graphs alone take one per
+     * layer-direction and pass. Variable lengths are data: the batches' length patterns differ, their shapes repeat.
+     */
+    @Test
+    void aStepWithoutDropoutIsOneGraphAndTrainsToTheEagerBits() throws Exception {
+        engine();
+        assumeTrue(graphLaunches() >= 0, "counts need the stand-in driver");
+        Device gpu = Device.cuda();
+        int steps = 4 * 6;
+        long launches = launchesOfAGraphedFit(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
+                        .recurrent(Lstm.builder(8, 12).numLayers(2).seed(3)).outputs(2).seed(4).build(gpu),
+                TaskData.majority(48, 6, 1),
+                new FitOptions().epochs(4).batchSize(8).adam(2e-2).seed(7).clipNorm(0.05));
+        assertTrue(launches <= 2L * steps, "graph launches in " + steps + " steps: " + launches
+                + " (more than two a step: the steps ran as layer graphs)");
+        assertTrue(launches >= steps, "graph launches in " + steps + " steps: " + launches);
+    }
+
+    /** The same for a tagger over fixed-length windows, a bidirectional GRU's two streams inside the step's graph. */
+    @Test
+    void aBidirectionalTaggerStepIsOneGraphAndTrainsToTheEagerBits() throws Exception {
+        engine();
+        assumeTrue(graphLaunches() >= 0, "counts need the stand-in driver");
+        Device gpu = Device.cuda();
+        List<int[]> windows = new ArrayList<>();
+        List<int[]> tags = new ArrayList<>();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(9);
+        for (int i = 0; i < 24; i++) {
+            int[] w = new int[7];
+            int[] g = new int[7];
+            for (int t = 0; t < w.length; t++) {
+                w[t] = 1 + rnd.nextInt(5);
+                g[t] = t > 0 && w[t] > w[t - 1] ? 1 : 0;
+            }
+            windows.add(w);
+            tags.add(g);
+        }
+        int steps = 3 * 3;
+        long launches = launchesOfAGraphedFit(() -> SequenceModel.builder(Task.TAGGING).embedding(6, 4)
+                        .recurrent(Gru.builder(4, 6).bidirectional(true).seed(1)).outputs(2).seed(2).build(gpu),
+                SequenceDataset.tagging(windows, tags),
+                new FitOptions().epochs(3).batchSize(8).sgd(0.5, 0.9).seed(5).clipNorm(0.1));
+        assertTrue(launches <= 2L * steps, "graph launches in " + steps + " steps: " + launches);
+        assertTrue(launches >= steps, "graph launches in " + steps + " steps: " + launches);
+    }
+
+    /** Dropout in the stack and the head: a step graph reads each step's seeds from the device, new masks each replay. */
     @Test
     void adamWithACosineScheduleClippingAndDropoutTrainsToTheEagerBits() throws Exception {
         engine();
         Device gpu = Device.cuda();
-        sameBitsWithAndWithoutGraphs(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
+        int steps = 3 * 3;
+        long launches = launchesOfAGraphedFit(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
                         .recurrent(Lstm.builder(8, 12).numLayers(2).dropout(0.3).seed(3)).dropout(0.2).outputs(2).seed(4)
                         .build(gpu),
                 TaskData.majority(48, 6, 1),
                 new FitOptions().epochs(3).batchSize(16).adam(2e-2).seed(7).clipNorm(0.05)
                         .schedule(LrSchedule.cosine(2, 9, 1e-4)));
+        assertTrue(launches < 0 || launches <= 2L * steps, "graph launches in " + steps + " steps: " + launches);
     }
 
     @Test
