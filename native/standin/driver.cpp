@@ -1249,7 +1249,9 @@ CUresult copyDtoH(void* dst, CUdeviceptr src, std::size_t bytes, CUstream stream
     CUresult r = checkDevice(s, bytes, call, "srcDevice");
     if (r == CUDA_SUCCESS) r = checkHost(dst, bytes, call, "dstHost");
     if (r != CUDA_SUCCESS) return r;
-    // With RNN4J_STANDIN_SKIP_WORK the host buffer keeps what it had.
+    // With RNN4J_STANDIN_SKIP_WORK the host buffer reads zeros (no copy runs): host code that checks what it
+    // read back (a norm, a non-finite flag) then sees finite values, not whatever the buffer last held.
+    if (config().skipWork) std::memset(dst, 0, bytes);
     return copy(call, synchronous, stream, {{s, bytes, "srcDevice"}}, [=] {
         std::memcpy(dst, s, bytes);
         return CUDA_SUCCESS;

@@ -168,6 +168,21 @@ BUGS = [
         "        g.engine.replayable(shape, buffers.toArray(new Buffer[0]), () -> {\n"
         "            for (int k = 0; k < values.length; k++) {\n                g.engine.fill(h, k, 1, values[k]);\n            }\n",
         tests="GraphsTest,FitGraphsTest"),
+    # #19's step graphs (Engine.replayableStep, SequenceModel's whole training step).
+    Bug("model-step-stale-inputs", "a batch shape's step inputs are not uploaded again for the next batch: the step graph replays the last batch of that shape",
+        "src/main/java/org/rnn4j/model/SequenceModel.java",
+        "                slot.in.set(b);\n", "",
+        tests="FitGraphsTest"),
+    Bug("model-step-seed-baked", "the head's dropout takes its seed as a kernel argument inside a step graph: every replay draws the capture's mask",
+        "src/main/java/org/rnn4j/model/SequenceModel.java",
+        "            Buffer base = in.headSeed == null ? null : in.headSeed.tensor().buffer();\n",
+        "            Buffer base = null;\n",
+        tests="FitGraphsTest"),
+    Bug("engine-step-memory-released", "a capture gives the blocks its step frees back to the pool: memory the step graph writes is handed out while the graph lives",
+        "src/main/java/org/rnn4j/cuda/CudaEngine.java",
+        "        if (m != null && m.isCapture() && m.keeps(block)) {\n            return;   // the step graph being captured keeps it\n        }\n",
+        "",
+        tests="StepGraphsTest,FitGraphsTest"),
     # Engine level (#19's side stream, org.rnn4j.cuda.SidePath), caught by StreamsTest with the stand-in's streams
     # in the worst legal order.
     Bug("engine-missing-join-wait", "the join of the side stream records its event but the engine's stream does not wait for it",

@@ -218,6 +218,8 @@ public final class CudaEngine implements Engine {
             return size() > MAX_SEEN;
         }
     };
+    /** Why step regions run eagerly on this engine (it ran out of memory with step graphs), or null. */
+    private volatile String stepGraphsOff;
     /** The memory of the step region the current thread runs, or null outside one. */
     private final ThreadLocal<StepMemory> stepMemory = new ThreadLocal<>();
 
@@ -844,7 +846,19 @@ public final class CudaEngine implements Engine {
         if (m != null && !m.isCapture()) {
             m.record(bytes);
         }
-        DevicePool.Block block = m != null && m.isCapture() ? m.serve(bytes) : pool.acquire(bytes);
+        DevicePool.Block block;
+        if (m != null && m.isCapture()) {
+            block = m.serve(bytes);
+        } else {
+            try {
+                block = pool.acquire(bytes);
+            } catch (CudaException e) {
+                if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status()) || !dropStepGraphs(e)) {
+                    throw e;
+                }
+                block = pool.acquire(bytes);   // with the step graphs' memory back in the pool
+            }
+        }
         if (sideThreads.get() > 0) {
             SidePath p = lanes.get().path;
             if (p != null && p == side) {
@@ -1196,8 +1210,8 @@ public final class CudaEngine implements Engine {
         enter();
         Thread me = Thread.currentThread();
         boolean onSide = sideThreads.get() > 0 && lanes.get().path != null;
-        if (!graphsEnabled || graphsUnusable != null || recorder != null || capturer == me || onSide
-                || stepMemory.get() != null) {
+        if (!graphsEnabled || graphsUnusable != null || stepGraphsOff != null || recorder != null || capturer == me
+                || onSide || stepMemory.get() != null) {
             work.run();
             return true;
         }
@@ -1223,9 +1237,13 @@ public final class CudaEngine implements Engine {
         StepMemory m;
         try {
             m = StepMemory.serving(recorded, acquireAll(recorded));
-        } catch (RuntimeException e) {   // no room for a second copy of the step's memory: it stays eager
+        } catch (CudaException e) {
             capturer = null;
-            runRecording(key, work);
+            if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status())) {
+                throw e;
+            }
+            dropStepGraphs(e);   // no room for a step graph's own copy of the step's memory: steps stay eager
+            work.run();
             return true;
         }
         long graph;
@@ -1285,6 +1303,31 @@ public final class CudaEngine implements Engine {
         }
         work.run();   // graphs are off now (said once)
         return true;
+    }
+
+    /**
+     * Out of device memory: destroys the step graphs, gives their memory back and keeps step regions eager on this
+     * engine from now on (said once), since each holds a copy of its step's memory beside the pool's. False when
+     * there were none to drop (the caller rethrows).
+     */
+    private boolean dropStepGraphs(CudaException cause) {
+        synchronized (graphLock) {
+            if (stepGraphsOff == null) {
+                stepGraphsOff = cause.getMessage();
+                System.err.println("rnn4j: " + name + ": step graphs off, training steps run as layer graphs: out of "
+                        + "device memory with " + stepGraphs.size() + " step graphs holding their steps' memory");
+            }
+            stepsSeenOnce.clear();
+            if (stepGraphs.isEmpty()) {
+                return false;
+            }
+            for (StepGraph g : stepGraphs.values()) {
+                Driver.check(Lib.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy", "a step graph, out of memory");
+                giveBack(g.memory());
+            }
+            stepGraphs.clear();
+            return true;
+        }
     }
 
     /** Runs a step region eagerly, recording its allocations for the capture at its next sighting. */
