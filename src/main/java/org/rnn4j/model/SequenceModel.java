@@ -741,11 +741,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
      */
     StepResult trainStep(Batches.Batch b, long dropoutSeed, State carry, boolean withOutput, float[] classWeights) {
         rnn.train();
-        String eager = wholeStepRefusal(b, carry, classWeights);
+        // where graphs are off the step runs eagerly on inputs of its own: the graphs' path is checked against it
+        String eager = engine.capturesGraphs() ? wholeStepRefusal(b, carry, classWeights) : "";
         if (eager == null) {
             return wholeSteps.run(b, dropoutSeed, withOutput);
         }
-        if (engine.capturesGraphs() && !eager.equals(wholeStepSaid)) {
+        if (!eager.isEmpty() && !eager.equals(wholeStepSaid)) {
             wholeStepSaid = eager;
             LOG.log(System.Logger.Level.INFO, "rnn4j: " + this + ": training steps run as layer graphs, not as one "
                     + "graph per step: " + eager);
