@@ -206,6 +206,11 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
         return this;
     }
 
+    /** Whether {@link #checkFinite} is on. */
+    public boolean checksFinite() {
+        return checkFinite;
+    }
+
     @Override
     public Map<String, String> configMetadata() {
         return cfg.toMetadata();

@@ -218,7 +218,7 @@ public final class CudaEngine implements Engine {
             return size() > MAX_SEEN;
         }
     };
-    /** Why step regions run eagerly on this engine (it ran out of memory with step graphs), or null. */
+    /** Why step regions run eagerly on this engine (it ran out of memory because of step graphs), or null. */
     private volatile String stepGraphsOff;
     /** The memory of the step region the current thread runs, or null outside one. */
     private final ThreadLocal<StepMemory> stepMemory = new ThreadLocal<>();
@@ -853,10 +853,11 @@ public final class CudaEngine implements Engine {
             try {
                 block = pool.acquire(bytes);
             } catch (CudaException e) {
-                if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status()) || !dropStepGraphs(e)) {
+                if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status()) || !dropStepGraphs()) {
                     throw e;
                 }
                 block = pool.acquire(bytes);   // with the step graphs' memory back in the pool
+                stepGraphsOff("out of device memory until the step graphs gave theirs back");   // they were in the way
             }
         }
         if (sideThreads.get() > 0) {
@@ -1242,8 +1243,7 @@ public final class CudaEngine implements Engine {
             if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status())) {
                 throw e;
             }
-            dropStepGraphs(e);   // no room for a step graph's own copy of the step's memory: steps stay eager
-            work.run();
+            work.run();   // no room for a step graph's own copy of the step's memory: this one stays eager
             return true;
         }
         long graph;
@@ -1306,17 +1306,11 @@ public final class CudaEngine implements Engine {
     }
 
     /**
-     * Out of device memory: destroys the step graphs, gives their memory back and keeps step regions eager on this
-     * engine from now on (said once), since each holds a copy of its step's memory beside the pool's. False when
-     * there were none to drop (the caller rethrows).
+     * Destroys the step graphs and gives their memory back (each holds a copy of its step's memory beside the
+     * pool's); false when there were none.
      */
-    private boolean dropStepGraphs(CudaException cause) {
+    private boolean dropStepGraphs() {
         synchronized (graphLock) {
-            if (stepGraphsOff == null) {
-                stepGraphsOff = cause.getMessage();
-                System.err.println("rnn4j: " + name + ": step graphs off, training steps run as layer graphs: out of "
-                        + "device memory with " + stepGraphs.size() + " step graphs holding their steps' memory");
-            }
             stepsSeenOnce.clear();
             if (stepGraphs.isEmpty()) {
                 return false;
@@ -1327,6 +1321,16 @@ public final class CudaEngine implements Engine {
             }
             stepGraphs.clear();
             return true;
+        }
+    }
+
+    /** Step regions run eagerly on this engine from now on (until graphs are turned on again); said once. */
+    private void stepGraphsOff(String reason) {
+        synchronized (graphLock) {
+            if (stepGraphsOff == null) {
+                stepGraphsOff = reason;
+                System.err.println("rnn4j: " + name + ": step graphs off, training steps run as layer graphs: " + reason);
+            }
         }
     }
 
@@ -1500,6 +1504,8 @@ public final class CudaEngine implements Engine {
         graphsEnabled = on;
         if (!on) {
             destroyGraphs();
+        } else {
+            stepGraphsOff = null;   // turned on again: step graphs may be tried again after running out of memory
         }
     }
 

@@ -15,6 +15,7 @@ import org.rnn4j.Device;
 import org.rnn4j.DeviceInts;
 import org.rnn4j.ForwardResult;
 import org.rnn4j.HasParameters;
+import org.rnn4j.Precision;
 import org.rnn4j.RecurrentConfig;
 import org.rnn4j.RecurrentLayer;
 import org.rnn4j.Tensor;
@@ -768,6 +769,12 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
     private String wholeStepRefusal(Batches.Batch b, State carry, float[] classWeights) {
         if (carry != null) {
             return "stateful training carries each step's final states into the next";
+        }
+        if (rnn.precision() == Precision.BF16) {
+            return "a BF16 layer checks on the host at every step whether its FP32 weights changed";
+        }
+        if (rnn.checksFinite()) {
+            return "checkFinite reads the inputs back on the host";
         }
         if (!cfg.task().classes()) {
             return "the mean squared error reads its sum on the host";

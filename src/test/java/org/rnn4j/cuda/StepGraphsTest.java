@@ -138,6 +138,44 @@ class StepGraphsTest {
         }
     }
 
+    /** 64 MiB buffers allocated until the device is out of memory, all freed again: how many there were. */
+    private static int buffersUntilOutOfMemory(CudaEngine e) {
+        List<Buffer> held = new ArrayList<>();
+        try {
+            while (true) {
+                try {
+                    held.add(e.allocateUninitialized(DType.F32, 16L << 20));
+                } catch (CudaException oom) {
+                    assertEquals("CUDA_ERROR_OUT_OF_MEMORY", oom.status());
+                    return held.size();
+                }
+            }
+        } finally {
+            held.forEach(Buffer::close);
+            e.releaseCached();
+        }
+    }
+
+    /** A device that runs out of memory gets the step graphs' memory back: they hold copies of their steps' memory. */
+    @Test
+    void stepGraphsGiveTheirMemoryBackWhenTheDeviceRunsOut() {
+        CudaEngine e = engine();
+        long scratch = 256L << 20;   // 1 GiB of floats, held by the step graph
+        try (Buffer in = e.allocate(DType.F32, N); Buffer out = e.allocate(DType.F32, N)) {
+            int without = buffersUntilOutOfMemory(e);
+            step("oom", e, in, out, scratch);
+            step("oom", e, in, out, scratch);   // captured: the graph holds the GiB
+            int with = buffersUntilOutOfMemory(e);
+            assertTrue(with >= without - 1, "64 MiB buffers: " + without + " without a step graph, " + with + " with one");
+            float[] x = values(2);
+            e.upload(x, 0, in, 0, N);
+            assertTrue(step("oom", e, in, out, scratch), "step graphs are off after they were in the way: eager");
+            assertArrayEquals(expected(x), download(e, out));
+        } finally {
+            e.setGraphsEnabled(true);   // step graphs on again for the other tests
+        }
+    }
+
     @Test
     void aCaptureThatAllocatesOtherwiseThanItsRecordingRunsEagerly() {
         CudaEngine e = engine();

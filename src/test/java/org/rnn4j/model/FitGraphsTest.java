@@ -146,6 +146,32 @@ class FitGraphsTest {
         assertTrue(launches >= steps, "graph launches in " + steps + " steps: " + launches);
     }
 
+    /**
+     * A BF16 stack checks its FP32 masters' versions on the host at every step (to convert them again after an
+     * update), and checkFinite reads its inputs back: their steps stay eager between the layers' graphs, the same
+     * bits, and the engine's graphs stay usable.
+     */
+    @Test
+    void stepsThatNeedTheHostMidwayStayEagerAndTrainToTheEagerBits() throws Exception {
+        CudaEngine e = engine();
+        Device gpu = Device.cuda();
+        int steps = 3 * 3;
+        long launches = launchesOfAGraphedFit(() -> SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
+                        .recurrent(Lstm.builder(8, 12).precision(org.rnn4j.Precision.BF16).seed(3)).outputs(2).seed(4)
+                        .build(gpu),
+                TaskData.majority(48, 6, 1), new FitOptions().epochs(3).batchSize(16).adam(2e-2).seed(7));
+        assertTrue(launches < 0 || launches <= steps, "a BF16 stack's steps replay only the update: " + launches);
+        Supplier<SequenceModel> checked = () -> {
+            SequenceModel m = SequenceModel.builder(Task.CLASSIFICATION).embedding(6, 8, 0)
+                    .recurrent(Lstm.builder(8, 12).seed(3)).outputs(2).seed(4).build(gpu);
+            m.recurrent().checkFinite(true);
+            return m;
+        };
+        sameBitsWithAndWithoutGraphs(checked, TaskData.majority(48, 6, 1),
+                new FitOptions().epochs(2).batchSize(16).adam(2e-2).seed(7));
+        assertEquals(null, e.graphsUnusableReason(), "graphs still usable after checkFinite steps");
+    }
+
     /** Dropout in the stack and the head: a step graph reads each step's seeds from the device, new masks each replay. */
     @Test
     void adamWithACosineScheduleClippingAndDropoutTrainsToTheEagerBits() throws Exception {
