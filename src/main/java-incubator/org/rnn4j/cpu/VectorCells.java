@@ -56,17 +56,7 @@ final class VectorCells implements CellSteps {
     static void sigmoid(float[] x, int from, int to) {
         int i = from;
         for (; i + FL <= to; i += FL) {
-            FloatVector v = FloatVector.fromArray(FP, x, i);
-            FloatVector y = v.abs().neg().max(CpuCells.SIGMOID_FLOOR);
-            FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
-            FloatVector k = t.sub(CpuCells.ROUND);
-            FloatVector r = k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO), k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
-            FloatVector q = expm1Reduced(r);
-            FloatVector scale = t.reinterpretAsInts().add(CpuCells.SIGMOID_EXP_BIAS)
-                    .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            FloatVector e = scale.fma(q, scale).mul(CpuCells.TWO_M24);
-            FloatVector one = FloatVector.broadcast(FP, 1f);
-            e.blend(one, v.compare(VectorOperators.GE, 0f)).div(e.add(1f)).intoArray(x, i);
+            activateVector(x, i, false);
         }
         for (; i < to; i++) {
             x[i] = CpuCells.sigmoid(x[i]);
@@ -77,33 +67,47 @@ final class VectorCells implements CellSteps {
     static void tanh(float[] x, int from, int to) {
         int i = from;
         for (; i + FL <= to; i += FL) {
-            FloatVector v = FloatVector.fromArray(FP, x, i);
-            FloatVector a = v.abs();
-            FloatVector y = a.mul(-2f).max(CpuCells.TANH_FLOOR);
-            FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
-            FloatVector k = t.sub(CpuCells.ROUND);
-            FloatVector r = k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO), k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
-            FloatVector q = expm1Reduced(r);
-            FloatVector scale = t.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            FloatVector u = scale.fma(q, scale.sub(1f));
-            FloatVector th = u.neg().div(u.add(2f));   // >= +0: the sign bit of x is or-ed in (Math.copySign)
-            IntVector sign = v.reinterpretAsInts().and(0x80000000);
-            FloatVector signed = th.reinterpretAsInts().or(sign).reinterpretAsFloats();
-            signed.blend(v, a.compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+            activateVector(x, i, true);
         }
         for (; i < to; i++) {
             x[i] = CpuCells.tanh(x[i]);
         }
     }
 
-    /** CpuCells' {@code e^r − 1} for {@code |r| <= ln2/2}: the same Horner fmas. */
-    private static FloatVector expm1Reduced(FloatVector r) {
+    /**
+     * One vector of x at i through {@link CpuCells#tanh} or {@link CpuCells#sigmoid}, their shared core written
+     * out here once. It loads and stores its own vector and calls no method with a vector argument, and its two
+     * cases differ in scalars and in the last few operations (no vector merges from two branches): where C2 does
+     * not inline a method that takes or returns a vector, the vector is boxed, several times slower, so this
+     * compiles whole either inside its loop or on its own.
+     */
+    private static void activateVector(float[] x, int i, boolean tanh) {
+        FloatVector v = FloatVector.fromArray(FP, x, i);
+        FloatVector a = v.abs();
+        // y = −|x| (sigmoid) or −2|x| (tanh), both exact
+        FloatVector y = a.mul(tanh ? -2f : -1f).max(tanh ? CpuCells.TANH_FLOOR : CpuCells.SIGMOID_FLOOR);
+        FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
+        FloatVector k = t.sub(CpuCells.ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO), k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
         FloatVector p = FloatVector.broadcast(FP, CpuCells.C7).fma(r, FloatVector.broadcast(FP, CpuCells.C6));
         p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C5));
         p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C4));
         p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C3));
         p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C2));
-        return r.mul(r).fma(p, r);
+        FloatVector q = r.mul(r).fma(p, r);
+        FloatVector scale = t.reinterpretAsInts().add(tanh ? 127 : CpuCells.SIGMOID_EXP_BIAS)
+                .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        if (tanh) {
+            FloatVector u = scale.fma(q, scale.sub(1f));
+            FloatVector th = u.neg().div(u.add(2f));   // >= +0: the sign bit of x is or-ed in (Math.copySign)
+            IntVector sign = v.reinterpretAsInts().and(0x80000000);
+            FloatVector signed = th.reinterpretAsInts().or(sign).reinterpretAsFloats();
+            signed.blend(v, a.compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+        } else {
+            FloatVector e = scale.fma(q, scale).mul(CpuCells.TWO_M24);
+            FloatVector one = FloatVector.broadcast(FP, 1f);
+            e.blend(one, v.compare(VectorOperators.GE, 0f)).div(e.add(1f)).intoArray(x, i);
+        }
     }
 
     /**
