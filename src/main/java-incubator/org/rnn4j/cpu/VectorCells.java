@@ -3,9 +3,8 @@ package org.rnn4j.cpu;
 import static org.rnn4j.cpu.CpuEngine.floats;
 import static org.rnn4j.cpu.CpuEngine.ints;
 
-import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.rnn4j.DType;
@@ -14,112 +13,101 @@ import org.rnn4j.engine.StepArgs;
 
 /**
  * The LSTM, GRU (reset-after) and tanh-RNN forward cell steps of {@link CpuCells}, and the LSTM backward, with their
- * exps on the Vector API. The exps are the cost
- * (a {@link Math#exp} is 10-20 ns, the rest of a unit a few float operations), so a step stages its
- * pre-activations in a per-thread scratch row and applies sigmoid and tanh there in two small vector loops,
- * the way {@link CpuCells} computes them, in double through exp ({@code 1/(1+e^-x)}, {@code 1-2/(e^2x+1)}, x
- * itself for {@code |x| < 1e-4}) with the Vector API's double {@code EXP} (Intel SVML on x86, within 1 ulp of double)
- * in place of {@link Math#exp}; every other operation is {@link CpuCells}' own, in the same order. Results are
- * therefore the scalar twin's up to the rare float rounding that a 1-ulp double difference can flip
- * ({@code CellStepsTwinTest}). Every element goes through the vector exp (a ragged tail zero-padded to a
- * vector), so a unit's result does not depend on the range of units a call covers (the inference path runs the
- * cell per block of units). The pre-activations are staged with float vectors, exact float operations in
- * CpuCells' order. The vector loops are kept tiny on purpose: C2 inlines and intrinsifies them
- * whole, where vectors passed between larger methods would be boxed. Samples past their length, the relu RNN
- * and the RNN backward (no exp) run the scalar code.
+ * sigmoids and tanhs on the Vector API. Those are the cost (an exp is the most work a unit does, the rest a few
+ * float operations), so a step stages its pre-activations in a per-thread scratch row and applies sigmoid and
+ * tanh there in two small vector loops: {@link CpuCells#sigmoid} and {@link CpuCells#tanh} operation for
+ * operation on float lanes (the same fmas, each exactly rounded, the same 2^k through the exponent bits), so
+ * every element gets the scalar twin's bits, a ragged tail simply runs the scalar functions, and a unit's result
+ * does not depend on the range of units a call covers (the inference path runs the cell per block of units).
+ * The pre-activations are staged with float vectors, exact float operations in CpuCells' order, so the whole
+ * step equals the scalar twin bit for bit ({@code CellStepsTwinTest}). The vector loops are kept tiny on
+ * purpose: C2 inlines and intrinsifies them whole, where vectors passed between larger methods would be boxed.
+ * Samples past their length, the relu RNN and the RNN backward (no exp) run the scalar code.
  */
 final class VectorCells implements CellSteps {
 
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    private static final int N = D.length();
     /**
-     * The staging loops' floats (exact float operations, any width gives the same bits). The only float species:
-     * a second one (a half-width float vector to convert to and from D) made the JIT's type profiles of
+     * The one float species: a second one (say a half-width float vector) made the JIT's type profiles of
      * {@code FloatVector}'s own methods see two vector classes, after which C2 no longer intrinsified the GEMM
      * kernel's loads and stores (boxed vectors, 10x slower products whenever cells had run in the same JVM).
      */
     private static final VectorSpecies<Float> FP = FloatVector.SPECIES_PREFERRED;
     private static final int FL = FP.length();
-    /** The float lanes that a double vector's D2F conversion at part -1 fills (N = FL / 2: both species full width). */
-    private static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(FP, ((1L << FL) - 1) & ~((1L << N) - 1));
 
-    /** A thread's rows: two of floats (pre-activations, tanh c) and one of doubles (an activation's operands). */
+    /** A thread's two rows of floats: pre-activations and tanh c. */
     private static final class Scratch {
         float[] z = new float[0];
         float[] tc = new float[0];
-        double[] wide = new double[0];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** This thread's scratch, its rows at least {@code n} floats (and n plus a vector of doubles). */
+    /** This thread's scratch, its rows at least {@code n} floats. */
     private static Scratch scratch(int n) {
         Scratch s = SCRATCH.get();
         if (s.z.length < n) {
             s.z = new float[n];
             s.tc = new float[n];
-            s.wide = new double[n + N];
         }
         return s;
     }
 
+    /** {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, bit for bit. */
+    static void sigmoid(float[] x, int from, int to) {
+        int i = from;
+        for (; i + FL <= to; i += FL) {
+            activateVector(x, i, false);
+        }
+        for (; i < to; i++) {
+            x[i] = CpuCells.sigmoid(x[i]);
+        }
+    }
+
+    /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, bit for bit. */
+    static void tanh(float[] x, int from, int to) {
+        int i = from;
+        for (; i + FL <= to; i += FL) {
+            activateVector(x, i, true);
+        }
+        for (; i < to; i++) {
+            x[i] = CpuCells.tanh(x[i]);
+        }
+    }
+
     /**
-     * {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, every element through the vector exp (a
-     * ragged tail zero-padded to a vector), so an element's result does not depend on the range it is part of.
+     * One vector of x at i through {@link CpuCells#tanh} or {@link CpuCells#sigmoid}, their shared core written
+     * out here once. It loads and stores its own vector and calls no method with a vector argument, and its two
+     * cases differ in scalars and in the last few operations (no vector merges from two branches): where C2 does
+     * not inline a method that takes or returns a vector, the vector is boxed, several times slower, so this
+     * compiles whole either inside its loop or on its own.
      */
-    static void sigmoid(Scratch s, float[] x, int from, int to) {
-        activate(s.wide, x, from, to, false);
-    }
-
-    /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, every element through the vector exp as {@link #sigmoid}. */
-    static void tanh(Scratch s, float[] x, int from, int to) {
-        activate(s.wide, x, from, to, true);
-    }
-
-    /**
-     * Widens x[from, to) into {@code d} (exact), applies the activation there in vectors of D, and rounds back to
-     * float (to nearest, as a D2F conversion does).
-     */
-    private static void activate(double[] d, float[] x, int from, int to, boolean tanh) {
-        int n = to - from, padded = (n + N - 1) / N * N;
-        int k = 0;
-        for (; k + FL <= n; k += FL) {   // a float vector widens into two double vectors (FL = 2N)
-            FloatVector f = FloatVector.fromArray(FP, x, from + k);
-            ((DoubleVector) f.convert(VectorOperators.F2D, 0)).intoArray(d, k);
-            ((DoubleVector) f.convert(VectorOperators.F2D, 1)).intoArray(d, k + N);
+    private static void activateVector(float[] x, int i, boolean tanh) {
+        FloatVector v = FloatVector.fromArray(FP, x, i);
+        FloatVector a = v.abs();
+        // y = −|x| (sigmoid) or −2|x| (tanh), both exact
+        FloatVector y = a.mul(tanh ? -2f : -1f).max(tanh ? CpuCells.TANH_FLOOR : CpuCells.SIGMOID_FLOOR);
+        FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
+        FloatVector k = t.sub(CpuCells.ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO), k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
+        FloatVector p = FloatVector.broadcast(FP, CpuCells.C7).fma(r, FloatVector.broadcast(FP, CpuCells.C6));
+        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C5));
+        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C4));
+        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C3));
+        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C2));
+        FloatVector q = r.mul(r).fma(p, r);
+        FloatVector scale = t.reinterpretAsInts().add(tanh ? 127 : CpuCells.SIGMOID_EXP_BIAS)
+                .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        if (tanh) {
+            FloatVector u = scale.fma(q, scale.sub(1f));
+            FloatVector th = u.neg().div(u.add(2f));   // >= +0: the sign bit of x is or-ed in (Math.copySign)
+            IntVector sign = v.reinterpretAsInts().and(0x80000000);
+            FloatVector signed = th.reinterpretAsInts().or(sign).reinterpretAsFloats();
+            signed.blend(v, a.compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+        } else {
+            FloatVector e = scale.fma(q, scale).mul(CpuCells.TWO_M24);
+            FloatVector one = FloatVector.broadcast(FP, 1f);
+            e.blend(one, v.compare(VectorOperators.GE, 0f)).div(e.add(1f)).intoArray(x, i);
         }
-        for (; k < n; k++) {
-            d[k] = x[from + k];
-        }
-        java.util.Arrays.fill(d, n, padded, 0.0);
-        for (int i = 0; i < padded; i += N) {
-            if (tanh) {
-                tanhVector(d, i);
-            } else {
-                sigmoidVector(d, i);
-            }
-        }
-        for (k = 0; k + FL <= n; k += FL) {   // two double vectors round into the lower and upper half of a float one
-            FloatVector lo = (FloatVector) DoubleVector.fromArray(D, d, k).convert(VectorOperators.D2F, 0);
-            FloatVector hi = (FloatVector) DoubleVector.fromArray(D, d, k + N).convert(VectorOperators.D2F, -1);
-            lo.blend(hi, UPPER_HALF).intoArray(x, from + k);
-        }
-        for (; k < n; k++) {
-            x[from + k] = (float) d[k];
-        }
-    }
-
-    private static void sigmoidVector(double[] d, int i) {
-        DoubleVector s = DoubleVector.fromArray(D, d, i).neg().lanewise(VectorOperators.EXP).add(1.0);
-        DoubleVector.broadcast(D, 1.0).div(s).intoArray(d, i);
-    }
-
-    /** x itself where {@code |x| < 1e-4f} (CpuCells' float threshold, widened exactly), else 1 - 2/(e^2x + 1). */
-    private static void tanhVector(double[] d, int i) {
-        DoubleVector v = DoubleVector.fromArray(D, d, i);
-        DoubleVector e = v.mul(2.0).lanewise(VectorOperators.EXP);
-        DoubleVector t = DoubleVector.broadcast(D, 1.0).sub(DoubleVector.broadcast(D, 2.0).div(e.add(1.0)));
-        t.blend(v, v.abs().compare(VectorOperators.LT, (double) 1e-4f)).intoArray(d, i);
     }
 
     /**
@@ -177,9 +165,9 @@ final class VectorCells implements CellSteps {
         stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, peep, j0, cPrev, cp0 + j0, n);
         stage(z, h + j0, xp, xr + h + j0, hp, hr + h + j0, bih, bhh, h + j0, peep, h + j0, cPrev, cp0 + j0, n);
         stage(z, 2 * h + j0, xp, xr + 2 * h + j0, hp, hr + 2 * h + j0, bih, bhh, 2 * h + j0, null, 0, null, 0, n);
-        sigmoid(s, z, j0, j1);
-        sigmoid(s, z, h + j0, h + j1);
-        tanh(s, z, 2 * h + j0, 2 * h + j1);
+        sigmoid(z, j0, j1);
+        sigmoid(z, h + j0, h + j1);
+        tanh(z, 2 * h + j0, 2 * h + j1);
         for (int j = j0; j < j1; j++) {
             float i = z[j], f = a.coupled ? 1f - i : z[h + j], g = z[2 * h + j];
             float c = f * cPrev[cp0 + j] + i * g;
@@ -192,8 +180,8 @@ final class VectorCells implements CellSteps {
         }
         stage(z, 3 * h + j0, xp, xr + 3 * h + j0, hp, hr + 3 * h + j0, bih, bhh, 3 * h + j0, peep, 2 * h + j0,
                 tc, j0, n);
-        sigmoid(s, z, 3 * h + j0, 3 * h + j1);
-        tanh(s, tc, j0, j1);
+        sigmoid(z, 3 * h + j0, 3 * h + j1);
+        tanh(tc, j0, j1);
         int j = j0;
         for (; j + FL <= j1; j += FL) {
             FloatVector hv = FloatVector.fromArray(FP, z, 3 * h + j).mul(FloatVector.fromArray(FP, tc, j));
@@ -231,7 +219,7 @@ final class VectorCells implements CellSteps {
         Scratch s = scratch(h);
         float[] tcs = s.z;
         System.arraycopy(cNext, cn0, tcs, 0, h);
-        tanh(s, tcs, 0, h);
+        tanh(tcs, 0, h);
         // from here on CpuCells.lstmBackward, with tanh(c) read from tcs
         for (int j = 0; j < h; j++) {
             float i = saved[sr + j], f = saved[sr + h + j];
@@ -287,13 +275,13 @@ final class VectorCells implements CellSteps {
         // z = [r | z | n] pre-activations
         stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, null, 0, null, 0, n);
         stage(z, h + j0, xp, xr + h + j0, hp, hr + h + j0, bih, bhh, h + j0, null, 0, null, 0, n);
-        sigmoid(s, z, j0, j1);
-        sigmoid(s, z, h + j0, h + j1);
+        sigmoid(z, j0, j1);
+        sigmoid(z, h + j0, h + j1);
         for (int j = j0; j < j1; j++) {
             hn[j] = hp[hr + 2 * h + j] + (bhh == null ? 0f : bhh[2 * h + j]);
             z[2 * h + j] = xp[xr + 2 * h + j] + (bih == null ? 0f : bih[2 * h + j]) + z[j] * hn[j];
         }
-        tanh(s, z, 2 * h + j0, 2 * h + j1);
+        tanh(z, 2 * h + j0, 2 * h + j1);
         for (int j = j0; j < j1; j++) {
             float zg = z[h + j], ng = z[2 * h + j];
             float hv = (1f - zg) * ng + zg * hPrev[hp0 + j];
@@ -324,7 +312,7 @@ final class VectorCells implements CellSteps {
         Scratch s = scratch(h);
         float[] z = s.z;
         stage(z, j0, xp, xr + j0, hp, hr + j0, bih, bhh, j0, null, 0, null, 0, j1 - j0);
-        tanh(s, z, j0, j1);
+        tanh(z, j0, j1);
         if (hNext != null) {
             System.arraycopy(z, j0, hNext, hn0 + j0, j1 - j0);
         }
