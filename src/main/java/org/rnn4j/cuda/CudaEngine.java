@@ -843,22 +843,14 @@ public final class CudaEngine implements Engine {
      */
     private DevicePool.Block acquire(long bytes) {
         StepMemory m = stepMemory.get();
-        if (m != null && !m.isCapture()) {
-            m.record(bytes);
-        }
         DevicePool.Block block;
         if (m != null && m.isCapture()) {
             block = m.serve(bytes);
         } else {
-            try {
-                block = pool.acquire(bytes);
-            } catch (CudaException e) {
-                if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status()) || !dropStepGraphs()) {
-                    throw e;
-                }
-                block = pool.acquire(bytes);   // with the step graphs' memory back in the pool
-                stepGraphsOff("out of device memory until the step graphs gave theirs back");   // they were in the way
+            if (m != null) {
+                m.record(bytes);
             }
+            block = fromPool(bytes);
         }
         if (sideThreads.get() > 0) {
             SidePath p = lanes.get().path;
@@ -867,6 +859,23 @@ public final class CudaEngine implements Engine {
             }
         }
         return block;
+    }
+
+    /**
+     * A pool block; where the device is out of memory with step graphs holding theirs, they give it back first (and
+     * step graphs stay off if that was what the request needed).
+     */
+    private DevicePool.Block fromPool(long bytes) {
+        try {
+            return pool.acquire(bytes);
+        } catch (CudaException e) {
+            if (!"CUDA_ERROR_OUT_OF_MEMORY".equals(e.status()) || !dropStepGraphs()) {
+                throw e;
+            }
+            DevicePool.Block block = pool.acquire(bytes);
+            stepGraphsOff("out of device memory until the step graphs gave theirs back");   // they were in the way
+            return block;
+        }
     }
 
     /** A buffer of this engine over {@code block}. */
@@ -1246,12 +1255,12 @@ public final class CudaEngine implements Engine {
             work.run();   // no room for a step graph's own copy of the step's memory: this one stays eager
             return true;
         }
-        long graph;
+        long graph = 0;
         stepMemory.set(m);
         try {
             graph = capture(shape, work);
         } catch (StepMemory.Mismatch e) {
-            graph = -1;
+            // allocated otherwise than its recording: graph stays 0, the step runs eagerly below
         } catch (RuntimeException | Error e) {
             giveBack(m.used());
             giveBack(m.unused());
@@ -1261,7 +1270,7 @@ public final class CudaEngine implements Engine {
             capturer = null;
         }
         giveBack(m.unused());
-        if (graph == -1 || graph == 0) {   // allocated otherwise, or the driver refused the capture (graphs off)
+        if (graph == 0) {   // allocated otherwise, or the driver refused the capture (graphs off)
             giveBack(m.used());
             runRecording(key, work);
             return true;
@@ -1294,9 +1303,7 @@ public final class CudaEngine implements Engine {
                     Iterator<Map.Entry<GraphKey, StepGraph>> eldest = stepGraphs.entrySet().iterator();
                     StepGraph evicted = eldest.next().getValue();
                     eldest.remove();
-                    Driver.check(Lib.cuGraphExecDestroy(evicted.exec()), "cuGraphExecDestroy",
-                            "evicting the least recent step graph");
-                    giveBack(evicted.memory());
+                    Driver.check(destroy(evicted), "cuGraphExecDestroy", "evicting the least recent step graph");
                 }
                 return true;
             }
@@ -1311,17 +1318,34 @@ public final class CudaEngine implements Engine {
      */
     private boolean dropStepGraphs() {
         synchronized (graphLock) {
-            stepsSeenOnce.clear();
-            if (stepGraphs.isEmpty()) {
-                return false;
+            boolean any = !stepGraphs.isEmpty();
+            RuntimeException failure = destroyStepGraphs();
+            if (failure != null) {
+                throw failure;
             }
-            for (StepGraph g : stepGraphs.values()) {
-                Driver.check(Lib.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy", "a step graph, out of memory");
-                giveBack(g.memory());
-            }
-            stepGraphs.clear();
-            return true;
+            return any;
         }
+    }
+
+    /** Destroys every step graph, its memory back to the pool; the first failure, or null. Under {@link #graphLock}. */
+    private RuntimeException destroyStepGraphs() {
+        RuntimeException first = null;
+        for (StepGraph g : stepGraphs.values()) {
+            int status = destroy(g);
+            if (status != CUresult.CUDA_SUCCESS && first == null) {
+                first = Driver.failure(status, "cuGraphExecDestroy", "a step graph on " + name);
+            }
+        }
+        stepGraphs.clear();
+        stepsSeenOnce.clear();
+        return first;
+    }
+
+    /** Destroys a step graph's executable and gives its memory back; the driver's status. */
+    private int destroy(StepGraph g) {
+        int status = Lib.cuGraphExecDestroy(g.exec());
+        giveBack(g.memory());
+        return status;
     }
 
     /** Step regions run eagerly on this engine from now on (until graphs are turned on again); said once. */
@@ -1535,15 +1559,8 @@ public final class CudaEngine implements Engine {
             }
             graphs.clear();
             seenOnce.clear();
-            for (StepGraph g : stepGraphs.values()) {
-                int status = Lib.cuGraphExecDestroy(g.exec());
-                if (status != CUresult.CUDA_SUCCESS && first == null) {
-                    first = Driver.failure(status, "cuGraphExecDestroy", name);
-                }
-                giveBack(g.memory());
-            }
-            stepGraphs.clear();
-            stepsSeenOnce.clear();
+            RuntimeException steps = destroyStepGraphs();
+            first = first != null ? first : steps;
             if (first != null) {
                 throw first;
             }

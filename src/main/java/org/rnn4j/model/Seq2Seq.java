@@ -1,5 +1,8 @@
 package org.rnn4j.model;
 
+import static org.rnn4j.model.SequenceModel.closeQuietly;
+import static org.rnn4j.model.SequenceModel.track;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -238,11 +241,6 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     /** Whether the encoder's final {@code c} reaches the decoder: only from an LSTM to an LSTM. */
     private static boolean passesCellState(RecurrentConfig enc, RecurrentConfig dec) {
         return enc.cell() == org.rnn4j.CellType.LSTM && dec.cell() == org.rnn4j.CellType.LSTM;
-    }
-
-    private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T t) {
-        made.add(t);
-        return t;
     }
 
     public static Builder builder(int sourceVocab, int targetVocab) {
@@ -1702,17 +1700,6 @@ public final class Seq2Seq implements HasParameters, AutoCloseable {
     private static Tensor own(List<Tensor> owned, Tensor t) {
         owned.add(t);
         return t;
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c == null) {
-            return;
-        }
-        try {
-            c.close();
-        } catch (Exception ignored) {
-            // closing after a failure: the first exception is the one to report
-        }
     }
 
     /** Zeroes every gradient (never while another thread is in a call of this model). */

@@ -876,7 +876,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             rnn.stageDropoutSeed(layerSeed);
         }
 
-        /** The buffers a pass reads from these (for a graph's key). */
+        /** The device memory of these inputs: what a pass reads from them (a graph's key), and what close frees. */
         List<Tensor> tensors() {
             List<Tensor> l = new ArrayList<>();
             for (DeviceInts d : new DeviceInts[] {ids, lengths, positions, targets, headSeed, layerSeed}) {
@@ -892,30 +892,13 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
 
         @Override
         public void close() {
-            for (AutoCloseable c : new AutoCloseable[] {ids, x, lengths, positions, targets, headSeed, layerSeed}) {
-                closeQuietly(c);
-            }
+            closeAll(tensors().toArray(new Tensor[0]));
         }
     }
 
     /** The class targets a batch's loss reads (labels, or a class per valid position), or null. */
     private int[] classTargets(Batches.Batch b) {
         return !cfg.task().classes() ? null : cfg.task() == Task.CLASSIFICATION ? b.labels() : b.stepTargets();
-    }
-
-    private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T c) {
-        made.add(c);
-        return c;
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        if (c != null) {
-            try {
-                c.close();
-            } catch (Exception ignored) {
-                // closing device memory: nothing to report beyond the failure being handled
-            }
-        }
     }
 
     /** The tensors of one forward pass through embedding, stack, feature selection, dropout and head. */
@@ -1088,8 +1071,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             @Override
             public void close() {
                 in.close();
-                lossSum.close();
-                closeQuietly(out);
+                closeAll(lossSum, out);
             }
         }
 
@@ -1127,6 +1109,8 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             if (s.out != null) {
                 buffers.add(s.out.buffer());
             }
+            // a replay runs none of the pass's host checks: Batches.make checked the batch against the model (ids,
+            // lengths, targets), and the rest follows from the shape
             Map<String, Tensor> params = group.parameters();
             long[] versions = Tensor.versionsForReading(SequenceModel.this, params, "trainStep");
             long forwards = rnn.dropoutCalls();
@@ -1216,6 +1200,24 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
             if (t != null) {
                 t.close();
             }
+        }
+    }
+
+    /** Adds {@code c} to {@code made} (what a constructor closes if it fails part-way) and returns it. */
+    static <T extends AutoCloseable> T track(List<AutoCloseable> made, T c) {
+        made.add(c);
+        return c;
+    }
+
+    /** Closes {@code c} (null: nothing) after a failure: the first exception is the one to report. */
+    static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // the failure being handled is reported instead
         }
     }
 

@@ -12,16 +12,15 @@ public final class LossResult implements AutoCloseable {
     private final Tensor gradient;
     private final long count;
     private final double weight;
-    /** The summed terms on the device, read by the first {@link #value()}; null once read or computed on the host. */
-    private Tensor sum;
-    private final Tensor sumKept;
+    /** The summed terms on the device, or null where the loss was computed on the host. */
+    private final Tensor sum;
+    /** Whether {@link #value} holds the loss (always, without {@link #sum}; after the first read with it). */
+    private boolean known;
 
     LossResult(double value, Tensor gradient, long count, double weight) {
+        this(null, gradient, count, weight);
         this.value = value;
-        this.gradient = gradient;
-        this.count = count;
-        this.weight = weight;
-        this.sumKept = null;
+        this.known = true;
     }
 
     /** A loss whose value is {@code sum[0] / weight}, read from the device when asked. */
@@ -30,14 +29,13 @@ public final class LossResult implements AutoCloseable {
         this.count = count;
         this.weight = weight;
         this.sum = sum;
-        this.sumKept = sum;
     }
 
     /** The loss, a mean over {@link #count()} terms. */
     public double value() {
-        if (sum != null) {
+        if (!known) {
             value = sum.toHost()[0] / weight;
-            sum = null;
+            known = true;
         }
         return value;
     }
@@ -47,7 +45,7 @@ public final class LossResult implements AutoCloseable {
      * loss was computed on the host. Live until this result is closed.
      */
     public Tensor sumOnDevice() {
-        return sumKept;
+        return sum;
     }
 
     /** {@code dL/dinput}, shaped like the input (logits or predictions), on its device. */
@@ -68,13 +66,13 @@ public final class LossResult implements AutoCloseable {
     @Override
     public void close() {
         gradient.close();
-        if (sumKept != null) {
-            sumKept.close();
+        if (sum != null) {
+            sum.close();
         }
     }
 
     @Override
     public String toString() {
-        return sum != null ? "LossResult(on the device, over " + count + ")" : "LossResult(" + value + " over " + count + ")";
+        return known ? "LossResult(" + value + " over " + count + ")" : "LossResult(on the device, over " + count + ")";
     }
 }

@@ -51,7 +51,7 @@ public final class Losses {
         int batch = logits.dim(batchFirst ? 0 : 1);
         int classes = logits.dim(2);
         int[] masked = maskTargets(targets, steps, batch, classes, lengths, batchFirst);
-        return crossEntropy(logits, steps * batch, classes, masked);
+        return crossEntropy(logits, steps * batch, classes, masked, null);
     }
 
     /** {@link #crossEntropyPerStep(Tensor, int[], int[], boolean)} with int32 targets ({@code [T, B]}, {@code [B, T]} or flat) on any device. */
@@ -67,13 +67,7 @@ public final class Losses {
      */
     public static LossResult crossEntropyLastStep(Tensor logits, int[] targets) {
         TrainChecks.usable("logits", logits, null);
-        if (logits.rank() != 2) {
-            throw new IllegalArgumentException("logits: expected shape [B, C], got " + Arrays.toString(logits.shape()));
-        }
-        int batch = logits.dim(0);
-        int classes = logits.dim(1);
-        int[] masked = maskTargets(targets, 1, batch, classes, null, false);
-        return crossEntropy(logits, batch, classes, masked);
+        return lastStep(logits, targets, null);
     }
 
     /**
@@ -82,29 +76,23 @@ public final class Losses {
      */
     public static LossResult crossEntropyLastStep(Tensor logits, DeviceInts targets) {
         TrainChecks.usable("logits", logits, null);
+        if (targets != null && targets.device() != logits.device()) {
+            throw new IllegalArgumentException("targets: expected DeviceInts on " + logits.device() + ", got values on "
+                    + targets.device());
+        }
+        // the device copy is the targets as given: the kernel ignores any negative one, as masking would
+        return lastStep(logits, targets == null ? null : targets.toArray(), targets == null ? null : targets.tensor());
+    }
+
+    /** The last-step loss of usable {@code logits}; {@code onDevice}: the targets there already, or null to upload them. */
+    private static LossResult lastStep(Tensor logits, int[] targets, Tensor onDevice) {
         if (logits.rank() != 2) {
             throw new IllegalArgumentException("logits: expected shape [B, C], got " + Arrays.toString(logits.shape()));
         }
-        if (targets == null || targets.device() != logits.device()) {
-            throw new IllegalArgumentException("targets: expected DeviceInts on " + logits.device() + ", got "
-                    + (targets == null ? "null" : "values on " + targets.device()));
-        }
         int batch = logits.dim(0);
         int classes = logits.dim(1);
-        long count = 0;
-        for (int t : maskTargets(targets.toArray(), 1, batch, classes, null, false)) {
-            count += t >= 0 ? 1 : 0;
-        }
-        Tensor grad = Tensor.zeros(logits.device(), logits.shape());
-        if (batch == 0 || count == 0) {
-            return new LossResult(0, grad, count, count);
-        }
-        try {
-            return crossEntropy(logits, batch, classes, targets.tensor(), count, grad);   // the kernel ignores t < 0
-        } catch (RuntimeException e) {
-            grad.close();
-            throw e;
-        }
+        int[] masked = maskTargets(targets, 1, batch, classes, null, false);
+        return crossEntropy(logits, batch, classes, masked, onDevice);
     }
 
     /** {@link #crossEntropyLastStep(Tensor, int[])} with int32 targets {@code [B]} on any device. */
@@ -236,7 +224,8 @@ public final class Losses {
 
     // ------------------------------------------------------------------ helpers
 
-    private static LossResult crossEntropy(Tensor logits, int rows, int classes, int[] masked) {
+    /** {@code onDevice}: the targets on the logits' device already (negative ones ignored), or null to upload {@code masked}. */
+    private static LossResult crossEntropy(Tensor logits, int rows, int classes, int[] masked, Tensor onDevice) {
         long count = 0;
         for (int t : masked) {
             if (t >= 0) {
@@ -244,13 +233,12 @@ public final class Losses {
             }
         }
         Device device = logits.device();
-        Engine engine = device.engine();
         Tensor grad = Tensor.zeros(device, logits.shape());
         if (rows == 0 || count == 0) {
             return new LossResult(0, grad, count, count);
         }
-        try (Tensor tg = Tensor.ofInts(device, masked, rows)) {
-            return crossEntropy(logits, rows, classes, tg, count, grad);
+        try (Tensor uploaded = onDevice != null ? null : Tensor.ofInts(device, masked, rows)) {
+            return softmaxLoss(logits, rows, classes, onDevice != null ? onDevice : uploaded, count, grad);
         } catch (RuntimeException e) {
             grad.close();
             throw e;
@@ -261,7 +249,7 @@ public final class Losses {
      * The loss of checked targets {@code tg} (negative: ignored) of which {@code count > 0} count, its gradient into
      * {@code grad}; the sum stays on the device until the value is asked.
      */
-    private static LossResult crossEntropy(Tensor logits, int rows, int classes, Tensor tg, long count, Tensor grad) {
+    private static LossResult softmaxLoss(Tensor logits, int rows, int classes, Tensor tg, long count, Tensor grad) {
         Engine engine = logits.device().engine();
         Tensor sum = Tensor.zeros(logits.device(), 1);
         try (Tensor loss = Tensor.zeros(logits.device(), rows)) {
