@@ -319,6 +319,209 @@ final class VectorCells implements CellSteps {
         System.arraycopy(z, j0, out, o0 + j0, j1 - j0);
     }
 
+    @Override
+    public int lanes() {
+        return FL;
+    }
+
+    /**
+     * One block of every sample in passes over all samples, so that each vector loop runs B times longer than a
+     * sample's: (1) the four pre-activations into z, i and f with their peephole term; (2) sigmoid i, f and tanh g;
+     * (3) c, kept in g's slot, and o's peephole term; (4) sigmoid o and tanh c; (5) h = o · tanh c. Each element
+     * sees lstmForward's float operations in its order (the bias sum is its {@code bih + bhh}); a sample past its
+     * length runs CpuCells, which reads neither z nor xp.
+     */
+    @Override
+    public void lstmBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
+        int h = a.hidden, n = j1 - j0, width = 4 * nb;
+        int[] lengths = ints(a.lengths);
+        float[] xp = floats(a.xp), peep = floats(a.peep), cPrev = floats(a.cPrev), cNext = floats(a.cNext);
+        float[] hNext = floats(a.hNext), out = floats(a.out);
+        FloatVector zero = FloatVector.zero(FP);
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                CpuCells.lstmForward(a, s, j0, j1);
+                continue;
+            }
+            int xr = (int) a.xpOff + s * 4 * h + j0, zr = s * width, cp = (int) a.cPrevOff + s * h + j0;
+            for (int gate = 0; gate < 4; gate++) {
+                for (int u = 0; u < n; u += FL) {
+                    int zi = zr + gate * nb + u, col = gate * h + j0 + u;
+                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u).add(FloatVector.fromArray(FP, z, zi));
+                    if (biasSum != null) {
+                        v = v.add(FloatVector.fromArray(FP, biasSum, col));
+                    }
+                    if (gate < 2) {
+                        FloatVector w = peep == null ? zero : FloatVector.fromArray(FP, peep, col);
+                        v = v.add(w.mul(FloatVector.fromArray(FP, cPrev, cp + u)));
+                    }
+                    v.intoArray(z, zi);
+                }
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (CpuCells.valid(lengths, s, a.step)) {
+                for (int gate = 0, zr = s * width; gate < 3; gate++) {
+                    for (int u = 0; u < n; u += FL) {
+                        activateVector(z, zr + gate * nb + u, gate == 2);
+                    }
+                }
+            }
+        }
+        FloatVector one = FloatVector.broadcast(FP, 1f);
+        float clip = a.cellClip;
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                continue;
+            }
+            int zr = s * width, cp = (int) a.cPrevOff + s * h + j0, cn = (int) a.cNextOff + s * h + j0;
+            for (int u = 0; u < n; u += FL) {
+                FloatVector i = FloatVector.fromArray(FP, z, zr + u);
+                FloatVector f = a.coupled ? one.sub(i) : FloatVector.fromArray(FP, z, zr + nb + u);
+                FloatVector g = FloatVector.fromArray(FP, z, zr + 2 * nb + u);
+                FloatVector c = f.mul(FloatVector.fromArray(FP, cPrev, cp + u)).add(i.mul(g));
+                if (clip > 0) {
+                    c = c.min(clip).max(-clip);
+                }
+                c.intoArray(cNext, cn + u);
+                c.intoArray(z, zr + 2 * nb + u);
+                FloatVector w = peep == null ? zero : FloatVector.fromArray(FP, peep, 2 * h + j0 + u);
+                FloatVector.fromArray(FP, z, zr + 3 * nb + u).add(w.mul(c)).intoArray(z, zr + 3 * nb + u);
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (CpuCells.valid(lengths, s, a.step)) {
+                for (int gate = 2, zr = s * width; gate < 4; gate++) {
+                    for (int u = 0; u < n; u += FL) {
+                        activateVector(z, zr + gate * nb + u, gate == 2);
+                    }
+                }
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                continue;
+            }
+            int zr = s * width, hn = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
+            for (int u = 0; u < n; u += FL) {
+                FloatVector hv = FloatVector.fromArray(FP, z, zr + 3 * nb + u).mul(FloatVector.fromArray(FP, z, zr + 2 * nb + u));
+                hv.intoArray(hNext, hn + u);
+                hv.intoArray(out, o0 + u);
+            }
+        }
+    }
+
+    /**
+     * {@link #lstmBlock}'s passes for gruForward: r and z pre-activations, sigmoid; then
+     * {@code n = tanh((x_n + b_in) + r ⊙ (h_n + b_hn))}, kept in n's slot; then {@code h = (1 − z) ⊙ n + z ⊙ h_prev}.
+     */
+    @Override
+    public void gruBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
+        int h = a.hidden, n = j1 - j0, width = 3 * nb;
+        int[] lengths = ints(a.lengths);
+        float[] xp = floats(a.xp), bih = floats(a.bih), bhh = floats(a.bhh), hPrev = floats(a.hPrev);
+        float[] hNext = floats(a.hNext), out = floats(a.out);
+        FloatVector zero = FloatVector.zero(FP);
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                CpuCells.gruForward(a, s, j0, j1);
+                continue;
+            }
+            int xr = (int) a.xpOff + s * 3 * h + j0, zr = s * width;
+            for (int gate = 0; gate < 2; gate++) {
+                for (int u = 0; u < n; u += FL) {
+                    int zi = zr + gate * nb + u;
+                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u).add(FloatVector.fromArray(FP, z, zi));
+                    if (biasSum != null) {
+                        v = v.add(FloatVector.fromArray(FP, biasSum, gate * h + j0 + u));
+                    }
+                    v.intoArray(z, zi);
+                }
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (CpuCells.valid(lengths, s, a.step)) {
+                for (int u = 0, zr = s * width; u < n; u += FL) {
+                    activateVector(z, zr + u, false);
+                    activateVector(z, zr + nb + u, false);
+                }
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                continue;
+            }
+            int xr = (int) a.xpOff + s * 3 * h + 2 * h + j0, zr = s * width;
+            for (int u = 0; u < n; u += FL) {
+                int col = 2 * h + j0 + u;
+                FloatVector hn = FloatVector.fromArray(FP, z, zr + 2 * nb + u)
+                        .add(bhh == null ? zero : FloatVector.fromArray(FP, bhh, col));
+                FloatVector xn = FloatVector.fromArray(FP, xp, xr + u).add(bih == null ? zero : FloatVector.fromArray(FP, bih, col));
+                xn.add(FloatVector.fromArray(FP, z, zr + u).mul(hn)).intoArray(z, zr + 2 * nb + u);
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (CpuCells.valid(lengths, s, a.step)) {
+                for (int u = 0, zr = s * width; u < n; u += FL) {
+                    activateVector(z, zr + 2 * nb + u, true);
+                }
+            }
+        }
+        FloatVector one = FloatVector.broadcast(FP, 1f);
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                continue;
+            }
+            int zr = s * width, hp0 = (int) a.hPrevOff + s * h + j0;
+            int hn0 = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
+            for (int u = 0; u < n; u += FL) {
+                FloatVector zg = FloatVector.fromArray(FP, z, zr + nb + u);
+                FloatVector hv = one.sub(zg).mul(FloatVector.fromArray(FP, z, zr + 2 * nb + u))
+                        .add(zg.mul(FloatVector.fromArray(FP, hPrev, hp0 + u)));
+                hv.intoArray(hNext, hn0 + u);
+                hv.intoArray(out, o0 + u);
+            }
+        }
+    }
+
+    /** {@link #lstmBlock}'s passes for rnnForward: the pre-activation, then tanh (or relu, {@code max(p, 0)}). */
+    @Override
+    public void rnnBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
+        int h = a.hidden, n = j1 - j0;
+        int[] lengths = ints(a.lengths);
+        float[] xp = floats(a.xp), hNext = floats(a.hNext), out = floats(a.out);
+        for (int s = 0; s < a.batch; s++) {
+            if (!CpuCells.valid(lengths, s, a.step)) {
+                CpuCells.rnnForward(a, s, j0, j1);
+                continue;
+            }
+            int xr = (int) a.xpOff + s * h + j0, zr = s * nb;
+            for (int u = 0; u < n; u += FL) {
+                FloatVector v = FloatVector.fromArray(FP, xp, xr + u).add(FloatVector.fromArray(FP, z, zr + u));
+                if (biasSum != null) {
+                    v = v.add(FloatVector.fromArray(FP, biasSum, j0 + u));
+                }
+                if (a.relu) {
+                    v = v.max(0f);
+                }
+                v.intoArray(z, zr + u);
+            }
+        }
+        for (int s = 0; s < a.batch; s++) {
+            if (CpuCells.valid(lengths, s, a.step)) {
+                int zr = s * nb, hn0 = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
+                for (int u = 0; u < n; u += FL) {
+                    if (!a.relu) {
+                        activateVector(z, zr + u, true);
+                    }
+                    FloatVector v = FloatVector.fromArray(FP, z, zr + u);
+                    v.intoArray(hNext, hn0 + u);
+                    v.intoArray(out, o0 + u);
+                }
+            }
+        }
+    }
+
     /** Each step on one sample of 64 units. */
     @Override
     public Runnable warmUpStep() {

@@ -32,6 +32,24 @@ interface CellSteps {
         rnnForward(a, b, 0, a.hidden);
     }
 
+    /**
+     * The inference loop's LSTM step over units {@code j0 <= j < j1} (one block) of every sample, with the recurrent
+     * product {@code h_prev · W_hhᵀ} of sample s, gate g, unit j read from {@code z[s·4·nb + g·nb + j − j0]}
+     * rather than from {@code a.hp} (z is overwritten), and {@code b_ih + b_hh} from {@code biasSum} {@code [4·H]}
+     * ({@code null} without bias). The same bits as {@link #lstmForward(StepArgs, int, int, int)} on each sample;
+     * nothing is saved. {@code j1 − j0} must be a multiple of {@link #lanes()}.
+     */
+    void lstmBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum);
+
+    /** {@link #lstmBlock} for the reset-after GRU ({@code z} rows {@code 3·nb} apart; biasSum used for r and z). */
+    void gruBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum);
+
+    /** {@link #lstmBlock} for the tanh and relu RNN ({@code z} rows {@code nb} apart). */
+    void rnnBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum);
+
+    /** The floats of one vector: a block's width in units must be a multiple of it for the block steps. */
+    int lanes();
+
     /** One call of each step on a small case, to run until C2 has compiled them (see {@link CpuGemm}). */
     Runnable warmUpStep();
 }

@@ -22,8 +22,9 @@ import org.rnn4j.engine.StepArgs;
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
  *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, the weights not re-packed
- *     hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g  // B·G short copies
- *     cell step of units k·NB .. for every sample          // CpuCells / VectorCells on a unit range
+ *     cell step of units k·NB .. for every sample, on z     // VectorCells' block step, each pass over all samples
+ *     (the plain-Java cells, and a block of a width that is no multiple of the vector: hp[:, g·H + k·NB ..] =
+ *      z[:, g·NB ..] for each gate g, then CpuCells / VectorCells per sample on the unit range)
  *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
  * </pre>
  * <b>Same bits as the per-step loop.</b> Every element of xp and hp is the fma chain of {@link CpuGemm}'s kernels
@@ -139,6 +140,8 @@ final class InferenceLoop {
         final float[][][] inputPanel;
         final float[] packedInput;
         final int in;
+        /** b_ih + b_hh [G·H], the cells' bias term, or null without bias. */
+        final float[] biasSum;
         final int total;
         final AtomicInteger claimed = new AtomicInteger();
         final AtomicInteger done = new AtomicInteger();
@@ -156,6 +159,7 @@ final class InferenceLoop {
             this.inputPanel = inputPanel;
             this.packedInput = packedInput;
             this.in = in;
+            this.biasSum = biasSum(floats(a.bih), floats(a.bhh));
             this.blocks = panel.length;
             this.total = (steps + 1) * blocks;   // the input projection's blocks, then each step's
         }
@@ -190,6 +194,10 @@ final class InferenceLoop {
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
                     kernel.panelProduct(b, h, packed, 0, panel[k], width, z, width);
+                    if (vector != null && (j1 - j0) % vector.lanes() == 0) {
+                        blockStep(a, z, j0, j1);
+                        continue;
+                    }
                     for (int s = 0; s < b; s++) {
                         for (int gate = 0; gate < g; gate++) {
                             System.arraycopy(z, s * width + gate * nb, hp, hpOff + s * gh + gate * h + j0, j1 - j0);
@@ -218,6 +226,16 @@ final class InferenceLoop {
                         System.arraycopy(z, r * width + gate * nb, xp, (r0 + r) * gh + gate * h + j0, j1 - j0);
                     }
                 }
+            }
+        }
+
+        /** The vector cells on the block's product z directly, every sample at once (no copy into hp). */
+        private void blockStep(StepArgs a, float[] z, int j0, int j1) {
+            switch (cell) {
+                case LSTM -> vector.lstmBlock(a, z, nb, j0, j1, biasSum);
+                case GRU -> vector.gruBlock(a, z, nb, j0, j1, biasSum);
+                case RNN_TANH, RNN_RELU -> vector.rnnBlock(a, z, nb, j0, j1, biasSum);
+                default -> throw new IllegalStateException("cell " + cell);
             }
         }
 
@@ -273,6 +291,18 @@ final class InferenceLoop {
                 throw new IllegalStateException(e);
             }
         }
+    }
+
+    /** {@code bih[i] + bhh[i]}, the float sum each cell adds to a pre-activation, or null without bias. */
+    private static float[] biasSum(float[] bih, float[] bhh) {
+        if (bih == null) {
+            return null;
+        }
+        float[] sum = new float[bih.length];
+        for (int i = 0; i < sum.length; i++) {
+            sum[i] = bih[i] + bhh[i];
+        }
+        return sum;
     }
 
     /** Step t's offsets, as the layer's per-step loop sets them (inference ping-pongs two state slots). */

@@ -75,7 +75,16 @@ class InferenceLoopTest {
                 // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product; T·B = 203: five projection
                 // chunks, the last of 8 + 3 rows
                 new Case("lstm H64 B29 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 29, true, true),
-                new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false));
+                new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false),
+                // widths that are multiples of the vector: the vector cells' block step on every option it takes
+                new Case("lstm peepholes clip H48 B5 lengths h0 c0", Lstm.builder(9, 48).peepholes(true).cellClip(0.4)
+                        .seed(20).config(), 6, 5, true, true),
+                new Case("lstm coupled peepholes no bias H64 B3 h0 c0", Lstm.builder(7, 64).coupledInputForget(true)
+                        .peepholes(true).bias(false).seed(21).config(), 5, 3, false, true),
+                new Case("gru no bias H64 B4 lengths h0", Gru.builder(5, 64).bias(false).seed(22).config(), 6, 4, true,
+                        true),
+                new Case("relu H64 B3 lengths h0", Rnn.reluBuilder(6, 64).seed(23).config(), 7, 3, true, true),
+                new Case("tanh no bias H32 B2", Rnn.builder(4, 32).bias(false).seed(24).config(), 5, 2, false, true));
     }
 
     @ParameterizedTest
