@@ -14,15 +14,15 @@ import org.rnn4j.engine.StepArgs;
 /**
  * The LSTM, GRU (reset-after) and tanh-RNN forward cell steps of {@link CpuCells}, and the LSTM backward, with their
  * sigmoids and tanhs on the Vector API. Those are the cost (an exp is the most work a unit does, the rest a few
- * float operations), so a step stages its pre-activations in a per-thread scratch row and applies sigmoid and
- * tanh there in two small vector loops: {@link CpuCells#sigmoid} and {@link CpuCells#tanh} operation for
- * operation on float lanes (the same fmas, each exactly rounded, the same 2^k through the exponent bits), so
- * every element gets the scalar twin's bits, a ragged tail simply runs the scalar functions, and a unit's result
- * does not depend on the range of units a call covers (the inference path runs the cell per block of units).
- * The pre-activations are staged with float vectors, exact float operations in CpuCells' order, so the whole
- * step equals the scalar twin bit for bit ({@code CellStepsTwinTest}). The vector loops are kept tiny on
- * purpose: C2 inlines and intrinsifies them whole, where vectors passed between larger methods would be boxed.
- * Samples past their length, the relu RNN and the RNN backward (no exp) run the scalar code.
+ * float operations), so a step stages its pre-activations in a scratch row and applies sigmoid and tanh there in
+ * one vector loop ({@link #activate}): {@link CpuCells#sigmoid} and {@link CpuCells#tanh} operation for operation
+ * on float lanes (the same fmas, each exactly rounded, the same 2^k through the exponent bits), so every element
+ * gets the scalar twin's bits, a ragged tail simply runs the scalar functions, and a unit's result does not depend
+ * on the range of units a call covers. The pre-activations are staged with float vectors, exact float operations
+ * in CpuCells' order, so the whole step equals the scalar twin bit for bit ({@code CellStepsTwinTest}). The
+ * inference loop's block steps ({@link #lstmBlock}) do the same per element over one block of units of every
+ * sample. No method takes or returns a vector: where C2 does not inline such a method, the vector is boxed.
+ * Samples past their length and the RNN backward (no exp) run the scalar code.
  */
 final class VectorCells implements CellSteps {
 
@@ -52,61 +52,67 @@ final class VectorCells implements CellSteps {
         return s;
     }
 
+    /** What {@link #activate} applies to a vector. */
+    private static final byte NONE = 0, SIGMOID = 1, TANH = 2;
+    private static final byte[] ALL_SIGMOID = {SIGMOID}, ALL_TANH = {TANH};
+
     /** {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, bit for bit. */
     static void sigmoid(float[] x, int from, int to) {
-        int i = from;
-        for (; i + FL <= to; i += FL) {
-            activateVector(x, i, false);
-        }
-        for (; i < to; i++) {
-            x[i] = CpuCells.sigmoid(x[i]);
-        }
+        activate(x, from, to, ALL_SIGMOID);
     }
 
     /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, bit for bit. */
     static void tanh(float[] x, int from, int to) {
-        int i = from;
-        for (; i + FL <= to; i += FL) {
-            activateVector(x, i, true);
-        }
-        for (; i < to; i++) {
-            x[i] = CpuCells.tanh(x[i]);
-        }
+        activate(x, from, to, ALL_TANH);
     }
 
     /**
-     * One vector of x at i through {@link CpuCells#tanh} or {@link CpuCells#sigmoid}, their shared core written
-     * out here once. It loads and stores its own vector and calls no method with a vector argument, and its two
-     * cases differ in scalars and in the last few operations (no vector merges from two branches): where C2 does
-     * not inline a method that takes or returns a vector, the vector is boxed, several times slower, so this
-     * compiles whole either inside its loop or on its own.
+     * {@link CpuCells#sigmoid} or {@link CpuCells#tanh} in place on {@code from <= i < to}, their shared core written
+     * out here once: the v-th vector from {@code from} gets {@code kinds[v % kinds.length]} (none, sigmoid or tanh),
+     * a ragged tail the scalar function of the kind where it starts. The loop is inside so that C2 compiles it
+     * whole, constants hoisted (the body is too big to inline into a caller, and a call per vector cost more than
+     * the vector); its two cases differ in scalars and in the last few operations.
      */
-    private static void activateVector(float[] x, int i, boolean tanh) {
-        FloatVector v = FloatVector.fromArray(FP, x, i);
-        FloatVector a = v.abs();
-        // y = −|x| (sigmoid) or −2|x| (tanh), both exact
-        FloatVector y = a.mul(tanh ? -2f : -1f).max(tanh ? CpuCells.TANH_FLOOR : CpuCells.SIGMOID_FLOOR);
-        FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
-        FloatVector k = t.sub(CpuCells.ROUND);
-        FloatVector r = k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO), k.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
-        FloatVector p = FloatVector.broadcast(FP, CpuCells.C7).fma(r, FloatVector.broadcast(FP, CpuCells.C6));
-        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C5));
-        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C4));
-        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C3));
-        p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C2));
-        FloatVector q = r.mul(r).fma(p, r);
-        FloatVector scale = t.reinterpretAsInts().add(tanh ? 127 : CpuCells.SIGMOID_EXP_BIAS)
-                .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        if (tanh) {
-            FloatVector u = scale.fma(q, scale.sub(1f));
-            FloatVector th = u.neg().div(u.add(2f));   // >= +0: the sign bit of x is or-ed in (Math.copySign)
-            IntVector sign = v.reinterpretAsInts().and(0x80000000);
-            FloatVector signed = th.reinterpretAsInts().or(sign).reinterpretAsFloats();
-            signed.blend(v, a.compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
-        } else {
-            FloatVector e = scale.fma(q, scale).mul(CpuCells.TWO_M24);
-            FloatVector one = FloatVector.broadcast(FP, 1f);
-            e.blend(one, v.compare(VectorOperators.GE, 0f)).div(e.add(1f)).intoArray(x, i);
+    private static void activate(float[] x, int from, int to, byte[] kinds) {
+        int i = from, k = 0;
+        for (; i + FL <= to; i += FL) {
+            byte kind = kinds[k];
+            k = k + 1 == kinds.length ? 0 : k + 1;
+            if (kind == NONE) {
+                continue;
+            }
+            boolean tanh = kind == TANH;
+            FloatVector v = FloatVector.fromArray(FP, x, i);
+            FloatVector a = v.abs();
+            // y = −|x| (sigmoid) or −2|x| (tanh), both exact
+            FloatVector y = a.mul(tanh ? -2f : -1f).max(tanh ? CpuCells.TANH_FLOOR : CpuCells.SIGMOID_FLOOR);
+            FloatVector t = y.fma(CpuCells.LOG2E, CpuCells.ROUND);
+            FloatVector kv = t.sub(CpuCells.ROUND);
+            FloatVector r = kv.fma(FloatVector.broadcast(FP, -CpuCells.LN2_LO),
+                    kv.fma(FloatVector.broadcast(FP, -CpuCells.LN2_HI), y));
+            FloatVector p = FloatVector.broadcast(FP, CpuCells.C7).fma(r, FloatVector.broadcast(FP, CpuCells.C6));
+            p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C5));
+            p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C4));
+            p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C3));
+            p = p.fma(r, FloatVector.broadcast(FP, CpuCells.C2));
+            FloatVector q = r.mul(r).fma(p, r);
+            FloatVector scale = t.reinterpretAsInts().add(tanh ? 127 : CpuCells.SIGMOID_EXP_BIAS)
+                    .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            if (tanh) {
+                FloatVector u = scale.fma(q, scale.sub(1f));
+                FloatVector th = u.neg().div(u.add(2f));   // >= +0: the sign bit of x is or-ed in (Math.copySign)
+                IntVector sign = v.reinterpretAsInts().and(0x80000000);
+                FloatVector signed = th.reinterpretAsInts().or(sign).reinterpretAsFloats();
+                signed.blend(v, a.compare(VectorOperators.LT, 1e-4f)).intoArray(x, i);
+            } else {
+                FloatVector e = scale.fma(q, scale).mul(CpuCells.TWO_M24);
+                FloatVector one = FloatVector.broadcast(FP, 1f);
+                e.blend(one, v.compare(VectorOperators.GE, 0f)).div(e.add(1f)).intoArray(x, i);
+            }
+        }
+        byte kind = kinds[k];
+        for (; i < to && kind != NONE; i++) {
+            x[i] = kind == TANH ? CpuCells.tanh(x[i]) : CpuCells.sigmoid(x[i]);
         }
     }
 
@@ -319,6 +325,15 @@ final class VectorCells implements CellSteps {
         System.arraycopy(z, j0, out, o0 + j0, j1 - j0);
     }
 
+    /** {@link #activate}'s kinds for rows of gates {@code nb} units wide, one kind per gate. */
+    private static byte[] kinds(int nb, byte... perGate) {
+        byte[] kinds = new byte[perGate.length * nb / FL];
+        for (int v = 0; v < kinds.length; v++) {
+            kinds[v] = perGate[v * FL / nb];
+        }
+        return kinds;
+    }
+
     @Override
     public int lanes() {
         return FL;
@@ -329,7 +344,8 @@ final class VectorCells implements CellSteps {
      * sample's: (1) the four pre-activations into z, i and f with their peephole term; (2) sigmoid i, f and tanh g;
      * (3) c, kept in g's slot, and o's peephole term; (4) sigmoid o and tanh c; (5) h = o · tanh c. Each element
      * sees lstmForward's float operations in its order (the bias sum is its {@code bih + bhh}); a sample past its
-     * length runs CpuCells, which reads neither z nor xp.
+     * length runs CpuCells, which reads neither z nor xp. The activation passes run over the whole of z, the rows
+     * of such samples and the units past the layer's last one included (values never stored): one loop each.
      */
     @Override
     public void lstmBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
@@ -359,15 +375,7 @@ final class VectorCells implements CellSteps {
                 }
             }
         }
-        for (int s = 0; s < a.batch; s++) {
-            if (CpuCells.valid(lengths, s, a.step)) {
-                for (int gate = 0, zr = s * width; gate < 3; gate++) {
-                    for (int u = 0; u < n; u += FL) {
-                        activateVector(z, zr + gate * nb + u, gate == 2);
-                    }
-                }
-            }
-        }
+        activate(z, 0, a.batch * width, kinds(nb, SIGMOID, SIGMOID, TANH, NONE));
         FloatVector one = FloatVector.broadcast(FP, 1f);
         float clip = a.cellClip;
         for (int s = 0; s < a.batch; s++) {
@@ -389,15 +397,7 @@ final class VectorCells implements CellSteps {
                 FloatVector.fromArray(FP, z, zr + 3 * nb + u).add(w.mul(c)).intoArray(z, zr + 3 * nb + u);
             }
         }
-        for (int s = 0; s < a.batch; s++) {
-            if (CpuCells.valid(lengths, s, a.step)) {
-                for (int gate = 2, zr = s * width; gate < 4; gate++) {
-                    for (int u = 0; u < n; u += FL) {
-                        activateVector(z, zr + gate * nb + u, gate == 2);
-                    }
-                }
-            }
-        }
+        activate(z, 0, a.batch * width, kinds(nb, NONE, NONE, TANH, SIGMOID));
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
                 continue;
@@ -439,14 +439,7 @@ final class VectorCells implements CellSteps {
                 }
             }
         }
-        for (int s = 0; s < a.batch; s++) {
-            if (CpuCells.valid(lengths, s, a.step)) {
-                for (int u = 0, zr = s * width; u < n; u += FL) {
-                    activateVector(z, zr + u, false);
-                    activateVector(z, zr + nb + u, false);
-                }
-            }
-        }
+        activate(z, 0, a.batch * width, kinds(nb, SIGMOID, SIGMOID, NONE));
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
                 continue;
@@ -460,13 +453,7 @@ final class VectorCells implements CellSteps {
                 xn.add(FloatVector.fromArray(FP, z, zr + u).mul(hn)).intoArray(z, zr + 2 * nb + u);
             }
         }
-        for (int s = 0; s < a.batch; s++) {
-            if (CpuCells.valid(lengths, s, a.step)) {
-                for (int u = 0, zr = s * width; u < n; u += FL) {
-                    activateVector(z, zr + 2 * nb + u, true);
-                }
-            }
-        }
+        activate(z, 0, a.batch * width, kinds(nb, NONE, NONE, TANH));
         FloatVector one = FloatVector.broadcast(FP, 1f);
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
@@ -507,13 +494,13 @@ final class VectorCells implements CellSteps {
                 v.intoArray(z, zr + u);
             }
         }
+        if (!a.relu) {
+            activate(z, 0, a.batch * nb, ALL_TANH);
+        }
         for (int s = 0; s < a.batch; s++) {
             if (CpuCells.valid(lengths, s, a.step)) {
                 int zr = s * nb, hn0 = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
                 for (int u = 0; u < n; u += FL) {
-                    if (!a.relu) {
-                        activateVector(z, zr + u, true);
-                    }
                     FloatVector v = FloatVector.fromArray(FP, z, zr + u);
                     v.intoArray(hNext, hn0 + u);
                     v.intoArray(out, o0 + u);
