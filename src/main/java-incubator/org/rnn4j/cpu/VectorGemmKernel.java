@@ -93,14 +93,14 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * Groups of 12 rows, then one of 8 where 8 to 11 rows are left, k-major ({@code packed[r·k + p·n + i]} for row
-     * r + i of a group of n starting at row r), so that a k-step's values sit on one or two L1 lines; the last
-     * {@code rows % 12 % 8} rows row-major ({@code packed[r·k + p]}).
+     * Groups of {@link #groupRows} rows (12, or 8 when the rest is smaller or k is long), k-major
+     * ({@code packed[r·k + p·n + i]} for row r + i of a group of n starting at row r), so that a k-step's values sit
+     * on one or two L1 lines; the last rows, fewer than 8, row-major ({@code packed[r·k + p]}).
      */
     @Override
     public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
         int r = 0;
-        for (int n; (n = groupRows(rows - r)) > 0; r += n) {
+        for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
             int ao = aOff + r * lda, base = r * k;
             for (int i = 0; i < n; i++, ao += lda) {
                 for (int p = 0, d = base + i; p < k; p++, d += n) {
@@ -113,15 +113,27 @@ final class VectorGemmKernel implements GemmKernel {
         }
     }
 
-    /** Rows of the next k-major group of {@link #packRows} with {@code left} rows left: 12, 8, or 0 (row-major). */
-    private static int groupRows(int left) {
-        return left >= 12 ? 12 : left >= 8 ? 8 : 0;
+    /**
+     * Bytes of a 12-row group's packed rows up to which panelProduct runs 12 x 2 tiles with 32 vector registers:
+     * the group's rows are re-read for every column pair of the panel, and past about a third of the 48 KiB L1 they
+     * come from L2. Measured on the AVX-512 Xeon (TwoBuildsAB, one JVM, both orders): 8-row groups were 5-16 % faster
+     * at k = 512 and 1024, even or slower at k = 256 (GRU 9 % slower).
+     */
+    private static final int TWELVE_ROW_BYTES = 16 << 10;
+
+    /**
+     * Rows of the next k-major group of {@link #packRows} with {@code left} rows left: 12 (AVX2, whose 16 registers
+     * spill either way; or k short enough), 8, or 0 (row-major).
+     */
+    private static int groupRows(int left, int k) {
+        boolean twelve = L < 16 || 12L * k * Float.BYTES <= TWELVE_ROW_BYTES;
+        return left >= 12 && twelve ? 12 : left >= 8 ? 8 : 0;
     }
 
     /**
      * Rows 12 (then 8) at a time against column pairs of vectors (24 accumulators: two panel loads and twelve
-     * broadcasts per 24 fmas, the panel, L2-resident, read once per 12 rows; 8 x 2 measured 15 % slower, a 4 x 4
-     * tile on unpacked rows 25 %); then 4 rows at a time over groups of 4 vectors; then one row at a time over two
+     * broadcasts per 24 fmas, the panel, L2-resident, read once per 12 rows; on the AVX2 EPYC 8 x 2 measured 15 %
+     * slower, a 4 x 4 tile on unpacked rows 25 %), or 8 at a time for long k ({@link #groupRows}); then 4 rows at a time over groups of 4 vectors; then one row at a time over two
      * such groups at once, so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR rows, MR
      * times the multiply-adds). The panel rows are read in place: nothing is packed per call.
      */
@@ -132,7 +144,7 @@ final class VectorGemmKernel implements GemmKernel {
             throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
         int r = 0;
-        for (int n; (n = groupRows(rows - r)) > 0; r += n) {
+        for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
             for (int x = 0; x < width; x += 2 * L) {
                 if (n == 12) {
                     panel12x2(k, packed, packedOff + r * k, panel, x, z, r * ldz + x, ldz);

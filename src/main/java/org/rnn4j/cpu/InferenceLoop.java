@@ -47,7 +47,7 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** Input rows per panel product of the input projection (a multiple of 12: see GemmKernel.packRows). */
+    /** Input rows per panel product of the input projection (a multiple of 12 and of 8: see GemmKernel.packRows). */
     private static final int PROJECT_ROWS = 48;
 
     /** A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor. */

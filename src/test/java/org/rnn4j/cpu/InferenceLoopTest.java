@@ -84,7 +84,10 @@ class InferenceLoopTest {
                 new Case("gru no bias H64 B4 lengths h0", Gru.builder(5, 64).bias(false).seed(22).config(), 6, 4, true,
                         true),
                 new Case("relu H64 B3 lengths h0", Rnn.reluBuilder(6, 64).seed(23).config(), 7, 3, true, true),
-                new Case("tanh no bias H32 B2", Rnn.builder(4, 32).bias(false).seed(24).config(), 5, 2, false, true));
+                new Case("tanh no bias H32 B2", Rnn.builder(4, 32).bias(false).seed(24).config(), 5, 2, false, true),
+                // k past the vector kernel's 12-row limit: 8-row groups in the projection (I = 400) and the steps (H = 352)
+                new Case("lstm I400 H64 B9 T6 lengths", Lstm.builder(400, 64).seed(25).config(), 6, 9, true, false),
+                new Case("gru H352 B13 T3 h0", Gru.builder(8, 352).seed(26).config(), 3, 13, false, true));
     }
 
     @ParameterizedTest
