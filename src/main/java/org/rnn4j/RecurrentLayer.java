@@ -393,7 +393,9 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
             Tensor hN = scope.uninitialized(states, batch, s);
             Tensor cN = cfg.cell() == CellType.LSTM ? scope.uninitialized(states, batch, cfg.hiddenSize()) : null;
 
-            Tensor layerIn = maskedTimeMajor(scope, x, lenT, steps, batch);
+            // CPU inference reads a time-major x in place: nothing is saved that a later write to x could change
+            Tensor layerIn = !keep && lenT == null && !cfg.batchFirst() && device.kind() == Device.Kind.CPU ? x
+                    : maskedTimeMajor(scope, x, lenT, steps, batch);
             if (checkFinite) {
                 Checks.finite("x", layerIn);
             }
@@ -446,8 +448,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
             }
             Tensor.requireVersions(this, params, versions, "forward");
-            Tensor out = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
-            fromTimeMajor(y, out, steps, batch, outF);
+            // time-major: the last layer's y is the output (a fresh tensor that nothing else holds)
+            Tensor out = y;
+            if (cfg.batchFirst()) {
+                out = scope.uninitialized(batch, steps, outF);
+                engine.swapLeadingAxes(steps, batch, outF, y.buffer(), 0, out.buffer(), 0);
+            }
             Saved saved = null;
             if (keep) {
                 if (lenT != null && lengthsOnDevice == null) {
