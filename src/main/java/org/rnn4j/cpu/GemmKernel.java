@@ -29,19 +29,20 @@ interface GemmKernel {
     /**
      * Copies rows {@code a[aOff + r·lda .. + k]}, {@code r < rows}, into {@code packed} ({@code rows·k} floats) in the
      * layout {@link #panelProduct} reads: done once per step (or call) for the rows that every block's product reads.
-     * Rows {@code r0 .. r0 + n} of it, {@code r0} a multiple of 12 and {@code n} too unless they are the last rows, are
+     * Rows {@code r0 .. r0 + n} of it, {@code r0} a multiple of 24 and {@code n} too unless they are the last rows, are
      * then the layout of those n rows alone, at {@code packedOff = r0·k}.
      */
     void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed);
 
     /**
-     * {@code z[r·ldz + x] = Σ_p a[r][p] · panel[p][x]} for {@code r < rows}, {@code x < width}, the rows of a as
+     * {@code z[zOff + r·ldz + x] = Σ_p a[r][p] · panel[p][x]} for {@code r < rows}, {@code x < width}, the rows of a as
      * {@link #packRows} left them in {@code packed} from {@code packedOff}, each element the chain of {@link #tile}
      * from 0 (C zeroed, alpha 1), so the same bits as that product: the recurrent product of the inference path, on
      * weights packed once into row arrays {@code panel[p]} ({@code width} floats each, a multiple of
      * {@link #panelAlign()}) and reused for every step.
      */
-    void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z, int ldz);
+    void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z, int zOff,
+                      int ldz);
 
     void tile(boolean transA, boolean transB, int k, float alpha,
               float[] a, int aOff, int lda, float[] b, int bOff, int ldb,

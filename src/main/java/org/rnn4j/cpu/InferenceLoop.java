@@ -15,9 +15,10 @@ import org.rnn4j.engine.StepArgs;
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
  *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
- * xp from W_ih packed the same way, once per write version: the input rows packed once per call in the kernel's
- *   layout (GemmKernel.packRows), then per block k, PROJECT_ROWS rows at a time, z = x · panelIh[k] scattered into
- *   xp (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
+ * xp from W_ih packed into plain column panels (panelIh[k][p][c] = W_ih[k·G·NB + c, p]), once per write version:
+ *   the input rows packed once per call in the kernel's layout (GemmKernel.packRows), then per panel k,
+ *   PROJECT_ROWS rows at a time, xp[:, k·G·NB ..] = x · panelIh[k] written in place (CpuGemm would pack the
+ *   transposed W_ih on every call: 16 MiB at I = H = 1024)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
@@ -78,7 +79,8 @@ final class InferenceLoop {
             return false;
         }
         int rows = steps * a.batch;
-        float[][][] inputPanel = panels(wih, wihVersion, g, h, in, nb).panel();
+        // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
+        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width).panel();
         float[] packedInput = new float[rows * in];
         kernel.packRows(rows, in, input.floats, 0, in, packedInput);
         float[][][] panel = panels(whh, whhVersion, g, h, h, nb).panel();
@@ -184,7 +186,7 @@ final class InferenceLoop {
                     }
                     int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     if (t < 0) {
-                        project(k, j0, j1, z);
+                        project(k, z);
                         continue;
                     }
                     if (t != step) {
@@ -193,7 +195,7 @@ final class InferenceLoop {
                         awaitDone((t + 1) * blocks);
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
-                    kernel.panelProduct(b, h, packed, 0, panel[k], width, z, width);
+                    kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
                     if (vector != null && (j1 - j0) % vector.lanes() == 0) {
                         blockStep(a, z, j0, j1);
                         continue;
@@ -214,17 +216,23 @@ final class InferenceLoop {
             }
         }
 
-        /** xp[:, g·H + j0 .. j1] for every gate g and input row, from block k of W_ih's panels. */
-        private void project(int k, int j0, int j1, float[] z) {
-            int rows = steps * shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb, gh = g * h;
+        /**
+         * Columns {@code k·width ..} of xp for every input row, from W_ih's column panel k: in place, or through z for
+         * a last panel that is not full.
+         */
+        private void project(int k, float[] z) {
+            int rows = steps * shared.batch, width = cell.gates() * nb, gh = cell.gates() * shared.hidden;
+            int c0 = k * width, cols = Math.min(width, gh - c0);
             float[] xp = floats(shared.xp);
             for (int r0 = 0; r0 < rows; r0 += PROJECT_ROWS) {
                 int n = Math.min(PROJECT_ROWS, rows - r0);
-                kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, z, width);
+                if (cols == width) {
+                    kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, xp, r0 * gh + c0, gh);
+                    continue;
+                }
+                kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, z, 0, width);
                 for (int r = 0; r < n; r++) {
-                    for (int gate = 0; gate < g; gate++) {
-                        System.arraycopy(z, r * width + gate * nb, xp, (r0 + r) * gh + gate * h + j0, j1 - j0);
-                    }
+                    System.arraycopy(z, r * width, xp, (r0 + r) * gh + c0, cols);
                 }
             }
         }

@@ -100,7 +100,7 @@ final class ScalarGemmKernel implements GemmKernel {
      */
     @Override
     public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
-                             int ldz) {
+                             int zOff, int ldz) {
         if (!FMA || width > NC) {
             throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
                     + ", width " + width);
@@ -113,10 +113,10 @@ final class ScalarGemmKernel implements GemmKernel {
                 if (p0 == 0) {
                     java.util.Arrays.fill(acc, 0, width, 0f);
                 } else {
-                    System.arraycopy(z, r * ldz, acc, 0, width);
+                    System.arraycopy(z, zOff + r * ldz, acc, 0, width);
                 }
                 rowKernelFma(packed, packedOff + r * k + p0, panel, p0, kb, width, acc);
-                System.arraycopy(acc, 0, z, r * ldz, width);
+                System.arraycopy(acc, 0, z, zOff + r * ldz, width);
             }
         }
     }
