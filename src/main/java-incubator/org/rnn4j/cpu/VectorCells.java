@@ -363,7 +363,8 @@ final class VectorCells implements CellSteps {
             for (int gate = 0; gate < 4; gate++) {
                 for (int u = 0; u < n; u += FL) {
                     int zi = zr + gate * nb + u, col = gate * h + j0 + u;
-                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u).add(FloatVector.fromArray(FP, z, zi));
+                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u)
+                            .add(FloatVector.fromArray(FP, z, zi));
                     if (biasSum != null) {
                         v = v.add(FloatVector.fromArray(FP, biasSum, col));
                     }
@@ -404,7 +405,8 @@ final class VectorCells implements CellSteps {
             }
             int zr = s * width, hn = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
             for (int u = 0; u < n; u += FL) {
-                FloatVector hv = FloatVector.fromArray(FP, z, zr + 3 * nb + u).mul(FloatVector.fromArray(FP, z, zr + 2 * nb + u));
+                FloatVector hv = FloatVector.fromArray(FP, z, zr + 3 * nb + u)
+                        .mul(FloatVector.fromArray(FP, z, zr + 2 * nb + u));
                 hv.intoArray(hNext, hn + u);
                 hv.intoArray(out, o0 + u);
             }
@@ -413,7 +415,8 @@ final class VectorCells implements CellSteps {
 
     /**
      * {@link #lstmBlock}'s passes for gruForward: r and z pre-activations, sigmoid; then
-     * {@code n = tanh((x_n + b_in) + r ⊙ (h_n + b_hn))}, kept in n's slot; then {@code h = (1 − z) ⊙ n + z ⊙ h_prev}.
+     * {@code n = tanh((x_n + b_in) + r ⊙ (h_n + b_hn))}, kept in n's slot; then
+     * {@code h = (1 − z) ⊙ n + z ⊙ h_prev}.
      */
     @Override
     public void gruBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
@@ -431,7 +434,8 @@ final class VectorCells implements CellSteps {
             for (int gate = 0; gate < 2; gate++) {
                 for (int u = 0; u < n; u += FL) {
                     int zi = zr + gate * nb + u;
-                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u).add(FloatVector.fromArray(FP, z, zi));
+                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u)
+                            .add(FloatVector.fromArray(FP, z, zi));
                     if (biasSum != null) {
                         v = v.add(FloatVector.fromArray(FP, biasSum, gate * h + j0 + u));
                     }
@@ -449,7 +453,8 @@ final class VectorCells implements CellSteps {
                 int col = 2 * h + j0 + u;
                 FloatVector hn = FloatVector.fromArray(FP, z, zr + 2 * nb + u)
                         .add(bhh == null ? zero : FloatVector.fromArray(FP, bhh, col));
-                FloatVector xn = FloatVector.fromArray(FP, xp, xr + u).add(bih == null ? zero : FloatVector.fromArray(FP, bih, col));
+                FloatVector xn = FloatVector.fromArray(FP, xp, xr + u)
+                        .add(bih == null ? zero : FloatVector.fromArray(FP, bih, col));
                 xn.add(FloatVector.fromArray(FP, z, zr + u).mul(hn)).intoArray(z, zr + 2 * nb + u);
             }
         }

@@ -133,9 +133,10 @@ final class VectorGemmKernel implements GemmKernel {
     /**
      * Rows 12 (then 8) at a time against column pairs of vectors (24 accumulators: two panel loads and twelve
      * broadcasts per 24 fmas, the panel, L2-resident, read once per 12 rows; on the AVX2 EPYC 8 x 2 measured 15 %
-     * slower, a 4 x 4 tile on unpacked rows 25 %), or 8 at a time for long k ({@link #groupRows}); then 4 rows at a time over groups of 4 vectors; then one row at a time over two
-     * such groups at once, so a small batch does no padded work ({@code tile} pads B = 1 to a panel of MR rows, MR
-     * times the multiply-adds). The panel rows are read in place: nothing is packed per call.
+     * slower, a 4 x 4 tile on unpacked rows 25 %), or 8 at a time for long k ({@link #groupRows}); then 4 rows at
+     * a time over groups of 4 vectors; then one row at a time over two such groups at once, so a small batch does
+     * no padded work ({@code tile} pads B = 1 to a panel of MR rows, MR times the multiply-adds). The panel rows are
+     * read in place: nothing is packed per call.
      */
     @Override
     public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
