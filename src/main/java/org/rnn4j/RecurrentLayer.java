@@ -448,11 +448,12 @@ public final class RecurrentLayer implements HasParameters, AutoCloseable {
                 }
             }
             Tensor.requireVersions(this, params, versions, "forward");
-            // time-major: the last layer's y is the output (a fresh tensor that nothing else holds)
+            // time-major on the CPU: the last layer's y is the output (a fresh tensor that nothing else holds). CUDA
+            // copies it: y's buffer keys the recurrence graphs, and a caller keeping outputs would defeat their replay
             Tensor out = y;
-            if (cfg.batchFirst()) {
-                out = scope.uninitialized(batch, steps, outF);
-                engine.swapLeadingAxes(steps, batch, outF, y.buffer(), 0, out.buffer(), 0);
+            if (cfg.batchFirst() || device.kind() != Device.Kind.CPU) {
+                out = scope.uninitialized(cfg.batchFirst() ? new int[] {batch, steps, outF} : new int[] {steps, batch, outF});
+                fromTimeMajor(y, out, steps, batch, outF);
             }
             Saved saved = null;
             if (keep) {
