@@ -20,9 +20,9 @@ import org.rnn4j.engine.StepArgs;
  * gets the scalar twin's bits, a ragged tail simply runs the scalar functions, and a unit's result does not depend
  * on the range of units a call covers. The pre-activations are staged with float vectors, exact float operations
  * in CpuCells' order, so the whole step equals the scalar twin bit for bit ({@code CellStepsTwinTest}). The
- * inference loop's block steps ({@link #lstmBlock}) do the same per element over one block of units of every
- * sample. No method takes or returns a vector: where C2 does not inline such a method, the vector is boxed.
- * Samples past their length and the RNN backward (no exp) run the scalar code.
+ * inference loop's block steps ({@link #lstmBlock}, relu RNN included) do the same per element over one block of
+ * units of every sample. No method takes or returns a vector: where C2 does not inline such a method, the vector is
+ * boxed. Samples past their length, the per-sample relu RNN step and the RNN backward (no exp) run the scalar code.
  */
 final class VectorCells implements CellSteps {
 
@@ -514,7 +514,7 @@ final class VectorCells implements CellSteps {
         }
     }
 
-    /** Each step on one sample of 64 units. */
+    /** Each step on one sample of 64 units, and each block step on its first block of them. */
     @Override
     public Runnable warmUpStep() {
         int h = 64;
@@ -533,11 +533,18 @@ final class VectorCells implements CellSteps {
         a.outLd = h;
         a.dh = filled(h, 1f);
         a.dc = filled(h, 0f);
+        // the inference loop's block steps too: the first block of each cell, with bias, on z rows of G·NB floats
+        int lstm = InferenceLoop.blockUnits(4), gru = InferenceLoop.blockUnits(3), rnn = InferenceLoop.blockUnits(1);
+        float[] biasSum = new float[4 * h];
+        float[] z = new float[Math.max(4 * lstm, Math.max(3 * gru, rnn))];
         return () -> {
             lstmForward(a, 0, 0, h);
             gruForward(a, 0, 0, h);
             lstmBackward(a, 0);
             rnnForward(a, 0, 0, h);
+            lstmBlock(a, z, lstm, 0, Math.min(h, lstm), biasSum);
+            gruBlock(a, z, gru, 0, Math.min(h, gru), biasSum);
+            rnnBlock(a, z, rnn, 0, Math.min(h, rnn), biasSum);
         };
     }
 

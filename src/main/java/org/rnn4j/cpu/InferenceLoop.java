@@ -28,8 +28,9 @@ import org.rnn4j.engine.StepArgs;
  *      z[:, g·NB ..] for each gate g, then CpuCells / VectorCells per sample on the unit range)
  *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
  * </pre>
- * <b>Same bits as the per-step loop.</b> Every element of xp and hp is the fma chain of {@link CpuGemm}'s kernels
- * (increasing p, from 0), and the cells compute each unit the same whatever unit range a call covers, so the
+ * <b>Same bits as the per-step loop.</b> Every element of xp and of the recurrent product (z, or hp where it is
+ * copied) is the fma chain of {@link CpuGemm}'s kernels (increasing p, from 0), and the cells compute each unit the
+ * same whatever unit range and samples a call covers, so the
  * result equals the training-path forward (and the per-step eval loop) bit for bit, for every thread count and
  * however blocks are claimed. Nothing is saved for backward.
  */
@@ -84,6 +85,10 @@ final class InferenceLoop {
         float[] packedInput = new float[rows * in];
         kernel.packRows(rows, in, input.floats, 0, in, packedInput);
         float[][][] panel = panels(whh, whhVersion, g, h, h, nb).panel();
+        // the claims count W_ih's panels as W_hh's blocks: ceil(G·H / (G·NB)) = ceil(H / NB)
+        if (inputPanel.length != panel.length) {
+            throw new IllegalStateException(inputPanel.length + " input panels for " + panel.length + " blocks");
+        }
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
         long work = (long) a.batch * g * h * h;
@@ -196,7 +201,7 @@ final class InferenceLoop {
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
                     kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
-                    if (vector != null && (j1 - j0) % vector.lanes() == 0) {
+                    if (vector != null && nb % vector.lanes() == 0 && (j1 - j0) % vector.lanes() == 0) {
                         blockStep(a, z, j0, j1);
                         continue;
                     }

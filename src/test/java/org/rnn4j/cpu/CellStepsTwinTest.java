@@ -13,8 +13,9 @@ import org.rnn4j.engine.Buffer;
 import org.rnn4j.engine.StepArgs;
 
 /**
- * The Vector API cell steps (LSTM, GRU, tanh RNN) and their sigmoid/tanh against their scalar twins in
- * {@link CpuCells}: the same bits ({@link CellMathTest} holds the scalar ones to double).
+ * The Vector API cell steps (LSTM, GRU, tanh RNN, and the inference loop's block steps) and their sigmoid/tanh
+ * against their scalar twins in {@link CpuCells}: the same bits ({@link CellMathTest} holds the scalar ones to
+ * double).
  */
 class CellStepsTwinTest {
 
@@ -149,6 +150,143 @@ class CellStepsTwinTest {
                 same(what + " saved", floats(sa.saved), floats(va.saved));
             }
         }
+    }
+
+    /** Values that take the activations' and the state update's special paths: signed zeros, NaN, infinities. */
+    private static final float[] EDGE = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+        Float.MIN_VALUE, -Float.MIN_VALUE, 1e-4f, -1e-4f, 9.99e-5f, -9.99e-5f, 50f, -50f, 1e30f, -1e30f};
+
+    /**
+     * The inference loop's block steps (lstmBlock, gruBlock, rnnBlock: the recurrent product read from the block's z,
+     * every sample at once) against CpuCells on each sample with hp scattered from the same z: the same bits in
+     * h, c and every output word (a sentinel shows a stray store), over random blocks, batches, offsets and lengths,
+     * with and without bias, peepholes, clip, coupled gates, tanh and relu, and one case in two sprinkled with
+     * signed zeros, NaN and infinities.
+     */
+    @Test
+    void blockStepsGiveTheScalarBits() throws Exception {
+        assumeTrue(MODULE, "jdk.incubator.vector not in this JVM");
+        CellSteps v = vector();
+        int lanes = v.lanes();
+        Random r = new Random(11);
+        for (int iter = 0; iter < 3000; iter++) {
+            int cell = iter % 4;   // LSTM, GRU, tanh RNN, relu RNN
+            int g = cell == 0 ? 4 : cell == 1 ? 3 : 1;
+            int nb = InferenceLoop.blockUnits(g);
+            int blocks = 1 + r.nextInt(3);
+            int h = (blocks - 1) * nb + lanes * (1 + r.nextInt(nb / lanes));   // the last block a multiple of the lanes
+            int j0 = r.nextInt(blocks) * nb, j1 = Math.min(h, j0 + nb);
+            int b = 1 + r.nextInt(5), gh = g * h;
+            boolean edge = r.nextBoolean(), bias = r.nextBoolean();
+            StepArgs a = new StepArgs();
+            a.batch = b;
+            a.hidden = h;
+            a.step = r.nextInt(3);
+            if (r.nextBoolean()) {
+                CpuBuffer len = new CpuBuffer(DType.I32, b);
+                for (int s = 0; s < b; s++) {
+                    len.ints[s] = 1 + r.nextInt(3);
+                }
+                a.lengths = len;
+            }
+            a.xp = filled(r, 2 * b * gh + 7, edge);
+            a.xpOff = 7;
+            a.bih = bias ? filled(r, gh, edge) : null;
+            a.bhh = bias ? filled(r, gh, edge) : null;
+            a.peep = cell == 0 && r.nextBoolean() ? filled(r, 3 * h, edge) : null;
+            a.hNextOff = (long) b * h;
+            a.cNextOff = (long) b * h;
+            a.cellClip = cell == 0 && r.nextBoolean() ? 0.5f + r.nextFloat() : 0f;
+            a.coupled = cell == 0 && r.nextBoolean();
+            a.relu = cell == 3;
+            a.outLd = h + r.nextInt(3);
+            a.outOff = 3;
+            float[] product = floats(filled(r, b * g * nb, edge));
+            float[] biasSum = null;
+            if (bias) {
+                biasSum = new float[gh];
+                for (int i = 0; i < gh; i++) {
+                    biasSum[i] = floats(a.bih)[i] + floats(a.bhh)[i];
+                }
+            }
+            float[] state = floats(filled(r, 2 * b * h, edge)), cstate = floats(filled(r, 2 * b * h, edge));
+            float[] sentinel = new float[3 + b * a.outLd + 5];
+            java.util.Arrays.fill(sentinel, 12345f);
+            StepArgs scalar = withState(a, state, cstate, sentinel, cell == 0);
+            CpuBuffer hp = new CpuBuffer(DType.F32, b * gh);
+            java.util.Arrays.fill(hp.floats, Float.NaN);
+            for (int s = 0; s < b; s++) {
+                for (int gate = 0; gate < g; gate++) {
+                    System.arraycopy(product, s * g * nb + gate * nb, hp.floats, s * gh + gate * h + j0, j1 - j0);
+                }
+            }
+            scalar.hp = hp;
+            for (int s = 0; s < b; s++) {
+                switch (cell) {
+                    case 0 -> CpuCells.lstmForward(scalar, s, j0, j1);
+                    case 1 -> CpuCells.gruForward(scalar, s, j0, j1);
+                    default -> CpuCells.rnnForward(scalar, s, j0, j1);
+                }
+            }
+            StepArgs block = withState(a, state, cstate, sentinel, cell == 0);
+            float[] z = product.clone();
+            switch (cell) {
+                case 0 -> v.lstmBlock(block, z, nb, j0, j1, biasSum);
+                case 1 -> v.gruBlock(block, z, nb, j0, j1, biasSum);
+                default -> v.rnnBlock(block, z, nb, j0, j1, biasSum);
+            }
+            String what = "cell " + cell + ", H " + h + ", units [" + j0 + ", " + j1 + "), B " + b + ", bias " + bias
+                    + ", peepholes " + (a.peep != null) + ", clip " + a.cellClip + ", coupled " + a.coupled
+                    + ", lengths " + (a.lengths != null) + ", edge values " + edge;
+            same(what + ", h", floats(scalar.hPrev), floats(block.hPrev));
+            if (cell == 0) {
+                same(what + ", c", floats(scalar.cPrev), floats(block.cPrev));
+            }
+            same(what + ", output", floats(scalar.out), floats(block.out));
+        }
+    }
+
+    /** {@code a} with its own copies of the states (previous and next slots in one buffer) and of the output. */
+    private static StepArgs withState(StepArgs a, float[] h, float[] c, float[] out, boolean lstm) {
+        StepArgs s = new StepArgs();
+        s.batch = a.batch;
+        s.hidden = a.hidden;
+        s.step = a.step;
+        s.lengths = a.lengths;
+        s.xp = a.xp;
+        s.xpOff = a.xpOff;
+        s.bih = a.bih;
+        s.bhh = a.bhh;
+        s.peep = a.peep;
+        s.hPrev = copy(h);
+        s.hNext = s.hPrev;
+        s.hNextOff = a.hNextOff;
+        s.cPrev = lstm ? copy(c) : null;
+        s.cNext = s.cPrev;
+        s.cNextOff = a.cNextOff;
+        s.out = copy(out);
+        s.outOff = a.outOff;
+        s.outLd = a.outLd;
+        s.cellClip = a.cellClip;
+        s.coupled = a.coupled;
+        s.relu = a.relu;
+        return s;
+    }
+
+    private static CpuBuffer copy(float[] v) {
+        CpuBuffer buf = new CpuBuffer(DType.F32, v.length);
+        System.arraycopy(v, 0, buf.floats, 0, v.length);
+        return buf;
+    }
+
+    /** Uniform in [-3, 3), one value in six from EDGE (mostly the signed zeros) where {@code edge}. */
+    private static Buffer filled(Random r, int n, boolean edge) {
+        CpuBuffer buf = new CpuBuffer(DType.F32, n);
+        for (int i = 0; i < n; i++) {
+            buf.floats[i] = edge && r.nextInt(6) == 0 ? EDGE[r.nextInt(r.nextBoolean() ? 2 : EDGE.length)]
+                    : (r.nextFloat() * 2 - 1) * 3f;
+        }
+        return buf;
     }
 
     private static void run(int batch, StepArgs a, BiConsumer<StepArgs, Integer> step) {

@@ -26,8 +26,8 @@ import org.rnn4j.Tensor;
 /**
  * The CPU engine's inference loop ({@link InferenceLoop}: packed W_hh and W_ih, GEMM and cell per block of units) gives the training-mode forward's bits (the layer's per-step loop, held against the double
  * reference elsewhere) for every cell variant it takes, on 1, 2 and 3 threads, and rebuilds its packed weights after
- * a write. Runs with the Vector API kernel and cells (default execution) and with the plain-Java ones (execution
- * fallback-kernel).
+ * a write. Runs with the Vector API kernel and cells (default execution, and at 256 bits in execution vector-256)
+ * and with the plain-Java ones (execution fallback-kernel).
  */
 class InferenceLoopTest {
 
