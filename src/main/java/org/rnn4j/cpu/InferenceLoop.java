@@ -183,7 +183,7 @@ final class InferenceLoop {
                 int t = idx / blocks - 1, k = idx % blocks;   // t = -1: the input projection
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
-                        a = copy(shared);
+                        a = shared.copy();   // its own offsets per step, the shared buffers
                         z = new float[Math.max(b, Math.min(steps * b, PROJECT_ROWS)) * width];
                         packed = new float[b * h];
                         hs = floats(shared.hPrev);
@@ -329,29 +329,5 @@ final class InferenceLoop {
         a.cPrevOff = base.cPrevOff + (long) prev * b * h;
         a.cNextOff = base.cNextOff + (long) next * b * h;
         a.outOff = base.outOff + (long) t * b * base.outLd;
-    }
-
-    /** A participant's own StepArgs (the offsets change per step), with the shared buffers. */
-    private static StepArgs copy(StepArgs s) {
-        StepArgs a = new StepArgs();
-        a.batch = s.batch;
-        a.hidden = s.hidden;
-        a.lengths = s.lengths;
-        a.xp = s.xp;
-        a.hp = s.hp;
-        a.hpOff = s.hpOff;
-        a.bih = s.bih;
-        a.bhh = s.bhh;
-        a.peep = s.peep;
-        a.hPrev = s.hPrev;
-        a.hNext = s.hNext;
-        a.cPrev = s.cPrev;
-        a.cNext = s.cNext;
-        a.out = s.out;
-        a.outLd = s.outLd;
-        a.cellClip = s.cellClip;
-        a.coupled = s.coupled;
-        a.relu = s.relu;
-        return a;
     }
 }

@@ -75,4 +75,49 @@ public final class StepArgs {
     public boolean coupled;
     /** RNN: relu instead of tanh. */
     public boolean relu;
+
+    /** A copy of every field (the buffers shared), for a caller that moves its own offsets. */
+    public StepArgs copy() {
+        StepArgs a = new StepArgs();
+        a.batch = batch;
+        a.hidden = hidden;
+        a.step = step;
+        a.lengths = lengths;
+        a.xp = xp;
+        a.xpOff = xpOff;
+        a.hp = hp;
+        a.hpOff = hpOff;
+        a.bih = bih;
+        a.bhh = bhh;
+        a.peep = peep;
+        a.hPrev = hPrev;
+        a.hPrevOff = hPrevOff;
+        a.hNext = hNext;
+        a.hNextOff = hNextOff;
+        a.cPrev = cPrev;
+        a.cPrevOff = cPrevOff;
+        a.cNext = cNext;
+        a.cNextOff = cNextOff;
+        a.out = out;
+        a.outOff = outOff;
+        a.outLd = outLd;
+        a.saved = saved;
+        a.savedOff = savedOff;
+        a.dh = dh;
+        a.dhOff = dhOff;
+        a.dc = dc;
+        a.dcOff = dcOff;
+        a.dGx = dGx;
+        a.dGxOff = dGxOff;
+        a.dGh = dGh;
+        a.dGhOff = dGhOff;
+        a.dhPrev = dhPrev;
+        a.dhPrevOff = dhPrevOff;
+        a.tmp = tmp;
+        a.tmpOff = tmpOff;
+        a.cellClip = cellClip;
+        a.coupled = coupled;
+        a.relu = relu;
+        return a;
+    }
 }

@@ -248,28 +248,12 @@ class CellStepsTwinTest {
 
     /** {@code a} with its own copies of the states (previous and next slots in one buffer) and of the output. */
     private static StepArgs withState(StepArgs a, float[] h, float[] c, float[] out, boolean lstm) {
-        StepArgs s = new StepArgs();
-        s.batch = a.batch;
-        s.hidden = a.hidden;
-        s.step = a.step;
-        s.lengths = a.lengths;
-        s.xp = a.xp;
-        s.xpOff = a.xpOff;
-        s.bih = a.bih;
-        s.bhh = a.bhh;
-        s.peep = a.peep;
+        StepArgs s = a.copy();
         s.hPrev = copy(h);
         s.hNext = s.hPrev;
-        s.hNextOff = a.hNextOff;
         s.cPrev = lstm ? copy(c) : null;
         s.cNext = s.cPrev;
-        s.cNextOff = a.cNextOff;
         s.out = copy(out);
-        s.outOff = a.outOff;
-        s.outLd = a.outLd;
-        s.cellClip = a.cellClip;
-        s.coupled = a.coupled;
-        s.relu = a.relu;
         return s;
     }
 
