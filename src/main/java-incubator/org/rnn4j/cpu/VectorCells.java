@@ -55,29 +55,36 @@ final class VectorCells implements CellSteps {
     /** What {@link #activate} applies to a vector. */
     private static final byte NONE = 0, SIGMOID = 1, TANH = 2;
     private static final byte[] ALL_SIGMOID = {SIGMOID}, ALL_TANH = {TANH};
+    /** Per gate, what a block step's activation passes apply: LSTM i, f, g then c (in g's slot), o; GRU r, z then n. */
+    private static final byte[] LSTM_IFG = {SIGMOID, SIGMOID, TANH, NONE}, LSTM_CO = {NONE, NONE, TANH, SIGMOID};
+    private static final byte[] GRU_RZ = {SIGMOID, SIGMOID, NONE}, GRU_N = {NONE, NONE, TANH};
 
     /** {@code x[i] = CpuCells.sigmoid(x[i])} for {@code from <= i < to}, bit for bit. */
     static void sigmoid(float[] x, int from, int to) {
-        activate(x, from, to, ALL_SIGMOID);
+        activate(x, from, to, ALL_SIGMOID, 1);
     }
 
     /** {@code x[i] = CpuCells.tanh(x[i])} for {@code from <= i < to}, bit for bit. */
     static void tanh(float[] x, int from, int to) {
-        activate(x, from, to, ALL_TANH);
+        activate(x, from, to, ALL_TANH, 1);
     }
 
     /**
      * {@link CpuCells#sigmoid} or {@link CpuCells#tanh} in place on {@code from <= i < to}, their shared core written
-     * out here once: the v-th vector from {@code from} gets {@code kinds[v % kinds.length]} (none, sigmoid or tanh),
-     * a ragged tail the scalar function of the kind where it starts. The loop is inside so that C2 compiles it
+     * out here once: the v-th vector from {@code from} gets {@code kinds[v / run % kinds.length]} (none, sigmoid or
+     * tanh; a block step's gates are {@code run} vectors wide), a ragged tail the scalar function of the kind where
+     * it starts. The loop is inside so that C2 compiles it
      * whole, constants hoisted (the body is too big to inline into a caller, and a call per vector cost more than
      * the vector); its two cases differ in scalars and in the last few operations.
      */
-    private static void activate(float[] x, int from, int to, byte[] kinds) {
-        int i = from, k = 0;
+    private static void activate(float[] x, int from, int to, byte[] kinds, int run) {
+        int i = from, k = 0, left = run;
         for (; i + FL <= to; i += FL) {
             byte kind = kinds[k];
-            k = k + 1 == kinds.length ? 0 : k + 1;
+            if (--left == 0) {
+                left = run;
+                k = k + 1 == kinds.length ? 0 : k + 1;
+            }
             if (kind == NONE) {
                 continue;
             }
@@ -119,8 +126,9 @@ final class VectorCells implements CellSteps {
     /**
      * {@code z[zo + j] = (xp[xo + j] + hp[ho + j]) + (bih[j + bo] + bhh[j + bo]) + w[wo + j] · c[co + j]} for
      * {@code j < n}, {@link CpuCells}' pre-activation in its order of float operations: the bias term only when
-     * {@code bih != null}, the peephole term only when {@code c != null} (then {@code w == null} means a weight
-     * of 0, which CpuCells adds as {@code 0f · c}).
+     * {@code bih != null} ({@code bhh == null}: bih holds the sum already, the block steps' biasSum), the peephole
+     * term only when {@code c != null} (then {@code w == null} means a weight of 0, which CpuCells adds as
+     * {@code 0f · c}). {@code hp} may be {@code z} at {@code ho == zo} (a block step's product, staged in place).
      */
     private static void stage(float[] z, int zo, float[] xp, int xo, float[] hp, int ho, float[] bih, float[] bhh, int bo,
                               float[] w, int wo, float[] c, int co, int n) {
@@ -128,7 +136,8 @@ final class VectorCells implements CellSteps {
         for (; j + FL <= n; j += FL) {
             FloatVector v = FloatVector.fromArray(FP, xp, xo + j).add(FloatVector.fromArray(FP, hp, ho + j));
             if (bih != null) {
-                v = v.add(FloatVector.fromArray(FP, bih, bo + j).add(FloatVector.fromArray(FP, bhh, bo + j)));
+                FloatVector bias = FloatVector.fromArray(FP, bih, bo + j);
+                v = v.add(bhh == null ? bias : bias.add(FloatVector.fromArray(FP, bhh, bo + j)));
             }
             if (c != null) {
                 FloatVector wv = w == null ? FloatVector.zero(FP) : FloatVector.fromArray(FP, w, wo + j);
@@ -139,7 +148,7 @@ final class VectorCells implements CellSteps {
         for (; j < n; j++) {
             float v = xp[xo + j] + hp[ho + j];
             if (bih != null) {
-                v += bih[bo + j] + bhh[bo + j];
+                v += bhh == null ? bih[bo + j] : bih[bo + j] + bhh[bo + j];
             }
             if (c != null) {
                 v += (w == null ? 0f : w[wo + j]) * c[co + j];
@@ -325,15 +334,6 @@ final class VectorCells implements CellSteps {
         System.arraycopy(z, j0, out, o0 + j0, j1 - j0);
     }
 
-    /** {@link #activate}'s kinds for rows of gates {@code nb} units wide, one kind per gate. */
-    private static byte[] kinds(int nb, byte... perGate) {
-        byte[] kinds = new byte[perGate.length * nb / FL];
-        for (int v = 0; v < kinds.length; v++) {
-            kinds[v] = perGate[v * FL / nb];
-        }
-        return kinds;
-    }
-
     @Override
     public int lanes() {
         return FL;
@@ -361,22 +361,11 @@ final class VectorCells implements CellSteps {
             }
             int xr = (int) a.xpOff + s * 4 * h + j0, zr = s * width, cp = (int) a.cPrevOff + s * h + j0;
             for (int gate = 0; gate < 4; gate++) {
-                for (int u = 0; u < n; u += FL) {
-                    int zi = zr + gate * nb + u, col = gate * h + j0 + u;
-                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u)
-                            .add(FloatVector.fromArray(FP, z, zi));
-                    if (biasSum != null) {
-                        v = v.add(FloatVector.fromArray(FP, biasSum, col));
-                    }
-                    if (gate < 2) {
-                        FloatVector w = peep == null ? zero : FloatVector.fromArray(FP, peep, col);
-                        v = v.add(w.mul(FloatVector.fromArray(FP, cPrev, cp + u)));
-                    }
-                    v.intoArray(z, zi);
-                }
+                int zo = zr + gate * nb, col = gate * h + j0;
+                stage(z, zo, xp, xr + gate * h, z, zo, biasSum, null, col, peep, col, gate < 2 ? cPrev : null, cp, n);
             }
         }
-        activate(z, 0, a.batch * width, kinds(nb, SIGMOID, SIGMOID, TANH, NONE));
+        activate(z, 0, a.batch * width, LSTM_IFG, nb / FL);
         FloatVector one = FloatVector.broadcast(FP, 1f);
         float clip = a.cellClip;
         for (int s = 0; s < a.batch; s++) {
@@ -398,7 +387,7 @@ final class VectorCells implements CellSteps {
                 FloatVector.fromArray(FP, z, zr + 3 * nb + u).add(w.mul(c)).intoArray(z, zr + 3 * nb + u);
             }
         }
-        activate(z, 0, a.batch * width, kinds(nb, NONE, NONE, TANH, SIGMOID));
+        activate(z, 0, a.batch * width, LSTM_CO, nb / FL);
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
                 continue;
@@ -432,18 +421,11 @@ final class VectorCells implements CellSteps {
             }
             int xr = (int) a.xpOff + s * 3 * h + j0, zr = s * width;
             for (int gate = 0; gate < 2; gate++) {
-                for (int u = 0; u < n; u += FL) {
-                    int zi = zr + gate * nb + u;
-                    FloatVector v = FloatVector.fromArray(FP, xp, xr + gate * h + u)
-                            .add(FloatVector.fromArray(FP, z, zi));
-                    if (biasSum != null) {
-                        v = v.add(FloatVector.fromArray(FP, biasSum, gate * h + j0 + u));
-                    }
-                    v.intoArray(z, zi);
-                }
+                int zo = zr + gate * nb;
+                stage(z, zo, xp, xr + gate * h, z, zo, biasSum, null, gate * h + j0, null, 0, null, 0, n);
             }
         }
-        activate(z, 0, a.batch * width, kinds(nb, SIGMOID, SIGMOID, NONE));
+        activate(z, 0, a.batch * width, GRU_RZ, nb / FL);
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
                 continue;
@@ -458,7 +440,7 @@ final class VectorCells implements CellSteps {
                 xn.add(FloatVector.fromArray(FP, z, zr + u).mul(hn)).intoArray(z, zr + 2 * nb + u);
             }
         }
-        activate(z, 0, a.batch * width, kinds(nb, NONE, NONE, TANH));
+        activate(z, 0, a.batch * width, GRU_N, nb / FL);
         FloatVector one = FloatVector.broadcast(FP, 1f);
         for (int s = 0; s < a.batch; s++) {
             if (!CpuCells.valid(lengths, s, a.step)) {
@@ -476,7 +458,7 @@ final class VectorCells implements CellSteps {
         }
     }
 
-    /** {@link #lstmBlock}'s passes for rnnForward: the pre-activation, then tanh (or relu, {@code max(p, 0)}). */
+    /** {@link #lstmBlock}'s passes for rnnForward: the pre-activation, then tanh (or relu, {@code max(p, 0)}, as stored). */
     @Override
     public void rnnBlock(StepArgs a, float[] z, int nb, int j0, int j1, float[] biasSum) {
         int h = a.hidden, n = j1 - j0;
@@ -487,26 +469,20 @@ final class VectorCells implements CellSteps {
                 CpuCells.rnnForward(a, s, j0, j1);
                 continue;
             }
-            int xr = (int) a.xpOff + s * h + j0, zr = s * nb;
-            for (int u = 0; u < n; u += FL) {
-                FloatVector v = FloatVector.fromArray(FP, xp, xr + u).add(FloatVector.fromArray(FP, z, zr + u));
-                if (biasSum != null) {
-                    v = v.add(FloatVector.fromArray(FP, biasSum, j0 + u));
-                }
-                if (a.relu) {
-                    v = v.max(0f);
-                }
-                v.intoArray(z, zr + u);
-            }
+            int zr = s * nb;
+            stage(z, zr, xp, (int) a.xpOff + s * h + j0, z, zr, biasSum, null, j0, null, 0, null, 0, n);
         }
         if (!a.relu) {
-            activate(z, 0, a.batch * nb, ALL_TANH);
+            activate(z, 0, a.batch * nb, ALL_TANH, 1);
         }
         for (int s = 0; s < a.batch; s++) {
             if (CpuCells.valid(lengths, s, a.step)) {
                 int zr = s * nb, hn0 = (int) a.hNextOff + s * h + j0, o0 = (int) a.outOff + s * a.outLd + j0;
                 for (int u = 0; u < n; u += FL) {
                     FloatVector v = FloatVector.fromArray(FP, z, zr + u);
+                    if (a.relu) {
+                        v = v.max(0f);
+                    }
                     v.intoArray(hNext, hn0 + u);
                     v.intoArray(out, o0 + u);
                 }
