@@ -40,7 +40,7 @@ class DropoutTest {
         int n = 200_000;
         try (Tensor ones = Tensor.zeros(cpu, n); Tensor out = Tensor.zeros(cpu, n)) {
             ones.fill(1f);
-            e.dropout(n, 0.3f, 99, ones.buffer(), 0, out.buffer(), 0);
+            e.dropout(n, 0.3f, null, 0, 99, ones.buffer(), 0, out.buffer(), 0);
             float[] v = out.toHost();
             long kept = Arrays.stream(toDoubles(v)).filter(d -> d != 0).count();
             assertEquals(0.7, kept / (double) n, 0.005, "kept fraction");

@@ -288,19 +288,12 @@ public interface Engine extends AutoCloseable {
 
     /**
      * Inverted dropout with a counter-based generator, identical on every engine:
-     * {@code dst[i] = keep(seed, i) ? src[i] · (1 / (1 - p)) : 0} (the scale rounded to float first) with
-     * {@code keep(seed, i) = Dropout.uniform(seed, i) >= p}. Applying it to a gradient with the
-     * same seed is its backward. {@code src} and {@code dst} may be the same buffer.
-     */
-    default void dropout(long n, float p, long seed, Buffer src, long srcOff, Buffer dst, long dstOff) {
-        dropout(n, p, null, 0, seed, src, srcOff, dst, dstOff);
-    }
-
-    /**
-     * {@link #dropout(long, float, long, Buffer, long, Buffer, long)} with the seed {@code seed + base}, where
-     * {@code base} is an int64 in device memory (int32 elements {@code baseOff} and {@code baseOff + 1}, low word
-     * first, {@code baseOff} even) or 0 when {@code base} is null: a {@link #replayable} region reads the seed's changing part from
-     * memory written before it, so that its replays draw new masks.
+     * {@code dst[i] = keep(s, i) ? src[i] · (1 / (1 - p)) : 0} (the scale rounded to float first) with
+     * {@code keep(s, i) = Dropout.uniform(s, i) >= p}. Applying it to a gradient with the same seed is its backward.
+     * {@code src} and {@code dst} may be the same buffer. The seed is {@code s = seed + base}, where {@code base} is
+     * an int64 in device memory (int32 elements {@code baseOff} and {@code baseOff + 1}, low word first,
+     * {@code baseOff} even) or 0 when {@code base} is null: a {@link #replayable} region reads the seed's changing
+     * part from memory written before it, so that its replays draw new masks.
      */
     void dropout(long n, float p, Buffer base, long baseOff, long seed, Buffer src, long srcOff, Buffer dst, long dstOff);
 

@@ -126,7 +126,7 @@ class KernelAbiTest {
         engine.reverseSequences(5, 4, 3, lengths, x, 0, 3, y, 0, 6, true);
         engine.seedStateGrad(5, 4, 3, null, x, 0, 3, null, 0, y, 0);
         engine.maskedUpdate(4, 3, 2, lengths, x, 0, x, 12, y, 0, y, 100, 6);
-        engine.dropout(100, 0.25f, -7L, x, 0, y, 0);
+        engine.dropout(100, 0.25f, null, 0, -7L, x, 0, y, 0);
         engine.gatherRows(4, 5, lengths, 0, x, 0, y, 0);
         engine.scatterAddRows(4, 5, lengths, 0, x, 0, y, 0);
         engine.softmaxCrossEntropy(6, 10, x, 0, lengths, 0, y, 0, null, 0, 0.5f);
