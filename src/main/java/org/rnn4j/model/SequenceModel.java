@@ -971,7 +971,7 @@ public final class SequenceModel implements HasParameters, AutoCloseable {
         LossResult loss(float[] classWeights) {
             return switch (cfg.task()) {
                 case CLASSIFICATION, TAGGING, LANGUAGE_MODEL -> {
-                    int[] targets = cfg.task() == Task.CLASSIFICATION ? b.labels() : b.stepTargets();
+                    int[] targets = classTargets(b);
                     if (classWeights == null && b.weights() == null) {
                         yield in.targets != null ? Losses.crossEntropyLastStep(out, in.targets)
                                 : Losses.crossEntropyLastStep(out, targets);
