@@ -84,6 +84,11 @@ final class VectorGemmKernel implements GemmKernel {
         return W;
     }
 
+    @Override
+    public boolean flatPanels() {
+        return true;
+    }
+
     /** A panel product's column group: 4 vectors (a single row takes two groups at once). */
     private static final int PW = 4 * L;
 
@@ -144,37 +149,42 @@ final class VectorGemmKernel implements GemmKernel {
         if (width % (2 * PW) != 0) {
             throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
+        if (panel.length != 1 || panel[0].length != k * width) {
+            throw new IllegalArgumentException("panel: expected one array of " + k + " x " + width + " floats, got "
+                    + panel.length + " arrays");
+        }
+        float[] fp = panel[0];
         int r = 0;
         for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
             for (int x = 0; x < width; x += 2 * L) {
                 if (n == 12) {
-                    panel12x2(k, packed, packedOff + r * k, panel, x, z, zOff + r * ldz + x, ldz);
+                    panel12x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x, ldz);
                 } else {
-                    panel8x2(k, packed, packedOff + r * k, panel, x, z, zOff + r * ldz + x, ldz);
+                    panel8x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x, ldz);
                 }
             }
         }
         if (rows - r >= 4) {
             for (int x = 0; x < width; x += PW) {
-                panel4(k, packed, packedOff + r * k, k, panel, x, z, zOff + r * ldz + x, ldz);
+                panel4(k, packed, packedOff + r * k, k, fp, width, x, z, zOff + r * ldz + x, ldz);
             }
             r += 4;
         }
         for (; r < rows; r++) {
             for (int x = 0; x < width; x += 2 * PW) {
-                panel1x2(k, packed, packedOff + r * k, panel, x, z, zOff + r * ldz + x);
+                panel1x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x);
             }
         }
     }
 
     /** z[12 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major (ap[ao + p·12 + r]) · panel[k][x ..]. */
-    private static void panel12x2(int k, float[] ap, int ao, float[][] panel, int x, float[] z, int zo, int ldz) {
+    private static void panel12x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
         FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
-        for (int p = 0, q = ao; p < k; p++, q += 12) {
-            float[] row = panel[p];
-            FloatVector b0 = load(row, x), b1 = load(row, x + L);
+        for (int p = 0; p < k; p++) {
+            int q = ao + 12 * p, o = p * width + x;
+            FloatVector b0 = load(fp, o), b1 = load(fp, o + L);
             FloatVector v;
             v = FloatVector.broadcast(S, ap[q]);
             c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
@@ -216,12 +226,12 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /** z[8 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major in ap (ap[ao + p·8 + r]) · panel[k][x ..]. */
-    private static void panel8x2(int k, float[] ap, int ao, float[][] panel, int x, float[] z, int zo, int ldz) {
+    private static void panel8x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-        for (int p = 0, q = ao; p < k; p++, q += 8) {
-            float[] row = panel[p];
-            FloatVector b0 = load(row, x), b1 = load(row, x + L);
+        for (int p = 0; p < k; p++) {
+            int q = ao + 8 * p, o = p * width + x;
+            FloatVector b0 = load(fp, o), b1 = load(fp, o + L);
             FloatVector v;
             v = FloatVector.broadcast(S, ap[q]);
             c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
@@ -254,19 +264,19 @@ final class VectorGemmKernel implements GemmKernel {
      * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · panel[k][x : x + 2·PW]: eight independent fma chains, enough
      * to cover the fma latency (four would wait on it), for a single row (a stream's step at B = 1).
      */
-    private static void panel1x2(int k, float[] a, int ao, float[][] panel, int x, float[] z, int zo) {
+    private static void panel1x2(int k, float[] a, int ao, float[] fp, int width, int x, float[] z, int zo) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
         for (int p = 0; p < k; p++) {
-            float[] row = panel[p];
+            int o = p * width + x;
             FloatVector v = FloatVector.broadcast(S, a[ao + p]);
-            c0 = v.fma(load(row, x), c0);
-            c1 = v.fma(load(row, x + L), c1);
-            c2 = v.fma(load(row, x + 2 * L), c2);
-            c3 = v.fma(load(row, x + 3 * L), c3);
-            c4 = v.fma(load(row, x + 4 * L), c4);
-            c5 = v.fma(load(row, x + 5 * L), c5);
-            c6 = v.fma(load(row, x + 6 * L), c6);
-            c7 = v.fma(load(row, x + 7 * L), c7);
+            c0 = v.fma(load(fp, o), c0);
+            c1 = v.fma(load(fp, o + L), c1);
+            c2 = v.fma(load(fp, o + 2 * L), c2);
+            c3 = v.fma(load(fp, o + 3 * L), c3);
+            c4 = v.fma(load(fp, o + 4 * L), c4);
+            c5 = v.fma(load(fp, o + 5 * L), c5);
+            c6 = v.fma(load(fp, o + 6 * L), c6);
+            c7 = v.fma(load(fp, o + 7 * L), c7);
         }
         c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
         c4.intoArray(z, zo + 4 * L); c5.intoArray(z, zo + 5 * L); c6.intoArray(z, zo + 6 * L);
@@ -274,15 +284,15 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · panel[k][x : x + PW]. */
-    private static void panel4(int k, float[] a, int ao, int lda, float[][] panel, int x, float[] z, int zo, int ldz) {
+    private static void panel4(int k, float[] a, int ao, int lda, float[] fp, int width, int x, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
         for (int p = 0; p < k; p++) {
-            float[] row = panel[p];
-            FloatVector b0 = load(row, x), b1 = load(row, x + L), b2 = load(row, x + 2 * L), b3 = load(row, x + 3 * L);
+            int o = p * width + x;
+            FloatVector b0 = load(fp, o), b1 = load(fp, o + L), b2 = load(fp, o + 2 * L), b3 = load(fp, o + 3 * L);
             FloatVector v;
             v = FloatVector.broadcast(S, a[ao + p]);
             c00 = v.fma(b0, c00); c01 = v.fma(b1, c01); c02 = v.fma(b2, c02); c03 = v.fma(b3, c03);

@@ -35,11 +35,19 @@ interface GemmKernel {
     void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed);
 
     /**
+     * Whether {@link #panelProduct} reads a panel as one array, row p at {@code p·width} of {@code panel[0]}, rather
+     * than as k row arrays: the Vector API kernel's loads then need one array's bounds and no row fetch per k-step
+     * (C2 left about 25 scalar instructions per 24 fmas with row arrays), while the plain-Java row kernel vectorises
+     * only over separate row arrays.
+     */
+    boolean flatPanels();
+
+    /**
      * {@code z[zOff + r·ldz + x] = Σ_p a[r][p] · panel[p][x]} for {@code r < rows}, {@code x < width}, the rows of a as
      * {@link #packRows} left them in {@code packed} from {@code packedOff}, each element the chain of {@link #tile}
      * from 0 (C zeroed, alpha 1), so the same bits as that product: the recurrent product of the inference path, on
-     * weights packed once into row arrays {@code panel[p]} ({@code width} floats each, a multiple of
-     * {@link #panelAlign()}) and reused for every step.
+     * weights packed once ({@code width} floats a row, a multiple of {@link #panelAlign()}; laid out as
+     * {@link #flatPanels()} says) and reused for every step.
      */
     void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z, int zOff,
                       int ldz);

@@ -13,9 +13,10 @@ import org.rnn4j.engine.StepArgs;
  * pre-activations are still in L1 when its cell step reads them.
  *
  * <pre>
- * W_hh packed once per write version into panels: block k of NB units, all G gates, as H row arrays
- *   panel[k][p][g·NB + u] = W_hh[g·H + k·NB + u, p]       (zero past the last unit)
- * xp from W_ih packed into plain column panels (panelIh[k][p][c] = W_ih[k·G·NB + c, p]), once per write version:
+ * W_hh packed once per write version into panels: block k of NB units, all G gates, H rows of G·NB floats
+ *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one flat array
+ *                                                           where the kernel reads that faster: flatPanels)
+ * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
  *   the input rows packed once per call in the kernel's layout (GemmKernel.packRows), then per panel k,
  *   PROJECT_ROWS rows at a time, xp[:, k·G·NB ..] = x · panelIh[k] written in place (CpuGemm would pack the
  *   transposed W_ih on every call: 16 MiB at I = H = 1024)
@@ -52,8 +53,12 @@ final class InferenceLoop {
     /** Input rows per panel product of the input projection (a multiple of 12 and of 8: see GemmKernel.packRows). */
     private static final int PROJECT_ROWS = 48;
 
-    /** A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor. */
-    record Panels(long version, int units, int gates, int hidden, int cols, float[][][] panel) {
+    /**
+     * A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor:
+     * {@code panel[k]} is block k's {@code cols} rows of {@code width} floats, as row arrays or as one flat array
+     * ({@link GemmKernel#flatPanels}).
+     */
+    record Panels(long version, int units, int gates, int hidden, int cols, boolean flat, float[][][] panel) {
     }
 
     /** Units per block for {@code gates} gates: the fewest whose G·NB floats are a multiple of PANEL_FLOATS. */
@@ -81,10 +86,10 @@ final class InferenceLoop {
         }
         int rows = steps * a.batch;
         // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
-        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width).panel();
+        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width, kernel.flatPanels()).panel();
         float[] packedInput = new float[rows * in];
         kernel.packRows(rows, in, input.floats, 0, in, packedInput);
-        float[][][] panel = panels(whh, whhVersion, g, h, h, nb).panel();
+        float[][][] panel = panels(whh, whhVersion, g, h, h, nb, kernel.flatPanels()).panel();
         // the claims count W_ih's panels as W_hh's blocks: ceil(G·H / (G·NB)) = ceil(H / NB)
         if (inputPanel.length != panel.length) {
             throw new IllegalStateException(inputPanel.length + " input panels for " + panel.length + " blocks");
@@ -108,26 +113,33 @@ final class InferenceLoop {
      * The panels of {@code w} {@code [g·h, cols]} at this version: reused while it holds, rebuilt (and kept, as much
      * memory again as the weight) after a write.
      */
-    private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb) {
+    private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb, boolean flat) {
         Panels p = w.panels;
         if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.hidden() == h
-                && p.cols() == cols) {
+                && p.cols() == cols && p.flat() == flat) {
             return p;
         }
         float[] src = w.floats;
-        int blocks = (h + nb - 1) / nb;
-        float[][][] panel = new float[blocks][cols][g * nb];
+        int blocks = (h + nb - 1) / nb, width = g * nb;
+        float[][][] panel = new float[blocks][][];
         for (int k = 0; k < blocks; k++) {
+            // element (q, gate·nb + u) of block k, at panel[k][q][...] or panel[k][0][q·width + ...]
+            float[][] rows = flat ? new float[][] {new float[cols * width]} : new float[cols][width];
             for (int gate = 0; gate < g; gate++) {
                 for (int u = 0; u < nb && k * nb + u < h; u++) {
-                    int row = (gate * h + k * nb + u) * cols;
+                    int row = (gate * h + k * nb + u) * cols, c = gate * nb + u;
                     for (int q = 0; q < cols; q++) {
-                        panel[k][q][gate * nb + u] = src[row + q];
+                        if (flat) {
+                            rows[0][q * width + c] = src[row + q];
+                        } else {
+                            rows[q][c] = src[row + q];
+                        }
                     }
                 }
             }
+            panel[k] = rows;
         }
-        p = new Panels(version, nb, g, h, cols, panel);
+        p = new Panels(version, nb, g, h, cols, flat, panel);
         w.panels = p;
         return p;
     }

@@ -84,6 +84,12 @@ final class ScalarGemmKernel implements GemmKernel {
         return FMA ? 1 : 0;
     }
 
+    /** Row arrays: C2 vectorises the row kernel's loop only over separate arrays. */
+    @Override
+    public boolean flatPanels() {
+        return false;
+    }
+
     /** Row-major, as given: the row kernel reads a row's values one by one. */
     @Override
     public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
