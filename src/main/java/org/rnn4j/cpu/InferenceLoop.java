@@ -17,9 +17,9 @@ import org.rnn4j.engine.StepArgs;
  *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one flat array
  *                                                           where the kernel reads that faster: flatPanels)
  * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
- *   the input rows packed once per call in the kernel's layout (GemmKernel.packRows), then per panel k,
- *   PROJECT_ROWS rows at a time, xp[:, k·G·NB ..] = x · panelIh[k] written in place (CpuGemm would pack the
- *   transposed W_ih on every call: 16 MiB at I = H = 1024)
+ *   per chunk of PROJECT_ROWS input rows (claimed like the blocks): the rows packed in the kernel's layout
+ *   (GemmKernel.packRows), then for each panel k xp[rows, k·G·NB ..] = x[rows] · panelIh[k] written in place
+ *   (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
@@ -27,7 +27,7 @@ import org.rnn4j.engine.StepArgs;
  *     cell step of units k·NB .. for every sample, on z     // VectorCells' block step, each pass over all samples
  *     (the plain-Java cells, and a block of a width that is no multiple of the vector: hp[:, g·H + k·NB ..] =
  *      z[:, g·NB ..] for each gate g, then CpuCells / VectorCells per sample on the unit range)
- *   (a block of step t + 1 starts once every block of step t, and of the input projection, is done)
+ *   (a block of step t + 1 starts once every block of step t, and every chunk of the input projection, is done)
  * </pre>
  * <b>Same bits as the per-step loop.</b> Every element of xp and of the recurrent product (z, or hp where it is
  * copied) is the fma chain of {@link CpuGemm}'s kernels (increasing p, from 0), and the cells compute each unit the
@@ -50,8 +50,13 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** Input rows per panel product of the input projection (a multiple of 12 and of 8: see GemmKernel.packRows). */
+    /** The input projection's rows per chunk, a multiple of 12 and of 8 (see GemmKernel.packRows): at least this. */
     private static final int PROJECT_ROWS = 48;
+    /**
+     * Bytes of a chunk's packed input rows: the chunk sits in L2 while every panel of W_ih passes over it, and W_ih is
+     * re-read once per chunk (1 MiB: 1024 rows at I = 256, 240 at I = 1024).
+     */
+    private static final int CHUNK_BYTES = 1 << 20;
 
     /**
      * A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor:
@@ -84,23 +89,16 @@ final class InferenceLoop {
         if (align == 0 || width % align != 0) {
             return false;
         }
-        int rows = steps * a.batch;
         // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
         float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width, kernel.flatPanels()).panel();
-        float[] packedInput = new float[rows * in];
-        kernel.packRows(rows, in, input.floats, 0, in, packedInput);
         float[][][] panel = panels(whh, whhVersion, g, h, h, nb, kernel.flatPanels()).panel();
-        // the claims count W_ih's panels as W_hh's blocks: ceil(G·H / (G·NB)) = ceil(H / NB)
-        if (inputPanel.length != panel.length) {
-            throw new IllegalStateException(inputPanel.length + " input panels for " + panel.length + " blocks");
-        }
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
         long work = (long) a.batch * g * h * h;
         int threads = CpuGemm.threads();
         int helpers = threads > 1 && blocks > 1 && work >= PARALLEL_WORK && !CpuGemm.onPoolThread()
                 ? Math.min(threads, blocks) - 1 : 0;
-        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, packedInput, in);
+        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, input.floats, in);
         if (helpers > 0) {
             CpuGemm.lend(helpers, run::participate);
         }
@@ -146,18 +144,18 @@ final class InferenceLoop {
 
     /**
      * One call's shared state: the block counter that the participants claim from, and the completion count. The
-     * first {@code blocks} claims are the input projection's blocks, then come the steps'.
+     * first {@code chunks} claims are the input projection's chunks of rows, then come the steps' blocks.
      */
     private static final class Run {
         final CellType cell;
-        final int steps, blocks, nb;
+        final int steps, blocks, nb, chunks, chunkRows;
         final StepArgs shared;
         final GemmKernel kernel;
         final CellSteps vector;
         final float[][][] panel;
-        /** W_ih's panels, the input rows [T·B, in] as GemmKernel.packRows laid them out, and in. */
+        /** W_ih's panels, the input rows [T·B, in], and in. */
         final float[][][] inputPanel;
-        final float[] packedInput;
+        final float[] input;
         final int in;
         /** b_ih + b_hh [G·H], the cells' bias term, or null without bias. */
         final float[] biasSum;
@@ -167,7 +165,7 @@ final class InferenceLoop {
         volatile Throwable error;
 
         Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb,
-            float[][][] inputPanel, float[] packedInput, int in) {
+            float[][][] inputPanel, float[] input, int in) {
             this.cell = cell;
             this.steps = steps;
             this.shared = a;
@@ -176,40 +174,44 @@ final class InferenceLoop {
             this.panel = panel;
             this.nb = nb;
             this.inputPanel = inputPanel;
-            this.packedInput = packedInput;
+            this.input = input;
             this.in = in;
             this.biasSum = biasSum(floats(a.bih), floats(a.bhh));
             this.blocks = panel.length;
-            this.total = (steps + 1) * blocks;   // the input projection's blocks, then each step's
+            this.chunkRows = Math.max(PROJECT_ROWS, CHUNK_BYTES / (in * Float.BYTES) / PROJECT_ROWS * PROJECT_ROWS);
+            this.chunks = (steps * a.batch + chunkRows - 1) / chunkRows;
+            this.total = chunks + steps * blocks;   // the input projection's chunks, then each step's blocks
         }
 
         /** Claims blocks until none is left; the calling thread and every helper run this. */
         void participate() {
             StepArgs a = null;
-            float[] z = null, packed = null;
+            float[] z = null, packed = null, packedInput = null;
             int b = shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb;
             int gh = g * h, hpOff = (int) shared.hpOff;
             float[] hs = null, hp = null;
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
-                int t = idx / blocks - 1, k = idx % blocks;   // t = -1: the input projection
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = shared.copy();   // its own offsets per step, the shared buffers
-                        z = new float[Math.max(b, Math.min(steps * b, PROJECT_ROWS)) * width];
+                        // z also carries a last, partial panel's input projection, a chunk of rows
+                        z = new float[(gh % width == 0 ? b : Math.max(b, Math.min(steps * b, chunkRows))) * width];
                         packed = new float[b * h];
+                        packedInput = new float[Math.min(steps * b, chunkRows) * in];
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
                     }
-                    int j0 = k * nb, j1 = Math.min(h, j0 + nb);
-                    if (t < 0) {
-                        project(k, z);
+                    if (idx < chunks) {
+                        project(idx, z, packedInput);
                         continue;
                     }
+                    int t = (idx - chunks) / blocks, k = (idx - chunks) % blocks;
+                    int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     if (t != step) {
                         step = t;
                         at(a, shared, t, gh);
-                        awaitDone((t + 1) * blocks);
+                        awaitDone(chunks + t * blocks);
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
                     kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
@@ -234,20 +236,21 @@ final class InferenceLoop {
         }
 
         /**
-         * Columns {@code k·width ..} of xp for every input row, from W_ih's column panel k: in place, or through z for
-         * a last panel that is not full.
+         * Rows {@code c·PROJECT_ROWS ..} of xp, every column: the chunk's input rows packed once (in L1 while W_ih's
+         * panels pass over them), then each panel's columns in place, or through z for a last panel that is not full.
          */
-        private void project(int k, float[] z) {
+        private void project(int c, float[] z, float[] packedInput) {
             int rows = steps * shared.batch, width = cell.gates() * nb, gh = cell.gates() * shared.hidden;
-            int c0 = k * width, cols = Math.min(width, gh - c0);
+            int r0 = c * chunkRows, n = Math.min(chunkRows, rows - r0);
             float[] xp = floats(shared.xp);
-            for (int r0 = 0; r0 < rows; r0 += PROJECT_ROWS) {
-                int n = Math.min(PROJECT_ROWS, rows - r0);
+            kernel.packRows(n, in, input, r0 * in, in, packedInput);
+            for (int k = 0; k < inputPanel.length; k++) {
+                int c0 = k * width, cols = Math.min(width, gh - c0);
                 if (cols == width) {
-                    kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, xp, r0 * gh + c0, gh);
+                    kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, xp, r0 * gh + c0, gh);
                     continue;
                 }
-                kernel.panelProduct(n, in, packedInput, r0 * in, inputPanel[k], width, z, 0, width);
+                kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, z, 0, width);
                 for (int r = 0; r < n; r++) {
                     System.arraycopy(z, r * width, xp, (r0 + r) * gh + c0, cols);
                 }

@@ -72,9 +72,11 @@ class InferenceLoopTest {
                         .bidirectional(true).seed(16).config(), 3, 2, true, true),
                 new Case("lstm peepholes 2 layers H192 B1 T2 (parallel)", Lstm.builder(40, 192)
                         .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true),
-                // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product; T·B = 203: five projection
-                // chunks, the last of 8 + 3 rows
+                // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product
                 new Case("lstm H64 B29 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 29, true, true),
+                // I = 1100: T·B = 203 input rows in two projection chunks, 192 and 8 + 3 rows; G·H = 160, so the last
+                // W_ih panel (32 of 128 columns) goes through z
+                new Case("lstm I1100 H40 B29 T7 h0 c0", Lstm.builder(1100, 40).seed(27).config(), 7, 29, false, true),
                 new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false),
                 // widths that are multiples of the vector: the vector cells' block step on every option it takes
                 new Case("lstm peepholes clip H48 B5 lengths h0 c0", Lstm.builder(9, 48).peepholes(true).cellClip(0.4)
