@@ -19,15 +19,19 @@ import org.rnn4j.bench.LayerBenchmark;
  * (no --add-modules: rnn4j's plain-Java path). Under taskset PyTorch has one intra-op thread (DjlRnnBenchmark takes
  * availableProcessors()) and ND4J one OpenMP thread, so their work runs on the calling thread, as rnn4j's does with
  * rnn4j.threads=1. GC threads are not counted. Columns: ms per call (CPU), ratios rnn4j / torch and rnn4j / DL4J.
+ * With -Dclock=wall: wall-clock time instead, for runs on several threads (no taskset, OMP_NUM_THREADS and
+ * rnn4j.threads at the core count; PyTorch takes availableProcessors() intra-op threads).
  */
 public class CpuTimeCompare {
     static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
+    static final boolean WALL = "wall".equals(System.getProperty("clock"));
 
     public static void main(String[] args) throws Exception {
         Blackhole bh = new Blackhole("Today's password is swordfish. I understand instantiating Blackholes directly is dangerous.");
         boolean train = args[0].equals("trainingStep");
         int rounds = Integer.parseInt(args[1]);
-        System.out.println("shape,rnn4j_cpu_ms,torch_cpu_ms,dl4j_cpu_ms,rnn4j_over_torch,rnn4j_over_dl4j");
+        String clock = WALL ? "wall" : "cpu";
+        System.out.println("shape,rnn4j_" + clock + "_ms,torch_" + clock + "_ms,dl4j_" + clock + "_ms,rnn4j_over_torch,rnn4j_over_dl4j");
         for (int i = 2; i < args.length; i++) {
             String shape = args[i];
             List<Runnable> libs = new ArrayList<>();
@@ -63,15 +67,19 @@ public class CpuTimeCompare {
         }
     }
 
-    /** CPU ms per call, over calls adding up to about 0.5 s of CPU. */
+    /** CPU (or wall) ms per call, over calls adding up to about 0.5 s. */
     static double time(Runnable f) {
-        long c0 = MX.getCurrentThreadCpuTime();
+        long c0 = now();
         int n = 0;
         do {
             f.run();
             n++;
-        } while (MX.getCurrentThreadCpuTime() - c0 < 500_000_000L);
-        return (MX.getCurrentThreadCpuTime() - c0) / 1e6 / n;
+        } while (now() - c0 < 500_000_000L);
+        return (now() - c0) / 1e6 / n;
+    }
+
+    static long now() {
+        return WALL ? System.nanoTime() : MX.getCurrentThreadCpuTime();
     }
 
     static double median(double[] v) {
