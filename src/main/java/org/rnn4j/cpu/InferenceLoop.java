@@ -195,8 +195,7 @@ final class InferenceLoop {
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = shared.copy();   // its own offsets per step, the shared buffers
-                        // z also carries a last, partial panel's input projection, a chunk of rows
-                        z = new float[(gh % width == 0 ? b : Math.max(b, Math.min(steps * b, chunkRows))) * width];
+                        z = new float[Math.max(b, Math.min(steps * b, PROJECT_ROWS)) * width];
                         packed = new float[b * h];
                         packedInput = new float[Math.min(steps * b, chunkRows) * in];
                         hs = floats(shared.hPrev);
@@ -236,7 +235,7 @@ final class InferenceLoop {
         }
 
         /**
-         * Rows {@code c·PROJECT_ROWS ..} of xp, every column: the chunk's input rows packed once (in L1 while W_ih's
+         * Rows {@code c·chunkRows ..} of xp, every column: the chunk's input rows packed once (in L2 while W_ih's
          * panels pass over them), then each panel's columns in place, or through z for a last panel that is not full.
          */
         private void project(int c, float[] z, float[] packedInput) {
@@ -250,9 +249,13 @@ final class InferenceLoop {
                     kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, xp, r0 * gh + c0, gh);
                     continue;
                 }
-                kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, z, 0, width);
-                for (int r = 0; r < n; r++) {
-                    System.arraycopy(z, r * width, xp, (r0 + r) * gh + c0, cols);
+                // a last, partial panel through z, PROJECT_ROWS rows at a time (packed alone, they keep their layout)
+                for (int r1 = 0; r1 < n; r1 += PROJECT_ROWS) {
+                    int m = Math.min(PROJECT_ROWS, n - r1);
+                    kernel.panelProduct(m, in, packedInput, r1 * in, inputPanel[k], width, z, 0, width);
+                    for (int r = 0; r < m; r++) {
+                        System.arraycopy(z, r * width, xp, (r0 + r1 + r) * gh + c0, cols);
+                    }
                 }
             }
         }
