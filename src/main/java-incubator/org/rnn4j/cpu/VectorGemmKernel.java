@@ -151,7 +151,7 @@ final class VectorGemmKernel implements GemmKernel {
         }
         if (panel.length != 1 || panel[0].length != k * width) {
             throw new IllegalArgumentException("panel: expected one array of " + k + " x " + width + " floats, got "
-                    + panel.length + " arrays");
+                    + panel.length + " arrays" + (panel.length == 1 ? " of " + panel[0].length + " floats" : ""));
         }
         float[] fp = panel[0];
         int r = 0;
@@ -177,7 +177,10 @@ final class VectorGemmKernel implements GemmKernel {
         }
     }
 
-    /** z[12 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major (ap[ao + p·12 + r]) · panel[k][x ..]. */
+    /**
+     * z[12 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major (ap[ao + p·12 + r]) · the panel's k rows
+     * (fp[p·width + x ..]).
+     */
     private static void panel12x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
@@ -225,7 +228,10 @@ final class VectorGemmKernel implements GemmKernel {
         cb0.intoArray(z, zo); cb1.intoArray(z, zo + L);
     }
 
-    /** z[8 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major in ap (ap[ao + p·8 + r]) · panel[k][x ..]. */
+    /**
+     * z[8 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major in ap (ap[ao + p·8 + r]) · the panel's k
+     * rows (fp[p·width + x ..]).
+     */
     private static void panel8x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
@@ -261,8 +267,9 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · panel[k][x : x + 2·PW]: eight independent fma chains, enough
-     * to cover the fma latency (four would wait on it), for a single row (a stream's step at B = 1).
+     * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · fp[p·width + x : + 2·PW] over {@code p < k}: eight
+     * independent fma chains, enough to cover the fma latency (four would wait on it), for a single row (a stream's
+     * step at B = 1).
      */
     private static void panel1x2(int k, float[] a, int ao, float[] fp, int width, int x, float[] z, int zo) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
@@ -283,8 +290,9 @@ final class VectorGemmKernel implements GemmKernel {
         c7.intoArray(z, zo + 7 * L);
     }
 
-    /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · panel[k][x : x + PW]. */
-    private static void panel4(int k, float[] a, int ao, int lda, float[] fp, int width, int x, float[] z, int zo, int ldz) {
+    /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · fp[p·width + x : + PW], {@code p < k}. */
+    private static void panel4(int k, float[] a, int ao, int lda, float[] fp, int width, int x, float[] z, int zo,
+                               int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;

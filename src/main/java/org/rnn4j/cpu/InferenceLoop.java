@@ -17,7 +17,7 @@ import org.rnn4j.engine.StepArgs;
  *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one flat array
  *                                                           where the kernel reads that faster: flatPanels)
  * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
- *   per chunk of PROJECT_ROWS input rows (claimed like the blocks): the rows packed in the kernel's layout
+ *   per chunk of about CHUNK_BYTES of input rows (claimed like the blocks): the rows packed in the kernel's layout
  *   (GemmKernel.packRows), then for each panel k xp[rows, k·G·NB ..] = x[rows] · panelIh[k] written in place
  *   (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
