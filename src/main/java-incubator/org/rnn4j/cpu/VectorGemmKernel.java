@@ -84,13 +84,16 @@ final class VectorGemmKernel implements GemmKernel {
         return W;
     }
 
+    /** Strips of two vectors, the 12 x 2 and 8 x 2 tiles' width (see panelProduct). */
     @Override
-    public boolean flatPanels() {
-        return true;
+    public int panelStrip() {
+        return ST;
     }
 
     /** A panel product's column group: 4 vectors (a single row takes two groups at once). */
     private static final int PW = 4 * L;
+    /** The panel's strip width: two vectors, one k-step of a strip on two L1 lines (AVX-512) or one (AVX2). */
+    private static final int ST = 2 * L;
 
     @Override
     public int panelAlign() {
@@ -155,38 +158,39 @@ final class VectorGemmKernel implements GemmKernel {
         }
         float[] fp = panel[0];
         int r = 0;
+        // the strip of columns x .. x + ST starts at x·k (panelStrip)
         for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
-            for (int x = 0; x < width; x += 2 * L) {
+            for (int x = 0; x < width; x += ST) {
                 if (n == 12) {
-                    panel12x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x, ldz);
+                    panel12x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
                 } else {
-                    panel8x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x, ldz);
+                    panel8x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
                 }
             }
         }
         if (rows - r >= 4) {
             for (int x = 0; x < width; x += PW) {
-                panel4(k, packed, packedOff + r * k, k, fp, width, x, z, zOff + r * ldz + x, ldz);
+                panel4(k, packed, packedOff + r * k, k, fp, x * k, z, zOff + r * ldz + x, ldz);
             }
             r += 4;
         }
         for (; r < rows; r++) {
             for (int x = 0; x < width; x += 2 * PW) {
-                panel1x2(k, packed, packedOff + r * k, fp, width, x, z, zOff + r * ldz + x);
+                panel1x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x);
             }
         }
     }
 
     /**
-     * z[12 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major (ap[ao + p·12 + r]) · the panel's k rows
-     * (fp[p·width + x ..]).
+     * z[12 rows (ldz apart from zo), one strip] = rows packed k-major (ap[ao + p·12 + r]) · the strip's k rows
+     * (fp[so + p·ST ..]).
      */
-    private static void panel12x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
+    private static void panel12x2(int k, float[] ap, int ao, float[] fp, int so, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
         FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
         for (int p = 0; p < k; p++) {
-            int q = ao + 12 * p, o = p * width + x;
+            int q = ao + 12 * p, o = so + p * ST;
             FloatVector b0 = load(fp, o), b1 = load(fp, o + L);
             FloatVector v;
             v = FloatVector.broadcast(S, ap[q]);
@@ -229,14 +233,14 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * z[8 rows (ldz apart from zo), 2 vectors from x] = rows packed k-major in ap (ap[ao + p·8 + r]) · the panel's k
-     * rows (fp[p·width + x ..]).
+     * z[8 rows (ldz apart from zo), one strip] = rows packed k-major in ap (ap[ao + p·8 + r]) · the strip's k rows
+     * (fp[so + p·ST ..]).
      */
-    private static void panel8x2(int k, float[] ap, int ao, float[] fp, int width, int x, float[] z, int zo, int ldz) {
+    private static void panel8x2(int k, float[] ap, int ao, float[] fp, int so, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
         for (int p = 0; p < k; p++) {
-            int q = ao + 8 * p, o = p * width + x;
+            int q = ao + 8 * p, o = so + p * ST;
             FloatVector b0 = load(fp, o), b1 = load(fp, o + L);
             FloatVector v;
             v = FloatVector.broadcast(S, ap[q]);
@@ -267,40 +271,39 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · fp[p·width + x : + 2·PW] over {@code p < k}: eight
-     * independent fma chains, enough to cover the fma latency (four would wait on it), for a single row (a stream's
-     * step at B = 1).
+     * z[1 row, 2·PW columns from zo] = a[ao : ao + k] · the four strips from so ({@code fp[so + j·ST·k + p·ST ..]},
+     * {@code j < 4}) over {@code p < k}: eight independent fma chains, enough to cover the fma latency (four would
+     * wait on it), for a single row (a stream's step at B = 1).
      */
-    private static void panel1x2(int k, float[] a, int ao, float[] fp, int width, int x, float[] z, int zo) {
+    private static void panel1x2(int k, float[] a, int ao, float[] fp, int so, float[] z, int zo) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        int s1 = so + ST * k, s2 = s1 + ST * k, s3 = s2 + ST * k;
         for (int p = 0; p < k; p++) {
-            int o = p * width + x;
             FloatVector v = FloatVector.broadcast(S, a[ao + p]);
-            c0 = v.fma(load(fp, o), c0);
-            c1 = v.fma(load(fp, o + L), c1);
-            c2 = v.fma(load(fp, o + 2 * L), c2);
-            c3 = v.fma(load(fp, o + 3 * L), c3);
-            c4 = v.fma(load(fp, o + 4 * L), c4);
-            c5 = v.fma(load(fp, o + 5 * L), c5);
-            c6 = v.fma(load(fp, o + 6 * L), c6);
-            c7 = v.fma(load(fp, o + 7 * L), c7);
+            c0 = v.fma(load(fp, so + p * ST), c0);
+            c1 = v.fma(load(fp, so + p * ST + L), c1);
+            c2 = v.fma(load(fp, s1 + p * ST), c2);
+            c3 = v.fma(load(fp, s1 + p * ST + L), c3);
+            c4 = v.fma(load(fp, s2 + p * ST), c4);
+            c5 = v.fma(load(fp, s2 + p * ST + L), c5);
+            c6 = v.fma(load(fp, s3 + p * ST), c6);
+            c7 = v.fma(load(fp, s3 + p * ST + L), c7);
         }
         c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
         c4.intoArray(z, zo + 4 * L); c5.intoArray(z, zo + 5 * L); c6.intoArray(z, zo + 6 * L);
         c7.intoArray(z, zo + 7 * L);
     }
 
-    /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · fp[p·width + x : + PW], {@code p < k}. */
-    private static void panel4(int k, float[] a, int ao, int lda, float[] fp, int width, int x, float[] z, int zo,
-                               int ldz) {
+    /** z[4 rows, PW columns from zo] = a[4 rows from ao, k] · the two strips from so, {@code p < k}. */
+    private static void panel4(int k, float[] a, int ao, int lda, float[] fp, int so, float[] z, int zo, int ldz) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, s1 = so + ST * k;
         for (int p = 0; p < k; p++) {
-            int o = p * width + x;
-            FloatVector b0 = load(fp, o), b1 = load(fp, o + L), b2 = load(fp, o + 2 * L), b3 = load(fp, o + 3 * L);
+            int o = so + p * ST, o1 = s1 + p * ST;
+            FloatVector b0 = load(fp, o), b1 = load(fp, o + L), b2 = load(fp, o1), b3 = load(fp, o1 + L);
             FloatVector v;
             v = FloatVector.broadcast(S, a[ao + p]);
             c00 = v.fma(b0, c00); c01 = v.fma(b1, c01); c02 = v.fma(b2, c02); c03 = v.fma(b3, c03);

@@ -14,8 +14,8 @@ import org.rnn4j.engine.StepArgs;
  *
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, H rows of G·NB floats
- *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one flat array
- *                                                           where the kernel reads that faster: flatPanels)
+ *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one array in
+ *                                                           column strips where the kernel reads that: panelStrip)
  * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
  *   per chunk of about CHUNK_BYTES of input rows (claimed like the blocks): the rows packed in the kernel's layout
  *   (GemmKernel.packRows), then for each panel k xp[rows, k·G·NB ..] = x[rows] · panelIh[k] written in place
@@ -60,10 +60,10 @@ final class InferenceLoop {
 
     /**
      * A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor:
-     * {@code panel[k]} is block k's {@code cols} rows of {@code width} floats, as row arrays or as one flat array
-     * ({@link GemmKernel#flatPanels}).
+     * {@code panel[k]} is block k's {@code cols} rows of {@code width} floats, as row arrays ({@code strip == 0}) or
+     * as one array in column strips ({@link GemmKernel#panelStrip}).
      */
-    record Panels(long version, int units, int gates, int hidden, int cols, boolean flat, float[][][] panel) {
+    record Panels(long version, int units, int gates, int hidden, int cols, int strip, float[][][] panel) {
     }
 
     /** Units per block for {@code gates} gates: the fewest whose G·NB floats are a multiple of PANEL_FLOATS. */
@@ -90,8 +90,8 @@ final class InferenceLoop {
             return false;
         }
         // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
-        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width, kernel.flatPanels()).panel();
-        float[][][] panel = panels(whh, whhVersion, g, h, h, nb, kernel.flatPanels()).panel();
+        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width, kernel.panelStrip()).panel();
+        float[][][] panel = panels(whh, whhVersion, g, h, h, nb, kernel.panelStrip()).panel();
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
         long work = (long) a.batch * g * h * h;
@@ -111,24 +111,25 @@ final class InferenceLoop {
      * The panels of {@code w} {@code [g·h, cols]} at this version: reused while it holds, rebuilt (and kept, as much
      * memory again as the weight) after a write.
      */
-    private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb, boolean flat) {
+    private static Panels panels(CpuBuffer w, long version, int g, int h, int cols, int nb, int strip) {
         Panels p = w.panels;
         if (p != null && p.version() == version && p.units() == nb && p.gates() == g && p.hidden() == h
-                && p.cols() == cols && p.flat() == flat) {
+                && p.cols() == cols && p.strip() == strip) {
             return p;
         }
         float[] src = w.floats;
         int blocks = (h + nb - 1) / nb, width = g * nb;
         float[][][] panel = new float[blocks][][];
         for (int k = 0; k < blocks; k++) {
-            // element (q, gate·nb + u) of block k, at panel[k][q][...] or panel[k][0][q·width + ...]
-            float[][] rows = flat ? new float[][] {new float[cols * width]} : new float[cols][width];
+            // element (q, c = gate·nb + u) of block k, at panel[k][q][c] or in its strip of panel[k][0]
+            float[][] rows = strip > 0 ? new float[][] {new float[cols * width]} : new float[cols][width];
             for (int gate = 0; gate < g; gate++) {
                 for (int u = 0; u < nb && k * nb + u < h; u++) {
                     int row = (gate * h + k * nb + u) * cols, c = gate * nb + u;
+                    int at = strip > 0 ? c / strip * strip * cols + c % strip : 0;
                     for (int q = 0; q < cols; q++) {
-                        if (flat) {
-                            rows[0][q * width + c] = src[row + q];
+                        if (strip > 0) {
+                            rows[0][at + q * strip] = src[row + q];
                         } else {
                             rows[q][c] = src[row + q];
                         }
@@ -137,7 +138,7 @@ final class InferenceLoop {
             }
             panel[k] = rows;
         }
-        p = new Panels(version, nb, g, h, cols, flat, panel);
+        p = new Panels(version, nb, g, h, cols, strip, panel);
         w.panels = p;
         return p;
     }

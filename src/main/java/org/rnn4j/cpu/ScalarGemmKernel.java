@@ -86,8 +86,8 @@ final class ScalarGemmKernel implements GemmKernel {
 
     /** Row arrays: C2 vectorises the row kernel's loop only over separate arrays. */
     @Override
-    public boolean flatPanels() {
-        return false;
+    public int panelStrip() {
+        return 0;
     }
 
     /** Row-major, as given: the row kernel reads a row's values one by one. */
