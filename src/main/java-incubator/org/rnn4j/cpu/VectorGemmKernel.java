@@ -277,17 +277,17 @@ final class VectorGemmKernel implements GemmKernel {
      */
     private static void panel1x2(int k, float[] a, int ao, float[] fp, int so, float[] z, int zo) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-        int s1 = so + ST * k, s2 = s1 + ST * k, s3 = s2 + ST * k;
-        for (int p = 0; p < k; p++) {
+        int sk = ST * k;   // from one strip to the next
+        for (int p = 0, o = so; p < k; p++, o += ST) {
             FloatVector v = FloatVector.broadcast(S, a[ao + p]);
-            c0 = v.fma(load(fp, so + p * ST), c0);
-            c1 = v.fma(load(fp, so + p * ST + L), c1);
-            c2 = v.fma(load(fp, s1 + p * ST), c2);
-            c3 = v.fma(load(fp, s1 + p * ST + L), c3);
-            c4 = v.fma(load(fp, s2 + p * ST), c4);
-            c5 = v.fma(load(fp, s2 + p * ST + L), c5);
-            c6 = v.fma(load(fp, s3 + p * ST), c6);
-            c7 = v.fma(load(fp, s3 + p * ST + L), c7);
+            c0 = v.fma(load(fp, o), c0);
+            c1 = v.fma(load(fp, o + L), c1);
+            c2 = v.fma(load(fp, o + sk), c2);
+            c3 = v.fma(load(fp, o + sk + L), c3);
+            c4 = v.fma(load(fp, o + 2 * sk), c4);
+            c5 = v.fma(load(fp, o + 2 * sk + L), c5);
+            c6 = v.fma(load(fp, o + 3 * sk), c6);
+            c7 = v.fma(load(fp, o + 3 * sk + L), c7);
         }
         c0.intoArray(z, zo); c1.intoArray(z, zo + L); c2.intoArray(z, zo + 2 * L); c3.intoArray(z, zo + 3 * L);
         c4.intoArray(z, zo + 4 * L); c5.intoArray(z, zo + 5 * L); c6.intoArray(z, zo + 6 * L);
