@@ -38,8 +38,9 @@ interface GemmKernel {
      * How {@link #panelProduct} reads a panel: {@code 0}, as k row arrays ({@code panel[p]} is row p: the plain-Java
      * row kernel vectorises only over separate arrays); otherwise as one array of column strips this many floats
      * wide, each strip's k rows contiguous: element (p, x) at {@code (x / s)·s·k + p·s + x % s} of {@code panel[0]}.
-     * The Vector API kernel then reads each strip at a constant stride, so C2 drops the per-load bounds checks and
-     * the multiply (with row arrays it left about 25 scalar instructions per 24 fmas; with one row-major array, 14).
+     * The Vector API kernel then reads each strip at a constant stride: in its 8 x 2 loop C2 drops the per-load
+     * bounds checks and the multiply that one row-major array of a variable width left (and row arrays about 25
+     * scalar instructions per 24 fmas).
      */
     int panelStrip();
 

@@ -79,14 +79,15 @@ final class InferenceLoop {
 
     /**
      * Runs the loop; false, having done nothing, where the running kernel has no panel product of this width
-     * (the plain-Java kernel without FMA intrinsics).
+     * (the plain-Java kernel without FMA intrinsics) or a panel would not fit one array.
      */
     static boolean run(CellType cell, int steps, StepArgs a, CpuBuffer input, int in, CpuBuffer wih, long wihVersion,
                        CpuBuffer whh, long whhVersion) {
         GemmKernel kernel = CpuGemm.running();
         int h = a.hidden, g = cell.gates(), nb = blockUnits(g), width = g * nb;
         int align = kernel.panelAlign();
-        if (align == 0 || width % align != 0) {
+        // a panel is one array of cols·width floats: past a Java array's size the per-step loop runs instead
+        if (align == 0 || width % align != 0 || (long) Math.max(in, h) * width > Integer.MAX_VALUE - 8) {
             return false;
         }
         // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
