@@ -3,6 +3,8 @@ package org.rnn4j.cpu;
 import static org.rnn4j.cpu.CpuEngine.floats;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.BooleanSupplier;
 import org.rnn4j.CellType;
 import org.rnn4j.engine.StepArgs;
 
@@ -17,7 +19,8 @@ import org.rnn4j.engine.StepArgs;
  *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one array in
  *                                                           column strips where the kernel reads that: panelStrip)
  * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
- *   per chunk of about CHUNK_BYTES of input rows (claimed like the blocks): the rows packed in the kernel's layout
+ *   per chunk of at most CHUNK_BYTES of input rows, the chunks about equal (claimed like the blocks, in time
+ *   order, first): the rows packed in the kernel's layout
  *   (GemmKernel.packRows), then for each panel k xp[rows, k·G·NB ..] = x[rows] · panelIh[k] written in place
  *   (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
@@ -27,7 +30,8 @@ import org.rnn4j.engine.StepArgs;
  *     cell step of units k·NB .. for every sample, on z     // VectorCells' block step, each pass over all samples
  *     (the plain-Java cells, and a block of a width that is no multiple of the vector: hp[:, g·H + k·NB ..] =
  *      z[:, g·NB ..] for each gate g, then CpuCells / VectorCells per sample on the unit range)
- *   (a block of step t + 1 starts once every block of step t, and every chunk of the input projection, is done)
+ *   (a block of step t + 1 starts once every block of step t, and the chunks holding step t + 1's rows, are done:
+ *    a participant past the last chunk starts the steps while another still projects the later rows)
  * </pre>
  * <b>Same bits as the per-step loop.</b> Every element of xp and of the recurrent product (z, or hp where it is
  * copied) is the fma chain of {@link CpuGemm}'s kernels (increasing p, from 0), and the cells compute each unit the
@@ -50,11 +54,15 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** The input projection's rows per chunk, a multiple of 12 and of 8 (see GemmKernel.packRows): at least this. */
+    /** Rows of z that a last, partial panel of the input projection is computed through, at a time. */
     private static final int PROJECT_ROWS = 48;
+    /** The input projection's rows per chunk come in multiples of this: of 12 and of 8 (GemmKernel.packRows). */
+    private static final int CHUNK_ALIGN = 24;
     /**
-     * Bytes of a chunk's packed input rows: the chunk sits in L2 while every panel of W_ih passes over it, and W_ih is
-     * re-read once per chunk (1 MiB: 1024 rows at I = 256, 240 at I = 1024).
+     * Bytes of a chunk's packed input rows, at most: the chunk sits in L2 while every panel of W_ih passes over it,
+     * and W_ih is re-read once per chunk (1 MiB: 1024 rows at I = 256, 240 at I = 1024). The rows are then split
+     * into chunks of about equal size, so that two participants finish the projection together (at I = 1024, B = 16,
+     * T = 25: 216 and 184 rows, not 240 and 160).
      */
     private static final int CHUNK_BYTES = 1 << 20;
 
@@ -145,8 +153,9 @@ final class InferenceLoop {
     }
 
     /**
-     * One call's shared state: the block counter that the participants claim from, and the completion count. The
-     * first {@code chunks} claims are the input projection's chunks of rows, then come the steps' blocks.
+     * One call's shared state: the block counter that the participants claim from, and the completion counts. The
+     * first {@code chunks} claims are the input projection's chunks of rows, in time order, then come the steps'
+     * blocks.
      */
     private static final class Run {
         final CellType cell;
@@ -163,7 +172,10 @@ final class InferenceLoop {
         final float[] biasSum;
         final int total;
         final AtomicInteger claimed = new AtomicInteger();
+        /** Claims done, chunks and blocks (awaitAll); blocks of the steps done; and 1 for each chunk done. */
         final AtomicInteger done = new AtomicInteger();
+        final AtomicInteger blocksDone = new AtomicInteger();
+        final AtomicIntegerArray chunkDone;
         volatile Throwable error;
 
         Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb,
@@ -180,8 +192,12 @@ final class InferenceLoop {
             this.in = in;
             this.biasSum = biasSum(floats(a.bih), floats(a.bhh));
             this.blocks = panel.length;
-            this.chunkRows = Math.max(PROJECT_ROWS, CHUNK_BYTES / (in * Float.BYTES) / PROJECT_ROWS * PROJECT_ROWS);
-            this.chunks = (steps * a.batch + chunkRows - 1) / chunkRows;
+            int rows = steps * a.batch;
+            int most = Math.max(CHUNK_ALIGN, CHUNK_BYTES / (in * Float.BYTES) / CHUNK_ALIGN * CHUNK_ALIGN);
+            int even = ceilDiv(rows, ceilDiv(rows, most));
+            this.chunkRows = ceilDiv(even, CHUNK_ALIGN) * CHUNK_ALIGN;
+            this.chunks = ceilDiv(rows, chunkRows);
+            this.chunkDone = new AtomicIntegerArray(chunks);
             this.total = chunks + steps * blocks;   // the input projection's chunks, then each step's blocks
         }
 
@@ -194,6 +210,7 @@ final class InferenceLoop {
             float[] hs = null, hp = null;
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
+                boolean chunk = idx < chunks;
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = shared.copy();   // its own offsets per step, the shared buffers
@@ -203,7 +220,7 @@ final class InferenceLoop {
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
                     }
-                    if (idx < chunks) {
+                    if (chunk) {
                         project(idx, z, packedInput);
                         continue;
                     }
@@ -212,7 +229,7 @@ final class InferenceLoop {
                     if (t != step) {
                         step = t;
                         at(a, shared, t, gh);
-                        awaitDone(chunks + t * blocks);
+                        awaitStep(t);
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
                     kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
@@ -231,6 +248,11 @@ final class InferenceLoop {
                 } catch (Throwable e) {
                     error = e;
                 } finally {
+                    if (chunk) {
+                        chunkDone.set(idx, 1);
+                    } else {
+                        blocksDone.incrementAndGet();
+                    }
                     done.incrementAndGet();
                 }
             }
@@ -299,9 +321,19 @@ final class InferenceLoop {
             }
         }
 
-        /** Waits until {@code target} blocks are done: spins briefly (a block is microseconds), then yields. */
-        private void awaitDone(int target) {
-            for (int spins = 0; done.get() < target; spins++) {
+        /** Waits until step t can start: every block of the steps before it, and its rows' chunks, done. */
+        private void awaitStep(int t) {
+            int b = shared.batch;
+            for (int c = t * b / chunkRows, last = ((t + 1) * b - 1) / chunkRows; c <= last; c++) {
+                int chunk = c;
+                await(() -> chunkDone.get(chunk) != 0);
+            }
+            await(() -> blocksDone.get() >= t * blocks);
+        }
+
+        /** Spins briefly until {@code ready} (a block is microseconds), then yields. */
+        private static void await(BooleanSupplier ready) {
+            for (int spins = 0; !ready.getAsBoolean(); spins++) {
                 if (spins < 4096) {
                     Thread.onSpinWait();
                 } else {
@@ -312,7 +344,7 @@ final class InferenceLoop {
 
         /** Returns once every block is done; rethrows what a participant threw. */
         void awaitAll() {
-            awaitDone(total);
+            await(() -> done.get() >= total);
             Throwable e = error;
             if (e instanceof RuntimeException r) {
                 throw r;
@@ -324,6 +356,10 @@ final class InferenceLoop {
                 throw new IllegalStateException(e);
             }
         }
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
     }
 
     /** {@code bih[i] + bhh[i]}, the float sum each cell adds to a pre-activation, or null without bias. */
