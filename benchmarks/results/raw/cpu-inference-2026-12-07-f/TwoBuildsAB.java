@@ -11,7 +11,8 @@ import java.util.Arrays;
  * (CPU time of the calling thread, median of the rounds after 3 warm-up rounds): a before/after comparison that a
  * shared machine's drifting load cannot tilt, since both see the same minutes. Args: classesA classesB rounds shapes
  * (cell-I-H-B-T, cell lstm|gru|tanh; lstmstep-I-H-B-T: a RecurrentStream's step over a chunk of T steps, the
- * figure then in µs; lstmtrain-I-H-B-T: a training step, the training-mode forward and the backward with dY = 1). Run with --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false
+ * figure then in µs; lstmtrain-I-H-B-T: a training step, the training-mode forward and the backward with dY = 1);
+ * -Dclock=wall times wall clock instead, for runs on several threads. Run with --add-modules jdk.incubator.vector -Drnn4j.vector.warmUp=false
  * (or without the module: plain Java) -Drnn4j.threads=1 under taskset -c 0; rnn4j's CPU path needs no jar.
  */
 public class TwoBuildsAB {
@@ -90,15 +91,22 @@ public class TwoBuildsAB {
         };
     }
 
-    /** CPU ms per call over calls adding up to about 0.5 s of CPU. */
+    /** -Dclock=wall: wall-clock time (a forward on several threads), else the calling thread's CPU time. */
+    static final boolean WALL = "wall".equals(System.getProperty("clock"));
+
+    static long now() {
+        return WALL ? System.nanoTime() : MX.getCurrentThreadCpuTime();
+    }
+
+    /** ms per call over calls adding up to about 0.5 s (of CPU, or of wall clock). */
     static double time(Runnable f) {
-        long c0 = MX.getCurrentThreadCpuTime();
+        long c0 = now();
         int n = 0;
         do {
             f.run();
             n++;
-        } while (MX.getCurrentThreadCpuTime() - c0 < 500_000_000L);
-        return (MX.getCurrentThreadCpuTime() - c0) / 1e6 / n;
+        } while (now() - c0 < 500_000_000L);
+        return (now() - c0) / 1e6 / n;
     }
 
     static double median(double[] v) {

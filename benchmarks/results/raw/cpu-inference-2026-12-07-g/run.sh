@@ -7,6 +7,7 @@
 #   3. BASE (the session's starting commit) against HEAD, forward, both builds in one JVM alternating
 #      (../cpu-inference-2026-12-07-f/TwoBuildsAB)
 #   4. streaming: one RecurrentStream.step at B = 1, I = H = 256 (../cpu-inference-2026-12-07-b/StepTime)
+#   (with TWO_BUILDS_2T=1, also 3 on both cores, wall clock: TwoBuildsAB -Dclock=wall)
 # Usage (repo root, after mvn -o compile and the benchmarks jar built with DL4J):
 #   BASE=7023859 JAR=benchmarks/target/benchmarks.jar OUT=/tmp/x bash benchmarks/results/raw/cpu-inference-2026-12-07-g/run.sh
 set -uo pipefail
@@ -31,6 +32,11 @@ OMP_NUM_THREADS=2 java $VEC -Drnn4j.threads=2 -Dai.djl.offline=true -Dclock=wall
 note "two builds start"
 taskset -c 0 java $VEC -Drnn4j.threads=1 -cp $OUT/cls TwoBuildsAB $OUT/base-tree/target/classes $OUT/head 5 $FWD \
   2>&1 | grep -v 'INFO\|chooseKernel\|WARNING' > $OUT/two-builds-forward.txt
+if [ -n "${TWO_BUILDS_2T:-}" ]; then   # optional, off by default: BASE against HEAD on two threads, wall clock
+  note "two builds 2t start"
+  java $VEC -Drnn4j.threads=2 -Dclock=wall -cp $OUT/cls TwoBuildsAB $OUT/base-tree/target/classes $OUT/head 7 $FWD \
+    2>&1 | grep -v 'INFO\|chooseKernel\|WARNING' > $OUT/two-builds-forward-2t.txt
+fi
 note "step start"
 taskset -c 0 java $VEC -Drnn4j.threads=1 -cp $OUT/cls:$OUT/head StepTime LSTM,GRU,RNN_TANH 3000 > $OUT/steptime-vector.txt 2>&1
 note "step end"
