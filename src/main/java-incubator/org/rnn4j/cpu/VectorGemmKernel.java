@@ -101,14 +101,14 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * Groups of {@link #groupRows} rows (12, or 8 when the rest is smaller or k is long), k-major
+     * Groups of {@link #groupRows} rows (12, or 8 when fewer are left), k-major
      * ({@code packed[r·k + p·n + i]} for row r + i of a group of n starting at row r), so that a k-step's values sit
      * on one or two L1 lines; the last rows, fewer than 8, row-major ({@code packed[r·k + p]}).
      */
     @Override
     public void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed) {
         int r = 0;
-        for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
+        for (int n; (n = groupRows(rows - r)) > 0; r += n) {
             int ao = aOff + r * lda, base = r * k;
             for (int i = 0; i < n; i++, ao += lda) {
                 for (int p = 0, d = base + i; p < k; p++, d += n) {
@@ -122,26 +122,19 @@ final class VectorGemmKernel implements GemmKernel {
     }
 
     /**
-     * Bytes of a 12-row group's packed rows up to which panelProduct runs 12 x 2 tiles with 32 vector registers:
-     * the group's rows are re-read for every column pair of the panel, and past about a third of the 48 KiB L1 they
-     * come from L2. Measured on the AVX-512 Xeon (TwoBuildsAB, one JVM, both orders): 8-row groups were 5-16 % faster
-     * at k = 512 and 1024, even or slower at k = 256 (GRU 9 % slower).
+     * Rows of the next k-major group of {@link #packRows} with {@code left} rows left: 12, 8, or 0 (row-major). Twelve
+     * at every k: with the panels in column strips, 12 x 2 tiles beat 8 x 2 ones even where a group's packed rows
+     * outgrow L1 (AVX-512 Xeon, TwoBuildsAB, both orders: LSTM 512/B64 0.96-0.98, 1024/B16 0.92-0.95, GRU 512/B32
+     * 0.93-0.94, a projection at k = 4096 0.83-0.89; before the strips, 8-row groups were faster from k = 512).
      */
-    private static final int TWELVE_ROW_BYTES = 16 << 10;
-
-    /**
-     * Rows of the next k-major group of {@link #packRows} with {@code left} rows left: 12 (AVX2, whose 16 registers
-     * spill either way; or k short enough), 8, or 0 (row-major).
-     */
-    private static int groupRows(int left, int k) {
-        boolean twelve = L < 16 || 12L * k * Float.BYTES <= TWELVE_ROW_BYTES;
-        return left >= 12 && twelve ? 12 : left >= 8 ? 8 : 0;
+    private static int groupRows(int left) {
+        return left >= 12 ? 12 : left >= 8 ? 8 : 0;
     }
 
     /**
      * Rows 12 (then 8) at a time against column pairs of vectors (24 accumulators: two panel loads and twelve
      * broadcasts per 24 fmas, the panel, L2-resident, read once per 12 rows; on the AVX2 EPYC 8 x 2 measured 15 %
-     * slower, a 4 x 4 tile on unpacked rows 25 %), or 8 at a time for long k ({@link #groupRows}); then 4 rows at
+     * slower, a 4 x 4 tile on unpacked rows 25 %); then 4 rows at
      * a time over groups of 4 vectors; then one row at a time over two such groups at once, so a small batch does
      * no padded work ({@code tile} pads B = 1 to a panel of MR rows, MR times the multiply-adds). The panel rows are
      * read in place: nothing is packed per call.
@@ -159,7 +152,7 @@ final class VectorGemmKernel implements GemmKernel {
         float[] fp = panel[0];
         int r = 0;
         // the strip of columns x .. x + ST starts at x·k (panelStrip)
-        for (int n; (n = groupRows(rows - r, k)) > 0; r += n) {
+        for (int n; (n = groupRows(rows - r)) > 0; r += n) {
             for (int x = 0; x < width; x += ST) {
                 if (n == 12) {
                     panel12x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x, ldz);

@@ -74,8 +74,8 @@ class InferenceLoopTest {
                         .peepholes(true).numLayers(2).seed(17).config(), 2, 1, false, true),
                 // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product
                 new Case("lstm H64 B29 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 29, true, true),
-                // I = 1100: T·B = 261 input rows in two projection chunks, 144 and 117 (8 + 8 + 4 + 1 at the end), step
-                // 4's rows in both; G·H = 160, so the last W_ih panel (32 of 128 columns) goes through z
+                // I = 1100: T·B = 261 input rows in two projection chunks, 144 and 117 (ending 12 + 8 + 1), step 4's
+                // rows in both; G·H = 160, so the last W_ih panel (32 of 128 columns) goes through z
                 new Case("lstm I1100 H40 B29 T9 h0 c0", Lstm.builder(1100, 40).seed(27).config(), 9, 29, false, true),
                 new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false),
                 // widths that are multiples of the vector: the vector cells' block step on every option it takes
@@ -87,7 +87,7 @@ class InferenceLoopTest {
                         true),
                 new Case("relu H64 B3 lengths h0", Rnn.reluBuilder(6, 64).seed(23).config(), 7, 3, true, true),
                 new Case("tanh no bias H32 B2", Rnn.builder(4, 32).bias(false).seed(24).config(), 5, 2, false, true),
-                // k past the vector kernel's 12-row limit: 8-row groups in the projection (I = 400) and the steps (H = 352)
+                // long k, 12-row groups whose packed rows outgrow a third of L1: projection (I = 400), steps (H = 352)
                 new Case("lstm I400 H64 B9 T6 lengths", Lstm.builder(400, 64).seed(25).config(), 6, 9, true, false),
                 new Case("gru H352 B13 T3 h0", Gru.builder(8, 352).seed(26).config(), 3, 13, false, true));
     }
