@@ -127,7 +127,7 @@ final class InferenceLoop {
             return p;
         }
         float[] src = w.floats;
-        int blocks = (h + nb - 1) / nb, width = g * nb;
+        int blocks = ceilDiv(h, nb), width = g * nb;
         float[][][] panel = new float[blocks][][];
         for (int k = 0; k < blocks; k++) {
             // element (q, c = gate·nb + u) of block k, at panel[k][q][c] or in its strip of panel[k][0]
@@ -172,8 +172,7 @@ final class InferenceLoop {
         final float[] biasSum;
         final int total;
         final AtomicInteger claimed = new AtomicInteger();
-        /** Claims done, chunks and blocks (awaitAll); blocks of the steps done; and 1 for each chunk done. */
-        final AtomicInteger done = new AtomicInteger();
+        /** The steps' blocks done, and 1 for each chunk of the projection done. */
         final AtomicInteger blocksDone = new AtomicInteger();
         final AtomicIntegerArray chunkDone;
         volatile Throwable error;
@@ -253,7 +252,6 @@ final class InferenceLoop {
                     } else {
                         blocksDone.incrementAndGet();
                     }
-                    done.incrementAndGet();
                 }
             }
         }
@@ -342,9 +340,13 @@ final class InferenceLoop {
             }
         }
 
-        /** Returns once every block is done; rethrows what a participant threw. */
+        /** Returns once every chunk and block is done; rethrows what a participant threw. */
         void awaitAll() {
-            await(() -> done.get() >= total);
+            for (int c = 0; c < chunks; c++) {
+                int chunk = c;
+                await(() -> chunkDone.get(chunk) != 0);
+            }
+            await(() -> blocksDone.get() >= steps * blocks);
             Throwable e = error;
             if (e instanceof RuntimeException r) {
                 throw r;

@@ -387,9 +387,7 @@ class GraphsTest {
             th.join();
         }
         assertEquals(List.of(), failures, "failures on the trainer threads");
-        synchronized (shared) {
-            return shared;
-        }
+        return shared;   // join: every trainer's write is visible
     }
 
     /** A layer of {@code seed} after {@code steps} training steps (plain SGD on its gradients): its last step's results and weights. */
