@@ -359,10 +359,10 @@ final class VectorCells implements CellSteps {
                 CpuCells.lstmForward(a, s, j0, j1);
                 continue;
             }
-            int xr = (int) a.xpOff + s * 4 * h + j0, zr = s * width, cp = (int) a.cPrevOff + s * h + j0;
+            int xr = (int) a.xpOff + s * width, zr = s * width, cp = (int) a.cPrevOff + s * h + j0;
             for (int gate = 0; gate < 4; gate++) {
                 int zo = zr + gate * nb, col = gate * h + j0;
-                stage(z, zo, xp, xr + gate * h, z, zo, biasSum, null, col, peep, col, gate < 2 ? cPrev : null, cp, n);
+                stage(z, zo, xp, xr + gate * nb, z, zo, biasSum, null, col, peep, col, gate < 2 ? cPrev : null, cp, n);
             }
         }
         activate(z, 0, a.batch * width, LSTM_IFG, nb / FL);
@@ -419,10 +419,10 @@ final class VectorCells implements CellSteps {
                 CpuCells.gruForward(a, s, j0, j1);
                 continue;
             }
-            int xr = (int) a.xpOff + s * 3 * h + j0, zr = s * width;
+            int xr = (int) a.xpOff + s * width, zr = s * width;
             for (int gate = 0; gate < 2; gate++) {
                 int zo = zr + gate * nb;
-                stage(z, zo, xp, xr + gate * h, z, zo, biasSum, null, gate * h + j0, null, 0, null, 0, n);
+                stage(z, zo, xp, xr + gate * nb, z, zo, biasSum, null, gate * h + j0, null, 0, null, 0, n);
             }
         }
         activate(z, 0, a.batch * width, GRU_RZ, nb / FL);
@@ -430,7 +430,7 @@ final class VectorCells implements CellSteps {
             if (!CpuCells.valid(lengths, s, a.step)) {
                 continue;
             }
-            int xr = (int) a.xpOff + s * 3 * h + 2 * h + j0, zr = s * width;
+            int xr = (int) a.xpOff + s * width + 2 * nb, zr = s * width;
             for (int u = 0; u < n; u += FL) {
                 int col = 2 * h + j0 + u;
                 FloatVector hn = FloatVector.fromArray(FP, z, zr + 2 * nb + u)
@@ -470,7 +470,7 @@ final class VectorCells implements CellSteps {
                 continue;
             }
             int zr = s * nb;
-            stage(z, zr, xp, (int) a.xpOff + s * h + j0, z, zr, biasSum, null, j0, null, 0, null, 0, n);
+            stage(z, zr, xp, (int) a.xpOff + s * nb, z, zr, biasSum, null, j0, null, 0, null, 0, n);
         }
         if (!a.relu) {
             activate(z, 0, a.batch * nb, ALL_TANH, 1);
@@ -494,10 +494,13 @@ final class VectorCells implements CellSteps {
     @Override
     public Runnable warmUpStep() {
         int h = 64;
+        // the inference loop's block steps too: the first block of each cell, with bias, on z rows of G·NB floats
+        int lstm = InferenceLoop.blockUnits(4), gru = InferenceLoop.blockUnits(3), rnn = InferenceLoop.blockUnits(1);
+        int zRow = Math.max(4 * lstm, Math.max(3 * gru, rnn));
         StepArgs a = new StepArgs();
         a.batch = 1;
         a.hidden = h;
-        a.xp = filled(4 * h, 0.1f);
+        a.xp = filled(Math.max(4 * h, zRow), 0.1f);   // a row of the per-sample steps, or a block's tile
         a.hp = filled(4 * h, -0.2f);
         a.saved = filled(4 * h, 0.3f);
         a.dGx = filled(4 * h, 0f);
@@ -509,10 +512,8 @@ final class VectorCells implements CellSteps {
         a.outLd = h;
         a.dh = filled(h, 1f);
         a.dc = filled(h, 0f);
-        // the inference loop's block steps too: the first block of each cell, with bias, on z rows of G·NB floats
-        int lstm = InferenceLoop.blockUnits(4), gru = InferenceLoop.blockUnits(3), rnn = InferenceLoop.blockUnits(1);
         float[] biasSum = new float[4 * h];
-        float[] z = new float[Math.max(4 * lstm, Math.max(3 * gru, rnn))];
+        float[] z = new float[zRow];
         return () -> {
             lstmForward(a, 0, 0, h);
             gruForward(a, 0, 0, h);

@@ -35,7 +35,9 @@ interface CellSteps {
     /**
      * The inference loop's LSTM step over units {@code j0 <= j < j1} (one block) of every sample, with the recurrent
      * product {@code h_prev · W_hhᵀ} of sample s, gate g, unit j read from {@code z[s·4·nb + g·nb + j − j0]}
-     * rather than from {@code a.hp} (z is overwritten), and {@code b_ih + b_hh} from {@code biasSum} {@code [4·H]}
+     * rather than from {@code a.hp} (z is overwritten), the input projection laid out as z, a tile of
+     * {@code a.batch} rows of {@code 4·nb} floats from {@code a.xpOff} (the inference loop's xp, by block), and
+     * {@code b_ih + b_hh} from {@code biasSum} {@code [4·H]}
      * ({@code null} without bias). The same bits as {@link #lstmForward(StepArgs, int, int, int)} on each sample.
      * Inference only: {@code a.hNext} is written (never null here), nothing is saved; {@code nb} and
      * {@code j1 − j0} are multiples of {@link #lanes()}, and z holds {@code a.batch} rows.

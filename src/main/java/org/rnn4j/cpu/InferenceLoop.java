@@ -6,30 +6,35 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.BooleanSupplier;
 import org.rnn4j.CellType;
+import org.rnn4j.DType;
 import org.rnn4j.engine.StepArgs;
 
 /**
  * The CPU engine's inference forward of one layer-direction over all steps ({@link CpuEngine#inferenceForward}):
  * the input projection {@code xp = x · W_ihᵀ}, then the per-step loop of the layer (recurrent GEMM
  * {@code hp = h_prev · W_hhᵀ}, then the fused cell) done per block of hidden units, so that a block's gate
- * pre-activations are still in L1 when its cell step reads them.
+ * pre-activations are still in L1 when its cell step reads them. xp is laid out by block, as the blocks' products
+ * are, so that a block's step reads its projection as one run of memory.
  *
  * <pre>
  * W_hh packed once per write version into panels: block k of NB units, all G gates, H rows of G·NB floats
  *   panel[k](p, g·NB + u) = W_hh[g·H + k·NB + u, p]       (zero past the last unit; row arrays, or one array in
  *                                                           column strips where the kernel reads that: panelStrip)
- * xp from W_ih packed into plain column panels (panelIh[k](p, c) = W_ih[k·G·NB + c, p]), once per write version:
+ * W_ih packed the same way, once per write version (CpuGemm would pack the transposed W_ih on every call: 16 MiB
+ *   at I = H = 1024), into panelIh[k] (I rows of G·NB floats)
+ * xp[k][T·B][G·NB], block k's tile, its row r = t·B + s laid out as a row of z (a.xp where G·H = blocks·G·NB,
+ *   else its own array):
  *   per chunk of at most CHUNK_BYTES of input rows, the chunks about equal (claimed like the blocks, in time
- *   order, first): the rows packed in the kernel's layout
- *   (GemmKernel.packRows), then for each panel k xp[rows, k·G·NB ..] = x[rows] · panelIh[k] written in place
- *   (CpuGemm would pack the transposed W_ih on every call: 16 MiB at I = H = 1024)
+ *   order, first): the rows packed in the kernel's layout (GemmKernel.packRows), then for each block k
+ *   xp[k][rows] = x[rows] · panelIh[k]
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
  *     z[B, G·NB] = h_prev[B, H] · panel[k]                 // GemmKernel.panelProduct, the weights not re-packed
- *     cell step of units k·NB .. for every sample, on z     // VectorCells' block step, each pass over all samples
- *     (the plain-Java cells, and a block of a width that is no multiple of the vector: hp[:, g·H + k·NB ..] =
- *      z[:, g·NB ..] for each gate g, then CpuCells / VectorCells per sample on the unit range)
+ *     cell step of units k·NB .. for every sample, on z and xp[k][t·B ..]   // VectorCells' block step
+ *     (the plain-Java cells, and a block of a width that is no multiple of the vector: z and the tile of xp copied
+ *      into the rows of hp and of a row-major xp, hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g, then
+ *      CpuCells / VectorCells per sample on the unit range)
  *   (a block of step t + 1 starts once every block of step t, and the chunks holding step t + 1's rows, are done:
  *    a participant past the last chunk starts the steps while another still projects the later rows)
  * </pre>
@@ -54,8 +59,6 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** Rows of z that a last, partial panel of the input projection is computed through, at a time. */
-    private static final int PROJECT_ROWS = 48;
     /** The input projection's rows per chunk come in multiples of this: of 12 and of 8 (GemmKernel.packRows). */
     private static final int CHUNK_ALIGN = 24;
     /**
@@ -87,19 +90,23 @@ final class InferenceLoop {
 
     /**
      * Runs the loop; false, having done nothing, where the running kernel has no panel product of this width
-     * (the plain-Java kernel without FMA intrinsics) or a panel would not fit one array.
+     * (the plain-Java kernel without FMA intrinsics) or a panel, or xp padded to whole blocks, would not fit one
+     * array.
      */
     static boolean run(CellType cell, int steps, StepArgs a, CpuBuffer input, int in, CpuBuffer wih, long wihVersion,
                        CpuBuffer whh, long whhVersion) {
         GemmKernel kernel = CpuGemm.running();
         int h = a.hidden, g = cell.gates(), nb = blockUnits(g), width = g * nb;
         int align = kernel.panelAlign();
-        // a panel is one array of cols·width floats: past a Java array's size the per-step loop runs instead
-        if (align == 0 || width % align != 0 || (long) Math.max(in, h) * width > Integer.MAX_VALUE - 8) {
+        // a panel is one array of cols·width floats, xp one of T·B·blocks·width: past a Java array's size the
+        // per-step loop runs instead
+        long tiles = (long) steps * a.batch * ceilDiv(h, nb) * width;
+        if (align == 0 || width % align != 0 || (long) Math.max(in, h) * width > Integer.MAX_VALUE - 8
+                || tiles > Integer.MAX_VALUE - 8) {
             return false;
         }
-        // W_ih in plain column panels (one gate-less block of `width` rows of W_ih each): xp is written in place
-        float[][][] inputPanel = panels(wih, wihVersion, 1, g * h, in, width, kernel.panelStrip()).panel();
+        // W_ih in the blocks of W_hh, so that the projection writes each block's tile of xp whole
+        float[][][] inputPanel = panels(wih, wihVersion, g, h, in, nb, kernel.panelStrip()).panel();
         float[][][] panel = panels(whh, whhVersion, g, h, h, nb, kernel.panelStrip()).panel();
         CellSteps vector = CpuGemm.vectorCells();
         int blocks = panel.length;
@@ -164,8 +171,9 @@ final class InferenceLoop {
         final GemmKernel kernel;
         final CellSteps vector;
         final float[][][] panel;
-        /** W_ih's panels, the input rows [T·B, in], and in. */
+        /** W_ih's panels, xp by block ({@code [blocks][T·B][width]}), the input rows [T·B, in], and in. */
         final float[][][] inputPanel;
+        final CpuBuffer xp;
         final float[] input;
         final int in;
         /** b_ih + b_hh [G·H], the cells' bias term, or null without bias. */
@@ -192,6 +200,9 @@ final class InferenceLoop {
             this.biasSum = biasSum(floats(a.bih), floats(a.bhh));
             this.blocks = panel.length;
             int rows = steps * a.batch;
+            // a.xp holds the tiles exactly where the blocks cover H exactly; padded tiles fit an array (run)
+            this.xp = blocks * nb == a.hidden ? (CpuBuffer) a.xp
+                    : new CpuBuffer(DType.F32, (long) blocks * rows * cell.gates() * nb);
             int most = Math.max(CHUNK_ALIGN, CHUNK_BYTES / (in * Float.BYTES) / CHUNK_ALIGN * CHUNK_ALIGN);
             int even = ceilDiv(rows, ceilDiv(rows, most));
             this.chunkRows = ceilDiv(even, CHUNK_ALIGN) * CHUNK_ALIGN;
@@ -207,40 +218,51 @@ final class InferenceLoop {
             int b = shared.batch, h = shared.hidden, g = cell.gates(), width = g * nb;
             int gh = g * h, hpOff = (int) shared.hpOff;
             float[] hs = null, hp = null;
+            CpuBuffer xpRows = null;   // the fallback's row-major xp of one step
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
                 boolean chunk = idx < chunks;
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = shared.copy();   // its own offsets per step, the shared buffers
-                        z = new float[Math.max(b, Math.min(steps * b, PROJECT_ROWS)) * width];
+                        z = new float[b * width];
                         packed = new float[b * h];
                         packedInput = new float[Math.min(steps * b, chunkRows) * in];
                         hs = floats(shared.hPrev);
                         hp = floats(shared.hp);
                     }
                     if (chunk) {
-                        project(idx, z, packedInput);
+                        project(idx, packedInput);
                         continue;
                     }
                     int t = (idx - chunks) / blocks, k = (idx - chunks) % blocks;
                     int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     if (t != step) {
                         step = t;
-                        at(a, shared, t, gh);
+                        at(a, shared, t);
                         awaitStep(t);
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
                     kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
+                    int tile = (k * steps + t) * b * width;
                     if (vector != null && nb % vector.lanes() == 0 && (j1 - j0) % vector.lanes() == 0) {
+                        a.xp = xp;
+                        a.xpOff = tile;
                         blockStep(a, z, j0, j1);
                         continue;
                     }
+                    if (xpRows == null) {
+                        xpRows = new CpuBuffer(DType.F32, (long) b * gh);
+                    }
                     for (int s = 0; s < b; s++) {
                         for (int gate = 0; gate < g; gate++) {
-                            System.arraycopy(z, s * width + gate * nb, hp, hpOff + s * gh + gate * h + j0, j1 - j0);
+                            int at = s * gh + gate * h + j0, from = s * width + gate * nb;
+                            System.arraycopy(z, from, hp, hpOff + at, j1 - j0);
+                            System.arraycopy(xp.floats, tile + from, xpRows.floats, at, j1 - j0);
                         }
                     }
+                    a.xp = xpRows;
+                    a.xpOff = 0;
                     for (int s = 0; s < b; s++) {
                         cellStep(a, s, j0, j1);
                     }
@@ -257,32 +279,20 @@ final class InferenceLoop {
         }
 
         /**
-         * Rows {@code c·chunkRows ..} of xp, every column: the chunk's input rows packed once (in L2 while W_ih's
-         * panels pass over them), then each panel's columns in place, or through z for a last panel that is not full.
+         * Rows {@code c·chunkRows ..} of every block's tile of xp: the chunk's input rows packed once (in L2 while
+         * W_ih's panels pass over them), then each block's columns (a last block's past the units are zero).
          */
-        private void project(int c, float[] z, float[] packedInput) {
-            int rows = steps * shared.batch, width = cell.gates() * nb, gh = cell.gates() * shared.hidden;
+        private void project(int c, float[] packedInput) {
+            int rows = steps * shared.batch, width = cell.gates() * nb;
             int r0 = c * chunkRows, n = Math.min(chunkRows, rows - r0);
-            float[] xp = floats(shared.xp);
             kernel.packRows(n, in, input, r0 * in, in, packedInput);
             for (int k = 0; k < inputPanel.length; k++) {
-                int c0 = k * width, cols = Math.min(width, gh - c0);
-                if (cols == width) {
-                    kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, xp, r0 * gh + c0, gh);
-                    continue;
-                }
-                // a last, partial panel through z, PROJECT_ROWS rows at a time (packed alone, they keep their layout)
-                for (int r1 = 0; r1 < n; r1 += PROJECT_ROWS) {
-                    int m = Math.min(PROJECT_ROWS, n - r1);
-                    kernel.panelProduct(m, in, packedInput, r1 * in, inputPanel[k], width, z, 0, width);
-                    for (int r = 0; r < m; r++) {
-                        System.arraycopy(z, r * width, xp, (r0 + r1 + r) * gh + c0, cols);
-                    }
-                }
+                kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, xp.floats, (k * rows + r0) * width,
+                        width);
             }
         }
 
-        /** The vector cells on the block's product z directly, every sample at once (no copy into hp). */
+        /** The vector cells on the block's product z and xp's tile directly, every sample at once (no copies). */
         private void blockStep(StepArgs a, float[] z, int j0, int j1) {
             switch (cell) {
                 case LSTM -> vector.lstmBlock(a, z, nb, j0, j1, biasSum);
@@ -377,11 +387,10 @@ final class InferenceLoop {
     }
 
     /** Step t's offsets, as the layer's per-step loop sets them (inference ping-pongs two state slots). */
-    private static void at(StepArgs a, StepArgs base, int t, int gh) {
+    private static void at(StepArgs a, StepArgs base, int t) {
         int b = base.batch, h = base.hidden;
         int prev = t % 2, next = (t + 1) % 2;
         a.step = t;
-        a.xpOff = base.xpOff + (long) t * b * gh;
         a.hPrevOff = base.hPrevOff + (long) prev * b * h;
         a.hNextOff = base.hNextOff + (long) next * b * h;
         a.cPrevOff = base.cPrevOff + (long) prev * b * h;

@@ -157,11 +157,11 @@ class CellStepsTwinTest {
         Float.MIN_VALUE, -Float.MIN_VALUE, 1e-4f, -1e-4f, 9.99e-5f, -9.99e-5f, 50f, -50f, 1e30f, -1e30f};
 
     /**
-     * The inference loop's block steps (lstmBlock, gruBlock, rnnBlock: the recurrent product read from the block's z,
-     * every sample at once) against CpuCells on each sample with hp scattered from the same z: the same bits in
-     * h, c and every output word (a sentinel shows a stray store), over random blocks, batches, offsets and lengths,
-     * with and without bias, peepholes, clip, coupled gates, tanh and relu, and one case in two sprinkled with
-     * signed zeros, NaN and infinities.
+     * The inference loop's block steps (lstmBlock, gruBlock, rnnBlock: the recurrent product read from the block's z
+     * and the projection from a tile laid out like it, every sample at once) against CpuCells on each sample with hp
+     * scattered from the same z: the same bits in h, c and every output word (a sentinel shows a stray store), over
+     * random blocks, batches, offsets and lengths, with and without bias, peepholes, clip, coupled gates, tanh and
+     * relu, and one case in two sprinkled with signed zeros, NaN and infinities.
      */
     @Test
     void blockStepsGiveTheScalarBits() throws Exception {
@@ -229,6 +229,17 @@ class CellStepsTwinTest {
                 }
             }
             StepArgs block = withState(a, state, cstate, sentinel, cell == 0);
+            // the block steps read the projection as the inference loop lays it out: a tile shaped like z
+            CpuBuffer tile = new CpuBuffer(DType.F32, 5 + b * g * nb);
+            java.util.Arrays.fill(tile.floats, Float.NaN);
+            for (int s = 0; s < b; s++) {
+                for (int gate = 0; gate < g; gate++) {
+                    System.arraycopy(floats(a.xp), 7 + s * gh + gate * h + j0, tile.floats,
+                            5 + s * g * nb + gate * nb, j1 - j0);
+                }
+            }
+            block.xp = tile;
+            block.xpOff = 5;
             float[] z = product.clone();
             switch (cell) {
                 case 0 -> v.lstmBlock(block, z, nb, j0, j1, biasSum);

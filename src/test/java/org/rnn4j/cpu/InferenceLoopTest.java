@@ -75,7 +75,7 @@ class InferenceLoopTest {
                 // B = 29 (12 + 12 + 4 + 1) and 9 (8 + 1): every path of the panel product
                 new Case("lstm H64 B29 T7 lengths h0 c0", Lstm.builder(11, 64).seed(18).config(), 7, 29, true, true),
                 // I = 1100: T·B = 261 input rows in two projection chunks, 144 and 117 (ending 12 + 8 + 1), step 4's
-                // rows in both; G·H = 160, so the last W_ih panel (32 of 128 columns) goes through z
+                // rows in both; H = 40 is two blocks, the second of 8 units, so xp is padded (its own array)
                 new Case("lstm I1100 H40 B29 T9 h0 c0", Lstm.builder(1100, 40).seed(27).config(), 9, 29, false, true),
                 new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false),
                 // widths that are multiples of the vector: the vector cells' block step on every option it takes
