@@ -24,9 +24,9 @@ import org.rnn4j.engine.StepArgs;
  *   at I = H = 1024), into panelIh[k] (I rows of G·NB floats)
  * xp[k][T·B][G·NB], block k's tile, its row r = t·B + s laid out as a row of z (a.xp where G·H = blocks·G·NB,
  *   else its own array):
- *   per chunk of at most CHUNK_BYTES of input rows, the chunks about equal (claimed like the blocks, in time
- *   order, first): the rows packed in the kernel's layout (GemmKernel.packRows), then for each block k
- *   xp[k][rows] = x[rows] · panelIh[k]
+ *   per chunk of at most CHUNK_BYTES of input rows (and of XP_BYTES of xp where W_ih is small), the chunks about
+ *   equal, claimed like the blocks (Run.claimOrder: each chunk before the steps that read it): the rows packed in
+ *   the kernel's layout (GemmKernel.packRows), then for each block k xp[k][rows] = x[rows] · panelIh[k]
  * for t in steps:                                          // step t reads state slot t % 2, writes (t + 1) % 2
  *   for each block k (claimed dynamically by the calling thread and pool helpers)
  *     (once per step and participant: h_prev's rows packed in the kernel's layout, GemmKernel.packRows)
@@ -36,7 +36,7 @@ import org.rnn4j.engine.StepArgs;
  *      into the rows of hp and of a row-major xp, hp[:, g·H + k·NB ..] = z[:, g·NB ..] for each gate g, then
  *      CpuCells / VectorCells per sample on the unit range)
  *   (a block of step t + 1 starts once every block of step t, and the chunks holding step t + 1's rows, are done:
- *    a participant past the last chunk starts the steps while another still projects the later rows)
+ *    with helpers, one participant projects the next chunk while the others run the steps of the last one)
  * </pre>
  * <b>Same bits as the per-step loop.</b> Every element of xp and of the recurrent product (z, or hp where it is
  * copied) is the fma chain of {@link CpuGemm}'s kernels (increasing p, from 0), and the cells compute each unit the
@@ -68,6 +68,13 @@ final class InferenceLoop {
      * T = 25: 216 and 184 rows, not 240 and 160).
      */
     private static final int CHUNK_BYTES = 1 << 20;
+    /**
+     * Bytes of a chunk's rows of xp, at most, where W_ih is no larger: they stay in L2 until the chunk's steps read
+     * them (LSTM 128/B32/T50, one core: 0.93 of the time with all of xp, 3.3 MB, written first). Where W_ih is
+     * larger, re-reading it per chunk costs more than the reads it saves (LSTM 1024/B16: 1.5 times slower), and a
+     * chunk is sized by CHUNK_BYTES alone.
+     */
+    private static final int XP_BYTES = 1 << 19;
 
     /**
      * A weight {@code [G·H, cols]} (W_hh, or W_ih) reordered into panels, for one write version of its tensor:
@@ -114,7 +121,7 @@ final class InferenceLoop {
         int threads = CpuGemm.threads();
         int helpers = threads > 1 && blocks > 1 && work >= PARALLEL_WORK && !CpuGemm.onPoolThread()
                 ? Math.min(threads, blocks) - 1 : 0;
-        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, input.floats, in);
+        Run run = new Run(cell, steps, a, kernel, vector, panel, nb, inputPanel, input.floats, in, helpers > 0);
         if (helpers > 0) {
             CpuGemm.lend(helpers, run::participate);
         }
@@ -160,9 +167,8 @@ final class InferenceLoop {
     }
 
     /**
-     * One call's shared state: the block counter that the participants claim from, and the completion counts. The
-     * first {@code chunks} claims are the input projection's chunks of rows, in time order, then come the steps'
-     * blocks.
+     * One call's shared state: the claim counter, the order of the claims (the input projection's chunks of rows
+     * and the steps' blocks, each in time order, interleaved: {@link #claimOrder}), and the completion counts.
      */
     private static final class Run {
         final CellType cell;
@@ -179,6 +185,8 @@ final class InferenceLoop {
         /** b_ih + b_hh [G·H], the cells' bias term, or null without bias. */
         final float[] biasSum;
         final int total;
+        /** The claims in order: a step's block {@code t·blocks + k}, or a chunk c as {@code −1 − c}. */
+        final int[] order;
         final AtomicInteger claimed = new AtomicInteger();
         /** The steps' blocks done, and 1 for each chunk of the projection done. */
         final AtomicInteger blocksDone = new AtomicInteger();
@@ -186,7 +194,7 @@ final class InferenceLoop {
         volatile Throwable error;
 
         Run(CellType cell, int steps, StepArgs a, GemmKernel kernel, CellSteps vector, float[][][] panel, int nb,
-            float[][][] inputPanel, float[] input, int in) {
+            float[][][] inputPanel, float[] input, int in, boolean parallel) {
             this.cell = cell;
             this.steps = steps;
             this.shared = a;
@@ -203,12 +211,44 @@ final class InferenceLoop {
             // a.xp holds the tiles exactly where the blocks cover H exactly; padded tiles fit an array (run)
             this.xp = blocks * nb == a.hidden ? (CpuBuffer) a.xp
                     : new CpuBuffer(DType.F32, (long) blocks * rows * cell.gates() * nb);
-            int most = Math.max(CHUNK_ALIGN, CHUNK_BYTES / (in * Float.BYTES) / CHUNK_ALIGN * CHUNK_ALIGN);
+            int fit = CHUNK_BYTES / (in * Float.BYTES);
+            long xpRow = (long) blocks * cell.gates() * nb * Float.BYTES;
+            if (xpRow * in <= XP_BYTES) {   // W_ih, re-read per chunk, is no larger than a chunk's xp
+                fit = (int) Math.min(fit, XP_BYTES / xpRow);
+            }
+            int most = Math.max(CHUNK_ALIGN, fit / CHUNK_ALIGN * CHUNK_ALIGN);
             int even = ceilDiv(rows, ceilDiv(rows, most));
             this.chunkRows = ceilDiv(even, CHUNK_ALIGN) * CHUNK_ALIGN;
             this.chunks = ceilDiv(rows, chunkRows);
             this.chunkDone = new AtomicIntegerArray(chunks);
-            this.total = chunks + steps * blocks;   // the input projection's chunks, then each step's blocks
+            this.total = chunks + steps * blocks;
+            this.order = claimOrder(parallel ? 1 : 0, a.batch);
+        }
+
+        /**
+         * Each chunk, then the blocks of the steps whose rows lie in the chunks {@code ahead} or more before it (all
+         * of them done or in progress by then), then the blocks of the steps left: a step reads its projection while
+         * it is still in L2, and with {@code ahead = 1} one participant projects the next chunk while the others
+         * run the steps.
+         */
+        private int[] claimOrder(int ahead, int b) {
+            int[] o = new int[total];
+            int n = 0, released = 0;
+            for (int c = 0; c < chunks; c++) {
+                o[n++] = -1 - c;
+                long rows = (long) Math.max(0, c + 1 - ahead) * chunkRows;
+                for (int ready = (int) Math.min(steps, rows / b); released < ready; released++) {
+                    for (int k = 0; k < blocks; k++) {
+                        o[n++] = released * blocks + k;
+                    }
+                }
+            }
+            for (; released < steps; released++) {
+                for (int k = 0; k < blocks; k++) {
+                    o[n++] = released * blocks + k;
+                }
+            }
+            return o;
         }
 
         /** Claims blocks until none is left; the calling thread and every helper run this. */
@@ -221,7 +261,8 @@ final class InferenceLoop {
             CpuBuffer xpRows = null;   // the fallback's row-major xp of one step
             int step = -1;
             for (int idx; (idx = claimed.getAndIncrement()) < total; ) {
-                boolean chunk = idx < chunks;
+                int item = order[idx];
+                boolean chunk = item < 0;
                 try {
                     if (a == null) {   // only once a block is claimed: a helper that starts late touches nothing
                         a = shared.copy();   // its own offsets per step, the shared buffers
@@ -232,10 +273,10 @@ final class InferenceLoop {
                         hp = floats(shared.hp);
                     }
                     if (chunk) {
-                        project(idx, packedInput);
+                        project(-1 - item, packedInput);
                         continue;
                     }
-                    int t = (idx - chunks) / blocks, k = (idx - chunks) % blocks;
+                    int t = item / blocks, k = item % blocks;
                     int j0 = k * nb, j1 = Math.min(h, j0 + nb);
                     if (t != step) {
                         step = t;
@@ -270,7 +311,7 @@ final class InferenceLoop {
                     error = e;
                 } finally {
                     if (chunk) {
-                        chunkDone.set(idx, 1);
+                        chunkDone.set(-1 - item, 1);
                     } else {
                         blocksDone.incrementAndGet();
                     }

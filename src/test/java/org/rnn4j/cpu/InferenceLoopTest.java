@@ -78,6 +78,10 @@ class InferenceLoopTest {
                 // rows in both; H = 40 is two blocks, the second of 8 units, so xp is padded (its own array)
                 new Case("lstm I1100 H40 B29 T9 h0 c0", Lstm.builder(1100, 40).seed(27).config(), 9, 29, false, true),
                 new Case("gru H48 B9 T9 (parallel)", Gru.builder(30, 48).seed(19).config(), 9, 9, false, false),
+                // W_ih small enough that a chunk's xp fits XP_BYTES: 600 rows in chunks of 216, 216, 168, the steps
+                // of each claimed after the next chunk, step 10's rows in two chunks
+                new Case("lstm H128 B20 T30 three chunks (parallel)", Lstm.builder(16, 128).seed(28).config(), 30, 20,
+                        false, true),
                 // widths that are multiples of the vector: the vector cells' block step on every option it takes
                 new Case("lstm peepholes clip H48 B5 lengths h0 c0", Lstm.builder(9, 48).peepholes(true).cellClip(0.4)
                         .seed(20).config(), 6, 5, true, true),
