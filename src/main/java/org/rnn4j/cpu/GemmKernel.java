@@ -28,9 +28,8 @@ interface GemmKernel {
 
     /**
      * Copies rows {@code a[aOff + r·lda .. + k]}, {@code r < rows}, into {@code packed} ({@code rows·k} floats) in the
-     * layout {@link #panelProduct} reads: done once per step (or call) for the rows that every block's product reads.
-     * Rows {@code r0 .. r0 + n} of it, {@code r0} a multiple of 24 and {@code n} too unless they are the last rows, are
-     * then the layout of those n rows alone, at {@code packedOff = r0·k}.
+     * layout {@link #panelProduct} reads: done once per step (or chunk of input rows) for the rows that every block's
+     * product reads.
      */
     void packRows(int rows, int k, float[] a, int aOff, int lda, float[] packed);
 

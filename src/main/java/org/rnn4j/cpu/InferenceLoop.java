@@ -59,7 +59,7 @@ final class InferenceLoop {
      */
     private static final int PANEL_FLOATS = 128;
 
-    /** The input projection's rows per chunk come in multiples of this: of 12 and of 8 (GemmKernel.packRows). */
+    /** The input projection's rows per chunk come in multiples of this, so a chunk packs into whole row groups. */
     private static final int CHUNK_ALIGN = 24;
     /**
      * Bytes of a chunk's packed input rows, at most: the chunk sits in L2 while every panel of W_ih passes over it,
