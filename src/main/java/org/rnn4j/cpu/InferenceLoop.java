@@ -70,9 +70,10 @@ final class InferenceLoop {
     private static final int CHUNK_BYTES = 1 << 20;
     /**
      * Bytes of a chunk's rows of xp, at most, where W_ih is no larger: they stay in L2 until the chunk's steps read
-     * them (LSTM 128/B32/T50, one core: 0.93 of the time with all of xp, 3.3 MB, written first). Where W_ih is
-     * larger, re-reading it per chunk costs more than the reads it saves (LSTM 1024/B16: 1.5 times slower), and a
-     * chunk is sized by CHUNK_BYTES alone.
+     * them, and two participants share the projection instead of one doing it all (LSTM 128/B32/T50, where all of
+     * xp, 3.3 MB, was one chunk: 0.71-0.73 of the time on two threads, 0.96-1.00 on one core). Where W_ih is larger,
+     * re-reading it per chunk costs more than the reads it saves (LSTM 1024/B16: 1.5 times slower), and a chunk is
+     * sized by CHUNK_BYTES alone.
      */
     private static final int XP_BYTES = 1 << 19;
 
