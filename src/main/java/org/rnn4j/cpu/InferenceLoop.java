@@ -189,7 +189,7 @@ final class InferenceLoop {
         /** The claims in order: a step's block {@code t·blocks + k}, or a chunk c as {@code −1 − c}. */
         final int[] order;
         final AtomicInteger claimed = new AtomicInteger();
-        /** The steps' blocks done, and 1 for each chunk of the projection done. */
+        /** The steps' blocks done, and per chunk of the projection 1 once it is done. */
         final AtomicInteger blocksDone = new AtomicInteger();
         final AtomicIntegerArray chunkDone;
         volatile Throwable error;
@@ -234,20 +234,16 @@ final class InferenceLoop {
          */
         private int[] claimOrder(int ahead, int b) {
             int[] o = new int[total];
-            int n = 0, released = 0;
+            int n = 0, block = 0;   // the steps' blocks go in order, t·blocks + k
             for (int c = 0; c < chunks; c++) {
                 o[n++] = -1 - c;
                 long rows = (long) Math.max(0, c + 1 - ahead) * chunkRows;
-                for (int ready = (int) Math.min(steps, rows / b); released < ready; released++) {
-                    for (int k = 0; k < blocks; k++) {
-                        o[n++] = released * blocks + k;
-                    }
+                for (int ready = (int) Math.min(steps, rows / b) * blocks; block < ready; ) {
+                    o[n++] = block++;
                 }
             }
-            for (; released < steps; released++) {
-                for (int k = 0; k < blocks; k++) {
-                    o[n++] = released * blocks + k;
-                }
+            while (n < total) {
+                o[n++] = block++;
             }
             return o;
         }
@@ -375,10 +371,13 @@ final class InferenceLoop {
         private void awaitStep(int t) {
             int b = shared.batch;
             for (int c = t * b / chunkRows, last = ((t + 1) * b - 1) / chunkRows; c <= last; c++) {
-                int chunk = c;
-                await(() -> chunkDone.get(chunk) != 0);
+                awaitChunk(c);
             }
             await(() -> blocksDone.get() >= t * blocks);
+        }
+
+        private void awaitChunk(int c) {
+            await(() -> chunkDone.get(c) != 0);
         }
 
         /** Spins briefly until {@code ready} (a block is microseconds), then yields. */
@@ -395,8 +394,7 @@ final class InferenceLoop {
         /** Returns once every chunk and block is done; rethrows what a participant threw. */
         void awaitAll() {
             for (int c = 0; c < chunks; c++) {
-                int chunk = c;
-                await(() -> chunkDone.get(chunk) != 0);
+                awaitChunk(c);
             }
             await(() -> blocksDone.get() >= steps * blocks);
             Throwable e = error;
