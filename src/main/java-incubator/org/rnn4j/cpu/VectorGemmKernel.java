@@ -140,8 +140,8 @@ final class VectorGemmKernel implements GemmKernel {
      * read in place: nothing is packed per call.
      */
     @Override
-    public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
-                             int zOff, int ldz) {
+    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int zOff,
+                             int ldz) {
         if (width % (2 * PW) != 0) {
             throw new IllegalArgumentException("width: expected a multiple of " + 2 * PW + ", got " + width);
         }
@@ -155,21 +155,21 @@ final class VectorGemmKernel implements GemmKernel {
         for (int n; (n = groupRows(rows - r)) > 0; r += n) {
             for (int x = 0; x < width; x += ST) {
                 if (n == 12) {
-                    panel12x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
+                    panel12x2(k, packed, r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
                 } else {
-                    panel8x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
+                    panel8x2(k, packed, r * k, fp, x * k, z, zOff + r * ldz + x, ldz);
                 }
             }
         }
         if (rows - r >= 4) {
             for (int x = 0; x < width; x += PW) {
-                panel4(k, packed, packedOff + r * k, k, fp, x * k, z, zOff + r * ldz + x, ldz);
+                panel4(k, packed, r * k, k, fp, x * k, z, zOff + r * ldz + x, ldz);
             }
             r += 4;
         }
         for (; r < rows; r++) {
             for (int x = 0; x < width; x += 2 * PW) {
-                panel1x2(k, packed, packedOff + r * k, fp, x * k, z, zOff + r * ldz + x);
+                panel1x2(k, packed, r * k, fp, x * k, z, zOff + r * ldz + x);
             }
         }
     }

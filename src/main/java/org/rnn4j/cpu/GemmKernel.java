@@ -45,13 +45,12 @@ interface GemmKernel {
 
     /**
      * {@code z[zOff + r·ldz + x] = Σ_p a[r][p] · panel[p][x]} for {@code r < rows}, {@code x < width}, the rows of a as
-     * {@link #packRows} left them in {@code packed} from {@code packedOff}, each element the chain of {@link #tile}
+     * {@link #packRows} left them in {@code packed}, each element the chain of {@link #tile}
      * from 0 (C zeroed, alpha 1), so the same bits as that product: the recurrent product of the inference path, on
      * weights packed once ({@code width} floats a row, a multiple of {@link #panelAlign()}; laid out as
      * {@link #panelStrip()} says) and reused for every step.
      */
-    void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z, int zOff,
-                      int ldz);
+    void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int zOff, int ldz);
 
     void tile(boolean transA, boolean transB, int k, float alpha,
               float[] a, int aOff, int lda, float[] b, int bOff, int ldb,

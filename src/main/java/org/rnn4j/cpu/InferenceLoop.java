@@ -281,7 +281,7 @@ final class InferenceLoop {
                         awaitStep(t);
                         kernel.packRows(b, h, hs, (int) a.hPrevOff, h, packed);
                     }
-                    kernel.panelProduct(b, h, packed, 0, panel[k], width, z, 0, width);
+                    kernel.panelProduct(b, h, packed, panel[k], width, z, 0, width);
                     int tile = (k * steps + t) * b * width;
                     if (vector != null && nb % vector.lanes() == 0 && (j1 - j0) % vector.lanes() == 0) {
                         a.xp = xp;
@@ -325,8 +325,8 @@ final class InferenceLoop {
             int r0 = c * chunkRows, n = Math.min(chunkRows, rows - r0);
             kernel.packRows(n, in, input, r0 * in, in, packedInput);
             for (int k = 0; k < inputPanel.length; k++) {
-                kernel.panelProduct(n, in, packedInput, 0, inputPanel[k], width, xp.floats, (k * rows + r0) * width,
-                        width);
+                int tile = (k * rows + r0) * width;
+                kernel.panelProduct(n, in, packedInput, inputPanel[k], width, xp.floats, tile, width);
             }
         }
 

@@ -105,8 +105,8 @@ final class ScalarGemmKernel implements GemmKernel {
      * bandwidth. A row's chain goes on across chunks from z (stored and reloaded: the same bits).
      */
     @Override
-    public void panelProduct(int rows, int k, float[] packed, int packedOff, float[][] panel, int width, float[] z,
-                             int zOff, int ldz) {
+    public void panelProduct(int rows, int k, float[] packed, float[][] panel, int width, float[] z, int zOff,
+                             int ldz) {
         if (!FMA || width > NC) {
             throw new IllegalArgumentException("panelProduct: expected FMA and width <= " + NC + ", got FMA=" + FMA
                     + ", width " + width);
@@ -121,7 +121,7 @@ final class ScalarGemmKernel implements GemmKernel {
                 } else {
                     System.arraycopy(z, zOff + r * ldz, acc, 0, width);
                 }
-                rowKernelFma(packed, packedOff + r * k + p0, panel, p0, kb, width, acc);
+                rowKernelFma(packed, r * k + p0, panel, p0, kb, width, acc);
                 System.arraycopy(acc, 0, z, zOff + r * ldz, width);
             }
         }
